@@ -1,0 +1,73 @@
+#!/usr/bin/env -S npx tsx
+// Stage 1: build xsnap-worker for one target from the pinned sources.
+import { runCommand, log, stringFlag } from './lib/cli.ts';
+import { UsageError } from './lib/errors.ts';
+import { planBuild, executeBuild } from './lib/build.ts';
+import { distDir } from './lib/paths.ts';
+import { readPin, pinPath } from './lib/pin.ts';
+import { getTarget, TARGET_NAMES } from './lib/targets.ts';
+
+await runCommand(
+  {
+    name: 'build-target.ts',
+    summary: 'build the real xsnap-worker (release and debug) for one target from pinned, integrity-checked sources',
+    usage: 'npx tsx scripts/build-target.ts --target <target> [--goal release|debug|both] [options]',
+    options: [
+      { name: 'target', type: 'string', valueName: 'target', description: `one of ${TARGET_NAMES.join(', ')}` },
+      { name: 'goal', type: 'string', valueName: 'goal', description: 'release, debug or both', default: 'both' },
+      { name: 'toolchain', type: 'string', valueName: 'kind', description: 'pinned (Debian 11 build root, releasable) or host (this machine\'s cc, never releasable); darwin: macos', default: 'pinned' },
+      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin', default: 'native/pin.json or $XSNAP_PIN' },
+      { name: 'dist', type: 'string', valueName: 'dir', description: 'output folder', default: 'dist or $XSNAP_DIST_DIR' },
+      { name: 'jobs', type: 'string', valueName: 'n', description: 'make -j for each goal', default: 'number of cores' },
+      { name: 'no-cache', type: 'boolean', description: 'compile even if an identical build is cached' },
+      { name: 'dry-run', type: 'boolean', description: 'print the plan and stop' },
+    ],
+    details: `
+Writes dist/<target>/release/xsnap-worker, dist/<target>/debug/xsnap-worker and
+dist/<target>/build-info.json (source identity and integrity, toolchain, flags,
+build root, host, and the version each binary reports).
+
+Linux targets build inside a Debian 11 (bullseye) root made with debootstrap on
+first use (about a minute, needs root) and cached in $XSNAP_CACHE_DIR (default
+~/.cache/xsnap-worker-binaries), so they need at most GLIBC ${'2.31'}. linux-arm64 is
+cross-compiled there and run under qemu-aarch64 for its checks. darwin targets
+build only on macOS. A build whose inputs are unchanged is reused from the cache
+after its hashes are checked.
+
+Environment: XSNAP_CACHE_DIR, XSNAP_SOURCE_REGISTRY (npm source kind),
+XSNAP_ARCHIVE_BASE_URL (agoric-sdk source kind), XSNAP_DEBIAN_MIRROR.`,
+  },
+  async (flags) => {
+    const targetName = stringFlag(flags, 'target');
+    if (!targetName) throw new UsageError(`--target is required (one of ${TARGET_NAMES.join(', ')})`);
+    const target = getTarget(targetName);
+    const jobsFlag = stringFlag(flags, 'jobs');
+    const jobs = jobsFlag === undefined ? undefined : Number(jobsFlag);
+    if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError(`--jobs must be a positive whole number, not "${jobsFlag}"`);
+    const pin = readPin(pinPath(flags));
+    const plan = planBuild({
+      target, pin, jobs,
+      goal: stringFlag(flags, 'goal'),
+      toolchain: stringFlag(flags, 'toolchain'),
+      dist: distDir(flags),
+      useCache: !flags['no-cache'],
+    });
+    if (flags['dry-run']) {
+      return {
+        json: { plan },
+        text: `would build ${plan.target} ${plan.goals.join('+')} of ${plan.version} (${plan.sourceKind} source, ${plan.toolchain} toolchain) into ${plan.outDir}${plan.releasable ? '' : ' (not releasable)'}`,
+      };
+    }
+    const info = await executeBuild(plan, pin);
+    if (!info.releasable) log.warn(`${plan.target}: this build is not releasable (${plan.toolchain} toolchain, ${plan.sourceKind} source, goals ${plan.goals.join('+')})`);
+    const rows = Object.entries(info.binaries).map(([goal, b]) => `| ${goal} | \`${b!.sha256}\` | ${b!.facts.reportedVersion ?? 'not run here'} |`);
+    return {
+      json: { plan, buildInfo: info },
+      text: [
+        `${plan.target} ${plan.version}: ${info.cache.hit ? 'reused cached build' : 'built'} in ${info.durationSeconds} s`,
+        ...Object.entries(info.binaries).map(([goal, b]) => `  ${plan.outDir}/${b!.path}  sha256 ${b!.sha256}`),
+      ].join('\n'),
+      summary: `### build ${plan.target} ${plan.version}\n\n| goal | sha256 | -v |\n|---|---|---|\n${rows.join('\n')}\n\nToolchain: ${info.toolchain.compiler}${info.toolchain.buildRootId ? ` (build root ${info.toolchain.buildRootId})` : ''}; cache ${info.cache.hit ? 'hit' : 'miss'}; releasable: ${info.releasable}`,
+    };
+  },
+);

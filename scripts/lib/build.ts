@@ -1,0 +1,351 @@
+// Build one target's xsnap-worker (release and/or debug) with the upstream
+// makefiles, reproducibly, then check it. Plan first (a plain object), then act.
+//
+// Toolchains:
+//   pinned  linux targets, inside the Debian bullseye build root (releasable)
+//   host    this machine's compiler: quick local builds, never releasable
+//   macos   darwin targets on a macOS host, with a pinned minimum macOS
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cpus, hostname, platform, arch, release, tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { log, color } from './cli.ts';
+import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
+import { run, firstLine } from './exec.ts';
+import { canonicalJson, idOf, sha256File } from './hash.ts';
+import { buildInfoPath, cacheDir, targetDir, BINARY_NAME } from './paths.ts';
+import { ensureBuildRoot, type BuildRoot } from './buildroot.ts';
+import { fetchSources, treeDigest, type SourceIdentity } from './sources.ts';
+import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
+import { canBuildOn, GLIBC_FLOOR, MACOS_MIN_VERSION, TARGETS, type Goal, type Target } from './targets.ts';
+import type { Pin } from './pin.ts';
+
+/** Bump when the way we build changes, so cached builds are not reused. */
+export const BUILDER_REVISION = 1;
+/** Fixed so nothing time-dependent can enter the binaries. */
+export const SOURCE_DATE_EPOCH = '0';
+
+export type ToolchainKind = 'pinned' | 'host' | 'macos';
+
+export interface BuildPlan {
+  target: Target['name'];
+  version: string;
+  goals: Goal[];
+  toolchain: ToolchainKind;
+  pinFile: string;
+  sourceKind: Pin['source']['kind'];
+  dist: string;
+  outDir: string;
+  jobs: number;
+  useCache: boolean;
+  /** only a pinned (or macOS) build of both goals from a registry/agoric-sdk source may ship */
+  releasable: boolean;
+}
+
+export interface BinaryRecord {
+  path: string;
+  sha256: string;
+  size: number;
+  facts: BinaryFacts;
+}
+
+/** dist/<target>/build-info.json */
+export interface BuildInfo {
+  schemaVersion: 1;
+  target: Target['name'];
+  version: string;
+  releasable: boolean;
+  source: SourceIdentity;
+  toolchain: ToolchainInfo;
+  flags: { cc: string; make: string[]; env: Record<string, string> };
+  buildRoot: string | null;
+  host: { hostname: string; platform: string; arch: string; release: string; node: string; ci: boolean };
+  binaries: Partial<Record<Goal, BinaryRecord>>;
+  cache: { key: string; hit: boolean };
+  durationSeconds: number;
+}
+
+export interface ToolchainInfo {
+  kind: ToolchainKind;
+  /** the compiler's own --version line */
+  compiler: string;
+  /** pinned: the build root's id and exact toolchain package versions */
+  buildRootId?: string;
+  suite?: string;
+  packages?: Record<string, string>;
+  /** darwin: minimum macOS and SDK */
+  macosMin?: string;
+  sdk?: string;
+  glibcFloor?: string;
+}
+
+const SUPPORTED_GOALS: Record<string, Goal[]> = { release: ['release'], debug: ['debug'], both: ['release', 'debug'] };
+
+export function planBuild(opts: {
+  target: Target;
+  pin: Pin;
+  goal?: string;
+  toolchain?: string;
+  dist: string;
+  jobs?: number;
+  useCache?: boolean;
+}): BuildPlan {
+  const { target, pin } = opts;
+  if (!canBuildOn(target)) {
+    const where = target.buildHost === 'darwin' ? 'a macOS host (CI builds them on macOS runners: see .github/workflows/build.yml)' : 'a Linux host';
+    throw new UsageError(`${target.name} cannot be built on ${process.platform}: it needs ${where}`);
+  }
+  const goals = SUPPORTED_GOALS[opts.goal ?? 'both'];
+  if (!goals) throw new UsageError(`--goal must be release, debug or both, not "${opts.goal}"`);
+  const defaultToolchain: ToolchainKind = target.os === 'darwin' ? 'macos' : 'pinned';
+  const toolchain = (opts.toolchain ?? defaultToolchain) as ToolchainKind;
+  const allowed: ToolchainKind[] = target.os === 'darwin' ? ['macos'] : ['pinned', 'host'];
+  if (!allowed.includes(toolchain)) throw new UsageError(`--toolchain for ${target.name} must be ${allowed.join(' or ')}, not "${toolchain}"`);
+  return {
+    target: target.name,
+    version: pin.version,
+    goals,
+    toolchain,
+    pinFile: pin.file,
+    sourceKind: pin.source.kind,
+    dist: opts.dist,
+    outDir: targetDir(opts.dist, target.name),
+    jobs: opts.jobs ?? Math.max(1, cpus().length),
+    useCache: opts.useCache ?? true,
+    releasable: toolchain !== 'host' && pin.source.kind !== 'dir' && goals.length === 2,
+  };
+}
+
+// ------------------------------------------------------------------ toolchain
+
+interface Toolchain {
+  info: ToolchainInfo;
+  root: BuildRoot | null;
+  /** run a command in the build environment */
+  exec(argv: string[], opts: { env: Record<string, string>; onLine?: (l: string) => void; what: string }): Promise<void>;
+  /** a fresh work folder: its path on the host and as the compiler sees it */
+  workDir(): Promise<{ host: string; inside: string }>;
+}
+
+async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolchain> {
+  if (plan.toolchain === 'pinned') {
+    const root = await ensureBuildRoot();
+    const compilerLine = await run(['chroot', root.path, target.compiler, '--version'], { what: 'compiler in the build root' });
+    return {
+      root,
+      info: { kind: 'pinned', compiler: compilerLine.stdout.split('\n')[0], buildRootId: root.id, suite: root.suite, packages: root.packages, glibcFloor: GLIBC_FLOOR },
+      exec: async (argv, o) => {
+        await run(['chroot', root.path, '/usr/bin/env', '-i', ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`), ...argv], { what: o.what, onLine: o.onLine });
+      },
+      workDir: async () => {
+        await mkdir(join(root.path, 'build'), { recursive: true });
+        const host = await mkdtemp(join(root.path, 'build', 'w-'));
+        return { host, inside: host.slice(root.path.length) };
+      },
+    };
+  }
+  const compiler = plan.toolchain === 'macos' ? 'cc' : target.cpu === process.arch ? 'cc' : target.compiler;
+  const line = await firstLine([compiler, '--version']);
+  if (!line) throw new OperationError(`compiler ${compiler} is not available on this host`);
+  const info: ToolchainInfo = { kind: plan.toolchain, compiler: line };
+  if (plan.toolchain === 'macos') {
+    info.macosMin = MACOS_MIN_VERSION;
+    info.sdk = (await firstLine(['xcrun', '--show-sdk-version'])) ?? 'unknown';
+  }
+  return {
+    root: null,
+    info,
+    exec: async (argv, o) => {
+      await run(['/usr/bin/env', '-i', ...Object.entries({ ...o.env, PATH: process.env.PATH ?? '/usr/bin:/bin' }).map(([k, v]) => `${k}=${v}`), ...argv], { what: o.what, onLine: o.onLine });
+    },
+    workDir: async () => {
+      const host = await mkdtemp(join(tmpdir(), 'xsnap-build-'));
+      return { host, inside: host };
+    },
+  };
+}
+
+/** CC and make arguments; `work` is the source folder as the compiler sees it. */
+function buildFlags(plan: BuildPlan, target: Target, work: string) {
+  const compiler = plan.toolchain === 'pinned' ? target.compiler : plan.toolchain === 'macos' ? 'cc' : target.cpu === process.arch ? 'cc' : target.compiler;
+  // -ffile-prefix-map keeps the build folder out of the binary (and its debug info)
+  const cc = `${compiler} "-D__has_builtin(x)=1" -ffile-prefix-map=${work}=.`;
+  const make = [`MODDABLE=${work}/moddable`, `XSNAP_VERSION=${plan.version}`, `CC=${cc}`];
+  if (target.os === 'darwin') {
+    make.push(`MACOS_ARCH=-arch ${target.binary.format === 'macho' ? target.binary.cpuName : ''}`, `MACOS_VERSION_MIN=-mmacosx-version-min=${MACOS_MIN_VERSION}`);
+  }
+  const env: Record<string, string> = { LC_ALL: 'C', TZ: 'UTC', SOURCE_DATE_EPOCH, HOME: '/nonexistent' };
+  if (plan.toolchain === 'pinned') env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+  if (target.os === 'darwin') env.MACOSX_DEPLOYMENT_TARGET = MACOS_MIN_VERSION;
+  return { cc, make, env };
+}
+
+// ------------------------------------------------------------------ cache
+
+const buildCacheDir = (key: string) => join(cacheDir(), 'builds', key);
+
+async function sourceKey(pin: Pin): Promise<unknown> {
+  // registry and archive sources are content-addressed by their pinned integrity;
+  // a local folder is addressed by its current content
+  return pin.source.kind === 'dir' ? { version: pin.version, tree: await treeDigest(pin.source.path) } : { version: pin.version, source: pin.source };
+}
+
+interface CachedBuild {
+  source: SourceIdentity;
+  binaries: Partial<Record<Goal, { sha256: string; size: number }>>;
+}
+
+/** A cached build whose binaries still hash to what was recorded, or null. */
+async function readCache(key: string, goals: Goal[]): Promise<CachedBuild | null> {
+  const dir = buildCacheDir(key);
+  const recordFile = join(dir, 'record.json');
+  if (!existsSync(recordFile)) return null;
+  const record = JSON.parse(await readFile(recordFile, 'utf8')) as CachedBuild;
+  for (const goal of goals) {
+    const want = record.binaries[goal]?.sha256;
+    const file = join(dir, goal, BINARY_NAME);
+    const got = existsSync(file) ? await sha256File(file) : 'missing';
+    if (want !== got) {
+      log.warn(`cached ${goal} binary ${file} does not match its record (${got} != ${want}); rebuilding`);
+      return null;
+    }
+  }
+  return record;
+}
+
+async function writeCache(key: string, staged: string, record: CachedBuild, goals: Goal[]): Promise<void> {
+  const dir = buildCacheDir(key);
+  const partial = `${dir}.partial-${process.pid}`;
+  await rm(partial, { recursive: true, force: true });
+  for (const goal of goals) {
+    await mkdir(join(partial, goal), { recursive: true });
+    await copyFile(join(staged, goal, BINARY_NAME), join(partial, goal, BINARY_NAME));
+    await chmod(join(partial, goal, BINARY_NAME), 0o755);
+  }
+  await writeFile(join(partial, 'record.json'), canonicalJson(record) + '\n');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dirname(dir), { recursive: true });
+  await rename(partial, dir);
+}
+
+// ------------------------------------------------------------------ compile
+
+async function compile(plan: BuildPlan, target: Target, toolchain: Toolchain, sourceDir: string, staged: string) {
+  const work = await toolchain.workDir();
+  try {
+    await cp(sourceDir, join(work.host, 'src'), { recursive: true });
+    const src = `${work.inside}/src`;
+    const flags = buildFlags(plan, target, src);
+    const makeDir = `${src}/xsnap-native/xsnap/makefiles/${target.platformDir}`;
+    const progress: Record<string, number> = {};
+    const objects = 52; // objects per goal in xsnap-worker.mk, for progress only
+    // release and debug build side by side, each with -j: the 2-core sweet spot measured in bench/
+    await Promise.all(
+      plan.goals.map((goal) =>
+        toolchain.exec(['make', '-C', makeDir, '-f', 'xsnap-worker.mk', `GOAL=${goal}`, ...flags.make, `-j${plan.jobs}`], {
+          env: flags.env,
+          what: `make ${goal} for ${target.name}`,
+          onLine: (line) => {
+            if (!/^# xsnap-worker \w+ : cc /.test(line)) return;
+            const n = (progress[goal] = (progress[goal] ?? 0) + 1);
+            if (n % 13 === 0 || n > objects) log.info(color.dim(`${target.name} ${goal}: ${Math.min(n, objects + 1)}/${objects + 1} steps`));
+          },
+        }),
+      ),
+    );
+    for (const goal of plan.goals) {
+      const built = join(work.host, 'src/xsnap-native/xsnap/build/bin', target.platformDir, goal, BINARY_NAME);
+      if (!existsSync(built)) throw new OperationError(`make ${goal} for ${target.name} finished but ${built} is missing`);
+      await mkdir(join(staged, goal), { recursive: true });
+      await copyFile(built, join(staged, goal, BINARY_NAME));
+      await chmod(join(staged, goal, BINARY_NAME), 0o755);
+    }
+    return flags;
+  } finally {
+    await rm(work.host, { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------ execute
+
+export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo> {
+  const t0 = performance.now();
+  const target = TARGETS.find((t) => t.name === plan.target)!;
+  const toolchain = await prepareToolchain(plan, target);
+  const flagsForKey = buildFlags(plan, target, '<work>');
+  const key = idOf({ builder: BUILDER_REVISION, target: plan.target, goals: plan.goals, source: await sourceKey(pin), toolchain: toolchain.info, flags: flagsForKey });
+
+  await mkdir(plan.dist, { recursive: true });
+  const staged = await mkdtemp(join(plan.dist, `.${plan.target}.partial-`));
+  try {
+    let source: SourceIdentity;
+    let hit = false;
+    const cached = plan.useCache ? await readCache(key, plan.goals) : null;
+    if (cached) {
+      hit = true;
+      source = cached.source;
+      log.ok(`${plan.target}: inputs unchanged (cache ${key}), reusing the build`);
+      for (const goal of plan.goals) {
+        await mkdir(join(staged, goal), { recursive: true });
+        await copyFile(join(buildCacheDir(key), goal, BINARY_NAME), join(staged, goal, BINARY_NAME));
+        await chmod(join(staged, goal, BINARY_NAME), 0o755);
+      }
+    } else {
+      log.step(`${plan.target}: fetching sources (${pin.source.kind}, ${pin.version})`);
+      const tree = await fetchSources(pin);
+      source = tree.identity;
+      log.step(`${plan.target}: compiling ${plan.goals.join(' + ')} with ${toolchain.info.compiler} (-j${plan.jobs})`);
+      await compile(plan, target, toolchain, tree.dir, staged);
+    }
+
+    log.step(`${plan.target}: checking the binaries`);
+    const runner = await hostRunner(target);
+    if (!runner) log.warn(`${plan.target} binaries cannot run on this host; their -v check happens where they can (CI)`);
+    const failures: Failure[] = [];
+    const binaries: BuildInfo['binaries'] = {};
+    for (const goal of plan.goals) {
+      const file = join(staged, goal, BINARY_NAME);
+      const r = await checkBinary(file, target, `${plan.target} ${goal}`, { version: plan.version, runner, glibcFloorIsWarning: plan.toolchain === 'host' });
+      r.warnings.forEach((w) => log.warn(w));
+      failures.push(...r.failures.map((f) => ({ ...f, subject: f.subject.replace(staged, targetDir(plan.dist, plan.target)) })));
+      binaries[goal] = { path: `${goal}/${BINARY_NAME}`, sha256: await sha256File(file), size: (await readFile(file)).length, facts: r.facts };
+      if (!r.failures.length) log.ok(`${goal}: ${r.facts.reportedVersion ?? 'not run here'}; ${r.facts.format === 'elf' ? `needs GLIBC ${r.facts.maxGlibc}` : `min macOS ${r.facts.minMacos}`}`);
+    }
+    if (failures.length) throw new CheckFailed(failures);
+    if (!hit && plan.useCache) {
+      await writeCache(key, staged, { source, binaries: Object.fromEntries(plan.goals.map((g) => [g, { sha256: binaries[g]!.sha256, size: binaries[g]!.size }])) }, plan.goals);
+    }
+
+    const info: BuildInfo = {
+      schemaVersion: 1,
+      target: plan.target,
+      version: plan.version,
+      releasable: plan.releasable,
+      source,
+      toolchain: toolchain.info,
+      flags: flagsForKey,
+      buildRoot: toolchain.root?.path ?? null,
+      host: { hostname: hostname(), platform: platform(), arch: arch(), release: release(), node: process.version, ci: Boolean(process.env.CI) },
+      binaries,
+      cache: { key, hit },
+      durationSeconds: Math.round((performance.now() - t0) / 100) / 10,
+    };
+    await writeFile(join(staged, 'build-info.json'), JSON.stringify(info, null, 2) + '\n');
+    // replace dist/<target> in one step: never half old, half new
+    await rm(plan.outDir, { recursive: true, force: true });
+    await rename(staged, plan.outDir);
+    return info;
+  } finally {
+    await rm(staged, { recursive: true, force: true });
+  }
+}
+
+/** Read dist/<target>/build-info.json, or say which command makes it. */
+export async function readBuildInfo(dist: string, target: Target['name']): Promise<BuildInfo> {
+  const file = buildInfoPath(dist, target);
+  if (!existsSync(file)) {
+    throw new UsageError(`no build output for ${target} in ${dist} (${file} is missing): run npx tsx scripts/build-target.ts --target ${target}${dist.endsWith('/dist') ? '' : ` --dist ${dist}`}`);
+  }
+  return JSON.parse(await readFile(file, 'utf8')) as BuildInfo;
+}
+

@@ -1,0 +1,204 @@
+// What every script shares: flag parsing with --help, --json and NO_COLOR,
+// progress on stderr, exit codes from errors.ts, secret redaction, and the
+// Markdown summary for $GITHUB_STEP_SUMMARY.
+import { appendFileSync } from 'node:fs';
+import minimist from 'minimist';
+import { Chalk } from 'chalk';
+import { UsageError, CheckFailed, exitCodeOf, formatFailure } from './errors.ts';
+
+export interface OptionSpec {
+  name: string;
+  type: 'string' | 'boolean';
+  description: string;
+  /** shown in --help; the value itself is applied by the command */
+  default?: string | boolean;
+  valueName?: string;
+}
+
+export interface CommandSpec {
+  /** e.g. `build-target.ts` */
+  name: string;
+  summary: string;
+  usage: string;
+  options: OptionSpec[];
+  /** extra paragraphs for --help (environment variables, exit codes, examples) */
+  details?: string;
+}
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+export interface Result {
+  /** what --json prints on stdout */
+  json: unknown;
+  /** Markdown written to $GITHUB_STEP_SUMMARY when set */
+  summary?: string;
+  /** human-readable closing lines on stdout when not --json */
+  text?: string;
+  exitCode?: number;
+}
+
+const COMMON_OPTIONS: OptionSpec[] = [
+  { name: 'json', type: 'boolean', description: 'print a machine-readable result on stdout (progress stays on stderr)' },
+  { name: 'help', type: 'boolean', description: 'show this help' },
+];
+
+// ---------------------------------------------------------------- secrets
+
+const secrets = new Set<string>();
+
+/** Never print this value: every log line and error message passes through redact(). */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 4) secrets.add(value);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join('***');
+  return out;
+}
+
+// ---------------------------------------------------------------- logging
+
+const useColor = !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb' && Boolean(process.stderr.isTTY);
+export const color = new Chalk({ level: useColor ? 1 : 0 });
+
+export interface Log {
+  step(msg: string): void;
+  info(msg: string): void;
+  ok(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+function write(line: string): void {
+  process.stderr.write(redact(line) + '\n');
+}
+
+export const log: Log = {
+  step: (m) => write(color.bold.cyan('==> ') + color.bold(m)),
+  info: (m) => write('    ' + m),
+  ok: (m) => write(color.green('  ✓ ') + m),
+  warn: (m) => write(color.yellow('  ! ') + m),
+  error: (m) => write(color.red('  ✗ ') + m),
+};
+
+/** Time a long step, printing its start and its duration. */
+export async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  log.step(label);
+  const t0 = performance.now();
+  const value = await fn();
+  log.info(color.dim(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s`));
+  return value;
+}
+
+// ---------------------------------------------------------------- flags
+
+export function helpText(spec: CommandSpec): string {
+  const all = [...spec.options, ...COMMON_OPTIONS];
+  const lines = all.map((o) => {
+    const left = o.type === 'string' ? `--${o.name} <${o.valueName ?? 'value'}>` : `--${o.name}`;
+    const def = o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : '';
+    return `  ${left.padEnd(30)} ${o.description}${def}`;
+  });
+  return [
+    `${spec.name}: ${spec.summary}`,
+    '',
+    `Usage: ${spec.usage}`,
+    '',
+    'Options:',
+    ...lines,
+    '',
+    spec.details?.trim() ?? '',
+    '',
+    'Exit codes: 0 success, 1 a check or operation failed, 2 usage error.',
+    'Environment: NO_COLOR disables colour; GITHUB_STEP_SUMMARY receives a Markdown summary.',
+  ].join('\n');
+}
+
+export function parseFlags(spec: CommandSpec, argv: string[]): Flags {
+  const all = [...spec.options, ...COMMON_OPTIONS];
+  const strings = all.filter((o) => o.type === 'string').map((o) => o.name);
+  const booleans = all.filter((o) => o.type === 'boolean').map((o) => o.name);
+  const unknown: string[] = [];
+  const parsed = minimist(argv, {
+    string: strings,
+    boolean: booleans,
+    unknown: (arg) => {
+      unknown.push(arg);
+      return false;
+    },
+  });
+  if (unknown.length) {
+    throw new UsageError(`unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.join(' ')} (see --help)`);
+  }
+  const flags: Flags = {};
+  for (const o of all) {
+    const v = parsed[o.name];
+    if (o.type === 'string') {
+      if (Array.isArray(v)) throw new UsageError(`--${o.name} given more than once`);
+      if (v === '' && argv.some((a) => a === `--${o.name}`)) throw new UsageError(`--${o.name} needs a value`);
+      flags[o.name] = v === '' ? undefined : (v as string | undefined);
+    } else {
+      flags[o.name] = Boolean(v);
+    }
+  }
+  return flags;
+}
+
+export function stringFlag(flags: Flags, name: string): string | undefined {
+  const v = flags[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function oneOf<T extends string>(flags: Flags, name: string, allowed: readonly T[], fallback: T): T {
+  const v = stringFlag(flags, name) ?? fallback;
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${v}"`);
+  }
+  return v as T;
+}
+
+// ---------------------------------------------------------------- running
+
+function writeStepSummary(markdown: string | undefined): void {
+  const file = process.env.GITHUB_STEP_SUMMARY;
+  if (!file || !markdown) return;
+  appendFileSync(file, redact(markdown.trimEnd()) + '\n\n');
+}
+
+/**
+ * Run a script's main: parse flags, call `main`, report the result, and exit
+ * with the code the error kind says. `main` gets the parsed flags.
+ */
+export async function runCommand(spec: CommandSpec, main: (flags: Flags) => Promise<Result>, argv = process.argv.slice(2)): Promise<never> {
+  let json = argv.includes('--json');
+  let exitCode: number;
+  try {
+    const flags = parseFlags(spec, argv);
+    json = Boolean(flags.json);
+    if (flags.help) {
+      process.stdout.write(helpText(spec) + '\n');
+      process.exit(0);
+    }
+    const result = await main(flags);
+    exitCode = result.exitCode ?? 0;
+    if (json) process.stdout.write(redact(JSON.stringify(result.json, null, 2)) + '\n');
+    else if (result.text) process.stdout.write(redact(result.text) + '\n');
+    writeStepSummary(result.summary);
+  } catch (err) {
+    exitCode = exitCodeOf(err);
+    const message = redact(err instanceof Error ? err.message : String(err));
+    const failures = err instanceof CheckFailed ? err.failures : undefined;
+    if (exitCode === 2) write(color.red(`${spec.name}: usage error: `) + message + '\n' + color.dim(`Run ${spec.name} --help for usage.`));
+    else write(color.red(`${spec.name}: failed: `) + message);
+    if (process.env.XSNAP_DEBUG && err instanceof Error && err.stack) write(err.stack);
+    if (json) {
+      process.stdout.write(redact(JSON.stringify({ ok: false, exitCode, error: message, failures }, null, 2)) + '\n');
+    }
+    writeStepSummary(
+      `### ${spec.name}: failed\n\n` +
+        (failures ? failures.map((f) => `- ${formatFailure(f).replace(/\n\s+/g, '; ')}`).join('\n') : '```\n' + message + '\n```'),
+    );
+  }
+  process.exit(exitCode);
+}

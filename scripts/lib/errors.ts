@@ -1,0 +1,44 @@
+// Error kinds and their exit codes: usage errors exit 2, failed checks and
+// failed operations exit 1. Every message names what failed and what to do next.
+
+/** Bad flags, unknown or unsupported target, bad version: exit 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+/** One failed check: which file/target, what was expected, what was found. */
+export interface Failure {
+  check: string;
+  subject: string;
+  expected?: string;
+  actual?: string;
+  hint?: string;
+}
+
+export function formatFailure(f: Failure): string {
+  let s = `[${f.check}] ${f.subject}`;
+  if (f.expected !== undefined) s += `\n    expected: ${f.expected}`;
+  if (f.actual !== undefined) s += `\n    actual:   ${f.actual}`;
+  if (f.hint) s += `\n    next:     ${f.hint}`;
+  return s;
+}
+
+/** One or more checks failed: exit 1, listing every failure. */
+export class CheckFailed extends Error {
+  readonly exitCode = 1;
+  constructor(readonly failures: Failure[], summary?: string) {
+    super(summary ?? `${failures.length} check${failures.length === 1 ? '' : 's'} failed:\n` + failures.map((f) => '  ' + formatFailure(f)).join('\n'));
+  }
+}
+
+/** An operation (download, build, publish) failed: exit 1. */
+export class OperationError extends Error {
+  readonly exitCode = 1;
+}
+
+export function exitCodeOf(err: unknown): number {
+  if (err && typeof err === 'object' && 'exitCode' in err && typeof (err as { exitCode: unknown }).exitCode === 'number') {
+    return (err as { exitCode: number }).exitCode;
+  }
+  return 1;
+}

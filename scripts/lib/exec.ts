@@ -1,0 +1,74 @@
+// Running other programs (make, chroot, npm, the worker) through zx, quietly,
+// with their output kept for error messages and optionally streamed by line.
+import { $, type ProcessOutput } from 'zx';
+import { OperationError } from './errors.ts';
+import { redact } from './cli.ts';
+
+export interface RunOptions {
+  cwd?: string;
+  /** the full environment of the child (not merged), when given */
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  /** called for each line the child writes (stdout and stderr) */
+  onLine?: (line: string) => void;
+  /** what the command is, for error messages */
+  what?: string;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run argv; resolve with its output, whatever its exit code. */
+export async function runRaw(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const p = $({
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    input: opts.input,
+    quiet: true,
+    nothrow: true,
+    timeout: opts.timeoutMs,
+  })`${argv}`;
+  if (opts.onLine) {
+    const onLine = opts.onLine;
+    for (const stream of [p.stdout, p.stderr]) {
+      let rest = '';
+      stream.on('data', (chunk: Buffer) => {
+        const lines = (rest + chunk.toString()).split('\n');
+        rest = lines.pop() ?? '';
+        lines.forEach(onLine);
+      });
+    }
+  }
+  const out: ProcessOutput = await p;
+  return { code: out.exitCode ?? 1, stdout: out.stdout, stderr: out.stderr };
+}
+
+/** Run argv; throw an OperationError naming the command and the tail of its output if it fails. */
+export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await runRaw(argv, opts);
+  if (r.code !== 0) {
+    const tail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-15).join('\n');
+    throw new OperationError(redact(`${opts.what ?? argv[0]} failed (exit ${r.code}): ${argv.join(' ')}\n${tail}`));
+  }
+  return r;
+}
+
+/** The first line a command prints, or null if it cannot run. */
+export async function firstLine(argv: string[]): Promise<string | null> {
+  try {
+    const r = await runRaw(argv);
+    return r.code === 0 ? (r.stdout || r.stderr).split('\n')[0].trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Absolute path of a program on PATH, or null. */
+export async function which(program: string): Promise<string | null> {
+  const r = await runRaw(['sh', '-c', 'command -v "$1"', 'sh', program]);
+  return r.code === 0 ? r.stdout.trim() : null;
+}

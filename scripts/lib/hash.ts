@@ -1,0 +1,46 @@
+// Digests. Every check hashes bytes freshly read from disk or the network.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import ssri from 'ssri';
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export function sha256Hex(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** npm-style Subresource Integrity (sha512-<base64>) of some bytes. */
+export function sriSha512(data: Buffer): string {
+  return ssri.fromData(data, { algorithms: ['sha512'] }).toString();
+}
+
+/** Does `data` match the SRI string `integrity` (any algorithm ssri knows)? */
+export function matchesIntegrity(data: Buffer, integrity: string): boolean {
+  return ssri.checkData(data, integrity) !== false;
+}
+
+/** JSON with object keys sorted at every level, so equal values give equal bytes. */
+export function canonicalJson(value: unknown, indent = 2): string {
+  return JSON.stringify(sortKeys(value), null, indent);
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value as object)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/** A short stable id for a plain value (cache keys, build-root identity). */
+export function idOf(value: unknown): string {
+  return sha256Hex(canonicalJson(value, 0)).slice(0, 20);
+}
