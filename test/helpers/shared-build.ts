@@ -1,0 +1,28 @@
+// The real linux binaries, built once per test run and shared by every test
+// (test/setup.ts builds them before any test starts). Builds go through the
+// normal build cache, so a second run costs well under a second per target.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { runScript } from './run.ts';
+
+/** dist folder holding linux-x64 and linux-arm64 builds of native/pin.json */
+export const SHARED_DIST = process.env.XSNAP_TEST_DIST || join(REPO_ROOT, '.cache', 'test-dist');
+export const LINUX_TARGETS = ['linux-x64', 'linux-arm64'] as const;
+
+export async function buildShared(): Promise<void> {
+  for (const target of LINUX_TARGETS) {
+    const r = await runScript('build-target.ts', ['--target', target, '--dist', SHARED_DIST]);
+    if (r.code !== 0) throw new Error(`shared build of ${target} failed:\n${r.stderr}`);
+  }
+}
+
+/** The shared dist, asserting test/setup.ts made it. */
+export function sharedDist(): string {
+  for (const target of LINUX_TARGETS) {
+    if (!existsSync(join(SHARED_DIST, target, 'build-info.json'))) {
+      throw new Error(`${SHARED_DIST}/${target} is missing: run the suite with npm test (test/setup.ts builds it once)`);
+    }
+  }
+  return SHARED_DIST;
+}
