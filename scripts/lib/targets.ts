@@ -22,8 +22,13 @@ export interface Target {
   compiler: string;
   /** ELF e_machine, or Mach-O cputype, that the binary must carry */
   binary: { format: 'elf'; machine: number; machineName: string } | { format: 'macho'; cpuType: number; cpuName: string };
-  /** where CI builds it (GitHub-hosted runner label) */
-  ciRunner: string;
+  /**
+   * GitHub-hosted runners: `build` compiles it, `check` runs it natively.
+   * linux-arm64 is cross-compiled on x64 inside the same pinned build root as
+   * linux-x64, so CI and developer machines produce identical bytes; it is then
+   * run and fingerprinted on a native arm64 runner.
+   */
+  ci: { build: string; check: string };
   /** the kind of host that can build it */
   buildHost: 'linux' | 'darwin';
 }
@@ -39,7 +44,7 @@ export const TARGETS: readonly Target[] = [
     packageName: '@agoric/xsnap-linux-x64', platformDir: 'lin',
     compiler: 'gcc',
     binary: { format: 'elf', machine: ELF_X86_64, machineName: 'x86-64' },
-    ciRunner: 'ubuntu-24.04', buildHost: 'linux',
+    ci: { build: 'ubuntu-24.04', check: 'ubuntu-24.04' }, buildHost: 'linux',
   },
   {
     name: 'linux-arm64', os: 'linux', cpu: 'arm64', libc: 'glibc',
@@ -47,21 +52,21 @@ export const TARGETS: readonly Target[] = [
     // cross-compiled inside the pinned build root on any Linux host
     compiler: 'aarch64-linux-gnu-gcc',
     binary: { format: 'elf', machine: ELF_AARCH64, machineName: 'AArch64' },
-    ciRunner: 'ubuntu-24.04-arm', buildHost: 'linux',
+    ci: { build: 'ubuntu-24.04', check: 'ubuntu-24.04-arm' }, buildHost: 'linux',
   },
   {
     name: 'darwin-x64', os: 'darwin', cpu: 'x64',
     packageName: '@agoric/xsnap-darwin-x64', platformDir: 'mac',
     compiler: 'clang -arch x86_64',
     binary: { format: 'macho', cpuType: CPU_TYPE_X86_64, cpuName: 'x86_64' },
-    ciRunner: 'macos-13', buildHost: 'darwin',
+    ci: { build: 'macos-13', check: 'macos-13' }, buildHost: 'darwin',
   },
   {
     name: 'darwin-arm64', os: 'darwin', cpu: 'arm64',
     packageName: '@agoric/xsnap-darwin-arm64', platformDir: 'mac',
     compiler: 'clang -arch arm64',
     binary: { format: 'macho', cpuType: CPU_TYPE_ARM64, cpuName: 'arm64' },
-    ciRunner: 'macos-14', buildHost: 'darwin',
+    ci: { build: 'macos-14', check: 'macos-14' }, buildHost: 'darwin',
   },
 ];
 
