@@ -52,12 +52,63 @@ export interface PublishOptions {
   provenance?: boolean;
 }
 
-export class NpmClient {
+/** Reads from a registry's HTTP API (no npm config, nothing written). */
+export class RegistryReader {
   readonly registry: string;
+  protected readonly token?: string;
+
+  constructor(opts: { registry: string; token?: string }) {
+    this.registry = normaliseRegistry(opts.registry);
+    this.token = opts.token;
+    registerSecret(opts.token);
+  }
+
+  private headers(): Record<string, string> {
+    const h: Record<string, string> = { accept: 'application/json', 'cache-control': 'no-cache' };
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    return h;
+  }
+
+  /** The registry's document for a package, or null if it has never been published. */
+  async packument(pkg: string): Promise<Packument | null> {
+    const url = new URL(pkg.replace('/', '%2f'), this.registry);
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: this.headers(), signal: AbortSignal.timeout(60_000) });
+    } catch (e) {
+      throw new OperationError(`${pkg}: cannot read ${url} (${(e as Error).message})`);
+    }
+    if (res.status === 404) {
+      await res.arrayBuffer();
+      return null;
+    }
+    if (!res.ok) throw new OperationError(`${pkg}: reading ${url} answered HTTP ${res.status} ${res.statusText}`);
+    const doc = (await res.json()) as Packument;
+    doc['dist-tags'] ??= {};
+    doc.versions ??= {};
+    return doc;
+  }
+
+  /** Download a tarball (the registry's bytes, unchecked: callers check integrity). */
+  async download(url: string): Promise<Buffer> {
+    const h = this.headers();
+    delete h.accept;
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: h, signal: AbortSignal.timeout(120_000) });
+    } catch (e) {
+      throw new OperationError(`cannot download ${url} (${(e as Error).message})`);
+    }
+    if (!res.ok) throw new OperationError(`downloading ${url} answered HTTP ${res.status} ${res.statusText}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+}
+
+/** Writes through the npm CLI, with the token in a temporary npm config. */
+export class NpmClient extends RegistryReader {
   /** the temporary folder holding the npm config; exists until dispose() */
   readonly configDir: string;
   readonly userconfig: string;
-  private readonly token?: string;
   private disposed = false;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     this.dispose();
@@ -66,9 +117,7 @@ export class NpmClient {
   private readonly onExit = () => this.dispose();
 
   constructor(opts: { registry: string; token?: string }) {
-    this.registry = normaliseRegistry(opts.registry);
-    this.token = opts.token;
-    registerSecret(opts.token);
+    super(opts);
     this.configDir = mkdtempSync(join(tmpdir(), 'xsnap-npm-'));
     this.userconfig = join(this.configDir, 'npmrc');
     const lines = [
@@ -136,46 +185,6 @@ export class NpmClient {
   async distTagRm(pkg: string, tag: string): Promise<void> {
     const r = await this.npm(['dist-tag', 'rm', pkg, tag], 'npm dist-tag rm');
     if (r.code !== 0) throw new OperationError(`${pkg}: could not remove dist-tag "${tag}" (npm exit ${r.code}): ${lastLines(r.stderr)}`);
-  }
-
-  private headers(): Record<string, string> {
-    const h: Record<string, string> = { accept: 'application/json', 'cache-control': 'no-cache' };
-    if (this.token) h.authorization = `Bearer ${this.token}`;
-    return h;
-  }
-
-  /** The registry's document for a package, or null if it has never been published. */
-  async packument(pkg: string): Promise<Packument | null> {
-    const url = new URL(pkg.replace('/', '%2f'), this.registry);
-    let res: Response;
-    try {
-      res = await fetch(url, { headers: this.headers(), signal: AbortSignal.timeout(60_000) });
-    } catch (e) {
-      throw new OperationError(`${pkg}: cannot read ${url} (${(e as Error).message})`);
-    }
-    if (res.status === 404) {
-      await res.arrayBuffer();
-      return null;
-    }
-    if (!res.ok) throw new OperationError(`${pkg}: reading ${url} answered HTTP ${res.status} ${res.statusText}`);
-    const doc = (await res.json()) as Packument;
-    doc['dist-tags'] ??= {};
-    doc.versions ??= {};
-    return doc;
-  }
-
-  /** Download a tarball (the registry's bytes, unchecked: callers check integrity). */
-  async download(url: string): Promise<Buffer> {
-    const h = this.headers();
-    delete h.accept;
-    let res: Response;
-    try {
-      res = await fetch(url, { headers: h, signal: AbortSignal.timeout(120_000) });
-    } catch (e) {
-      throw new OperationError(`cannot download ${url} (${(e as Error).message})`);
-    }
-    if (!res.ok) throw new OperationError(`downloading ${url} answered HTTP ${res.status} ${res.statusText}`);
-    return Buffer.from(await res.arrayBuffer());
   }
 }
 

@@ -1,0 +1,207 @@
+// What the registry holds, checked against our manifest: the agoric-sdk gate
+// (verifyPublished) and publish-all's read-back both use checkPublishedPackage.
+// Every fact comes from the registry's bytes: its packument's dist.integrity,
+// the tarball downloaded and hashed here, and the binaries read out of it.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Parser, type ReadEntry } from 'tar';
+import { CheckFailed, UsageError, type Failure } from './errors.ts';
+import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
+import { RegistryReader, tokenFromEnv } from './npm-client.ts';
+import { packageBinaryPath } from './paths.ts';
+import { GOALS, type Goal, type Target, type TargetName } from './targets.ts';
+
+// ---------------------------------------------------------------- the manifest, as we need it
+
+export interface ManifestEntry {
+  target: TargetName;
+  package: string;
+  binaries: Record<Goal, { path: string; sha256: string }>;
+  tarball: { name: string; integrity: string; size?: number };
+}
+
+export interface ManifestSet {
+  file: string;
+  version: string;
+  entries: ManifestEntry[];
+}
+
+export const manifestFile = (dist: string, version: string) => join(dist, 'release', `xsnap-worker-manifest-${version}.json`);
+
+/** Read dist/release/xsnap-worker-manifest-X.Y.Z.json, keeping the entries for `targets`. */
+export function readManifestSet(dist: string, version: string, targets: readonly Target[]): ManifestSet {
+  const file = manifestFile(dist, version);
+  if (!existsSync(file)) {
+    throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass --dist)`);
+  }
+  let raw: { version?: unknown; targets?: Record<string, Record<string, unknown>> };
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`manifest ${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const failures: Failure[] = [];
+  const bad = (subject: string, expected: string, actual: unknown) =>
+    failures.push({ check: 'manifest', subject: `${file}: ${subject}`, expected, actual: JSON.stringify(actual), hint: 'regenerate it with scripts/generate-manifest.ts' });
+  if (raw.version !== version) bad('version', version, raw.version);
+  const entries: ManifestEntry[] = [];
+  for (const t of targets) {
+    const e = raw.targets?.[t.name] as
+      | { package?: unknown; release?: { path?: unknown; sha256?: unknown }; debug?: { path?: unknown; sha256?: unknown }; tarball?: { name?: unknown; integrity?: unknown; size?: unknown } }
+      | undefined;
+    if (!e) {
+      bad(`targets.${t.name}`, 'an entry for this target', undefined);
+      continue;
+    }
+    if (e.package !== t.packageName) bad(`targets.${t.name}.package`, t.packageName, e.package);
+    const binaries = {} as ManifestEntry['binaries'];
+    for (const goal of GOALS) {
+      const b = e[goal];
+      if (typeof b?.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(b.sha256)) bad(`targets.${t.name}.${goal}.sha256`, '64 hex digits', b?.sha256);
+      binaries[goal] = { path: typeof b?.path === 'string' ? b.path : packageBinaryPath(goal), sha256: String(b?.sha256) };
+    }
+    const tb = e.tarball;
+    if (typeof tb?.integrity !== 'string' || !tb.integrity.startsWith('sha512-')) bad(`targets.${t.name}.tarball.integrity`, 'a sha512 SRI string', tb?.integrity);
+    if (typeof tb?.name !== 'string') bad(`targets.${t.name}.tarball.name`, 'the tarball file name', tb?.name);
+    entries.push({
+      target: t.name,
+      package: t.packageName,
+      binaries,
+      tarball: { name: String(tb?.name), integrity: String(tb?.integrity), size: typeof tb?.size === 'number' ? tb.size : undefined },
+    });
+  }
+  if (failures.length) throw new CheckFailed(failures);
+  return { file, version, entries };
+}
+
+// ---------------------------------------------------------------- tarballs
+
+/** The regular files of a .tgz held in memory, by path inside it (e.g. package/bin/release/xsnap-worker). */
+export async function readTarball(data: Buffer): Promise<Map<string, { data: Buffer; mode: number }>> {
+  const files = new Map<string, { data: Buffer; mode: number }>();
+  await new Promise<void>((resolve, reject) => {
+    const parser = new Parser({
+      onReadEntry: (entry: ReadEntry) => {
+        const chunks: Buffer[] = [];
+        entry.on('data', (c: Buffer) => chunks.push(c));
+        entry.on('end', () => {
+          if (entry.type === 'File') files.set(entry.path, { data: Buffer.concat(chunks), mode: entry.mode ?? 0 });
+        });
+      },
+    });
+    parser.on('end', () => resolve());
+    parser.on('error', reject);
+    parser.end(data);
+  });
+  return files;
+}
+
+// ---------------------------------------------------------------- one package on the registry
+
+export type PublishedStatus =
+  /** the version is there with our integrity and binaries */
+  | 'ok'
+  /** the registry has never seen this package */
+  | 'no-package'
+  /** the package exists, this version does not */
+  | 'absent'
+  /** this version exists with other bytes */
+  | 'different'
+  /** the registry's dist.integrity is ours but what it serves is not */
+  | 'corrupt'
+  | 'error';
+
+export interface PublishedCheck {
+  target: TargetName;
+  package: string;
+  status: PublishedStatus;
+  /** the dist-tags as the registry reported them */
+  distTags: Record<string, string>;
+  /** what the registry says this version's integrity is, if it has the version */
+  integrity?: string;
+  failures: Failure[];
+}
+
+/**
+ * What the registry holds for `entry` at `version`. With `download` (default),
+ * an 'ok' also means the tarball was fetched, hashed, and its binaries match the
+ * manifest's sha256.
+ */
+export async function checkPublishedPackage(reader: RegistryReader, entry: ManifestEntry, version: string, opts: { download?: boolean } = {}): Promise<PublishedCheck> {
+  const base = { target: entry.target, package: entry.package, distTags: {} as Record<string, string>, failures: [] as Failure[] };
+  const subject = `${entry.package}@${version} on ${reader.registry}`;
+  let doc;
+  try {
+    doc = await reader.packument(entry.package);
+  } catch (e) {
+    return { ...base, status: 'error', failures: [{ check: 'registry-read', subject, actual: (e as Error).message, hint: 'check the registry URL and network, then re-run' }] };
+  }
+  if (!doc) return { ...base, status: 'no-package', failures: [{ check: 'published', subject, expected: 'published', actual: 'the package does not exist on the registry', hint: 'run scripts/publish-all.ts' }] };
+  const distTags = doc['dist-tags'];
+  const v = doc.versions[version];
+  if (!v) return { ...base, distTags, status: 'absent', failures: [{ check: 'published', subject, expected: 'published', actual: `not published (versions: ${Object.keys(doc.versions).join(', ') || 'none'})`, hint: 'run scripts/publish-all.ts (a re-run finishes an interrupted release)' }] };
+  const integrity = v.dist.integrity;
+  if (integrity !== entry.tarball.integrity) {
+    return {
+      ...base, distTags, integrity, status: 'different',
+      failures: [{ check: 'tarball-integrity', subject, expected: entry.tarball.integrity, actual: integrity ?? `no integrity (shasum ${v.dist.shasum})`, hint: 'the registry holds other bytes under this version: a version can never be republished; release a new version' }],
+    };
+  }
+  if (opts.download === false) return { ...base, distTags, integrity, status: 'ok' };
+
+  const failures: Failure[] = [];
+  let data: Buffer;
+  try {
+    data = await reader.download(v.dist.tarball);
+  } catch (e) {
+    return { ...base, distTags, integrity, status: 'error', failures: [{ check: 'tarball-download', subject, actual: (e as Error).message, hint: 're-run; if it persists the registry is not serving the tarball' }] };
+  }
+  if (!matchesIntegrity(data, entry.tarball.integrity)) {
+    failures.push({ check: 'tarball-bytes', subject: `${subject}: ${v.dist.tarball}`, expected: entry.tarball.integrity, actual: sriSha512(data), hint: 'the registry serves other bytes than its metadata claims' });
+  } else {
+    const files = await readTarball(data);
+    for (const goal of GOALS) {
+      const want = entry.binaries[goal];
+      const f = files.get(`package/${want.path}`);
+      const where = `${subject}: package/${want.path}`;
+      if (!f) failures.push({ check: 'binary-present', subject: where, expected: 'a file', actual: 'missing from the tarball' });
+      else {
+        const got = sha256Hex(f.data);
+        if (got !== want.sha256) failures.push({ check: 'binary-sha256', subject: where, expected: want.sha256, actual: got });
+        if ((f.mode & 0o111) !== 0o111) failures.push({ check: 'binary-mode', subject: where, expected: '0755', actual: (f.mode & 0o777).toString(8) });
+      }
+    }
+    const pj = files.get('package/package.json');
+    const meta = pj ? (JSON.parse(pj.data.toString()) as { name?: string; version?: string }) : {};
+    if (meta.name !== entry.package || meta.version !== version) {
+      failures.push({ check: 'package-json', subject: `${subject}: package/package.json`, expected: `${entry.package}@${version}`, actual: `${meta.name}@${meta.version}` });
+    }
+  }
+  return { ...base, distTags, integrity, status: failures.length ? 'corrupt' : 'ok', failures };
+}
+
+// ---------------------------------------------------------------- the agoric-sdk gate
+
+/**
+ * Every package of the set is on `registry` at `version` with the manifest's
+ * tarball integrity, and its downloaded binaries match the manifest's sha256.
+ * agoric-sdk publishes @agoric/xsnap@X.Y.Z only when this has no failures.
+ * `tag`, when given, must also point at `version` on every package.
+ */
+export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string }): Promise<{
+  failures: Failure[];
+  packages: Array<{ target: string; package: string; status: string }>;
+}> {
+  const set = readManifestSet(opts.dist, opts.version, opts.targets);
+  const reader = new RegistryReader({ registry: opts.registry, token: tokenFromEnv() });
+  const checks = await Promise.all(set.entries.map((e) => checkPublishedPackage(reader, e, opts.version)));
+  const failures = checks.flatMap((c) => c.failures);
+  if (opts.tag) {
+    for (const c of checks) {
+      if (c.status === 'ok' && c.distTags[opts.tag] !== opts.version) {
+        failures.push({ check: 'dist-tag', subject: `${c.package} on ${reader.registry}: dist-tag "${opts.tag}"`, expected: opts.version, actual: c.distTags[opts.tag] ?? 'not set', hint: 'the release was not finished: re-run scripts/publish-all.ts' });
+      }
+    }
+  }
+  return { failures, packages: checks.map((c) => ({ target: c.target, package: c.package, status: c.status })) };
+}

@@ -1,0 +1,113 @@
+// A small loopback HTTP proxy in front of the test registry that injects the
+// faults publish-all must survive: a package's publish answered 503 (every time
+// or once), the connection dropped (before or after the registry got the
+// request), or the request held forever (to kill publish-all mid-release).
+// Everything else is passed through unchanged, Host header included, so the
+// registry's tarball URLs point back at the proxy.
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type FaultAction =
+  /** answer 503 without telling the registry */
+  | '503'
+  /** destroy the client's connection without an answer; the registry never sees the request */
+  | 'drop'
+  /** let the registry handle the request, then destroy the client's connection instead of answering */
+  | 'drop-after-forward'
+  /** never answer; the request never reaches the registry */
+  | 'hold';
+
+export interface FaultRule {
+  /** the package whose publish (PUT /<name>) is hit */
+  publishOf: string;
+  action: FaultAction;
+  /** how many matching requests to hit (default: every one) */
+  times?: number;
+}
+
+export interface FaultProxy {
+  url: string;
+  /** replace the rules (hit counters restart) */
+  setRules(rules: FaultRule[]): void;
+  /** how many requests each rule (by index) has hit, and every request seen: "METHOD /path" */
+  hits: number[];
+  seen: string[];
+  /** resolves the first time a 'hold' rule hits */
+  held(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const upstream = new URL(target);
+  let rules: FaultRule[] = [];
+  const state = { hits: [] as number[], seen: [] as string[] };
+  let heldResolve: () => void = () => {};
+  let heldPromise = new Promise<void>((r) => (heldResolve = r));
+
+  const forward = (req: IncomingMessage, res: ServerResponse | null, onDone?: () => void) => {
+    const up = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (upRes) => {
+        if (!res) {
+          upRes.resume();
+          upRes.on('end', () => onDone?.());
+          return;
+        }
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => (res ? res.destroy() : req.socket.destroy()));
+    req.pipe(up);
+  };
+
+  const server: Server = createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    state.seen.push(`${req.method} ${path}`);
+    const i = rules.findIndex((r, idx) => req.method === 'PUT' && path === `/${r.publishOf}` && state.hits[idx] < (r.times ?? Infinity));
+    if (i < 0) return forward(req, res);
+    state.hits[i]++;
+    switch (rules[i].action) {
+      case '503':
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'service unavailable (fault proxy)' }));
+        });
+        return;
+      case 'drop':
+        req.resume();
+        req.on('end', () => req.socket.destroy());
+        return;
+      case 'drop-after-forward':
+        return forward(req, null, () => req.socket.destroy());
+      case 'hold':
+        req.resume();
+        heldResolve();
+        return;
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    setRules(r) {
+      rules = r;
+      state.hits = r.map(() => 0);
+      state.seen.length = 0;
+      heldPromise = new Promise<void>((res) => (heldResolve = res));
+    },
+    get hits() {
+      return state.hits;
+    },
+    get seen() {
+      return state.seen;
+    },
+    held: () => heldPromise,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
