@@ -118,11 +118,14 @@ export function helpText(spec: CommandSpec): string {
 export function parseFlags(spec: CommandSpec, argv: string[]): Flags {
   const all = [...spec.options, ...COMMON_OPTIONS];
   const strings = all.filter((o) => o.type === 'string').map((o) => o.name);
-  const booleans = all.filter((o) => o.type === 'boolean').map((o) => o.name);
+  // minimist reads --no-x as x=false, so a "no-x" option is declared as x (default true)
+  const booleans = all.filter((o) => o.type === 'boolean').map((o) => o.name.replace(/^no-/, ''));
+  const negated = Object.fromEntries(all.filter((o) => o.type === 'boolean' && o.name.startsWith('no-')).map((o) => [o.name.slice(3), true]));
   const unknown: string[] = [];
   const parsed = minimist(argv, {
     string: strings,
     boolean: booleans,
+    default: negated,
     unknown: (arg) => {
       unknown.push(arg);
       return false;
@@ -138,6 +141,8 @@ export function parseFlags(spec: CommandSpec, argv: string[]): Flags {
       if (Array.isArray(v)) throw new UsageError(`--${o.name} given more than once`);
       if (v === '' && argv.some((a) => a === `--${o.name}`)) throw new UsageError(`--${o.name} needs a value`);
       flags[o.name] = v === '' ? undefined : (v as string | undefined);
+    } else if (o.name.startsWith('no-')) {
+      flags[o.name] = parsed[o.name.slice(3)] === false;
     } else {
       flags[o.name] = Boolean(v);
     }

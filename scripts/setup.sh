@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what this project needs on a Debian or Ubuntu machine: the Debian
+# packages (debootstrap for the pinned build root, qemu-user to run linux-arm64
+# binaries, binutils/gcc for host builds) and the npm packages. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v chroot >/dev/null 2>&1 || need+=(coreutils)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "==> installing Debian packages: ${need[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" ca-certificates >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "==> setup done"
