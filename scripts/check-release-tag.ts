@@ -1,0 +1,48 @@
+#!/usr/bin/env -S npx tsx
+// Before a release builds anything: the tag is vX.Y.Z, equals the pinned
+// @agoric/xsnap version, and no GitHub Release carries it yet.
+import { appendFileSync } from 'node:fs';
+import { log, runCommand, stringFlag } from './lib/cli.ts';
+import { UsageError } from './lib/errors.ts';
+import { readPin, pinPath } from './lib/pin.ts';
+import { assertTagCheck, checkReleaseTag } from './lib/release-tag.ts';
+
+await runCommand(
+  {
+    name: 'check-release-tag.ts',
+    summary: 'check a release tag: vX.Y.Z, matches the source pin, not released yet',
+    usage: 'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] [--github-output]',
+    options: [
+      { name: 'tag', type: 'string', valueName: 'vX.Y.Z', description: 'the release tag', default: '$GITHUB_REF_NAME on a tag push' },
+      { name: 'repo', type: 'string', valueName: 'owner/name', description: 'repository whose GitHub Releases to look in (none: the "new" check is skipped)', default: '$GITHUB_REPOSITORY' },
+      { name: 'ref', type: 'string', valueName: 'ref', description: 'git ref the release builds, passed through to --github-output', default: 'refs/tags/<tag>' },
+      { name: 'github-output', type: 'boolean', description: 'append tag=, version= and ref= to $GITHUB_OUTPUT' },
+      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin', default: 'native/pin.json or $XSNAP_PIN' },
+    ],
+    details: `
+Exit 2 if the tag is not vX.Y.Z; exit 1 if it differs from the pinned version or
+a GitHub Release already exists for it. Environment: GITHUB_TOKEN (read-only is
+enough), GITHUB_API_URL (default https://api.github.com).`,
+  },
+  async (flags) => {
+    const fromEnv = process.env.GITHUB_REF_TYPE === 'tag' ? process.env.GITHUB_REF_NAME : undefined;
+    const tag = stringFlag(flags, 'tag') ?? fromEnv;
+    if (!tag) throw new UsageError('--tag vX.Y.Z is required (or run on a tag push)');
+    const pin = readPin(pinPath(flags));
+    const repo = stringFlag(flags, 'repo') ?? process.env.GITHUB_REPOSITORY;
+    const r = await checkReleaseTag({ tag, pinVersion: pin.version, pinFile: pin.file, repo, apiUrl: process.env.GITHUB_API_URL, token: process.env.GITHUB_TOKEN });
+    assertTagCheck(r);
+    if (r.newness === 'not checked') log.warn(`no repository given: did not check that ${r.tag} has no GitHub Release yet`);
+    const ref = stringFlag(flags, 'ref') ?? `refs/tags/${r.tag}`;
+    if (flags['github-output']) {
+      const out = process.env.GITHUB_OUTPUT;
+      if (!out) throw new UsageError('--github-output needs $GITHUB_OUTPUT (set by GitHub Actions)');
+      appendFileSync(out, `tag=${r.tag}\nversion=${r.version}\nref=${ref}\n`);
+    }
+    return {
+      json: { ...r, ref },
+      text: `${r.tag}: matches the pin (${pin.version})${r.newness === 'new' ? ', no GitHub Release yet' : ''}; builds ${ref}`,
+      summary: `### release tag ${r.tag}\n\nmatches the pin ${pin.version}; GitHub Release: ${r.newness}; builds \`${ref}\``,
+    };
+  },
+);

@@ -1,0 +1,80 @@
+#!/usr/bin/env -S npx tsx
+// CI plumbing between GitHub Actions jobs: pack a target's build output (or a
+// whole verified dist/) into a tar that keeps the execute bits, unpack it with
+// every entry and binary checked, and carry each check leg's natively measured
+// fingerprint to the job that compares all four targets.
+import { runCommand, stringFlag } from './lib/cli.ts';
+import { CheckFailed, UsageError } from './lib/errors.ts';
+import { assertOneAction, compareChecks, packArtifact, saveCheck, unpackArtifacts } from './lib/ci-artifact.ts';
+import { distDir } from './lib/paths.ts';
+import { readPin, pinPath } from './lib/pin.ts';
+import { getTarget, parseTargetList, TARGET_NAMES } from './lib/targets.ts';
+
+await runCommand(
+  {
+    name: 'ci-artifact.ts',
+    summary: 'pack and unpack build output between CI jobs (keeping execute bits), and compare the check legs\' fingerprints',
+    usage: 'npx tsx scripts/ci-artifact.ts (--pack <target|dist> | --unpack <dir> | --save-check <target> | --compare-checks <dir>) [options]',
+    options: [
+      { name: 'pack', type: 'string', valueName: 'target|dist', description: `pack dist/<target>/ into <out>/xsnap-build-<target>.tar, or all of dist/ into <out>/xsnap-dist.tar` },
+      { name: 'unpack', type: 'string', valueName: 'dir', description: 'unpack every xsnap-*.tar in <dir> into dist/, after checking every entry and re-hashing every binary against its build-info.json' },
+      { name: 'save-check', type: 'string', valueName: 'target', description: 'copy this check leg\'s manifest (with its natively measured fingerprint) to <out>/check-<target>.json' },
+      { name: 'compare-checks', type: 'string', valueName: 'dir', description: 'compare the check-<target>.json files in <dir> with each other and with dist/release\'s manifest' },
+      { name: 'out', type: 'string', valueName: 'dir', description: 'where --pack and --save-check write', default: 'ci-artifacts' },
+      { name: 'targets', type: 'string', valueName: 'a,b', description: 'targets that --unpack and --compare-checks require', default: 'all' },
+      { name: 'replace', type: 'boolean', description: '--unpack: replace what dist/ already holds under the same names' },
+      { name: 'dist', type: 'string', valueName: 'dir', description: 'build output folder', default: 'dist or $XSNAP_DIST_DIR' },
+      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin (gives X.Y.Z)', default: 'native/pin.json or $XSNAP_PIN' },
+    ],
+    details: `
+Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(', ')}.`,
+  },
+  async (flags) => {
+    const dist = distDir(flags);
+    const out = stringFlag(flags, 'out') ?? 'ci-artifacts';
+    const action = assertOneAction({
+      pack: stringFlag(flags, 'pack'),
+      unpack: stringFlag(flags, 'unpack'),
+      'save-check': stringFlag(flags, 'save-check'),
+      'compare-checks': stringFlag(flags, 'compare-checks'),
+    });
+    switch (action) {
+      case 'pack': {
+        const what = stringFlag(flags, 'pack')!;
+        const r = await packArtifact({ dist, out, what: what === 'dist' ? 'dist' : getTarget(what).name });
+        return {
+          json: { action, ...r },
+          text: `packed ${r.entries.join(', ')} into ${r.file}`,
+          summary: `### ci-artifact: packed \`${r.entries.join('`, `')}\``,
+        };
+      }
+      case 'unpack': {
+        const r = await unpackArtifacts({ from: stringFlag(flags, 'unpack')!, dist, require: parseTargetList(stringFlag(flags, 'targets')), replace: Boolean(flags.replace) });
+        return {
+          json: { action, ...r },
+          text: `unpacked ${r.placed.join(', ')} into ${dist} (binaries re-hashed: ${r.checkedTargets.join(', ') || 'none'})`,
+        };
+      }
+      case 'save-check': {
+        const target = getTarget(stringFlag(flags, 'save-check')!);
+        const version = readPin(pinPath(flags)).version;
+        const file = await saveCheck({ dist, version, target: target.name, out });
+        return { json: { action, target: target.name, file }, text: `kept ${target.name}'s manifest as ${file}` };
+      }
+      case 'compare-checks': {
+        const version = readPin(pinPath(flags)).version;
+        const targets = parseTargetList(stringFlag(flags, 'targets'));
+        const r = await compareChecks({ from: stringFlag(flags, 'compare-checks')!, dist, version, targets });
+        if (r.failures.length) throw new CheckFailed(r.failures);
+        const rows = targets.map((t) => `| ${t.name} | \`${r.digests[t.name] ?? '?'}\` |`);
+        return {
+          json: { action, ok: true, digests: r.digests },
+          text: `the same binaries and the same behaviour fingerprint on ${targets.map((t) => t.name).join(', ')}`,
+          summary: `### behaviour fingerprints, measured on each target's own runner\n\n| target | fingerprint digest |\n|---|---|\n${rows.join('\n')}`,
+        };
+      }
+      default:
+        throw new UsageError(`unknown action ${action}`);
+    }
+  },
+);

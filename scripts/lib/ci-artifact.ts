@@ -1,0 +1,273 @@
+// Moving build output between GitHub Actions jobs. Artifacts drop file modes
+// (the binaries would arrive without their execute bits), so each job packs
+// what it hands on into a plain tar and the next job unpacks it here, checking
+// every entry and re-hashing every binary against its build-info.json before
+// anything lands in dist/.
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import * as tar from 'tar';
+import { readBuildInfo } from './build.ts';
+import { CheckFailed, UsageError, type Failure } from './errors.ts';
+import { canonicalJson, sha256File } from './hash.ts';
+import { binaryPath } from './paths.ts';
+import { GOALS, type Target, type TargetName, TARGET_NAMES } from './targets.ts';
+
+/** Name of the tar a build leg uploads for one target. */
+export const buildArtifactFile = (target: TargetName) => `xsnap-build-${target}.tar`;
+/** Name of the tar holding a whole verified dist/ (for the publish job). */
+export const DIST_ARTIFACT_FILE = 'xsnap-dist.tar';
+/** Name of a check leg's copy of its one-target manifest. */
+export const checkFile = (target: TargetName) => `check-${target}.json`;
+export const manifestName = (version: string) => `xsnap-worker-manifest-${version}.json`;
+
+// ---------------------------------------------------------------- pack
+
+/**
+ * Pack `dist/<target>/` (what = a target name) or all of `dist/` (what = 'dist')
+ * into `<out>/<name>.tar`, keeping file modes. Returns the tar's path.
+ */
+export async function packArtifact(opts: { dist: string; what: TargetName | 'dist'; out: string }): Promise<{ file: string; entries: string[] }> {
+  const { dist, what, out } = opts;
+  let entries: string[];
+  let name: string;
+  if (what === 'dist') {
+    if (!existsSync(dist)) throw new UsageError(`${dist} does not exist: nothing to pack`);
+    entries = (await readdir(dist)).filter((e) => !e.startsWith('.')).sort();
+    name = DIST_ARTIFACT_FILE;
+  } else {
+    await readBuildInfo(dist, what); // names the build command when missing
+    entries = [what];
+    name = buildArtifactFile(what);
+  }
+  if (entries.length === 0) throw new UsageError(`${dist} is empty: nothing to pack`);
+  await mkdir(out, { recursive: true });
+  const file = join(out, name);
+  const partial = `${file}.partial-${process.pid}`;
+  try {
+    // portable: no uid/gid/user names from this machine; modes are kept
+    await tar.create({ file: partial, cwd: dist, portable: true }, entries);
+    await rename(partial, file);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  return { file, entries };
+}
+
+// ---------------------------------------------------------------- unpack
+
+/** Why a tar entry may not be unpacked, or null if it is fine. */
+export function entryProblem(path: string, type: string): string | null {
+  if (type !== 'File' && type !== 'Directory') return `is a ${type}, not a regular file or directory`;
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'is an absolute path';
+  if (path.split('/').some((seg) => seg === '..')) return 'climbs out with ".."';
+  return null;
+}
+
+async function listEntries(file: string): Promise<Array<{ path: string; type: string }>> {
+  const entries: Array<{ path: string; type: string }> = [];
+  try {
+    await tar.list({ file, strict: true, onReadEntry: (e) => { entries.push({ path: e.path, type: e.type }); } });
+  } catch (e) {
+    throw new CheckFailed([{ check: 'artifact-readable', subject: file, expected: 'a readable tar file', actual: (e as Error).message }]);
+  }
+  return entries;
+}
+
+/** Re-hash each binary of dist/<target> against its build-info.json and check its execute bits. */
+export async function checkTargetDir(dist: string, target: TargetName, label: string): Promise<Failure[]> {
+  const failures: Failure[] = [];
+  let info;
+  try {
+    info = await readBuildInfo(dist, target);
+  } catch (e) {
+    return [{ check: 'artifact-build-info', subject: `${label}: ${target}`, expected: 'build-info.json', actual: (e as Error).message }];
+  }
+  for (const goal of GOALS) {
+    const record = info.binaries[goal];
+    if (!record) continue;
+    const path = binaryPath(dist, target, goal);
+    if (!existsSync(path)) {
+      failures.push({ check: 'artifact-binary', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: 'present (build-info.json lists it)', actual: 'missing' });
+      continue;
+    }
+    const actual = await sha256File(path);
+    if (actual !== record.sha256) {
+      failures.push({ check: 'artifact-sha256', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: record.sha256, actual, hint: 'the artifact changed in transit or the build output was edited: rebuild this target' });
+    }
+    const mode = (await stat(path)).mode & 0o777;
+    if ((mode & 0o111) !== 0o111) {
+      failures.push({ check: 'artifact-mode', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: 'executable (0755)', actual: mode.toString(8).padStart(4, '0') });
+    }
+  }
+  return failures;
+}
+
+export interface UnpackResult {
+  files: string[];
+  /** top-level names placed into dist/ */
+  placed: string[];
+  /** targets whose binaries were re-hashed against their build-info.json */
+  checkedTargets: TargetName[];
+}
+
+/**
+ * Unpack every `xsnap-*.tar` in `from` into `dist`. Nothing lands in dist/
+ * unless every entry is a regular file or directory inside the tar, every
+ * target's binaries match their build-info.json, and every target in
+ * `require` is present.
+ */
+export async function unpackArtifacts(opts: { from: string; dist: string; require: Target[]; replace?: boolean }): Promise<UnpackResult> {
+  const { from, dist, require, replace } = opts;
+  if (!existsSync(from)) throw new UsageError(`${from} does not exist: download the artifacts into it first`);
+  const files = (await readdir(from)).filter((f) => /^xsnap-.*\.tar$/.test(f)).sort().map((f) => join(from, f));
+  if (files.length === 0) throw new UsageError(`no xsnap-*.tar artifact in ${from}`);
+
+  const failures: Failure[] = [];
+  for (const file of files) {
+    for (const e of await listEntries(file)) {
+      const problem = entryProblem(e.path, e.type);
+      if (problem) failures.push({ check: 'artifact-entry', subject: `${basename(file)}: ${e.path}`, expected: 'a regular file or directory inside the archive', actual: problem });
+    }
+  }
+  if (failures.length) throw new CheckFailed(failures);
+
+  await mkdir(dist, { recursive: true });
+  const staging = join(dist, `.unpack-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging);
+  try {
+    for (const file of files) {
+      await tar.extract({ file, cwd: staging, strict: true, preserveOwner: false });
+    }
+    const top = (await readdir(staging)).sort();
+    const targets = top.filter((n): n is TargetName => (TARGET_NAMES as readonly string[]).includes(n));
+    for (const t of targets) failures.push(...(await checkTargetDir(staging, t, 'artifact')));
+    for (const t of require) {
+      if (!targets.includes(t.name) && !existsSync(join(dist, t.name, 'build-info.json'))) {
+        failures.push({ check: 'artifact-present', subject: t.name, expected: `dist/${t.name}/ in one of ${files.map((f) => basename(f)).join(', ')}`, actual: 'missing', hint: `did the ${t.name} build leg succeed and upload ${buildArtifactFile(t.name)}?` });
+      }
+    }
+    const clashes = replace ? [] : top.filter((n) => existsSync(join(dist, n)));
+    for (const n of clashes) failures.push({ check: 'artifact-overwrite', subject: join(dist, n), expected: 'absent', actual: 'exists', hint: 'unpack into a fresh dist, or pass --replace' });
+    if (failures.length) throw new CheckFailed(failures);
+    for (const n of top) {
+      await rm(join(dist, n), { recursive: true, force: true });
+      await rename(join(staging, n), join(dist, n));
+    }
+    return { files, placed: top, checkedTargets: targets };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- check legs
+
+interface ManifestLike {
+  version?: string;
+  targets?: Record<string, { release?: { sha256?: string }; debug?: { sha256?: string }; fingerprint?: unknown }>;
+}
+
+async function readManifest(file: string): Promise<ManifestLike> {
+  if (!existsSync(file)) throw new UsageError(`${file} does not exist: run generate-manifest.ts first`);
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as ManifestLike;
+  } catch (e) {
+    throw new CheckFailed([{ check: 'manifest-json', subject: file, expected: 'valid JSON', actual: (e as Error).message }]);
+  }
+}
+
+/** Keep a check leg's one-target manifest (with the fingerprint measured natively) as `<out>/check-<target>.json`. */
+export async function saveCheck(opts: { dist: string; version: string; target: TargetName; out: string }): Promise<string> {
+  const src = join(opts.dist, 'release', manifestName(opts.version));
+  const m = await readManifest(src);
+  if (!m.targets?.[opts.target]) {
+    throw new CheckFailed([{ check: 'check-manifest', subject: src, expected: `an entry for ${opts.target}`, actual: `targets: ${Object.keys(m.targets ?? {}).join(', ') || 'none'}` }]);
+  }
+  await mkdir(opts.out, { recursive: true });
+  const dest = join(opts.out, checkFile(opts.target));
+  await copyFile(src, `${dest}.partial`);
+  await rename(`${dest}.partial`, dest);
+  return dest;
+}
+
+type CompareFingerprints = (byTarget: Record<string, never>) => Failure[];
+
+async function loadCompareFingerprints(): Promise<CompareFingerprints | null> {
+  try {
+    const mod = (await import('./fingerprint.ts')) as { compareFingerprints?: CompareFingerprints };
+    return typeof mod.compareFingerprints === 'function' ? mod.compareFingerprints : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface CompareResult {
+  failures: Failure[];
+  /** the fingerprint digest each check leg measured on its own machine */
+  digests: Partial<Record<TargetName, string | null>>;
+}
+
+/**
+ * Compare what the check legs measured natively (one manifest per target, in
+ * `from`) with each other and with the combined manifest of the whole set:
+ * the same binaries (sha256), and the same behaviour fingerprint on every
+ * target. A fingerprint difference is a consensus failure between validators.
+ */
+export async function compareChecks(opts: { from: string; dist: string; version: string; targets: Target[] }): Promise<CompareResult> {
+  const combinedFile = join(opts.dist, 'release', manifestName(opts.version));
+  const combined = await readManifest(combinedFile);
+  const failures: Failure[] = [];
+  const byTarget: Record<string, unknown> = {};
+  const digests: CompareResult['digests'] = {};
+  for (const t of opts.targets) {
+    const file = join(opts.from, checkFile(t.name));
+    if (!existsSync(file)) {
+      failures.push({ check: 'check-leg', subject: t.name, expected: file, actual: 'missing', hint: `did the "check ${t.name}" job succeed?` });
+      continue;
+    }
+    const leg = await readManifest(file);
+    const mine = leg.targets?.[t.name];
+    const theirs = combined.targets?.[t.name];
+    if (leg.version !== opts.version) failures.push({ check: 'check-version', subject: file, expected: opts.version, actual: String(leg.version) });
+    if (!mine) {
+      failures.push({ check: 'check-leg', subject: file, expected: `an entry for ${t.name}`, actual: 'none' });
+      continue;
+    }
+    if (!theirs) {
+      failures.push({ check: 'check-leg', subject: combinedFile, expected: `an entry for ${t.name}`, actual: 'none' });
+      continue;
+    }
+    for (const goal of GOALS) {
+      if (mine[goal]?.sha256 !== theirs[goal]?.sha256) {
+        failures.push({ check: 'check-same-binary', subject: `${t.name} ${goal}`, expected: `${theirs[goal]?.sha256} (combined manifest)`, actual: `${mine[goal]?.sha256} (checked on the ${t.name} runner)`, hint: 'the check leg verified other bytes than the ones in the set' });
+      }
+    }
+    if (mine.fingerprint === undefined) {
+      failures.push({ check: 'check-fingerprint', subject: `${t.name} (${file})`, expected: 'a behaviour fingerprint measured on the check runner', actual: 'none recorded' });
+      continue;
+    }
+    byTarget[t.name] = mine.fingerprint;
+    digests[t.name] = (mine.fingerprint as { digest?: string }).digest ?? null;
+    if (theirs.fingerprint !== undefined && canonicalJson(theirs.fingerprint) !== canonicalJson(mine.fingerprint)) {
+      failures.push({ check: 'check-fingerprint', subject: t.name, expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`, actual: `${(theirs.fingerprint as { digest?: string }).digest} (combined manifest)` });
+    }
+  }
+  if (Object.keys(byTarget).length > 1) {
+    const compare = await loadCompareFingerprints();
+    if (!compare) {
+      failures.push({ check: 'fingerprint-module', subject: 'scripts/lib/fingerprint.ts', expected: 'compareFingerprints()', actual: 'fingerprint module missing' });
+    } else {
+      failures.push(...compare(byTarget as Record<string, never>));
+    }
+  }
+  return { failures, digests };
+}
+
+export function assertOneAction(actions: Record<string, unknown>): string {
+  const given = Object.entries(actions).filter(([, v]) => v !== undefined && v !== false).map(([k]) => k);
+  if (given.length !== 1) {
+    throw new UsageError(`give exactly one of ${Object.keys(actions).map((k) => `--${k}`).join(', ')}${given.length ? ` (got ${given.map((k) => `--${k}`).join(', ')})` : ''}`);
+  }
+  return given[0];
+}
