@@ -1,0 +1,64 @@
+#!/usr/bin/env -S npx tsx
+// Stage 3: the release manifest, the release bundle and SHA256SUMS, in dist/release/.
+import { runCommand, timed, log, stringFlag } from './lib/cli.ts';
+import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
+import { readPin, pinPath } from './lib/pin.ts';
+import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
+import { planManifest, executeManifest, writeFingerprintFiles } from './lib/manifest.ts';
+import { resolve } from 'node:path';
+
+await runCommand(
+  {
+    name: 'generate-manifest.ts',
+    summary: 'write the release manifest, the release bundle and SHA256SUMS into dist/release/',
+    usage: 'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] [--fingerprint-only]',
+    options: [
+      { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')})`, default: 'all' },
+      { name: 'dist', type: 'string', valueName: 'dir', description: 'build output folder', default: 'dist or $XSNAP_DIST_DIR' },
+      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin giving the version X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' },
+      { name: 'save', type: 'boolean', description: 'also copy the manifest into manifests/ (to commit with the release); refuses to overwrite a different one' },
+      { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'where --save copies the manifest', default: 'manifests' },
+      { name: 'fingerprint-only', type: 'boolean', description: 'only measure the behaviour fingerprint of the targets runnable here into dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host' },
+      { name: 'dry-run', type: 'boolean', description: 'print the plan and stop' },
+    ],
+    details: `
+Needs dist/<target>/ (build-target.ts) and dist/agoric-xsnap-<target>-X.Y.Z.tgz
+(stage-packages.ts) for each target. Writes, replacing dist/release/ as a whole:
+
+  xsnap-worker-manifest-X.Y.Z.json  per target: package, binary paths and sha256,
+                                    tarball name/integrity/size, toolchain, behaviour
+                                    fingerprint; the source identity. Canonical JSON,
+                                    validated against manifests/xsnap-worker-manifest.schema.json
+  xsnap-worker-binaries-X.Y.Z.tar.gz  dist/<target>/{release,debug}/xsnap-worker
+  agoric-xsnap-<target>-X.Y.Z.tgz   copies of the npm tarballs
+  SHA256SUMS                        all of the above: cd dist/release && sha256sum -c SHA256SUMS
+
+The same inputs give the same bytes. A target this host cannot run (darwin on
+Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
+--fingerprint-only on a host that can run it.`,
+  },
+  async (flags) => {
+    const pin = readPin(pinPath(flags));
+    const targets = parseTargetList(stringFlag(flags, 'targets'));
+    const dist = distDir(flags);
+    if (flags['fingerprint-only']) {
+      const written = await timed('measuring behaviour fingerprints', () => writeFingerprintFiles(dist, targets));
+      return {
+        json: { fingerprints: written },
+        text: written.map((w) => `${w.target}: ${w.digest}  (${w.file})`).join('\n'),
+        summary: `### fingerprints\n\n${written.map((w) => `- ${w.target}: \`${w.digest}\``).join('\n')}`,
+      };
+    }
+    const saveTo = flags.save ? resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR) : null;
+    const plan = planManifest({ dist, version: pin.version, targets, saveTo });
+    if (flags['dry-run']) return { json: { plan }, text: `would write ${Object.values(plan.files).flat().join('\n  ')}` };
+    const r = await timed(`manifest for ${plan.targets.join(', ')} at ${pin.version}`, () => executeManifest(plan));
+    log.ok(`${plan.files.manifest}: sha256 ${r.manifestSha256}`);
+    if (saveTo) log.ok(`saved a copy in ${saveTo}`);
+    return {
+      json: { plan, manifestSha256: r.manifestSha256, sums: r.sums, manifest: r.manifest },
+      text: Object.entries(r.sums).map(([n, h]) => `${h}  ${plan.outDir}/${n}`).join('\n'),
+      summary: `### manifest ${pin.version}\n\n| file | sha256 |\n|---|---|\n${Object.entries(r.sums).map(([n, h]) => `| ${n} | \`${h}\` |`).join('\n')}`,
+    };
+  },
+);

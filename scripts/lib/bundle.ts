@@ -1,0 +1,136 @@
+// Tarballs we write and read ourselves: the release bundle
+// xsnap-worker-binaries-X.Y.Z.tar.gz (deterministic: sorted, regular files and
+// directories only, owner 0:0, fixed modes and mtime, gzip header fixed), and a
+// reader that lists every entry of any .tgz with its bytes, raw, so checks can
+// see symlinks, `..` and absolute paths instead of having them sanitised away.
+import { gzipSync } from 'node:zlib';
+import * as tar from 'tar';
+import { BINARY_NAME } from './paths.ts';
+import { GOALS, type TargetName } from './targets.ts';
+
+/** Fixed for every entry of the bundle: no time of day can change its bytes. */
+export const BUNDLE_MTIME = new Date(0);
+export const BUNDLE_FILE_MODE = 0o755;
+export const BUNDLE_DIR_MODE = 0o755;
+/** The gzip header's OS byte: zlib writes 3 on Linux and another value on macOS; npm pack writes 255 ("unknown"). */
+export const GZIP_OS_UNKNOWN = 0xff;
+
+export const bundleName = (version: string) => `xsnap-worker-binaries-${version}.tar.gz`;
+/** The path of a binary inside the bundle: agoric-sdk's installer reads exactly this. */
+export const bundleBinaryPath = (target: TargetName, goal: string) => `dist/${target}/${goal}/${BINARY_NAME}`;
+
+/** Every path the bundle holds for these targets, directories with a trailing slash, sorted. */
+export function bundleLayout(targets: readonly TargetName[]): string[] {
+  const paths = new Set<string>(['dist/']);
+  for (const t of targets) {
+    paths.add(`dist/${t}/`);
+    for (const g of GOALS) {
+      paths.add(`dist/${t}/${g}/`);
+      paths.add(bundleBinaryPath(t, g));
+    }
+  }
+  return [...paths].sort();
+}
+
+/** Make a gzip stream's header independent of the host: no mtime, OS byte fixed. */
+export function normalizeGzipHeader(gz: Buffer): Buffer {
+  if (gz.length < 10 || gz[0] !== 0x1f || gz[1] !== 0x8b) throw new Error('not a gzip stream');
+  const out = Buffer.from(gz);
+  if (out[3] & 0x02) throw new Error('gzip header carries a header CRC; refusing to patch it');
+  out.writeUInt32LE(0, 4); // MTIME
+  out[9] = GZIP_OS_UNKNOWN;
+  return out;
+}
+
+function header(path: string, type: 'File' | 'Directory', size: number, mode: number): Buffer {
+  const h = new tar.Header({ path, type, size, mode, uid: 0, gid: 0, uname: '', gname: '', mtime: BUNDLE_MTIME });
+  const block = Buffer.alloc(512);
+  if (h.encode(block, 0)) throw new Error(`path too long for a plain tar header: ${path}`);
+  return block;
+}
+
+/**
+ * The release bundle's bytes for `files` (bundle path -> content). Directories
+ * leading to each file are added; the same files always give the same bytes.
+ */
+export function makeBundle(files: Map<string, Buffer>): Buffer {
+  const dirs = new Set<string>();
+  for (const p of files.keys()) {
+    if (p.startsWith('/') || p.split('/').includes('..')) throw new Error(`unsafe bundle path ${p}`);
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/') + '/');
+  }
+  const entries = [...dirs, ...files.keys()].sort();
+  const blocks: Buffer[] = [];
+  for (const p of entries) {
+    if (p.endsWith('/')) {
+      blocks.push(header(p, 'Directory', 0, BUNDLE_DIR_MODE));
+      continue;
+    }
+    const data = files.get(p)!;
+    blocks.push(header(p, 'File', data.length, BUNDLE_FILE_MODE), data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024)); // end-of-archive marker
+  return normalizeGzipHeader(gzipSync(Buffer.concat(blocks), { level: 9 }));
+}
+
+// ------------------------------------------------------------------ reading
+
+export interface TarEntry {
+  /** the path exactly as stored (pax/long names resolved, nothing stripped) */
+  path: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number | null;
+  linkpath: string | null;
+  size: number;
+  data: Buffer;
+}
+
+/** Every entry of a (gzipped) tarball, in archive order. Rejects with a clear message if it is not a readable tarball. */
+export function readTarball(data: Buffer): Promise<TarEntry[]> {
+  return new Promise((resolve, reject) => {
+    const entries: TarEntry[] = [];
+    const warnings: string[] = [];
+    const parser = new tar.Parser({
+      strict: true,
+      onwarn: (_code: string, message: string | Error) => warnings.push(String(message instanceof Error ? message.message : message)),
+      onReadEntry: (entry) => {
+        const chunks: Buffer[] = [];
+        entry.on('data', (c: Buffer) => chunks.push(c));
+        entry.on('end', () =>
+          entries.push({
+            path: entry.path,
+            type: entry.type,
+            mode: entry.mode ?? 0,
+            uid: entry.uid ?? -1,
+            gid: entry.gid ?? -1,
+            mtime: entry.mtime ? entry.mtime.getTime() : null,
+            linkpath: entry.linkpath ?? null,
+            size: entry.size ?? 0,
+            data: Buffer.concat(chunks),
+          }),
+        );
+      },
+    });
+    parser.on('error', (e: Error) => reject(new Error(`not a readable tarball: ${e.message}`)));
+    parser.on('end', () => {
+      if (warnings.length) reject(new Error(`not a readable tarball: ${warnings.join('; ')}`));
+      else resolve(entries);
+    });
+    try {
+      parser.end(data);
+    } catch (e) {
+      reject(new Error(`not a readable tarball: ${(e as Error).message}`));
+    }
+  });
+}
+
+/** Why a tar entry path is unsafe to unpack, or null. */
+export function unsafePath(path: string): string | null {
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'absolute path';
+  if (path.split(/[\\/]/).includes('..')) return 'path contains ..';
+  return null;
+}

@@ -1,0 +1,321 @@
+// The release manifest (xsnap-worker-manifest-X.Y.Z.json), SHA256SUMS and the
+// release bundle: what goes into dist/release/, the GitHub release's assets.
+// The manifest's bytes are canonical JSON and a pure function of the binaries,
+// the tarballs and the pinned inputs (agoric-sdk pins its sha256).
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import AjvModule from 'ajv';
+import { log } from './cli.ts';
+import { CheckFailed, OperationError, type Failure } from './errors.ts';
+import { canonicalJson, sha256File, sha256Hex, sriSha512 } from './hash.ts';
+import { binaryPath, packageBinaryPath, MANIFESTS_DIR, REPO_ROOT } from './paths.ts';
+import { readBuildInfo, type BuildInfo, type ToolchainInfo } from './build.ts';
+import { bundleBinaryPath, bundleName, makeBundle } from './bundle.ts';
+import { tarballName } from './stage.ts';
+import { hostRunner } from './binary-checks.ts';
+import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targets.ts';
+import type { SourceIdentity } from './sources.ts';
+
+export const SCHEMA_FILE = join(REPO_ROOT, 'manifests', 'xsnap-worker-manifest.schema.json');
+export const manifestName = (version: string) => `xsnap-worker-manifest-${version}.json`;
+export const SUMS_NAME = 'SHA256SUMS';
+export const releaseDir = (dist: string) => join(dist, 'release');
+export const manifestPath = (dist: string, version: string) => join(releaseDir(dist), manifestName(version));
+/** A fingerprint measured on a host that can run the target (e.g. a macOS CI runner), carried to the manifest host. */
+export const fingerprintPath = (dist: string, target: TargetName) => join(dist, target, 'fingerprint.json');
+
+// ------------------------------------------------------------------ types
+
+/** The behaviour fingerprint (scripts/lib/fingerprint.ts, the corpus in native/fingerprint-corpus/). */
+export interface Fingerprint {
+  corpusDigest: string;
+  digest: string;
+  workloads: Record<string, { resultSha256: string; meter: Record<string, number>; snapshotSha256: string }>;
+}
+
+export interface FingerprintModule {
+  fingerprintBinary(binaryPath: string, runner: string[]): Promise<Fingerprint>;
+  compareFingerprints(a: Record<string, Fingerprint>): Failure[];
+}
+
+export interface ManifestBinary {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface ManifestTarget {
+  package: string;
+  os: Target['os'];
+  cpu: Target['cpu'];
+  libc?: 'glibc';
+  release: ManifestBinary;
+  debug: ManifestBinary;
+  tarball: { name: string; integrity: string; size: number };
+  toolchain: Omit<ToolchainInfo, 'kind'> & { kind: string };
+  fingerprint: Fingerprint;
+}
+
+export interface Manifest {
+  schemaVersion: 1;
+  version: string;
+  source: SourceIdentity;
+  targets: Partial<Record<TargetName, ManifestTarget>>;
+}
+
+export interface FingerprintFile {
+  target: TargetName;
+  /** the release binary it was measured on */
+  binarySha256: string;
+  fingerprint: Fingerprint;
+}
+
+// ------------------------------------------------------------------ fingerprint module
+
+/** Helper B's fingerprint module, or null while it does not exist (a failure, never a faked value). */
+export async function loadFingerprintModule(): Promise<FingerprintModule | null> {
+  const file = join(REPO_ROOT, 'scripts', 'lib', 'fingerprint.ts');
+  if (!existsSync(file)) return null;
+  const mod = (await import(file)) as Partial<FingerprintModule>;
+  if (typeof mod.fingerprintBinary !== 'function' || typeof mod.compareFingerprints !== 'function') return null;
+  return mod as FingerprintModule;
+}
+
+export const fingerprintModuleMissing = (subject: string): Failure => ({
+  check: 'fingerprint',
+  subject,
+  expected: 'scripts/lib/fingerprint.ts exporting fingerprintBinary and compareFingerprints',
+  actual: 'fingerprint module missing',
+  hint: 'the behaviour fingerprint cannot be measured without it; no value is made up',
+});
+
+// ------------------------------------------------------------------ schema
+
+let validator: ((v: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null } | undefined;
+
+/** Schema violations of a manifest value, as failures naming `file`. */
+export async function schemaFailures(value: unknown, file: string): Promise<Failure[]> {
+  if (!validator) {
+    const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as new (o: object) => { compile(s: unknown): typeof validator };
+    validator = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(await readFile(SCHEMA_FILE, 'utf8')));
+  }
+  if (validator!(value)) return [];
+  return (validator!.errors ?? []).map((e) => ({
+    check: 'manifest-schema',
+    subject: `${file} at ${e.instancePath || '/'}`,
+    expected: `valid against ${SCHEMA_FILE.slice(REPO_ROOT.length + 1)}`,
+    actual: e.message ?? 'invalid',
+  }));
+}
+
+/** The manifest's bytes: canonical JSON and a final newline. */
+export const renderManifest = (m: Manifest) => canonicalJson(m) + '\n';
+
+// ------------------------------------------------------------------ SHA256SUMS
+
+/** `sha256sum -c` format: "<hex>  <name>", sorted by name. */
+export function renderSums(entries: Record<string, string>): string {
+  return Object.keys(entries).sort().map((name) => `${entries[name]}  ${name}\n`).join('');
+}
+
+export function parseSums(text: string): { entries: Record<string, string>; bad: string[] } {
+  const entries: Record<string, string> = {};
+  const bad: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (!m || m[2] in entries) bad.push(line);
+    else entries[m[2]] = m[1];
+  }
+  return { entries, bad };
+}
+
+// ------------------------------------------------------------------ building the manifest
+
+/** Only what does not depend on the machine or the moment of the build. */
+export function deterministicToolchain(t: ToolchainInfo): ManifestTarget['toolchain'] {
+  const out: ManifestTarget['toolchain'] = { kind: t.kind, compiler: t.compiler };
+  for (const k of ['buildRootId', 'suite', 'packages', 'glibcFloor', 'macosMin', 'sdk'] as const) {
+    if (t[k] !== undefined) (out as Record<string, unknown>)[k] = t[k];
+  }
+  return out;
+}
+
+export interface ManifestPlan {
+  version: string;
+  dist: string;
+  targets: TargetName[];
+  outDir: string;
+  files: { manifest: string; sums: string; bundle: string; tarballs: string[] };
+  /** also write the manifest to this folder (manifests/ at release) */
+  saveTo: string | null;
+}
+
+export function planManifest(opts: { dist: string; version: string; targets: Target[]; saveTo?: string | null }): ManifestPlan {
+  const outDir = releaseDir(opts.dist);
+  return {
+    version: opts.version,
+    dist: opts.dist,
+    targets: opts.targets.map((t) => t.name),
+    outDir,
+    files: {
+      manifest: join(outDir, manifestName(opts.version)),
+      sums: join(outDir, SUMS_NAME),
+      bundle: join(outDir, bundleName(opts.version)),
+      tarballs: opts.targets.map((t) => join(outDir, tarballName(t, opts.version))),
+    },
+    saveTo: opts.saveTo ?? null,
+  };
+}
+
+/** Measure the release binary's fingerprint here, or take the one measured where it can run. */
+export async function fingerprintFor(dist: string, t: Target, releaseSha256: string, fp: FingerprintModule | null): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
+  const subject = `${t.name} release binary (${binaryPath(dist, t.name, 'release')})`;
+  if (!fp) return { failures: [fingerprintModuleMissing(subject)] };
+  const runner = await hostRunner(t);
+  const carried = fingerprintPath(dist, t.name);
+  let recorded: FingerprintFile | undefined;
+  if (existsSync(carried)) {
+    recorded = JSON.parse(await readFile(carried, 'utf8')) as FingerprintFile;
+    if (recorded.binarySha256 !== releaseSha256) {
+      return { failures: [{ check: 'fingerprint', subject: carried, expected: `measured on the release binary with sha256 ${releaseSha256}`, actual: `measured on ${recorded.binarySha256}`, hint: `re-run generate-manifest.ts --fingerprint-only --targets ${t.name} where it can run` }] };
+    }
+  }
+  if (runner) {
+    const fingerprint = await fp.fingerprintBinary(binaryPath(dist, t.name, 'release'), runner);
+    if (recorded && recorded.fingerprint.digest !== fingerprint.digest) {
+      return { failures: [{ check: 'fingerprint', subject: `${t.name}: ${carried} against a fresh measurement`, expected: fingerprint.digest, actual: recorded.fingerprint.digest }] };
+    }
+    return { fingerprint, failures: [] };
+  }
+  if (recorded) return { fingerprint: recorded.fingerprint, failures: [] };
+  return {
+    failures: [{
+      check: 'fingerprint', subject, expected: `a fingerprint: ${t.name} cannot run on this host, so ${carried} must carry one`, actual: 'none',
+      hint: `on a ${t.os}-${t.cpu} host run npx tsx scripts/generate-manifest.ts --fingerprint-only --targets ${t.name}, and bring ${carried} here`,
+    }],
+  };
+}
+
+/** Measure fingerprints of the runnable targets and write dist/<target>/fingerprint.json (for a manifest made elsewhere). */
+export async function writeFingerprintFiles(dist: string, targets: Target[]): Promise<Array<{ target: TargetName; file: string; digest: string }>> {
+  const fp = await loadFingerprintModule();
+  const failures: Failure[] = [];
+  const out: Array<{ target: TargetName; file: string; digest: string }> = [];
+  for (const t of targets) {
+    const bin = binaryPath(dist, t.name, 'release');
+    if (!fp) { failures.push(fingerprintModuleMissing(`${t.name} release binary (${bin})`)); continue; }
+    const runner = await hostRunner(t);
+    if (!runner) { failures.push({ check: 'fingerprint', subject: `${t.name} (${bin})`, expected: 'a binary this host can run', actual: `${t.name} cannot run on ${process.platform}-${process.arch}` }); continue; }
+    if (!existsSync(bin)) { failures.push({ check: 'binary-present', subject: bin, expected: 'a file', actual: 'missing', hint: `npx tsx scripts/build-target.ts --target ${t.name}` }); continue; }
+    const fingerprint = await fp.fingerprintBinary(bin, runner);
+    const record: FingerprintFile = { target: t.name, binarySha256: await sha256File(bin), fingerprint };
+    const file = fingerprintPath(dist, t.name);
+    await writeFile(`${file}.partial`, canonicalJson(record) + '\n');
+    await rename(`${file}.partial`, file);
+    out.push({ target: t.name, file, digest: fingerprint.digest });
+  }
+  if (failures.length) throw new CheckFailed(failures);
+  return out;
+}
+
+/** Build the manifest from the bytes in dist (binaries, tarballs) and build-info (source, toolchain). */
+export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Manifest; binaries: Map<string, Buffer> }> {
+  const failures: Failure[] = [];
+  const fp = await loadFingerprintModule();
+  const infos: BuildInfo[] = [];
+  const targets: Manifest['targets'] = {};
+  const binaries = new Map<string, Buffer>();
+  for (const name of plan.targets) {
+    const t = TARGETS.find((x) => x.name === name)!;
+    const info = await readBuildInfo(plan.dist, name);
+    infos.push(info);
+    if (info.version !== plan.version) failures.push({ check: 'build-version', subject: `${name} build-info.json`, expected: plan.version, actual: info.version, hint: `rebuild ${name}` });
+    if (!info.releasable) failures.push({ check: 'releasable', subject: `${name} build-info.json`, expected: 'a releasable build (pinned toolchain, registry or agoric-sdk source, both goals)', actual: `releasable: false (${info.toolchain.kind} toolchain, ${info.source.kind} source)`, hint: `rebuild with npx tsx scripts/build-target.ts --target ${name}` });
+    const entry: Partial<ManifestTarget> = { package: t.packageName, os: t.os, cpu: t.cpu, ...(t.libc ? { libc: t.libc } : {}), toolchain: deterministicToolchain(info.toolchain) };
+    for (const goal of GOALS) {
+      const file = binaryPath(plan.dist, name, goal);
+      if (!existsSync(file)) { failures.push({ check: 'binary-present', subject: file, expected: 'a file', actual: 'missing', hint: `npx tsx scripts/build-target.ts --target ${name}` }); continue; }
+      const data = await readFile(file);
+      binaries.set(bundleBinaryPath(name, goal), data);
+      entry[goal as Goal] = { path: packageBinaryPath(goal), sha256: sha256Hex(data), size: data.length };
+    }
+    const tgzName = tarballName(t, plan.version);
+    const tgz = join(plan.dist, tgzName);
+    if (!existsSync(tgz)) {
+      failures.push({ check: 'tarball-present', subject: tgz, expected: 'the packed npm tarball', actual: 'missing', hint: `npx tsx scripts/stage-packages.ts --targets ${plan.targets.join(',')}` });
+    } else {
+      const data = await readFile(tgz);
+      entry.tarball = { name: tgzName, integrity: sriSha512(data), size: data.length };
+    }
+    if (entry.release) {
+      log.info(`${name}: behaviour fingerprint`);
+      const r = await fingerprintFor(plan.dist, t, entry.release.sha256, fp);
+      failures.push(...r.failures);
+      if (r.fingerprint) entry.fingerprint = r.fingerprint;
+    }
+    targets[name] = entry as ManifestTarget;
+  }
+  // every target must come from the same sources: one source identity per release
+  const sources = new Set(infos.map((i) => canonicalJson(i.source, 0)));
+  if (sources.size > 1) {
+    failures.push({ check: 'same-source', subject: plan.targets.map((n) => `${n} build-info.json`).join(', '), expected: 'one source identity for every target', actual: [...sources].join(' | '), hint: 'rebuild every target from the same pin' });
+  }
+  if (fp) {
+    const measured = Object.fromEntries(Object.entries(targets).filter(([, v]) => v?.fingerprint).map(([k, v]) => [k, v!.fingerprint]));
+    if (Object.keys(measured).length > 1) failures.push(...fp.compareFingerprints(measured));
+  }
+  if (failures.length) throw new CheckFailed(failures);
+  const manifest: Manifest = { schemaVersion: 1, version: plan.version, source: infos[0].source, targets };
+  const problems = await schemaFailures(JSON.parse(renderManifest(manifest)), manifestName(plan.version));
+  if (problems.length) throw new CheckFailed(problems);
+  return { manifest, binaries };
+}
+
+/**
+ * Write dist/release/: the tarballs (copied from dist/), the bundle, the manifest
+ * and SHA256SUMS over all of them. Made in a temporary folder, then renamed.
+ */
+export async function executeManifest(plan: ManifestPlan): Promise<{ manifest: Manifest; sums: Record<string, string>; manifestSha256: string }> {
+  const { manifest, binaries } = await buildManifest(plan);
+  const tmp = await mkdtemp(join(plan.dist, '.release.partial-'));
+  try {
+    const sums: Record<string, string> = {};
+    for (const name of plan.targets) {
+      const tgzName = manifest.targets[name]!.tarball.name;
+      await copyFile(join(plan.dist, tgzName), join(tmp, tgzName));
+      sums[tgzName] = await sha256File(join(tmp, tgzName));
+      if (sums[tgzName] !== sha256Hex(await readFile(join(plan.dist, tgzName)))) throw new OperationError(`${tgzName} changed while it was being copied`);
+    }
+    const bundle = makeBundle(binaries);
+    await writeFile(join(tmp, bundleName(plan.version)), bundle);
+    sums[bundleName(plan.version)] = sha256Hex(bundle);
+    const text = renderManifest(manifest);
+    await writeFile(join(tmp, manifestName(plan.version)), text);
+    sums[manifestName(plan.version)] = sha256Hex(text);
+    await writeFile(join(tmp, SUMS_NAME), renderSums(sums));
+    await rm(plan.outDir, { recursive: true, force: true });
+    await rename(tmp, plan.outDir);
+    if (plan.saveTo) await saveManifest(plan.saveTo, manifestName(plan.version), text);
+    return { manifest, sums, manifestSha256: sums[manifestName(plan.version)] };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Copy the manifest to manifests/ for committing; a different manifest already there for this version is refused. */
+export async function saveManifest(dir: string, name: string, text: string): Promise<string> {
+  const file = join(dir, name);
+  if (existsSync(file)) {
+    const old = await readFile(file, 'utf8');
+    if (old === text) return file;
+    throw new CheckFailed([{ check: 'committed-manifest', subject: file, expected: `the new manifest (sha256 ${sha256Hex(text)})`, actual: `a different manifest for the same version (sha256 ${sha256Hex(old)})`, hint: 'a released version never changes its bytes; bump the version instead' }]);
+  }
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${file}.partial`, text);
+  await rename(`${file}.partial`, file);
+  return file;
+}
+
+export { MANIFESTS_DIR };

@@ -1,0 +1,61 @@
+#!/usr/bin/env -S npx tsx
+// Stage 2: turn built binaries into npm platform packages and pack them.
+import { runCommand, timed, log } from './lib/cli.ts';
+import { distDir } from './lib/paths.ts';
+import { readPin, pinPath } from './lib/pin.ts';
+import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
+import { planStage, executeStage, writeTemplates, templateDrift, checkBuildForStage } from './lib/stage.ts';
+import { CheckFailed, type Failure } from './lib/errors.ts';
+import { stringFlag } from './lib/cli.ts';
+
+await runCommand(
+  {
+    name: 'stage-packages.ts',
+    summary: 'stage the @agoric/xsnap-<target> platform packages from built binaries and npm pack them',
+    usage: 'npx tsx scripts/stage-packages.ts [--targets a,b] [--dist dir] [--dry-run]',
+    options: [
+      { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')})`, default: 'all' },
+      { name: 'dist', type: 'string', valueName: 'dir', description: 'build output and staging folder', default: 'dist or $XSNAP_DIST_DIR' },
+      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin giving the version X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' },
+      { name: 'dry-run', type: 'boolean', description: 'print the plan, check the build output exists, write nothing' },
+      { name: 'update-templates', type: 'boolean', description: 'regenerate packages/xsnap-<target>/ from the target table and stop' },
+      { name: 'check-templates', type: 'boolean', description: 'fail if packages/xsnap-<target>/ differ from what the target table generates' },
+    ],
+    details: `
+Reads dist/<target>/{release,debug}/xsnap-worker and dist/<target>/build-info.json
+(made by build-target.ts), copies packages/xsnap-<target>/ with the version stamped
+and THIRD_PARTY_NOTICES.md filled from build-info, puts the binaries at
+bin/release/xsnap-worker and bin/debug/xsnap-worker (mode 0755), and runs npm pack.
+
+Writes dist/packages/<target>/ and dist/agoric-xsnap-<target>-X.Y.Z.tgz. The same
+inputs always give the same tarball bytes. Nothing is replaced unless every
+requested target packed.`,
+  },
+  async (flags) => {
+    if (flags['update-templates']) {
+      const files = await writeTemplates();
+      return { json: { written: files }, text: `wrote ${files.length} template files under packages/` };
+    }
+    if (flags['check-templates']) {
+      const drift = await templateDrift();
+      if (drift.length) throw new CheckFailed(drift);
+      return { json: { ok: true }, text: 'package templates agree with the target table' };
+    }
+    const pin = readPin(pinPath(flags));
+    const targets = parseTargetList(stringFlag(flags, 'targets'));
+    const plan = planStage({ dist: distDir(flags), version: pin.version, targets });
+    if (flags['dry-run']) {
+      const failures: Failure[] = [];
+      for (const t of targets) failures.push(...(await checkBuildForStage(plan.dist, t, plan.version)).failures);
+      if (failures.length) throw new CheckFailed(failures);
+      return { json: { plan }, text: plan.targets.map((p) => `would pack ${p.packageName}@${plan.version} -> ${p.tarball}`).join('\n') };
+    }
+    const staged = await timed(`staging ${targets.length} package${targets.length === 1 ? '' : 's'} of ${pin.version}`, () => executeStage(plan));
+    log.ok(`packed ${staged.length} package${staged.length === 1 ? '' : 's'}`);
+    return {
+      json: { plan, packages: staged },
+      text: staged.map((s) => `${s.tarball}  sha256 ${s.sha256}`).join('\n'),
+      summary: `### stage ${pin.version}\n\n| package | tarball | sha256 |\n|---|---|---|\n${staged.map((s) => `| ${s.packageName} | ${s.tarball.split('/').pop()} | \`${s.sha256}\` |`).join('\n')}`,
+    };
+  },
+);
