@@ -3,12 +3,12 @@
 // Every fact comes from the registry's bytes: its packument's dist.integrity,
 // the tarball downloaded and hashed here, and the binaries read out of it.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { RegistryReader, tokenFromEnv } from './npm-client.ts';
 import { packageBinaryPath } from './paths.ts';
+import { manifestPath } from './manifest.ts';
 import { GOALS, type Goal, type Target, type TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- the manifest, as we need it
@@ -26,11 +26,9 @@ export interface ManifestSet {
   entries: ManifestEntry[];
 }
 
-export const manifestFile = (dist: string, version: string) => join(dist, 'release', `xsnap-worker-manifest-${version}.json`);
-
 /** Read dist/release/xsnap-worker-manifest-X.Y.Z.json, keeping the entries for `targets`. */
 export function readManifestSet(dist: string, version: string, targets: readonly Target[]): ManifestSet {
-  const file = manifestFile(dist, version);
+  const file = manifestPath(dist, version);
   if (!existsSync(file)) {
     throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass --dist)`);
   }
