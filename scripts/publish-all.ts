@@ -118,8 +118,9 @@ await runCommand(spec, async (flags) => {
       const remoteFailures: Failure[] = [];
       await Promise.all(
         set.entries.map(async (e) => {
-          const c = await checkPublishedPackage(client, e, version, { download: false });
-          if (c.status === 'error') remoteFailures.push(...c.failures);
+          // a version already there is downloaded and checked now: "identical" means its bytes, not just its metadata
+          const c = await checkPublishedPackage(client, e, version);
+          if (c.status === 'error' || c.status === 'corrupt') remoteFailures.push(...c.failures);
           else remote[e.package] = { status: c.status, integrity: c.integrity, distTags: c.distTags };
         }),
       );

@@ -155,7 +155,7 @@ export function describePlan(plan: Plan): string[] {
         ? `REFUSE: the registry holds other bytes at ${plan.version} (${p.remoteIntegrity ?? 'no integrity'}, ours ${p.integrity})`
         : p.action === 'publish'
           ? `publish ${plan.version} under "${plan.stagingTag}"${p.firstEverPublish ? ' (first ever publish: the registry sets latest itself)' : ''}, read back, then`
-          : `already on the registry with our bytes; read back, then`;
+          : `already published with our bytes;`;
     const tag = p.action === 'refuse' ? '' : p.tag.action === 'already' ? ` "${p.tag.name}" already at ${plan.version}` : ` move "${p.tag.name}" ${p.tag.current ?? '(unset)'} -> ${plan.version}`;
     return `${p.package.padEnd(28)} ${what}${tag}`;
   });
