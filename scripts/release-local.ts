@@ -1,0 +1,118 @@
+#!/usr/bin/env -S npx tsx
+// The main job, end to end, on this machine: build the linux targets from the
+// pinned sources, stage, manifest, verify, publish to the embedded local
+// registry, run the agoric-sdk gate against it, then install the published
+// package for this platform back from the registry and run its binary.
+// Each stage is the real script, run as CI runs it; this file only chains them.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand, log, stringFlag, timed, registerSecret } from './lib/cli.ts';
+import { OperationError, UsageError } from './lib/errors.ts';
+import { run, runRaw } from './lib/exec.ts';
+import { distDir, REPO_ROOT, packageBinaryPath } from './lib/paths.ts';
+import { readPin, pinPath } from './lib/pin.ts';
+import { canBuildOn, hostTarget, parseTargetList, TARGETS } from './lib/targets.ts';
+import { startLocalRegistry } from './lib/local-registry.ts';
+import { XsnapWorker } from './lib/worker-protocol.ts';
+
+/** Run one stage script with its output shown as it goes. */
+function stage(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', script), ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, ...env },
+    });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new OperationError(`${script} ${args.join(' ')} failed (exit ${code}); see its output above`))));
+  });
+}
+
+await runCommand(
+  {
+    name: 'release-local.ts',
+    summary: 'the whole release chain for the targets this machine can build, published to an embedded local npm registry, then installed back and run',
+    usage: 'npx tsx scripts/release-local.ts [--targets linux-x64,linux-arm64] [--dist dir]',
+    options: [
+      { name: 'targets', type: 'string', valueName: 'a,b', description: 'targets to build and publish', default: 'every target buildable on this host' },
+      { name: 'dist', type: 'string', valueName: 'dir', description: 'output folder', default: 'dist' },
+      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin', default: 'native/pin.json' },
+    ],
+    details: `
+Stages: build-target.ts (each target), stage-packages.ts, generate-manifest.ts,
+verify-artifacts.ts, publish-all.ts --registry <embedded Verdaccio>,
+verify-artifacts.ts --published (the agoric-sdk gate), then npm install of
+@agoric/xsnap-<this platform>@X.Y.Z from that registry and a run of its binary.
+The registry's storage stays in .registry/ (git-ignored), so a second run finds
+the set already published with identical bytes and has nothing to publish.`,
+  },
+  async (flags) => {
+    const pinFile = pinPath(flags);
+    const pin = readPin(pinFile);
+    const dist = distDir(flags);
+    const targetsFlag = stringFlag(flags, 'targets');
+    const targets = targetsFlag ? parseTargetList(targetsFlag) : TARGETS.filter((t) => canBuildOn(t));
+    const unbuildable = targets.filter((t) => !canBuildOn(t));
+    if (unbuildable.length) throw new UsageError(`${unbuildable.map((t) => t.name).join(', ')} cannot be built on ${process.platform}`);
+    const names = targets.map((t) => t.name).join(',');
+    const common = ['--dist', dist, '--pin', pinFile];
+    const t0 = performance.now();
+
+    for (const t of targets) await timed(`build ${t.name}`, () => stage('build-target.ts', ['--target', t.name, ...common]));
+    await timed('stage packages', () => stage('stage-packages.ts', ['--targets', names, ...common]));
+    await timed('generate manifest', () => stage('generate-manifest.ts', ['--targets', names, ...common]));
+    await timed('verify artifacts', () => stage('verify-artifacts.ts', ['--targets', names, ...common]));
+
+    const registry = await timed('start the embedded registry', () => startLocalRegistry());
+    registerSecret(registry.token);
+    let installed: { package: string; reported: string; evaluated: string };
+    try {
+      log.ok(`registry at ${registry.url}`);
+      const auth = { NPM_TOKEN: registry.token };
+      // verify-artifacts passed a moment ago in this same job
+      await timed('publish all', () => stage('publish-all.ts', ['--registry', registry.url, '--targets', names, '--skip-verify', ...common], auth));
+      await timed('agoric-sdk gate', () => stage('verify-artifacts.ts', ['--published', '--registry', registry.url, '--targets', names, ...common]));
+
+      const host = hostTarget();
+      if (!host || !targets.includes(host)) throw new UsageError(`no package for this host (${process.platform}-${process.arch}) among ${names}`);
+      installed = await timed(`install ${host.packageName}@${pin.version} back from the registry and run it`, async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'xsnap-install-back-'));
+        try {
+          await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'install-back', private: true }));
+          await writeFile(join(dir, '.npmrc'), `registry=${registry.url}\n`);
+          await run(['npm', 'install', '--no-audit', '--no-fund', '--userconfig', join(dir, '.npmrc'), `${host.packageName}@${pin.version}`], { cwd: dir, what: 'npm install from the local registry' });
+          const binary = join(dir, 'node_modules', host.packageName, packageBinaryPath('release'));
+          const v = await runRaw([binary, '-v']);
+          if (v.code !== 0) throw new OperationError(`${binary} -v failed: ${v.stderr}`);
+          const worker = new XsnapWorker({ binary });
+          let evaluated: string;
+          try {
+            const r = await worker.evaluate('new TextEncoder().encode(`6 * 7 = ${6 * 7}`).buffer');
+            evaluated = r.reply.toString();
+          } finally {
+            await worker.close();
+          }
+          log.ok(`${binary}: ${v.stdout.trim()}; evaluated: ${evaluated}`);
+          return { package: `${host.packageName}@${pin.version}`, reported: v.stdout.trim(), evaluated };
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
+    } finally {
+      await registry.stop();
+    }
+    const seconds = ((performance.now() - t0) / 1000).toFixed(0);
+    return {
+      json: { version: pin.version, targets: targets.map((t) => t.name), dist, installed },
+      text: [
+        `release ${pin.version} of ${names}: built, staged, verified, published to the embedded registry and installed back in ${seconds} s`,
+        ...targets.map((t) => `  ${join(dist, t.name)}/{release,debug}/xsnap-worker`),
+        `  packages: ${join(dist, 'packages')}, manifest and bundle: ${join(dist, 'release')}`,
+        `  installed ${installed.package}: ${installed.reported}; ran "6 * 7" -> ${installed.evaluated}`,
+      ].join('\n'),
+      summary: `### local release ${pin.version}\n\nTargets: ${names}. Installed back \`${installed.package}\`: ${installed.reported}.`,
+    };
+  },
+);
