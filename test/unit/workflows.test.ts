@@ -1,0 +1,154 @@
+// The GitHub Actions workflows, checked without GitHub: the real actionlint,
+// and the job-graph rules of issue 5. Every rule is also run on a deliberately
+// broken copy, to show it can fail.
+import t from 'tap';
+import { TARGETS } from '../../scripts/lib/targets.ts';
+import {
+  actionlint, broken, evalExpression, evaluateJob, loadWorkflows, matrixProblems, mutated, pinProblems, privilegeProblems,
+  publishGraphProblems, readLintConfig, rehearsalProblems, releaseScenarios, runStepProblems, transitiveNeeds,
+} from '../helpers/workflows.ts';
+
+const wfs = loadWorkflows();
+const build = wfs['build.yml'];
+const verify = wfs['verify.yml'];
+const release = wfs['release.yml'];
+
+t.test('the three workflows exist', async (t) => {
+  t.same(Object.keys(wfs).sort(), ['build.yml', 'release.yml', 'verify.yml']);
+});
+
+t.test('actionlint passes on every workflow', async (t) => {
+  for (const wf of Object.values(wfs)) t.same(await actionlint(wf), [], wf.file);
+});
+
+t.test('actionlint catches a broken workflow', async (t) => {
+  // an undefined job in needs, a typo'd context, and YAML the parser rejects
+  const a = await actionlint(broken(release, 'needs: [tag, build, verify]', 'needs: [tag, build, verfy]'));
+  t.match(a.join('\n'), /verfy/);
+  const b = await actionlint(broken(build, '${{ matrix.target }}', '${{ matrix.targt }}'));
+  t.match(b.join('\n'), /targt/);
+  const c = await actionlint(broken(verify, 'description: git ref to check out (empty', 'description: git ref to check out (default: empty'));
+  t.match(c.join('\n'), /YAML/);
+});
+
+t.test('the linter config declares every runner label of the target table', async (t) => {
+  const { labels } = readLintConfig();
+  for (const target of TARGETS) {
+    t.ok(labels.includes(target.ci.build), `${target.name} ci.build ${target.ci.build}`);
+    t.ok(labels.includes(target.ci.check), `${target.name} ci.check ${target.ci.check}`);
+  }
+});
+
+t.test('matrices cover exactly the target table', async (t) => {
+  t.same(matrixProblems(build, 'build', 'build'), []);
+  t.same(matrixProblems(verify, 'check', 'check'), []);
+  const dropped = mutated(build, (d) => d.jobs.build.strategy.matrix.include.pop());
+  t.match(matrixProblems(dropped, 'build', 'build').join('\n'), /matrix targets/);
+  const extra = mutated(verify, (d) => d.jobs.check.strategy.matrix.include.push({ target: 'win32-x64', runner: 'windows-2022' }));
+  t.match(matrixProblems(extra, 'check', 'check').join('\n'), /win32-x64/);
+  const wrongRunner = mutated(verify, (d) => (d.jobs.check.strategy.matrix.include.find((e: { target: string }) => e.target === 'linux-arm64').runner = 'ubuntu-24.04'));
+  t.match(matrixProblems(wrongRunner, 'check', 'check').join('\n'), /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/);
+});
+
+t.test('publish depends on the tag check, every build leg and verification', async (t) => {
+  t.same(publishGraphProblems(release, build, verify), []);
+  t.ok(transitiveNeeds(release.doc, 'publish').has('build'));
+  const noVerify = mutated(release, (d) => (d.jobs.publish.needs = ['tag', 'build']));
+  t.match(publishGraphProblems(noVerify, build, verify).join('\n'), /does not depend on verification/);
+  const noBuild = mutated(release, (d) => {
+    d.jobs.publish.needs = ['tag'];
+    d.jobs.verify.needs = ['tag'];
+  });
+  t.match(publishGraphProblems(noBuild, build, verify).join('\n'), /does not depend on every build leg/);
+  const looseVerify = mutated(verify, (d) => delete d.jobs.verify.needs);
+  t.match(publishGraphProblems(release, build, looseVerify).join('\n'), /per-target check legs/);
+});
+
+t.test('least privilege: id-token and secrets only in the publish job', async (t) => {
+  t.same(privilegeProblems(wfs), []);
+  const leaky = mutated(build, (d) => (d.jobs.build.permissions = { contents: 'read', 'id-token': 'write' }));
+  t.match(privilegeProblems({ ...wfs, 'build.yml': leaky }).join('\n'), /build\.yml build: id-token/);
+  const secret = broken(verify, "NO_COLOR: '1'\n      RELEASE_TAG", "NO_COLOR: '1'\n      NPM_TOKEN: ${{ secrets.NPM_TOKEN }}\n      RELEASE_TAG");
+  t.match(privilegeProblems({ ...wfs, 'verify.yml': secret }).join('\n'), /verify\.yml verify: uses secrets/);
+  const wide = mutated(release, (d) => (d.permissions = { contents: 'write' }));
+  t.match(privilegeProblems({ ...wfs, 'release.yml': wide }).join('\n'), /top-level permissions/);
+  const unprotected = mutated(release, (d) => delete d.jobs.publish.environment);
+  t.match(privilegeProblems({ ...wfs, 'release.yml': unprotected }).join('\n'), /protected environment/);
+});
+
+t.test('third-party actions are pinned by commit SHA', async (t) => {
+  for (const wf of Object.values(wfs)) t.same(pinProblems(wf), [], wf.file);
+  const floating = broken(build, /actions\/checkout@[0-9a-f]{40} # v4\.2\.2/, 'actions/checkout@v4');
+  t.match(pinProblems(floating).join('\n'), /actions\/checkout@v4 is not pinned/);
+});
+
+t.test('every run step calls a project script or an allowed setup command', async (t) => {
+  for (const wf of Object.values(wfs)) t.same(runStepProblems(wf), [], wf.file);
+  const curl = broken(build, 'run: bash scripts/setup.sh', 'run: curl -fsSL https://example.com/install.sh | sh');
+  t.match(runStepProblems(curl).join('\n'), /neither a project script nor an allowed setup command/);
+  const chained = broken(verify, 'run: npx tsx scripts/stage-packages.ts\n', 'run: npx tsx scripts/stage-packages.ts; rm -rf dist/release\n');
+  t.match(runStepProblems(chained).join('\n'), /stage-packages/);
+  const missing = broken(verify, 'scripts/generate-manifest.ts\n', 'scripts/no-such-stage.ts\n');
+  t.match(runStepProblems(missing).join('\n'), /no-such-stage\.ts does not exist/);
+});
+
+t.test('rehearsal cannot publish; a real release publishes, gates, releases, attests', async (t) => {
+  t.same(rehearsalProblems(release), []);
+  const sc = releaseScenarios();
+  const rehearsal = evaluateJob(release.doc.jobs.publish, sc.rehearsal.ctx);
+  t.equal(rehearsal.env.PUBLISH_MODE, '--dry-run');
+  t.match(rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command, /publish-all\.ts --dry-run --tag latest/);
+  t.notOk(rehearsal.steps.find((s) => s.command?.startsWith('gh release'))?.runs, 'no GitHub Release in a rehearsal');
+  const real = evaluateJob(release.doc.jobs.publish, sc.push.ctx);
+  t.equal(real.env.PUBLISH_MODE, '--no-dry-run');
+  // the checks fail on a workflow where the switch no longer switches
+  const alwaysReal = broken(release, "inputs.rehearsal) && '--dry-run' || '--no-dry-run'", "inputs.rehearsal) && '--no-dry-run' || '--no-dry-run'");
+  t.match(rehearsalProblems(alwaysReal).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" would write/);
+  const ungated = mutated(release, (d) => delete d.jobs.publish.steps.find((s: { name?: string }) => s.name === 'Create the GitHub Release').if);
+  t.match(rehearsalProblems(ungated).join('\n'), /rehearsal: step "Create the GitHub Release" would write/);
+  const overridden = mutated(release, (d) => (d.jobs.publish.steps.find((s: { name?: string }) => s.name?.startsWith('Publish all')).env.PUBLISH_MODE = '--no-dry-run'));
+  t.match(rehearsalProblems(overridden).join('\n'), /overrides the PUBLISH_MODE switch/);
+});
+
+t.test('a publish-only re-run uses an earlier run\'s artifacts without rebuilding', async (t) => {
+  const sc = releaseScenarios();
+  const jobs = release.doc.jobs;
+  const ctx = sc.publishOnly.ctx;
+  const cond = (job: { if?: string }) => {
+    const m = /^\$\{\{(.*)\}\}$/s.exec(String(job.if ?? 'true').trim());
+    return Boolean(evalExpression(m ? m[1] : String(job.if), ctx));
+  };
+  t.notOk(cond(jobs.build), 'build skipped');
+  t.notOk(cond(jobs.verify), 'verify skipped');
+  t.ok(cond(jobs.publish), 'publish runs');
+  const download = jobs.publish.steps.find((s: { uses?: string }) => s.uses?.startsWith('actions/download-artifact@'));
+  t.equal(evalExpression(/\$\{\{(.*)\}\}/.exec(download.with['run-id'])![1], ctx), '999');
+  t.equal(evalExpression(/\$\{\{(.*)\}\}/.exec(download.with['run-id'])![1], sc.push.ctx), '1111');
+  // a normal run: everything runs; a failed verify stops publish
+  const full = sc.push.ctx;
+  const cond2 = (job: { if?: string }, c: Record<string, unknown>) => {
+    const m = /^\$\{\{(.*)\}\}$/s.exec(String(job.if ?? 'true').trim());
+    return Boolean(evalExpression(m ? m[1] : String(job.if), c));
+  };
+  t.ok(cond2(jobs.build, full) && cond2(jobs.verify, full) && cond2(jobs.publish, full));
+  const failedVerify = { ...full, needs: { ...(full.needs as object), verify: { result: 'failure' } } };
+  t.notOk(cond2(jobs.publish, failedVerify), 'no publish after a failed verification');
+  const skippedWithoutRunId = { ...full, needs: { ...(full.needs as object), build: { result: 'skipped' }, verify: { result: 'skipped' } } };
+  t.notOk(cond2(jobs.publish, skippedWithoutRunId), 'no publish when build was skipped without a build-run-id');
+});
+
+t.test('one release at a time per tag, never cancelled half-way', async (t) => {
+  const c = release.doc.concurrency;
+  t.match(c.group, /inputs\.tag \|\| github\.ref_name/);
+  t.equal(c['cancel-in-progress'], false);
+});
+
+t.test('expression evaluator follows GitHub semantics used here', async (t) => {
+  t.equal(evalExpression("true && 'a' || 'b'", {}), 'a');
+  t.equal(evalExpression("false && 'a' || 'b'", {}), 'b');
+  t.equal(evalExpression("x.y == ''", { x: {} }), true);
+  t.equal(evalExpression("!x.y", { x: { y: '12' } }), false);
+  t.equal(evalExpression("'ABC' == 'abc'", {}), true);
+  t.equal(evalExpression("format('refs/tags/{0}', 'v1.2.3')", {}), 'refs/tags/v1.2.3');
+  t.throws(() => evalExpression("a ?? b", {}));
+});
