@@ -19,6 +19,7 @@ await runCommand(
       { name: 'save', type: 'boolean', description: 'also copy the manifest into manifests/ (to commit with the release); refuses to overwrite a different one' },
       { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'where --save copies the manifest', default: 'manifests' },
       { name: 'fingerprint-only', type: 'boolean', description: 'only measure the behaviour fingerprint of the targets runnable here into dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host' },
+      { name: 'fingerprints-from', type: 'string', valueName: 'dir', description: 'a folder of manifests (or fingerprint.json files) measured on other hosts: fingerprints for the targets this host cannot run' },
       { name: 'dry-run', type: 'boolean', description: 'print the plan and stop' },
     ],
     details: `
@@ -35,7 +36,8 @@ Needs dist/<target>/ (build-target.ts) and dist/agoric-xsnap-<target>-X.Y.Z.tgz
 
 The same inputs give the same bytes. A target this host cannot run (darwin on
 Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
---fingerprint-only on a host that can run it.`,
+--fingerprint-only on a host that can run it, or from a manifest made there
+(--fingerprints-from <dir>, e.g. the CI check legs' one-target manifests).`,
   },
   async (flags) => {
     const pin = readPin(pinPath(flags));
@@ -50,7 +52,8 @@ Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
       };
     }
     const saveTo = flags.save ? resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR) : null;
-    const plan = planManifest({ dist, version: pin.version, targets, saveTo });
+    const fromFlag = stringFlag(flags, 'fingerprints-from');
+    const plan = planManifest({ dist, version: pin.version, targets, saveTo, fingerprintsFrom: fromFlag ? resolve(fromFlag) : null });
     if (flags['dry-run']) return { json: { plan }, text: `would write ${Object.values(plan.files).flat().join('\n  ')}` };
     const r = await timed(`manifest for ${plan.targets.join(', ')} at ${pin.version}`, () => executeManifest(plan));
     log.ok(`${plan.files.manifest}: sha256 ${r.manifestSha256}`);

@@ -3,11 +3,11 @@
 // The manifest's bytes are canonical JSON and a pure function of the binaries,
 // the tarballs and the pinned inputs (agoric-sdk pins its sha256).
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import AjvModule from 'ajv';
 import { log } from './cli.ts';
-import { CheckFailed, OperationError, type Failure } from './errors.ts';
+import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
 import { canonicalJson, sha256File, sha256Hex, sriSha512 } from './hash.ts';
 import { binaryPath, packageBinaryPath, MANIFESTS_DIR, REPO_ROOT } from './paths.ts';
 import { readBuildInfo, type BuildInfo, type ToolchainInfo } from './build.ts';
@@ -150,9 +150,11 @@ export interface ManifestPlan {
   files: { manifest: string; sums: string; bundle: string; tarballs: string[] };
   /** also write the manifest to this folder (manifests/ at release) */
   saveTo: string | null;
+  /** manifests measured elsewhere, for the fingerprints of targets this host cannot run */
+  fingerprintsFrom: string | null;
 }
 
-export function planManifest(opts: { dist: string; version: string; targets: Target[]; saveTo?: string | null }): ManifestPlan {
+export function planManifest(opts: { dist: string; version: string; targets: Target[]; saveTo?: string | null; fingerprintsFrom?: string | null }): ManifestPlan {
   const outDir = releaseDir(opts.dist);
   return {
     version: opts.version,
@@ -166,36 +168,75 @@ export function planManifest(opts: { dist: string; version: string; targets: Tar
       tarballs: opts.targets.map((t) => join(outDir, tarballName(t, opts.version))),
     },
     saveTo: opts.saveTo ?? null,
+    fingerprintsFrom: opts.fingerprintsFrom ?? null,
   };
 }
 
+/**
+ * A fingerprint measured elsewhere for `t`: dist/<target>/fingerprint.json, or a
+ * manifest (e.g. a CI check leg's one-target manifest) among the *.json files of `fromDir`.
+ */
+export async function carriedFingerprint(dist: string, t: Target, fromDir?: string | null): Promise<{ file: string; binarySha256: string; fingerprint: Fingerprint } | undefined> {
+  const own = fingerprintPath(dist, t.name);
+  if (existsSync(own)) {
+    const r = JSON.parse(await readFile(own, 'utf8')) as FingerprintFile;
+    return { file: own, binarySha256: r.binarySha256, fingerprint: r.fingerprint };
+  }
+  if (!fromDir) return undefined;
+  if (!existsSync(fromDir)) throw new UsageError(`--fingerprints-from ${fromDir}: no such folder`);
+  for (const name of (await readdir(fromDir)).filter((n) => n.endsWith('.json')).sort()) {
+    const file = join(fromDir, name);
+    let v: { target?: string; binarySha256?: string; fingerprint?: Fingerprint; targets?: Record<string, { release?: { sha256?: string }; fingerprint?: Fingerprint }> };
+    try {
+      v = JSON.parse(await readFile(file, 'utf8'));
+    } catch {
+      continue;
+    }
+    if (v.target === t.name && v.binarySha256 && v.fingerprint) return { file, binarySha256: v.binarySha256, fingerprint: v.fingerprint };
+    const e = v.targets?.[t.name];
+    if (e?.fingerprint && e.release?.sha256) return { file, binarySha256: e.release.sha256, fingerprint: e.fingerprint };
+  }
+  return undefined;
+}
+
 /** Measure the release binary's fingerprint here, or take the one measured where it can run. */
-export async function fingerprintFor(dist: string, t: Target, releaseSha256: string, fp: FingerprintModule | null): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
+export async function fingerprintFor(dist: string, t: Target, releaseSha256: string, fp: FingerprintModule | null, fromDir?: string | null): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
   const subject = `${t.name} release binary (${binaryPath(dist, t.name, 'release')})`;
   if (!fp) return { failures: [fingerprintModuleMissing(subject)] };
   const runner = await hostRunner(t);
-  const carried = fingerprintPath(dist, t.name);
-  let recorded: FingerprintFile | undefined;
-  if (existsSync(carried)) {
-    recorded = JSON.parse(await readFile(carried, 'utf8')) as FingerprintFile;
-    if (recorded.binarySha256 !== releaseSha256) {
-      return { failures: [{ check: 'fingerprint', subject: carried, expected: `measured on the release binary with sha256 ${releaseSha256}`, actual: `measured on ${recorded.binarySha256}`, hint: `re-run generate-manifest.ts --fingerprint-only --targets ${t.name} where it can run` }] };
-    }
+  const carried = await carriedFingerprint(dist, t, fromDir);
+  if (carried && carried.binarySha256 !== releaseSha256) {
+    return { failures: [{ check: 'fingerprint', subject: `${t.name}: ${carried.file}`, expected: `measured on the release binary with sha256 ${releaseSha256}`, actual: `measured on ${carried.binarySha256}`, hint: `measure it again where ${t.name} runs: npx tsx scripts/generate-manifest.ts --fingerprint-only --targets ${t.name}` }] };
   }
   if (runner) {
-    const fingerprint = await fp.fingerprintBinary(binaryPath(dist, t.name, 'release'), runner);
-    if (recorded && recorded.fingerprint.digest !== fingerprint.digest) {
-      return { failures: [{ check: 'fingerprint', subject: `${t.name}: ${carried} against a fresh measurement`, expected: fingerprint.digest, actual: recorded.fingerprint.digest }] };
+    const measured = await measureFingerprint(fp, binaryPath(dist, t.name, 'release'), runner, subject);
+    if (!measured.fingerprint) return { failures: measured.failures };
+    const fingerprint = measured.fingerprint;
+    if (carried && carried.fingerprint.digest !== fingerprint.digest) {
+      return { failures: [{ check: 'fingerprint', subject: `${t.name}: ${carried.file} against a fresh measurement here`, expected: fingerprint.digest, actual: carried.fingerprint.digest }] };
     }
     return { fingerprint, failures: [] };
   }
-  if (recorded) return { fingerprint: recorded.fingerprint, failures: [] };
+  if (carried) {
+    log.info(`${t.name} cannot run here: fingerprint taken from ${carried.file}`);
+    return { fingerprint: carried.fingerprint, failures: [] };
+  }
   return {
     failures: [{
-      check: 'fingerprint', subject, expected: `a fingerprint: ${t.name} cannot run on this host, so ${carried} must carry one`, actual: 'none',
-      hint: `on a ${t.os}-${t.cpu} host run npx tsx scripts/generate-manifest.ts --fingerprint-only --targets ${t.name}, and bring ${carried} here`,
+      check: 'fingerprint', subject, expected: `a fingerprint measured where ${t.name} runs (${fingerprintPath(dist, t.name)}, or a manifest in --fingerprints-from)`, actual: `none, and ${t.name} cannot run on ${process.platform}-${process.arch}`,
+      hint: `on a ${t.os}-${t.cpu} host run npx tsx scripts/generate-manifest.ts --fingerprint-only --targets ${t.name} and bring dist/${t.name}/fingerprint.json here`,
     }],
   };
+}
+
+/** Run the fingerprint, turning whatever it throws into failures naming the binary. */
+export async function measureFingerprint(fp: FingerprintModule, bin: string, runner: string[], subject: string): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
+  try {
+    return { fingerprint: await fp.fingerprintBinary(bin, runner), failures: [] };
+  } catch (e) {
+    if (e instanceof CheckFailed) return { failures: e.failures };
+    return { failures: [{ check: 'fingerprint', subject, expected: 'the corpus runs to completion', actual: (e as Error).message }] };
+  }
 }
 
 /** Measure fingerprints of the runnable targets and write dist/<target>/fingerprint.json (for a manifest made elsewhere). */
@@ -209,7 +250,9 @@ export async function writeFingerprintFiles(dist: string, targets: Target[]): Pr
     const runner = await hostRunner(t);
     if (!runner) { failures.push({ check: 'fingerprint', subject: `${t.name} (${bin})`, expected: 'a binary this host can run', actual: `${t.name} cannot run on ${process.platform}-${process.arch}` }); continue; }
     if (!existsSync(bin)) { failures.push({ check: 'binary-present', subject: bin, expected: 'a file', actual: 'missing', hint: `npx tsx scripts/build-target.ts --target ${t.name}` }); continue; }
-    const fingerprint = await fp.fingerprintBinary(bin, runner);
+    const measured = await measureFingerprint(fp, bin, runner, `${t.name} release binary (${bin})`);
+    if (!measured.fingerprint) { failures.push(...measured.failures); continue; }
+    const fingerprint = measured.fingerprint;
     const record: FingerprintFile = { target: t.name, binarySha256: await sha256File(bin), fingerprint };
     const file = fingerprintPath(dist, t.name);
     await writeFile(`${file}.partial`, canonicalJson(record) + '\n');
@@ -251,7 +294,7 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
     }
     if (entry.release) {
       log.info(`${name}: behaviour fingerprint`);
-      const r = await fingerprintFor(plan.dist, t, entry.release.sha256, fp);
+      const r = await fingerprintFor(plan.dist, t, entry.release.sha256, fp, plan.fingerprintsFrom);
       failures.push(...r.failures);
       if (r.fingerprint) entry.fingerprint = r.fingerprint;
     }

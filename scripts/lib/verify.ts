@@ -1,0 +1,447 @@
+// Verification of everything that ships, re-derived from bytes on disk: the
+// binaries in dist/<target>, inside each npm tarball and inside the release
+// bundle, the manifest and SHA256SUMS, package metadata, binary headers, the
+// version each runnable binary reports, installability per platform, the
+// behaviour fingerprint, and version alignment. Nothing recorded earlier is
+// taken as proof: every digest here is computed from the bytes being checked
+// and compared with an independent record.
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { log } from './cli.ts';
+import type { Failure } from './errors.ts';
+import { canonicalJson, matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
+import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
+import { readBuildInfo } from './build.ts';
+import { checkBinary, hostRunner } from './binary-checks.ts';
+import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, readTarball, unsafePath, type TarEntry, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
+import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName } from './stage.ts';
+import { loadFingerprintModule, fingerprintModuleMissing, manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
+import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
+import { GOALS, type Target } from './targets.ts';
+
+export interface VerifyOptions {
+  dist: string;
+  version: string;
+  targets: Target[];
+  /** the release tag (vX.Y.Z) this runs for, if any */
+  tag?: string;
+  /** also check the packages on the registry (scripts/lib/published.ts) */
+  published?: boolean;
+  registry?: string;
+  /** skip the npm install check (it is the slowest part) */
+  skipInstall?: boolean;
+  /** where committed manifests live (a committed one for this version must equal dist's) */
+  manifestsDir?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  version: string;
+  targets: string[];
+  failures: Failure[];
+  /** every check that ran, by group, with how many subjects it covered */
+  checks: Record<string, number>;
+  notes: string[];
+  install?: InstallResult[];
+  fingerprints?: Record<string, { digest: string; measuredHere: boolean }>;
+  published?: Array<{ target: string; package: string; status: string }>;
+}
+
+/** Collects failures and counts what was checked, so a report can say what passed. */
+class Checks {
+  failures: Failure[] = [];
+  counts: Record<string, number> = {};
+  notes: string[] = [];
+  ran(check: string) {
+    this.counts[check] = (this.counts[check] ?? 0) + 1;
+  }
+  fail(f: Failure) {
+    this.ran(f.check);
+    this.failures.push(f);
+  }
+  /** record a comparison: fails when actual !== expected */
+  equal(check: string, subject: string, expected: unknown, actual: unknown, hint?: string) {
+    this.ran(check);
+    if (expected !== actual) this.failures.push({ check, subject, expected: String(expected), actual: String(actual), hint });
+  }
+  add(fs: Failure[], check?: string) {
+    if (check) this.ran(check);
+    this.failures.push(...fs);
+  }
+}
+
+const rel = (dist: string, file: string) => (file.startsWith(dist + '/') ? `dist/${file.slice(dist.length + 1)}` : file);
+
+/** The tag's version: "v1.2.3" -> "1.2.3"; GITHUB_REF_NAME counts when GITHUB_REF_TYPE is tag. */
+export function tagFromEnv(flag: string | undefined, env = process.env): string | undefined {
+  if (flag) return flag;
+  return env.GITHUB_REF_TYPE === 'tag' && env.GITHUB_REF_NAME ? env.GITHUB_REF_NAME : undefined;
+}
+
+export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport> {
+  const { dist, version } = opts;
+  const c = new Checks();
+  const out = releaseDir(dist);
+  const manifestFile = join(out, manifestName(version));
+
+  // ---- versions: the pin (opts.version) against the tag and what is in dist/release
+  if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the pin says ${version}: tag v${version}, or fix native/pin.json`);
+  if (existsSync(out)) {
+    for (const name of await readdir(out)) {
+      const m = /^xsnap-worker-(?:manifest|binaries)-(.+?)\.(?:json|tar\.gz)$/.exec(name) ?? /^agoric-xsnap-[a-z]+-[a-z0-9]+-(.+)\.tgz$/.exec(name);
+      if (m) c.equal('version-files', `dist/release/${name}`, version, m[1], 'regenerate dist/release with generate-manifest.ts');
+    }
+  }
+
+  // ---- the manifest
+  let manifest: Manifest | undefined;
+  let manifestText: string | undefined;
+  if (!existsSync(manifestFile)) {
+    c.fail({ check: 'manifest-present', subject: rel(dist, manifestFile), expected: 'the release manifest', actual: 'missing', hint: `npx tsx scripts/generate-manifest.ts --targets ${opts.targets.map((t) => t.name).join(',')}` });
+  } else {
+    manifestText = await readFile(manifestFile, 'utf8');
+    try {
+      manifest = JSON.parse(manifestText) as Manifest;
+    } catch (e) {
+      c.fail({ check: 'manifest-json', subject: rel(dist, manifestFile), expected: 'JSON', actual: (e as Error).message });
+    }
+    if (manifest) {
+      c.add(await schemaFailures(manifest, rel(dist, manifestFile)), 'manifest-schema');
+      c.equal('manifest-canonical', `${rel(dist, manifestFile)} bytes`, 'canonical JSON (sorted keys, 2-space indent, final newline)', manifestText === renderManifest(manifest) ? 'canonical JSON (sorted keys, 2-space indent, final newline)' : 'some other formatting', 'regenerate it; never edit it by hand');
+      c.equal('version-manifest', `${rel(dist, manifestFile)} "version"`, version, manifest.version);
+      const want = opts.targets.map((t) => t.name).sort().join(', ');
+      const have = Object.keys(manifest.targets ?? {}).sort().join(', ');
+      c.equal('manifest-targets', `${rel(dist, manifestFile)} targets`, want, have, 'verify the targets the manifest was made for (--targets), or regenerate it');
+      for (const t of opts.targets) {
+        const e = manifest.targets?.[t.name];
+        if (!e) continue;
+        c.equal('manifest-package', `${rel(dist, manifestFile)} targets.${t.name}.package`, t.packageName, e.package);
+        c.equal('manifest-tarball-name', `${rel(dist, manifestFile)} targets.${t.name}.tarball.name`, tarballName(t, version), e.tarball?.name);
+        for (const g of GOALS) c.equal('manifest-path', `${rel(dist, manifestFile)} targets.${t.name}.${g}.path`, packageBinaryPath(g), e[g]?.path);
+      }
+    }
+  }
+  const entryOf = (t: Target): ManifestTarget | undefined => manifest?.targets?.[t.name];
+
+  // ---- SHA256SUMS: every shipped file listed, every listed file matching its bytes
+  const sumsFile = join(out, SUMS_NAME);
+  const shipped = [manifestName(version), bundleName(version), ...opts.targets.map((t) => tarballName(t, version))].sort();
+  if (!existsSync(sumsFile)) {
+    c.fail({ check: 'sums-present', subject: rel(dist, sumsFile), expected: 'SHA256SUMS', actual: 'missing', hint: 'npx tsx scripts/generate-manifest.ts' });
+  } else {
+    const { entries, bad } = parseSums(await readFile(sumsFile, 'utf8'));
+    for (const line of bad) c.fail({ check: 'sums-format', subject: rel(dist, sumsFile), expected: '"<64 hex>  <file>" lines, each file once', actual: line });
+    c.equal('sums-coverage', `${rel(dist, sumsFile)} file list`, shipped.join(', '), Object.keys(entries).sort().join(', '), 'SHA256SUMS must list exactly the shipped files');
+    for (const [name, hex] of Object.entries(entries)) {
+      const file = join(out, name);
+      if (unsafePath(name) || name.includes('/')) { c.fail({ check: 'sums-path', subject: `${rel(dist, sumsFile)}: ${name}`, expected: 'a bare file name', actual: name }); continue; }
+      if (!existsSync(file)) { c.fail({ check: 'sums-digest', subject: rel(dist, file), expected: `a file with sha256 ${hex}`, actual: 'missing' }); continue; }
+      c.equal('sums-digest', `${rel(dist, file)} (listed in SHA256SUMS)`, hex, sha256Hex(await readFile(file)), 'the file changed after SHA256SUMS was written');
+    }
+    if (existsSync(out)) {
+      for (const name of await readdir(out)) {
+        if (name !== SUMS_NAME && !shipped.includes(name)) c.fail({ check: 'release-extra-file', subject: `dist/release/${name}`, expected: 'only the shipped files in dist/release', actual: 'an unlisted file', hint: 'remove it, or regenerate dist/release' });
+      }
+    }
+  }
+
+  // ---- per target: build output, the npm tarball and its copy, metadata, binaries
+  const runners = new Map<string, string[] | null>();
+  for (const t of opts.targets) runners.set(t.name, await hostRunner(t));
+  const work = await mkdtemp(join(tmpdir(), 'xsnap-verify-'));
+  try {
+    await Promise.all(opts.targets.map((t) => verifyTarget(t, { c, dist, version, entry: entryOf(t), manifest, runner: runners.get(t.name)!, work })));
+
+    // ---- the release bundle
+    await verifyBundle({ c, dist, version, targets: opts.targets, manifest });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+
+  // ---- a committed manifest for this version must be this one
+  const committed = join(opts.manifestsDir ?? MANIFESTS_DIR, manifestName(version));
+  if (existsSync(committed) && manifestText !== undefined) {
+    const text = await readFile(committed, 'utf8');
+    c.equal('committed-manifest', committed, `the bytes of ${rel(dist, manifestFile)} (sha256 ${sha256Hex(manifestText)})`, text === manifestText ? `the bytes of ${rel(dist, manifestFile)} (sha256 ${sha256Hex(manifestText)})` : `other bytes (sha256 ${sha256Hex(text)})`, 'a released version never changes: find out which binary differs');
+  } else if (!existsSync(committed)) {
+    c.notes.push(`no committed manifest ${committed} yet (generate-manifest.ts --save writes it at release)`);
+  }
+
+  // ---- behaviour fingerprint, measured here where possible, compared across targets
+  const fingerprints = await verifyFingerprints({ c, dist, targets: opts.targets, manifest, runners });
+
+  // ---- installability per platform
+  let install: InstallResult[] | undefined;
+  if (opts.skipInstall) {
+    c.notes.push('installability not checked (--skip-install)');
+  } else {
+    const tarballs: Record<string, string> = {};
+    const binaries: Record<string, Record<string, string>> = {};
+    for (const t of opts.targets) {
+      const file = join(dist, tarballName(t, version));
+      if (!existsSync(file)) continue;
+      tarballs[t.packageName] = file;
+      binaries[t.packageName] = Object.fromEntries(GOALS.map((g) => [g, entryOf(t)?.[g]?.sha256 ?? 'no manifest entry']));
+    }
+    if (Object.keys(tarballs).length) {
+      log.info(`installing the tarballs as each of ${platformsFor(opts.targets).length} platforms`);
+      const r = await checkInstallability({ tarballs, platforms: platformsFor(opts.targets), binaries });
+      c.add(r.failures, 'installability');
+      install = r.results;
+    }
+  }
+
+  // ---- the registry (helper module: scripts/lib/published.ts)
+  let published: VerifyReport['published'];
+  if (opts.published) {
+    const registry = opts.registry ?? process.env.npm_config_registry ?? 'https://registry.npmjs.org/';
+    const file = join(import.meta.dirname, 'published.ts');
+    if (!existsSync(file)) {
+      c.fail({ check: 'published', subject: registry, expected: 'scripts/lib/published.ts (verifyPublished)', actual: 'module missing' });
+    } else {
+      const mod = (await import(file)) as { verifyPublished?: (o: { dist: string; version: string; targets: Target[]; registry: string }) => Promise<{ failures: Failure[]; packages: Array<{ target: string; package: string; status: string }> }> };
+      if (typeof mod.verifyPublished !== 'function') {
+        c.fail({ check: 'published', subject: file, expected: 'an exported verifyPublished', actual: 'none' });
+      } else {
+        log.info(`checking the published packages on ${registry}`);
+        const r = await mod.verifyPublished({ dist, version, targets: opts.targets, registry });
+        c.add(r.failures, 'published');
+        published = r.packages;
+      }
+    }
+  }
+
+  return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, install, fingerprints, published };
+}
+
+// ------------------------------------------------------------------ one target
+
+interface TargetContext {
+  c: Checks;
+  dist: string;
+  version: string;
+  entry: ManifestTarget | undefined;
+  manifest: Manifest | undefined;
+  runner: string[] | null;
+  work: string;
+}
+
+async function verifyTarget(t: Target, x: TargetContext): Promise<void> {
+  const { c, dist, version, entry } = x;
+  const label = t.name;
+
+  // build output: its record and its bytes
+  let distBinaries: Partial<Record<string, Buffer>> = {};
+  try {
+    const info = await readBuildInfo(dist, t.name);
+    c.equal('version-build', `dist/${t.name}/build-info.json version`, version, info.version, `rebuild: npx tsx scripts/build-target.ts --target ${t.name}`);
+    c.equal('releasable', `dist/${t.name}/build-info.json releasable`, true, info.releasable, `a host-toolchain or local-folder build never ships: npx tsx scripts/build-target.ts --target ${t.name}`);
+    for (const g of GOALS) {
+      const file = binaryPath(dist, t.name, g);
+      if (!existsSync(file)) { c.fail({ check: 'binary-present', subject: rel(dist, file), expected: 'a file', actual: 'missing', hint: `npx tsx scripts/build-target.ts --target ${t.name}` }); continue; }
+      const data = await readFile(file);
+      distBinaries[g] = data;
+      const sha = sha256Hex(data);
+      c.equal('build-output-digest', `${rel(dist, file)} against build-info.json`, info.binaries[g]?.sha256, sha, 'the build output changed after it was built: rebuild');
+      if (entry) c.equal('binary-digest', `${rel(dist, file)} against the manifest (targets.${t.name}.${g}.sha256)`, entry[g]?.sha256, sha);
+      if (entry) c.equal('binary-size', `${rel(dist, file)} size against the manifest`, entry[g]?.size, data.length);
+      const r = await checkBinary(file, t, `${label} ${g}`, { version, runner: x.runner });
+      c.add(r.failures.map((f) => ({ ...f, subject: f.subject.replace(dist + '/', 'dist/') })), 'binary-header');
+    }
+    if (entry && x.manifest) {
+      c.equal('manifest-source', `targets.${t.name}: source of dist/${t.name}/build-info.json`, canonicalJson(x.manifest.source, 0), canonicalJson(info.source, 0), 'every target must be built from the manifest\'s source');
+    }
+  } catch (e) {
+    c.fail({ check: 'build-output', subject: `dist/${t.name}`, expected: 'build-info.json and binaries', actual: (e as Error).message.split('\n')[0], hint: `npx tsx scripts/build-target.ts --target ${t.name}` });
+  }
+
+  // the npm tarball, and its copy among the release assets
+  const name = tarballName(t, version);
+  const file = join(dist, name);
+  if (!existsSync(file)) {
+    c.fail({ check: 'tarball-present', subject: rel(dist, file), expected: 'the packed npm tarball', actual: 'missing', hint: `npx tsx scripts/stage-packages.ts --targets ${t.name}` });
+    return;
+  }
+  const data = await readFile(file);
+  if (entry?.tarball) {
+    c.ran('tarball-integrity');
+    if (!matchesIntegrity(data, entry.tarball.integrity)) c.fail({ check: 'tarball-integrity', subject: `${rel(dist, file)} against the manifest (targets.${t.name}.tarball.integrity)`, expected: entry.tarball.integrity, actual: sriSha512(data) });
+    c.equal('tarball-size', `${rel(dist, file)} size against the manifest`, entry.tarball.size, data.length);
+  }
+  const copy = join(releaseDir(dist), name);
+  if (existsSync(copy)) {
+    const copyData = await readFile(copy);
+    c.equal('tarball-copy', `${rel(dist, copy)} against ${rel(dist, file)}`, `sha256 ${sha256Hex(data)}`, `sha256 ${sha256Hex(copyData)}`, 'the release asset differs from the tarball that gets published');
+  }
+
+  let entries: TarEntry[];
+  try {
+    entries = await readTarball(data);
+  } catch (e) {
+    c.fail({ check: 'tarball-readable', subject: rel(dist, file), expected: 'a gzipped tar', actual: (e as Error).message });
+    return;
+  }
+  const allowed = new Set(allowedPackageFiles());
+  const seen = new Map<string, TarEntry>();
+  for (const en of entries) {
+    const subject = `${rel(dist, file)}: ${en.path}`;
+    const unsafe = unsafePath(en.path);
+    if (unsafe) { c.fail({ check: 'tarball-path', subject, expected: 'a relative path under package/', actual: unsafe, hint: 'a path escape: never unpack this tarball' }); continue; }
+    if (en.type !== 'File') {
+      c.fail({ check: 'tarball-entry-type', subject, expected: 'a regular file', actual: en.type === 'SymbolicLink' || en.type === 'Link' ? `${en.type === 'Link' ? 'hard link' : 'symlink'} to ${en.linkpath}` : en.type });
+      continue;
+    }
+    if (!en.path.startsWith('package/')) { c.fail({ check: 'tarball-path', subject, expected: 'under package/', actual: en.path }); continue; }
+    const inner = en.path.slice('package/'.length);
+    if (!allowed.has(inner)) { c.fail({ check: 'tarball-extra-file', subject, expected: `only ${[...allowed].join(', ')}`, actual: `an extra file ${inner}` }); continue; }
+    if (seen.has(inner)) c.fail({ check: 'tarball-duplicate', subject, expected: 'each file once', actual: 'listed twice' });
+    seen.set(inner, en);
+  }
+  c.ran('tarball-files');
+  for (const want of allowed) if (!seen.has(want)) c.fail({ check: 'tarball-files', subject: `${rel(dist, file)}: package/${want}`, expected: 'present', actual: 'missing' });
+
+  // package.json inside the tarball
+  const pj = seen.get('package.json');
+  if (pj) {
+    let pkg: Record<string, unknown> | undefined;
+    try {
+      pkg = JSON.parse(pj.data.toString('utf8'));
+    } catch (e) {
+      c.fail({ check: 'package-json', subject: `${rel(dist, file)}: package/package.json`, expected: 'JSON', actual: (e as Error).message });
+    }
+    if (pkg) {
+      const s = (field: string) => `${rel(dist, file)}: package.json "${field}"`;
+      c.equal('package-name', s('name'), t.packageName, pkg.name);
+      c.equal('version-package', s('version'), version, pkg.version, 'restage: npx tsx scripts/stage-packages.ts');
+      c.equal('package-os', s('os'), JSON.stringify([t.os]), JSON.stringify(pkg.os));
+      c.equal('package-cpu', s('cpu'), JSON.stringify([t.cpu]), JSON.stringify(pkg.cpu));
+      c.equal('package-libc', s('libc'), JSON.stringify(t.libc ? [t.libc] : undefined), JSON.stringify(pkg.libc));
+      c.equal('package-license', s('license'), LICENSE_EXPRESSION, pkg.license);
+      for (const field of ['scripts', 'gypfile', 'bin', 'dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies']) {
+        c.ran('package-no-scripts');
+        if (pkg[field] !== undefined) c.fail({ check: 'package-no-scripts', subject: s(field), expected: 'absent: a platform package runs nothing and pulls in nothing at install', actual: JSON.stringify(pkg[field]) });
+      }
+    }
+  }
+  // the notice must name the manifest's exact source revisions
+  const notice = seen.get(NOTICE_FILE);
+  if (notice && x.manifest?.source) {
+    const text = notice.data.toString('utf8');
+    for (const commit of [x.manifest.source.moddableCommit, x.manifest.source.xsnapNativeCommit]) {
+      c.equal('package-notice', `${rel(dist, file)}: package/${NOTICE_FILE}`, `names source revision ${commit}`, text.includes(commit) ? `names source revision ${commit}` : 'does not name it');
+    }
+  }
+  // the binaries inside the tarball: bytes, mode, header, and run them
+  for (const g of GOALS) {
+    const en = seen.get(packageBinaryPath(g));
+    if (!en) continue;
+    const subject = `${rel(dist, file)}: package/${packageBinaryPath(g)}`;
+    const sha = sha256Hex(en.data);
+    if (entry) c.equal('tarball-binary-digest', `${subject} against the manifest (targets.${t.name}.${g}.sha256)`, entry[g]?.sha256, sha);
+    const d = distBinaries[g];
+    if (d) c.equal('tarball-binary-digest', `${subject} against ${rel(dist, binaryPath(dist, t.name, g))}`, `sha256 ${sha256Hex(d)}`, `sha256 ${sha}`);
+    c.ran('tarball-binary-mode');
+    if ((en.mode & 0o111) !== 0o111) c.fail({ check: 'tarball-binary-mode', subject, expected: 'executable (mode 0755)', actual: `mode ${(en.mode & 0o777).toString(8)}: lost its execute bit` });
+    const tmp = join(x.work, `${t.name}-${g}`);
+    await writeFile(tmp, en.data);
+    await chmod(tmp, 0o755);
+    const r = await checkBinary(tmp, t, `${t.name} ${g} in ${name}`, { version, runner: x.runner });
+    c.add(r.failures.map((f) => ({ ...f, subject: f.subject.replace(`(${tmp})`, `(${subject})`) })), 'tarball-binary-header');
+  }
+}
+
+// ------------------------------------------------------------------ bundle
+
+async function verifyBundle(x: { c: Checks; dist: string; version: string; targets: Target[]; manifest: Manifest | undefined }): Promise<void> {
+  const { c, dist, version } = x;
+  const file = join(releaseDir(dist), bundleName(version));
+  if (!existsSync(file)) {
+    c.fail({ check: 'bundle-present', subject: rel(dist, file), expected: 'the release bundle', actual: 'missing', hint: 'npx tsx scripts/generate-manifest.ts' });
+    return;
+  }
+  const data = await readFile(file);
+  let entries: TarEntry[];
+  try {
+    entries = await readTarball(data);
+  } catch (e) {
+    c.fail({ check: 'bundle-readable', subject: rel(dist, file), expected: 'a gzipped tar', actual: (e as Error).message, hint: 'the bundle is corrupt: regenerate it' });
+    return;
+  }
+  const names = x.targets.map((t) => t.name);
+  const layout = bundleLayout(names);
+  const found: string[] = [];
+  const files = new Map<string, Buffer>();
+  for (const en of entries) {
+    const subject = `${rel(dist, file)}: ${en.path}`;
+    const unsafe = unsafePath(en.path);
+    if (unsafe) { c.fail({ check: 'bundle-path', subject, expected: 'a relative path under dist/', actual: unsafe }); continue; }
+    if (en.type !== 'File' && en.type !== 'Directory') { c.fail({ check: 'bundle-entry-type', subject, expected: 'a regular file or directory', actual: en.linkpath ? `${en.type} to ${en.linkpath}` : en.type }); continue; }
+    const p = en.type === 'Directory' && !en.path.endsWith('/') ? en.path + '/' : en.path;
+    found.push(p);
+    const wantMode = en.type === 'Directory' ? BUNDLE_DIR_MODE : BUNDLE_FILE_MODE;
+    c.equal('bundle-metadata', `${subject} mode/owner/mtime`, `mode ${wantMode.toString(8)}, 0:0, mtime 0`, `mode ${(en.mode & 0o7777).toString(8)}, ${en.uid}:${en.gid}, mtime ${en.mtime}`);
+    if (en.type === 'File') files.set(p, en.data);
+  }
+  c.equal('bundle-layout', `${rel(dist, file)} entries`, layout.join(', '), found.join(', '), 'the bundle must hold dist/<target>/{release,debug}/xsnap-worker for each target, sorted, nothing else');
+  for (const t of x.targets) {
+    for (const g of GOALS) {
+      const p = bundleBinaryPath(t.name, g);
+      const d = files.get(p);
+      const want = x.manifest?.targets?.[t.name]?.[g]?.sha256;
+      if (d && want) c.equal('bundle-binary-digest', `${rel(dist, file)}: ${p} against the manifest (targets.${t.name}.${g}.sha256)`, want, sha256Hex(d));
+    }
+  }
+  // re-derive: the bundle made from the binaries in dist must be these exact bytes
+  const fromDist = new Map<string, Buffer>();
+  for (const t of x.targets) for (const g of GOALS) {
+    const f = binaryPath(dist, t.name, g);
+    if (existsSync(f)) fromDist.set(bundleBinaryPath(t.name, g), await readFile(f));
+  }
+  if (fromDist.size === x.targets.length * GOALS.length) {
+    const again = makeBundle(fromDist);
+    c.equal('bundle-reproducible', `${rel(dist, file)} against a bundle made now from dist/<target>/`, `sha256 ${sha256Hex(again)}`, `sha256 ${sha256Hex(data)}`, 'the bundle is not what these binaries give: regenerate it');
+  }
+}
+
+// ------------------------------------------------------------------ fingerprint
+
+async function verifyFingerprints(x: { c: Checks; dist: string; targets: Target[]; manifest: Manifest | undefined; runners: Map<string, string[] | null> }): Promise<VerifyReport['fingerprints']> {
+  const { c, dist } = x;
+  const fp = await loadFingerprintModule();
+  if (!fp) {
+    c.fail(fingerprintModuleMissing('behaviour fingerprint of ' + x.targets.map((t) => t.name).join(', ')));
+    return undefined;
+  }
+  const out: NonNullable<VerifyReport['fingerprints']> = {};
+  const all: Record<string, Fingerprint> = {};
+  for (const t of x.targets) {
+    const recorded = x.manifest?.targets?.[t.name]?.fingerprint;
+    const runner = x.runners.get(t.name);
+    const bin = binaryPath(dist, t.name, 'release');
+    if (runner && existsSync(bin)) {
+      log.info(`${t.name}: running the fingerprint corpus${runner.length ? ` under ${runner[0].split('/').pop()}` : ''}`);
+      const m = await measureFingerprint(fp, bin, runner, `${t.name} release binary (${rel(dist, bin)})`);
+      c.add(m.failures, 'fingerprint');
+      if (m.fingerprint) {
+        all[t.name] = m.fingerprint;
+        out[t.name] = { digest: m.fingerprint.digest, measuredHere: true };
+        if (recorded) {
+          c.equal('fingerprint', `${t.name}: fingerprint measured here against the manifest (targets.${t.name}.fingerprint.digest)`, recorded.digest, m.fingerprint.digest, 'this binary behaves differently from what the manifest recorded');
+          for (const [w, rec] of Object.entries(recorded.workloads ?? {})) {
+            const now = m.fingerprint.workloads[w];
+            if (!now || canonicalJson(now, 0) !== canonicalJson(rec, 0)) c.fail({ check: 'fingerprint', subject: `${t.name}: workload ${w}`, expected: canonicalJson(rec, 0), actual: now ? canonicalJson(now, 0) : 'not run' });
+          }
+        }
+      }
+    } else if (recorded) {
+      all[t.name] = recorded;
+      out[t.name] = { digest: recorded.digest, measuredHere: false };
+      c.notes.push(`${t.name} cannot run here: its fingerprint is compared through the manifest`);
+    }
+  }
+  if (Object.keys(all).length > 1) c.add(fp.compareFingerprints(all), 'fingerprint-across-targets');
+  return out;
+}
+

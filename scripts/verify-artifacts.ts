@@ -1,0 +1,75 @@
+#!/usr/bin/env -S npx tsx
+// Stage 4: check everything that ships, re-derived from bytes. Exit 0 only when all holds.
+import { runCommand, timed, log, stringFlag } from './lib/cli.ts';
+import { formatFailure } from './lib/errors.ts';
+import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
+import { readPin, pinPath } from './lib/pin.ts';
+import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
+import { verifyArtifacts, tagFromEnv } from './lib/verify.ts';
+import { resolve } from 'node:path';
+
+await runCommand(
+  {
+    name: 'verify-artifacts.ts',
+    summary: 'verify the binaries, npm tarballs, release bundle, manifest and SHA256SUMS from their bytes',
+    usage: 'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published [--registry url]]',
+    options: [
+      { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')}); the manifest must cover exactly these`, default: 'all' },
+      { name: 'dist', type: 'string', valueName: 'dir', description: 'folder holding the build output, tarballs and release/', default: 'dist or $XSNAP_DIST_DIR' },
+      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin giving the version X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' },
+      { name: 'tag', type: 'string', valueName: 'vX.Y.Z', description: 'the release tag that must match the version', default: '$GITHUB_REF_NAME when $GITHUB_REF_TYPE is tag' },
+      { name: 'published', type: 'boolean', description: 'also check the published packages on the registry against the manifest' },
+      { name: 'registry', type: 'string', valueName: 'url', description: 'registry for --published', default: '$npm_config_registry or https://registry.npmjs.org/' },
+      { name: 'skip-install', type: 'boolean', description: 'skip the npm install check per platform' },
+      { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'committed manifests: one for this version must equal dist\'s', default: 'manifests' },
+    ],
+    details: `
+Checks, each from bytes read now and compared with an independent record:
+  - dist/<target>/{release,debug}/xsnap-worker, the same binaries inside each npm
+    tarball and inside the release bundle, the manifest's digests and SHA256SUMS agree;
+  - each tarball holds exactly package.json, README.md, LICENSE*, THIRD_PARTY_NOTICES.md
+    and bin/{release,debug}/xsnap-worker (regular files, executable binaries, no
+    symlinks or path escapes); package.json has the right name, version, os, cpu,
+    libc, license and no scripts or dependencies;
+  - ELF machine and GLIBC floor, or Mach-O CPU type and minimum macOS, per target;
+  - every binary this host can run (linux-arm64 under qemu) reports xsnap X.Y.Z with -v;
+  - npm install --os --cpu --libc per platform installs exactly that platform's package;
+  - the behaviour fingerprint, measured here where the binary runs, equals the
+    manifest's and is identical across targets;
+  - versions align: pin, packages, manifest, bundle name, tag;
+  - with --published, the registry serves the same packages (scripts/lib/published.ts).`,
+  },
+  async (flags) => {
+    const pin = readPin(pinPath(flags));
+    const targets = parseTargetList(stringFlag(flags, 'targets'));
+    const dist = distDir(flags);
+    const report = await timed(`verifying ${targets.map((t) => t.name).join(', ')} at ${pin.version}`, () =>
+      verifyArtifacts({
+        dist,
+        version: pin.version,
+        targets,
+        tag: tagFromEnv(stringFlag(flags, 'tag')),
+        published: Boolean(flags.published),
+        registry: stringFlag(flags, 'registry'),
+        skipInstall: Boolean(flags['skip-install']),
+        manifestsDir: resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR),
+      }),
+    );
+    report.notes.forEach((n) => log.info(n));
+    const total = Object.values(report.checks).reduce((a, b) => a + b, 0);
+    const groups = Object.keys(report.checks).length;
+    for (const f of report.failures) log.error(formatFailure(f));
+    if (report.ok) log.ok(`${total} checks in ${groups} groups passed`);
+    const text = report.ok
+      ? `verified ${report.targets.join(', ')} at ${report.version}: ${total} checks passed`
+      : `${report.failures.length} of ${total} checks failed:\n` + report.failures.map((f) => '  ' + formatFailure(f)).join('\n');
+    const summary = [
+      `### verify ${report.version}: ${report.ok ? 'passed' : `${report.failures.length} failure(s)`}`,
+      '',
+      `Targets: ${report.targets.join(', ')}; ${total} checks in ${groups} groups.`,
+      ...(report.fingerprints ? ['', '| target | fingerprint | measured here |', '|---|---|---|', ...Object.entries(report.fingerprints).map(([t, f]) => `| ${t} | \`${f.digest.slice(0, 16)}\` | ${f.measuredHere ? 'yes' : 'no (manifest)'} |`)] : []),
+      ...(report.failures.length ? ['', ...report.failures.map((f) => `- ${formatFailure(f).replace(/\n\s+/g, '; ')}`)] : []),
+    ].join('\n');
+    return { json: report, text, summary, exitCode: report.ok ? 0 : 1 };
+  },
+);
