@@ -147,6 +147,10 @@ async function runWorkload(
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TZ: 'UTC', LC_ALL: 'C' },
       timeoutMs: opts.timeoutMs ?? 60_000,
     });
+  const quit = async (w: XsnapWorker, what: string) => {
+    const code = await step(w, what, () => w.close());
+    if (code !== 0) throw new OperationError(`fingerprint of ${label}: step ${what}: worker exited with ${code}, expected 0`);
+  };
   const step = async <T>(w: XsnapWorker, what: string, f: () => Promise<T>): Promise<T> => {
     try {
       const r = await f();
@@ -168,13 +172,13 @@ async function runWorkload(
   replies.resume = await step(first, 'resume', () => first.command('resume'));
   const afterResume = join(dir, 'after-resume.xss');
   await step(first, 'snapshot after resume', () => first.snapshot(afterResume));
-  await step(first, 'quit', () => first.close());
+  await quit(first, 'quit');
 
   const restored = start(snapshot);
   const again = (replies.restored = await step(restored, 'restored', () => restored.command('resume')));
   const againSnapshot = join(dir, 'after-resume-restored.xss');
   await step(restored, 'snapshot after restored resume', () => restored.snapshot(againSnapshot));
-  await step(restored, 'quit restored', () => restored.close());
+  await quit(restored, 'quit restored');
 
   const failures: Failure[] = [];
   const hint = 'a worker restored from a heap snapshot behaves differently from the one that wrote it: a vat reloaded from a snapshot would diverge from one that was not';

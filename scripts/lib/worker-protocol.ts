@@ -322,8 +322,13 @@ export class XsnapWorker {
     await this.request('is-ready', 'R');
   }
 
-  /** `q`, then wait for the worker to exit; anything but exit 0 is an error. */
-  async close(): Promise<void> {
+  /**
+   * `q`, then wait for the worker to exit; resolves with its exit code. The
+   * worker exits with the error of its last evaluation (15 if that threw), so
+   * a non-zero code is not by itself a failure; being killed or a protocol
+   * error is, and throws.
+   */
+  async close(): Promise<number> {
     await this.queue;
     if (!this.exitInfo && !this.fatal) {
       const timer = setTimeout(() => this.child.kill('SIGKILL'), this.timeoutMs);
@@ -335,7 +340,8 @@ export class XsnapWorker {
       await this.exited;
     }
     if (this.fatal) throw this.fatal;
-    if (this.exitInfo?.code !== 0) throw new OperationError(`${this.name}: worker did not exit cleanly after quit: ${this.describeExit()}`);
+    if (this.exitInfo?.code === null || this.exitInfo?.code === undefined) throw new OperationError(`${this.name}: worker did not exit after quit: ${this.describeExit()}`);
+    return this.exitInfo.code;
   }
 
   /** Kill the worker now (idempotent). */
