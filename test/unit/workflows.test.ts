@@ -88,7 +88,7 @@ t.test('every run step calls a project script or an allowed setup command', asyn
   t.match(runStepProblems(curl).join('\n'), /neither a project script nor an allowed setup command/);
   const chained = broken(verify, 'run: npx tsx scripts/stage-packages.ts\n', 'run: npx tsx scripts/stage-packages.ts; rm -rf dist/release\n');
   t.match(runStepProblems(chained).join('\n'), /stage-packages/);
-  const missing = broken(verify, 'scripts/generate-manifest.ts\n', 'scripts/no-such-stage.ts\n');
+  const missing = broken(verify, 'scripts/stage-packages.ts\n', 'scripts/no-such-stage.ts\n');
   t.match(runStepProblems(missing).join('\n'), /no-such-stage\.ts does not exist/);
 });
 
