@@ -2,7 +2,7 @@
 // Before a release builds anything: the tag is vX.Y.Z, equals the pinned
 // @agoric/xsnap version, and no GitHub Release carries it yet.
 import { appendFileSync } from 'node:fs';
-import { log, runCommand, stringFlag } from './lib/cli.ts';
+import { log, registerSecret, runCommand, stringFlag } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { assertTagCheck, checkReleaseTag } from './lib/release-tag.ts';
@@ -25,6 +25,7 @@ a GitHub Release already exists for it. Environment: GITHUB_TOKEN (read-only is
 enough), GITHUB_API_URL (default https://api.github.com).`,
   },
   async (flags) => {
+    registerSecret(process.env.GITHUB_TOKEN);
     const fromEnv = process.env.GITHUB_REF_TYPE === 'tag' ? process.env.GITHUB_REF_NAME : undefined;
     const tag = stringFlag(flags, 'tag') ?? fromEnv;
     if (!tag) throw new UsageError('--tag vX.Y.Z is required (or run on a tag push)');
