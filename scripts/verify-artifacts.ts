@@ -21,6 +21,7 @@ await runCommand(
       { name: 'published', type: 'boolean', description: 'also check the published packages on the registry against the manifest' },
       { name: 'registry', type: 'string', valueName: 'url', description: 'registry for --published', default: '$npm_config_registry or https://registry.npmjs.org/' },
       { name: 'skip-install', type: 'boolean', description: 'skip the npm install check per platform' },
+      { name: 'skip-fingerprint', type: 'boolean', description: 'do not run the fingerprint corpus here (the manifest values are still compared across targets)' },
       { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'committed manifests: one for this version must equal dist\'s', default: 'manifests' },
     ],
     details: `
@@ -52,6 +53,7 @@ Checks, each from bytes read now and compared with an independent record:
         published: Boolean(flags.published),
         registry: stringFlag(flags, 'registry'),
         skipInstall: Boolean(flags['skip-install']),
+        skipFingerprint: Boolean(flags['skip-fingerprint']),
         manifestsDir: resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR),
       }),
     );

@@ -3,7 +3,7 @@
 // The manifest's bytes are canonical JSON and a pure function of the binaries,
 // the tarballs and the pinned inputs (agoric-sdk pins its sha256).
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import AjvModule from 'ajv';
 import { log } from './cli.ts';
@@ -338,6 +338,7 @@ export async function executeManifest(plan: ManifestPlan): Promise<{ manifest: M
     await writeFile(join(tmp, manifestName(plan.version)), text);
     sums[manifestName(plan.version)] = sha256Hex(text);
     await writeFile(join(tmp, SUMS_NAME), renderSums(sums));
+    await chmod(tmp, 0o755); // mkdtemp made it 0700
     await rm(plan.outDir, { recursive: true, force: true });
     await rename(tmp, plan.outDir);
     if (plan.saveTo) await saveManifest(plan.saveTo, manifestName(plan.version), text);

@@ -6,7 +6,7 @@
 // taken as proof: every digest here is computed from the bytes being checked
 // and compared with an independent record.
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { log } from './cli.ts';
@@ -30,8 +30,10 @@ export interface VerifyOptions {
   /** also check the packages on the registry (scripts/lib/published.ts) */
   published?: boolean;
   registry?: string;
-  /** skip the npm install check (it is the slowest part) */
+  /** skip the npm install check per platform (a few seconds) */
   skipInstall?: boolean;
+  /** skip running the fingerprint corpus (a few seconds per target); the manifest's values are still compared across targets */
+  skipFingerprint?: boolean;
   /** where committed manifests live (a committed one for this version must equal dist's) */
   manifestsDir?: string;
 }
@@ -142,6 +144,8 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
     }
     if (existsSync(out)) {
       for (const name of await readdir(out)) {
+        const st = await lstat(join(out, name));
+        if (!st.isFile()) c.fail({ check: 'release-asset-type', subject: `dist/release/${name}`, expected: 'a regular file', actual: st.isSymbolicLink() ? 'a symlink' : 'not a regular file' });
         if (name !== SUMS_NAME && !shipped.includes(name)) c.fail({ check: 'release-extra-file', subject: `dist/release/${name}`, expected: 'only the shipped files in dist/release', actual: 'an unlisted file', hint: 'remove it, or regenerate dist/release' });
       }
     }
@@ -170,7 +174,8 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   }
 
   // ---- behaviour fingerprint, measured here where possible, compared across targets
-  const fingerprints = await verifyFingerprints({ c, dist, targets: opts.targets, manifest, runners });
+  const fingerprints = await verifyFingerprints({ c, dist, targets: opts.targets, manifest, runners: opts.skipFingerprint ? new Map() : runners });
+  if (opts.skipFingerprint) c.notes.push('fingerprint corpus not run here (--skip-fingerprint): manifest values compared across targets only');
 
   // ---- installability per platform
   let install: InstallResult[] | undefined;
@@ -206,9 +211,15 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
         c.fail({ check: 'published', subject: file, expected: 'an exported verifyPublished', actual: 'none' });
       } else {
         log.info(`checking the published packages on ${registry}`);
-        const r = await mod.verifyPublished({ dist, version, targets: opts.targets, registry });
-        c.add(r.failures, 'published');
-        published = r.packages;
+        try {
+          const r = await mod.verifyPublished({ dist, version, targets: opts.targets, registry });
+          c.add(r.failures, 'published');
+          published = r.packages;
+        } catch (e) {
+          const failures = (e as { failures?: Failure[] }).failures;
+          if (Array.isArray(failures)) c.add(failures, 'published');
+          else c.fail({ check: 'published', subject: `the packages on ${registry}`, expected: 'readable from the registry', actual: (e as Error).message.split('\n')[0] });
+        }
       }
     }
   }

@@ -1,0 +1,73 @@
+// The shared linux build, staged and manifested once: tests that need packed
+// tarballs and a manifest get a private copy of it to tamper with. Several test
+// files may ask at once: each builds into its own temporary folder and renames
+// it into place; whoever loses the race uses the winner's copy.
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { sharedDist, LINUX_TARGETS } from './shared-build.ts';
+import { runScript } from './run.ts';
+
+export const STAGED_ROOT = join(REPO_ROOT, '.cache', 'test-staged');
+export const LINUX = LINUX_TARGETS.join(',');
+
+/** Everything the staged result depends on: the builds, the code that stages and manifests, the templates, the corpus. */
+const INPUTS = [
+  'scripts/stage-packages.ts', 'scripts/generate-manifest.ts', 'scripts/lib', 'packages',
+  'native/pin.json', 'native/fingerprint-corpus', 'manifests/xsnap-worker-manifest.schema.json',
+];
+
+async function hashTree(h: ReturnType<typeof createHash>, path: string): Promise<void> {
+  if (!existsSync(path)) return h.update(`missing ${path}\n`) as unknown as void;
+  const s = await stat(path);
+  if (s.isDirectory()) {
+    for (const name of (await readdir(path)).sort()) await hashTree(h, join(path, name));
+  } else {
+    h.update(`${path}\n`).update(await readFile(path));
+  }
+}
+
+async function inputsKey(dist: string): Promise<string> {
+  const h = createHash('sha256');
+  for (const t of LINUX_TARGETS) h.update(await readFile(join(dist, t, 'build-info.json')));
+  for (const p of INPUTS) await hashTree(h, join(REPO_ROOT, p));
+  return h.digest('hex').slice(0, 16);
+}
+
+async function check(script: string, args: string[]): Promise<void> {
+  const r = await runScript(script, args);
+  if (r.code !== 0) throw new Error(`${script} ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}`);
+}
+
+/** A dist holding the shared linux builds, their staged packages and dist/release/. Read-only: copy before changing. */
+export async function stagedDist(): Promise<string> {
+  const shared = sharedDist();
+  const final = join(STAGED_ROOT, await inputsKey(shared));
+  if (existsSync(join(final, 'release'))) return final;
+  await mkdir(STAGED_ROOT, { recursive: true });
+  const partial = await mkdtemp(join(STAGED_ROOT, '.partial-'));
+  try {
+    for (const t of LINUX_TARGETS) await cp(join(shared, t), join(partial, t), { recursive: true });
+    await check('stage-packages.ts', ['--dist', partial, '--targets', LINUX]);
+    await check('generate-manifest.ts', ['--dist', partial, '--targets', LINUX]);
+    try {
+      await rename(partial, final);
+    } catch (e) {
+      if (!existsSync(join(final, 'release'))) throw e; // lost the race: the other copy is just as good
+    }
+    return final;
+  } finally {
+    await rm(partial, { recursive: true, force: true });
+  }
+}
+
+/** A private, writable copy of the staged dist (in `dir`, or a new temporary folder). */
+export async function stagedCopy(dir?: string): Promise<string> {
+  const src = await stagedDist();
+  const dest = dir ?? (await mkdtemp(join(tmpdir(), 'xsnap-staged-')));
+  await cp(src, dest, { recursive: true });
+  return dest;
+}
