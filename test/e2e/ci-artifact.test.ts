@@ -137,3 +137,55 @@ t.test('usage errors exit 2', async (t) => {
   t.equal(win.code, 2);
   t.match(win.stderr, /Windows is not supported/);
 });
+
+t.test('compare-checks: the check legs\' fingerprints against each other and the set', async (t) => {
+  const dir = t.testdir();
+  const dist = copyDist(dir);
+  const targets = LINUX_TARGETS.join(',');
+  for (const script of ['stage-packages.ts', 'generate-manifest.ts']) {
+    const r = await runScript(script, ['--dist', dist, '--targets', targets]);
+    t.equal(r.code, 0, r.code ? `${script}: ${r.stderr}` : script);
+  }
+  const checks = join(dir, 'checks');
+  for (const target of LINUX_TARGETS) {
+    const r = await runScript('ci-artifact.ts', ['--save-check', target, '--dist', dist, '--out', checks]);
+    t.equal(r.code, 0, r.stderr);
+  }
+  const ok = await runScript('ci-artifact.ts', ['--compare-checks', checks, '--dist', dist, '--targets', targets, '--json']);
+  t.equal(ok.code, 0, ok.stderr);
+  const digests = JSON.parse(ok.stdout).digests;
+  t.match(digests['linux-x64'], /^[0-9a-f]{64}$/);
+  t.equal(digests['linux-arm64'], digests['linux-x64']);
+
+  const armFile = join(checks, 'check-linux-arm64.json');
+  const original = readFileSync(armFile, 'utf8');
+  const edit = async (change: (m: any) => void) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const m = JSON.parse(original);
+    change(m);
+    writeFileSync(armFile, JSON.stringify(m, null, 2));
+    return runScript('ci-artifact.ts', ['--compare-checks', checks, '--dist', dist, '--targets', targets]);
+  };
+  // one workload's meter count differs on one target: a consensus failure
+  const meter = await edit((m) => {
+    const w = Object.values<any>(m.targets['linux-arm64'].fingerprint.workloads)[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const k = Object.keys(w.meter)[0];
+    w.meter[k] += 1;
+  });
+  t.equal(meter.code, 1);
+  t.match(meter.stderr, /check-fingerprint\] linux-arm64/);
+  // the check leg verified other bytes than the set holds
+  const bytes = await edit((m) => (m.targets['linux-arm64'].release.sha256 = '0'.repeat(64)));
+  t.equal(bytes.code, 1);
+  t.match(bytes.stderr, /check-same-binary\] linux-arm64 release/);
+  // a check leg that recorded no fingerprint
+  const none = await edit((m) => delete m.targets['linux-arm64'].fingerprint);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /check-fingerprint\] linux-arm64[\s\S]*none recorded/);
+  // a missing check leg
+  writeFileSync(armFile, original);
+  const { rmSync } = await import('node:fs');
+  rmSync(join(checks, 'check-linux-x64.json'));
+  const missing = await runScript('ci-artifact.ts', ['--compare-checks', checks, '--dist', dist, '--targets', targets]);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /check-leg\] linux-x64/);
+});
