@@ -174,7 +174,7 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   }
 
   // ---- behaviour fingerprint, measured here where possible, compared across targets
-  const fingerprints = await verifyFingerprints({ c, dist, targets: opts.targets, manifest, runners: opts.skipFingerprint ? new Map() : runners });
+  const fingerprints = await verifyFingerprints({ c, dist, targets: opts.targets, manifest, runners: opts.skipFingerprint ? new Map() : runners, skipped: opts.skipFingerprint });
   if (opts.skipFingerprint) c.notes.push('fingerprint corpus not run here (--skip-fingerprint): manifest values compared across targets only');
 
   // ---- installability per platform
@@ -418,7 +418,7 @@ async function verifyBundle(x: { c: Checks; dist: string; version: string; targe
 
 // ------------------------------------------------------------------ fingerprint
 
-async function verifyFingerprints(x: { c: Checks; dist: string; targets: Target[]; manifest: Manifest | undefined; runners: Map<string, string[] | null> }): Promise<VerifyReport['fingerprints']> {
+async function verifyFingerprints(x: { c: Checks; dist: string; targets: Target[]; manifest: Manifest | undefined; runners: Map<string, string[] | null>; skipped?: boolean }): Promise<VerifyReport['fingerprints']> {
   const { c, dist } = x;
   const fp = await loadFingerprintModule();
   if (!fp) {
@@ -449,7 +449,7 @@ async function verifyFingerprints(x: { c: Checks; dist: string; targets: Target[
     } else if (recorded) {
       all[t.name] = recorded;
       out[t.name] = { digest: recorded.digest, measuredHere: false };
-      c.notes.push(`${t.name} cannot run here: its fingerprint is compared through the manifest`);
+      if (!x.skipped) c.notes.push(`${t.name} cannot run here: its fingerprint is compared through the manifest`);
     }
   }
   if (Object.keys(all).length > 1) c.add(fp.compareFingerprints(all), 'fingerprint-across-targets');

@@ -16,7 +16,8 @@ export const LINUX = LINUX_TARGETS.join(',');
 
 /** Everything the staged result depends on: the builds, the code that stages and manifests, the templates, the corpus. */
 const INPUTS = [
-  'scripts/stage-packages.ts', 'scripts/generate-manifest.ts', 'scripts/lib', 'packages',
+  'scripts/stage-packages.ts', 'scripts/generate-manifest.ts', 'packages',
+  ...['stage', 'manifest', 'bundle', 'hash', 'fingerprint', 'worker-protocol'].map((m) => `scripts/lib/${m}.ts`),
   'native/pin.json', 'native/fingerprint-corpus', 'manifests/xsnap-worker-manifest.schema.json',
 ];
 
