@@ -1,20 +1,18 @@
 #!/usr/bin/env -S npx tsx
 // Stage 5: publish every platform package at X.Y.Z, all or nothing.
 // See scripts/lib/publish.ts for how "all or nothing" is built from dist-tags.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { runCommand, log, stringFlag, registerSecret, type Result } from './lib/cli.ts';
 import { CheckFailed, UsageError, type Failure } from './lib/errors.ts';
 import { NpmClient, tokenFromEnv, lastLines } from './lib/npm-client.ts';
-import { distDir, REPO_ROOT } from './lib/paths.ts';
+import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { checkPublishedPackage, readManifestSet } from './lib/published.ts';
 import {
   checkLocalTarballs, describePlan, executePlan, openRegistry, planRelease, retryPolicyFromEnv, summaryTable,
   type Plan, type PlanInput,
 } from './lib/publish.ts';
-import { TARGET_NAMES, TARGETS, parseTargetList } from './lib/targets.ts';
-import { runRaw } from './lib/exec.ts';
+import { TARGET_NAMES, TARGETS, parseTargetList, type Target } from './lib/targets.ts';
+import { verifyArtifacts } from './lib/verify.ts';
 
 const spec = {
   name: 'publish-all.ts',
@@ -51,15 +49,9 @@ Exit codes: 0 published, nothing to do, or (--dry-run) the real run may start;
 };
 
 /** verify-artifacts must pass before anything is written. */
-async function verifyLocal(dist: string, targets: string[], pin: string): Promise<Failure[]> {
-  const script = join(REPO_ROOT, 'scripts', 'verify-artifacts.ts');
-  if (!existsSync(script)) return [{ check: 'verify-artifacts', subject: script, expected: 'the verify stage', actual: 'missing' }];
-  const r = await runRaw([process.execPath, '--import', 'tsx', script, '--dist', dist, '--targets', targets.join(','), '--pin', pin], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NO_COLOR: '1', GITHUB_STEP_SUMMARY: '' },
-  });
-  if (r.code === 0) return [];
-  return [{ check: 'verify-artifacts', subject: `verify-artifacts.ts --dist ${dist}`, expected: 'exit 0', actual: `exit ${r.code}: ${lastLines(r.stderr, 12)}`, hint: 'fix what it reports, then re-run' }];
+async function verifyLocal(dist: string, version: string, targets: Target[]): Promise<Failure[]> {
+  const report = await verifyArtifacts({ dist, version, targets });
+  return report.failures;
 }
 
 function report(plan: Plan, extra: Record<string, unknown>, exitCode: number, text: string[], outcomes?: Parameters<typeof summaryTable>[1]): Result {
@@ -102,9 +94,11 @@ await runCommand(spec, async (flags) => {
     if (flags['skip-verify']) log.warn('verify-artifacts skipped (--skip-verify)');
     else {
       log.info('running verify-artifacts.ts');
-      failures.push(...(await verifyLocal(dist, targets.map((t) => t.name), pinFile)));
+      failures.push(...(await verifyLocal(dist, version, targets)));
     }
-    if (failures.length) throw new CheckFailed(failures, `preflight failed before any write:\n` + failures.map((f) => `  [${f.check}] ${f.subject}: ${f.actual ?? ''}`).join('\n'));
+    if (failures.length) {
+      throw new CheckFailed(failures, `preflight failed, nothing was written: ${failures.length} check${failures.length === 1 ? '' : 's'} failed:\n` + failures.map((f) => `  [${f.check}] ${f.subject}${f.expected ? `: expected ${f.expected}` : ''}${f.actual ? `, actual ${f.actual}` : ''}`).join('\n'));
+    }
     log.ok('local artifacts verified; tarballs match the manifest');
 
     const client = new NpmClient({ registry: registry.url, token });

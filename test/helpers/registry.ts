@@ -3,18 +3,18 @@
 // the release set (real binaries from the shared build, staged with
 // stage-packages.ts) that publish-all pushes to it.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalRegistry, type LocalRegistry } from '../../scripts/lib/local-registry.ts';
 import { NpmClient, RegistryReader, type Packument } from '../../scripts/lib/npm-client.ts';
-import { sha256File, sriSha512 } from '../../scripts/lib/hash.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { readPin } from '../../scripts/lib/pin.ts';
-import { GOALS, getTarget } from '../../scripts/lib/targets.ts';
+import { getTarget } from '../../scripts/lib/targets.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 import { runScript, type ScriptResult } from './run.ts';
-import { sharedDist, LINUX_TARGETS } from './shared-build.ts';
+import { LINUX_TARGETS } from './shared-build.ts';
+import { stagedDist } from './staged.ts';
 
 export const VERSION = readPin(join(REPO_ROOT, 'native', 'pin.json')).version;
 export const PACKAGES = LINUX_TARGETS.map((t) => getTarget(t).packageName);
@@ -50,43 +50,8 @@ export async function startTestRegistry(): Promise<TestRegistry> {
 
 // ---------------------------------------------------------------- the release set
 
-let prepared: string | undefined;
-
-/**
- * A dist holding the linux release set at the pinned version: the shared build's
- * binaries, staged and packed by stage-packages.ts, and the manifest. Made once
- * per test process; tests must not modify it.
- */
-export async function releaseDist(): Promise<string> {
-  if (prepared) return prepared;
-  const dist = mkdtempSync(join(tmpdir(), 'xsnap-publish-dist-'));
-  for (const t of LINUX_TARGETS) cpSync(join(sharedDist(), t), join(dist, t), { recursive: true });
-  const targets = LINUX_TARGETS.join(',');
-  const staged = await runScript('stage-packages.ts', ['--dist', dist, '--targets', targets]);
-  if (staged.code !== 0) throw new Error(`stage-packages failed:\n${staged.stderr}`);
-  const made = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', targets]);
-  if (made.code !== 0) {
-    // TODO(helper D): drop this once generate-manifest.ts passes on the shared build.
-    // Until then: the manifest fields publish-all reads, computed from the real files.
-    await writeMinimalManifest(dist);
-  }
-  prepared = dist;
-  return dist;
-}
-
-async function writeMinimalManifest(dist: string): Promise<void> {
-  const targets: Record<string, unknown> = {};
-  for (const name of LINUX_TARGETS) {
-    const t = getTarget(name);
-    const tgz = `agoric-xsnap-${name}-${VERSION}.tgz`;
-    const data = readFileSync(join(dist, tgz));
-    const entry: Record<string, unknown> = { package: t.packageName, tarball: { name: tgz, integrity: sriSha512(data), size: data.length } };
-    for (const g of GOALS) entry[g] = { path: `bin/${g}/xsnap-worker`, sha256: await sha256File(join(dist, name, g, 'xsnap-worker')) };
-    targets[name] = entry;
-  }
-  mkdirSync(join(dist, 'release'), { recursive: true });
-  writeFileSync(join(dist, 'release', `xsnap-worker-manifest-${VERSION}.json`), JSON.stringify({ version: VERSION, targets }, null, 2) + '\n');
-}
+/** The linux release set at the pinned version (real binaries, staged and manifested once; read-only). */
+export const releaseDist = stagedDist;
 
 /**
  * An npm tarball of `target`'s staged package with its package.json changed:
@@ -142,19 +107,19 @@ export function publishEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
   return { NPM_TOKEN: reg.token, TMPDIR: tmp, XSNAP_RETRY_BASE_MS: '200', XSNAP_READBACK_ATTEMPTS: '3' };
 }
 
-export function publishAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<ScriptResult> {
-  return runScript('publish-all.ts', ['--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, ...skipVerifyIfMissing(), ...extra], { env });
-}
-
-/** verify-artifacts.ts is helper A's; until it exists the preflight cannot run it. */
-export function skipVerifyIfMissing(): string[] {
-  return existsSync(join(REPO_ROOT, 'scripts', 'verify-artifacts.ts')) ? [] : ['--skip-verify'];
+/**
+ * Run publish-all against the test registry. verify-artifacts (about 12 s) runs
+ * only when `verify` is set: the happy path and the verify-gate test run it, the
+ * others test what comes after it and pass --skip-verify.
+ */
+export function publishAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = [], opts: { verify?: boolean } = {}): Promise<ScriptResult> {
+  return runScript('publish-all.ts', ['--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, ...(opts.verify ? [] : ['--skip-verify']), ...extra], { env });
 }
 
 /** Run publish-all and SIGKILL it as soon as its output matches `when`. */
 export function publishAllKilledWhen(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, when: RegExp): Promise<ScriptResult & { killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'publish-all.ts'), '--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, ...skipVerifyIfMissing()];
+    const args = ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'publish-all.ts'), '--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, '--skip-verify'];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', GITHUB_STEP_SUMMARY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
