@@ -1,0 +1,53 @@
+// Manifest pieces that need no build: SHA256SUMS format, the schema, toolchain filtering.
+import t from 'tap';
+import { parseSums, renderSums, schemaFailures, deterministicToolchain, renderManifest, type Manifest } from '../../scripts/lib/manifest.ts';
+import type { ToolchainInfo } from '../../scripts/lib/build.ts';
+
+const hex = (c: string) => c.repeat(64);
+
+function sample(): Manifest {
+  const bin = (goal: string, c: string) => ({ path: `bin/${goal}/xsnap-worker`, sha256: hex(c), size: 10 });
+  return {
+    schemaVersion: 1,
+    version: '1.2.3',
+    source: { kind: 'npm', version: '1.2.3', moddableCommit: 'a'.repeat(40), xsnapNativeCommit: 'b'.repeat(40), integrity: { '@agoric/xsnap@1.2.3': 'sha512-x' }, treeDigest: hex('c') },
+    targets: {
+      'linux-x64': {
+        package: '@agoric/xsnap-linux-x64', os: 'linux', cpu: 'x64', libc: 'glibc',
+        release: bin('release', 'd'), debug: bin('debug', 'e'),
+        tarball: { name: 'agoric-xsnap-linux-x64-1.2.3.tgz', integrity: 'sha512-' + 'A'.repeat(86) + '==', size: 99 },
+        toolchain: { kind: 'pinned', compiler: 'gcc' },
+        fingerprint: { corpusDigest: 'c1', digest: 'd1', workloads: { w: { resultSha256: 'r', meter: { 'run.compute': 5 }, snapshotSha256: 's' } } },
+      },
+    },
+  };
+}
+
+t.test('SHA256SUMS round trip, sorted, sha256sum format', async (t) => {
+  const text = renderSums({ 'b.tgz': hex('1'), 'a.json': hex('2') });
+  t.equal(text, `${hex('2')}  a.json\n${hex('1')}  b.tgz\n`);
+  t.same(parseSums(text), { entries: { 'a.json': hex('2'), 'b.tgz': hex('1') }, bad: [] });
+  t.same(parseSums(`${hex('2')}  a\n${hex('3')}  a\nnonsense\n`).bad, [`${hex('3')}  a`, 'nonsense']);
+});
+
+t.test('the schema accepts a complete manifest and names what is wrong', async (t) => {
+  t.same(await schemaFailures(sample(), 'm.json'), []);
+  const noTarball = sample() as any;
+  delete noTarball.targets['linux-x64'].tarball;
+  t.match((await schemaFailures(noTarball, 'm.json'))[0], { check: 'manifest-schema', subject: /m\.json at \/targets\/linux-x64/, actual: /tarball/ });
+  const win = sample() as any;
+  win.targets['win32-x64'] = win.targets['linux-x64'];
+  t.ok((await schemaFailures(win, 'm.json')).length > 0, 'no win32 target');
+  const timestamped = sample() as any;
+  timestamped.generatedAt = '2024-01-01';
+  t.ok((await schemaFailures(timestamped, 'm.json')).length > 0, 'no extra top-level fields such as timestamps');
+});
+
+t.test('only deterministic toolchain facts, canonical bytes', async (t) => {
+  const tc = { kind: 'pinned', compiler: 'gcc', buildRootId: 'x', packages: { make: '4.3' }, path: '/root/.cache/x', hostname: 'vm' } as unknown as ToolchainInfo;
+  t.same(deterministicToolchain(tc), { kind: 'pinned', compiler: 'gcc', buildRootId: 'x', packages: { make: '4.3' } });
+  const a = renderManifest(sample());
+  const reordered = JSON.parse(a);
+  t.equal(renderManifest({ targets: reordered.targets, version: reordered.version, source: reordered.source, schemaVersion: 1 }), a);
+  t.ok(a.endsWith('}\n'));
+});
