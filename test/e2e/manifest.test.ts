@@ -2,7 +2,7 @@
 // sha256sum -c, the same bytes when regenerated, a bundle real tar reads, and
 // the manifests/ copy that never silently changes.
 import t from 'tap';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
@@ -78,6 +78,21 @@ t.test('a fingerprint carried from another host must be of these bytes', async (
   const r = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', 'linux-x64']);
   t.equal(r.code, 1);
   t.match(r.stderr, /\[fingerprint\] linux-x64: .*fingerprint\.json.*measured on f{64}/s);
+});
+
+t.test('--fingerprints-from takes a check leg\'s manifest and compares it with a fresh measurement', async (t) => {
+  const dist = await stagedCopy(t.testdir());
+  const checks = join(dist, 'checks');
+  await mkdir(checks);
+  const m = JSON.parse(await readFile(join(dist, 'release', MANIFEST), 'utf8'));
+  await writeFile(join(checks, 'check-linux-x64.json'), JSON.stringify(m));
+  const ok = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', LINUX, '--fingerprints-from', checks]);
+  t.equal(ok.code, 0, ok.stderr);
+  m.targets['linux-x64'].fingerprint.digest = 'not-what-this-binary-does';
+  await writeFile(join(checks, 'check-linux-x64.json'), JSON.stringify(m));
+  const bad = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', LINUX, '--fingerprints-from', checks]);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /\[fingerprint\] linux-x64: .*check-linux-x64\.json against a fresh measurement.*not-what-this-binary-does/s);
 });
 
 t.test('missing tarballs name stage-packages; a subset gives a subset manifest', async (t) => {
