@@ -112,8 +112,8 @@ export function publishEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
  * only when `verify` is set: the happy path and the verify-gate test run it, the
  * others test what comes after it and pass --skip-verify.
  */
-export function publishAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = [], opts: { verify?: boolean } = {}): Promise<ScriptResult> {
-  return runScript('publish-all.ts', ['--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, ...(opts.verify ? [] : ['--skip-verify']), ...extra], { env });
+export function publishAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = [], opts: { verify?: boolean; targets?: string } = {}): Promise<ScriptResult> {
+  return runScript('publish-all.ts', ['--registry', reg.url, '--targets', opts.targets ?? LINUX_TARGETS.join(','), '--dist', dist, ...(opts.verify ? [] : ['--skip-verify']), ...extra], { env });
 }
 
 /** Run publish-all and SIGKILL it as soon as its output matches `when`. */
