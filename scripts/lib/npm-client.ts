@@ -6,7 +6,7 @@
 // passed with --userconfig; it is removed when the client is disposed, on
 // success, on failure, and on SIGINT/SIGTERM. (SIGKILL cannot be caught: the
 // file then stays in the OS temp folder, still readable only by this user.)
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OperationError } from './errors.ts';
@@ -104,6 +104,24 @@ export class RegistryReader {
   }
 }
 
+/**
+ * A process killed with SIGKILL cannot remove its temporary npm config: the next
+ * client removes every one whose owning process is gone, so a token never stays.
+ */
+function sweepStaleConfigs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^xsnap-npm-(\d+)-/.exec(name);
+    if (!m) continue;
+    let alive = true;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
 /** Writes through the npm CLI, with the token in a temporary npm config. */
 export class NpmClient extends RegistryReader {
   /** the temporary folder holding the npm config; exists until dispose() */
@@ -118,7 +136,8 @@ export class NpmClient extends RegistryReader {
 
   constructor(opts: { registry: string; token?: string }) {
     super(opts);
-    this.configDir = mkdtempSync(join(tmpdir(), 'xsnap-npm-'));
+    sweepStaleConfigs();
+    this.configDir = mkdtempSync(join(tmpdir(), `xsnap-npm-${process.pid}-`));
     this.userconfig = join(this.configDir, 'npmrc');
     const lines = [
       `registry=${this.registry}`,

@@ -81,9 +81,11 @@ t.test('the process killed between two publishes', async (t) => {
   t.ok(r.killed, 'killed after the first publish');
   t.equal(r.code, 137);
   t.match(r.stderr, /published @agoric\/xsnap-linux-x64@/);
-  // SIGKILL cannot be caught: the 0600 config in the private TMPDIR is the one thing left
+  // SIGKILL cannot be caught: the 0600 config in the private TMPDIR is the one thing left...
   t.ok(leftoverConfigs(tmp).length <= 1);
   await unfinishedThenFinished(t, reg, dist, env, { ...r, code: r.code }, ARM64);
+  // ...until the next run, which removes configs whose process is gone
+  t.same(leftoverConfigs(tmp), [], 'the killed run\'s npm config was swept by the re-run');
 });
 
 t.test('a single transient 503 is retried and the release finishes', async (t) => {
