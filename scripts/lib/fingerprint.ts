@@ -115,7 +115,13 @@ export async function fingerprintBinary(binaryPath: string, runner: string[], op
     );
     if (broken) throw broken;
     if (failures.length && opts.strictRestore) throw new CheckFailed(failures);
-    for (const f of failures) (opts.onRestoreDivergence ?? ((x: Failure) => log.warn(formatFailure(x))))(f);
+    if (opts.onRestoreDivergence) failures.forEach(opts.onRestoreDivergence);
+    else if (failures.length) {
+      // one line per binary: the details are the same on every run (see PLAN.md, "Findings")
+      const workloads = [...new Set(failures.map((f) => /workload (\S+):/.exec(f.subject)?.[1] ?? f.subject))];
+      log.warn(`${binaryPath}: restored from its own heap snapshot, the worker diverges on ${workloads.join(', ')} (${failures.length} values, the same on every target: see PLAN.md, "Findings"; XSNAP_DEBUG=1 shows them)`);
+      if (process.env.XSNAP_DEBUG) failures.forEach((f) => log.warn(formatFailure(f)));
+    }
     const workloads = Object.fromEntries(results.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     return { corpusDigest: corpus.digest, digest: fingerprintDigest({ corpusDigest: corpus.digest, workloads }), workloads };
   } finally {
