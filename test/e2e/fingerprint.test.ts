@@ -74,7 +74,14 @@ t.test('compareFingerprints names the workload, targets and values that differ',
   const tamperedDigest = { ...real, digest: 'f'.repeat(64) };
   t.match(compareFingerprints({ a: real, b: tamperedDigest }), [{ check: 'fingerprint-digest' }]);
 
+  // other values under a digest copied from the real one: the digest is recomputed, not trusted
+  const disguised = structuredClone(changed);
+  disguised.digest = real.digest;
+  t.match(compareFingerprints({ a: real, b: disguised }), [{ check: 'fingerprint-digest', subject: /b: fingerprint digest does not match its workloads/, expected: changed.digest, actual: real.digest }]);
+  t.match(compareFingerprints({ only: disguised }), [{ check: 'fingerprint-digest' }], 'even a single carried fingerprint is checked');
+
   const otherCorpus = { ...real, corpusDigest: 'e'.repeat(64) };
+  otherCorpus.digest = fingerprintDigest(otherCorpus);
   t.match(compareFingerprints({ a: real, b: otherCorpus }), [{ check: 'fingerprint-corpus' }]);
   t.same(compareFingerprints({ only: real }), []);
 });
