@@ -339,6 +339,8 @@ export async function executeManifest(plan: ManifestPlan): Promise<{ manifest: M
     sums[manifestName(plan.version)] = sha256Hex(text);
     await writeFile(join(tmp, SUMS_NAME), renderSums(sums));
     await chmod(tmp, 0o755); // mkdtemp made it 0700
+    // refuse a different committed manifest before replacing anything
+    if (plan.saveTo) await refuseChangedCommittedManifest(plan.saveTo, manifestName(plan.version), text);
     await rm(plan.outDir, { recursive: true, force: true });
     await rename(tmp, plan.outDir);
     if (plan.saveTo) await saveManifest(plan.saveTo, manifestName(plan.version), text);
@@ -348,14 +350,21 @@ export async function executeManifest(plan: ManifestPlan): Promise<{ manifest: M
   }
 }
 
+/** A released version never changes its bytes: throw if manifests/ holds a different manifest for it. */
+async function refuseChangedCommittedManifest(dir: string, name: string, text: string): Promise<void> {
+  const file = join(dir, name);
+  if (!existsSync(file)) return;
+  const old = await readFile(file, 'utf8');
+  if (old !== text) {
+    throw new CheckFailed([{ check: 'committed-manifest', subject: file, expected: `the new manifest (sha256 ${sha256Hex(text)})`, actual: `a different manifest for the same version (sha256 ${sha256Hex(old)})`, hint: 'a released version never changes its bytes; bump the version instead' }]);
+  }
+}
+
 /** Copy the manifest to manifests/ for committing; a different manifest already there for this version is refused. */
 export async function saveManifest(dir: string, name: string, text: string): Promise<string> {
   const file = join(dir, name);
-  if (existsSync(file)) {
-    const old = await readFile(file, 'utf8');
-    if (old === text) return file;
-    throw new CheckFailed([{ check: 'committed-manifest', subject: file, expected: `the new manifest (sha256 ${sha256Hex(text)})`, actual: `a different manifest for the same version (sha256 ${sha256Hex(old)})`, hint: 'a released version never changes its bytes; bump the version instead' }]);
-  }
+  await refuseChangedCommittedManifest(dir, name, text);
+  if (existsSync(file)) return file;
   await mkdir(dir, { recursive: true });
   await writeFile(`${file}.partial`, text);
   await rename(`${file}.partial`, file);

@@ -2,6 +2,7 @@
 // sha256sum -c, the same bytes when regenerated, a bundle real tar reads, and
 // the manifests/ copy that never silently changes.
 import t from 'tap';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,9 +68,13 @@ t.test('regenerating from the same inputs gives the same bytes; --save refuses a
   t.equal(await readFile(join(saved, 'm', MANIFEST), 'utf8'), await readFile(join(dist, 'release', MANIFEST), 'utf8'), 'saved copy');
   // a different manifest already committed for this version: refused
   await writeFile(join(saved, 'm', MANIFEST), '{"version":"other"}\n');
+  // ...and dist/release/ left as it was: mark it to see that it is not replaced
+  await writeFile(join(dist, 'release', 'marker'), 'before');
   const again = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', LINUX, '--save', '--manifests-dir', join(saved, 'm')]);
   t.equal(again.code, 1);
   t.match(again.stderr, /committed-manifest.*same version/s);
+  t.equal(await readFile(join(dist, 'release', 'marker'), 'utf8'), 'before', 'dist/release not replaced by a refused run');
+  t.same(readdirSync(dist).filter((f) => f.includes('partial')), [], 'no partial folder left');
 });
 
 t.test('a fingerprint carried from another host must be of these bytes', async (t) => {
