@@ -5,14 +5,15 @@ import { formatFailure } from './lib/errors.ts';
 import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
-import { verifyArtifacts, tagFromEnv } from './lib/verify.ts';
+import { verifyArtifacts, verifyRegistryOnly, tagFromEnv, type VerifyReport } from './lib/verify.ts';
+import { UsageError } from './lib/errors.ts';
 import { resolve } from 'node:path';
 
 await runCommand(
   {
     name: 'verify-artifacts.ts',
     summary: 'verify the binaries, npm tarballs, release bundle, manifest and SHA256SUMS from their bytes',
-    usage: 'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published [--registry url]]',
+    usage: 'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published [--registry url] [--manifest file] [--dist-tag tag]]',
     options: [
       { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')}); the manifest must cover exactly these`, default: 'all' },
       { name: 'dist', type: 'string', valueName: 'dir', description: 'folder holding the build output, tarballs and release/', default: 'dist or $XSNAP_DIST_DIR' },
@@ -20,6 +21,8 @@ await runCommand(
       { name: 'tag', type: 'string', valueName: 'vX.Y.Z', description: 'the release tag that must match the version', default: '$GITHUB_REF_NAME when $GITHUB_REF_TYPE is tag' },
       { name: 'published', type: 'boolean', description: 'also check the published packages on the registry against the manifest' },
       { name: 'registry', type: 'string', valueName: 'url', description: 'registry for --published', default: '$npm_config_registry or https://registry.npmjs.org/' },
+      { name: 'manifest', type: 'string', valueName: 'file', description: 'with --published: check the registry against this manifest alone (e.g. the GitHub Release asset), without any build output' },
+      { name: 'dist-tag', type: 'string', valueName: 'tag', description: 'with --published: this dist-tag (e.g. latest) must point at X.Y.Z on every package' },
       { name: 'skip-install', type: 'boolean', description: 'skip the npm install check per platform' },
       { name: 'skip-fingerprint', type: 'boolean', description: 'do not run the fingerprint corpus here (the manifest values are still compared across targets)' },
       { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'committed manifests: one for this version must equal dist\'s', default: 'manifests' },
@@ -38,25 +41,40 @@ Checks, each from bytes read now and compared with an independent record:
   - the behaviour fingerprint, measured here where the binary runs, equals the
     manifest's and is identical across targets;
   - versions align: pin, packages, manifest, bundle name, tag;
-  - with --published, the registry serves the same packages (scripts/lib/published.ts).`,
+  - with --published, the registry serves the same packages (scripts/lib/published.ts).
+
+The agoric-sdk gate, with only the release's manifest:
+  npx tsx scripts/verify-artifacts.ts --published --manifest xsnap-worker-manifest-X.Y.Z.json [--dist-tag latest]
+checks every package of the set on the registry (integrity, binaries' sha256) and
+nothing local; the version comes from the manifest.`,
   },
   async (flags) => {
-    const pin = readPin(pinPath(flags));
     const targets = parseTargetList(stringFlag(flags, 'targets'));
-    const dist = distDir(flags);
-    const report = await timed(`verifying ${targets.map((t) => t.name).join(', ')} at ${pin.version}`, () =>
-      verifyArtifacts({
-        dist,
-        version: pin.version,
-        targets,
-        tag: tagFromEnv(stringFlag(flags, 'tag')),
-        published: Boolean(flags.published),
-        registry: stringFlag(flags, 'registry'),
-        skipInstall: Boolean(flags['skip-install']),
-        skipFingerprint: Boolean(flags['skip-fingerprint']),
-        manifestsDir: resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR),
-      }),
-    );
+    const manifestFile = stringFlag(flags, 'manifest');
+    const distTag = stringFlag(flags, 'dist-tag');
+    if ((manifestFile || distTag) && !flags.published) throw new UsageError('--manifest and --dist-tag go with --published');
+    const tag = tagFromEnv(stringFlag(flags, 'tag'));
+    const registry = stringFlag(flags, 'registry');
+    let report: VerifyReport;
+    if (manifestFile) {
+      report = await timed(`checking the registry against ${manifestFile}`, () => verifyRegistryOnly({ manifestFile: resolve(manifestFile), targets, registry, distTag, tag }));
+    } else {
+      const pin = readPin(pinPath(flags));
+      report = await timed(`verifying ${targets.map((t) => t.name).join(', ')} at ${pin.version}`, () =>
+        verifyArtifacts({
+          dist: distDir(flags),
+          version: pin.version,
+          targets,
+          tag,
+          published: Boolean(flags.published),
+          registry,
+          distTag,
+          skipInstall: Boolean(flags['skip-install']),
+          skipFingerprint: Boolean(flags['skip-fingerprint']),
+          manifestsDir: resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR),
+        }),
+      );
+    }
     report.notes.forEach((n) => log.info(n));
     const total = Object.values(report.checks).reduce((a, b) => a + b, 0);
     const groups = Object.keys(report.checks).length;

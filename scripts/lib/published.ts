@@ -26,11 +26,13 @@ export interface ManifestSet {
   entries: ManifestEntry[];
 }
 
-/** Read dist/release/xsnap-worker-manifest-X.Y.Z.json, keeping the entries for `targets`. */
-export function readManifestSet(dist: string, version: string, targets: readonly Target[]): ManifestSet {
-  const file = manifestPath(dist, version);
+/**
+ * Read the manifest (dist/release/xsnap-worker-manifest-X.Y.Z.json, or `file`,
+ * e.g. the one attached to the GitHub Release), keeping the entries for `targets`.
+ */
+export function readManifestSet(dist: string, version: string, targets: readonly Target[], file = manifestPath(dist, version)): ManifestSet {
   if (!existsSync(file)) {
-    throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass --dist)`);
+    throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass --dist or --manifest)`);
   }
   let raw: { version?: unknown; targets?: Record<string, Record<string, unknown>> };
   try {
@@ -185,12 +187,13 @@ export async function checkPublishedPackage(reader: RegistryReader, entry: Manif
  * tarball integrity, and its downloaded binaries match the manifest's sha256.
  * agoric-sdk publishes @agoric/xsnap@X.Y.Z only when this has no failures.
  * `tag`, when given, must also point at `version` on every package.
+ * `manifestFile` reads that manifest instead of dist's (the registry-only gate).
  */
-export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string }): Promise<{
+export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string; manifestFile?: string }): Promise<{
   failures: Failure[];
   packages: Array<{ target: string; package: string; status: string }>;
 }> {
-  const set = readManifestSet(opts.dist, opts.version, opts.targets);
+  const set = readManifestSet(opts.dist, opts.version, opts.targets, opts.manifestFile);
   const reader = new RegistryReader({ registry: opts.registry, token: tokenFromEnv() });
   const checks = await Promise.all(set.entries.map((e) => checkPublishedPackage(reader, e, opts.version)));
   const failures = checks.flatMap((c) => c.failures);

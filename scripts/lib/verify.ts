@@ -8,9 +8,11 @@
 import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { log } from './cli.ts';
-import type { Failure } from './errors.ts';
+import { UsageError, type Failure } from './errors.ts';
+import { checkVersion } from './pin.ts';
+import { verifyPublished } from './published.ts';
 import { canonicalJson, matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
@@ -30,6 +32,8 @@ export interface VerifyOptions {
   /** also check the packages on the registry (scripts/lib/published.ts) */
   published?: boolean;
   registry?: string;
+  /** with `published`: this dist-tag must point at the version on every package */
+  distTag?: string;
   /** skip the npm install check per platform (a few seconds) */
   skipInstall?: boolean;
   /** skip running the fingerprint corpus (a few seconds per target); the manifest's values are still compared across targets */
@@ -198,33 +202,49 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
     }
   }
 
-  // ---- the registry (helper module: scripts/lib/published.ts)
+  // ---- the registry
   let published: VerifyReport['published'];
-  if (opts.published) {
-    const registry = opts.registry ?? process.env.npm_config_registry ?? 'https://registry.npmjs.org/';
-    const file = join(import.meta.dirname, 'published.ts');
-    if (!existsSync(file)) {
-      c.fail({ check: 'published', subject: registry, expected: 'scripts/lib/published.ts (verifyPublished)', actual: 'module missing' });
-    } else {
-      const mod = (await import(file)) as { verifyPublished?: (o: { dist: string; version: string; targets: Target[]; registry: string }) => Promise<{ failures: Failure[]; packages: Array<{ target: string; package: string; status: string }> }> };
-      if (typeof mod.verifyPublished !== 'function') {
-        c.fail({ check: 'published', subject: file, expected: 'an exported verifyPublished', actual: 'none' });
-      } else {
-        log.info(`checking the published packages on ${registry}`);
-        try {
-          const r = await mod.verifyPublished({ dist, version, targets: opts.targets, registry });
-          c.add(r.failures, 'published');
-          published = r.packages;
-        } catch (e) {
-          const failures = (e as { failures?: Failure[] }).failures;
-          if (Array.isArray(failures)) c.add(failures, 'published');
-          else c.fail({ check: 'published', subject: `the packages on ${registry}`, expected: 'readable from the registry', actual: (e as Error).message.split('\n')[0] });
-        }
-      }
-    }
-  }
+  if (opts.published) published = await checkRegistry(c, { dist, version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag });
 
   return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, install, fingerprints, published };
+}
+
+/** The agoric-sdk gate's registry checks (scripts/lib/published.ts), recorded in `c`. */
+async function checkRegistry(c: Checks, o: { dist: string; version: string; targets: Target[]; registry?: string; distTag?: string; manifestFile?: string }): Promise<VerifyReport['published']> {
+  const registry = o.registry ?? process.env.npm_config_registry ?? 'https://registry.npmjs.org/';
+  log.info(`checking the published packages on ${registry}`);
+  try {
+    const r = await verifyPublished({ dist: o.dist, version: o.version, targets: o.targets, registry, tag: o.distTag, manifestFile: o.manifestFile });
+    c.add(r.failures, 'published');
+    return r.packages;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const failures = (e as { failures?: Failure[] }).failures;
+    if (Array.isArray(failures)) c.add(failures, 'published');
+    else c.fail({ check: 'published', subject: `the packages on ${registry}`, expected: 'readable from the registry', actual: (e as Error).message.split('\n')[0] });
+    return undefined;
+  }
+}
+
+/**
+ * The gate with nothing but a manifest (the one attached to the GitHub Release):
+ * every package of the set is on the registry at its version with the
+ * manifest's tarball integrity and binaries. What agoric-sdk runs before
+ * publishing @agoric/xsnap@X.Y.Z; no build output needed.
+ */
+export async function verifyRegistryOnly(opts: { manifestFile: string; targets: Target[]; registry?: string; distTag?: string; tag?: string }): Promise<VerifyReport> {
+  const c = new Checks();
+  let version: string;
+  try {
+    const raw = JSON.parse(await readFile(opts.manifestFile, 'utf8')) as { version?: unknown };
+    version = checkVersion(raw.version, `manifest ${opts.manifestFile}`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`manifest ${opts.manifestFile} cannot be read as JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the manifest is for ${version}`);
+  const published = await checkRegistry(c, { dist: dirname(opts.manifestFile), version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, manifestFile: opts.manifestFile });
+  return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, published };
 }
 
 // ------------------------------------------------------------------ one target

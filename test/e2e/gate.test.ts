@@ -1,0 +1,67 @@
+// The agoric-sdk gate as agoric-sdk runs it: nothing but the release's manifest
+// (no build output, no tarballs), against a real Verdaccio.
+import t from 'tap';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runScript } from '../helpers/run.ts';
+import { LINUX } from '../helpers/staged.ts';
+import { VERSION, startTestRegistry, releaseDist, publishAll, publishEnv } from '../helpers/registry.ts';
+
+const MANIFEST = `xsnap-worker-manifest-${VERSION}.json`;
+const gate = (manifest: string, registry: string, extra: string[] = []) =>
+  runScript('verify-artifacts.ts', ['--published', '--manifest', manifest, '--registry', registry, '--targets', LINUX, '--json', ...extra], { env: { XSNAP_DIST_DIR: '/nonexistent' } });
+
+t.test('the gate with only the manifest: refuses before the release, passes after, refuses other bytes', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dist = await releaseDist();
+  const dir = t.testdir();
+  const manifest = join(dir, MANIFEST);
+  copyFileSync(join(dist, 'release', MANIFEST), manifest);
+
+  const before = await gate(manifest, reg.direct);
+  t.equal(before.code, 1, 'nothing published yet: refused');
+  t.match(before.stderr, /@agoric\/xsnap-linux-x64/);
+  t.same(JSON.parse(before.stdout).published.map((p: { status: string }) => p.status), ['no-package', 'no-package']);
+
+  const pub = await publishAll(reg, dist, publishEnv(reg, join(dir, 'tmp')));
+  t.equal(pub.code, 0, pub.stderr);
+
+  const after = await gate(manifest, reg.direct, ['--dist-tag', 'latest', '--tag', `v${VERSION}`]);
+  t.equal(after.code, 0, after.stderr);
+  const report = JSON.parse(after.stdout);
+  t.equal(report.ok, true);
+  t.equal(report.version, VERSION, 'version taken from the manifest');
+  t.same(report.published.map((p: { status: string }) => p.status), ['ok', 'ok']);
+
+  // a manifest naming other bytes for one binary: the registry's bytes are checked, not trusted
+  const edited = JSON.parse(readFileSync(manifest, 'utf8'));
+  edited.targets['linux-arm64'].debug.sha256 = '0'.repeat(64);
+  const other = join(dir, 'other', MANIFEST);
+  mkdirSync(join(dir, 'other'), { recursive: true });
+  writeFileSync(other, JSON.stringify(edited));
+  const refused = await gate(other, reg.direct);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /\[binary-sha256\] @agoric\/xsnap-linux-arm64@.*package\/bin\/debug\/xsnap-worker/);
+  t.match(refused.stderr, `expected: ${'0'.repeat(64)}`);
+
+  // the release tag must match the manifest's version; a dist-tag not on the version is refused
+  const wrongTag = await gate(manifest, reg.direct, ['--tag', 'v9.9.9']);
+  t.equal(wrongTag.code, 1);
+  t.match(wrongTag.stderr, /version-tag/);
+  const wrongDistTag = await gate(manifest, reg.direct, ['--dist-tag', 'next']);
+  t.equal(wrongDistTag.code, 1);
+  t.match(wrongDistTag.stderr, /dist-tag "next"/);
+});
+
+t.test('gate usage errors exit 2', async (t) => {
+  const dir = t.testdir({ 'bad.json': '{"version":"latest"}', 'not-json.json': '{' });
+  const notPublished = await runScript('verify-artifacts.ts', ['--manifest', join(dir, 'bad.json')]);
+  t.equal(notPublished.code, 2);
+  t.match(notPublished.stderr, /--manifest and --dist-tag go with --published/);
+  for (const [file, msg] of [['bad.json', /version "latest" is not an exact npm version/], ['not-json.json', /cannot be read as JSON/], ['missing.json', /cannot be read as JSON|missing/]] as const) {
+    const r = await runScript('verify-artifacts.ts', ['--published', '--manifest', join(dir, file), '--registry', 'http://127.0.0.1:9']);
+    t.equal(r.code, 2, file);
+    t.match(r.stderr, msg);
+  }
+});
