@@ -1,28 +1,43 @@
 #!/usr/bin/env -S npx tsx
 // Before a release builds anything: the tag is vX.Y.Z, equals the pinned
-// @agoric/xsnap version, and no GitHub Release carries it yet.
+// @agoric/xsnap version, and no GitHub Release carries it yet. With
+// --build-run-id (a publish-only release), also that the earlier run whose
+// verified dist is about to be downloaded is a verified release run of the
+// tag's commit (see checkBuildRun in lib/release-tag.ts).
 import { appendFileSync } from 'node:fs';
 import { log, registerSecret, runCommand, stringFlag } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
 import { readPin, pinPath } from './lib/pin.ts';
-import { assertTagCheck, checkReleaseTag } from './lib/release-tag.ts';
+import { CheckFailed } from './lib/errors.ts';
+import { checkBuildRun, checkReleaseTag, RELEASE_WORKFLOW, VERIFIED_JOB, type BuildRun } from './lib/release-tag.ts';
 
 await runCommand(
   {
     name: 'check-release-tag.ts',
     summary: 'check a release tag: vX.Y.Z, matches the source pin, not released yet',
-    usage: 'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] [--github-output]',
+    usage: 'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] [--build-run-id <id>] [--github-output]',
     options: [
       { name: 'tag', type: 'string', valueName: 'vX.Y.Z', description: 'the release tag', default: '$GITHUB_REF_NAME on a tag push' },
       { name: 'repo', type: 'string', valueName: 'owner/name', description: 'repository whose GitHub Releases to look in (none: the "new" check is skipped)', default: '$GITHUB_REPOSITORY' },
       { name: 'ref', type: 'string', valueName: 'ref', description: 'git ref the release builds, passed through to --github-output', default: 'refs/tags/<tag>' },
+      { name: 'build-run-id', type: 'string', valueName: 'id', description: `also check that workflow run <id> is a verified ${RELEASE_WORKFLOW} run of the tag's commit (publish-only releases)` },
       { name: 'github-output', type: 'boolean', description: 'append tag=, version= and ref= to $GITHUB_OUTPUT' },
       { name: 'pin', type: 'string', valueName: 'file', description: 'source pin', default: 'native/pin.json or $XSNAP_PIN' },
     ],
     details: `
 Exit 2 if the tag is not vX.Y.Z; exit 1 if it differs from the pinned version or
 a GitHub Release already exists for it. Environment: GITHUB_TOKEN (read-only is
-enough), GITHUB_API_URL (default https://api.github.com).`,
+enough; \`actions: read\` for --build-run-id), GITHUB_API_URL (default
+https://api.github.com).
+
+--build-run-id <id> (exit 1 unless all hold), asked of the REST API:
+  - the run is of ${RELEASE_WORKFLOW} (not a pull request's build.yml run);
+  - its head_sha is the commit of the tag (so the workflow and the code it built are the tag's);
+  - it is the push of the tag, or a manual run titled "release vX.Y.Z" (a
+    rehearsal's run-name says "(rehearsal)"; the API does not show inputs);
+  - it has completed, and its job "${VERIFIED_JOB}" and every build / verify
+    job succeeded. The run's own conclusion may be "failure": its publish job
+    failing is what a publish-only release is for.`,
   },
   async (flags) => {
     registerSecret(process.env.GITHUB_TOKEN);
@@ -31,8 +46,16 @@ enough), GITHUB_API_URL (default https://api.github.com).`,
     if (!tag) throw new UsageError('--tag vX.Y.Z is required (or run on a tag push)');
     const pin = readPin(pinPath(flags));
     const repo = stringFlag(flags, 'repo') ?? process.env.GITHUB_REPOSITORY;
-    const r = await checkReleaseTag({ tag, pinVersion: pin.version, pinFile: pin.file, repo, apiUrl: process.env.GITHUB_API_URL, token: process.env.GITHUB_TOKEN });
-    assertTagCheck(r);
+    const api = { repo, apiUrl: process.env.GITHUB_API_URL, token: process.env.GITHUB_TOKEN };
+    const r = await checkReleaseTag({ tag, pinVersion: pin.version, pinFile: pin.file, ...api });
+    const runId = stringFlag(flags, 'build-run-id');
+    let run: BuildRun | undefined;
+    if (runId !== undefined) {
+      log.step(`checking run ${runId}: a verified ${RELEASE_WORKFLOW} run of ${r.tag}`);
+      run = await checkBuildRun({ runId, tag: r.tag, ...api });
+    }
+    const failures = [...r.failures, ...(run?.failures ?? [])];
+    if (failures.length) throw new CheckFailed(failures);
     if (r.newness === 'not checked') log.warn(`no repository given: did not check that ${r.tag} has no GitHub Release yet`);
     const ref = stringFlag(flags, 'ref') ?? `refs/tags/${r.tag}`;
     if (flags['github-output']) {
@@ -40,10 +63,11 @@ enough), GITHUB_API_URL (default https://api.github.com).`,
       if (!out) throw new UsageError('--github-output needs $GITHUB_OUTPUT (set by GitHub Actions)');
       appendFileSync(out, `tag=${r.tag}\nversion=${r.version}\nref=${ref}\n`);
     }
+    const runText = run ? `; run ${run.id} is a verified release run of ${run.tagCommit} (${run.event})` : '';
     return {
-      json: { ...r, ref },
-      text: `${r.tag}: matches the pin (${pin.version})${r.newness === 'new' ? ', no GitHub Release yet' : ''}; builds ${ref}`,
-      summary: `### release tag ${r.tag}\n\nmatches the pin ${pin.version}; GitHub Release: ${r.newness}; builds \`${ref}\``,
+      json: { ...r, ref, ...(run ? { buildRun: run } : {}) },
+      text: `${r.tag}: matches the pin (${pin.version})${r.newness === 'new' ? ', no GitHub Release yet' : ''}; builds ${ref}${runText}`,
+      summary: `### release tag ${r.tag}\n\nmatches the pin ${pin.version}; GitHub Release: ${r.newness}; builds \`${ref}\`${run ? `\n\nbuild run [${run.id}](${run.url ?? ''}): ${run.event} at \`${run.headSha}\`, \`${VERIFIED_JOB}\` ${run.verifiedJob}` : ''}`,
     };
   },
 );

@@ -13,15 +13,10 @@ export function tagVersion(tag: string): string {
 
 export type Newness = 'new' | 'released' | 'not checked';
 
-/**
- * Whether a GitHub Release already exists for `tag`, asked of the REST API
- * (`GET /repos/{repo}/releases/tags/{tag}`): 404 means new.
- */
-export async function releaseNewness(opts: { tag: string; repo?: string; apiUrl?: string; token?: string }): Promise<Newness> {
-  if (!opts.repo) return 'not checked';
-  if (!/^[\w.-]+\/[\w.-]+$/.test(opts.repo)) throw new UsageError(`repository "${opts.repo}" is not owner/name`);
+/** One GET of the GitHub REST API: the status and the parsed JSON body (null unless 200). */
+async function githubGet(opts: { repo: string; apiUrl?: string; token?: string }, path: string, what: string): Promise<{ url: string; status: number; statusText: string; body: unknown }> {
   const api = (opts.apiUrl || 'https://api.github.com').replace(/\/+$/, '');
-  const url = `${api}/repos/${opts.repo}/releases/tags/${encodeURIComponent(opts.tag)}`;
+  const url = `${api}/repos/${opts.repo}${path}`;
   let res: Response;
   try {
     res = await fetch(url, {
@@ -29,11 +24,34 @@ export async function releaseNewness(opts: { tag: string; repo?: string; apiUrl?
       signal: AbortSignal.timeout(30_000),
     });
   } catch (e) {
-    throw new OperationError(`cannot ask ${url} whether ${opts.tag} is released: ${(e as Error).message}`);
+    throw new OperationError(`cannot ask ${url} ${what}: ${(e as Error).message}`);
   }
-  if (res.status === 404) return 'new';
-  if (res.status === 200) return 'released';
-  throw new OperationError(`${url} answered ${res.status} ${res.statusText}: cannot tell whether ${opts.tag} is released`);
+  let body: unknown = null;
+  if (res.status === 200) {
+    try {
+      body = await res.json();
+    } catch (e) {
+      throw new OperationError(`${url} answered 200 with a body that is not JSON (${(e as Error).message}): cannot tell ${what}`);
+    }
+  } else await res.body?.cancel();
+  return { url, status: res.status, statusText: res.statusText, body };
+}
+
+function checkRepo(repo: string): void {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new UsageError(`repository "${repo}" is not owner/name`);
+}
+
+/**
+ * Whether a GitHub Release already exists for `tag`, asked of the REST API
+ * (`GET /repos/{repo}/releases/tags/{tag}`): 404 means new.
+ */
+export async function releaseNewness(opts: { tag: string; repo?: string; apiUrl?: string; token?: string }): Promise<Newness> {
+  if (!opts.repo) return 'not checked';
+  checkRepo(opts.repo);
+  const r = await githubGet({ ...opts, repo: opts.repo }, `/releases/tags/${encodeURIComponent(opts.tag)}`, `whether ${opts.tag} is released`);
+  if (r.status === 404) return 'new';
+  if (r.status === 200) return 'released';
+  throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot tell whether ${opts.tag} is released`);
 }
 
 export interface TagCheck {
@@ -60,4 +78,102 @@ export async function checkReleaseTag(opts: { tag: string; pinVersion: string; p
 
 export function assertTagCheck(r: TagCheck): void {
   if (r.failures.length) throw new CheckFailed(r.failures);
+}
+
+// ------------------------------------------------------------------ the earlier run of a publish-only release
+
+/** The workflow whose verified dist a publish-only run may publish. */
+export const RELEASE_WORKFLOW = '.github/workflows/release.yml';
+/**
+ * The job of release.yml that verifies the whole set (release.yml's `verify`
+ * job calling verify.yml's `verify` job, as the runs API names it); it must
+ * have succeeded. test/unit/workflows.test.ts derives this name from the workflows.
+ */
+export const VERIFIED_JOB = 'verify / verify the whole set';
+/** release.yml's `run-name` for a release that is not a rehearsal (a rehearsal's title says so). */
+export const releaseRunTitle = (tag: string) => `release ${tag}`;
+
+export interface BuildRun {
+  id: string;
+  tagCommit: string | null;
+  event?: string;
+  headSha?: string;
+  headBranch?: string | null;
+  path?: string;
+  title?: string;
+  status?: string;
+  conclusion?: string | null;
+  url?: string;
+  verifiedJob?: string | null;
+  failures: Failure[];
+}
+
+interface RunJson { event?: string; head_sha?: string; head_branch?: string | null; path?: string; display_title?: string; status?: string; conclusion?: string | null; html_url?: string }
+interface JobsJson { jobs?: Array<{ name?: string; status?: string; conclusion?: string | null }> }
+
+/**
+ * Whether the run `runId` may be the source of a publish-only release of `tag`
+ * (release.yml's build-run-id). The artifact of any run of the repository can
+ * be downloaded by id, and its contents vouch only for themselves, so the run
+ * itself is asked of the REST API:
+ *  - it is a run of .github/workflows/release.yml (not build.yml of a pull request);
+ *  - at the tag's commit (`head_sha`; so release.yml and the code it built are the tag's);
+ *  - a tag push, or a manual run titled `release vX.Y.Z` (release.yml's run-name:
+ *    a rehearsal's title says "(rehearsal)"; the API does not show dispatch inputs);
+ *  - completed, with the whole-set verification job (VERIFIED_JOB) and every
+ *    build and verify job successful. The run's own conclusion is not required
+ *    to be success: a publish-only run exists because that run's publish failed.
+ */
+export async function checkBuildRun(opts: { runId: string; tag: string; repo?: string; apiUrl?: string; token?: string }): Promise<BuildRun> {
+  if (!/^[1-9]\d*$/.test(opts.runId)) throw new UsageError(`build run id "${opts.runId}" is not a workflow run id (digits)`);
+  if (!opts.repo) throw new UsageError('checking a build run needs the repository: --repo owner/name or $GITHUB_REPOSITORY');
+  checkRepo(opts.repo);
+  const gh = { repo: opts.repo, apiUrl: opts.apiUrl, token: opts.token };
+  const subject = `run ${opts.runId} of ${opts.repo}`;
+  const failures: Failure[] = [];
+  const out: BuildRun = { id: opts.runId, tagCommit: null, failures };
+
+  // the commit the tag points at (an annotated tag is peeled to its commit by this endpoint)
+  const c = await githubGet(gh, `/commits/tags/${encodeURIComponent(opts.tag)}`, `which commit ${opts.tag} is`);
+  if (c.status === 200) out.tagCommit = String((c.body as { sha?: unknown }).sha ?? '') || null;
+  else if (c.status === 404 || c.status === 422) failures.push({ check: 'tag-exists', subject: opts.tag, expected: `a tag ${opts.tag} in ${opts.repo}`, actual: `${c.url} answered ${c.status}`, hint: 'push the tag first; a publish-only run publishes what was built from it' });
+  else throw new OperationError(`${c.url} answered ${c.status} ${c.statusText}: cannot tell which commit ${opts.tag} is`);
+
+  const r = await githubGet(gh, `/actions/runs/${opts.runId}`, `about ${subject}`);
+  if (r.status === 404) {
+    failures.push({ check: 'build-run-exists', subject, expected: 'a workflow run of this repository', actual: 'not found', hint: 'give the id in the URL of the earlier release run (…/actions/runs/<id>)' });
+    return out;
+  }
+  if (r.status !== 200) throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
+  const run = r.body as RunJson;
+  Object.assign(out, { event: run.event, headSha: run.head_sha, headBranch: run.head_branch, path: run.path, title: run.display_title, status: run.status, conclusion: run.conclusion, url: run.html_url });
+  // `path` is .github/workflows/x.yml, in some answers with "@<ref>" appended
+  const path = String(run.path ?? '').replace(/@.*$/, '');
+  if (path !== RELEASE_WORKFLOW) {
+    failures.push({ check: 'build-run-workflow', subject, expected: RELEASE_WORKFLOW, actual: run.path ?? '(none)', hint: 'only a release run\'s verified dist may be published; pull-request and other runs are refused' });
+  }
+  if (out.tagCommit && run.head_sha !== out.tagCommit) {
+    failures.push({ check: 'build-run-commit', subject, expected: `the commit of ${opts.tag} (${out.tagCommit})`, actual: `${run.head_sha} (${run.event} of ${run.head_branch})`, hint: `use the run started by pushing ${opts.tag}, or a manual run started from the tag ("Use workflow from: ${opts.tag}")` });
+  }
+  const pushOfTag = run.event === 'push' && run.head_branch === opts.tag;
+  const realDispatch = run.event === 'workflow_dispatch' && run.display_title === releaseRunTitle(opts.tag);
+  if (!pushOfTag && !realDispatch) {
+    failures.push({ check: 'build-run-event', subject, expected: `the push of ${opts.tag}, or a manual run titled "${releaseRunTitle(opts.tag)}" (not a rehearsal)`, actual: `${run.event} of ${run.head_branch}, titled "${run.display_title}"` });
+  }
+  if (run.status !== 'completed') {
+    failures.push({ check: 'build-run-completed', subject, expected: 'completed', actual: String(run.status), hint: 'wait for that run to finish' });
+  }
+
+  const j = await githubGet(gh, `/actions/runs/${opts.runId}/jobs?per_page=100`, `about the jobs of ${subject}`);
+  if (j.status !== 200) throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
+  const jobs = (j.body as JobsJson).jobs ?? [];
+  const verified = jobs.find((x) => x.name === VERIFIED_JOB);
+  out.verifiedJob = verified ? String(verified.conclusion) : null;
+  if (verified?.conclusion !== 'success') {
+    failures.push({ check: 'build-run-verified', subject, expected: `job "${VERIFIED_JOB}" succeeded`, actual: verified ? `${verified.status}, ${verified.conclusion}` : 'no such job', hint: 'only a verified dist may be published' });
+  }
+  for (const x of jobs.filter((x) => x.name !== VERIFIED_JOB && /^(build|verify) \/ /.test(x.name ?? '') && x.conclusion !== 'success')) {
+    failures.push({ check: 'build-run-verified', subject, expected: `job "${x.name}" succeeded`, actual: `${x.status}, ${x.conclusion}` });
+  }
+  return out;
 }

