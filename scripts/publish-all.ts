@@ -8,7 +8,7 @@ import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { checkPublishedPackage, readManifestSet } from './lib/published.ts';
 import {
-  checkLocalTarballs, describePlan, executePlan, openRegistry, planRelease, retryPolicyFromEnv, summaryTable,
+  checkDistTag, checkLocalTarballs, describePlan, executePlan, openRegistry, planRelease, retryPolicyFromEnv, summaryTable,
   type Plan, type PlanInput,
 } from './lib/publish.ts';
 import { TARGET_NAMES, TARGETS, parseTargetList, type Target } from './lib/targets.ts';
@@ -38,6 +38,11 @@ binaries inside against the manifest, and only then point --tag at X.Y.Z on
 every package. A re-run after any failure continues and ends in the same state.
 Note: a registry sets "latest" on a package's very first publish, whatever the tag.
 
+"latest" only moves forward and never onto a prerelease: publish-all refuses
+(exit 2, before any write) to point it at a version lower than where it is, or
+at X.Y.Z-pre; publish those under another --tag (backport-0.14, next). A tag
+npm would refuse (one that reads as a semver range, e.g. "x") is refused too.
+
 Environment: NPM_TOKEN or NODE_AUTH_TOKEN (the token; written only to a
 temporary 0600 npm config that is removed afterwards), GITHUB_ACTIONS=true
 (publish to the public registry with --provenance), XSNAP_REGISTRY_DIR (storage
@@ -66,7 +71,7 @@ function report(plan: Plan, extra: Record<string, unknown>, exitCode: number, te
 await runCommand(spec, async (flags) => {
   const dryRun = Boolean(flags['dry-run']);
   const tag = stringFlag(flags, 'tag') ?? 'latest';
-  if (!/^[a-z][a-z0-9._-]*$/i.test(tag) || /^v?\d/.test(tag)) throw new UsageError(`--tag "${tag}" is not a usable dist-tag (letters first, no version-like tags)`);
+  checkDistTag(tag);
   const targetsFlag = stringFlag(flags, 'targets');
   const targets = parseTargetList(targetsFlag);
   const registryFlag = stringFlag(flags, 'registry');
@@ -74,7 +79,6 @@ await runCommand(spec, async (flags) => {
   const pinFile = pinPath(flags);
   const version = readPin(pinFile).version;
   const dist = distDir(flags);
-  if (tag.startsWith('staging-')) throw new UsageError(`--tag "${tag}": staging-* tags are publish-all's own`);
 
   const registry = await openRegistry(registryFlag, { keep: Boolean(flags['keep-registry']) });
   try {

@@ -6,11 +6,11 @@
 // passed with --userconfig; it is removed when the client is disposed, on
 // success, on failure, and on SIGINT/SIGTERM. (SIGKILL cannot be caught: the
 // file then stays in the OS temp folder, still readable only by this user.)
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OperationError } from './errors.ts';
-import { registerSecret, redact } from './cli.ts';
+import { log, registerSecret, redact } from './cli.ts';
 import { runRaw, type RunResult } from './exec.ts';
 
 export const PUBLIC_REGISTRY = 'https://registry.npmjs.org/';
@@ -106,19 +106,35 @@ export class RegistryReader {
 
 /**
  * A process killed with SIGKILL cannot remove its temporary npm config: the next
- * client removes every one whose owning process is gone, so a token never stays.
+ * client removes every one of this user's whose owning process is gone, so a
+ * token never stays. Other users' folders (a shared /tmp) are left alone, and a
+ * folder that cannot be removed is a warning: tidying up never stops a publish.
  */
-function sweepStaleConfigs(): void {
-  for (const name of readdirSync(tmpdir())) {
+export function sweepStaleConfigs(dir = tmpdir()): void {
+  const uid = process.getuid?.();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
     const m = /^xsnap-npm-(\d+)-/.exec(name);
     if (!m) continue;
-    let alive = true;
+    const path = join(dir, name);
     try {
-      process.kill(Number(m[1]), 0);
+      const st = lstatSync(path);
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+      let alive = true;
+      try {
+        process.kill(Number(m[1]), 0);
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+      if (!alive) rmSync(path, { recursive: true, force: true });
     } catch (e) {
-      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      log.warn(`could not remove the stale npm config ${path}: ${(e as Error).message}`);
     }
-    if (!alive) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
 }
 

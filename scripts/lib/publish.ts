@@ -11,8 +11,9 @@
 // interrupted run stopped and ends in the same state.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import semver from 'semver';
 import { log } from './cli.ts';
-import type { Failure } from './errors.ts';
+import { UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sriSha512 } from './hash.ts';
 import { NpmClient, isPublicRegistry, normaliseRegistry, lastLines, PUBLIC_REGISTRY, type RegistryReader } from './npm-client.ts';
 import { startLocalRegistry, LOCAL_REGISTRY_DIR } from './local-registry.ts';
@@ -50,6 +51,17 @@ export async function openRegistry(flag: string | undefined, opts: { keep?: bool
 // ---------------------------------------------------------------- the plan
 
 export const stagingTagFor = (version: string) => `staging-${version}`;
+
+/**
+ * A dist-tag npm will accept at `dist-tag add`, checked before anything is
+ * written: npm refuses tags that parse as a semver range ("x", "1", "v1"), and
+ * it would do so only after every package had been published.
+ */
+export function checkDistTag(tag: string): void {
+  if (!/^[a-z][a-z0-9._-]*$/i.test(tag) || /^v\d/i.test(tag)) throw new UsageError(`--tag "${tag}" is not a usable dist-tag: letters, digits, ".", "_", "-", starting with a letter, not version-like`);
+  if (semver.validRange(tag) !== null) throw new UsageError(`--tag "${tag}" reads as a semver range (${semver.validRange(tag)}), which npm refuses as a dist-tag; pick a name such as "next" or "backport-0.14"`);
+  if (tag.startsWith('staging-')) throw new UsageError(`--tag "${tag}": staging-* tags are publish-all's own`);
+}
 
 export type RemoteState = Exclude<PublishedStatus, 'ok' | 'corrupt' | 'error'> | 'identical';
 
@@ -98,8 +110,38 @@ export interface PlanInput {
   remote: Record<string, { status: PublishedStatus; integrity?: string; distTags: Record<string, string> }>;
 }
 
-/** Decide what to do from what we have and what the registry holds. Pure. */
+/**
+ * `latest` is what a plain `npm install` gives everyone: it only ever moves
+ * forward, and never onto a prerelease. A backport or a prerelease goes out
+ * under another tag (`--tag backport-0.14`, `--tag next`).
+ */
+function checkLatestMove(input: PlanInput, packages: PackagePlan[]): void {
+  if (input.tag !== 'latest') return;
+  const moving = packages.filter((p) => p.action !== 'refuse' && p.tag.action === 'move');
+  if (!moving.length) return;
+  if (semver.prerelease(input.version)) {
+    throw new UsageError(
+      `refusing to point "latest" at the prerelease ${input.version} (${moving.map((p) => p.package).join(', ')}); nothing was written.\n` +
+        `    next: publish it under another tag, e.g. --tag next`,
+    );
+  }
+  const ahead = moving.filter((p) => p.tag.current !== null && semver.valid(p.tag.current) && semver.gt(p.tag.current, input.version));
+  if (ahead.length) {
+    const minor = `${semver.major(input.version)}.${semver.minor(input.version)}`;
+    throw new UsageError(
+      `refusing to move "latest" backwards to ${input.version}: ${ahead.map((p) => `${p.package} latest is ${p.tag.current}`).join(', ')}; nothing was written.\n` +
+        `    next: publish the backport under its own tag, e.g. --tag backport-${minor}`,
+    );
+  }
+}
+
+/**
+ * Decide what to do from what we have and what the registry holds. Pure; throws
+ * UsageError (exit 2, before any write) for a tag npm would refuse and for a
+ * `latest` that would move backwards or onto a prerelease.
+ */
 export function planRelease(input: PlanInput): Plan {
+  checkDistTag(input.tag);
   const stagingTag = stagingTagFor(input.version);
   const notes: string[] = [];
   const packages = input.members.map((m): PackagePlan => {
@@ -122,6 +164,7 @@ export function planRelease(input: PlanInput): Plan {
       stagingTagLeft: r.distTags[stagingTag] !== undefined,
     };
   });
+  checkLatestMove(input, packages);
   const refused = packages.some((p) => p.action === 'refuse');
   const first = packages.filter((p) => p.firstEverPublish && p.action === 'publish');
   if (first.length) {
@@ -223,6 +266,15 @@ export interface PackageOutcome {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const backoff = (policy: RetryPolicy, attempt: number) => Math.min(policy.baseMs * 2 ** (attempt - 1), 15_000);
 
+/**
+ * npm's answer when the version already exists: the public registry's 403
+ * "You cannot publish over the previously published versions", Verdaccio's
+ * 409 "this package is already present".
+ */
+export function isPublishConflict(npmOutput: string): boolean {
+  return /cannot publish over|previously published version|package is already present|EPUBLISHCONFLICT|\bE409\b/i.test(npmOutput);
+}
+
 /** Publish one tarball under the staging tag; after a failure look at what landed before trying again. */
 async function publishOne(client: NpmClient, plan: Plan, p: PackagePlan, entry: ManifestEntry, policy: RetryPolicy, out: PackageOutcome): Promise<void> {
   let lastError = '';
@@ -235,6 +287,15 @@ async function publishOne(client: NpmClient, plan: Plan, p: PackagePlan, entry: 
       return;
     }
     lastError = lastLines(r.stderr);
+    if (isPublishConflict(r.stderr)) {
+      // The registry already holds this version: an earlier attempt (or run)
+      // landed although the registry's reads did not show it yet. Whose bytes
+      // they are is the read-back's question: it waits out the lag and compares.
+      out.publish = attempt === 1 ? 'already' : 'published';
+      const answer = lastError.split('\n').filter((l) => isPublishConflict(l)).pop()?.replace(/^\s*npm error\s*/, '') ?? lastError;
+      log.warn(`${p.package}@${plan.version}: the registry says this version is already there (${answer}); the read-back checks it is ours`);
+      return;
+    }
     // The answer may be lost although the registry stored it (a dropped connection).
     const now = await checkPublishedPackage(client, entry, plan.version, { download: false });
     if (now.status === 'ok') {

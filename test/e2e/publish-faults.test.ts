@@ -111,3 +111,27 @@ t.test('a publish that landed although its answer was lost counts as published',
   const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
   t.same(gate.failures, []);
 });
+
+t.test('a lost answer plus read-after-write lag: the retry\'s conflict means it landed', async (t) => {
+  const { reg, dist, env } = await seededRegistry(t);
+  // The first publish reaches the registry but its answer is lost, and the next
+  // five reads of the package still show it without the new version (our check
+  // after each failed attempt, and npm 11's own read before each publish). The
+  // retry's PUT reaches Verdaccio, which answers its real conflict (409). Were
+  // that conflict not taken as "it landed", every check after each of the three
+  // attempts would be stale and the package would end up "failed" although it
+  // is on the registry; taken as landed, the read-back waits out the lag.
+  reg.proxy.setRules([{ publishOf: ARM64, action: 'drop-after-forward', times: 1, lagReads: 5 }]);
+  env.XSNAP_READBACK_ATTEMPTS = '8';
+  const r = await publishAll(reg, dist, env, ['--json']);
+  t.equal(r.code, 0, `publish-all succeeds\n${r.stderr}`);
+  t.equal(reg.proxy.hits[0], 1, 'the first publish was the one that landed');
+  t.equal(reg.proxy.seen.filter((s) => s === `PUT /${ARM64}`).length, 2, 'one retry, answered by the registry itself');
+  t.match(r.stderr, new RegExp(`${ARM64.replace('/', '\\/')}@${VERSION}: the registry says this version is already there`), 'the conflict is named');
+  t.match(r.stderr, /not readable yet \(absent\)/, 'the read-back waited out the lag');
+  const arm = JSON.parse(r.stdout).outcomes.find((o: { package: string }) => o.package === ARM64);
+  t.same([arm.publish, arm.attempts, arm.verified, arm.tag], ['published', 2, true, 'moved'], 'not marked failed: published, verified, tagged');
+  t.same(await latestOf(reg), RELEASED);
+  const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
+  t.same(gate.failures, [], 'the gate passes');
+});

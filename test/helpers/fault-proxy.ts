@@ -1,7 +1,9 @@
 // A small loopback HTTP proxy in front of the test registry that injects the
 // faults publish-all must survive: a package's publish answered 503 (every time
 // or once), the connection dropped (before or after the registry got the
-// request), or the request held forever (to kill publish-all mid-release).
+// request), or the request held forever (to kill publish-all mid-release);
+// and read-after-write lag: after a hit, the package's next reads are answered
+// with its document as it was before the publish.
 // Everything else is passed through unchanged, Host header included, so the
 // registry's tarball URLs point back at the proxy.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,6 +25,12 @@ export interface FaultRule {
   action: FaultAction;
   /** how many matching requests to hit (default: every one) */
   times?: number;
+  /**
+   * read-after-write lag: after each hit, the next `lagReads` reads of the
+   * package's document (GET /<name>) get the document as it was just before
+   * this publish, as a lagging registry replica would serve it
+   */
+  lagReads?: number;
 }
 
 export interface FaultProxy {
@@ -61,12 +69,42 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     req.pipe(up);
   };
 
-  const server: Server = createServer((req, res) => {
+  /** stale documents still to serve, by path */
+  const stale = new Map<string, { reads: number; status: number; headers: Record<string, string>; body: Buffer }>();
+  /** the package document as the registry serves it now, asked with the client's Host (so tarball URLs point at the proxy) */
+  const snapshot = (path: string, host: string | undefined) =>
+    new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
+      const get = request(
+        { host: upstream.hostname, port: upstream.port, method: 'GET', path: path.replace(/^\/(@[^/]+)\//, '/$1%2f'), headers: { accept: 'application/json', ...(host ? { host } : {}) } },
+        (r) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => resolve({ status: r.statusCode ?? 502, headers: { 'content-type': String(r.headers['content-type'] ?? 'application/json') }, body: Buffer.concat(chunks) }));
+        },
+      );
+      get.on('error', reject);
+      get.end();
+    });
+
+  const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
     state.seen.push(`${req.method} ${path}`);
+    const lag = req.method === 'GET' ? stale.get(path) : undefined;
+    if (lag && lag.reads > 0) {
+      lag.reads--;
+      req.resume();
+      res.writeHead(lag.status, { ...lag.headers, 'content-length': String(lag.body.length) });
+      res.end(lag.body);
+      return;
+    }
     const i = rules.findIndex((r, idx) => req.method === 'PUT' && path === `/${r.publishOf}` && state.hits[idx] < (r.times ?? Infinity));
     if (i < 0) return forward(req, res);
     state.hits[i]++;
+    const lagReads = rules[i].lagReads;
+    if (lagReads) {
+      req.pause();
+      stale.set(path, { reads: lagReads, ...(await snapshot(path, req.headers.host)) });
+    }
     switch (rules[i].action) {
       case '503':
         req.resume();
@@ -93,6 +131,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     url: `http://127.0.0.1:${port}/`,
     setRules(r) {
       rules = r;
+      stale.clear();
       state.hits = r.map(() => 0);
       state.seen.length = 0;
       heldPromise = new Promise<void>((res) => (heldResolve = res));

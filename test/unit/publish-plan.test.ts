@@ -1,15 +1,27 @@
 // The publish plan from plain objects: what publish-all decides for each
 // registry state, before it writes anything.
 import t from 'tap';
-import { planRelease, describePlan, stagingTagFor, type PlanInput } from '../../scripts/lib/publish.ts';
+import { UsageError } from '../../scripts/lib/errors.ts';
+import { planRelease, describePlan, stagingTagFor, checkDistTag, isPublishConflict, type PlanInput } from '../../scripts/lib/publish.ts';
 import { isPublicRegistry, normaliseRegistry } from '../../scripts/lib/npm-client.ts';
 
 const members: PlanInput['members'] = [
   { target: 'linux-x64', package: '@agoric/xsnap-linux-x64', tarball: '/d/a.tgz', integrity: 'sha512-AAA' },
   { target: 'linux-arm64', package: '@agoric/xsnap-linux-arm64', tarball: '/d/b.tgz', integrity: 'sha512-BBB' },
 ];
-const input = (remote: PlanInput['remote'], tag = 'latest'): PlanInput => ({
-  version: '1.2.3', registry: 'http://r/', registryKind: 'custom', tag, provenance: false, dryRun: false, members, remote,
+/** what planRelease throws: a UsageError (exit 2) or nothing */
+function refusal(fn: () => unknown): UsageError | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof UsageError) return e;
+    throw e;
+  }
+  return undefined;
+}
+
+const input = (remote: PlanInput['remote'], tag = 'latest', version = '1.2.3'): PlanInput => ({
+  version, registry: 'http://r/', registryKind: 'custom', tag, provenance: false, dryRun: false, members, remote,
 });
 
 t.test('absent packages are published; the tag moves from the old version', async (t) => {
@@ -58,6 +70,62 @@ t.test('everything identical and tagged: nothing to do', async (t) => {
   const otherTag = planRelease(input({ '@agoric/xsnap-linux-x64': done, '@agoric/xsnap-linux-arm64': done }, 'next'));
   t.notOk(otherTag.nothingToDo, 'a different requested tag still has to move');
   t.same(otherTag.packages.map((p) => p.tag.action), ['move', 'move']);
+});
+
+t.test('latest never moves backwards: a backport needs its own tag', async (t) => {
+  const remote = {
+    '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: { latest: '1.3.0' } },
+    '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: { latest: '1.2.2' } },
+  };
+  const err = refusal(() => planRelease(input(remote)));
+  t.equal(err?.exitCode, 2, 'moving latest 1.3.0 -> 1.2.3 is a usage error (exit 2)');
+  t.match(err?.message, /backwards to 1\.2\.3: @agoric\/xsnap-linux-x64 latest is 1\.3\.0; nothing was written/, 'names the package and where latest is');
+  t.notMatch(err?.message, /xsnap-linux-arm64 latest/, 'only the package that is ahead is named');
+  t.match(err?.message, /--tag backport-1\.2/, 'says what to do');
+  const backport = planRelease(input(remote, 'backport-1.2'));
+  t.same(backport.packages.map((p) => [p.action, p.tag.name, p.tag.action]), [['publish', 'backport-1.2', 'move'], ['publish', 'backport-1.2', 'move']], 'an explicit other tag is planned');
+  t.ok(refusal(() => planRelease(input({
+    '@agoric/xsnap-linux-x64': { status: 'ok' as const, distTags: { latest: '2.0.0' } },
+    '@agoric/xsnap-linux-arm64': { status: 'ok' as const, distTags: { latest: '2.0.0' } },
+  }))), 'also when the version is already published: the move itself is refused');
+  const forward = planRelease(input({
+    '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: { latest: '1.2.3-rc.1' } },
+    '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: {} },
+  }));
+  t.same(forward.packages.map((p) => p.tag.action), ['move', 'move'], 'forward from a prerelease, or from unset, is fine');
+});
+
+t.test('latest never points at a prerelease unless another tag is asked for', async (t) => {
+  const remote = {
+    '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: { latest: '1.2.2' } },
+    '@agoric/xsnap-linux-arm64': { status: 'no-package' as const, distTags: {} },
+  };
+  const err = refusal(() => planRelease(input(remote, 'latest', '2.0.0-rc.1')));
+  t.equal(err?.exitCode, 2, 'a usage error (exit 2)');
+  t.match(err?.message, /prerelease 2\.0\.0-rc\.1.*nothing was written[\s\S]*--tag next/, 'refused, naming the way out');
+  const next = planRelease(input(remote, 'next', '2.0.0-rc.1'));
+  t.same(next.packages.map((p) => p.action), ['publish', 'publish'], '--tag next is planned');
+  t.match(next.notes[0], /first ever publish/, 'still warns that a first publish sets latest by itself');
+});
+
+t.test('tags npm would refuse at dist-tag add are refused before the plan', async (t) => {
+  const remote = {
+    '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: {} },
+    '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: {} },
+  };
+  for (const tag of ['x', 'X', 'v1', 'v2-compat', '1', '*', 'staging-1.2.3', '-next', 'has space']) {
+    t.ok(refusal(() => planRelease(input(remote, tag))), `"${tag}" refused by the plan`);
+    t.ok(refusal(() => checkDistTag(tag)), `"${tag}" refused by checkDistTag`);
+  }
+  t.match(refusal(() => checkDistTag('x'))?.message, /semver range/, 'the range case says why');
+  for (const tag of ['latest', 'next', 'beta', 'backport-0.14', 'rc']) t.doesNotThrow(() => checkDistTag(tag), `"${tag}" accepted`);
+});
+
+t.test('the registry\'s "already published" answers are recognised, other errors are not', async (t) => {
+  t.ok(isPublishConflict('npm error code E409\nnpm error 409 Conflict - PUT http://127.0.0.1:4873/@agoric%2fxsnap-linux-x64 - this package is already present'), 'Verdaccio');
+  t.ok(isPublishConflict('npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You cannot publish over the previously published versions: 0.15.0.'), 'registry.npmjs.org');
+  t.notOk(isPublishConflict('npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You do not have permission to publish "@agoric/xsnap-linux-x64".'), 'a permission error is not a conflict');
+  t.notOk(isPublishConflict('npm error code ECONNRESET\nnpm error network request failed, reason: socket hang up'), 'a lost answer is not a conflict');
 });
 
 t.test('registry URLs', async (t) => {

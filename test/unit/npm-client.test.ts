@@ -1,0 +1,45 @@
+// npm-client's tidying of temporary npm configs left by killed runs, in a temp
+// folder standing in for a shared /tmp.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sweepStaleConfigs } from '../../scripts/lib/npm-client.ts';
+
+/** a pid whose process has exited */
+const deadPid = () => spawnSync('true').pid;
+const isRoot = process.getuid?.() === 0;
+
+t.test('stale configs of this user are removed; live ones and other users\' are left', { skip: isRoot ? false : 'needs root to make a folder owned by another user' }, async (t) => {
+  const tmp = t.testdir();
+  const dead = deadPid();
+  const mine = join(tmp, `xsnap-npm-${dead}-mine`);
+  const theirs = join(tmp, `xsnap-npm-${dead}-theirs`);
+  const live = join(tmp, `xsnap-npm-${process.pid}-live`);
+  for (const d of [mine, theirs, live]) {
+    mkdirSync(d, { mode: 0o700 });
+    writeFileSync(join(d, 'npmrc'), '//r/:_authToken=x\n', { mode: 0o600 });
+  }
+  // another user's leftover in a shared /tmp (nobody, 65534)
+  chownSync(theirs, 65534, 65534);
+  chownSync(join(theirs, 'npmrc'), 65534, 65534);
+  t.doesNotThrow(() => sweepStaleConfigs(tmp));
+  t.notOk(existsSync(mine), 'this user\'s config whose process is gone: removed');
+  t.ok(existsSync(join(theirs, 'npmrc')), 'another user\'s folder: not touched');
+  t.ok(existsSync(join(live, 'npmrc')), 'a running process\'s config: kept');
+});
+
+t.test('a stale config that cannot be removed does not stop the client', { skip: isRoot ? 'root can remove any folder here' : false }, async (t) => {
+  const tmp = t.testdir();
+  const stuck = join(tmp, `xsnap-npm-${deadPid()}-stuck`);
+  mkdirSync(join(stuck, 'locked'), { recursive: true });
+  writeFileSync(join(stuck, 'locked', 'npmrc'), 'x\n');
+  chmodSync(join(stuck, 'locked'), 0o500);
+  t.teardown(() => chmodSync(join(stuck, 'locked'), 0o700));
+  t.doesNotThrow(() => sweepStaleConfigs(tmp));
+  t.ok(existsSync(stuck), 'left in place (with a warning)');
+});
+
+t.test('a missing temp folder is not an error', async (t) => {
+  t.doesNotThrow(() => sweepStaleConfigs(join(t.testdirName, 'does-not-exist')));
+});
