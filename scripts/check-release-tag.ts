@@ -9,7 +9,7 @@ import { log, registerSecret, runCommand, stringFlag } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { CheckFailed } from './lib/errors.ts';
-import { checkBuildRun, checkReleaseTag, RELEASE_WORKFLOW, VERIFIED_JOB, type BuildRun } from './lib/release-tag.ts';
+import { checkBuildRun, checkRunId, checkReleaseTag, RELEASE_WORKFLOW, VERIFIED_JOB, type BuildRun } from './lib/release-tag.ts';
 
 await runCommand(
   {
@@ -46,9 +46,10 @@ https://api.github.com).
     if (!tag) throw new UsageError('--tag vX.Y.Z is required (or run on a tag push)');
     const pin = readPin(pinPath(flags));
     const repo = stringFlag(flags, 'repo') ?? process.env.GITHUB_REPOSITORY;
+    const runId = stringFlag(flags, 'build-run-id');
+    if (runId !== undefined) checkRunId(runId);
     const api = { repo, apiUrl: process.env.GITHUB_API_URL, token: process.env.GITHUB_TOKEN };
     const r = await checkReleaseTag({ tag, pinVersion: pin.version, pinFile: pin.file, ...api });
-    const runId = stringFlag(flags, 'build-run-id');
     let run: BuildRun | undefined;
     if (runId !== undefined) {
       log.step(`checking run ${runId}: a verified ${RELEASE_WORKFLOW} run of ${r.tag}`);

@@ -111,6 +111,12 @@ export interface BuildRun {
 interface RunJson { event?: string; head_sha?: string; head_branch?: string | null; path?: string; display_title?: string; status?: string; conclusion?: string | null; html_url?: string }
 interface JobsJson { jobs?: Array<{ name?: string; status?: string; conclusion?: string | null }> }
 
+/** A workflow run id is digits; anything else is a usage error. */
+export function checkRunId(runId: string): string {
+  if (!/^[1-9]\d*$/.test(runId)) throw new UsageError(`build run id "${runId}" is not a workflow run id (digits)`);
+  return runId;
+}
+
 /**
  * Whether the run `runId` may be the source of a publish-only release of `tag`
  * (release.yml's build-run-id). The artifact of any run of the repository can
@@ -125,7 +131,7 @@ interface JobsJson { jobs?: Array<{ name?: string; status?: string; conclusion?:
  *    to be success: a publish-only run exists because that run's publish failed.
  */
 export async function checkBuildRun(opts: { runId: string; tag: string; repo?: string; apiUrl?: string; token?: string }): Promise<BuildRun> {
-  if (!/^[1-9]\d*$/.test(opts.runId)) throw new UsageError(`build run id "${opts.runId}" is not a workflow run id (digits)`);
+  checkRunId(opts.runId);
   if (!opts.repo) throw new UsageError('checking a build run needs the repository: --repo owner/name or $GITHUB_REPOSITORY');
   checkRepo(opts.repo);
   const gh = { repo: opts.repo, apiUrl: opts.apiUrl, token: opts.token };

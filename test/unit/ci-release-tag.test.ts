@@ -1,13 +1,13 @@
 // check-release-tag.ts, run as release.yml runs it, against a loopback server
 // standing in for the GitHub REST API (the real HTTP exchange, our server).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { runScript } from '../helpers/run.ts';
 import { readPin, pinPath } from '../../scripts/lib/pin.ts';
-import { tagVersion } from '../../scripts/lib/release-tag.ts';
+import { RELEASE_WORKFLOW, releaseRunTitle, tagVersion, VERIFIED_JOB } from '../../scripts/lib/release-tag.ts';
 
 const version = readPin(pinPath()).version;
 const tag = `v${version}`;
@@ -71,4 +71,104 @@ t.test('a tag other than the pin (exit 1), a malformed tag (exit 2), no tag (exi
   const none = await runScript('check-release-tag.ts', [], { env: { GITHUB_REF_TYPE: '', GITHUB_REF_NAME: '' } });
   t.equal(none.code, 2);
   t.match(none.stderr, /--tag vX\.Y\.Z is required/);
+});
+
+// ---------------------------------------------------------------- --build-run-id
+
+const TAG_COMMIT = 'a'.repeat(40);
+const OTHER_COMMIT = 'b'.repeat(40);
+const RUN_ID = '4242';
+
+interface Run { path: string; head_sha: string; head_branch: string; event: string; display_title: string; status: string; conclusion: string | null }
+const goodRun = (): Run => ({ path: RELEASE_WORKFLOW, head_sha: TAG_COMMIT, head_branch: tag, event: 'push', display_title: releaseRunTitle(tag), status: 'completed', conclusion: 'failure' });
+const jobs = (verified: string) => [
+  { name: 'check the release tag', status: 'completed', conclusion: 'success' },
+  ...['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64'].map((x) => ({ name: `build / build ${x}`, status: 'completed', conclusion: 'success' })),
+  { name: VERIFIED_JOB, status: 'completed', conclusion: verified },
+  // the publish job of that run failed: the reason for a publish-only run
+  { name: `publish ${tag}`, status: 'completed', conclusion: 'failure' },
+];
+
+/** A loopback GitHub API with one tag, one workflow run and its jobs; no release yet. */
+async function runsApi(run: Run, runJobs = jobs('success')): Promise<{ url: string; seen: string[]; server: Server }> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const u = req.url!;
+    if (u === `/repos/Agoric/x/commits/tags/${tag}`) return send(200, { sha: TAG_COMMIT });
+    if (u === `/repos/Agoric/x/actions/runs/${RUN_ID}`) return send(200, { id: Number(RUN_ID), html_url: `https://github.com/Agoric/x/actions/runs/${RUN_ID}`, ...run });
+    if (u === `/repos/Agoric/x/actions/runs/${RUN_ID}/jobs?per_page=100`) return send(200, { total_count: runJobs.length, jobs: runJobs });
+    send(404, { message: 'Not Found' });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server };
+}
+
+async function checkRun(t: Test, run: Run, runJobs?: ReturnType<typeof jobs>, runId = RUN_ID) {
+  const { url, seen, server } = await runsApi(run, runJobs);
+  t.teardown(() => server.close());
+  const r = await runScript('check-release-tag.ts', ['--tag', tag, '--repo', 'Agoric/x', '--build-run-id', runId, '--json'], {
+    env: { GITHUB_API_URL: url, GITHUB_TOKEN: 'ghs_run_check_token' },
+  });
+  return { ...r, seen };
+}
+
+t.test('build run: a verified release run of the tag\'s commit passes (its failed publish job is why we re-publish)', async (t) => {
+  const r = await checkRun(t, goodRun());
+  t.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  t.equal(out.buildRun.tagCommit, TAG_COMMIT);
+  t.equal(out.buildRun.event, 'push');
+  t.equal(out.buildRun.verifiedJob, 'success');
+  t.same(out.buildRun.failures, []);
+  t.ok(r.seen.includes(`GET /repos/Agoric/x/actions/runs/${RUN_ID} Bearer ghs_run_check_token`), 'asked the runs API with the token');
+  t.notMatch(r.stdout + r.stderr, /ghs_run_check_token/, 'the token is never printed');
+  // a manual release started from the tag (not a rehearsal) is good too
+  const manual = await checkRun(t, { ...goodRun(), event: 'workflow_dispatch' });
+  t.equal(manual.code, 0, manual.stderr);
+});
+
+t.test('build run: a run of another workflow (a pull request\'s build.yml) is refused', async (t) => {
+  const r = await checkRun(t, { ...goodRun(), path: '.github/workflows/build.yml', event: 'pull_request', head_branch: 'fork-branch', display_title: 'innocent PR' });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /build-run-workflow\] run 4242 of Agoric\/x[\s\S]*expected:\s+\.github\/workflows\/release\.yml[\s\S]*actual:\s+\.github\/workflows\/build\.yml/);
+  t.match(r.stderr, /build-run-event/);
+});
+
+t.test('build run: a run at another commit (a rehearsal from a branch) is refused', async (t) => {
+  const branch = await checkRun(t, { ...goodRun(), head_sha: OTHER_COMMIT, head_branch: 'my-branch', event: 'workflow_dispatch', display_title: `release ${tag} (rehearsal)` });
+  t.equal(branch.code, 1);
+  t.match(branch.stderr, new RegExp(`build-run-commit\\][\\s\\S]*expected:\\s+the commit of ${tag.replace(/\./g, '\\.')} \\(${TAG_COMMIT}\\)[\\s\\S]*actual:\\s+${OTHER_COMMIT}`));
+  t.match(branch.stderr, /build-run-event\][\s\S]*titled "release v[\d.]+ \(rehearsal\)"/);
+  // a rehearsal at the very commit of the tag is still a rehearsal
+  const rehearsal = await checkRun(t, { ...goodRun(), event: 'workflow_dispatch', display_title: `release ${tag} (rehearsal)` });
+  t.equal(rehearsal.code, 1);
+  t.match(rehearsal.stderr, /build-run-event/);
+  t.notMatch(rehearsal.stderr, /build-run-commit/);
+});
+
+t.test('build run: a run whose verification failed, or still running, is refused', async (t) => {
+  const failed = await checkRun(t, goodRun(), jobs('failure'));
+  t.equal(failed.code, 1);
+  t.match(failed.stderr, /build-run-verified\][\s\S]*expected:\s+job "verify \/ verify the whole set" succeeded[\s\S]*actual:\s+completed, failure/);
+  const buildFailed = await checkRun(t, goodRun(), jobs('success').map((j) => (j.name === 'build / build darwin-x64' ? { ...j, conclusion: 'failure' } : j)));
+  t.equal(buildFailed.code, 1);
+  t.match(buildFailed.stderr, /job "build \/ build darwin-x64" succeeded/);
+  const running = await checkRun(t, { ...goodRun(), status: 'in_progress', conclusion: null }, jobs('success'));
+  t.equal(running.code, 1);
+  t.match(running.stderr, /build-run-completed/);
+});
+
+t.test('build run: an unknown run is refused (exit 1), a malformed id is a usage error (exit 2)', async (t) => {
+  const unknown = await checkRun(t, goodRun(), undefined, '777');
+  t.equal(unknown.code, 1);
+  t.match(unknown.stderr, /build-run-exists\] run 777/);
+  const bad = await checkRun(t, goodRun(), undefined, '12; rm -rf /');
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /is not a workflow run id/);
+  t.same(bad.seen, [], 'nothing asked with a malformed id');
 });
