@@ -3,6 +3,8 @@
 // what it hands on into a plain tar and the next job unpacks it here, checking
 // every entry and re-hashing every binary against its build-info.json before
 // anything lands in dist/.
+import { compareFingerprints, type Fingerprint } from './fingerprint.ts';
+import { manifestName } from './manifest.ts';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -19,7 +21,6 @@ export const buildArtifactFile = (target: TargetName) => `xsnap-build-${target}.
 export const DIST_ARTIFACT_FILE = 'xsnap-dist.tar';
 /** Name of a check leg's copy of its one-target manifest. */
 export const checkFile = (target: TargetName) => `check-${target}.json`;
-export const manifestName = (version: string) => `xsnap-worker-manifest-${version}.json`;
 
 // ---------------------------------------------------------------- pack
 
@@ -191,17 +192,6 @@ export async function saveCheck(opts: { dist: string; version: string; target: T
   return dest;
 }
 
-type CompareFingerprints = (byTarget: Record<string, never>) => Failure[];
-
-async function loadCompareFingerprints(): Promise<CompareFingerprints | null> {
-  try {
-    const mod = (await import('./fingerprint.ts')) as { compareFingerprints?: CompareFingerprints };
-    return typeof mod.compareFingerprints === 'function' ? mod.compareFingerprints : null;
-  } catch {
-    return null;
-  }
-}
-
 export interface CompareResult {
   failures: Failure[];
   /** the fingerprint digest each check leg measured on its own machine */
@@ -254,12 +244,7 @@ export async function compareChecks(opts: { from: string; dist: string; version:
     }
   }
   if (Object.keys(byTarget).length > 1) {
-    const compare = await loadCompareFingerprints();
-    if (!compare) {
-      failures.push({ check: 'fingerprint-module', subject: 'scripts/lib/fingerprint.ts', expected: 'compareFingerprints()', actual: 'fingerprint module missing' });
-    } else {
-      failures.push(...compare(byTarget as Record<string, never>));
-    }
+    failures.push(...compareFingerprints(byTarget as Record<string, Fingerprint>));
   }
   return { failures, digests };
 }

@@ -2,6 +2,7 @@
 // release bundle: what goes into dist/release/, the GitHub release's assets.
 // The manifest's bytes are canonical JSON and a pure function of the binaries,
 // the tarballs and the pinned inputs (agoric-sdk pins its sha256).
+import { compareFingerprints, fingerprintBinary, type Fingerprint } from './fingerprint.ts';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,17 +28,8 @@ export const fingerprintPath = (dist: string, target: TargetName) => join(dist, 
 
 // ------------------------------------------------------------------ types
 
-/** The behaviour fingerprint (scripts/lib/fingerprint.ts, the corpus in native/fingerprint-corpus/). */
-export interface Fingerprint {
-  corpusDigest: string;
-  digest: string;
-  workloads: Record<string, { resultSha256: string; meter: Record<string, number>; snapshotSha256: string }>;
-}
-
-export interface FingerprintModule {
-  fingerprintBinary(binaryPath: string, runner: string[]): Promise<Fingerprint>;
-  compareFingerprints(a: Record<string, Fingerprint>): Failure[];
-}
+/** The behaviour fingerprint: scripts/lib/fingerprint.ts, the corpus in native/fingerprint-corpus/. */
+export type { Fingerprint };
 
 export interface ManifestBinary {
   path: string;
@@ -70,25 +62,6 @@ export interface FingerprintFile {
   binarySha256: string;
   fingerprint: Fingerprint;
 }
-
-// ------------------------------------------------------------------ fingerprint module
-
-/** Helper B's fingerprint module, or null while it does not exist (a failure, never a faked value). */
-export async function loadFingerprintModule(): Promise<FingerprintModule | null> {
-  const file = join(REPO_ROOT, 'scripts', 'lib', 'fingerprint.ts');
-  if (!existsSync(file)) return null;
-  const mod = (await import(file)) as Partial<FingerprintModule>;
-  if (typeof mod.fingerprintBinary !== 'function' || typeof mod.compareFingerprints !== 'function') return null;
-  return mod as FingerprintModule;
-}
-
-export const fingerprintModuleMissing = (subject: string): Failure => ({
-  check: 'fingerprint',
-  subject,
-  expected: 'scripts/lib/fingerprint.ts exporting fingerprintBinary and compareFingerprints',
-  actual: 'fingerprint module missing',
-  hint: 'the behaviour fingerprint cannot be measured without it; no value is made up',
-});
 
 // ------------------------------------------------------------------ schema
 
@@ -200,16 +173,15 @@ export async function carriedFingerprint(dist: string, t: Target, fromDir?: stri
 }
 
 /** Measure the release binary's fingerprint here, or take the one measured where it can run. */
-export async function fingerprintFor(dist: string, t: Target, releaseSha256: string, fp: FingerprintModule | null, fromDir?: string | null): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
+export async function fingerprintFor(dist: string, t: Target, releaseSha256: string, fromDir?: string | null): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
   const subject = `${t.name} release binary (${binaryPath(dist, t.name, 'release')})`;
-  if (!fp) return { failures: [fingerprintModuleMissing(subject)] };
   const runner = await hostRunner(t);
   const carried = await carriedFingerprint(dist, t, fromDir);
   if (carried && carried.binarySha256 !== releaseSha256) {
     return { failures: [{ check: 'fingerprint', subject: `${t.name}: ${carried.file}`, expected: `measured on the release binary with sha256 ${releaseSha256}`, actual: `measured on ${carried.binarySha256}`, hint: `measure it again where ${t.name} runs: npx tsx scripts/generate-manifest.ts --fingerprint-only --targets ${t.name}` }] };
   }
   if (runner) {
-    const measured = await measureFingerprint(fp, binaryPath(dist, t.name, 'release'), runner, subject);
+    const measured = await measureFingerprint(binaryPath(dist, t.name, 'release'), runner, subject);
     if (!measured.fingerprint) return { failures: measured.failures };
     const fingerprint = measured.fingerprint;
     if (carried && carried.fingerprint.digest !== fingerprint.digest) {
@@ -230,9 +202,9 @@ export async function fingerprintFor(dist: string, t: Target, releaseSha256: str
 }
 
 /** Run the fingerprint, turning whatever it throws into failures naming the binary. */
-export async function measureFingerprint(fp: FingerprintModule, bin: string, runner: string[], subject: string): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
+export async function measureFingerprint(bin: string, runner: string[], subject: string): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
   try {
-    return { fingerprint: await fp.fingerprintBinary(bin, runner), failures: [] };
+    return { fingerprint: await fingerprintBinary(bin, runner), failures: [] };
   } catch (e) {
     if (e instanceof CheckFailed) return { failures: e.failures };
     return { failures: [{ check: 'fingerprint', subject, expected: 'the corpus runs to completion', actual: (e as Error).message }] };
@@ -241,16 +213,14 @@ export async function measureFingerprint(fp: FingerprintModule, bin: string, run
 
 /** Measure fingerprints of the runnable targets and write dist/<target>/fingerprint.json (for a manifest made elsewhere). */
 export async function writeFingerprintFiles(dist: string, targets: Target[]): Promise<Array<{ target: TargetName; file: string; digest: string }>> {
-  const fp = await loadFingerprintModule();
   const failures: Failure[] = [];
   const out: Array<{ target: TargetName; file: string; digest: string }> = [];
   for (const t of targets) {
     const bin = binaryPath(dist, t.name, 'release');
-    if (!fp) { failures.push(fingerprintModuleMissing(`${t.name} release binary (${bin})`)); continue; }
     const runner = await hostRunner(t);
     if (!runner) { failures.push({ check: 'fingerprint', subject: `${t.name} (${bin})`, expected: 'a binary this host can run', actual: `${t.name} cannot run on ${process.platform}-${process.arch}` }); continue; }
     if (!existsSync(bin)) { failures.push({ check: 'binary-present', subject: bin, expected: 'a file', actual: 'missing', hint: `npx tsx scripts/build-target.ts --target ${t.name}` }); continue; }
-    const measured = await measureFingerprint(fp, bin, runner, `${t.name} release binary (${bin})`);
+    const measured = await measureFingerprint(bin, runner, `${t.name} release binary (${bin})`);
     if (!measured.fingerprint) { failures.push(...measured.failures); continue; }
     const fingerprint = measured.fingerprint;
     const record: FingerprintFile = { target: t.name, binarySha256: await sha256File(bin), fingerprint };
@@ -266,7 +236,6 @@ export async function writeFingerprintFiles(dist: string, targets: Target[]): Pr
 /** Build the manifest from the bytes in dist (binaries, tarballs) and build-info (source, toolchain). */
 export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Manifest; binaries: Map<string, Buffer> }> {
   const failures: Failure[] = [];
-  const fp = await loadFingerprintModule();
   const infos: BuildInfo[] = [];
   const targets: Manifest['targets'] = {};
   const binaries = new Map<string, Buffer>();
@@ -294,7 +263,7 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
     }
     if (entry.release) {
       log.info(`${name}: behaviour fingerprint`);
-      const r = await fingerprintFor(plan.dist, t, entry.release.sha256, fp, plan.fingerprintsFrom);
+      const r = await fingerprintFor(plan.dist, t, entry.release.sha256, plan.fingerprintsFrom);
       failures.push(...r.failures);
       if (r.fingerprint) entry.fingerprint = r.fingerprint;
     }
@@ -305,10 +274,8 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
   if (sources.size > 1) {
     failures.push({ check: 'same-source', subject: plan.targets.map((n) => `${n} build-info.json`).join(', '), expected: 'one source identity for every target', actual: [...sources].join(' | '), hint: 'rebuild every target from the same pin' });
   }
-  if (fp) {
-    const measured = Object.fromEntries(Object.entries(targets).filter(([, v]) => v?.fingerprint).map(([k, v]) => [k, v!.fingerprint]));
-    if (Object.keys(measured).length > 1) failures.push(...fp.compareFingerprints(measured));
-  }
+  const measured = Object.fromEntries(Object.entries(targets).filter(([, v]) => v?.fingerprint).map(([k, v]) => [k, v!.fingerprint]));
+  failures.push(...compareFingerprints(measured));
   if (failures.length) throw new CheckFailed(failures);
   const manifest: Manifest = { schemaVersion: 1, version: plan.version, source: infos[0].source, targets };
   const problems = await schemaFailures(JSON.parse(renderManifest(manifest)), manifestName(plan.version));

@@ -3,7 +3,7 @@
 // Every fact comes from the registry's bytes: its packument's dist.integrity,
 // the tarball downloaded and hashed here, and the binaries read out of it.
 import { existsSync, readFileSync } from 'node:fs';
-import { Parser, type ReadEntry } from 'tar';
+import { readTarball as readTarEntries } from './bundle.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { RegistryReader, tokenFromEnv } from './npm-client.ts';
@@ -79,20 +79,7 @@ export function readManifestSet(dist: string, version: string, targets: readonly
 /** The regular files of a .tgz held in memory, by path inside it (e.g. package/bin/release/xsnap-worker). */
 export async function readTarball(data: Buffer): Promise<Map<string, { data: Buffer; mode: number }>> {
   const files = new Map<string, { data: Buffer; mode: number }>();
-  await new Promise<void>((resolve, reject) => {
-    const parser = new Parser({
-      onReadEntry: (entry: ReadEntry) => {
-        const chunks: Buffer[] = [];
-        entry.on('data', (c: Buffer) => chunks.push(c));
-        entry.on('end', () => {
-          if (entry.type === 'File') files.set(entry.path, { data: Buffer.concat(chunks), mode: entry.mode ?? 0 });
-        });
-      },
-    });
-    parser.on('end', () => resolve());
-    parser.on('error', reject);
-    parser.end(data);
-  });
+  for (const e of await readTarEntries(data)) if (e.type === 'File') files.set(e.path, { data: e.data, mode: e.mode });
   return files;
 }
 

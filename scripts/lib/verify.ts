@@ -13,13 +13,14 @@ import { log } from './cli.ts';
 import { UsageError, type Failure } from './errors.ts';
 import { checkVersion } from './pin.ts';
 import { verifyPublished } from './published.ts';
+import { compareFingerprints } from './fingerprint.ts';
 import { canonicalJson, matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
 import { checkBinary, hostRunner } from './binary-checks.ts';
 import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, readTarball, unsafePath, type TarEntry, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
 import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName } from './stage.ts';
-import { loadFingerprintModule, fingerprintModuleMissing, manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
+import { manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
 import { GOALS, type Target } from './targets.ts';
 
@@ -440,11 +441,6 @@ async function verifyBundle(x: { c: Checks; dist: string; version: string; targe
 
 async function verifyFingerprints(x: { c: Checks; dist: string; targets: Target[]; manifest: Manifest | undefined; runners: Map<string, string[] | null>; skipped?: boolean }): Promise<VerifyReport['fingerprints']> {
   const { c, dist } = x;
-  const fp = await loadFingerprintModule();
-  if (!fp) {
-    c.fail(fingerprintModuleMissing('behaviour fingerprint of ' + x.targets.map((t) => t.name).join(', ')));
-    return undefined;
-  }
   const out: NonNullable<VerifyReport['fingerprints']> = {};
   const all: Record<string, Fingerprint> = {};
   for (const t of x.targets) {
@@ -453,7 +449,7 @@ async function verifyFingerprints(x: { c: Checks; dist: string; targets: Target[
     const bin = binaryPath(dist, t.name, 'release');
     if (runner && existsSync(bin)) {
       log.info(`${t.name}: running the fingerprint corpus${runner.length ? ` under ${runner[0].split('/').pop()}` : ''}`);
-      const m = await measureFingerprint(fp, bin, runner, `${t.name} release binary (${rel(dist, bin)})`);
+      const m = await measureFingerprint(bin, runner, `${t.name} release binary (${rel(dist, bin)})`);
       c.add(m.failures, 'fingerprint');
       if (m.fingerprint) {
         all[t.name] = m.fingerprint;
@@ -472,7 +468,7 @@ async function verifyFingerprints(x: { c: Checks; dist: string; targets: Target[
       if (!x.skipped) c.notes.push(`${t.name} cannot run here: its fingerprint is compared through the manifest`);
     }
   }
-  if (Object.keys(all).length > 1) c.add(fp.compareFingerprints(all), 'fingerprint-across-targets');
+  if (Object.keys(all).length > 1) c.add(compareFingerprints(all), 'fingerprint-across-targets');
   return out;
 }
 
