@@ -2,6 +2,7 @@
 // watches): the happy path, a run with nothing to do, the dry run, and the
 // refusal of a version the registry already holds with other bytes.
 import t from 'tap';
+import semver from 'semver';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sriSha512 } from '../../scripts/lib/hash.ts';
@@ -128,6 +129,33 @@ t.test('a different tarball under the same version: refused before any write', a
 
   const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct });
   t.same(gate.packages.map((p) => p.status), ['absent', 'different'], 'the gate refuses too');
+});
+
+t.test('latest ahead of X.Y.Z: refused before any write; a backport tag publishes without touching latest', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dist = await releaseDist();
+  const newer = semver.inc(VERSION, 'minor')!;
+  await seed(reg, dist, newer);
+  const before = await packuments(reg);
+  reg.proxy.setRules([]);
+  const env = publishEnv(reg, join(t.testdirName, 'tmp'));
+
+  const r = await publishAll(reg, dist, env);
+  t.equal(r.code, 2, 'a usage error');
+  t.match(r.stderr, new RegExp(`refusing to move "latest" backwards to ${VERSION.replace(/\./g, '\\.')}: .*latest is ${newer.replace(/\./g, '\\.')}`), 'names where latest is');
+  t.match(r.stderr, /--tag backport-/, 'says what to do');
+  t.same(reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)), [], 'nothing was written');
+  t.same(await packuments(reg), before, 'registry unchanged');
+
+  const tag = `backport-${semver.major(VERSION)}.${semver.minor(VERSION)}`;
+  const b = await publishAll(reg, dist, env, ['--tag', tag]);
+  t.equal(b.code, 0, `the backport is published under its own tag\n${b.stderr}`);
+  const docs = await packuments(reg);
+  for (const p of PACKAGES) {
+    t.equal(docs[p]!['dist-tags'].latest, newer, `${p}: latest stays on ${newer}`);
+    t.equal(docs[p]!['dist-tags'][tag], VERSION, `${p}: "${tag}" -> ${VERSION}`);
+  }
 });
 
 t.test('verify-artifacts failing stops the release before any write', async (t) => {
