@@ -144,7 +144,7 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
       },
     };
   }
-  const compiler = plan.toolchain === 'macos' ? 'cc' : target.cpu === process.arch ? 'cc' : target.compiler;
+  const compiler = compilerFor(plan, target);
   const line = await firstLine([compiler, '--version']);
   if (!line) throw new OperationError(`compiler ${compiler} is not available on this host`);
   const info: ToolchainInfo = { kind: plan.toolchain, compiler: line };
@@ -165,9 +165,14 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
   };
 }
 
+/** The table's compiler, except that a host build for this host's own CPU uses plain cc. */
+function compilerFor(plan: BuildPlan, target: Target): string {
+  return plan.toolchain === 'host' && target.cpu === process.arch ? 'cc' : target.compiler;
+}
+
 /** CC and make arguments; `work` is the source folder as the compiler sees it. */
 function buildFlags(plan: BuildPlan, target: Target, work: string) {
-  const compiler = plan.toolchain === 'pinned' ? target.compiler : plan.toolchain === 'macos' ? 'cc' : target.cpu === process.arch ? 'cc' : target.compiler;
+  const compiler = compilerFor(plan, target);
   // -ffile-prefix-map keeps the build folder out of the binary (and its debug info)
   const cc = `${compiler} "-D__has_builtin(x)=1" -ffile-prefix-map=${work}=.`;
   const make = [`MODDABLE=${work}/moddable`, `XSNAP_VERSION=${plan.version}`, `CC=${cc}`];

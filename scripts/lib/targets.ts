@@ -57,14 +57,14 @@ export const TARGETS: readonly Target[] = [
   {
     name: 'darwin-x64', os: 'darwin', cpu: 'x64',
     packageName: '@agoric/xsnap-darwin-x64', platformDir: 'mac',
-    compiler: 'clang -arch x86_64',
+    compiler: 'cc', // Apple clang; the CPU goes through the mac makefile's MACOS_ARCH
     binary: { format: 'macho', cpuType: CPU_TYPE_X86_64, cpuName: 'x86_64' },
     ci: { build: 'macos-15-intel', check: 'macos-15-intel' }, buildHost: 'darwin',
   },
   {
     name: 'darwin-arm64', os: 'darwin', cpu: 'arm64',
     packageName: '@agoric/xsnap-darwin-arm64', platformDir: 'mac',
-    compiler: 'clang -arch arm64',
+    compiler: 'cc', // Apple clang; the CPU goes through the mac makefile's MACOS_ARCH
     binary: { format: 'macho', cpuType: CPU_TYPE_ARM64, cpuName: 'arm64' },
     ci: { build: 'macos-15', check: 'macos-15' }, buildHost: 'darwin',
   },
