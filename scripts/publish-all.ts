@@ -13,6 +13,7 @@ import {
 } from './lib/publish.ts';
 import { TARGET_NAMES, TARGETS, parseTargetList, type Target } from './lib/targets.ts';
 import { verifyArtifacts } from './lib/verify.ts';
+import { LOCAL_REGISTRY_DIR, stopLocalRegistry } from './lib/local-registry.ts';
 
 const spec = {
   name: 'publish-all.ts',
@@ -26,6 +27,7 @@ const spec = {
     { name: 'dist', type: 'string' as const, valueName: 'dir', description: 'folder with the staged tarballs and dist/release/', default: 'dist or $XSNAP_DIST_DIR' },
     { name: 'pin', type: 'string' as const, valueName: 'file', description: 'source pin giving X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' },
     { name: 'keep-registry', type: 'boolean' as const, description: 'with --registry local: leave the registry running afterwards (its URL is printed)' },
+    { name: 'stop-registry', type: 'boolean' as const, description: 'stop a local registry left running by --keep-registry, and do nothing else' },
     { name: 'skip-verify', type: 'boolean' as const, description: 'do not run verify-artifacts.ts first (only when it has just passed in the same job)' },
   ],
   details: `
@@ -69,6 +71,11 @@ function report(plan: Plan, extra: Record<string, unknown>, exitCode: number, te
 }
 
 await runCommand(spec, async (flags) => {
+  if (flags['stop-registry']) {
+    const dir = process.env.XSNAP_REGISTRY_DIR || LOCAL_REGISTRY_DIR;
+    const stopped = await stopLocalRegistry(dir);
+    return { json: { stopped, dir }, text: stopped ? `stopped the local registry of ${dir}` : `no local registry was running for ${dir}` };
+  }
   const dryRun = Boolean(flags['dry-run']);
   const tag = stringFlag(flags, 'tag') ?? 'latest';
   checkDistTag(tag);

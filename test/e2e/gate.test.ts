@@ -65,3 +65,18 @@ t.test('gate usage errors exit 2', async (t) => {
     t.match(r.stderr, msg);
   }
 });
+
+t.test('publish-all --registry local --keep-registry leaves it running; --stop-registry stops it', async (t) => {
+  const dir = t.testdir();
+  const env = { XSNAP_REGISTRY_DIR: join(dir, 'registry') };
+  const dist = await releaseDist();
+  const kept = await runScript('publish-all.ts', ['--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist, '--skip-verify'], { env });
+  t.equal(kept.code, 0, kept.stderr);
+  const url = /local registry still running at (\S+)/.exec(kept.stdout)?.[1];
+  t.ok(url, 'its URL is printed');
+  t.equal((await fetch(`${url}-/ping`)).status, 200, 'still answering');
+  const stop = await runScript('publish-all.ts', ['--stop-registry'], { env });
+  t.equal(stop.code, 0, stop.stderr);
+  t.match(stop.stdout, /stopped the local registry/);
+  await t.rejects(fetch(`${url}-/ping`), 'no longer answering');
+});
