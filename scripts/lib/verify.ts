@@ -236,13 +236,15 @@ async function checkRegistry(c: Checks, o: { dist: string; version: string; targ
 export async function verifyRegistryOnly(opts: { manifestFile: string; targets: Target[]; registry?: string; distTag?: string; tag?: string }): Promise<VerifyReport> {
   const c = new Checks();
   let version: string;
+  let raw: { version?: unknown };
   try {
-    const raw = JSON.parse(await readFile(opts.manifestFile, 'utf8')) as { version?: unknown };
+    raw = JSON.parse(await readFile(opts.manifestFile, 'utf8')) as { version?: unknown };
     version = checkVersion(raw.version, `manifest ${opts.manifestFile}`);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     throw new UsageError(`manifest ${opts.manifestFile} cannot be read as JSON: ${(e as Error).message.split('\n')[0]}`);
   }
+  c.add(await schemaFailures(raw, opts.manifestFile), 'manifest-schema');
   if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the manifest is for ${version}`);
   const published = await checkRegistry(c, { dist: dirname(opts.manifestFile), version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, manifestFile: opts.manifestFile });
   return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, published };

@@ -52,6 +52,15 @@ t.test('the gate with only the manifest: refuses before the release, passes afte
   const wrongDistTag = await gate(manifest, reg.direct, ['--dist-tag', 'next']);
   t.equal(wrongDistTag.code, 1);
   t.match(wrongDistTag.stderr, /dist-tag "next"/);
+
+  // a manifest that is not of our format is refused even when the registry agrees with its digests
+  const unschemed = JSON.parse(readFileSync(manifest, 'utf8'));
+  delete unschemed.source;
+  mkdirSync(join(dir, 'unschemed'), { recursive: true });
+  writeFileSync(join(dir, 'unschemed', MANIFEST), JSON.stringify(unschemed));
+  const bad = await gate(join(dir, 'unschemed', MANIFEST), reg.direct);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /\[manifest-schema\]/);
 });
 
 t.test('gate usage errors exit 2', async (t) => {
