@@ -250,6 +250,10 @@ export function compareFingerprints(byTarget: Record<string, Fingerprint>): Fail
       }
       if (a.snapshotSha256 !== b.snapshotSha256) failures.push({ check: 'fingerprint-snapshot', subject: `${pair}: workload ${w} heap snapshot`, expected: `sha256 ${a.snapshotSha256} (${refName})`, actual: `sha256 ${b.snapshotSha256} (${name})`, hint });
     }
+    // digests differ in something none of the checks above names (an extra field, say): still a difference
+    if (fp.digest !== ref.digest && failures.every((f) => !f.subject.startsWith(pair))) {
+      failures.push({ check: 'fingerprint-digest', subject: `${pair}: fingerprint digest`, expected: ref.digest, actual: fp.digest, hint });
+    }
   }
   return failures;
 }

@@ -93,6 +93,8 @@ export class RegistryReader {
   async download(url: string): Promise<Buffer> {
     const h = this.headers();
     delete h.accept;
+    // the token is for the registry: a tarball URL elsewhere (a CDN, a mirror) never gets it
+    if (new URL(url).origin !== new URL(this.registry).origin) delete h.authorization;
     let res: Response;
     try {
       res = await fetch(url, { headers: h, signal: AbortSignal.timeout(120_000) });

@@ -141,8 +141,11 @@ export async function checkBuildRun(opts: { runId: string; tag: string; repo?: s
 
   // the commit the tag points at (an annotated tag is peeled to its commit by this endpoint)
   const c = await githubGet(gh, `/commits/tags/${encodeURIComponent(opts.tag)}`, `which commit ${opts.tag} is`);
-  if (c.status === 200) out.tagCommit = String((c.body as { sha?: unknown }).sha ?? '') || null;
-  else if (c.status === 404 || c.status === 422) failures.push({ check: 'tag-exists', subject: opts.tag, expected: `a tag ${opts.tag} in ${opts.repo}`, actual: `${c.url} answered ${c.status}`, hint: 'push the tag first; a publish-only run publishes what was built from it' });
+  if (c.status === 200) {
+    const sha = (c.body as { sha?: unknown }).sha;
+    if (typeof sha === 'string' && /^[0-9a-f]{40}$/.test(sha)) out.tagCommit = sha;
+    else failures.push({ check: 'tag-exists', subject: opts.tag, expected: 'the 40-hex commit the tag points at', actual: `${c.url} answered without one (${JSON.stringify(sha)})` });
+  } else if (c.status === 404 || c.status === 422) failures.push({ check: 'tag-exists', subject: opts.tag, expected: `a tag ${opts.tag} in ${opts.repo}`, actual: `${c.url} answered ${c.status}`, hint: 'push the tag first; a publish-only run publishes what was built from it' });
   else throw new OperationError(`${c.url} answered ${c.status} ${c.statusText}: cannot tell which commit ${opts.tag} is`);
 
   const r = await githubGet(gh, `/actions/runs/${opts.runId}`, `about ${subject}`);
@@ -158,7 +161,8 @@ export async function checkBuildRun(opts: { runId: string; tag: string; repo?: s
   if (path !== RELEASE_WORKFLOW) {
     failures.push({ check: 'build-run-workflow', subject, expected: RELEASE_WORKFLOW, actual: run.path ?? '(none)', hint: 'only a release run\'s verified dist may be published; pull-request and other runs are refused' });
   }
-  if (out.tagCommit && run.head_sha !== out.tagCommit) {
+  // fail closed: without the tag's commit no run can be shown to be of it
+  if (!out.tagCommit || run.head_sha !== out.tagCommit) {
     failures.push({ check: 'build-run-commit', subject, expected: `the commit of ${opts.tag} (${out.tagCommit})`, actual: `${run.head_sha} (${run.event} of ${run.head_branch})`, hint: `use the run started by pushing ${opts.tag}, or a manual run started from the tag ("Use workflow from: ${opts.tag}")` });
   }
   const pushOfTag = run.event === 'push' && run.head_branch === opts.tag;

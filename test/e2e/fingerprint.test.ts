@@ -80,6 +80,12 @@ t.test('compareFingerprints names the workload, targets and values that differ',
   t.match(compareFingerprints({ a: real, b: disguised }), [{ check: 'fingerprint-digest', subject: /b: fingerprint digest does not match its workloads/, expected: changed.digest, actual: real.digest }]);
   t.match(compareFingerprints({ only: disguised }), [{ check: 'fingerprint-digest' }], 'even a single carried fingerprint is checked');
 
+  // a difference outside the named fields (here an extra field) still fails
+  const extra = structuredClone(real) as typeof real & { workloads: Record<string, Record<string, unknown>> };
+  extra.workloads.numbers.extra = 1;
+  extra.digest = fingerprintDigest(extra);
+  t.match(compareFingerprints({ a: real, b: extra }), [{ check: 'fingerprint-digest', subject: /b vs a: fingerprint digest/ }]);
+
   const otherCorpus = { ...real, corpusDigest: 'e'.repeat(64) };
   otherCorpus.digest = fingerprintDigest(otherCorpus);
   t.match(compareFingerprints({ a: real, b: otherCorpus }), [{ check: 'fingerprint-corpus' }]);

@@ -90,7 +90,7 @@ const jobs = (verified: string) => [
 ];
 
 /** A loopback GitHub API with one tag, one workflow run and its jobs; no release yet. */
-async function runsApi(run: Run, runJobs = jobs('success')): Promise<{ url: string; seen: string[]; server: Server }> {
+async function runsApi(run: Run, runJobs = jobs('success'), tagAnswer: unknown = { sha: TAG_COMMIT }): Promise<{ url: string; seen: string[]; server: Server }> {
   const seen: string[] = [];
   const server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
@@ -99,7 +99,7 @@ async function runsApi(run: Run, runJobs = jobs('success')): Promise<{ url: stri
       res.end(JSON.stringify(body));
     };
     const u = req.url!;
-    if (u === `/repos/Agoric/x/commits/tags/${tag}`) return send(200, { sha: TAG_COMMIT });
+    if (u === `/repos/Agoric/x/commits/tags/${tag}`) return send(200, tagAnswer);
     if (u === `/repos/Agoric/x/actions/runs/${RUN_ID}`) return send(200, { id: Number(RUN_ID), html_url: `https://github.com/Agoric/x/actions/runs/${RUN_ID}`, ...run });
     if (u === `/repos/Agoric/x/actions/runs/${RUN_ID}/jobs?per_page=100`) return send(200, { total_count: runJobs.length, jobs: runJobs });
     send(404, { message: 'Not Found' });
@@ -171,4 +171,13 @@ t.test('build run: an unknown run is refused (exit 1), a malformed id is a usage
   t.equal(bad.code, 2);
   t.match(bad.stderr, /is not a workflow run id/);
   t.same(bad.seen, [], 'nothing asked with a malformed id');
+});
+
+t.test('build run: a tag lookup answering without a commit fails closed', async (t) => {
+  const { url, server } = await runsApi(goodRun(), jobs('success'), { message: 'odd answer' });
+  t.teardown(() => server.close());
+  const r = await runScript('check-release-tag.ts', ['--tag', tag, '--repo', 'Agoric/x', '--build-run-id', RUN_ID], { env: { GITHUB_API_URL: url, GITHUB_TOKEN: 't' } });
+  t.equal(r.code, 1, 'refused although the run itself looks right');
+  t.match(r.stderr, /tag-exists/);
+  t.match(r.stderr, /build-run-commit/);
 });

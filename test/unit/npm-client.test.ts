@@ -43,3 +43,23 @@ t.test('a stale config that cannot be removed does not stop the client', { skip:
 t.test('a missing temp folder is not an error', async (t) => {
   t.doesNotThrow(() => sweepStaleConfigs(join(t.testdirName, 'does-not-exist')));
 });
+
+t.test('the registry token goes to the registry only, never to a tarball host elsewhere', async (t) => {
+  const { createServer } = await import('node:http');
+  const { RegistryReader } = await import('../../scripts/lib/npm-client.ts');
+  const seen: Record<string, string | undefined> = {};
+  const servers = await Promise.all([0, 1].map(() => new Promise<import('node:http').Server>((resolve) => {
+    const s = createServer((req, res) => {
+      seen[`${(s.address() as import('node:net').AddressInfo).port}${req.url}`] = req.headers.authorization;
+      res.end('bytes');
+    });
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  t.teardown(() => servers.forEach((s) => s.close()));
+  const [registry, elsewhere] = servers.map((s) => `http://127.0.0.1:${(s.address() as import('node:net').AddressInfo).port}`);
+  const reader = new RegistryReader({ registry, token: 'npm_registry_only_token' });
+  await reader.download(`${registry}/pkg/-/pkg-1.0.0.tgz`);
+  await reader.download(`${elsewhere}/pkg/-/pkg-1.0.0.tgz`);
+  t.equal(Object.entries(seen).find(([k]) => registry.endsWith(k.split('/')[0]))?.[1], 'Bearer npm_registry_only_token', 'the registry gets the token');
+  t.equal(Object.entries(seen).find(([k]) => elsewhere.endsWith(k.split('/')[0]))?.[1], undefined, 'another host does not');
+});

@@ -231,3 +231,14 @@ t.test('expression evaluator follows GitHub semantics used here', async (t) => {
   t.equal(evalExpression("format('refs/tags/{0}', 'v1.2.3')", {}), 'refs/tags/v1.2.3');
   t.throws(() => evalExpression("a ?? b", {}));
 });
+
+t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN gets no token at all', async (t) => {
+  const sc = releaseScenarios();
+  const job = release.doc.jobs.publish;
+  t.equal(evalTemplate(String(job.environment), sc.rehearsal.ctx), 'npm-rehearsal', 'rehearsal: never the npm-publish environment');
+  t.equal(evalTemplate(String(job.environment), sc.publishOnlyRehearsal.ctx), 'npm-rehearsal');
+  for (const key of ['push', 'dispatch', 'publishOnly'] as const) t.equal(evalTemplate(String(job.environment), sc[key].ctx), 'npm-publish', `${key}: npm-publish`);
+  const noSecret = { ...sc.push.ctx, secrets: { NPM_REHEARSAL_TOKEN: 'read-only-npm-token' } };
+  const step = evaluateJob(job, noSecret).steps.find((s) => s.command?.includes('publish-all'))!;
+  t.equal(step.env.NPM_TOKEN, '', 'no silent fallback to the rehearsal token: publish-all stops with "no token"');
+});
