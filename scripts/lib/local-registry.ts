@@ -86,11 +86,20 @@ async function tokenFor(url: string, dir: string): Promise<string> {
   if (!existsSync(pwFile)) writeFileSync(pwFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(pwFile, 'utf8').trim();
   registerSecret(password);
-  const res = await fetch(new URL(`-/user/org.couchdb.user:${USER}`, url), {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ _id: `org.couchdb.user:${USER}`, name: USER, password, type: 'user', roles: [], date: new Date().toISOString() }),
-  });
+  // the first PUT creates the user; on a registry that has it already (storage
+  // kept from an earlier run) Verdaccio logs in only a request that carries its
+  // credentials, so the second PUT sends them
+  const put = (headers: Record<string, string>) =>
+    fetch(new URL(`-/user/org.couchdb.user:${USER}`, url), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ _id: `org.couchdb.user:${USER}`, name: USER, password, type: 'user', roles: [], date: new Date().toISOString() }),
+    });
+  let res = await put({});
+  if (res.status === 409) {
+    await res.arrayBuffer();
+    res = await put({ authorization: `Basic ${Buffer.from(`${USER}:${password}`).toString('base64')}` });
+  }
   const body = (await res.json().catch(() => ({}))) as { token?: string; error?: string };
   if (!res.ok || !body.token) {
     throw new OperationError(`local registry ${url}: could not create or log in user ${USER} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`);

@@ -88,4 +88,9 @@ t.test('publish-all --registry local --keep-registry leaves it running; --stop-r
   t.equal(stop.code, 0, stop.stderr);
   t.match(stop.stdout, /stopped the local registry/);
   await t.rejects(fetch(`${url}-/ping`), 'no longer answering');
+
+  // started again on the kept storage (its user exists already): it logs in, and there is nothing to do
+  const again = await runScript('publish-all.ts', ['--registry', 'local', '--targets', LINUX, '--dist', dist, '--skip-verify'], { env });
+  t.equal(again.code, 0, again.stderr);
+  t.match(again.stdout, /nothing to do: .* is fully published/);
 });
