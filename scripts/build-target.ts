@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // Stage 1: build xsnap-worker for one target from the pinned sources.
-import { runCommand, log, stringFlag } from './lib/cli.ts';
+import { runCommand, log, stringFlag, PIN_OPTION, distOption } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
 import { planBuild, executeBuild } from './lib/build.ts';
 import { distDir } from './lib/paths.ts';
@@ -16,8 +16,8 @@ await runCommand(
       { name: 'target', type: 'string', valueName: 'target', description: `one of ${TARGET_NAMES.join(', ')}` },
       { name: 'goal', type: 'string', valueName: 'goal', description: 'release, debug or both', default: 'both' },
       { name: 'toolchain', type: 'string', valueName: 'kind', description: 'pinned (Debian 11 build root, releasable) or host (this machine\'s cc, never releasable); darwin: macos', default: 'pinned' },
-      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin', default: 'native/pin.json or $XSNAP_PIN' },
-      { name: 'dist', type: 'string', valueName: 'dir', description: 'output folder', default: 'dist or $XSNAP_DIST_DIR' },
+      PIN_OPTION,
+      distOption('output folder'),
       { name: 'jobs', type: 'string', valueName: 'n', description: 'make -j for each goal', default: 'number of cores' },
       { name: 'no-cache', type: 'boolean', description: 'compile even if an identical build is cached' },
       { name: 'dry-run', type: 'boolean', description: 'print the plan and stop' },

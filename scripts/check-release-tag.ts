@@ -5,7 +5,7 @@
 // verified dist is about to be downloaded is a verified release run of the
 // tag's commit (see checkBuildRun in lib/release-tag.ts).
 import { appendFileSync } from 'node:fs';
-import { log, registerSecret, runCommand, stringFlag } from './lib/cli.ts';
+import { log, registerSecret, runCommand, stringFlag, PIN_OPTION } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { CheckFailed } from './lib/errors.ts';
@@ -22,7 +22,7 @@ await runCommand(
       { name: 'ref', type: 'string', valueName: 'ref', description: 'git ref the release builds, passed through to --github-output', default: 'refs/tags/<tag>' },
       { name: 'build-run-id', type: 'string', valueName: 'id', description: `also check that workflow run <id> is a verified ${RELEASE_WORKFLOW} run of the tag's commit (publish-only releases)` },
       { name: 'github-output', type: 'boolean', description: 'append tag=, version= and ref= to $GITHUB_OUTPUT' },
-      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin', default: 'native/pin.json or $XSNAP_PIN' },
+      PIN_OPTION,
     ],
     details: `
 Exit 2 if the tag is not vX.Y.Z; exit 1 if it differs from the pinned version or

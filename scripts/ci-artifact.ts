@@ -3,7 +3,7 @@
 // whole verified dist/) into a tar that keeps the execute bits, unpack it with
 // every entry and binary checked, and carry each check leg's natively measured
 // fingerprint to the job that compares all four targets.
-import { runCommand, stringFlag } from './lib/cli.ts';
+import { runCommand, stringFlag, PIN_OPTION, distOption } from './lib/cli.ts';
 import { CheckFailed, UsageError } from './lib/errors.ts';
 import { assertOneAction, compareChecks, packArtifact, saveCheck, unpackArtifacts } from './lib/ci-artifact.ts';
 import { distDir } from './lib/paths.ts';
@@ -23,8 +23,8 @@ await runCommand(
       { name: 'out', type: 'string', valueName: 'dir', description: 'where --pack and --save-check write', default: 'ci-artifacts' },
       { name: 'targets', type: 'string', valueName: 'a,b', description: 'targets that --unpack and --compare-checks require', default: 'all' },
       { name: 'replace', type: 'boolean', description: '--unpack: replace what dist/ already holds under the same names' },
-      { name: 'dist', type: 'string', valueName: 'dir', description: 'build output folder', default: 'dist or $XSNAP_DIST_DIR' },
-      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin (gives X.Y.Z)', default: 'native/pin.json or $XSNAP_PIN' },
+      distOption('build output folder'),
+      PIN_OPTION,
     ],
     details: `
 Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(', ')}.`,

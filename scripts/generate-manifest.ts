@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // Stage 3: the release manifest, the release bundle and SHA256SUMS, in dist/release/.
-import { runCommand, timed, log, stringFlag } from './lib/cli.ts';
+import { runCommand, timed, log, stringFlag, PIN_OPTION, distOption } from './lib/cli.ts';
 import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
@@ -14,8 +14,8 @@ await runCommand(
     usage: 'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] [--fingerprint-only]',
     options: [
       { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')})`, default: 'all' },
-      { name: 'dist', type: 'string', valueName: 'dir', description: 'build output folder', default: 'dist or $XSNAP_DIST_DIR' },
-      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin giving the version X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' },
+      distOption('build output folder'),
+      PIN_OPTION,
       { name: 'save', type: 'boolean', description: 'also copy the manifest into manifests/ (to commit with the release); refuses to overwrite a different one' },
       { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'where --save copies the manifest', default: 'manifests' },
       { name: 'fingerprint-only', type: 'boolean', description: 'only measure the behaviour fingerprint of the targets runnable here into dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host' },

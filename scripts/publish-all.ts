@@ -1,8 +1,8 @@
 #!/usr/bin/env -S npx tsx
 // Stage 5: publish every platform package at X.Y.Z, all or nothing.
 // See scripts/lib/publish.ts for how "all or nothing" is built from dist-tags.
-import { runCommand, log, stringFlag, registerSecret, type Result } from './lib/cli.ts';
-import { CheckFailed, UsageError, type Failure } from './lib/errors.ts';
+import { runCommand, log, stringFlag, registerSecret, PIN_OPTION, distOption, type Result } from './lib/cli.ts';
+import { CheckFailed, UsageError, formatFailure, type Failure } from './lib/errors.ts';
 import { NpmClient, tokenFromEnv, lastLines } from './lib/npm-client.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
@@ -24,8 +24,8 @@ const spec = {
     { name: 'registry', type: 'string' as const, valueName: 'url|local', description: '"local" starts the embedded Verdaccio; any other URL is used as given', default: 'https://registry.npmjs.org/' },
     { name: 'tag', type: 'string' as const, valueName: 'tag', description: 'dist-tag to move to X.Y.Z once the whole set is verified', default: 'latest' },
     { name: 'targets', type: 'string' as const, valueName: 'a,b', description: `subset of ${TARGET_NAMES.join(',')} (not allowed on the public registry)`, default: 'all' },
-    { name: 'dist', type: 'string' as const, valueName: 'dir', description: 'folder with the staged tarballs and dist/release/', default: 'dist or $XSNAP_DIST_DIR' },
-    { name: 'pin', type: 'string' as const, valueName: 'file', description: 'source pin giving X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' },
+    distOption('folder with the staged tarballs and dist/release/'),
+    PIN_OPTION,
     { name: 'keep-registry', type: 'boolean' as const, description: 'with --registry local: leave the registry running afterwards (its URL is printed)' },
     { name: 'stop-registry', type: 'boolean' as const, description: 'stop a local registry left running by --keep-registry, and do nothing else' },
     { name: 'skip-verify', type: 'boolean' as const, description: 'do not run verify-artifacts.ts first (only when it has just passed in the same job)' },
@@ -108,7 +108,7 @@ await runCommand(spec, async (flags) => {
       failures.push(...(await verifyLocal(dist, version, targets)));
     }
     if (failures.length) {
-      throw new CheckFailed(failures, `preflight failed, nothing was written: ${failures.length} check${failures.length === 1 ? '' : 's'} failed:\n` + failures.map((f) => `  [${f.check}] ${f.subject}${f.expected ? `: expected ${f.expected}` : ''}${f.actual ? `, actual ${f.actual}` : ''}`).join('\n'));
+      throw new CheckFailed(failures, `preflight failed, nothing was written: ${failures.length} check${failures.length === 1 ? '' : 's'} failed:\n` + failures.map((f) => '  ' + formatFailure(f)).join('\n'));
     }
     log.ok('local artifacts verified; tarballs match the manifest');
 

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommand, log, stringFlag, timed, registerSecret } from './lib/cli.ts';
+import { runCommand, log, stringFlag, timed, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
 import { OperationError, UsageError } from './lib/errors.ts';
 import { run, runRaw } from './lib/exec.ts';
 import { distDir, REPO_ROOT, packageBinaryPath } from './lib/paths.ts';
@@ -37,8 +37,8 @@ await runCommand(
     usage: 'npx tsx scripts/release-local.ts [--targets linux-x64,linux-arm64] [--dist dir]',
     options: [
       { name: 'targets', type: 'string', valueName: 'a,b', description: 'targets to build and publish', default: 'every target buildable on this host' },
-      { name: 'dist', type: 'string', valueName: 'dir', description: 'output folder', default: 'dist' },
-      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin', default: 'native/pin.json' },
+      distOption('output folder'),
+      PIN_OPTION,
     ],
     details: `
 Stages: build-target.ts (each target), stage-packages.ts, generate-manifest.ts,

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // Stage 2: turn built binaries into npm platform packages and pack them.
-import { runCommand, timed, log } from './lib/cli.ts';
+import { runCommand, timed, log, PIN_OPTION, distOption } from './lib/cli.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
@@ -15,8 +15,8 @@ await runCommand(
     usage: 'npx tsx scripts/stage-packages.ts [--targets a,b] [--dist dir] [--dry-run]',
     options: [
       { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')})`, default: 'all' },
-      { name: 'dist', type: 'string', valueName: 'dir', description: 'build output and staging folder', default: 'dist or $XSNAP_DIST_DIR' },
-      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin giving the version X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' },
+      distOption('build output and staging folder'),
+      PIN_OPTION,
       { name: 'dry-run', type: 'boolean', description: 'print the plan, check the build output exists, write nothing' },
       { name: 'update-templates', type: 'boolean', description: 'regenerate packages/xsnap-<target>/ from the target table and stop' },
       { name: 'check-templates', type: 'boolean', description: 'fail if packages/xsnap-<target>/ differ from what the target table generates' },

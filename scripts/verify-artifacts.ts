@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // Stage 4: check everything that ships, re-derived from bytes. Exit 0 only when all holds.
-import { runCommand, timed, log, stringFlag } from './lib/cli.ts';
+import { runCommand, timed, log, stringFlag, PIN_OPTION, distOption } from './lib/cli.ts';
 import { formatFailure } from './lib/errors.ts';
 import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
@@ -16,8 +16,8 @@ await runCommand(
     usage: 'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published [--registry url] [--manifest file] [--dist-tag tag]]',
     options: [
       { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')}); the manifest must cover exactly these`, default: 'all' },
-      { name: 'dist', type: 'string', valueName: 'dir', description: 'folder holding the build output, tarballs and release/', default: 'dist or $XSNAP_DIST_DIR' },
-      { name: 'pin', type: 'string', valueName: 'file', description: 'source pin giving the version X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' },
+      distOption('folder holding the build output, tarballs and release/'),
+      PIN_OPTION,
       { name: 'tag', type: 'string', valueName: 'vX.Y.Z', description: 'the release tag that must match the version', default: '$GITHUB_REF_NAME when $GITHUB_REF_TYPE is tag' },
       { name: 'published', type: 'boolean', description: 'also check the published packages on the registry against the manifest' },
       { name: 'registry', type: 'string', valueName: 'url', description: 'registry for --published', default: '$npm_config_registry or https://registry.npmjs.org/' },

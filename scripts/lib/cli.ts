@@ -37,6 +37,12 @@ export interface Result {
   exitCode?: number;
 }
 
+/** --pin, read by pinPath() in pin.ts: the same flag in every script. */
+export const PIN_OPTION: OptionSpec = { name: 'pin', type: 'string', valueName: 'file', description: 'source pin giving the version X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' };
+
+/** --dist, read by distDir() in paths.ts; `what` says what the script finds or writes there. */
+export const distOption = (what: string): OptionSpec => ({ name: 'dist', type: 'string', valueName: 'dir', description: what, default: 'dist or $XSNAP_DIST_DIR' });
+
 const COMMON_OPTIONS: OptionSpec[] = [
   { name: 'json', type: 'boolean', description: 'print a machine-readable result on stdout (progress stays on stderr)' },
   { name: 'help', type: 'boolean', description: 'show this help' },

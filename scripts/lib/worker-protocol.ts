@@ -182,7 +182,7 @@ export class XsnapWorker {
   private readonly exited: Promise<void>;
   private fatal: Error | null = null;
 
-  constructor(private readonly opts: WorkerOptions) {
+  constructor(opts: WorkerOptions) {
     this.name = opts.name ?? opts.binary;
     this.handleCommand = opts.handleCommand ?? ((b) => b);
     this.timeoutMs = opts.timeoutMs ?? 60_000;

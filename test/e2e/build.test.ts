@@ -2,7 +2,7 @@
 // reproducibility across folders, the build cache, and every bad input.
 import t, { type Test } from 'tap';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile, appendFile } from 'node:fs/promises';
+import { mkdtemp, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
