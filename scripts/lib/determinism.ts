@@ -16,6 +16,9 @@ import { OperationError } from './errors.ts';
 import { sha256Hex } from './hash.ts';
 import { REPO_ROOT } from './paths.ts';
 import { XsnapWorker } from './worker-protocol.ts';
+import type { MathProfile } from './pin.ts';
+
+export type { MathProfile };
 
 export const DETERMINISM_CORPUS = join(REPO_ROOT, 'native', 'determinism-corpus', 'corpus.js');
 export const KNOWN_DIVERGENCES_FILE = join(REPO_ROOT, 'native', 'determinism-corpus', 'known-divergences.json');
@@ -30,7 +33,6 @@ export type SizeName = keyof typeof SIZES;
 export const LOCAL_TIME_ZONES = ['UTC0', 'XST-5:30XDT,M3.2.0,M11.1.0'] as const;
 
 export type FamilySource = 'xs' | 'libm' | 'hardware';
-export type MathProfile = 'system' | 'portable';
 
 export interface FamilyInfo {
   name: string;
