@@ -302,3 +302,36 @@ export function differencesToFailures(diffs: FamilyDifference[], aLabel: string,
   }
   return { failures, reports };
 }
+
+// ------------------------------------------------------------------ the divergence table
+
+export interface DivergenceRow {
+  family: string;
+  source: FamilySource;
+  /** per comparison (column): how many results differ */
+  differing: Record<string, number>;
+}
+
+/**
+ * Per family, how many results differ in each comparison of measurements
+ * (e.g. x64 vs arm64, x64 host glibc vs glibc floor). The table in
+ * docs/consensus.md is this, printed by scripts/determinism-report.ts.
+ */
+export function divergenceTable(comparisons: Array<{ column: string; a: Measured; b: Measured }>): DivergenceRow[] {
+  const corpus = loadCorpus();
+  const rows = digestedFamilies(corpus).map((f) => ({ family: f.name, source: f.source, differing: {} as Record<string, number> }));
+  for (const { column, a, b } of comparisons) {
+    const diffs = diffDeterminism(a, b, 'portable', []);
+    for (const row of rows) row.differing[column] = diffs.find((d) => d.family === row.family)?.differing ?? 0;
+  }
+  return rows;
+}
+
+export function renderDivergenceTable(rows: DivergenceRow[], columns: string[], perFamily: number): string {
+  const cell = (n: number) => (n === 0 ? 'equal' : `${n} (${((100 * n) / perFamily).toFixed(n * 1000 < perFamily ? 2 : 1)}%)`);
+  return [
+    `| family | source | ${columns.join(' | ')} |`,
+    `|---|---|${columns.map(() => '---|').join('')}`,
+    ...rows.map((r) => `| \`${r.family}\` | ${r.source} | ${columns.map((c) => cell(r.differing[c])).join(' | ')} |`),
+  ].join('\n');
+}
