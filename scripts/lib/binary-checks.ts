@@ -15,6 +15,7 @@ import { sha256Hex } from './hash.ts';
 import { GLIBC_FLOOR, MACOS_MIN_VERSION, runnerFor, type Target } from './targets.ts';
 import { existingBuildRoot, type BuildRoot } from './buildroot.ts';
 import type { MathProfile } from './pin.ts';
+import { readLibmPin } from './portable-libm.ts';
 
 export interface BinaryFacts {
   format: 'elf' | 'macho' | 'unknown';
@@ -90,6 +91,15 @@ export async function fusedInstructions(path: string, buf: Buffer, target: Targe
   return result;
 }
 
+/** Math functions a Mach-O binary imports (macOS has no separate libm: names from `nm -u`), or why not here. */
+async function machoMathImports(path: string): Promise<string[] | string> {
+  if (process.platform !== 'darwin') return `nm -u of a Mach-O runs on macOS`;
+  const r = await runRaw(['nm', '-u', path]);
+  if (r.code !== 0) return `nm -u failed: ${r.stderr.trim().split('\n')[0]}`;
+  const math = new Set([...readLibmPin().files.filter((f) => !f.startsWith('_') && !f.endsWith('_data')), 'nearbyint'].map((f) => `_${f}`));
+  return r.stdout.split('\n').map((l) => l.trim()).filter((n) => math.has(n)).map((n) => n.slice(1)).sort();
+}
+
 /** libm math functions an ELF binary imports (bound to libm.so.*). */
 export const libmImports = (elf: ReturnType<typeof readElf>) => elf.imports.filter((i) => i.library?.startsWith('libm.so')).map((i) => i.name).sort();
 
@@ -150,6 +160,11 @@ export async function checkBinary(path: string, target: Target, label: string, o
       facts.machine = String(macho.cpuType);
       facts.minMacos = macho.minMacos;
       if (macho.cpuType !== want.cpuType) fail('macho-cputype', `cputype 0x${want.cpuType.toString(16)} (${want.cpuName})`, `cputype 0x${macho.cpuType.toString(16)}`, 'the binary was built for another architecture');
+      if (opts.math === 'portable') {
+        const libm = await machoMathImports(path);
+        if (typeof libm === 'string') warnings.push(`${label}: libm imports not checked here (${libm}); its macOS leg checks them`);
+        else if (libm.length) fail('portable-libm', 'no libm math function imported (math profile portable)', `imports ${libm.join(', ')} from libSystem`, 'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked');
+      }
       const min = semver.coerce(macho.minMacos ?? '');
       if (!min || semver.gt(min, semver.coerce(MACOS_MIN_VERSION)!)) fail('macos-min-version', `minimum macOS <= ${MACOS_MIN_VERSION}`, String(macho.minMacos), `link with -mmacosx-version-min=${MACOS_MIN_VERSION}`);
     }

@@ -203,7 +203,10 @@ function buildFlags(plan: BuildPlan, target: Target, work: string) {
   if (plan.math === 'portable') make.push(`LIBRARIES=${work}/${LIBM_SUBDIR}/libxsnap-portable-m.a ${MAKEFILE_LIBRARIES[target.platformDir]}`);
   const env: Record<string, string> = { LC_ALL: 'C', TZ: 'UTC', SOURCE_DATE_EPOCH, HOME: '/nonexistent' };
   if (plan.toolchain === 'pinned') env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
-  if (target.os === 'darwin') env.MACOSX_DEPLOYMENT_TARGET = MACOS_MIN_VERSION;
+  if (target.os === 'darwin') {
+    env.MACOSX_DEPLOYMENT_TARGET = MACOS_MIN_VERSION;
+    env.ZERO_AR_DATE = '1'; // Apple ar and ld: no timestamps in archives and debug maps
+  }
   return { cc, make, env };
 }
 
