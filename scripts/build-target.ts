@@ -15,6 +15,7 @@ await runCommand(
     options: [
       { name: 'target', type: 'string', valueName: 'target', description: `one of ${TARGET_NAMES.join(', ')}` },
       { name: 'goal', type: 'string', valueName: 'goal', description: 'release, debug or both', default: 'both' },
+      { name: 'math', type: 'string', valueName: 'profile', description: 'system (the host\'s libm) or portable (pinned musl libm, static); overrides the pin\'s "math" for this build', default: 'the pin\'s' },
       { name: 'toolchain', type: 'string', valueName: 'kind', description: 'pinned (Debian 11 build root, releasable) or host (this machine\'s cc, never releasable); darwin: macos', default: 'pinned' },
       PIN_OPTION,
       distOption('output folder'),
@@ -35,7 +36,12 @@ build only on macOS. A build whose inputs are unchanged is reused from the cache
 after its hashes are checked.
 
 Environment: XSNAP_CACHE_DIR, XSNAP_SOURCE_REGISTRY (npm source kind),
-XSNAP_ARCHIVE_BASE_URL (agoric-sdk source kind), XSNAP_DEBIAN_MIRROR.`,
+XSNAP_ARCHIVE_BASE_URL (agoric-sdk source kind), XSNAP_DEBIAN_MIRROR (build root,
+and the portable libm's sources from Debian's package pool).
+
+Every build uses -ffp-contract=off and is checked for fused multiply-add
+instructions; --math portable links the pinned musl libm (native/portable-libm/)
+and the binary must import no libm math function. See docs/consensus.md.`,
   },
   async (flags) => {
     const targetName = stringFlag(flags, 'target');
@@ -49,13 +55,14 @@ XSNAP_ARCHIVE_BASE_URL (agoric-sdk source kind), XSNAP_DEBIAN_MIRROR.`,
       target, pin, jobs,
       goal: stringFlag(flags, 'goal'),
       toolchain: stringFlag(flags, 'toolchain'),
+      math: stringFlag(flags, 'math'),
       dist: distDir(flags),
       useCache: !flags['no-cache'],
     });
     if (flags['dry-run']) {
       return {
         json: { plan },
-        text: `would build ${plan.target} ${plan.goals.join('+')} of ${plan.version} (${plan.sourceKind} source, ${plan.toolchain} toolchain) into ${plan.outDir}${plan.releasable ? '' : ' (not releasable)'}`,
+        text: `would build ${plan.target} ${plan.goals.join('+')} of ${plan.version} (${plan.sourceKind} source, ${plan.toolchain} toolchain, math profile ${plan.math}) into ${plan.outDir}${plan.releasable ? '' : ' (not releasable)'}`,
       };
     }
     const info = await executeBuild(plan, pin);
@@ -64,10 +71,10 @@ XSNAP_ARCHIVE_BASE_URL (agoric-sdk source kind), XSNAP_DEBIAN_MIRROR.`,
     return {
       json: { plan, buildInfo: info },
       text: [
-        `${plan.target} ${plan.version}: ${info.cache.hit ? 'reused cached build' : 'built'} in ${info.durationSeconds} s`,
+        `${plan.target} ${plan.version}: ${info.cache.hit ? 'reused cached build' : 'built'} in ${info.durationSeconds} s, math profile ${info.math.profile}${info.math.library ? ` (${info.math.library} ${info.math.version}, static)` : ' (host libm)'}`,
         ...Object.entries(info.binaries).map(([goal, b]) => `  ${plan.outDir}/${b!.path}  sha256 ${b!.sha256}`),
       ].join('\n'),
-      summary: `### build ${plan.target} ${plan.version}\n\n| goal | sha256 | -v |\n|---|---|---|\n${rows.join('\n')}\n\nToolchain: ${info.toolchain.compiler}${info.toolchain.buildRootId ? ` (build root ${info.toolchain.buildRootId})` : ''}; cache ${info.cache.hit ? 'hit' : 'miss'}; releasable: ${info.releasable}`,
+      summary: `### build ${plan.target} ${plan.version}\n\n| goal | sha256 | -v |\n|---|---|---|\n${rows.join('\n')}\n\nToolchain: ${info.toolchain.compiler}${info.toolchain.buildRootId ? ` (build root ${info.toolchain.buildRootId})` : ''}; math profile ${info.math.profile}; cache ${info.cache.hit ? 'hit' : 'miss'}; releasable: ${info.releasable}`,
     };
   },
 );

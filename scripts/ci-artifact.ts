@@ -3,7 +3,7 @@
 // whole verified dist/) into a tar that keeps the execute bits, unpack it with
 // every entry and binary checked, and carry each check leg's natively measured
 // fingerprint to the job that compares all four targets.
-import { runCommand, stringFlag, PIN_OPTION, distOption } from './lib/cli.ts';
+import { runCommand, stringFlag, PIN_OPTION, distOption, log } from './lib/cli.ts';
 import { CheckFailed, UsageError } from './lib/errors.ts';
 import { assertOneAction, compareChecks, packArtifact, saveCheck, unpackArtifacts } from './lib/ci-artifact.ts';
 import { distDir } from './lib/paths.ts';
@@ -66,11 +66,12 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
         const targets = parseTargetList(stringFlag(flags, 'targets'));
         const r = await compareChecks({ from: stringFlag(flags, 'compare-checks')!, dist, version, targets });
         if (r.failures.length) throw new CheckFailed(r.failures);
+        r.reported.forEach((line) => log.warn(line));
         const rows = targets.map((t) => `| ${t.name} | \`${r.digests[t.name] ?? '?'}\` |`);
         return {
-          json: { action, ok: true, digests: r.digests },
-          text: `the same binaries and the same behaviour fingerprint on ${targets.map((t) => t.name).join(', ')}`,
-          summary: `### behaviour fingerprints, measured on each target's own runner\n\n| target | fingerprint digest |\n|---|---|\n${rows.join('\n')}`,
+          json: { action, ok: true, digests: r.digests, reported: r.reported },
+          text: `the same binaries, the same behaviour fingerprint and the same determinism digests (gated families) on ${targets.map((t) => t.name).join(', ')}`,
+          summary: `### behaviour fingerprints, measured on each target's own runner\n\n| target | fingerprint digest |\n|---|---|\n${rows.join('\n')}${r.reported.length ? `\n\nReported, not failed:\n${r.reported.map((l) => `- ${l}`).join('\n')}` : ''}`,
         };
       }
       default:

@@ -16,6 +16,7 @@ import { readPin, pinPath } from './lib/pin.ts';
 import { canBuildOn, hostTarget, parseTargetList, TARGETS } from './lib/targets.ts';
 import { startLocalRegistry } from './lib/local-registry.ts';
 import { XsnapWorker } from './lib/worker-protocol.ts';
+import { readBuildInfo } from './lib/build.ts';
 
 /** Run one stage script with its output shown as it goes. */
 function stage(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
@@ -61,6 +62,9 @@ the set already published with identical bytes and has nothing to publish.`,
     const t0 = performance.now();
 
     for (const t of targets) await timed(`build ${t.name}`, () => stage('build-target.ts', ['--target', t.name, ...common]));
+    const math = (await readBuildInfo(dist, targets[0].name)).math;
+    const mathLine = `math profile ${math.profile}: ${math.profile === 'portable' ? `${math.library} ${math.version} libm, linked statically` : "the host's dynamic libm (libm results may differ by host: docs/consensus.md)"}`;
+    log.ok(mathLine);
     await timed('stage packages', () => stage('stage-packages.ts', ['--targets', names, ...common]));
     await timed('generate manifest', () => stage('generate-manifest.ts', ['--targets', names, ...common]));
     await timed('verify artifacts', () => stage('verify-artifacts.ts', ['--targets', names, ...common]));
@@ -105,14 +109,15 @@ the set already published with identical bytes and has nothing to publish.`,
     }
     const seconds = ((performance.now() - t0) / 1000).toFixed(0);
     return {
-      json: { version: pin.version, targets: targets.map((t) => t.name), dist, installed },
+      json: { version: pin.version, targets: targets.map((t) => t.name), dist, math, installed },
       text: [
         `release ${pin.version} of ${names}: built, staged, verified, published to the embedded registry and installed back in ${seconds} s`,
         ...targets.map((t) => `  ${join(dist, t.name)}/{release,debug}/xsnap-worker`),
+        `  ${mathLine}`,
         `  packages: ${join(dist, 'packages')}, manifest and bundle: ${join(dist, 'release')}`,
         `  installed ${installed.package}: ${installed.reported}; ran "6 * 7" -> ${installed.evaluated}`,
       ].join('\n'),
-      summary: `### local release ${pin.version}\n\nTargets: ${names}. Installed back \`${installed.package}\`: ${installed.reported}.`,
+      summary: `### local release ${pin.version}\n\nTargets: ${names}; ${mathLine}. Installed back \`${installed.package}\`: ${installed.reported}.`,
     };
   },
 );

@@ -1,15 +1,20 @@
 // Checks of one xsnap-worker binary against its target, from its bytes and by
 // running it: header (ELF machine / Mach-O CPU and minimum macOS), glibc floor,
-// and the version it reports. Shared by build-target and verify-artifacts.
+// no fused multiply-add instruction, no libm math import under the portable
+// math profile, and the version it reports. Shared by build-target and
+// verify-artifacts.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import semver from 'semver';
 import type { Failure } from './errors.ts';
 import { readElf, isElf, compareGlibc } from './elf.ts';
 import { readMachO, isMachO } from './macho.ts';
 import { runRaw, which } from './exec.ts';
+import { sha256Hex } from './hash.ts';
 import { GLIBC_FLOOR, MACOS_MIN_VERSION, runnerFor, type Target } from './targets.ts';
-import { existingBuildRoot } from './buildroot.ts';
+import { existingBuildRoot, type BuildRoot } from './buildroot.ts';
+import type { MathProfile } from './pin.ts';
 
 export interface BinaryFacts {
   format: 'elf' | 'macho' | 'unknown';
@@ -27,7 +32,66 @@ export interface BinaryCheckOptions {
   runner: string[] | null;
   /** report a glibc above the floor as a warning, not a failure (host-toolchain builds) */
   glibcFloorIsWarning?: boolean;
+  /** "portable": the binary must import no libm math function */
+  math?: MathProfile;
 }
+
+/**
+ * Fused multiply-add mnemonics per CPU, as objdump/otool print them. One
+ * rounding instead of two: a binary holding any computes other doubles than
+ * one without (see docs/consensus.md, -ffp-contract=off).
+ */
+export const FUSED_MNEMONICS: Record<Target['cpu'], RegExp> = {
+  arm64: /\s(fmadd|fmsub|fnmadd|fnmsub|fmla|fmls)\s/,
+  x64: /\s(vfn?m(add|sub)(132|213|231)?[ps][sd])\s/,
+};
+
+/** argv prefix that runs an x86-64 program with the build root's loader and libraries (glibc 2.31), or null. */
+export function buildRootLoader(root: BuildRoot | null): string[] | null {
+  if (!root || process.platform !== 'linux' || process.arch !== 'x64') return null;
+  const loader = join(root.path, 'lib/x86_64-linux-gnu/ld-linux-x86-64.so.2');
+  if (!existsSync(loader)) return null;
+  return [loader, '--library-path', [join(root.path, 'lib/x86_64-linux-gnu'), join(root.path, 'usr/lib/x86_64-linux-gnu')].join(':')];
+}
+
+/** How to run linux-x64 binaries at the glibc floor here (the build root's glibc), or null. */
+export async function glibcFloorRunner(): Promise<string[] | null> {
+  return buildRootLoader(await existingBuildRoot());
+}
+
+/** A disassembler for `target`'s binaries on this host: argv before the file, or null. */
+export async function disassemblerFor(target: Target): Promise<string[] | null> {
+  if (target.binary.format === 'macho') return process.platform === 'darwin' ? ['otool', '-tvV'] : null;
+  const native = target.cpu === process.arch && process.platform === 'linux' ? await which('objdump') : null;
+  const cross = target.cpu === 'arm64' ? await which('aarch64-linux-gnu-objdump') : null;
+  if (native ?? cross) return [(native ?? cross)!, '-d', '--no-show-raw-insn'];
+  // the pinned build root carries binutils for both CPUs
+  const root = await existingBuildRoot();
+  const loader = buildRootLoader(root);
+  const tool = root && join(root.path, 'usr/bin', target.cpu === 'arm64' ? 'aarch64-linux-gnu-objdump' : 'objdump');
+  return loader && tool && existsSync(tool) ? [...loader, tool, '-d', '--no-show-raw-insn'] : null;
+}
+
+const fusedCache = new Map<string, { count: number; first: string[] } | string>();
+
+/** Count fused multiply-add instructions in a binary's code (cached by content). */
+export async function fusedInstructions(path: string, buf: Buffer, target: Target): Promise<{ count: number; first: string[] } | string> {
+  const key = `${target.cpu}:${sha256Hex(buf)}`;
+  const hit = fusedCache.get(key);
+  if (hit) return hit;
+  const tool = await disassemblerFor(target);
+  if (!tool) return `no disassembler for ${target.name} binaries on ${process.platform}-${process.arch}`;
+  const r = await runRaw([...tool, path], { timeoutMs: 120_000 });
+  if (r.code !== 0) return `${tool.at(-3) ?? tool[0]} failed (exit ${r.code}): ${r.stderr.trim().split('\n')[0]}`;
+  const pattern = FUSED_MNEMONICS[target.cpu];
+  const lines = r.stdout.split('\n').filter((l) => pattern.test(l));
+  const result = { count: lines.length, first: lines.slice(0, 3).map((l) => l.trim().replace(/\s+/g, ' ')) };
+  fusedCache.set(key, result);
+  return result;
+}
+
+/** libm math functions an ELF binary imports (bound to libm.so.*). */
+export const libmImports = (elf: ReturnType<typeof readElf>) => elf.imports.filter((i) => i.library?.startsWith('libm.so')).map((i) => i.name).sort();
 
 /** How to run `target`'s binaries on this host (qemu + the build root's arm64 runtime for linux-arm64). */
 export async function hostRunner(target: Target): Promise<string[] | null> {
@@ -70,6 +134,10 @@ export async function checkBinary(path: string, target: Target, label: string, o
       facts.machine = String(elf.machine);
       facts.maxGlibc = elf.maxGlibc;
       if (elf.machine !== want.machine) fail('elf-machine', `e_machine ${want.machine} (${want.machineName})`, `e_machine ${elf.machine}`, 'the binary was built for another architecture');
+      if (opts.math === 'portable') {
+        const libm = libmImports(elf);
+        if (libm.length) fail('portable-libm', 'no libm math function imported (math profile portable)', `imports ${libm.join(', ')} from libm`, 'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked ahead of -lm');
+      }
       if (elf.maxGlibc && compareGlibc(elf.maxGlibc, GLIBC_FLOOR) > 0) {
         const msg = `needs GLIBC_${elf.maxGlibc}, above the floor GLIBC_${GLIBC_FLOOR}`;
         if (opts.glibcFloorIsWarning) warnings.push(`${label}: ${msg} (host toolchain: not releasable)`);
@@ -87,6 +155,14 @@ export async function checkBinary(path: string, target: Target, label: string, o
     }
   } catch (e) {
     fail('binary-format', want.format === 'elf' ? `ELF for ${want.machineName}` : `Mach-O for ${want.cpuName}`, (e as Error).message);
+  }
+
+  if (facts.format !== 'unknown') {
+    const fused = await fusedInstructions(path, buf, target);
+    // a darwin binary on Linux is checked on its macOS leg (verify.yml), like its -v
+    if (typeof fused === 'string' && target.os !== process.platform) warnings.push(`${label}: fused multiply-add not checked here (${fused}); its ${target.os} leg checks it`);
+    else if (typeof fused === 'string') fail('fused-multiply-add', 'no fused multiply-add instruction in the code', `cannot check: ${fused}`, 'install binutils (objdump), or make the build root (build-target.ts) that carries one');
+    else if (fused.count) fail('fused-multiply-add', 'no fused multiply-add instruction in the code', `${fused.count} (${fused.first.join('; ')})`, 'build with -ffp-contract=off: a fused a*b+c rounds once, so this target computes other doubles than the others');
   }
 
   if (opts.runner && facts.executable && failures.length === 0) {

@@ -18,10 +18,11 @@ import { ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
 import { fetchSources, treeDigest, type SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
 import { canBuildOn, GLIBC_FLOOR, MACOS_MIN_VERSION, TARGETS, type Goal, type Target } from './targets.ts';
-import type { Pin } from './pin.ts';
+import { MATH_PROFILES, type MathProfile, type Pin } from './pin.ts';
+import { mathInfo, prepareLibmBuild, type MathInfo } from './portable-libm.ts';
 
 /** Bump when the way we build changes, so cached builds are not reused. */
-export const BUILDER_REVISION = 1;
+export const BUILDER_REVISION = 2;
 /** Fixed so nothing time-dependent can enter the binaries. */
 export const SOURCE_DATE_EPOCH = '0';
 
@@ -34,6 +35,8 @@ export interface BuildPlan {
   toolchain: ToolchainKind;
   pinFile: string;
   sourceKind: Pin['source']['kind'];
+  /** the math profile: the pin's, or --math for this build */
+  math: MathProfile;
   dist: string;
   outDir: string;
   jobs: number;
@@ -57,6 +60,7 @@ export interface BuildInfo {
   releasable: boolean;
   source: SourceIdentity;
   toolchain: ToolchainInfo;
+  math: MathInfo;
   flags: { cc: string; make: string[]; env: Record<string, string> };
   buildRoot: string | null;
   host: { hostname: string; platform: string; arch: string; release: string; node: string; ci: boolean };
@@ -86,6 +90,8 @@ export function planBuild(opts: {
   pin: Pin;
   goal?: string;
   toolchain?: string;
+  /** overrides the pin's math profile for this build */
+  math?: string;
   dist: string;
   jobs?: number;
   useCache?: boolean;
@@ -101,6 +107,8 @@ export function planBuild(opts: {
   const toolchain = (opts.toolchain ?? defaultToolchain) as ToolchainKind;
   const allowed: ToolchainKind[] = target.os === 'darwin' ? ['macos'] : ['pinned', 'host'];
   if (!allowed.includes(toolchain)) throw new UsageError(`--toolchain for ${target.name} must be ${allowed.join(' or ')}, not "${toolchain}"`);
+  const math = (opts.math ?? pin.math) as MathProfile;
+  if (!MATH_PROFILES.includes(math)) throw new UsageError(`--math must be ${MATH_PROFILES.join(' or ')}, not "${opts.math}"`);
   return {
     target: target.name,
     version: pin.version,
@@ -108,6 +116,7 @@ export function planBuild(opts: {
     toolchain,
     pinFile: pin.file,
     sourceKind: pin.source.kind,
+    math,
     dist: opts.dist,
     outDir: targetDir(opts.dist, target.name),
     jobs: opts.jobs ?? Math.max(1, cpus().length),
@@ -170,15 +179,28 @@ function compilerFor(plan: BuildPlan, target: Target): string {
   return plan.toolchain === 'host' && target.cpu === process.arch ? 'cc' : target.compiler;
 }
 
-/** CC and make arguments; `work` is the source folder as the compiler sees it. */
+/** The makefiles' own LIBRARIES, per platform dir: the portable profile puts its libm archive first. */
+const MAKEFILE_LIBRARIES: Record<Target['platformDir'], string> = { lin: '-ldl -lm -lpthread', mac: '-framework CoreServices' };
+/** Where the portable libm archive is built, below the work folder. */
+const LIBM_SUBDIR = 'portable-libm';
+
+/** darwin: the CPU and minimum macOS, for the makefile and for the portable libm's own compile */
+const darwinFlags = (target: Target) => (target.binary.format === 'macho' ? ['-arch', target.binary.cpuName, `-mmacosx-version-min=${MACOS_MIN_VERSION}`] : []);
+
+/** CC and make arguments; `work` is the work folder as the compiler sees it (sources in <work>/src). */
 function buildFlags(plan: BuildPlan, target: Target, work: string) {
   const compiler = compilerFor(plan, target);
-  // -ffile-prefix-map keeps the build folder out of the binary (and its debug info)
-  const cc = `${compiler} "-D__has_builtin(x)=1" -ffile-prefix-map=${work}=.`;
-  const make = [`MODDABLE=${work}/moddable`, `XSNAP_VERSION=${plan.version}`, `CC=${cc}`];
+  const src = `${work}/src`;
+  // -ffile-prefix-map keeps the build folder out of the binary (and its debug info).
+  // -ffp-contract=off: never fuse a*b+c into one rounding (gcc does on aarch64 by
+  // default, Apple clang too): x64 and arm64 must compute the same doubles.
+  const cc = `${compiler} "-D__has_builtin(x)=1" -ffile-prefix-map=${src}=. -ffp-contract=off`;
+  const make = [`MODDABLE=${src}/moddable`, `XSNAP_VERSION=${plan.version}`, `CC=${cc}`];
   if (target.os === 'darwin') {
-    make.push(`MACOS_ARCH=-arch ${target.binary.format === 'macho' ? target.binary.cpuName : ''}`, `MACOS_VERSION_MIN=-mmacosx-version-min=${MACOS_MIN_VERSION}`);
+    const [, cpu, min] = darwinFlags(target);
+    make.push(`MACOS_ARCH=-arch ${cpu}`, `MACOS_VERSION_MIN=${min}`);
   }
+  if (plan.math === 'portable') make.push(`LIBRARIES=${work}/${LIBM_SUBDIR}/libxsnap-portable-m.a ${MAKEFILE_LIBRARIES[target.platformDir]}`);
   const env: Record<string, string> = { LC_ALL: 'C', TZ: 'UTC', SOURCE_DATE_EPOCH, HOME: '/nonexistent' };
   if (plan.toolchain === 'pinned') env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
   if (target.os === 'darwin') env.MACOSX_DEPLOYMENT_TARGET = MACOS_MIN_VERSION;
@@ -240,7 +262,12 @@ async function compile(plan: BuildPlan, target: Target, toolchain: Toolchain, so
   try {
     await cp(sourceDir, join(work.host, 'src'), { recursive: true });
     const src = `${work.inside}/src`;
-    const flags = buildFlags(plan, target, src);
+    const flags = buildFlags(plan, target, work.inside);
+    if (plan.math === 'portable') {
+      log.step(`${target.name}: compiling the portable libm`);
+      const libm = await prepareLibmBuild({ hostDir: join(work.host, LIBM_SUBDIR), insideDir: `${work.inside}/${LIBM_SUBDIR}`, compiler: compilerFor(plan, target), target, extraFlags: darwinFlags(target) });
+      await toolchain.exec(['sh', libm.script], { env: flags.env, what: `portable libm for ${target.name}` });
+    }
     const makeDir = `${src}/xsnap-native/xsnap/makefiles/${target.platformDir}`;
     const progress: Record<string, number> = {};
     const objects = 52; // objects per goal in xsnap-worker.mk, for progress only
@@ -278,7 +305,8 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
   const target = TARGETS.find((t) => t.name === plan.target)!;
   const toolchain = await prepareToolchain(plan, target);
   const flagsForKey = buildFlags(plan, target, '<work>');
-  const key = idOf({ builder: BUILDER_REVISION, target: plan.target, goals: plan.goals, source: await sourceKey(pin), toolchain: toolchain.info, flags: flagsForKey });
+  const math = await mathInfo(plan.math);
+  const key = idOf({ builder: BUILDER_REVISION, target: plan.target, goals: plan.goals, source: await sourceKey(pin), toolchain: toolchain.info, flags: flagsForKey, math });
 
   await mkdir(plan.dist, { recursive: true });
   const staged = await mkdtemp(join(plan.dist, `.${plan.target}.partial-`));
@@ -299,7 +327,7 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
       log.step(`${plan.target}: fetching sources (${pin.source.kind}, ${pin.version})`);
       const tree = await fetchSources(pin);
       source = tree.identity;
-      log.step(`${plan.target}: compiling ${plan.goals.join(' + ')} with ${toolchain.info.compiler} (-j${plan.jobs})`);
+      log.step(`${plan.target}: compiling ${plan.goals.join(' + ')} with ${toolchain.info.compiler} (-j${plan.jobs}), math profile ${plan.math}`);
       await compile(plan, target, toolchain, tree.dir, staged);
     }
 
@@ -310,7 +338,7 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
     const binaries: BuildInfo['binaries'] = {};
     for (const goal of plan.goals) {
       const file = join(staged, goal, BINARY_NAME);
-      const r = await checkBinary(file, target, `${plan.target} ${goal}`, { version: plan.version, runner, glibcFloorIsWarning: plan.toolchain === 'host' });
+      const r = await checkBinary(file, target, `${plan.target} ${goal}`, { version: plan.version, runner, glibcFloorIsWarning: plan.toolchain === 'host', math: plan.math });
       r.warnings.forEach((w) => log.warn(w));
       failures.push(...r.failures.map((f) => ({ ...f, subject: f.subject.replace(staged, targetDir(plan.dist, plan.target)) })));
       binaries[goal] = { path: `${goal}/${BINARY_NAME}`, sha256: await sha256File(file), size: (await readFile(file)).length, facts: r.facts };
@@ -328,6 +356,7 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
       releasable: plan.releasable,
       source,
       toolchain: toolchain.info,
+      math,
       flags: flagsForKey,
       buildRoot: toolchain.root?.path ?? null,
       host: { hostname: hostname(), platform: platform(), arch: arch(), release: release(), node: process.version, ci: Boolean(process.env.CI) },

@@ -4,7 +4,9 @@
 // every entry and re-hashing every binary against its build-info.json before
 // anything lands in dist/.
 import { compareFingerprints, type Fingerprint } from './fingerprint.ts';
-import { manifestName } from './manifest.ts';
+import { compareTargetsDeterminism, manifestName } from './manifest.ts';
+import { diffDeterminism, differencesToFailures, type DeterminismRecord } from './determinism.ts';
+import type { MathInfo } from './portable-libm.ts';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -166,7 +168,7 @@ export async function unpackArtifacts(opts: { from: string; dist: string; requir
 
 interface ManifestLike {
   version?: string;
-  targets?: Record<string, { release?: { sha256?: string }; debug?: { sha256?: string }; fingerprint?: unknown }>;
+  targets?: Record<string, { release?: { sha256?: string }; debug?: { sha256?: string }; fingerprint?: unknown; math?: MathInfo; determinism?: DeterminismRecord }>;
 }
 
 async function readManifest(file: string): Promise<ManifestLike> {
@@ -196,6 +198,8 @@ export interface CompareResult {
   failures: Failure[];
   /** the fingerprint digest each check leg measured on its own machine */
   digests: Partial<Record<TargetName, string | null>>;
+  /** determinism differences that are reported, not failed (host-dependent libm under "system", known divergences) */
+  reported: string[];
 }
 
 /**
@@ -210,6 +214,8 @@ export async function compareChecks(opts: { from: string; dist: string; version:
   const failures: Failure[] = [];
   const byTarget: Record<string, unknown> = {};
   const digests: CompareResult['digests'] = {};
+  const determinism: Record<string, { math?: MathInfo; determinism?: DeterminismRecord }> = {};
+  const reported: string[] = [];
   for (const t of opts.targets) {
     const file = join(opts.from, checkFile(t.name));
     if (!existsSync(file)) {
@@ -238,6 +244,17 @@ export async function compareChecks(opts: { from: string; dist: string; version:
       continue;
     }
     byTarget[t.name] = mine.fingerprint;
+    if (!mine.determinism) failures.push({ check: 'check-determinism', subject: `${t.name} (${file})`, expected: 'determinism digests measured on the check runner', actual: 'none recorded' });
+    else {
+      determinism[t.name] = { math: mine.math, determinism: mine.determinism };
+      if (theirs.determinism) {
+        // the same binary natively on its runner and in the combined job (qemu for arm64)
+        const profile = mine.math?.profile ?? 'system';
+        const r = differencesToFailures(diffDeterminism({ label: `${t.name} (combined manifest)`, record: theirs.determinism }, { label: `${t.name} (native runner)`, record: mine.determinism }, profile), `${t.name} (combined manifest)`, `${t.name} (native runner)`, 'check-determinism');
+        failures.push(...r.failures);
+        reported.push(...r.reports);
+      }
+    }
     digests[t.name] = (mine.fingerprint as { digest?: string }).digest ?? null;
     if (theirs.fingerprint !== undefined && canonicalJson(theirs.fingerprint) !== canonicalJson(mine.fingerprint)) {
       failures.push({ check: 'check-fingerprint', subject: t.name, expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`, actual: `${(theirs.fingerprint as { digest?: string }).digest} (combined manifest)` });
@@ -246,7 +263,10 @@ export async function compareChecks(opts: { from: string; dist: string; version:
   if (Object.keys(byTarget).length > 1) {
     failures.push(...compareFingerprints(byTarget as Record<string, Fingerprint>));
   }
-  return { failures, digests };
+  const across = compareTargetsDeterminism(determinism);
+  failures.push(...across.failures);
+  reported.push(...across.reports);
+  return { failures, digests, reported };
 }
 
 export function assertOneAction(actions: Record<string, unknown>): string {

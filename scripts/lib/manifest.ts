@@ -17,6 +17,8 @@ import { tarballName } from './stage.ts';
 import { hostRunner } from './binary-checks.ts';
 import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targets.ts';
 import type { SourceIdentity } from './sources.ts';
+import type { MathInfo } from './portable-libm.ts';
+import { diffDeterminism, differencesToFailures, runDeterminism, totalResults, type DeterminismRecord } from './determinism.ts';
 
 export const SCHEMA_FILE = join(REPO_ROOT, 'manifests', 'xsnap-worker-manifest.schema.json');
 export const manifestName = (version: string) => `xsnap-worker-manifest-${version}.json`;
@@ -47,6 +49,10 @@ export interface ManifestTarget {
   tarball: { name: string; integrity: string; size: number };
   toolchain: Omit<ToolchainInfo, 'kind'> & { kind: string };
   fingerprint: Fingerprint;
+  /** the math profile the binaries were built with */
+  math: MathInfo;
+  /** the determinism corpus's per-family digests (scripts/lib/determinism.ts) */
+  determinism: DeterminismRecord;
 }
 
 export interface Manifest {
@@ -61,6 +67,7 @@ export interface FingerprintFile {
   /** the release binary it was measured on */
   binarySha256: string;
   fingerprint: Fingerprint;
+  determinism?: DeterminismRecord;
 }
 
 // ------------------------------------------------------------------ schema
@@ -149,31 +156,34 @@ export function planManifest(opts: { dist: string; version: string; targets: Tar
  * A fingerprint measured elsewhere for `t`: dist/<target>/fingerprint.json, or a
  * manifest (e.g. a CI check leg's one-target manifest) among the *.json files of `fromDir`.
  */
-export async function carriedFingerprint(dist: string, t: Target, fromDir?: string | null): Promise<{ file: string; binarySha256: string; fingerprint: Fingerprint } | undefined> {
+export async function carriedFingerprint(dist: string, t: Target, fromDir?: string | null): Promise<{ file: string; binarySha256: string; fingerprint: Fingerprint; determinism?: DeterminismRecord } | undefined> {
   const own = fingerprintPath(dist, t.name);
   if (existsSync(own)) {
     const r = JSON.parse(await readFile(own, 'utf8')) as FingerprintFile;
-    return { file: own, binarySha256: r.binarySha256, fingerprint: r.fingerprint };
+    return { file: own, binarySha256: r.binarySha256, fingerprint: r.fingerprint, determinism: r.determinism };
   }
   if (!fromDir) return undefined;
   if (!existsSync(fromDir)) throw new UsageError(`--fingerprints-from ${fromDir}: no such folder`);
   for (const name of (await readdir(fromDir)).filter((n) => n.endsWith('.json')).sort()) {
     const file = join(fromDir, name);
-    let v: { target?: string; binarySha256?: string; fingerprint?: Fingerprint; targets?: Record<string, { release?: { sha256?: string }; fingerprint?: Fingerprint }> };
+    let v: { target?: string; binarySha256?: string; fingerprint?: Fingerprint; determinism?: DeterminismRecord; targets?: Record<string, { release?: { sha256?: string }; fingerprint?: Fingerprint; determinism?: DeterminismRecord }> };
     try {
       v = JSON.parse(await readFile(file, 'utf8'));
     } catch {
       continue;
     }
-    if (v.target === t.name && v.binarySha256 && v.fingerprint) return { file, binarySha256: v.binarySha256, fingerprint: v.fingerprint };
+    if (v.target === t.name && v.binarySha256 && v.fingerprint) return { file, binarySha256: v.binarySha256, fingerprint: v.fingerprint, determinism: v.determinism };
     const e = v.targets?.[t.name];
-    if (e?.fingerprint && e.release?.sha256) return { file, binarySha256: e.release.sha256, fingerprint: e.fingerprint };
+    if (e?.fingerprint && e.release?.sha256) return { file, binarySha256: e.release.sha256, fingerprint: e.fingerprint, determinism: e.determinism };
   }
   return undefined;
 }
 
-/** Measure the release binary's fingerprint here, or take the one measured where it can run. */
-export async function fingerprintFor(dist: string, t: Target, releaseSha256: string, fromDir?: string | null): Promise<{ fingerprint?: Fingerprint; failures: Failure[] }> {
+/**
+ * Measure the release binary's fingerprint and determinism digests here, or take
+ * the ones measured where it can run.
+ */
+export async function fingerprintFor(dist: string, t: Target, releaseSha256: string, fromDir?: string | null): Promise<{ fingerprint?: Fingerprint; determinism?: DeterminismRecord; failures: Failure[] }> {
   const subject = `${t.name} release binary (${binaryPath(dist, t.name, 'release')})`;
   const runner = await hostRunner(t);
   const carried = await carriedFingerprint(dist, t, fromDir);
@@ -187,11 +197,15 @@ export async function fingerprintFor(dist: string, t: Target, releaseSha256: str
     if (carried && carried.fingerprint.digest !== fingerprint.digest) {
       return { failures: [{ check: 'fingerprint', subject: `${t.name}: ${carried.file} against a fresh measurement here`, expected: fingerprint.digest, actual: carried.fingerprint.digest }] };
     }
-    return { fingerprint, failures: [] };
+    const det = await measureDeterminism(binaryPath(dist, t.name, 'release'), runner, subject);
+    return { fingerprint, determinism: det.record, failures: det.failures };
+  }
+  if (carried?.determinism) {
+    log.info(`${t.name} cannot run here: fingerprint and determinism digests taken from ${carried.file}`);
+    return { fingerprint: carried.fingerprint, determinism: carried.determinism, failures: [] };
   }
   if (carried) {
-    log.info(`${t.name} cannot run here: fingerprint taken from ${carried.file}`);
-    return { fingerprint: carried.fingerprint, failures: [] };
+    return { failures: [{ check: 'determinism', subject: `${t.name}: ${carried.file}`, expected: 'determinism digests measured where the target runs', actual: 'none (measured by an older harness?)', hint: `measure it again: npx tsx scripts/generate-manifest.ts --fingerprint-only --targets ${t.name}` }] };
   }
   return {
     failures: [{
@@ -211,6 +225,41 @@ export async function measureFingerprint(bin: string, runner: string[], subject:
   }
 }
 
+/** Run the determinism corpus, turning whatever it throws into failures naming the binary. */
+export async function measureDeterminism(bin: string, runner: string[], subject: string): Promise<{ record?: DeterminismRecord; failures: Failure[] }> {
+  try {
+    const r = await runDeterminism(bin, runner);
+    log.info(`${subject}: determinism corpus, ${totalResults(r.record)} results in ${r.seconds.toFixed(1)} s`);
+    return { record: r.record, failures: [] };
+  } catch (e) {
+    return { failures: [{ check: 'determinism', subject, expected: 'the determinism corpus runs to completion', actual: (e as Error).message }] };
+  }
+}
+
+/**
+ * Compare the targets' determinism digests (every one against the first by
+ * name). All targets must share one math profile; under "system" the libm
+ * families are host-dependent and only reported.
+ */
+export function compareTargetsDeterminism(entries: Record<string, { math?: MathInfo; determinism?: DeterminismRecord }>): { failures: Failure[]; reports: string[] } {
+  const names = Object.keys(entries).filter((n) => entries[n].determinism).sort();
+  const failures: Failure[] = [];
+  const reports: string[] = [];
+  const profiles = new Set(Object.values(entries).map((e) => e.math?.profile));
+  if (profiles.size > 1) {
+    failures.push({ check: 'math-profile', subject: Object.keys(entries).sort().map((n) => `${n}: ${entries[n].math?.profile}`).join(', '), expected: 'one math profile for every target', actual: [...profiles].join(' and '), hint: 'build every target with the same --math (the pin\'s "math")' });
+    return { failures, reports };
+  }
+  const profile = [...profiles][0] ?? 'system';
+  const [ref, ...others] = names;
+  for (const n of others) {
+    const r = differencesToFailures(diffDeterminism({ label: ref, record: entries[ref].determinism! }, { label: n, record: entries[n].determinism! }, profile), ref, n, 'determinism-across-targets');
+    failures.push(...r.failures);
+    reports.push(...r.reports);
+  }
+  return { failures, reports };
+}
+
 /** Measure fingerprints of the runnable targets and write dist/<target>/fingerprint.json (for a manifest made elsewhere). */
 export async function writeFingerprintFiles(dist: string, targets: Target[]): Promise<Array<{ target: TargetName; file: string; digest: string }>> {
   const failures: Failure[] = [];
@@ -223,7 +272,9 @@ export async function writeFingerprintFiles(dist: string, targets: Target[]): Pr
     const measured = await measureFingerprint(bin, runner, `${t.name} release binary (${bin})`);
     if (!measured.fingerprint) { failures.push(...measured.failures); continue; }
     const fingerprint = measured.fingerprint;
-    const record: FingerprintFile = { target: t.name, binarySha256: await sha256File(bin), fingerprint };
+    const det = await measureDeterminism(bin, runner, `${t.name} release binary (${bin})`);
+    if (!det.record) { failures.push(...det.failures); continue; }
+    const record: FingerprintFile = { target: t.name, binarySha256: await sha256File(bin), fingerprint, determinism: det.record };
     const file = fingerprintPath(dist, t.name);
     await writeFile(`${file}.partial`, canonicalJson(record) + '\n');
     await rename(`${file}.partial`, file);
@@ -245,7 +296,7 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
     infos.push(info);
     if (info.version !== plan.version) failures.push({ check: 'build-version', subject: `${name} build-info.json`, expected: plan.version, actual: info.version, hint: `rebuild ${name}` });
     if (!info.releasable) failures.push({ check: 'releasable', subject: `${name} build-info.json`, expected: 'a releasable build (pinned toolchain, registry or agoric-sdk source, both goals)', actual: `releasable: false (${info.toolchain.kind} toolchain, ${info.source.kind} source)`, hint: `rebuild with npx tsx scripts/build-target.ts --target ${name}` });
-    const entry: Partial<ManifestTarget> = { package: t.packageName, os: t.os, cpu: t.cpu, ...(t.libc ? { libc: t.libc } : {}), toolchain: deterministicToolchain(info.toolchain) };
+    const entry: Partial<ManifestTarget> = { package: t.packageName, os: t.os, cpu: t.cpu, ...(t.libc ? { libc: t.libc } : {}), toolchain: deterministicToolchain(info.toolchain), math: info.math ?? { profile: 'system' } };
     for (const goal of GOALS) {
       const file = binaryPath(plan.dist, name, goal);
       if (!existsSync(file)) { failures.push({ check: 'binary-present', subject: file, expected: 'a file', actual: 'missing', hint: `npx tsx scripts/build-target.ts --target ${name}` }); continue; }
@@ -266,6 +317,7 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
       const r = await fingerprintFor(plan.dist, t, entry.release.sha256, plan.fingerprintsFrom);
       failures.push(...r.failures);
       if (r.fingerprint) entry.fingerprint = r.fingerprint;
+      if (r.determinism) entry.determinism = r.determinism;
     }
     targets[name] = entry as ManifestTarget;
   }
@@ -276,6 +328,9 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
   }
   const measured = Object.fromEntries(Object.entries(targets).filter(([, v]) => v?.fingerprint).map(([k, v]) => [k, v!.fingerprint]));
   failures.push(...compareFingerprints(measured));
+  const determinism = compareTargetsDeterminism(targets as Record<string, ManifestTarget>);
+  failures.push(...determinism.failures);
+  determinism.reports.forEach((r) => log.warn(r));
   if (failures.length) throw new CheckFailed(failures);
   const manifest: Manifest = { schemaVersion: 1, version: plan.version, source: infos[0].source, targets };
   const problems = await schemaFailures(JSON.parse(renderManifest(manifest)), manifestName(plan.version));

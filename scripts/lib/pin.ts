@@ -42,9 +42,15 @@ export interface DirSource {
 
 export type Source = NpmSource | AgoricSdkSource | DirSource;
 
+/** "system": the host's dynamic libm; "portable": the pinned musl libm, linked statically (docs/consensus.md). */
+export type MathProfile = 'system' | 'portable';
+export const MATH_PROFILES: readonly MathProfile[] = ['system', 'portable'];
+
 export interface Pin {
   version: string;
   source: Source;
+  /** the math profile releases of this version are built with (default "system") */
+  math: MathProfile;
   /** the file it was read from */
   file: string;
 }
@@ -79,6 +85,9 @@ export function parsePin(raw: unknown, file: string): Pin {
   const version = checkVersion(p.version, `pin ${file}`);
   const s = p.source;
   need(s && typeof s === 'object', file, 'source is missing');
+  const m = (p as { math?: unknown }).math ?? 'system';
+  need(MATH_PROFILES.includes(m as MathProfile), file, `math must be "system" or "portable", not ${JSON.stringify(m)}`);
+  const math = m as MathProfile;
   switch (s.kind) {
     case 'npm': {
       need(typeof s.package === 'string' && s.package.length > 0, file, 'source.package is missing');
@@ -86,12 +95,13 @@ export function parsePin(raw: unknown, file: string): Pin {
       for (const k of ['moddableCommit', 'xsnapNativeCommit'] as const) {
         need(s[k] === undefined || (typeof s[k] === 'string' && HEX40.test(s[k] as string)), file, `source.${k} must be a 40-hex commit`);
       }
-      return { version, file, source: s as unknown as NpmSource };
+      return { version, file, math, source: s as unknown as NpmSource };
     }
     case 'agoric-sdk':
       return {
         version,
         file,
+        math,
         source: {
           kind: 'agoric-sdk',
           agoricSdk: checkArchive(s.agoricSdk, file, 'agoricSdk'),
@@ -101,7 +111,7 @@ export function parsePin(raw: unknown, file: string): Pin {
       };
     case 'dir':
       need(typeof s.path === 'string' && s.path.length > 0, file, 'source.path is missing');
-      return { version, file, source: { kind: 'dir', path: resolve(dirname(file), s.path) } };
+      return { version, file, math, source: { kind: 'dir', path: resolve(dirname(file), s.path) } };
     default:
       throw new UsageError(`pin ${file}: source.kind must be "npm", "agoric-sdk" or "dir", not ${JSON.stringify(s.kind)}`);
   }

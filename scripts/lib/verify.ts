@@ -14,10 +14,11 @@ import { UsageError, type Failure } from './errors.ts';
 import { checkVersion } from './pin.ts';
 import { verifyPublished } from './published.ts';
 import { compareFingerprints } from './fingerprint.ts';
+import { diffDeterminism, differencesToFailures, runDeterminism, totalResults, type DeterminismRecord, type MathProfile, type Measured } from './determinism.ts';
 import { canonicalJson, matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
-import { checkBinary, hostRunner } from './binary-checks.ts';
+import { checkBinary, glibcFloorRunner, hostRunner } from './binary-checks.ts';
 import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, readTarball, unsafePath, type TarEntry, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
 import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName } from './stage.ts';
 import { manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
@@ -53,6 +54,7 @@ export interface VerifyReport {
   notes: string[];
   install?: InstallResult[];
   fingerprints?: Record<string, { digest: string; measuredHere: boolean }>;
+  determinism?: DeterminismReport;
   published?: Array<{ target: string; package: string; status: string }>;
 }
 
@@ -182,6 +184,9 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   const fingerprints = await verifyFingerprints({ c, dist, targets: opts.targets, manifest, runners: opts.skipFingerprint ? new Map() : runners, skipped: opts.skipFingerprint });
   if (opts.skipFingerprint) c.notes.push('fingerprint corpus not run here (--skip-fingerprint): manifest values compared across targets only');
 
+  // ---- determinism corpus: the same doubles on every target and host
+  const determinism = await verifyDeterminism({ c, dist, targets: opts.targets, manifest, runners: opts.skipFingerprint ? new Map() : runners });
+
   // ---- installability per platform
   let install: InstallResult[] | undefined;
   if (opts.skipInstall) {
@@ -207,7 +212,7 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   let published: VerifyReport['published'];
   if (opts.published) published = await checkRegistry(c, { dist, version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag });
 
-  return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, install, fingerprints, published };
+  return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, install, fingerprints, determinism, published };
 }
 
 /** The agoric-sdk gate's registry checks (scripts/lib/published.ts), recorded in `c`. */
@@ -474,3 +479,77 @@ async function verifyFingerprints(x: { c: Checks; dist: string; targets: Target[
   return out;
 }
 
+
+// ------------------------------------------------------------------ determinism
+
+export interface DeterminismReport {
+  profile: MathProfile;
+  targets: Record<string, { results: number; seconds?: number; measuredHere: boolean; timeZoneDependent: boolean }>;
+  /** linux-x64 at the glibc floor against this host's glibc: null when not run here */
+  hostIndependence: { results: number; differingFamilies: string[] } | null;
+  /** host-dependent and known differences: reported, not failed */
+  reported: string[];
+}
+
+/**
+ * Run the determinism corpus on every release binary this host can run (the
+ * manifest's seed and size), compare each with the manifest and all targets
+ * with each other; for linux-x64 also at the glibc floor (the build root's
+ * glibc) against this host's glibc. Under the "system" profile, libm families
+ * that differ are reported as host-dependent; every other difference fails.
+ */
+async function verifyDeterminism(x: { c: Checks; dist: string; targets: Target[]; manifest: Manifest | undefined; runners: Map<string, string[] | null> }): Promise<DeterminismReport | undefined> {
+  const { c, dist } = x;
+  const profiles = new Set(x.targets.map((t) => x.manifest?.targets?.[t.name]?.math?.profile).filter(Boolean));
+  if (profiles.size > 1) {
+    c.fail({ check: 'math-profile', subject: 'the manifest\'s targets.<target>.math.profile', expected: 'one math profile for every target', actual: [...profiles].join(' and '), hint: 'build every target with the same --math' });
+    return undefined;
+  }
+  const profile = ([...profiles][0] ?? 'system') as MathProfile;
+  const report: DeterminismReport = { profile, targets: {}, hostIndependence: null, reported: [] };
+  const measured: Measured[] = [];
+  const record = (diffs: ReturnType<typeof diffDeterminism>, a: string, b: string, check: string) => {
+    const r = differencesToFailures(diffs, a, b, check);
+    c.add(r.failures, check);
+    report.reported.push(...r.reports);
+  };
+  for (const t of x.targets) {
+    const recorded: DeterminismRecord | undefined = x.manifest?.targets?.[t.name]?.determinism;
+    const runner = x.runners.get(t.name);
+    const bin = binaryPath(dist, t.name, 'release');
+    if (runner && existsSync(bin)) {
+      log.info(`${t.name}: running the determinism corpus${runner.length ? ` under ${runner[0].split('/').pop()}` : ''}`);
+      try {
+        const run = await runDeterminism(bin, runner, recorded ? { seed: recorded.seed, perFamily: recorded.perFamily } : {});
+        const here: Measured = { label: `${t.name} (here)`, record: run.record, raw: run.raw };
+        measured.push({ ...here, label: t.name });
+        report.targets[t.name] = { results: totalResults(run.record), seconds: Math.round(run.seconds * 10) / 10, measuredHere: true, timeZoneDependent: run.record.timeZoneDependent };
+        if (recorded) record(diffDeterminism({ label: `${t.name} (manifest)`, record: recorded }, here, profile), `${t.name} (manifest)`, `${t.name} (here)`, 'determinism');
+        else c.ran('determinism');
+        if (t.os === 'linux' && t.cpu === 'x64' && runner.length === 0) {
+          const floor = await glibcFloorRunner();
+          if (!floor) c.notes.push('determinism at the glibc floor not checked: no build root here (build-target.ts makes it)');
+          else {
+            log.info(`${t.name}: running the determinism corpus at the glibc floor (the build root's glibc)`);
+            const low = await runDeterminism(bin, floor, { seed: run.record.seed, perFamily: run.record.perFamily });
+            const diffs = diffDeterminism({ label: `${t.name} (host glibc)`, record: run.record, raw: run.raw }, { label: `${t.name} (glibc floor)`, record: low.record, raw: low.raw }, profile);
+            record(diffs, `${t.name} (host glibc)`, `${t.name} (glibc floor)`, 'determinism-host-independence');
+            report.hostIndependence = { results: totalResults(low.record), differingFamilies: diffs.map((d) => d.family) };
+          }
+        }
+      } catch (e) {
+        c.fail({ check: 'determinism', subject: `${t.name} release binary (${rel(dist, bin)})`, expected: 'the determinism corpus runs to completion', actual: (e as Error).message.split('\n')[0] });
+      }
+    } else if (recorded) {
+      measured.push({ label: t.name, record: recorded });
+      report.targets[t.name] = { results: totalResults(recorded), measuredHere: false, timeZoneDependent: recorded.timeZoneDependent };
+    } else if (x.manifest) {
+      c.fail({ check: 'determinism', subject: `${t.name}: the manifest (targets.${t.name}.determinism)`, expected: 'determinism digests', actual: 'none', hint: 'regenerate the manifest: npx tsx scripts/generate-manifest.ts' });
+    }
+  }
+  const [ref, ...others] = measured.sort((a, b) => (a.label < b.label ? -1 : 1));
+  for (const m of others) record(diffDeterminism(ref, m, profile), ref.label, m.label, 'determinism-across-targets');
+  if (Object.values(report.targets).some((t) => t.timeZoneDependent)) c.notes.push('the worker depends on the host\'s time zone: Date\'s local-time methods give other results under another TZ (agoric-sdk runs workers with TZ fixed)');
+  report.reported.forEach((r) => c.notes.push(r));
+  return report;
+}

@@ -181,6 +181,19 @@ t.test('compare-checks: the check legs\' fingerprints against each other and the
   const none = await edit((m) => delete m.targets['linux-arm64'].fingerprint);
   t.equal(none.code, 1);
   t.match(none.stderr, /check-fingerprint\] linux-arm64[\s\S]*none recorded/);
+  // a check leg whose determinism digest of an XS family differs: gated in either profile
+  const numbers = await edit((m) => (m.targets['linux-arm64'].determinism.families.parseInt.sha256 = 'f'.repeat(64)));
+  t.equal(numbers.code, 1);
+  t.match(numbers.stderr, /check-determinism\] linux-arm64 \(native runner\) vs linux-arm64 \(combined manifest\): family parseInt \(xs\)/);
+  t.match(numbers.stderr, /determinism-across-targets\] linux-arm64 vs linux-x64: family parseInt/);
+  // a libm family under the system profile: reported, not failed
+  const libm = await edit((m) => (m.targets['linux-arm64'].determinism.families['Math.tan'].sha256 = 'e'.repeat(64)));
+  t.equal(libm.code, 0, libm.stderr);
+  t.match(libm.stderr, /host-dependent \(system libm\): Math\.tan/);
+  // a check leg built with another math profile
+  const profile = await edit((m) => (m.targets['linux-arm64'].math = { profile: 'portable' }));
+  t.equal(profile.code, 1);
+  t.match(profile.stderr, /math-profile\]/);
   // a missing check leg
   writeFileSync(armFile, original);
   const { rmSync } = await import('node:fs');

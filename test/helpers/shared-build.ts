@@ -8,21 +8,26 @@ import { runScript } from './run.ts';
 
 /** dist folder holding linux-x64 and linux-arm64 builds of native/pin.json */
 export const SHARED_DIST = process.env.XSNAP_TEST_DIST || join(REPO_ROOT, '.cache', 'test-dist');
+/** the same targets built with the "portable" math profile (the pin says "system") */
+export const SHARED_PORTABLE_DIST = process.env.XSNAP_TEST_PORTABLE_DIST || join(REPO_ROOT, '.cache', 'test-dist-portable');
 export const LINUX_TARGETS = ['linux-x64', 'linux-arm64'] as const;
 
 export async function buildShared(): Promise<void> {
-  for (const target of LINUX_TARGETS) {
-    const r = await runScript('build-target.ts', ['--target', target, '--dist', SHARED_DIST]);
-    if (r.code !== 0) throw new Error(`shared build of ${target} failed:\n${r.stderr}`);
+  for (const [dist, math] of [[SHARED_DIST, 'system'], [SHARED_PORTABLE_DIST, 'portable']] as const) {
+    for (const target of LINUX_TARGETS) {
+      const r = await runScript('build-target.ts', ['--target', target, '--dist', dist, '--math', math]);
+      if (r.code !== 0) throw new Error(`shared ${math} build of ${target} failed:\n${r.stderr}`);
+    }
   }
 }
 
-/** The shared dist, asserting test/setup.ts made it. */
-export function sharedDist(): string {
+/** The shared dist (math profile "system", or "portable"), asserting test/setup.ts made it. */
+export function sharedDist(math: 'system' | 'portable' = 'system'): string {
+  const dist = math === 'system' ? SHARED_DIST : SHARED_PORTABLE_DIST;
   for (const target of LINUX_TARGETS) {
-    if (!existsSync(join(SHARED_DIST, target, 'build-info.json'))) {
-      throw new Error(`${SHARED_DIST}/${target} is missing: run the suite with npm test (test/setup.ts builds it once)`);
+    if (!existsSync(join(dist, target, 'build-info.json'))) {
+      throw new Error(`${dist}/${target} is missing: run the suite with npm test (test/setup.ts builds it once)`);
     }
   }
-  return SHARED_DIST;
+  return dist;
 }

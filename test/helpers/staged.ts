@@ -17,8 +17,8 @@ export const LINUX = LINUX_TARGETS.join(',');
 /** Everything the staged result depends on: the builds, the code that stages and manifests, the templates, the corpus. */
 const INPUTS = [
   'scripts/stage-packages.ts', 'scripts/generate-manifest.ts', 'packages',
-  ...['stage', 'manifest', 'bundle', 'hash', 'fingerprint', 'worker-protocol'].map((m) => `scripts/lib/${m}.ts`),
-  'native/pin.json', 'native/fingerprint-corpus', 'manifests/xsnap-worker-manifest.schema.json',
+  ...['stage', 'manifest', 'bundle', 'hash', 'fingerprint', 'determinism', 'worker-protocol'].map((m) => `scripts/lib/${m}.ts`),
+  'native/pin.json', 'native/fingerprint-corpus', 'native/determinism-corpus', 'manifests/xsnap-worker-manifest.schema.json',
 ];
 
 async function hashTree(h: ReturnType<typeof createHash>, path: string): Promise<void> {
@@ -33,6 +33,7 @@ async function hashTree(h: ReturnType<typeof createHash>, path: string): Promise
 
 async function inputsKey(dist: string): Promise<string> {
   const h = createHash('sha256');
+  h.update(`determinism size ${process.env.XSNAP_DETERMINISM_SIZE ?? 'release'}\n`);
   for (const t of LINUX_TARGETS) h.update(await readFile(join(dist, t, 'build-info.json')));
   for (const p of INPUTS) await hashTree(h, join(REPO_ROOT, p));
   return h.digest('hex').slice(0, 16);
@@ -43,9 +44,9 @@ async function check(script: string, args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`${script} ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}`);
 }
 
-/** A dist holding the shared linux builds, their staged packages and dist/release/. Read-only: copy before changing. */
-export async function stagedDist(): Promise<string> {
-  const shared = sharedDist();
+/** A dist holding the shared linux builds (of a math profile), their staged packages and dist/release/. Read-only: copy before changing. */
+export async function stagedDist(math: 'system' | 'portable' = 'system'): Promise<string> {
+  const shared = sharedDist(math);
   const final = join(STAGED_ROOT, await inputsKey(shared));
   if (existsSync(join(final, 'release'))) return final;
   await mkdir(STAGED_ROOT, { recursive: true });
@@ -66,8 +67,8 @@ export async function stagedDist(): Promise<string> {
 }
 
 /** A private, writable copy of the staged dist (in `dir`, or a new temporary folder). */
-export async function stagedCopy(dir?: string): Promise<string> {
-  const src = await stagedDist();
+export async function stagedCopy(dir?: string, math: 'system' | 'portable' = 'system'): Promise<string> {
+  const src = await stagedDist(math);
   const dest = dir ?? (await mkdtemp(join(tmpdir(), 'xsnap-staged-')));
   await cp(src, dest, { recursive: true });
   return dest;

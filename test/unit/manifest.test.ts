@@ -18,6 +18,8 @@ function sample(): Manifest {
         tarball: { name: 'agoric-xsnap-linux-x64-1.2.3.tgz', integrity: 'sha512-' + 'A'.repeat(86) + '==', size: 99 },
         toolchain: { kind: 'pinned', compiler: 'gcc' },
         fingerprint: { corpusDigest: 'c1', digest: 'd1', workloads: { w: { resultSha256: 'r', meter: { 'run.compute': 5 }, snapshotSha256: 's' } } },
+        math: { profile: 'system' },
+        determinism: { corpusDigest: hex('f'), seed: 1, perFamily: 10, timeZoneDependent: false, families: { 'Math.sin': { source: 'libm', count: 10, sha256: hex('a'), compute: 7 } } },
       },
     },
   };
