@@ -1,16 +1,36 @@
 #!/usr/bin/env bash
 # Install what this project needs on a Debian or Ubuntu machine: the Debian
-# packages (debootstrap for the pinned build root, qemu-user to run linux-arm64
-# binaries, binutils/gcc for host builds) and the npm packages. Safe to re-run.
+# packages (debootstrap and gpgv for the pinned build root, qemu-user to run
+# linux-arm64 binaries, binutils/gcc for host builds, gpg and zstd for the
+# tests) and the npm packages. Safe to re-run.
+#
+#   bash scripts/setup.sh                  everything (developers, .ci/run, build legs)
+#   bash scripts/setup.sh --arm64-runtime  only what running linux-arm64 binaries
+#                                          needs on an x64 machine: qemu-user and
+#                                          the arm64 C runtime (/usr/aarch64-linux-gnu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mode=${1:-all}
 need=()
-command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
-command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
-command -v gcc >/dev/null 2>&1 || need+=(gcc)
-command -v make >/dev/null 2>&1 || need+=(make)
-command -v chroot >/dev/null 2>&1 || need+=(coreutils)
+case "$mode" in
+  --arm64-runtime)
+    command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
+    [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
+    ;;
+  all)
+    command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+    command -v gpgv >/dev/null 2>&1 || need+=(gpgv)
+    command -v gpg >/dev/null 2>&1 || need+=(gpg)
+    command -v zstd >/dev/null 2>&1 || need+=(zstd)
+    command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
+    command -v gcc >/dev/null 2>&1 || need+=(gcc)
+    command -v make >/dev/null 2>&1 || need+=(make)
+    command -v chroot >/dev/null 2>&1 || need+=(coreutils)
+    command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+    ;;
+  *) echo "usage: bash scripts/setup.sh [--arm64-runtime]" >&2; exit 2 ;;
+esac
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -19,7 +39,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" ca-certificates >/dev/null
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ "$mode" = all ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   echo "==> installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi

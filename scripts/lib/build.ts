@@ -14,7 +14,7 @@ import { CheckFailed, OperationError, UsageError, type Failure } from './errors.
 import { run, firstLine } from './exec.ts';
 import { canonicalJson, idOf, sha256File } from './hash.ts';
 import { buildInfoPath, cacheDir, targetDir, BINARY_NAME } from './paths.ts';
-import { ensureBuildRoot, type BuildRoot } from './buildroot.ts';
+import { ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
 import { fetchSources, treeDigest, type SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
 import { canBuildOn, GLIBC_FLOOR, MACOS_MIN_VERSION, TARGETS, type Goal, type Target } from './targets.ts';
@@ -139,12 +139,12 @@ interface Toolchain {
 async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolchain> {
   if (plan.toolchain === 'pinned') {
     const root = await ensureBuildRoot();
-    const compilerLine = await run(['chroot', root.path, target.compiler, '--version'], { what: 'compiler in the build root' });
+    const compilerLine = await run(enterArgv(root.path, [target.compiler, '--version']), { what: 'compiler in the build root' });
     return {
       root,
       info: { kind: 'pinned', compiler: compilerLine.stdout.split('\n')[0], buildRootId: root.id, suite: root.suite, packages: root.packages, glibcFloor: GLIBC_FLOOR },
       exec: async (argv, o) => {
-        await run(['chroot', root.path, '/usr/bin/env', '-i', ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`), ...argv], { what: o.what, onLine: o.onLine });
+        await run(enterArgv(root.path, ['/usr/bin/env', '-i', ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`), ...argv]), { what: o.what, onLine: o.onLine });
       },
       workDir: async () => {
         await mkdir(join(root.path, 'build'), { recursive: true });

@@ -1,32 +1,83 @@
 // The pinned Linux build root: a Debian 11 (bullseye) tree made by debootstrap,
 // with gcc and the aarch64 cross compiler. Building inside it means every
 // machine uses the same compiler and the binaries need at most glibc 2.31.
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+//
+// What makes it trustworthy and portable:
+//  - the Release file is checked against a pinned keyring (debian-archive-keyring
+//    at a pinned sha256, fetched from the mirror), never "unchecked" (gpgv required);
+//  - every .deb is pinned by name, version and sha256 (buildroot-lock.json) and
+//    checked BEFORE anything is installed (debootstrap --download-only first);
+//  - the main mirror is tried first, then Debian's archive, where old releases go;
+//  - the cached tree holds no device nodes (a non-root `tar`, as actions/cache
+//    restores, could not create them): /dev is a fresh tmpfs, made in a private
+//    mount namespace each time a command enters the root (enterArgv);
+//  - a root found on disk is used only after it is checked (checkBuildRoot):
+//    its installed packages equal the lock and every packaged file is present
+//    with dpkg's recorded md5. A stamp alone is never trusted.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { log, timed } from './cli.ts';
-import { OperationError, UsageError } from './errors.ts';
-import { run, which } from './exec.ts';
+import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
+import { run, runRaw, which } from './exec.ts';
 import { canonicalJson, idOf } from './hash.ts';
 import { cacheDir } from './paths.ts';
 
-/** Change this and every machine makes a new build root (and rebuilds). */
+/** The signing keys of Debian's archive, pinned by the sha256 of their package. */
+export const KEYRING = {
+  package: 'debian-archive-keyring',
+  version: '2025.1',
+  path: 'pool/main/d/debian-archive-keyring/debian-archive-keyring_2025.1_all.deb',
+  sha256: '9ea7778e443144ca490668737a8ab22dd3e748bb99e805e22ec055abeb3c7fac',
+  /** the keyring inside the package that signs bullseye (11), bookworm (12) and trixie (13) */
+  file: 'usr/share/keyrings/debian-archive-keyring.gpg',
+} as const;
+
+/** Change this (or buildroot-lock.json) and every machine makes a new build root (and rebuilds). */
 export const BUILD_ROOT_SPEC = {
   distribution: 'debian',
   suite: 'bullseye',
   arch: 'amd64',
   variant: 'minbase',
   include: ['build-essential', 'gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross'],
+  keyring: { package: KEYRING.package, version: KEYRING.version, sha256: KEYRING.sha256 },
 } as const;
 
 /** Packages whose exact versions define the toolchain (and so the bytes we produce). */
 const TOOLCHAIN_PACKAGES = ['gcc-10', 'cpp-10', 'binutils', 'libc6-dev', 'make', 'gcc-10-aarch64-linux-gnu', 'binutils-aarch64-linux-gnu', 'libc6-dev-arm64-cross'];
 
+export interface LockedPackage {
+  name: string;
+  version: string;
+  arch: string;
+  sha256: string;
+}
+export interface BuildRootLock {
+  suite: string;
+  arch: string;
+  include: readonly string[];
+  packages: LockedPackage[];
+}
+
+export const LOCK_FILE = join(dirname(fileURLToPath(import.meta.url)), 'buildroot-lock.json');
+
+export function readLock(file = LOCK_FILE): BuildRootLock {
+  const lock = JSON.parse(readFileSync(file, 'utf8')) as BuildRootLock;
+  if (lock.suite !== BUILD_ROOT_SPEC.suite || lock.arch !== BUILD_ROOT_SPEC.arch || lock.include.join() !== BUILD_ROOT_SPEC.include.join()) {
+    throw new UsageError(`${file} is for ${lock.suite}/${lock.arch} with ${lock.include.join(',')}, the spec is ${BUILD_ROOT_SPEC.suite}/${BUILD_ROOT_SPEC.arch} with ${BUILD_ROOT_SPEC.include.join(',')}: run npx tsx scripts/buildroot.ts --update-lock`);
+  }
+  return lock;
+}
+
 export interface BuildRoot {
   path: string;
-  /** id of the spec + the exact toolchain package versions */
+  /** id of the spec + the locked package set */
   id: string;
   suite: string;
+  /** exact versions of the toolchain packages */
   packages: Record<string, string>;
   /** where the arm64 runtime lives, for qemu-aarch64 -L */
   arm64SysRoot: string;
@@ -34,64 +85,416 @@ export interface BuildRoot {
 
 const STAMP = 'xsnap-buildroot.json';
 
+// ------------------------------------------------------------------ mirrors
+
+export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+/** Where Debian moves releases that left the main mirror (bullseye's LTS ended 2026-08-31). */
+export const DEBIAN_ARCHIVE_MIRROR = 'http://archive.debian.org/debian';
+
+/** The main mirror ($XSNAP_DEBIAN_MIRROR or deb.debian.org). */
 export function debianMirror(): string {
-  return process.env.XSNAP_DEBIAN_MIRROR || 'http://deb.debian.org/debian';
+  return process.env.XSNAP_DEBIAN_MIRROR || DEBIAN_MIRROR;
 }
 
-export function buildRootDir(): string {
-  return join(cacheDir(), 'buildroots', `${BUILD_ROOT_SPEC.suite}-${idOf(BUILD_ROOT_SPEC)}`);
+/** The mirrors tried in order: the main one, then the archive ($XSNAP_DEBIAN_ARCHIVE_MIRROR or archive.debian.org). */
+export function debianMirrors(): string[] {
+  const all = [debianMirror(), process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR || DEBIAN_ARCHIVE_MIRROR].map((m) => m.replace(/\/+$/, ''));
+  return [...new Set(all)];
+}
+
+async function download(url: string): Promise<{ status: number; body?: Buffer; error?: string }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(60_000), redirect: 'follow' });
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return { status: res.status };
+    }
+    return { status: 200, body: Buffer.from(await res.arrayBuffer()) };
+  } catch (e) {
+    return { status: 0, error: (e as Error).message };
+  }
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * The pinned keyring: debian-archive-keyring's .deb from the first mirror that
+ * serves it with the pinned sha256, cached by that hash (and re-hashed at each
+ * use), unpacked into a temporary folder. Returns the keyring file's path.
+ */
+export async function pinnedKeyring(mirrors = debianMirrors(), into?: string): Promise<string> {
+  const cached = join(cacheDir(), 'keyrings', `${KEYRING.package}_${KEYRING.version}_${KEYRING.sha256.slice(0, 16)}.deb`);
+  let deb: Buffer | null = existsSync(cached) ? await readFile(cached) : null;
+  if (deb && sha256(deb) !== KEYRING.sha256) {
+    log.warn(`cached ${cached} does not have the pinned sha256; fetching it again`);
+    deb = null;
+  }
+  const tried: string[] = [];
+  for (const m of deb ? [] : mirrors) {
+    const url = `${m}/${KEYRING.path}`;
+    const r = await download(url);
+    if (r.status !== 200) {
+      tried.push(`${url}: ${r.error ?? `HTTP ${r.status}`}`);
+      continue;
+    }
+    const got = sha256(r.body!);
+    if (got !== KEYRING.sha256) {
+      // a mirror serving other bytes under the pinned name is an error, not a miss
+      throw new CheckFailed([{ check: 'keyring-pinned', subject: url, expected: `sha256 ${KEYRING.sha256}`, actual: `sha256 ${got}`, hint: 'the mirror serves another debian-archive-keyring under the pinned name; use another mirror (XSNAP_DEBIAN_MIRROR)' }]);
+    }
+    deb = r.body!;
+    await mkdir(dirname(cached), { recursive: true });
+    await writeFile(`${cached}.partial-${process.pid}`, deb);
+    await rename(`${cached}.partial-${process.pid}`, cached);
+    break;
+  }
+  if (!deb) throw new OperationError(`cannot fetch the pinned ${KEYRING.package} ${KEYRING.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`);
+  const dir = into ?? (await mkdtemp(join(tmpdir(), 'xsnap-keyring-')));
+  const debFile = join(dir, 'keyring.deb');
+  await writeFile(debFile, deb);
+  const dpkgDeb = await which('dpkg-deb');
+  if (!dpkgDeb) throw new OperationError('dpkg-deb is needed to unpack the pinned keyring: apt-get install dpkg');
+  await run([dpkgDeb, '-x', debFile, join(dir, 'x')], { what: `unpacking ${KEYRING.package}` });
+  const file = join(dir, 'x', KEYRING.file);
+  if (!existsSync(file)) throw new OperationError(`${KEYRING.package} ${KEYRING.version} has no ${KEYRING.file}`);
+  return file;
+}
+
+/**
+ * Check a Release file's signature (InRelease, clearsigned) with `keyring`:
+ * gpgv must say it is good, and the signed text must be the suite's.
+ * Never "unchecked": without gpgv this fails.
+ */
+export async function verifyRelease(file: string, keyring: string, suite: string = BUILD_ROOT_SPEC.suite): Promise<Failure[]> {
+  const gpgv = await which('gpgv');
+  if (!gpgv) throw new OperationError('gpgv is needed to check the Release signature of the build root: apt-get install gpgv (scripts/setup.sh installs it)');
+  const r = await runRaw([gpgv, '--keyring', keyring, file]);
+  if (r.code !== 0) {
+    return [{ check: 'release-signature', subject: file, expected: `a good signature by a key of the pinned ${KEYRING.package} ${KEYRING.version}`, actual: (r.stderr.trim().split('\n').filter((l) => /BAD|Can't check|no signature|not found|No public key|verify signatures failed|no valid OpenPGP/i.test(l)).join('; ') || `gpgv exited ${r.code}`), hint: 'the mirror served a Release file that Debian did not sign: use another mirror' }];
+  }
+  const text = await readFile(file, 'utf8');
+  const signed = /-----BEGIN PGP SIGNED MESSAGE-----\n(?:Hash:[^\n]*\n)*\n([\s\S]*?)\n-----BEGIN PGP SIGNATURE-----/.exec(text)?.[1] ?? '';
+  if (!new RegExp(`^Codename: ${suite}$`, 'm').test(signed)) {
+    return [{ check: 'release-suite', subject: file, expected: `Codename: ${suite} in the signed text`, actual: /^Codename: .*$/m.exec(signed)?.[0] ?? 'no Codename' }];
+  }
+  return [];
+}
+
+/**
+ * The first mirror that serves the suite, its InRelease checked with the
+ * keyring. A mirror that does not serve it (404/410, unreachable) is skipped;
+ * one that serves a badly signed Release stops everything (never fall through
+ * to another source after a bad signature).
+ */
+export async function selectMirror(keyring: string, mirrors = debianMirrors(), suite: string = BUILD_ROOT_SPEC.suite): Promise<string> {
+  const tried: string[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'xsnap-release-'));
+  try {
+    for (const m of mirrors) {
+      const url = `${m}/dists/${suite}/InRelease`;
+      const r = await download(url);
+      if (r.status !== 200) {
+        tried.push(`${url}: ${r.error ?? `HTTP ${r.status}`}`);
+        continue;
+      }
+      const file = join(dir, 'InRelease');
+      await writeFile(file, r.body!);
+      const failures = await verifyRelease(file, keyring, suite);
+      if (failures.length) throw new CheckFailed(failures.map((f) => ({ ...f, subject: url })));
+      if (tried.length) log.warn(`${tried.join('; ')}: using ${m}`);
+      return m;
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  throw new OperationError(`no mirror serves Debian ${suite}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR (main) or XSNAP_DEBIAN_ARCHIVE_MIRROR (archive) to a mirror that does (see RELEASING.md)`);
+}
+
+// ------------------------------------------------------------------ the locked package set
+
+/** debootstrap's file name for a package: name_version_arch.deb, ':' written %3a. */
+export const debFileName = (p: Pick<LockedPackage, 'name' | 'version' | 'arch'>) => `${p.name}_${p.version.replace(/:/g, '%3a')}_${p.arch}.deb`;
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** The .debs in `dir` (debootstrap's var/cache/apt/archives) as lock entries. */
+export async function debsIn(dir: string): Promise<LockedPackage[]> {
+  const out: LockedPackage[] = [];
+  for (const f of (await readdir(dir)).filter((f) => f.endsWith('.deb')).sort()) {
+    const [name, version, arch] = f.slice(0, -4).split('_');
+    out.push({ name, version: decodeURIComponent(version), arch, sha256: await sha256File(join(dir, f)) });
+  }
+  return out;
+}
+
+/** Every .deb in `dir` is in the lock with its sha256, and every locked package is there. */
+export async function checkDebs(dir: string, lock: BuildRootLock): Promise<Failure[]> {
+  const failures: Failure[] = [];
+  const got = new Map((await debsIn(dir)).map((p) => [debFileName(p), p]));
+  const hint = 'the mirror serves other packages than the lock pins; if that is deliberate, run npx tsx scripts/buildroot.ts --update-lock and review the diff';
+  for (const p of lock.packages) {
+    const name = debFileName(p);
+    const g = got.get(name);
+    if (!g) failures.push({ check: 'buildroot-package', subject: join(dir, name), expected: `${p.name} ${p.version} (${p.arch}) sha256 ${p.sha256}`, actual: 'not downloaded', hint });
+    else if (g.sha256 !== p.sha256) failures.push({ check: 'buildroot-package', subject: join(dir, name), expected: `sha256 ${p.sha256}`, actual: `sha256 ${g.sha256}`, hint });
+    got.delete(name);
+  }
+  for (const [name] of got) failures.push({ check: 'buildroot-package', subject: join(dir, name), expected: 'only the packages of the lock', actual: 'a package the lock does not list', hint });
+  return failures;
+}
+
+/** Installed packages (name -> version) from a tree's dpkg status file, no dpkg needed. */
+export async function installedPackages(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const text = await readFile(join(root, 'var/lib/dpkg/status'), 'utf8');
+  for (const para of text.split(/\n\n+/)) {
+    const field = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(para)?.[1];
+    const name = field('Package');
+    if (name && field('Status') === 'install ok installed') out.set(name, field('Version') ?? '');
+  }
+  return out;
+}
+
+function md5File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('md5');
+    createReadStream(file)
+      .on('data', (c) => h.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+/**
+ * Whether `dir` is a build root that can be trusted, from its own bytes: the
+ * stamp names the expected id, dpkg's status lists exactly the locked
+ * packages at their versions, and every file of every package is there with
+ * the md5 dpkg recorded for it (var/lib/dpkg/info/<pkg>.md5sums). An empty
+ * list means trusted.
+ */
+export async function checkBuildRoot(dir: string, opts: { id?: string; lock?: BuildRootLock } = {}): Promise<Failure[]> {
+  const lock = opts.lock ?? readLock();
+  const id = opts.id ?? buildRootId(lock);
+  const failures: Failure[] = [];
+  const subject = dir;
+  const stampFile = join(dir, STAMP);
+  if (!existsSync(stampFile)) return [{ check: 'buildroot-stamp', subject, expected: STAMP, actual: 'missing' }];
+  try {
+    const stamp = JSON.parse(await readFile(stampFile, 'utf8')) as { id?: string };
+    if (stamp.id !== id) failures.push({ check: 'buildroot-stamp', subject, expected: `id ${id}`, actual: `id ${stamp.id}` });
+  } catch (e) {
+    return [{ check: 'buildroot-stamp', subject, expected: `${STAMP} with JSON`, actual: (e as Error).message }];
+  }
+  let installed: Map<string, string>;
+  try {
+    installed = await installedPackages(dir);
+  } catch (e) {
+    return [...failures, { check: 'buildroot-packages', subject, expected: 'var/lib/dpkg/status', actual: (e as Error).message }];
+  }
+  const want = new Map(lock.packages.map((p) => [p.name, p.version]));
+  for (const [name, version] of want) {
+    const got = installed.get(name);
+    if (got !== version) failures.push({ check: 'buildroot-packages', subject, expected: `${name} ${version} installed`, actual: got ? `${name} ${got}` : 'not installed' });
+  }
+  for (const [name, version] of installed) if (!want.has(name)) failures.push({ check: 'buildroot-packages', subject, expected: 'only the locked packages', actual: `${name} ${version} installed` });
+  if (failures.length) return failures;
+
+  // every packaged file, with dpkg's md5 (what a partial restore or a stray edit breaks)
+  const info = join(dir, 'var/lib/dpkg/info');
+  const entries: Array<{ md5: string; path: string; pkg: string }> = [];
+  for (const name of want.keys()) {
+    const arch = lock.packages.find((p) => p.name === name)!.arch;
+    const f = [join(info, `${name}.md5sums`), join(info, `${name}:${arch}.md5sums`)].find((x) => existsSync(x));
+    if (!f) continue; // a package without files (e.g. build-essential's metapackage has some; some have none)
+    for (const line of (await readFile(f, 'utf8')).split('\n')) {
+      const m = /^([0-9a-f]{32}) {2}(.+)$/.exec(line);
+      if (m) entries.push({ md5: m[1], path: m[2], pkg: name });
+    }
+  }
+  if (entries.length === 0) failures.push({ check: 'buildroot-files', subject, expected: 'dpkg md5sums of the installed packages', actual: 'none found' });
+  let i = 0;
+  const worker = async () => {
+    for (let e = entries[i++]; e; e = entries[i++]) {
+      const file = join(dir, e.path);
+      let got: string;
+      try {
+        const st = await lstat(file);
+        got = st.isFile() ? await md5File(file) : 'not a regular file';
+      } catch {
+        got = 'missing';
+      }
+      if (got !== e.md5) failures.push({ check: 'buildroot-files', subject: file, expected: `md5 ${e.md5} (package ${e.pkg})`, actual: got === 'missing' || got === 'not a regular file' ? got : `md5 ${got}` });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  if (failures.length > 20) return [...failures.slice(0, 20), { check: 'buildroot-files', subject, expected: 'every packaged file intact', actual: `${failures.length - 20} more differ` }];
+  return failures;
+}
+
+// ------------------------------------------------------------------ the root
+
+export function buildRootId(lock: BuildRootLock = readLock()): string {
+  return idOf({ spec: BUILD_ROOT_SPEC, packages: lock.packages });
+}
+
+export function buildRootDir(lock?: BuildRootLock): string {
+  return join(cacheDir(), 'buildroots', `${BUILD_ROOT_SPEC.suite}-${buildRootId(lock)}`);
 }
 
 async function readStamp(dir: string): Promise<BuildRoot | null> {
   const file = join(dir, STAMP);
   if (!existsSync(file)) return null;
   const s = JSON.parse(await readFile(file, 'utf8')) as Omit<BuildRoot, 'path' | 'arm64SysRoot'>;
-  return { ...s, path: dir, arm64SysRoot: join(dir, 'usr/aarch64-linux-gnu') };
+  return { id: s.id, suite: s.suite, packages: s.packages, path: dir, arm64SysRoot: join(dir, 'usr/aarch64-linux-gnu') };
 }
 
-/** The build root if it exists already (no side effects). */
+/**
+ * The build root if one exists already (no side effects, not checked): only
+ * for finding the arm64 runtime to run a binary under qemu, never to build.
+ */
 export async function existingBuildRoot(): Promise<BuildRoot | null> {
   return readStamp(buildRootDir());
 }
 
-/** The build root, made with debootstrap on first use (about a minute, 1.2 GB). */
+/**
+ * The argv that runs `argv` inside the root: a private mount namespace (so
+ * nothing it mounts outlives it or shows outside), a fresh /dev (tmpfs with
+ * null, zero, full, random, urandom and tty bound from the host), then chroot.
+ */
+export function enterArgv(root: string, argv: string[]): string[] {
+  const script = [
+    'root=$1; shift',
+    'mkdir -p "$root/dev"',
+    'mount -t tmpfs -o mode=0755,nosuid,noexec xsnap-dev "$root/dev"',
+    'for d in null zero full random urandom tty; do : > "$root/dev/$d"; mount --bind "/dev/$d" "$root/dev/$d"; done',
+    'ln -s /proc/self/fd "$root/dev/fd"; ln -s fd/0 "$root/dev/stdin"; ln -s fd/1 "$root/dev/stdout"; ln -s fd/2 "$root/dev/stderr"',
+    'exec chroot "$root" "$@"',
+  ].join('\n');
+  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-ec', script, 'xsnap-buildroot', root, ...argv];
+}
+
+const checked = new Map<string, Promise<Failure[]>>();
+
+/** The build root, checked (once per process), or made with debootstrap (about two minutes, 1.2 GB). */
 export async function ensureBuildRoot(): Promise<BuildRoot> {
-  const dir = buildRootDir();
-  const existing = await readStamp(dir);
-  if (existing) return existing;
+  const lock = readLock();
+  const dir = buildRootDir(lock);
+  if (existsSync(dir)) {
+    if (!checked.has(dir)) checked.set(dir, timed(`checking the build root ${dir}`, () => checkBuildRoot(dir, { lock })));
+    const failures = await checked.get(dir)!;
+    if (!failures.length) return (await readStamp(dir))!;
+    checked.delete(dir);
+    log.warn(`the build root in ${dir} is not intact, so it is not used:\n  ${failures.slice(0, 5).map((f) => `${f.check} ${f.subject}: expected ${f.expected}, got ${f.actual}`).join('\n  ')}`);
+    if (process.getuid?.() !== 0) throw new CheckFailed(failures.map((f) => ({ ...f, hint: f.hint ?? 'run as root to make the build root anew (it replaces the broken one)' })));
+    log.warn('making it anew');
+  }
+  return createBuildRoot(dir, lock);
+}
+
+async function debootstrapPath(): Promise<string> {
+  const d = (await which('debootstrap')) ?? (existsSync('/usr/sbin/debootstrap') ? '/usr/sbin/debootstrap' : null);
+  if (!d) throw new OperationError('debootstrap is not installed: apt-get install debootstrap (scripts/setup.sh installs it)');
+  return d;
+}
+
+function debootstrapArgv(debootstrap: string, keyring: string, target: string, mirror: string, downloadOnly: boolean): string[] {
+  return [
+    debootstrap,
+    ...(downloadOnly ? ['--download-only'] : []),
+    `--variant=${BUILD_ROOT_SPEC.variant}`,
+    `--arch=${BUILD_ROOT_SPEC.arch}`,
+    `--include=${BUILD_ROOT_SPEC.include.join(',')}`,
+    `--keyring=${keyring}`,
+    '--force-check-gpg',
+    BUILD_ROOT_SPEC.suite,
+    target,
+    mirror,
+  ];
+}
+
+async function runDebootstrap(argv: string[], what: string): Promise<void> {
+  let n = 0;
+  await run(argv, {
+    what,
+    onLine: (line) => {
+      if (/^I: (Valid Release signature|Retrieving|Extracting|Installing|Configuring|Base system)/.test(line) && (++n % 40 === 0 || /Base system|Valid Release/.test(line))) log.info(line);
+    },
+  });
+}
+
+/** Download the locked package set (checked against the lock) into `target` with the pinned keyring; returns the mirror used. */
+async function downloadLocked(target: string, lock: BuildRootLock): Promise<{ mirror: string; keyring: string; keyDir: string }> {
+  const debootstrap = await debootstrapPath();
+  const keyDir = await mkdtemp(join(tmpdir(), 'xsnap-keyring-'));
+  const keyring = await pinnedKeyring(debianMirrors(), keyDir);
+  const mirror = await selectMirror(keyring);
+  await runDebootstrap(debootstrapArgv(debootstrap, keyring, target, mirror, true), 'debootstrap --download-only');
+  const failures = await checkDebs(join(target, 'var/cache/apt/archives'), lock);
+  if (failures.length) throw new CheckFailed(failures);
+  return { mirror, keyring, keyDir };
+}
+
+async function createBuildRoot(dir: string, lock: BuildRootLock): Promise<BuildRoot> {
   if (process.platform !== 'linux') throw new UsageError('the pinned build root is a Linux chroot; build linux targets on Linux');
   if (process.getuid?.() !== 0) {
     throw new UsageError('making and entering the pinned build root (debootstrap, chroot) needs root; run as root (CI does), or pass --toolchain host for a quick, non-releasable local build');
   }
-  const debootstrap = (await which('debootstrap')) ?? (existsSync('/usr/sbin/debootstrap') ? '/usr/sbin/debootstrap' : null);
-  if (!debootstrap) throw new OperationError('debootstrap is not installed: apt-get install debootstrap (see .ci/run)');
+  const debootstrap = await debootstrapPath();
   const partial = `${dir}.partial-${process.pid}`;
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
+  let keyDir: string | undefined;
   try {
     await timed(`creating the ${BUILD_ROOT_SPEC.suite} build root in ${dir} (first use only)`, async () => {
-      let n = 0;
-      await run(
-        [debootstrap, `--variant=${BUILD_ROOT_SPEC.variant}`, `--arch=${BUILD_ROOT_SPEC.arch}`, `--include=${BUILD_ROOT_SPEC.include.join(',')}`, BUILD_ROOT_SPEC.suite, partial, debianMirror()],
-        {
-          what: 'debootstrap',
-          onLine: (line) => {
-            if (/^I: (Retrieving|Extracting|Installing|Configuring|Base system)/.test(line) && (++n % 40 === 0 || line.includes('Base system'))) log.info(line);
-          },
-        },
-      );
+      const d = await downloadLocked(partial, lock);
+      keyDir = d.keyDir;
+      log.ok(`${lock.packages.length} packages from ${d.mirror} match buildroot-lock.json; installing`);
+      // the second run finds the checked .debs in place and installs them
+      await runDebootstrap(debootstrapArgv(debootstrap, d.keyring, partial, d.mirror, false), 'debootstrap');
     });
-    const q = await run(['chroot', partial, 'dpkg-query', '-W', '-f', '${Package}\t${Version}\n', ...TOOLCHAIN_PACKAGES], { what: 'dpkg-query in the build root' });
-    const packages = Object.fromEntries(q.stdout.trim().split('\n').map((l) => l.split('\t') as [string, string]));
-    const stamp = { id: idOf({ spec: BUILD_ROOT_SPEC, packages }), suite: BUILD_ROOT_SPEC.suite, spec: BUILD_ROOT_SPEC, packages };
-    await writeFile(join(partial, STAMP), canonicalJson(stamp) + '\n');
+    // the .debs (checked above, 200 MB) and debootstrap's device nodes are not part of the root
+    for (const f of await readdir(join(partial, 'var/cache/apt/archives'))) if (f.endsWith('.deb')) await rm(join(partial, 'var/cache/apt/archives', f));
+    await rm(join(partial, 'dev'), { recursive: true, force: true });
+    await mkdir(join(partial, 'dev'), { mode: 0o755 });
+    const installed = await installedPackages(partial);
+    const packages = Object.fromEntries(TOOLCHAIN_PACKAGES.map((p) => [p, installed.get(p) ?? 'missing']));
+    const id = buildRootId(lock);
+    await writeFile(join(partial, STAMP), canonicalJson({ id, suite: BUILD_ROOT_SPEC.suite, spec: BUILD_ROOT_SPEC, packages }) + '\n');
+    const failures = await checkBuildRoot(partial, { id, lock });
+    if (failures.length) throw new CheckFailed(failures);
     await rm(dir, { recursive: true, force: true });
     await rename(partial, dir);
+    checked.set(dir, Promise.resolve([]));
   } finally {
     await rm(partial, { recursive: true, force: true });
+    if (keyDir) await rm(keyDir, { recursive: true, force: true });
   }
-  const made = await readStamp(dir);
-  if (!made) throw new OperationError(`build root ${dir} has no ${STAMP} after creation`);
-  log.ok(`build root ${made.id}: ${made.packages['gcc-10'] ? 'gcc ' + made.packages['gcc-10'] : ''}, libc6-dev ${made.packages['libc6-dev']}`);
+  const made = (await readStamp(dir))!;
+  log.ok(`build root ${made.id}: gcc ${made.packages['gcc-10']}, libc6-dev ${made.packages['libc6-dev']}`);
   return made;
+}
+
+/**
+ * Download the package set the spec resolves to today (with the pinned keyring,
+ * into a temporary folder) and write it as the lock. Needs root (debootstrap).
+ */
+export async function updateLock(file = LOCK_FILE): Promise<{ lock: BuildRootLock; mirror: string }> {
+  if (process.getuid?.() !== 0) throw new UsageError('debootstrap --download-only needs root');
+  const debootstrap = await debootstrapPath();
+  const tmp = await mkdtemp(join(tmpdir(), 'xsnap-lock-'));
+  try {
+    const keyring = await pinnedKeyring(debianMirrors(), tmp);
+    const mirror = await selectMirror(keyring);
+    await runDebootstrap(debootstrapArgv(debootstrap, keyring, join(tmp, 'root'), mirror, true), 'debootstrap --download-only');
+    const lock: BuildRootLock = { suite: BUILD_ROOT_SPEC.suite, arch: BUILD_ROOT_SPEC.arch, include: BUILD_ROOT_SPEC.include, packages: await debsIn(join(tmp, 'root/var/cache/apt/archives')) };
+    await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(lock, null, 2) + '\n');
+    await rename(`${file}.partial-${process.pid}`, file);
+    return { lock, mirror };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }

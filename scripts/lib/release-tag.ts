@@ -1,6 +1,8 @@
 // The release tag: `vX.Y.Z`, the version in the source pin, and not released
 // yet (no GitHub Release carries it). release.yml checks this before building.
 import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
+import { REPOSITORY } from './project.ts';
+import { TARGETS } from './targets.ts';
 
 const TAG = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
 
@@ -76,6 +78,35 @@ export async function checkReleaseTag(opts: { tag: string; pinVersion: string; p
   return { tag, version, pinVersion: opts.pinVersion, newness, failures };
 }
 
+/**
+ * A release (not a rehearsal) must be started from the tag itself
+ * (`github.ref` = refs/tags/vX.Y.Z): the npm-publish environment admits only
+ * v* tags, so a run from a branch would be refused only at the publish job,
+ * after building; and the workflow that runs must be the tag's. A rehearsal
+ * may run from any branch.
+ */
+export function startedFromProblems(opts: { tag: string; startedFrom: string; rehearsal: boolean }): Failure[] {
+  const tag = opts.tag.replace(/^refs\/tags\//, '');
+  if (opts.rehearsal || opts.startedFrom === `refs/tags/${tag}`) return [];
+  return [{
+    check: 'started-from-tag',
+    subject: `release ${tag}`,
+    expected: `a run started from refs/tags/${tag}`,
+    actual: `a run started from ${opts.startedFrom || '(no ref)'}`,
+    hint: `Actions → release → Run workflow → "Use workflow from": the tag ${tag} (not a branch); the npm-publish environment accepts only v* tags. A rehearsal may run from a branch.`,
+  }];
+}
+
+/**
+ * A real release runs in REPOSITORY only: npm provenance (trusted publishing)
+ * requires each package's repository.url to name the repository whose workflow
+ * publishes it, and the packages name REPOSITORY.
+ */
+export function repositoryProblems(repo: string | undefined, rehearsal: boolean): Failure[] {
+  if (rehearsal || repo === REPOSITORY) return [];
+  return [{ check: 'release-repository', subject: repo ?? '(no repository)', expected: REPOSITORY, actual: repo ?? 'none given (--repo or $GITHUB_REPOSITORY)', hint: `the packages' repository.url names ${REPOSITORY}; npm provenance refuses a publish from any other repository (a fork may rehearse only)` }];
+}
+
 export function assertTagCheck(r: TagCheck): void {
   if (r.failures.length) throw new CheckFailed(r.failures);
 }
@@ -90,6 +121,16 @@ export const RELEASE_WORKFLOW = '.github/workflows/release.yml';
  * have succeeded. test/unit/workflows.test.ts derives this name from the workflows.
  */
 export const VERIFIED_JOB = 'verify / verify the whole set';
+/** The tag check, every build leg, every native check leg and the whole-set verification. */
+export function requiredJobs(targets: readonly string[] = TARGETS.map((t) => t.name)): string[] {
+  return ['check the release tag', ...targets.map((t) => `build / build ${t}`), ...targets.map((t) => `verify / check ${t}`), VERIFIED_JOB];
+}
+/**
+ * Jobs of a release run that are skipped by design: build.yml's own `verify`
+ * call runs for pull requests and main only (a release calls verify.yml itself,
+ * with its tag). test/unit/workflows.test.ts derives both lists from the workflows.
+ */
+export const SKIPPED_BY_DESIGN: readonly string[] = ['build / verify'];
 /** release.yml's `run-name` for a release that is not a rehearsal (a rehearsal's title says so). */
 export const releaseRunTitle = (tag: string) => `release ${tag}`;
 
@@ -177,13 +218,30 @@ export async function checkBuildRun(opts: { runId: string; tag: string; repo?: s
   const j = await githubGet(gh, `/actions/runs/${opts.runId}/jobs?per_page=100`, `about the jobs of ${subject}`);
   if (j.status !== 200) throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
   const jobs = (j.body as JobsJson).jobs ?? [];
+  failures.push(...runJobProblems(jobs, subject));
   const verified = jobs.find((x) => x.name === VERIFIED_JOB);
   out.verifiedJob = verified ? String(verified.conclusion) : null;
-  if (verified?.conclusion !== 'success') {
-    failures.push({ check: 'build-run-verified', subject, expected: `job "${VERIFIED_JOB}" succeeded`, actual: verified ? `${verified.status}, ${verified.conclusion}` : 'no such job', hint: 'only a verified dist may be published' });
-  }
-  for (const x of jobs.filter((x) => x.name !== VERIFIED_JOB && /^(build|verify) \/ /.test(x.name ?? '') && x.conclusion !== 'success')) {
-    failures.push({ check: 'build-run-verified', subject, expected: `job "${x.name}" succeeded`, actual: `${x.status}, ${x.conclusion}` });
-  }
   return out;
+}
+
+/**
+ * The jobs of a release run whose dist may be published: every required job
+ * (requiredJobs) present and successful; a job skipped by design
+ * (SKIPPED_BY_DESIGN) skipped; any other build / verify job successful.
+ */
+export function runJobProblems(jobs: Array<{ name?: string; status?: string; conclusion?: string | null }>, subject: string): Failure[] {
+  const failures: Failure[] = [];
+  const required = requiredJobs();
+  for (const name of required) {
+    const x = jobs.find((y) => y.name === name);
+    if (x?.conclusion !== 'success') {
+      failures.push({ check: 'build-run-verified', subject, expected: `job "${name}" succeeded`, actual: x ? `${x.status}, ${x.conclusion}` : 'no such job', hint: name === VERIFIED_JOB ? 'only a verified dist may be published' : 'only a run whose every build and check succeeded may be published' });
+    }
+  }
+  for (const x of jobs.filter((y) => !required.includes(y.name ?? '') && /^(build|verify) \/ /.test(y.name ?? ''))) {
+    if (SKIPPED_BY_DESIGN.includes(x.name!)) {
+      if (x.conclusion !== 'skipped' && x.conclusion !== 'success') failures.push({ check: 'build-run-verified', subject, expected: `job "${x.name}" skipped (by design in a release) or succeeded`, actual: `${x.status}, ${x.conclusion}` });
+    } else if (x.conclusion !== 'success') failures.push({ check: 'build-run-verified', subject, expected: `job "${x.name}" succeeded`, actual: `${x.status}, ${x.conclusion}` });
+  }
+  return failures;
 }

