@@ -2,13 +2,14 @@
 // Stage 5: publish every platform package at X.Y.Z, all or nothing.
 // See scripts/lib/publish.ts for how "all or nothing" is built from dist-tags.
 import { runCommand, log, stringFlag, registerSecret, PIN_OPTION, distOption, type Result } from './lib/cli.ts';
-import { CheckFailed, UsageError, formatFailure, type Failure } from './lib/errors.ts';
+import { CheckFailed, OperationError, UsageError, formatFailure, type Failure } from './lib/errors.ts';
+import { acquirePublishLock } from './lib/publish-lock.ts';
 import { NpmClient, tokenFromEnv, lastLines } from './lib/npm-client.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { checkPublishedPackage, readManifestSet } from './lib/published.ts';
 import {
-  checkDistTag, checkLocalTarballs, describePlan, executePlan, openRegistry, planRelease, retryPolicyFromEnv, summaryTable,
+  checkDistTag, checkLocalTarballs, describePlan, executePlan, openRegistry, planRelease, retryPolicyFromEnv, summaryTable, verifiedBytes,
   type Plan, type PlanInput,
 } from './lib/publish.ts';
 import { TARGET_NAMES, TARGETS, parseTargetList, type Target } from './lib/targets.ts';
@@ -74,7 +75,10 @@ await runCommand(spec, async (flags) => {
   if (flags['stop-registry']) {
     const dir = process.env.XSNAP_REGISTRY_DIR || LOCAL_REGISTRY_DIR;
     const stopped = await stopLocalRegistry(dir);
-    return { json: { stopped, dir }, text: stopped ? `stopped the local registry of ${dir}` : `no local registry was running for ${dir}` };
+    if (stopped === 'not-ours') {
+      throw new OperationError(`${dir}/server.json names a process that is not this folder's registry (or its URL does not answer): not stopping it. Remove ${dir}/server.json if no registry of ours runs there.`);
+    }
+    return { json: { stopped: stopped === 'stopped', dir }, text: stopped === 'stopped' ? `stopped the local registry of ${dir}` : `no local registry was running for ${dir}` };
   }
   const dryRun = Boolean(flags['dry-run']);
   const tag = stringFlag(flags, 'tag') ?? 'latest';
@@ -86,6 +90,7 @@ await runCommand(spec, async (flags) => {
   const pinFile = pinPath(flags);
   const version = readPin(pinFile).version;
   const dist = distDir(flags);
+  const policy = retryPolicyFromEnv();
 
   const registry = await openRegistry(registryFlag, { keep: Boolean(flags['keep-registry']) });
   try {
@@ -97,86 +102,97 @@ await runCommand(spec, async (flags) => {
     if (!token && !dryRun) throw new UsageError(`no token: set NPM_TOKEN (or NODE_AUTH_TOKEN) to a token that may publish to ${registry.url}`);
     const provenance = process.env.GITHUB_ACTIONS === 'true' && registry.kind === 'public';
 
-    log.step(`preflight: ${version} to ${registry.url} (${targets.map((t) => t.name).join(', ')})`);
-    const failures: Failure[] = [];
-    const set = readManifestSet(dist, version, targets);
-    const local = await checkLocalTarballs(dist, set);
-    failures.push(...local.failures);
-    if (flags['skip-verify']) log.warn('verify-artifacts skipped (--skip-verify)');
-    else {
-      log.info('running verify-artifacts.ts');
-      failures.push(...(await verifyLocal(dist, version, targets)));
-    }
-    if (failures.length) {
-      throw new CheckFailed(failures, `preflight failed, nothing was written: ${failures.length} check${failures.length === 1 ? '' : 's'} failed:\n` + failures.map((f) => '  ' + formatFailure(f)).join('\n'));
-    }
-    log.ok('local artifacts verified; tarballs match the manifest');
-
-    const client = new NpmClient({ registry: registry.url, token });
+    // one run at a time per registry and version, from before the preflight's
+    // reads to the end: two runs would interleave their bytes
+    const lock = dryRun ? undefined : acquirePublishLock(registry.kind === 'local' ? `local:${registry.dir}` : registry.url, version);
     try {
-      if (token) {
-        const who = await client.whoami();
-        log.ok(`token works: npm whoami = ${who}`);
-      } else log.warn('no NPM_TOKEN / NODE_AUTH_TOKEN: token check skipped (the real run needs one)');
-
-      const remote: PlanInput['remote'] = {};
-      const remoteFailures: Failure[] = [];
-      await Promise.all(
-        set.entries.map(async (e) => {
-          // a version already there is downloaded and checked now: "identical" means its bytes, not just its metadata
-          const c = await checkPublishedPackage(client, e, version);
-          if (c.status === 'error' || c.status === 'corrupt') remoteFailures.push(...c.failures);
-          else remote[e.package] = { status: c.status, integrity: c.integrity, distTags: c.distTags };
-        }),
-      );
-      if (remoteFailures.length) throw new CheckFailed(remoteFailures);
-      const plan = planRelease({
-        version, registry: registry.url, registryKind: registry.kind, tag, provenance, dryRun,
-        members: local.members.map((m) => ({ target: m.entry.target, package: m.entry.package, tarball: m.tarball, integrity: m.entry.tarball.integrity })),
-        remote,
-      });
-      log.step(`plan${dryRun ? ' (dry run)' : ''}`);
-      for (const line of describePlan(plan)) log.info(line);
-
-      if (plan.refused) {
-        const refused = plan.packages.filter((p) => p.action === 'refuse');
-        const fs: Failure[] = refused.map((p) => ({
-          check: 'same-version-different-bytes', subject: `${p.package}@${version} on ${registry.url}`, expected: p.integrity, actual: p.remoteIntegrity ?? 'no integrity',
-          hint: 'a published version can never change: nothing was written; release a new version',
-        }));
-        log.error(`refused: ${refused.map((p) => p.package).join(', ')} already hold other bytes at ${version}; nothing was written`);
-        return report(plan, { failures: fs }, 1, [`refused: nothing was written`]);
+      log.step(`preflight: ${version} to ${registry.url} (${targets.map((t) => t.name).join(', ')})`);
+      const failures: Failure[] = [];
+      const set = readManifestSet(dist, version, targets, undefined, { options: '--dist <dir>' });
+      const local = await checkLocalTarballs(dist, set);
+      failures.push(...local.failures);
+      if (flags['skip-verify']) log.warn('verify-artifacts skipped (--skip-verify)');
+      else {
+        log.info('running verify-artifacts.ts');
+        failures.push(...(await verifyLocal(dist, version, targets)));
       }
-      if (plan.nothingToDo) {
-        log.ok(`nothing to do: every package is at ${version} with our bytes and "${tag}" points at it`);
-        return report(plan, { nothingToDo: true }, 0, [`nothing to do: ${version} is fully published on ${registry.url}`]);
+      if (failures.length) {
+        throw new CheckFailed(failures, `preflight failed, nothing was written: ${failures.length} check${failures.length === 1 ? '' : 's'} failed:\n` + failures.map((f) => '  ' + formatFailure(f)).join('\n'));
       }
-      if (dryRun) {
-        const dryFailures: Failure[] = [];
-        for (const p of plan.packages.filter((x) => x.action === 'publish')) {
-          const r = await client.publish(p.tarball, { tag: plan.stagingTag, dryRun: true, provenance: false });
-          if (r.code === 0) log.ok(`npm publish --dry-run ${p.package}`);
-          else dryFailures.push({ check: 'npm-publish-dry-run', subject: `${p.package} (${p.tarball})`, expected: 'exit 0', actual: `exit ${r.code}: ${lastLines(r.stderr)}` });
+      log.ok('local artifacts verified; tarballs match the manifest');
+
+      const client = new NpmClient({ registry: registry.url, token });
+      try {
+        if (token) {
+          const who = await client.whoami();
+          log.ok(`token works: npm whoami = ${who}`);
+        } else log.warn('no NPM_TOKEN / NODE_AUTH_TOKEN: token check skipped (the real run needs one)');
+
+        const remote: PlanInput['remote'] = {};
+        const remoteFailures: Failure[] = [];
+        await Promise.all(
+          set.entries.map(async (e) => {
+            // a version already there is downloaded and checked now: "identical" means its bytes, not just its metadata
+            const c = await checkPublishedPackage(client, e, version);
+            if (c.status === 'error' || c.status === 'corrupt') remoteFailures.push(...c.failures);
+            else remote[e.package] = { status: c.status, integrity: c.integrity, distTags: c.distTags };
+          }),
+        );
+        if (remoteFailures.length) throw new CheckFailed(remoteFailures);
+        const plan = planRelease({
+          version, registry: registry.url, registryKind: registry.kind, tag, provenance, dryRun,
+          members: local.members.map((m) => ({ target: m.entry.target, package: m.entry.package, tarball: m.tarball, integrity: m.entry.tarball.integrity })),
+          remote,
+        });
+        log.step(`plan${dryRun ? ' (dry run)' : ''}`);
+        for (const line of describePlan(plan)) log.info(line);
+
+        if (plan.refused) {
+          const refused = plan.packages.filter((p) => p.action === 'refuse');
+          const fs: Failure[] = refused.map((p) => ({
+            check: 'same-version-different-bytes', subject: `${p.package}@${version} on ${registry.url}`, expected: p.integrity, actual: p.remoteIntegrity ?? 'no integrity',
+            hint: 'a published version can never change: nothing was written; release a new version',
+          }));
+          log.error(`refused: ${refused.map((p) => p.package).join(', ')} already hold other bytes at ${version}; nothing was written`);
+          return report(plan, { failures: fs }, 1, [`refused: nothing was written`]);
         }
-        if (dryFailures.length) throw new CheckFailed(dryFailures);
-        return report(plan, { dryRun: true }, 0, [...describePlan(plan), `dry run: the real run may start${token ? '' : ' (once NPM_TOKEN is set)'}`]);
-      }
+        if (plan.nothingToDo) {
+          log.ok(`nothing to do: every package is at ${version} with our bytes and "${tag}" points at it`);
+          return report(plan, { nothingToDo: true }, 0, [`nothing to do: ${version} is fully published on ${registry.url}`]);
+        }
+        if (dryRun) {
+          const dryFailures: Failure[] = [];
+          for (const p of plan.packages.filter((x) => x.action === 'publish')) {
+            const member = local.members.find((m) => m.entry.package === p.package)!;
+            const r = await client.publish(verifiedBytes(member), { tag: plan.stagingTag, dryRun: true, provenance: false });
+            if (r.code === 0) log.ok(`npm publish --dry-run ${p.package}`);
+            else dryFailures.push({ check: 'npm-publish-dry-run', subject: `${p.package} (${p.tarball})`, expected: 'exit 0', actual: `exit ${r.code}: ${lastLines(r.stderr)}` });
+          }
+          if (dryFailures.length) throw new CheckFailed(dryFailures);
+          return report(plan, { dryRun: true }, 0, [...describePlan(plan), `dry run: the real run may start${token ? '' : ' (once NPM_TOKEN is set)'}`]);
+        }
 
-      const result = await executePlan(plan, local.members, client, retryPolicyFromEnv());
-      const ok = result.failures.length === 0;
-      if (!ok) {
-        const names = [...new Set(result.outcomes.filter((o) => o.error).map((o) => o.package))];
-        const moved = result.outcomes.filter((o) => o.tag === 'moved').map((o) => o.package);
-        const msg = `release ${version} not finished: ${names.join(', ')} failed; "${tag}" ${moved.length ? `moved only on ${moved.join(', ')}` : 'was not moved on any package'}. Re-run publish-all to continue.`;
-        log.error(msg);
-        for (const f of result.failures) log.error(`[${f.check}] ${f.subject}: ${f.actual ?? ''}`);
-        return report(plan, { outcomes: result.outcomes, failures: result.failures }, 1, [msg], result.outcomes);
+        const result = await executePlan(plan, local.members, client, policy);
+        const ok = result.failures.length === 0;
+        if (!ok) {
+          const names = [...new Set(result.outcomes.filter((o) => o.error).map((o) => o.package))];
+          const moved = result.outcomes.filter((o) => o.tag === 'moved').map((o) => o.package);
+          const next = result.resumable
+            ? 'Re-run publish-all to continue.'
+            : 'A re-run cannot finish it (see the failures above): nothing more will move; see RELEASING.md, "Incidents".';
+          const msg = `release ${version} not finished: ${names.length ? names.join(', ') : 'the set'} failed; "${tag}" ${moved.length ? `moved only on ${moved.join(', ')}` : 'was not moved on any package'}. ${next}`;
+          log.error(msg);
+          for (const f of result.failures) log.error(`[${f.check}] ${f.subject}: ${f.actual ?? ''}`);
+          return report(plan, { outcomes: result.outcomes, failures: result.failures }, 1, [msg], result.outcomes);
+        }
+        const lines = result.outcomes.map((o) => `${o.package}@${version}: ${o.publish}, verified, "${tag}" ${o.tag}`);
+        if (registry.kind === 'local' && flags['keep-registry']) lines.push(`local registry still running at ${registry.url}`);
+        return report(plan, { outcomes: result.outcomes, warnings: result.warnings }, 0, [...lines, `released ${version} on ${registry.url}`], result.outcomes);
+      } finally {
+        client.dispose();
       }
-      const lines = result.outcomes.map((o) => `${o.package}@${version}: ${o.publish}, verified, "${tag}" ${o.tag}`);
-      if (registry.kind === 'local' && flags['keep-registry']) lines.push(`local registry still running at ${registry.url}`);
-      return report(plan, { outcomes: result.outcomes, warnings: result.warnings }, 0, [...lines, `released ${version} on ${registry.url}`], result.outcomes);
     } finally {
-      client.dispose();
+      lock?.release();
     }
   } finally {
     await registry.stop();

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { OperationError } from './errors.ts';
 import { REPO_ROOT } from './paths.ts';
 import { registerSecret } from './cli.ts';
+import { minimalEnv } from './exec.ts';
 
 /** default home of the embedded registry: ignored by git */
 export const LOCAL_REGISTRY_DIR = join(REPO_ROOT, '.registry');
@@ -134,7 +135,8 @@ export async function startLocalRegistry(opts: { dir?: string; detached?: boolea
     cwd: REPO_ROOT, // where --import tsx resolves
     detached: Boolean(opts.detached),
     stdio: ['ignore', 'pipe', logFd],
-    env: { ...process.env, NO_COLOR: '1' },
+    // the registry needs none of our credentials
+    env: minimalEnv({ NO_COLOR: '1' }),
   });
   closeSync(logFd);
   const url = await new Promise<string>((resolve, reject) => {
@@ -168,15 +170,38 @@ export async function startLocalRegistry(opts: { dir?: string; detached?: boolea
   });
 }
 
-/** Stop a detached registry started in `dir` earlier; true if one was running. */
-export async function stopLocalRegistry(dir = LOCAL_REGISTRY_DIR): Promise<boolean> {
+/** The command line of a running process (Linux /proc), or null. */
+function commandLine(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return null;
+  }
+}
+
+export type StopResult = 'stopped' | 'not-running' | 'not-ours';
+
+/**
+ * Stop a detached registry started in `dir` earlier. The recorded pid is
+ * signalled only when that process is our registry: its command line is our
+ * server with this folder's config file, and the recorded URL answers. A pid
+ * reused by another program, or a state file written by someone else, gets
+ * no signal ('not-ours').
+ */
+export async function stopLocalRegistry(dir = LOCAL_REGISTRY_DIR): Promise<StopResult> {
   const stateFile = join(dir, 'server.json');
   const state = readState(stateFile);
+  if (!state || !alive(state.pid)) {
+    rmSync(stateFile, { force: true });
+    return 'not-running';
+  }
+  const cmd = commandLine(state.pid);
+  const configFile = join(dir, 'config.yaml');
+  if (!cmd || !cmd.includes('--serve') || !cmd.includes(configFile) || !(await ping(state.url))) return 'not-ours';
   rmSync(stateFile, { force: true });
-  if (!state || !alive(state.pid)) return false;
   process.kill(state.pid, 'SIGTERM');
   for (let i = 0; i < 50 && alive(state.pid); i++) await new Promise((r) => setTimeout(r, 100));
-  return true;
+  return 'stopped';
 }
 
 function readState(file: string): StateFile | undefined {

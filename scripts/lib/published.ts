@@ -30,9 +30,11 @@ export interface ManifestSet {
  * Read the manifest (dist/release/xsnap-worker-manifest-X.Y.Z.json, or `file`,
  * e.g. the one attached to the GitHub Release), keeping the entries for `targets`.
  */
-export function readManifestSet(dist: string, version: string, targets: readonly Target[], file = manifestPath(dist, version)): ManifestSet {
+export function readManifestSet(dist: string, version: string, targets: readonly Target[], file = manifestPath(dist, version), opts: { options?: string } = {}): ManifestSet {
   if (!existsSync(file)) {
-    throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass --dist or --manifest)`);
+    // name only the options the calling script has
+    const options = opts.options ?? '--dist or --manifest';
+    throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass ${options})`);
   }
   let raw: { version?: unknown; targets?: Record<string, Record<string, unknown>> };
   try {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { startLocalRegistry, type LocalRegistry } from '../../scripts/lib/local-registry.ts';
 import { NpmClient, RegistryReader, type Packument } from '../../scripts/lib/npm-client.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
@@ -81,7 +81,7 @@ export async function variantTarball(dist: string, target: string, change: { ver
 export async function publishDirect(reg: TestRegistry, tarball: string, tag = 'latest'): Promise<void> {
   const client = new NpmClient({ registry: reg.direct, token: reg.token });
   try {
-    const r = await client.publish(tarball, { tag });
+    const r = await client.publish({ name: basename(tarball), data: readFileSync(tarball) }, { tag });
     if (r.code !== 0) throw new Error(`seed publish of ${tarball} failed: ${r.stderr}`);
   } finally {
     client.dispose();
