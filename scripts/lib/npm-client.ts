@@ -6,7 +6,7 @@
 // passed with --userconfig; it is removed when the client is disposed, on
 // success, on failure, and on SIGINT/SIGTERM. (SIGKILL cannot be caught: the
 // file then stays in the OS temp folder, still readable only by this user.)
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { OperationError, UsageError } from './errors.ts';
@@ -226,11 +226,11 @@ export class NpmClient extends RegistryReader {
   }
 
   /** Run the npm CLI against this registry with the temporary config and a minimal environment. */
-  async npm(args: string[], what: string, opts: { extraEnv?: Record<string, string | undefined> } = {}): Promise<RunResult> {
+  async npm(args: string[], what: string, opts: { extraEnv?: Record<string, string | undefined>; cwd?: string } = {}): Promise<RunResult> {
     if (this.disposed) throw new Error('npm client used after dispose()');
     const env = minimalEnv({ NO_COLOR: '1', ...opts.extraEnv });
     const argv = ['npm', ...args, '--registry', this.registry, '--userconfig', this.userconfig, '--globalconfig', this.globalconfig];
-    const r = await runRaw(argv, { cwd: this.configDir, env, what });
+    const r = await runRaw(argv, { cwd: opts.cwd ?? this.configDir, env, what });
     return { code: r.code, stdout: redact(r.stdout), stderr: redact(r.stderr) };
   }
 
@@ -264,6 +264,60 @@ export class NpmClient extends RegistryReader {
     return this.npm(args, `npm publish ${tarball.name}`);
   }
 
+  /**
+   * `npm stage publish <private copy> --tag <tag>`: the version stays invisible
+   * until approved. `oidc` hands the GitHub Actions OIDC variables to this one
+   * command (trusted publishing), and to nothing else.
+   */
+  async stagePublish(tarball: TarballBytes, opts: PublishOptions & { oidc?: boolean }): Promise<RunResult & { id?: string }> {
+    const args = ['stage', 'publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
+    if (opts.dryRun) args.push('--dry-run');
+    if (opts.provenance) args.push('--provenance');
+    const r = await this.npm(args, `npm stage publish ${tarball.name}`, { extraEnv: opts.oidc ? oidcEnv() : {} });
+    const id = /staged with id ([0-9a-z-]+)/i.exec(r.stdout + r.stderr)?.[1];
+    return { ...r, id };
+  }
+
+  /** `npm stage list <pkg> --json`: what is staged for a package (any version). */
+  async stageList(pkg: string): Promise<StagedVersion[]> {
+    const r = await this.npm(['stage', 'list', pkg, '--json'], `npm stage list ${pkg}`);
+    if (r.code !== 0) throw new OperationError(`${pkg}: could not list its staged versions on ${this.registry} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(r.stdout.trim() || '[]');
+    } catch {
+      throw new OperationError(`${pkg}: npm stage list --json printed no JSON: ${lastLines(r.stdout)}`);
+    }
+    if (!Array.isArray(parsed)) throw new OperationError(`${pkg}: npm stage list --json printed ${JSON.stringify(parsed).slice(0, 200)}`);
+    return (parsed as StagedVersion[]).filter((e) => e.packageName === pkg);
+  }
+
+  /** `npm stage download <id>`: the staged tarball's exact bytes, into a private folder and read back. */
+  async stageDownload(id: string): Promise<Buffer> {
+    checkStageId(id);
+    const dir = join(this.configDir, `download-${++this.copies}`);
+    mkdirSync(dir, { mode: 0o700 });
+    const r = await this.npm(['stage', 'download', id], `npm stage download ${id}`, { cwd: dir });
+    if (r.code !== 0) throw new OperationError(`staged ${id}: download failed (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
+    if (files.length !== 1) throw new OperationError(`staged ${id}: npm stage download left ${files.length} tarballs in ${dir}`);
+    const data = readFileSync(join(dir, files[0]));
+    rmSync(dir, { recursive: true, force: true });
+    return data;
+  }
+
+  /** `npm stage approve <id> [--otp]`: resolves with the CLI's result (the caller decides). */
+  stageApprove(id: string, otp?: string): Promise<RunResult> {
+    checkStageId(id);
+    return this.npm(['stage', 'approve', id, ...(otp ? ['--otp', otp] : [])], `npm stage approve ${id}`);
+  }
+
+  async stageReject(id: string, otp?: string): Promise<void> {
+    checkStageId(id);
+    const r = await this.npm(['stage', 'reject', id, ...(otp ? ['--otp', otp] : [])], `npm stage reject ${id}`);
+    if (r.code !== 0) throw new OperationError(`could not reject staged ${id} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+  }
+
   async distTagAdd(pkg: string, version: string, tag: string): Promise<void> {
     const r = await this.npm(['dist-tag', 'add', `${pkg}@${version}`, tag], 'npm dist-tag add');
     if (r.code !== 0) throw new OperationError(`${pkg}: could not point dist-tag "${tag}" at ${version} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
@@ -273,6 +327,36 @@ export class NpmClient extends RegistryReader {
     const r = await this.npm(['dist-tag', 'rm', pkg, tag], 'npm dist-tag rm');
     if (r.code !== 0) throw new OperationError(`${pkg}: could not remove dist-tag "${tag}" (npm exit ${r.code}): ${lastLines(r.stderr)}`);
   }
+}
+
+/** One staged version, as `npm stage list --json` reports it. */
+export interface StagedVersion {
+  id: string;
+  packageName: string;
+  version: string;
+  /** the dist-tag approval will apply */
+  tag: string;
+  createdAt?: string;
+  actor?: string;
+  shasum?: string;
+}
+
+/** A stage id as npm prints it; anything else never reaches a command line. */
+export function checkStageId(id: string): void {
+  if (!/^[0-9a-zA-Z][0-9a-zA-Z-]{3,99}$/.test(id)) throw new UsageError(`"${id}" is not a stage id (see npm stage list)`);
+}
+
+/**
+ * The variables npm's trusted publishing (OIDC) and provenance read in GitHub
+ * Actions, for the one command that publishes; never GITHUB_TOKEN.
+ */
+export function oidcEnv(env = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k === 'GITHUB_TOKEN') continue;
+    if (/^(ACTIONS_ID_TOKEN_REQUEST_(URL|TOKEN)|GITHUB_[A-Z_]+|RUNNER_[A-Z_]+|CI)$/.test(k)) out[k] = v;
+  }
+  return out;
 }
 
 /** Create a client, run fn, and always remove the temporary config. */

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { startLocalRegistry, type LocalRegistry } from '../../scripts/lib/local-registry.ts';
+import { startLocalRegistry, type LocalRegistry, type RegistryFlavour } from '../../scripts/lib/local-registry.ts';
 import { NpmClient, RegistryReader, type Packument } from '../../scripts/lib/npm-client.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { readPin } from '../../scripts/lib/pin.ts';
@@ -30,9 +30,10 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export async function startTestRegistry(): Promise<TestRegistry> {
+/** A fresh registry: Verdaccio 6 (classic, no staging: for --via direct) unless `flavour: 'staging'` (Verdaccio 9 on Node 24). */
+export async function startTestRegistry(opts: { flavour?: RegistryFlavour } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'xsnap-test-registry-'));
-  const reg: LocalRegistry = await startLocalRegistry({ dir });
+  const reg: LocalRegistry = await startLocalRegistry({ dir, flavour: opts.flavour ?? 'classic' });
   const proxy = await startFaultProxy(reg.url);
   return {
     direct: reg.url,
