@@ -22,6 +22,8 @@ export const PACKAGES = LINUX_TARGETS.map((t) => getTarget(t).packageName);
 export interface TestRegistry {
   /** Verdaccio itself */
   direct: string;
+  /** its storage folder */
+  dir: string;
   /** the fault proxy in front of it: what publish-all is pointed at */
   url: string;
   token: string;
@@ -37,6 +39,7 @@ export async function startTestRegistry(opts: { flavour?: RegistryFlavour } = {}
   const proxy = await startFaultProxy(reg.url);
   return {
     direct: reg.url,
+    dir,
     url: proxy.url,
     token: reg.token,
     proxy,
@@ -87,6 +90,23 @@ export async function publishDirect(reg: TestRegistry, tarball: string, tag = 'l
   } finally {
     client.dispose();
   }
+}
+
+/** Stage a tarball straight on the registry, as another publisher would (test setup); its stage id. */
+export async function stageDirect(reg: TestRegistry, tarball: string, tag = 'latest'): Promise<string> {
+  const client = new NpmClient({ registry: reg.direct, token: reg.token });
+  try {
+    const r = await client.stagePublish({ name: basename(tarball), data: readFileSync(tarball) }, { tag });
+    if (r.code !== 0 || !r.id) throw new Error(`stage of ${tarball} failed: ${r.stderr}`);
+    return r.id;
+  } finally {
+    client.dispose();
+  }
+}
+
+/** publish-all --approve against the test registry. */
+export function approveAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<ScriptResult> {
+  return runScript('publish-all.ts', ['--approve', '--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, ...extra], { env });
 }
 
 /** Seed every linux package with an earlier version, so `latest` exists before the release. */
