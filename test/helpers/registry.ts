@@ -105,8 +105,8 @@ export async function stageDirect(reg: TestRegistry, tarball: string, tag = 'lat
 }
 
 /** publish-all --approve against the test registry. */
-export function approveAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<ScriptResult> {
-  return runScript('publish-all.ts', ['--approve', '--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, ...extra], { env });
+export function approveAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = [], opts: { targets?: string } = {}): Promise<ScriptResult> {
+  return runScript('publish-all.ts', ['--approve', '--registry', reg.url, '--targets', opts.targets ?? LINUX_TARGETS.join(','), '--dist', dist, ...extra], { env });
 }
 
 /** Seed every linux package with an earlier version, so `latest` exists before the release. */
