@@ -121,35 +121,45 @@ async function whoami(url: string, token: string): Promise<boolean> {
  * in (Verdaccio 6 logs in a request carrying the credentials). The password and
  * the token live in <dir>/password and <dir>/token (0600), inside the ignored folder.
  */
-async function tokenFor(url: string, dir: string): Promise<string> {
+async function tokenFor(url: string, dir: string): Promise<{ token: string; user: string }> {
   const pwFile = join(dir, 'password');
   const tokenFile = join(dir, 'token');
+  const userFile = join(dir, 'user');
   if (!existsSync(pwFile)) writeFileSync(pwFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(pwFile, 'utf8').trim();
   registerSecret(password);
+  let user = existsSync(userFile) ? readFileSync(userFile, 'utf8').trim() || USER : USER;
   if (existsSync(tokenFile)) {
     const kept = readFileSync(tokenFile, 'utf8').trim();
     registerSecret(kept);
-    if (kept && (await whoami(url, kept))) return kept;
+    if (kept && (await whoami(url, kept))) return { token: kept, user };
   }
-  const put = (headers: Record<string, string>) =>
-    fetch(new URL(`-/user/org.couchdb.user:${USER}`, url), {
+  const put = (name: string, headers: Record<string, string>) =>
+    fetch(new URL(`-/user/org.couchdb.user:${name}`, url), {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ _id: `org.couchdb.user:${USER}`, name: USER, password, type: 'user', roles: [], date: new Date().toISOString() }),
+      body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() }),
     });
-  let res = await put({});
+  let res = await put(user, {});
   if (res.status === 409) {
     await res.arrayBuffer();
-    res = await put({ authorization: `Basic ${Buffer.from(`${USER}:${password}`).toString('base64')}` });
+    res = await put(user, { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  }
+  if (res.status === 401 || res.status === 403 || res.status === 409) {
+    // the user exists but this registry will not log it in (Verdaccio 9 on a
+    // storage kept from Verdaccio 6): a publisher of our own, under a new name
+    await res.arrayBuffer();
+    user = `${USER}-${randomBytes(4).toString('hex')}`;
+    res = await put(user, {});
   }
   const body = (await res.json().catch(() => ({}))) as { token?: string; error?: string };
   if (!res.ok || !body.token) {
-    throw new OperationError(`local registry ${url}: could not create or log in user ${USER} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`);
+    throw new OperationError(`local registry ${url}: could not create or log in user ${user} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`);
   }
   registerSecret(body.token);
   writeFileSync(tokenFile, body.token + '\n', { mode: 0o600 });
-  return body.token;
+  writeFileSync(userFile, user + '\n', { mode: 0o600 });
+  return { token: body.token, user };
 }
 
 /**
@@ -166,8 +176,8 @@ export async function startLocalRegistry(opts: { dir?: string; detached?: boolea
 
   const reuse = readState(stateFile);
   if (reuse && (reuse.flavour ?? 'classic') === flavour && alive(reuse.pid) && (await ping(reuse.url))) {
-    const token = await tokenFor(reuse.url, dir);
-    return handle(reuse.url, token, dir, reuse.pid, false, flavour, async (o) => {
+    const { token, user } = await tokenFor(reuse.url, dir);
+    return handle(reuse.url, token, user, dir, reuse.pid, false, flavour, async (o) => {
       if (o?.force) await stopLocalRegistry(dir);
     });
   }
@@ -207,8 +217,8 @@ export async function startLocalRegistry(opts: { dir?: string; detached?: boolea
     child.stdout!.destroy();
     child.unref();
   }
-  const token = await tokenFor(url, dir);
-  return handle(url, token, dir, pid, true, flavour, async (o) => {
+  const { token, user } = await tokenFor(url, dir);
+  return handle(url, token, user, dir, pid, true, flavour, async (o) => {
     if (opts.detached && !o?.force) return;
     await killAndWait(child);
     if (opts.detached) rmSync(stateFile, { force: true });
@@ -258,8 +268,8 @@ function readState(file: string): StateFile | undefined {
   }
 }
 
-function handle(url: string, token: string, dir: string, pid: number, started: boolean, flavour: RegistryFlavour, stop: LocalRegistry['stop']): LocalRegistry {
-  return { url, token, user: USER, dir, pid, started, flavour, stop };
+function handle(url: string, token: string, user: string, dir: string, pid: number, started: boolean, flavour: RegistryFlavour, stop: LocalRegistry['stop']): LocalRegistry {
+  return { url, token, user, dir, pid, started, flavour, stop };
 }
 
 async function killAndWait(child: ChildProcess): Promise<void> {

@@ -173,3 +173,19 @@ t.test('first publish on a registry without the packages: a dry run plans stagin
   t.same(writes(reg), [], 'a dry run writes nothing');
   t.notOk(existsSync(join(dist, `staged-${VERSION}.json`)), 'and records nothing');
 });
+
+t.test('a .registry kept from the Verdaccio 6 registry: the staging registry starts on it with a working publisher', async (t) => {
+  const { startLocalRegistry } = await import('../../scripts/lib/local-registry.ts');
+  const dir = join(t.testdir(), 'registry');
+  const classic = await startLocalRegistry({ dir, flavour: 'classic' });
+  await classic.stop();
+  // as an earlier release:local left it: a user and its password, no kept token
+  const { rmSync } = await import('node:fs');
+  rmSync(join(dir, 'token'), { force: true });
+  const stagingReg = await startLocalRegistry({ dir, flavour: 'staging' });
+  t.teardown(() => stagingReg.stop());
+  t.equal(stagingReg.flavour, 'staging');
+  const who = await fetch(new URL('-/whoami', stagingReg.url), { headers: { authorization: `Bearer ${stagingReg.token}` } });
+  t.equal(who.status, 200, 'its token works');
+  t.match(((await who.json()) as { username: string }).username, /^xsnap-publisher/);
+});
