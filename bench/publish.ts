@@ -1,25 +1,34 @@
-// Benchmark of publish-all on the embedded registry (issue 4): publishing the
-// linux set (two packages, in parallel) against publishing one package alone,
-// each into a fresh Verdaccio, as a user runs the script (verify-artifacts
-// skipped: it is measured by bench/verify.ts). Goal: the set within 1.5x of one.
-// Run: npx tsx bench/publish.ts [--rounds 3]   (needs the shared linux build: npm test, or test/setup.ts)
+// Benchmark of publish-all on embedded registries, as a user runs the script
+// (verify-artifacts skipped: bench/verify.ts measures it), each run into a
+// fresh registry:
+//   direct   publishing the linux set (two packages, in parallel) against one
+//            package alone, on Verdaccio 6 (issue 4; goal: set within 1.5x of one);
+//   staged   stage + verify staged + approve of the set against one package, on
+//            Verdaccio 9 with staged publishing (issue 9; goal: within 1.5x);
+//   window   the visibility window of the staged path: the time between the
+//            first and the last package becoming installable (their approvals
+//            returning; goal < 1 s on the local registry).
+// Run: npx tsx bench/publish.ts [--rounds 3] [--only direct|staged]
+//      (needs the shared linux build: npm test, or npx tsx test/setup.ts)
 import minimist from 'minimist';
-import { startTestRegistry, releaseDist, publishAll } from '../test/helpers/registry.ts';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startTestRegistry, releaseDist, publishAll, approveAll } from '../test/helpers/registry.ts';
 
-const args = minimist(process.argv.slice(2), { string: ['rounds'], default: { rounds: '3' } });
+const args = minimist(process.argv.slice(2), { string: ['rounds', 'only'], default: { rounds: '3' } });
 const rounds = Number(args.rounds);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const dist = await releaseDist();
+const ONE = 'linux-x64';
+const SET = 'linux-x64,linux-arm64';
 
-async function once(targets: string): Promise<number> {
-  const reg = await startTestRegistry();
+async function direct(targets: string): Promise<number> {
+  const reg = await startTestRegistry({ flavour: 'classic' });
   try {
     const env = { NPM_TOKEN: reg.token, TMPDIR: mkdtempSync(join(tmpdir(), 'xsnap-bench-')) };
     const t0 = performance.now();
-    const r = await publishAll(reg, dist, env, [], { targets });
+    const r = await publishAll(reg, dist, env, ['--via', 'direct'], { targets });
     const s = (performance.now() - t0) / 1000;
     if (r.code !== 0) throw new Error(`publish-all --targets ${targets} failed:\n${r.stderr}`);
     return s;
@@ -28,14 +37,60 @@ async function once(targets: string): Promise<number> {
   }
 }
 
-const one: number[] = [];
-const set: number[] = [];
-for (let i = 0; i < rounds; i++) {
-  one.push(await once('linux-x64'));
-  set.push(await once('linux-x64,linux-arm64'));
-  console.error(`round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, set ${set[i].toFixed(2)} s`);
+/** stage + verify staged + approve (with its read-back and gate); seconds and the visibility window in ms */
+async function staged(targets: string): Promise<{ s: number; windowMs: number }> {
+  const reg = await startTestRegistry({ flavour: 'staging' });
+  try {
+    const env = { NPM_TOKEN: reg.token, TMPDIR: mkdtempSync(join(tmpdir(), 'xsnap-bench-')) };
+    // the staged record goes to dist/: use a private copy of the shared dist
+    const own = mkdtempSync(join(tmpdir(), 'xsnap-bench-dist-'));
+    cpSync(dist, own, { recursive: true });
+    const t0 = performance.now();
+    const st = await publishAll(reg, own, env, ['--via', 'stage'], { targets });
+    if (st.code !== 0) throw new Error(`publish-all --via stage --targets ${targets} failed:\n${st.stderr}`);
+    const ap = await approveAll(reg, own, env, ['--json'], { targets });
+    const s = (performance.now() - t0) / 1000;
+    if (ap.code !== 0) throw new Error(`publish-all --approve --targets ${targets} failed:\n${ap.stderr}`);
+    rmSync(own, { recursive: true, force: true });
+    return { s, windowMs: JSON.parse(ap.stdout).windowMs };
+  } finally {
+    await reg.stop();
+  }
 }
-const ratio = median(set) / median(one);
-console.log(`publish-all, one package (linux-x64):        median ${median(one).toFixed(2)} s over ${rounds} runs`);
-console.log(`publish-all, the set (linux-x64+linux-arm64): median ${median(set).toFixed(2)} s over ${rounds} runs`);
-console.log(`set / one = ${ratio.toFixed(2)}x (goal <= 1.5x): ${ratio <= 1.5 ? 'met' : 'NOT met'}`);
+
+const results: string[] = [];
+if (args.only !== 'staged') {
+  const one: number[] = [];
+  const set: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    one.push(await direct(ONE));
+    set.push(await direct(SET));
+    console.error(`direct round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, set ${set[i].toFixed(2)} s`);
+  }
+  const ratio = median(set) / median(one);
+  results.push(
+    `direct, one package (linux-x64):          median ${median(one).toFixed(2)} s over ${rounds} runs`,
+    `direct, the set (linux-x64+linux-arm64):  median ${median(set).toFixed(2)} s over ${rounds} runs`,
+    `direct: set / one = ${ratio.toFixed(2)}x (goal <= 1.5x): ${ratio <= 1.5 ? 'met' : 'NOT met'}`,
+  );
+}
+if (args.only !== 'direct') {
+  const one: number[] = [];
+  const set: number[] = [];
+  const windows: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    one.push((await staged(ONE)).s);
+    const r = await staged(SET);
+    set.push(r.s);
+    windows.push(r.windowMs);
+    console.error(`staged round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, set ${set[i].toFixed(2)} s, window ${r.windowMs} ms`);
+  }
+  const ratio = median(set) / median(one);
+  results.push(
+    `stage+verify+approve, one package:        median ${median(one).toFixed(2)} s over ${rounds} runs`,
+    `stage+verify+approve, the set:            median ${median(set).toFixed(2)} s over ${rounds} runs`,
+    `staged: set / one = ${ratio.toFixed(2)}x (goal <= 1.5x): ${ratio <= 1.5 ? 'met' : 'NOT met'}`,
+    `visibility window (first to last package installable): median ${median(windows)} ms, max ${Math.max(...windows)} ms (goal < 1000 ms): ${Math.max(...windows) < 1000 ? 'met' : 'NOT met'}`,
+  );
+}
+for (const line of results) console.log(line);

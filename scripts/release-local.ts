@@ -43,7 +43,8 @@ await runCommand(
     ],
     details: `
 Stages: build-target.ts (each target), stage-packages.ts, generate-manifest.ts,
-verify-artifacts.ts, publish-all.ts --registry <embedded Verdaccio>,
+verify-artifacts.ts, publish-all.ts --via stage --registry <embedded Verdaccio 9
+with staged publishing>, publish-all.ts --approve (re-check, approve, read back),
 verify-artifacts.ts --published (the agoric-sdk gate), then npm install of
 @agoric/xsnap-<this platform>@X.Y.Z from that registry and a run of its binary.
 The registry's storage stays in .registry/ (git-ignored), so a second run finds
@@ -75,8 +76,11 @@ the set already published with identical bytes and has nothing to publish.`,
     try {
       log.ok(`registry at ${registry.url}`);
       const auth = { NPM_TOKEN: registry.token };
-      // verify-artifacts passed a moment ago in this same job
-      await timed('publish all', () => stage('publish-all.ts', ['--registry', registry.url, '--targets', names, '--skip-verify', ...common], auth));
+      // the real flow: stage the set (nothing visible), then approve it as a
+      // maintainer would (re-checks every staged version, then the gate).
+      // verify-artifacts passed a moment ago in this same job.
+      await timed('stage all (publish-all --via stage)', () => stage('publish-all.ts', ['--via', 'stage', '--registry', registry.url, '--targets', names, '--skip-verify', ...common], auth));
+      await timed('approve the staged set (publish-all --approve)', () => stage('publish-all.ts', ['--approve', '--registry', registry.url, '--targets', names, ...common], auth));
       await timed('agoric-sdk gate', () => stage('verify-artifacts.ts', ['--published', '--registry', registry.url, '--targets', names, ...common]));
 
       const host = hostTarget();

@@ -43,4 +43,11 @@ if [ "$mode" = all ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_
   echo "==> installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# the staging registry (Verdaccio 9, npm staged publishing) and the pinned
+# Node 24 it needs, from the npm registry, with their own lockfile: kept apart
+# so that Node 24's `node` never shadows the project's Node
+if [ ! -d tools/registry9/node_modules ] || [ tools/registry9/package-lock.json -nt tools/registry9/node_modules/.package-lock.json ]; then
+  echo "==> installing the staging registry (Verdaccio 9 on Node 24)"
+  npm ci --prefix tools/registry9 --no-audit --no-fund --ignore-scripts --loglevel=error
+fi
 echo "==> setup done"

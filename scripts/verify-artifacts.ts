@@ -7,6 +7,7 @@ import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
 import { verifyArtifacts, verifyRegistryOnly, tagFromEnv, type VerifyReport } from './lib/verify.ts';
 import { UsageError } from './lib/errors.ts';
+import { normaliseRegistry } from './lib/npm-client.ts';
 import { resolve } from 'node:path';
 
 await runCommand(
@@ -54,7 +55,9 @@ nothing local; the version comes from the manifest.`,
     const distTag = stringFlag(flags, 'dist-tag');
     if ((manifestFile || distTag) && !flags.published) throw new UsageError('--manifest and --dist-tag go with --published');
     const tag = tagFromEnv(stringFlag(flags, 'tag'));
-    const registry = stringFlag(flags, 'registry');
+    // checked here, before anything prints it: credentials in it, http to the public registry, not http(s): exit 2
+    const registryFlag = stringFlag(flags, 'registry') ?? process.env.npm_config_registry;
+    const registry = registryFlag === undefined ? undefined : normaliseRegistry(registryFlag);
     let report: VerifyReport;
     if (manifestFile) {
       report = await timed(`checking the registry against ${manifestFile}`, () => verifyRegistryOnly({ manifestFile: resolve(manifestFile), targets, registry, distTag, tag }));

@@ -145,8 +145,9 @@ export function parseFlags(spec: CommandSpec, argv: string[]): Flags {
     const v = parsed[o.name];
     if (o.type === 'string') {
       if (Array.isArray(v)) throw new UsageError(`--${o.name} given more than once`);
-      if (v === '' && argv.some((a) => a === `--${o.name}`)) throw new UsageError(`--${o.name} needs a value`);
-      flags[o.name] = v === '' ? undefined : (v as string | undefined);
+      // an empty value never means "the default": `--registry=` would otherwise be the public registry
+      if (v === '') throw new UsageError(`--${o.name} needs a value (an empty one is not its default)`);
+      flags[o.name] = v as string | undefined;
     } else if (o.name.startsWith('no-')) {
       flags[o.name] = parsed[o.name.slice(3)] === false;
     } else {

@@ -4,9 +4,27 @@ import { $, type ProcessOutput } from 'zx';
 import { OperationError } from './errors.ts';
 import { redact } from './cli.ts';
 
+/**
+ * The variables a child process may inherit when nothing else is asked for:
+ * where programs and the home folder are, locale and time zone, temporary
+ * folders, terminal and colour, and how to reach the network (proxies, CA
+ * certificates). Nothing else: no NPM_TOKEN, NODE_AUTH_TOKEN, GITHUB_TOKEN,
+ * ACTIONS_ID_TOKEN_REQUEST_* (which could mint an OIDC token), no npm_config_*
+ * (which could send npm elsewhere), nothing a program being checked could leak.
+ */
+const INHERITED = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|TMP|TEMP|TERM|NO_COLOR|FORCE_COLOR|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR)$/;
+
+/** A minimal, explicit environment: the INHERITED variables of `from`, plus `extra`. */
+export function minimalEnv(extra: Record<string, string | undefined> = {}, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(from)) if (v !== undefined && INHERITED.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
 export interface RunOptions {
   cwd?: string;
-  /** the full environment of the child (not merged), when given */
+  /** the full environment of the child (not merged), when given; else minimalEnv() */
   env?: NodeJS.ProcessEnv;
   input?: string;
   /** called for each line the child writes (stdout and stderr) */
@@ -26,7 +44,7 @@ export interface RunResult {
 export async function runRaw(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const p = $({
     cwd: opts.cwd,
-    env: opts.env ?? process.env,
+    env: opts.env ?? minimalEnv(),
     input: opts.input,
     quiet: true,
     nothrow: true,

@@ -60,8 +60,15 @@ async function installOne(dir: string, p: Platform, opts: { tarballs: Record<str
   await mkdir(dir, { recursive: true });
   const optionalDependencies = Object.fromEntries(Object.entries(opts.tarballs).map(([name, file]) => [name, `file:${file}`]));
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'xsnap-install-check', version: '0.0.0', private: true, optionalDependencies }, null, 2));
+  // npm reads no settings but ours (an empty user and global config) and gets a
+  // minimal environment (runRaw's default): no token reaches it
+  const emptyConfig = join(dir, '.empty-npmrc');
+  const emptyGlobal = join(dir, '.empty-global-npmrc');
+  await writeFile(emptyConfig, '');
+  await writeFile(emptyGlobal, '');
   const argv = ['npm', 'install', `--os=${p.os}`, `--cpu=${p.cpu}`, ...(p.libc ? [`--libc=${p.libc}`] : []),
-    '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock', `--cache=${join(dir, '.npm-cache')}`];
+    '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock', `--cache=${join(dir, '.npm-cache')}`,
+    `--userconfig=${emptyConfig}`, `--globalconfig=${emptyGlobal}`];
   const r = await runRaw(argv, { cwd: dir, timeoutMs: 120_000 });
   const subject = `npm install --os=${p.os} --cpu=${p.cpu}${p.libc ? ` --libc=${p.libc}` : ''} of ${Object.keys(opts.tarballs).length} tarball(s)`;
   if (r.code !== 0) {

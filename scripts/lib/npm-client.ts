@@ -6,30 +6,46 @@
 // passed with --userconfig; it is removed when the client is disposed, on
 // success, on failure, and on SIGINT/SIGTERM. (SIGKILL cannot be caught: the
 // file then stays in the OS temp folder, still readable only by this user.)
-import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { OperationError } from './errors.ts';
+import { basename, join } from 'node:path';
+import { OperationError, UsageError } from './errors.ts';
 import { log, registerSecret, redact } from './cli.ts';
-import { runRaw, type RunResult } from './exec.ts';
+import { minimalEnv, runRaw, type RunResult } from './exec.ts';
 
 export const PUBLIC_REGISTRY = 'https://registry.npmjs.org/';
 
-/** Is this the public npm registry (where the full target set is mandatory)? */
+const PUBLIC_HOSTS = new Set(['registry.npmjs.org', 'registry.npmjs.com']);
+
+/** Is this the public npm registry (where the full target set is mandatory)? A trailing dot (FQDN form) counts. */
 export function isPublicRegistry(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === 'registry.npmjs.org' || host === 'registry.npmjs.com';
+  const host = new URL(url).hostname.toLowerCase().replace(/\.+$/, '');
+  return PUBLIC_HOSTS.has(host);
 }
 
-/** Normalise a registry URL: must be http(s), always ends with "/". */
+/** A registry URL as it may be shown: any user:password@ part replaced, whatever else is wrong with it. */
+export function displayRegistry(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+}
+
+/**
+ * Normalise a registry URL: http(s), no credentials in it, always ends with "/".
+ * The public registry only over https (http would send the token in clear).
+ * Anything else is a usage error (exit 2) that never echoes a password.
+ */
 export function normaliseRegistry(url: string): string {
+  if (url === '') throw new UsageError('the registry URL is empty');
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new OperationError(`registry "${url}" is not a URL`);
+    throw new UsageError(`registry "${displayRegistry(url)}" is not a URL`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OperationError(`registry "${url}" must be an http(s) URL`);
+  if (u.username || u.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) {
+    throw new UsageError('the registry URL carries credentials (user:password@): refused, and not echoed; give the token in NPM_TOKEN / NODE_AUTH_TOKEN instead');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`registry "${url}" must be an http(s) URL`);
+  if (isPublicRegistry(u.toString()) && u.protocol !== 'https:') throw new UsageError(`registry "${url}": the public npm registry only over https (http would send the token in clear)`);
   return u.toString().replace(/\/?$/, '/');
 }
 
@@ -140,12 +156,30 @@ export function sweepStaleConfigs(dir = tmpdir()): void {
   }
 }
 
-/** Writes through the npm CLI, with the token in a temporary npm config. */
+/** npm tarball bytes held in memory: what was verified is what is published. */
+export interface TarballBytes {
+  /** file name, e.g. agoric-xsnap-linux-x64-0.15.0.tgz */
+  name: string;
+  data: Buffer;
+}
+
+/**
+ * Writes through the npm CLI, with the token in a temporary npm config.
+ *
+ * npm never reads the user's or the machine's settings here: --userconfig is
+ * our temporary file, --globalconfig an empty one, the environment is
+ * minimalEnv() (no npm_config_* and no tokens), and the package's scope is
+ * pinned to the registry in the config, so neither `@agoric:registry` nor a
+ * `//host/:_authToken` from elsewhere can send a publish to another registry or
+ * swap its token.
+ */
 export class NpmClient extends RegistryReader {
   /** the temporary folder holding the npm config; exists until dispose() */
   readonly configDir: string;
   readonly userconfig: string;
+  readonly globalconfig: string;
   private disposed = false;
+  private copies = 0;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     this.dispose();
     process.exit(sig === 'SIGINT' ? 130 : 143);
@@ -157,8 +191,11 @@ export class NpmClient extends RegistryReader {
     sweepStaleConfigs();
     this.configDir = mkdtempSync(join(tmpdir(), `xsnap-npm-${process.pid}-`));
     this.userconfig = join(this.configDir, 'npmrc');
+    this.globalconfig = join(this.configDir, 'global-npmrc');
     const lines = [
       `registry=${this.registry}`,
+      // our packages' scope goes to this registry, whatever else says otherwise
+      `@agoric:registry=${this.registry}`,
       // we retry ourselves, after looking at what the registry holds: a publish
       // whose answer was lost may well have landed
       'fetch-retries=0',
@@ -168,6 +205,7 @@ export class NpmClient extends RegistryReader {
     ];
     if (opts.token) lines.push(`${this.registry.replace(/^https?:/, '')}:_authToken=${opts.token}`);
     writeFileSync(this.userconfig, lines.join('\n') + '\n', { mode: 0o600 });
+    writeFileSync(this.globalconfig, '', { mode: 0o600 });
     process.once('SIGINT', this.onSignal);
     process.once('SIGTERM', this.onSignal);
     process.once('exit', this.onExit);
@@ -187,14 +225,26 @@ export class NpmClient extends RegistryReader {
     return Boolean(this.token);
   }
 
-  /** Run the npm CLI against this registry with the temporary config. */
-  async npm(args: string[], what: string): Promise<RunResult> {
+  /** Run the npm CLI against this registry with the temporary config and a minimal environment. */
+  async npm(args: string[], what: string, opts: { extraEnv?: Record<string, string | undefined>; cwd?: string } = {}): Promise<RunResult> {
     if (this.disposed) throw new Error('npm client used after dispose()');
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', npm_config_update_notifier: 'false' };
-    // never hand the token over twice, nor let an outer `npm run` redirect us
-    for (const k of Object.keys(env)) if (/^npm_config_(registry|userconfig|_auth)/i.test(k)) delete env[k];
-    const r = await runRaw(['npm', ...args, '--registry', this.registry, '--userconfig', this.userconfig], { cwd: this.configDir, env, what });
+    const env = minimalEnv({ NO_COLOR: '1', ...opts.extraEnv });
+    const argv = ['npm', ...args, '--registry', this.registry, '--userconfig', this.userconfig, '--globalconfig', this.globalconfig];
+    const r = await runRaw(argv, { cwd: opts.cwd ?? this.configDir, env, what });
     return { code: r.code, stdout: redact(r.stdout), stderr: redact(r.stderr) };
+  }
+
+  /**
+   * A private copy of verified bytes (0600, in our 0700 folder): npm is given
+   * this file, never the path in dist/ that anyone could swap after the check.
+   */
+  privateCopy(t: TarballBytes): string {
+    if (this.disposed) throw new Error('npm client used after dispose()');
+    const dir = join(this.configDir, `tarball-${++this.copies}`);
+    mkdirSync(dir, { mode: 0o700 });
+    const file = join(dir, basename(t.name));
+    writeFileSync(file, t.data, { mode: 0o600 });
+    return file;
   }
 
   /** `npm whoami`: the user the token belongs to; throws naming the registry if the token does not work. */
@@ -206,12 +256,66 @@ export class NpmClient extends RegistryReader {
     return r.stdout.trim();
   }
 
-  /** `npm publish <tarball> --tag <tag>`; resolves with the CLI's result (the caller decides what a failure means). */
-  publish(tarball: string, opts: PublishOptions): Promise<RunResult> {
-    const args = ['publish', tarball, '--tag', opts.tag, '--access', 'public'];
+  /** `npm publish <private copy> --tag <tag>`; resolves with the CLI's result (the caller decides what a failure means). */
+  publish(tarball: TarballBytes, opts: PublishOptions): Promise<RunResult> {
+    const args = ['publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
     if (opts.dryRun) args.push('--dry-run');
     if (opts.provenance) args.push('--provenance');
-    return this.npm(args, `npm publish ${tarball}`);
+    return this.npm(args, `npm publish ${tarball.name}`);
+  }
+
+  /**
+   * `npm stage publish <private copy> --tag <tag>`: the version stays invisible
+   * until approved. `oidc` hands the GitHub Actions OIDC variables to this one
+   * command (trusted publishing), and to nothing else.
+   */
+  async stagePublish(tarball: TarballBytes, opts: PublishOptions & { oidc?: boolean }): Promise<RunResult & { id?: string }> {
+    const args = ['stage', 'publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
+    if (opts.dryRun) args.push('--dry-run');
+    if (opts.provenance) args.push('--provenance');
+    const r = await this.npm(args, `npm stage publish ${tarball.name}`, { extraEnv: opts.oidc ? oidcEnv() : {} });
+    const id = /staged with id ([0-9a-z-]+)/i.exec(r.stdout + r.stderr)?.[1];
+    return { ...r, id };
+  }
+
+  /** `npm stage list <pkg> --json`: what is staged for a package (any version). */
+  async stageList(pkg: string): Promise<StagedVersion[]> {
+    const r = await this.npm(['stage', 'list', pkg, '--json'], `npm stage list ${pkg}`);
+    if (r.code !== 0) throw new OperationError(`${pkg}: could not list its staged versions on ${this.registry} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(r.stdout.trim() || '[]');
+    } catch {
+      throw new OperationError(`${pkg}: npm stage list --json printed no JSON: ${lastLines(r.stdout)}`);
+    }
+    if (!Array.isArray(parsed)) throw new OperationError(`${pkg}: npm stage list --json printed ${JSON.stringify(parsed).slice(0, 200)}`);
+    return (parsed as StagedVersion[]).filter((e) => e.packageName === pkg);
+  }
+
+  /** `npm stage download <id>`: the staged tarball's exact bytes, into a private folder and read back. */
+  async stageDownload(id: string): Promise<Buffer> {
+    checkStageId(id);
+    const dir = join(this.configDir, `download-${++this.copies}`);
+    mkdirSync(dir, { mode: 0o700 });
+    const r = await this.npm(['stage', 'download', id], `npm stage download ${id}`, { cwd: dir });
+    if (r.code !== 0) throw new OperationError(`staged ${id}: download failed (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
+    if (files.length !== 1) throw new OperationError(`staged ${id}: npm stage download left ${files.length} tarballs in ${dir}`);
+    const data = readFileSync(join(dir, files[0]));
+    rmSync(dir, { recursive: true, force: true });
+    return data;
+  }
+
+  /** `npm stage approve <id> [--otp]`: resolves with the CLI's result (the caller decides). */
+  stageApprove(id: string, otp?: string): Promise<RunResult> {
+    checkStageId(id);
+    return this.npm(['stage', 'approve', id, ...(otp ? ['--otp', otp] : [])], `npm stage approve ${id}`);
+  }
+
+  async stageReject(id: string, otp?: string): Promise<void> {
+    checkStageId(id);
+    const r = await this.npm(['stage', 'reject', id, ...(otp ? ['--otp', otp] : [])], `npm stage reject ${id}`);
+    if (r.code !== 0) throw new OperationError(`could not reject staged ${id} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
   }
 
   async distTagAdd(pkg: string, version: string, tag: string): Promise<void> {
@@ -223,6 +327,36 @@ export class NpmClient extends RegistryReader {
     const r = await this.npm(['dist-tag', 'rm', pkg, tag], 'npm dist-tag rm');
     if (r.code !== 0) throw new OperationError(`${pkg}: could not remove dist-tag "${tag}" (npm exit ${r.code}): ${lastLines(r.stderr)}`);
   }
+}
+
+/** One staged version, as `npm stage list --json` reports it. */
+export interface StagedVersion {
+  id: string;
+  packageName: string;
+  version: string;
+  /** the dist-tag approval will apply */
+  tag: string;
+  createdAt?: string;
+  actor?: string;
+  shasum?: string;
+}
+
+/** A stage id as npm prints it; anything else never reaches a command line. */
+export function checkStageId(id: string): void {
+  if (!/^[0-9a-zA-Z][0-9a-zA-Z-]{3,99}$/.test(id)) throw new UsageError(`"${id}" is not a stage id (see npm stage list)`);
+}
+
+/**
+ * The variables npm's trusted publishing (OIDC) and provenance read in GitHub
+ * Actions, for the one command that publishes; never GITHUB_TOKEN.
+ */
+export function oidcEnv(env = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k === 'GITHUB_TOKEN') continue;
+    if (/^(ACTIONS_ID_TOKEN_REQUEST_(URL|TOKEN)|GITHUB_[A-Z_]+|RUNNER_[A-Z_]+|CI)$/.test(k)) out[k] = v;
+  }
+  return out;
 }
 
 /** Create a client, run fn, and always remove the temporary config. */

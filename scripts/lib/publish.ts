@@ -10,12 +10,12 @@
 // A re-run recomputes the plan from the registry, so it continues where an
 // interrupted run stopped and ends in the same state.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import semver from 'semver';
 import { log } from './cli.ts';
 import { UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sriSha512 } from './hash.ts';
-import { NpmClient, isPublicRegistry, normaliseRegistry, lastLines, PUBLIC_REGISTRY, type RegistryReader } from './npm-client.ts';
+import { NpmClient, isPublicRegistry, normaliseRegistry, lastLines, PUBLIC_REGISTRY, type RegistryReader, type TarballBytes } from './npm-client.ts';
 import { startLocalRegistry, LOCAL_REGISTRY_DIR } from './local-registry.ts';
 import { checkPublishedPackage, readTarball, type ManifestEntry, type ManifestSet, type PublishedStatus } from './published.ts';
 import type { TargetName } from './targets.ts';
@@ -27,6 +27,8 @@ export type RegistryKind = 'public' | 'local' | 'custom';
 export interface OpenRegistry {
   url: string;
   kind: RegistryKind;
+  /** --registry local: its storage folder */
+  dir?: string;
   /** the local registry's own token; for others, the caller reads NPM_TOKEN */
   token?: string;
   stop(): Promise<void>;
@@ -42,7 +44,7 @@ export async function openRegistry(flag: string | undefined, opts: { keep?: bool
     const dir = process.env.XSNAP_REGISTRY_DIR || LOCAL_REGISTRY_DIR;
     const reg = await startLocalRegistry({ dir, detached: opts.keep });
     log.info(`local registry ${reg.url} (${reg.started ? 'started' : 'already running'}, storage ${dir})`);
-    return { url: reg.url, kind: 'local', token: reg.token, stop: () => reg.stop() };
+    return { url: reg.url, kind: 'local', dir, token: reg.token, stop: () => reg.stop() };
   }
   const url = normaliseRegistry(flag ?? PUBLIC_REGISTRY);
   return { url, kind: isPublicRegistry(url) ? 'public' : 'custom', stop: async () => {} };
@@ -58,7 +60,11 @@ export const stagingTagFor = (version: string) => `staging-${version}`;
  * it would do so only after every package had been published.
  */
 export function checkDistTag(tag: string): void {
-  if (!/^[a-z][a-z0-9._-]*$/i.test(tag) || /^v\d/i.test(tag)) throw new UsageError(`--tag "${tag}" is not a usable dist-tag: letters, digits, ".", "_", "-", starting with a letter, not version-like`);
+  if (tag === '') throw new UsageError('--tag needs a value');
+  // npm's tags are case-sensitive: "Latest" would be a second tag beside
+  // "latest", escaping every rule about it. Tags here are lower case, always.
+  if (/[A-Z]/.test(tag)) throw new UsageError(`--tag "${tag}": dist-tags are case-sensitive on npm, so "${tag}" would be another tag than "${tag.toLowerCase()}"; use lower case (e.g. "${tag.toLowerCase()}")`);
+  if (!/^[a-z][a-z0-9._-]*$/.test(tag) || /^v\d/.test(tag)) throw new UsageError(`--tag "${tag}" is not a usable dist-tag: letters, digits, ".", "_", "-", starting with a letter, not version-like`);
   if (semver.validRange(tag) !== null) throw new UsageError(`--tag "${tag}" reads as a semver range (${semver.validRange(tag)}), which npm refuses as a dist-tag; pick a name such as "next" or "backport-0.14"`);
   if (tag.startsWith('staging-')) throw new UsageError(`--tag "${tag}": staging-* tags are publish-all's own`);
 }
@@ -113,26 +119,27 @@ export interface PlanInput {
 /**
  * `latest` is what a plain `npm install` gives everyone: it only ever moves
  * forward, and never onto a prerelease. A backport or a prerelease goes out
- * under another tag (`--tag backport-0.14`, `--tag next`).
+ * under another tag (`--tag backport-0.14`, `--tag next`). Given where `tag`
+ * points now on each package that would move, the reason not to move it, or null.
  */
+export function latestMoveProblem(tag: string, version: string, current: Array<{ package: string; current: string | null }>): { message: string; hint: string } | null {
+  if (tag !== 'latest' || !current.length) return null;
+  if (semver.prerelease(version)) {
+    return { message: `refusing to point "latest" at the prerelease ${version} (${current.map((p) => p.package).join(', ')})`, hint: 'publish it under another tag, e.g. --tag next' };
+  }
+  const ahead = current.filter((p) => p.current !== null && p.current !== version && semver.valid(p.current) && semver.gt(p.current, version));
+  if (!ahead.length) return null;
+  const minor = `${semver.major(version)}.${semver.minor(version)}`;
+  return {
+    message: `refusing to move "latest" backwards to ${version}: ${ahead.map((p) => `${p.package} latest is ${p.current}`).join(', ')}`,
+    hint: `publish the backport under its own tag, e.g. --tag backport-${minor}`,
+  };
+}
+
 function checkLatestMove(input: PlanInput, packages: PackagePlan[]): void {
-  if (input.tag !== 'latest') return;
   const moving = packages.filter((p) => p.action !== 'refuse' && p.tag.action === 'move');
-  if (!moving.length) return;
-  if (semver.prerelease(input.version)) {
-    throw new UsageError(
-      `refusing to point "latest" at the prerelease ${input.version} (${moving.map((p) => p.package).join(', ')}); nothing was written.\n` +
-        `    next: publish it under another tag, e.g. --tag next`,
-    );
-  }
-  const ahead = moving.filter((p) => p.tag.current !== null && semver.valid(p.tag.current) && semver.gt(p.tag.current, input.version));
-  if (ahead.length) {
-    const minor = `${semver.major(input.version)}.${semver.minor(input.version)}`;
-    throw new UsageError(
-      `refusing to move "latest" backwards to ${input.version}: ${ahead.map((p) => `${p.package} latest is ${p.tag.current}`).join(', ')}; nothing was written.\n` +
-        `    next: publish the backport under its own tag, e.g. --tag backport-${minor}`,
-    );
-  }
+  const problem = latestMoveProblem(input.tag, input.version, moving.map((p) => ({ package: p.package, current: p.tag.current })));
+  if (problem) throw new UsageError(`${problem.message}; nothing was written.\n    next: ${problem.hint}`);
 }
 
 /**
@@ -210,6 +217,18 @@ export function describePlan(plan: Plan): string[] {
 export interface SetMember {
   entry: ManifestEntry;
   tarball: string;
+  /**
+   * the tarball's bytes as read and checked against the manifest in the
+   * preflight; set only when they matched. These bytes, never the file in
+   * dist/ (which could be swapped in the meantime), are what gets published.
+   */
+  bytes?: TarballBytes;
+}
+
+/** The verified bytes of a member; throws if the preflight did not verify them. */
+export function verifiedBytes(m: SetMember): TarballBytes {
+  if (!m.bytes) throw new Error(`${m.entry.package}: its tarball was not verified against the manifest`);
+  return m.bytes;
 }
 
 /** Our tarballs, re-read: present, with the manifest's integrity and package.json name/version. */
@@ -232,7 +251,9 @@ export async function checkLocalTarballs(dist: string, set: ManifestSet): Promis
     const meta = pj ? (JSON.parse(pj.data.toString()) as { name?: string; version?: string }) : {};
     if (meta.name !== entry.package || meta.version !== set.version) {
       failures.push({ check: 'versions-align', subject: `${entry.target}: ${tarball} package/package.json`, expected: `${entry.package}@${set.version}`, actual: `${meta.name}@${meta.version}` });
+      continue;
     }
+    members[members.length - 1].bytes = { name: basename(tarball), data };
   }
   return { members, failures };
 }
@@ -249,8 +270,14 @@ export interface RetryPolicy {
 }
 
 export function retryPolicyFromEnv(env = process.env): RetryPolicy {
-  const n = (k: string, d: number) => (env[k] && Number.isFinite(Number(env[k])) ? Number(env[k]) : d);
-  return { publishAttempts: n('XSNAP_PUBLISH_ATTEMPTS', 3), readAttempts: n('XSNAP_READBACK_ATTEMPTS', 8), baseMs: n('XSNAP_RETRY_BASE_MS', 500) };
+  const n = (k: string, d: number, min: number) => {
+    const raw = env[k];
+    if (raw === undefined || raw === '') return d;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min) throw new UsageError(`${k}=${raw}: must be a whole number >= ${min}`);
+    return v;
+  };
+  return { publishAttempts: n('XSNAP_PUBLISH_ATTEMPTS', 3, 1), readAttempts: n('XSNAP_READBACK_ATTEMPTS', 8, 1), baseMs: n('XSNAP_RETRY_BASE_MS', 500, 0) };
 }
 
 export interface PackageOutcome {
@@ -262,6 +289,9 @@ export interface PackageOutcome {
   tag: 'moved' | 'already' | 'not-moved' | 'failed';
   error?: string;
 }
+
+/** A failure a re-run cannot get past (other bytes at the version, a newer release): needs a person. */
+export class NotResumable extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const backoff = (policy: RetryPolicy, attempt: number) => Math.min(policy.baseMs * 2 ** (attempt - 1), 15_000);
@@ -276,11 +306,13 @@ export function isPublishConflict(npmOutput: string): boolean {
 }
 
 /** Publish one tarball under the staging tag; after a failure look at what landed before trying again. */
-async function publishOne(client: NpmClient, plan: Plan, p: PackagePlan, entry: ManifestEntry, policy: RetryPolicy, out: PackageOutcome): Promise<void> {
+async function publishOne(client: NpmClient, plan: Plan, p: PackagePlan, member: SetMember, policy: RetryPolicy, out: PackageOutcome): Promise<void> {
+  const entry = member.entry;
+  const bytes = verifiedBytes(member);
   let lastError = '';
   for (let attempt = 1; attempt <= policy.publishAttempts; attempt++) {
     out.attempts = attempt;
-    const r = await client.publish(p.tarball, { tag: plan.stagingTag, provenance: plan.provenance });
+    const r = await client.publish(bytes, { tag: plan.stagingTag, provenance: plan.provenance });
     if (r.code === 0) {
       out.publish = 'published';
       log.ok(`published ${p.package}@${plan.version} under "${plan.stagingTag}"`);
@@ -304,7 +336,7 @@ async function publishOne(client: NpmClient, plan: Plan, p: PackagePlan, entry: 
       return;
     }
     if (now.status === 'different') {
-      throw new Error(`${p.package}@${plan.version}: the registry now holds other bytes (${now.integrity}); refusing to continue`);
+      throw new NotResumable(`${p.package}@${plan.version}: the registry now holds other bytes (${now.integrity}); refusing to continue`);
     }
     if (attempt < policy.publishAttempts) {
       const wait = backoff(policy, attempt);
@@ -332,16 +364,69 @@ export interface ExecuteResult {
   outcomes: PackageOutcome[];
   failures: Failure[];
   warnings: string[];
+  /** false when a re-run cannot finish the release (other bytes landed, latest is ahead): a person decides */
+  resumable: boolean;
+}
+
+/** `staging-X.Y.Z` -> X.Y.Z, or null for any other tag. */
+export function stagingTagVersion(tag: string): string | null {
+  const m = /^staging-(.+)$/.exec(tag);
+  return m && semver.valid(m[1]) ? m[1] : null;
+}
+
+/**
+ * Where `tag` points right now on each package, read from the registry (not
+ * from the preflight, which may be minutes old), and whether moving it to
+ * `version` would break the latest-only-forward rule.
+ */
+export async function recheckTagMove(reader: RegistryReader, packages: string[], tag: string, version: string): Promise<{ current: Record<string, string | null>; problem: ReturnType<typeof latestMoveProblem> }> {
+  const current: Record<string, string | null> = {};
+  await Promise.all(packages.map(async (pkg) => {
+    const doc = await reader.packument(pkg);
+    current[pkg] = doc?.['dist-tags'][tag] ?? null;
+  }));
+  const moving = packages.filter((pkg) => current[pkg] !== version);
+  return { current, problem: latestMoveProblem(tag, version, moving.map((pkg) => ({ package: pkg, current: current[pkg] }))) };
+}
+
+/**
+ * After a completed release: remove the staging tag of this version, and those
+ * of older versions (abandoned releases: a newer one is complete now). Staging
+ * tags of newer versions may belong to a release under way: left, and said.
+ * Cosmetic: a failure is a warning.
+ */
+async function tidyStagingTags(client: NpmClient, plan: Plan, distTags: Map<string, Record<string, string>>, warnings: string[]): Promise<void> {
+  await Promise.all(plan.packages.map(async (p) => {
+    for (const tag of Object.keys(distTags.get(p.package) ?? {})) {
+      const v = stagingTagVersion(tag);
+      if (v === null) continue;
+      if (v === plan.version || semver.lt(v, plan.version)) {
+        try {
+          await client.distTagRm(p.package, tag);
+          if (v !== plan.version) log.info(`${p.package}: removed "${tag}" left by an abandoned release of ${v}`);
+        } catch (e) {
+          const w = `${(e as Error).message}; "${tag}" is left on ${p.package}: remove it with npm dist-tag rm ${p.package} ${tag}`;
+          warnings.push(w);
+          log.warn(w);
+        }
+      } else {
+        const w = `${p.package}: "${tag}" (a newer release, ${v}, not finished) is left as it is`;
+        warnings.push(w);
+        log.warn(w);
+      }
+    }
+  }));
 }
 
 /** Carry out a plan that preflight accepted (not refused, not a dry run). */
 export async function executePlan(plan: Plan, members: SetMember[], client: NpmClient, policy: RetryPolicy): Promise<ExecuteResult> {
-  const entryOf = (pkg: string) => members.find((m) => m.entry.package === pkg)!.entry;
+  const memberOf = (pkg: string) => members.find((m) => m.entry.package === pkg)!;
   const outcomes = new Map<string, PackageOutcome>(
     plan.packages.map((p) => [p.package, { target: p.target, package: p.package, publish: p.action === 'none' ? 'already' : 'not-attempted', attempts: 0, verified: false, tag: 'not-moved' }]),
   );
   const failures: Failure[] = [];
   const warnings: string[] = [];
+  let resumable = true;
 
   // 1. publish the absent packages, in parallel, under the staging tag
   const toPublish = plan.packages.filter((p) => p.action === 'publish');
@@ -350,12 +435,16 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
     toPublish.map(async (p) => {
       const out = outcomes.get(p.package)!;
       try {
-        await publishOne(client, plan, p, entryOf(p.package), policy, out);
+        await publishOne(client, plan, p, memberOf(p.package), policy, out);
       } catch (e) {
         out.publish = 'failed';
         out.error = (e as Error).message;
         log.error(out.error);
-        failures.push({ check: 'publish', subject: `${p.package}@${plan.version} (${p.tarball})`, actual: out.error, hint: 'fix the cause and re-run publish-all: it continues where this run stopped' });
+        if (e instanceof NotResumable) resumable = false;
+        failures.push({
+          check: 'publish', subject: `${p.package}@${plan.version} (${p.tarball})`, actual: out.error,
+          hint: e instanceof NotResumable ? 'a re-run cannot fix this: see RELEASING.md, "Incidents"' : 'fix the cause and re-run publish-all: it continues where this run stopped',
+        });
       }
     }),
   );
@@ -367,11 +456,12 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
     plan.packages
       .filter((p) => outcomes.get(p.package)!.publish !== 'failed')
       .map(async (p) => {
-        const rb = await readBack(client, entryOf(p.package), plan.version, policy);
+        const rb = await readBack(client, memberOf(p.package).entry, plan.version, policy);
         distTags.set(p.package, rb.distTags);
         const out = outcomes.get(p.package)!;
         if (rb.failures.length) {
           failures.push(...rb.failures);
+          if (rb.failures.some((f) => f.check !== 'published' && f.check !== 'registry-read' && f.check !== 'tarball-download')) resumable = false;
           out.error ??= rb.failures.map((f) => `${f.check}: ${f.actual ?? ''}`).join('; ');
         } else {
           out.verified = true;
@@ -381,17 +471,35 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
   );
   if (failures.length) {
     log.error(`not moving "${plan.tag}" on any package: ${failures.length} failure${failures.length === 1 ? '' : 's'}`);
-    return { outcomes: [...outcomes.values()], failures, warnings };
+    return { outcomes: [...outcomes.values()], failures, warnings, resumable };
   }
 
-  // 3. the whole set is there with our bytes: move the requested tag on every package
+  // 3. the whole set is there with our bytes. Where does the tag point *now*?
+  // The preflight's answer may be minutes old: another release may have
+  // finished since. Re-read and re-check before moving anything.
+  const names = plan.packages.map((p) => p.package);
+  const before = await recheckTagMove(client, names, plan.tag, plan.version);
+  if (before.problem) {
+    log.error(`${before.problem.message}: "${plan.tag}" moved on no package`);
+    failures.push({ check: 'latest-forward', subject: `"${plan.tag}" on ${names.join(', ')} (read just now)`, expected: `at most ${plan.version}`, actual: before.problem.message, hint: `${plan.version} is published under "${plan.stagingTag}" but "${plan.tag}" was not moved; ${before.problem.hint}` });
+    return { outcomes: [...outcomes.values()], failures, warnings, resumable: false };
+  }
   log.step(`pointing "${plan.tag}" at ${plan.version} on every package`);
   await Promise.all(
     plan.packages.map(async (p) => {
       const out = outcomes.get(p.package)!;
-      const tags = distTags.get(p.package) ?? {};
       try {
-        if (tags[plan.tag] === plan.version) out.tag = 'already';
+        if (before.current[p.package] === plan.version) {
+          out.tag = 'already';
+          return;
+        }
+        // and once more right before this package's move
+        const now = await recheckTagMove(client, [p.package], plan.tag, plan.version);
+        if (now.problem) {
+          resumable = false;
+          throw new Error(`${now.problem.message}; not moved`);
+        }
+        if (now.current[p.package] === plan.version) out.tag = 'already';
         else {
           await client.distTagAdd(p.package, plan.version, plan.tag);
           out.tag = 'moved';
@@ -400,26 +508,13 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
       } catch (e) {
         out.tag = 'failed';
         out.error = (e as Error).message;
-        failures.push({ check: 'dist-tag', subject: `${p.package}: "${plan.tag}"`, expected: plan.version, actual: tags[plan.tag] ?? 'unset', hint: `${out.error}; re-run publish-all to finish` });
+        failures.push({ check: 'dist-tag', subject: `${p.package}: "${plan.tag}"`, expected: plan.version, actual: before.current[p.package] ?? 'unset', hint: `${out.error}${resumable ? '; re-run publish-all to finish' : ''}` });
       }
     }),
   );
-  // 4. tidy: the staging tag has done its job (cosmetic; a failure is a warning)
-  if (!failures.length) {
-    await Promise.all(
-      plan.packages
-        .filter((p) => (distTags.get(p.package) ?? {})[plan.stagingTag] !== undefined)
-        .map(async (p) => {
-          try {
-            await client.distTagRm(p.package, plan.stagingTag);
-          } catch (e) {
-            warnings.push((e as Error).message);
-            log.warn((e as Error).message);
-          }
-        }),
-    );
-  }
-  return { outcomes: [...outcomes.values()], failures, warnings };
+  // 4. tidy: staging tags have done their job
+  if (!failures.length) await tidyStagingTags(client, plan, distTags, warnings);
+  return { outcomes: [...outcomes.values()], failures, warnings, resumable };
 }
 
 /** Markdown table for $GITHUB_STEP_SUMMARY. */

@@ -30,9 +30,11 @@ export interface ManifestSet {
  * Read the manifest (dist/release/xsnap-worker-manifest-X.Y.Z.json, or `file`,
  * e.g. the one attached to the GitHub Release), keeping the entries for `targets`.
  */
-export function readManifestSet(dist: string, version: string, targets: readonly Target[], file = manifestPath(dist, version)): ManifestSet {
+export function readManifestSet(dist: string, version: string, targets: readonly Target[], file = manifestPath(dist, version), opts: { options?: string } = {}): ManifestSet {
   if (!existsSync(file)) {
-    throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass --dist or --manifest)`);
+    // name only the options the calling script has
+    const options = opts.options ?? '--dist or --manifest';
+    throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass ${options})`);
   }
   let raw: { version?: unknown; targets?: Record<string, Record<string, unknown>> };
   try {
@@ -81,6 +83,37 @@ export async function readTarball(data: Buffer): Promise<Map<string, { data: Buf
   const files = new Map<string, { data: Buffer; mode: number }>();
   for (const e of await readTarEntries(data)) if (e.type === 'File') files.set(e.path, { data: e.data, mode: e.mode });
   return files;
+}
+
+/**
+ * Bytes that claim to be `entry`'s tarball at `version` (downloaded from a
+ * registry, or a staged version), checked against the manifest: integrity,
+ * each binary's sha256 and mode, and package.json's name and version.
+ */
+export async function checkTarballBytes(data: Buffer, entry: ManifestEntry, version: string, subject: string, integrityHint: string): Promise<Failure[]> {
+  const failures: Failure[] = [];
+  if (!matchesIntegrity(data, entry.tarball.integrity)) {
+    failures.push({ check: 'tarball-bytes', subject, expected: entry.tarball.integrity, actual: sriSha512(data), hint: integrityHint });
+    return failures;
+  }
+  const files = await readTarball(data);
+  for (const goal of GOALS) {
+    const want = entry.binaries[goal];
+    const f = files.get(`package/${want.path}`);
+    const where = `${subject}: package/${want.path}`;
+    if (!f) failures.push({ check: 'binary-present', subject: where, expected: 'a file', actual: 'missing from the tarball' });
+    else {
+      const got = sha256Hex(f.data);
+      if (got !== want.sha256) failures.push({ check: 'binary-sha256', subject: where, expected: want.sha256, actual: got });
+      if ((f.mode & 0o111) !== 0o111) failures.push({ check: 'binary-mode', subject: where, expected: '0755', actual: (f.mode & 0o777).toString(8) });
+    }
+  }
+  const pj = files.get('package/package.json');
+  const meta = pj ? (JSON.parse(pj.data.toString()) as { name?: string; version?: string }) : {};
+  if (meta.name !== entry.package || meta.version !== version) {
+    failures.push({ check: 'package-json', subject: `${subject}: package/package.json`, expected: `${entry.package}@${version}`, actual: `${meta.name}@${meta.version}` });
+  }
+  return failures;
 }
 
 // ---------------------------------------------------------------- one package on the registry
@@ -136,34 +169,13 @@ export async function checkPublishedPackage(reader: RegistryReader, entry: Manif
   }
   if (opts.download === false) return { ...base, distTags, integrity, status: 'ok' };
 
-  const failures: Failure[] = [];
   let data: Buffer;
   try {
     data = await reader.download(v.dist.tarball);
   } catch (e) {
     return { ...base, distTags, integrity, status: 'error', failures: [{ check: 'tarball-download', subject, actual: (e as Error).message, hint: 're-run; if it persists the registry is not serving the tarball' }] };
   }
-  if (!matchesIntegrity(data, entry.tarball.integrity)) {
-    failures.push({ check: 'tarball-bytes', subject: `${subject}: ${v.dist.tarball}`, expected: entry.tarball.integrity, actual: sriSha512(data), hint: 'the registry serves other bytes than its metadata claims' });
-  } else {
-    const files = await readTarball(data);
-    for (const goal of GOALS) {
-      const want = entry.binaries[goal];
-      const f = files.get(`package/${want.path}`);
-      const where = `${subject}: package/${want.path}`;
-      if (!f) failures.push({ check: 'binary-present', subject: where, expected: 'a file', actual: 'missing from the tarball' });
-      else {
-        const got = sha256Hex(f.data);
-        if (got !== want.sha256) failures.push({ check: 'binary-sha256', subject: where, expected: want.sha256, actual: got });
-        if ((f.mode & 0o111) !== 0o111) failures.push({ check: 'binary-mode', subject: where, expected: '0755', actual: (f.mode & 0o777).toString(8) });
-      }
-    }
-    const pj = files.get('package/package.json');
-    const meta = pj ? (JSON.parse(pj.data.toString()) as { name?: string; version?: string }) : {};
-    if (meta.name !== entry.package || meta.version !== version) {
-      failures.push({ check: 'package-json', subject: `${subject}: package/package.json`, expected: `${entry.package}@${version}`, actual: `${meta.name}@${meta.version}` });
-    }
-  }
+  const failures = await checkTarballBytes(data, entry, version, `${subject}: ${v.dist.tarball}`, 'the registry serves other bytes than its metadata claims');
   return { ...base, distTags, integrity, status: failures.length ? 'corrupt' : 'ok', failures };
 }
 

@@ -157,7 +157,64 @@ function mismatch(subject: string, expected: string, actual: string, hint: strin
   return new CheckFailed([{ check: 'source-integrity', subject, expected, actual, hint }]);
 }
 
-async function fetchNpm(pin: Pin & { source: { kind: 'npm' } }, tree: string): Promise<Fetched> {
+// Getting the sources is two steps: obtain the archives the pin names, each
+// checked against the pin's own integrity (from the cache's kept copy, or
+// downloaded), then unpack them. The cached tree is never its own witness: on
+// reuse it is compared with a tree unpacked again from the kept, re-hashed
+// archives (issue 10: a tree altered together with its source.json passed).
+
+type Archives = Record<string, Buffer>;
+
+/** The archive files a pin needs: name in the cache -> how to get and check it. */
+function archiveSpecs(pin: Pin): Array<{ name: string; matches: (data: Buffer) => boolean; expected: string; download: () => Promise<Buffer> }> {
+  const { source, version, file } = pin;
+  if (source.kind === 'npm') {
+    return [{
+      name: 'npm-package.tgz',
+      matches: (d) => matchesIntegrity(d, source.integrity),
+      expected: source.integrity,
+      download: () => downloadNpm(pin as Pin & { source: { kind: 'npm' } }),
+    }];
+  }
+  if (source.kind === 'agoric-sdk') {
+    return ([['agoric-sdk', source.agoricSdk], ['moddable', source.moddable], ['xsnap-native', source.xsnapNative]] as const).map(([name, a]) => ({
+      name: `${name}.tar.gz`,
+      matches: (d: Buffer) => sha256Hex(d) === a.sha256,
+      expected: `sha256 ${a.sha256}`,
+      download: () => fetchArchive(a, name, file),
+    }));
+  }
+  throw new OperationError(`sources of kind ${source.kind} for ${version} have no archives`);
+}
+
+/**
+ * Every archive of the pin, each checked against the pin now: the cache's kept
+ * copy when it still matches, else a fresh download (checked before it is kept).
+ */
+async function obtainArchives(pin: Pin, dir: string): Promise<Archives> {
+  const out: Archives = {};
+  for (const spec of archiveSpecs(pin)) {
+    const kept = join(dir, spec.name);
+    if (existsSync(kept)) {
+      const data = await readFile(kept);
+      if (spec.matches(data)) {
+        out[spec.name] = data;
+        continue;
+      }
+      log.warn(`the cached archive ${kept} no longer matches the pin (${spec.expected}); downloading it again`);
+    }
+    const data = await spec.download();
+    if (!spec.matches(data)) throw mismatch(`${spec.name} for ${pin.version}`, spec.expected, `bytes with sha256 ${sha256Hex(data)}`, 'nothing was unpacked');
+    await mkdir(dir, { recursive: true });
+    const tmp = `${kept}.partial-${process.pid}`;
+    await writeFile(tmp, data);
+    await rename(tmp, kept);
+    out[spec.name] = data;
+  }
+  return out;
+}
+
+async function downloadNpm(pin: Pin & { source: { kind: 'npm' } }): Promise<Buffer> {
   const { source, version } = pin;
   const registry = sourceRegistry();
   const metaUrl = `${registry}/${source.package.replace('/', '%2f')}/${version}`;
@@ -177,7 +234,12 @@ async function fetchNpm(pin: Pin & { source: { kind: 'npm' } }, tree: string): P
     throw mismatch(`${source.package}@${version} tarball ${meta.dist.tarball}`, source.integrity, `bytes with sha256 ${sha256Hex(data)}`,
       'the download does not match the pinned integrity; nothing was unpacked');
   }
-  await extractSafely(data, tree, {
+  return data;
+}
+
+async function unpackNpm(pin: Pin & { source: { kind: 'npm' } }, archives: Archives, tree: string): Promise<Fetched> {
+  const { source, version } = pin;
+  await extractSafely(archives['npm-package.tgz'], tree, {
     strip: 1,
     what: `${source.package}@${version}`,
     keep: keepUnder(['moddable', 'xsnap-native', 'build.env', 'package.json']),
@@ -212,11 +274,10 @@ async function fetchArchive(a: ArchivePin, name: string, pinFile: string): Promi
   return data;
 }
 
-async function fetchAgoricSdk(pin: Pin & { source: { kind: 'agoric-sdk' } }, tree: string): Promise<Fetched> {
+async function unpackAgoricSdk(pin: Pin & { source: { kind: 'agoric-sdk' } }, archives: Archives, tree: string): Promise<Fetched> {
   const { source, version, file } = pin;
-  const sdk = await fetchArchive(source.agoricSdk, 'agoric-sdk', file);
   const meta = join(tree, '.agoric-sdk');
-  await extractSafely(sdk, meta, {
+  await extractSafely(archives['agoric-sdk.tar.gz'], meta, {
     strip: 1,
     what: 'agoric-sdk archive',
     keep: keepUnder(['packages/xsnap/package.json', 'packages/xsnap/build.env']),
@@ -235,11 +296,9 @@ async function fetchAgoricSdk(pin: Pin & { source: { kind: 'agoric-sdk' } }, tre
     throw mismatch('agoric-sdk packages/xsnap/build.env XSNAP_NATIVE_COMMIT_HASH', source.xsnapNative.commit, String(env.XSNAP_NATIVE_COMMIT_HASH), `fix source.xsnapNative.commit in ${file}`);
   }
   await rm(meta, { recursive: true, force: true });
-  const moddable = await fetchArchive(source.moddable, 'moddable', file);
-  const native = await fetchArchive(source.xsnapNative, 'xsnap-native', file);
   // only what the worker build reads; GitHub archives also carry symlinked examples we never need
-  await extractSafely(moddable, join(tree, 'moddable'), { strip: 1, what: 'moddable archive', keep: keepUnder(['xs', 'modules/data']) });
-  await extractSafely(native, join(tree, 'xsnap-native'), { strip: 1, what: 'xsnap-native archive', keep: keepUnder(['xsnap']) });
+  await extractSafely(archives['moddable.tar.gz'], join(tree, 'moddable'), { strip: 1, what: 'moddable archive', keep: keepUnder(['xs', 'modules/data']) });
+  await extractSafely(archives['xsnap-native.tar.gz'], join(tree, 'xsnap-native'), { strip: 1, what: 'xsnap-native archive', keep: keepUnder(['xsnap']) });
   return {
     moddableCommit: source.moddable.commit,
     xsnapNativeCommit: source.xsnapNative.commit,
@@ -249,6 +308,17 @@ async function fetchAgoricSdk(pin: Pin & { source: { kind: 'agoric-sdk' } }, tre
       [`xsnap-native@${source.xsnapNative.commit}`]: `sha256:${source.xsnapNative.sha256}`,
     },
   };
+}
+
+/** Unpack verified archives into `tree` and check what they hold against the pin. */
+async function unpackSources(pin: Pin, archives: Archives, tree: string): Promise<Fetched> {
+  const fetched = pin.source.kind === 'npm'
+    ? await unpackNpm(pin as Pin & { source: { kind: 'npm' } }, archives, tree)
+    : await unpackAgoricSdk(pin as Pin & { source: { kind: 'agoric-sdk' } }, archives, tree);
+  for (const sub of ['moddable/xs/sources', 'xsnap-native/xsnap/makefiles']) {
+    if (!existsSync(join(tree, sub))) throw new OperationError(`sources for ${pin.version} have no ${sub}/`);
+  }
+  return fetched;
 }
 
 // ------------------------------------------------------------------ entry
@@ -274,21 +344,34 @@ export async function fetchSources(pin: Pin): Promise<SourceTree> {
   const root = sourceCacheDir(pin);
   const tree = join(root, 'tree');
   const recordFile = join(root, 'source.json');
-  if (existsSync(recordFile)) {
-    const identity = JSON.parse(await readFile(recordFile, 'utf8')) as SourceIdentity;
-    const digest = await treeDigest(tree);
-    if (digest === identity.treeDigest) return { dir: tree, identity, releasable: true };
-    log.warn(`cached sources in ${root} were changed (tree digest ${digest}, recorded ${identity.treeDigest}); fetching again`);
+  const archivesDir = join(root, 'archives');
+  if (existsSync(recordFile) && existsSync(tree)) {
+    // Reuse only what the pin itself vouches for: the kept archives re-hashed
+    // against the pin, unpacked again, and the cached tree compared with that.
+    const check = `${root}.check-${process.pid}`;
+    await rm(check, { recursive: true, force: true });
+    try {
+      const archives = await obtainArchives(pin, archivesDir);
+      const fetched = await unpackSources(pin, archives, join(check, 'tree'));
+      const derived = await treeDigest(join(check, 'tree'));
+      const identity: SourceIdentity = { kind: pin.source.kind, version: pin.version, ...fetched, treeDigest: derived };
+      const cached = await treeDigest(tree);
+      if (cached !== derived) {
+        log.warn(`cached sources in ${root} differ from the pinned archives (tree digest ${cached}, pinned ${derived}); replacing them`);
+        await rm(tree, { recursive: true, force: true });
+        await rename(join(check, 'tree'), tree);
+        await writeFile(recordFile, canonicalJson(identity) + '\n');
+      }
+      return { dir: tree, identity, releasable: true };
+    } finally {
+      await rm(check, { recursive: true, force: true });
+    }
   }
   const partial = `${root}.partial-${process.pid}`;
   await rm(partial, { recursive: true, force: true });
   try {
-    const fetched = pin.source.kind === 'npm'
-      ? await fetchNpm(pin as Pin & { source: { kind: 'npm' } }, join(partial, 'tree'))
-      : await fetchAgoricSdk(pin as Pin & { source: { kind: 'agoric-sdk' } }, join(partial, 'tree'));
-    for (const sub of ['moddable/xs/sources', 'xsnap-native/xsnap/makefiles']) {
-      if (!existsSync(join(partial, 'tree', sub))) throw new OperationError(`sources for ${pin.version} have no ${sub}/`);
-    }
+    const archives = await obtainArchives(pin, join(partial, 'archives'));
+    const fetched = await unpackSources(pin, archives, join(partial, 'tree'));
     const identity: SourceIdentity = { kind: pin.source.kind, version: pin.version, ...fetched, treeDigest: await treeDigest(join(partial, 'tree')) };
     await writeFile(join(partial, 'source.json'), canonicalJson(identity) + '\n');
     await rm(root, { recursive: true, force: true });
@@ -298,4 +381,3 @@ export async function fetchSources(pin: Pin): Promise<SourceTree> {
     if (existsSync(partial)) await rm(partial, { recursive: true, force: true });
   }
 }
-

@@ -22,6 +22,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { OperationError } from './errors.ts';
+import { minimalEnv } from './exec.ts';
 
 // ---------------------------------------------------------------------------
 // Netstrings
@@ -193,7 +194,7 @@ export class XsnapWorker {
     const [cmd, ...pre] = [...(opts.runner ?? []), opts.binary];
     this.child = spawn(cmd, [...pre, ...args], {
       cwd: opts.cwd,
-      env: opts.env ?? process.env,
+      env: opts.env ?? minimalEnv(),
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     });
     this.toWorker = this.child.stdio[3] as Writable;

@@ -1,7 +1,7 @@
 // The agoric-sdk gate as agoric-sdk runs it: nothing but the release's manifest
 // (no build output, no tarballs), against a real Verdaccio.
 import t from 'tap';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
 import { LINUX } from '../helpers/staged.ts';
@@ -75,21 +75,26 @@ t.test('gate usage errors exit 2', async (t) => {
   }
 });
 
-t.test('publish-all --registry local --keep-registry leaves it running; --stop-registry stops it', async (t) => {
+t.test('publish-all --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), --approve releases, --stop-registry stops it', async (t) => {
   const dir = t.testdir();
   const env = { XSNAP_REGISTRY_DIR: join(dir, 'registry') };
-  const dist = await releaseDist();
+  const dist = join(dir, 'dist');
+  cpSync(await releaseDist(), dist, { recursive: true });
   const kept = await runScript('publish-all.ts', ['--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist, '--skip-verify'], { env });
   t.equal(kept.code, 0, kept.stderr);
+  t.match(kept.stderr, /preflight \(--via stage\)/, 'the local registry is staged to by default');
   const url = /local registry still running at (\S+)/.exec(kept.stdout)?.[1];
   t.ok(url, 'its URL is printed');
   t.equal((await fetch(`${url}-/ping`)).status, 200, 'still answering');
+  const approved = await runScript('publish-all.ts', ['--approve', '--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist], { env });
+  t.equal(approved.code, 0, approved.stderr);
+  t.match(approved.stdout, /released .* \(visibility window \d+ ms\)/);
   const stop = await runScript('publish-all.ts', ['--stop-registry'], { env });
   t.equal(stop.code, 0, stop.stderr);
   t.match(stop.stdout, /stopped the local registry/);
   await t.rejects(fetch(`${url}-/ping`), 'no longer answering');
 
-  // started again on the kept storage (its user exists already): it logs in, and there is nothing to do
+  // started again on the kept storage (its user exists already): its kept token works, and there is nothing to do
   const again = await runScript('publish-all.ts', ['--registry', 'local', '--targets', LINUX, '--dist', dist, '--skip-verify'], { env });
   t.equal(again.code, 0, again.stderr);
   t.match(again.stdout, /nothing to do: .* is fully published/);

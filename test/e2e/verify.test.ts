@@ -108,6 +108,19 @@ const CASES: Tamper[] = [
     names: new RegExp(`package\\.json "version".*expected: ${VERSION.replace(/\./g, '\\.')}.*actual: 9\\.9\\.9`, 's'),
   },
   {
+    // issue 10 item 7: a deny-list of package.json keys let directories.bin through (npm then links node_modules/.bin/xsnap-worker)
+    name: 'directories.bin in a package.json',
+    tamper: (d) => editTarball(join(d, tgz('linux-x64')), (es) => es.map((e) => (e.path === 'package/package.json' ? { ...e, data: Buffer.from(JSON.stringify({ ...JSON.parse(e.data.toString()), directories: { bin: 'bin/release' } }, null, 2)) } : e))),
+    check: 'package-no-scripts',
+    names: /package\.json "directories".*actual: \{"bin":"bin\/release"\}/s,
+  },
+  {
+    name: 'a registry in publishConfig',
+    tamper: (d) => editTarball(join(d, tgz('linux-arm64')), (es) => es.map((e) => (e.path === 'package/package.json' ? { ...e, data: Buffer.from(JSON.stringify({ ...JSON.parse(e.data.toString()), publishConfig: { access: 'public', registry: 'http://127.0.0.1:9/' } }, null, 2)) } : e))),
+    check: 'package-no-scripts',
+    names: /package\.json "publishConfig".*127\.0\.0\.1:9/s,
+  },
+  {
     name: 'an edited digest in the manifest',
     tamper: async (d) => {
       const m = JSON.parse(await readFile(manifestFile(d), 'utf8'));

@@ -42,6 +42,12 @@ export interface FaultProxy {
   seen: string[];
   /** resolves the first time a 'hold' rule hits */
   held(): Promise<void>;
+  /**
+   * run `fn` (awaited) when a request first matches, before it is handled:
+   * a race staged at an exact point of publish-all's run (e.g. swap a file
+   * during whoami, release a newer version during the read-back). Once per call.
+   */
+  onceOn(method: string, path: RegExp, fn: () => Promise<void> | void): void;
   close(): Promise<void>;
 }
 
@@ -86,9 +92,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       get.end();
     });
 
+  const hooks: Array<{ method: string; path: RegExp; fn: () => Promise<void> | void }> = [];
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
     state.seen.push(`${req.method} ${path}`);
+    const hook = hooks.findIndex((h) => h.method === req.method && h.path.test(path));
+    if (hook >= 0) {
+      const [h] = hooks.splice(hook, 1);
+      req.pause();
+      await h.fn();
+    }
     const lag = req.method === 'GET' ? stale.get(path) : undefined;
     if (lag && lag.reads > 0) {
       lag.reads--;
@@ -143,6 +156,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return state.seen;
     },
     held: () => heldPromise,
+    onceOn(method, path, fn) {
+      hooks.push({ method, path, fn });
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

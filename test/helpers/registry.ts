@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalRegistry, type LocalRegistry } from '../../scripts/lib/local-registry.ts';
+import { basename, join } from 'node:path';
+import { startLocalRegistry, type LocalRegistry, type RegistryFlavour } from '../../scripts/lib/local-registry.ts';
 import { NpmClient, RegistryReader, type Packument } from '../../scripts/lib/npm-client.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { readPin } from '../../scripts/lib/pin.ts';
@@ -22,6 +22,8 @@ export const PACKAGES = LINUX_TARGETS.map((t) => getTarget(t).packageName);
 export interface TestRegistry {
   /** Verdaccio itself */
   direct: string;
+  /** its storage folder */
+  dir: string;
   /** the fault proxy in front of it: what publish-all is pointed at */
   url: string;
   token: string;
@@ -30,12 +32,14 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export async function startTestRegistry(): Promise<TestRegistry> {
+/** A fresh registry: Verdaccio 6 (classic, no staging: for --via direct) unless `flavour: 'staging'` (Verdaccio 9 on Node 24). */
+export async function startTestRegistry(opts: { flavour?: RegistryFlavour } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'xsnap-test-registry-'));
-  const reg: LocalRegistry = await startLocalRegistry({ dir });
+  const reg: LocalRegistry = await startLocalRegistry({ dir, flavour: opts.flavour ?? 'classic' });
   const proxy = await startFaultProxy(reg.url);
   return {
     direct: reg.url,
+    dir,
     url: proxy.url,
     token: reg.token,
     proxy,
@@ -81,11 +85,28 @@ export async function variantTarball(dist: string, target: string, change: { ver
 export async function publishDirect(reg: TestRegistry, tarball: string, tag = 'latest'): Promise<void> {
   const client = new NpmClient({ registry: reg.direct, token: reg.token });
   try {
-    const r = await client.publish(tarball, { tag });
+    const r = await client.publish({ name: basename(tarball), data: readFileSync(tarball) }, { tag });
     if (r.code !== 0) throw new Error(`seed publish of ${tarball} failed: ${r.stderr}`);
   } finally {
     client.dispose();
   }
+}
+
+/** Stage a tarball straight on the registry, as another publisher would (test setup); its stage id. */
+export async function stageDirect(reg: TestRegistry, tarball: string, tag = 'latest'): Promise<string> {
+  const client = new NpmClient({ registry: reg.direct, token: reg.token });
+  try {
+    const r = await client.stagePublish({ name: basename(tarball), data: readFileSync(tarball) }, { tag });
+    if (r.code !== 0 || !r.id) throw new Error(`stage of ${tarball} failed: ${r.stderr}`);
+    return r.id;
+  } finally {
+    client.dispose();
+  }
+}
+
+/** publish-all --approve against the test registry. */
+export function approveAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = [], opts: { targets?: string } = {}): Promise<ScriptResult> {
+  return runScript('publish-all.ts', ['--approve', '--registry', reg.url, '--targets', opts.targets ?? LINUX_TARGETS.join(','), '--dist', dist, ...extra], { env });
 }
 
 /** Seed every linux package with an earlier version, so `latest` exists before the release. */

@@ -18,6 +18,11 @@ t.test('flags', async (t) => {
   t.throws(() => parseFlags(spec, ['extra']), /unknown argument extra/);
   t.throws(() => parseFlags(spec, ['--target', 'a', '--target', 'b']), /more than once/);
   t.throws(() => parseFlags(spec, ['--target']), /needs a value/);
+  t.equal(parseFlags(spec, [])['target'], undefined, 'an option not given is undefined (its default applies)');
+  // issue 10 item 9: an empty value is never the default (--registry= meant the public registry)
+  for (const argv of [['--target='], ['--target', ''], ['--target=', '--dry-run']]) {
+    t.throws(() => parseFlags(spec, argv), /--target needs a value/, `${JSON.stringify(argv)} is a usage error`);
+  }
   t.match(helpText(spec), /--no-cache/);
   t.match(helpText(spec), /--json/);
 });

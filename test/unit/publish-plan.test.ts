@@ -134,3 +134,69 @@ t.test('registry URLs', async (t) => {
   t.equal(normaliseRegistry('http://127.0.0.1:4873'), 'http://127.0.0.1:4873/');
   t.throws(() => normaliseRegistry('ftp://x/'), /http\(s\)/);
 });
+
+// ---------------------------------------------------------------- issue 10 / issue 9, without a registry
+
+t.test('registry URLs: credentials, http to the public registry, trailing dot, other schemes (exit 2)', async (t) => {
+  const { displayRegistry } = await import('../../scripts/lib/npm-client.ts');
+  for (const bad of ['http://u:secret-pw@127.0.0.1:1/', 'https://:secret-pw@r.example/', 'http://registry.npmjs.org/', 'ftp://x/', 'not a url', '']) {
+    const err = refusal(() => normaliseRegistry(bad));
+    t.equal(err?.exitCode, 2, `"${displayRegistry(bad)}" is a usage error`);
+    t.notMatch(err?.message ?? '', /secret-pw/, 'never echoing a password');
+  }
+  t.ok(isPublicRegistry('https://registry.npmjs.org./'), 'a trailing dot is still the public registry');
+  t.ok(isPublicRegistry('https://REGISTRY.npmjs.org/'));
+  t.equal(displayRegistry('http://u:p@h/x'), 'http://***@h/x');
+});
+
+t.test('child processes get a minimal environment: no tokens, no npm settings', async (t) => {
+  const { minimalEnv } = await import('../../scripts/lib/exec.ts');
+  const { oidcEnv } = await import('../../scripts/lib/npm-client.ts');
+  const env = minimalEnv({ NO_COLOR: '1' }, {
+    PATH: '/bin', HOME: '/root', NPM_TOKEN: 'a', NODE_AUTH_TOKEN: 'b', GITHUB_TOKEN: 'c', ACTIONS_ID_TOKEN_REQUEST_URL: 'd', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'e',
+    'npm_config_@agoric:registry': 'http://elsewhere/', NPM_CONFIG_USERCONFIG: '/x', HTTPS_PROXY: 'http://proxy:3128', NODE_EXTRA_CA_CERTS: '/ca.pem',
+  });
+  t.same(Object.keys(env).sort(), ['HOME', 'HTTPS_PROXY', 'NODE_EXTRA_CA_CERTS', 'NO_COLOR', 'PATH']);
+  const oidc = oidcEnv({ ACTIONS_ID_TOKEN_REQUEST_URL: 'u', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't', GITHUB_TOKEN: 'never', GITHUB_REPOSITORY: 'a/b', NPM_TOKEN: 'never' });
+  t.same(Object.keys(oidc).sort(), ['ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_URL', 'GITHUB_REPOSITORY'], 'only the publishing command gets the OIDC request variables, never GITHUB_TOKEN');
+});
+
+t.test('tags are lower case; retry settings must make sense', async (t) => {
+  const { retryPolicyFromEnv } = await import('../../scripts/lib/publish.ts');
+  for (const tag of ['Latest', 'LATEST', 'Next']) t.match(refusal(() => checkDistTag(tag))?.message, /case-sensitive/, `"${tag}" refused`);
+  for (const [k, v] of [['XSNAP_PUBLISH_ATTEMPTS', '0'], ['XSNAP_READBACK_ATTEMPTS', '-1'], ['XSNAP_RETRY_BASE_MS', 'x'], ['XSNAP_PUBLISH_ATTEMPTS', '1.5']]) {
+    t.equal(refusal(() => retryPolicyFromEnv({ [k]: v }))?.exitCode, 2, `${k}=${v} is a usage error`);
+  }
+  t.same(retryPolicyFromEnv({}), { publishAttempts: 3, readAttempts: 8, baseMs: 500 });
+});
+
+t.test('stage plan: stage, already staged, refuse other bytes, bootstrap on the public registry, latest forward', async (t) => {
+  const { planStage } = await import('../../scripts/lib/staged-publish.ts');
+  const entry = (pkg: string) => ({ target: 'linux-x64' as const, package: pkg, binaries: {} as never, tarball: { name: 'x.tgz', integrity: 'sha512-OURS' } });
+  const state = (pkg: string, status: string, distTags: Record<string, string>, staged: Array<{ id: string; ours: boolean }> = []) => ({
+    target: 'linux-x64' as const, package: pkg, entry: entry(pkg),
+    published: { target: 'linux-x64' as const, package: pkg, status: status as never, distTags, failures: [] },
+    staged: staged.map((s) => ({ stage: { id: s.id, packageName: pkg, version: '1.2.3', tag: 'latest', actor: 'someone' }, ours: s.ours, integrity: s.ours ? 'sha512-OURS' : 'sha512-THEIRS', failures: [] })),
+  });
+  const X = '@agoric/xsnap-linux-x64';
+  const A = '@agoric/xsnap-linux-arm64';
+  const base = { version: '1.2.3', registry: 'https://registry.npmjs.org/', registryKind: 'public' as const, tag: 'latest', integrityOf: () => 'sha512-OURS' };
+  const plan = planStage({ ...base, states: [state(X, 'absent', { latest: '1.2.2' }), state(A, 'absent', { latest: '1.2.2' }, [{ id: 'stage-1111', ours: true }])] });
+  t.same(plan.packages.map((p) => [p.action, p.stageId ?? null]), [['stage', null], ['staged', 'stage-1111']]);
+  t.same(plan.failures, []);
+
+  const other = planStage({ ...base, states: [state(X, 'absent', {}), state(A, 'absent', {}, [{ id: 'stage-2222', ours: false }])] });
+  t.equal(other.packages[1].action, 'refuse');
+  t.match(other.failures[0].hint, /--reject stage-2222/, 'says how to reject it');
+
+  const never = planStage({ ...base, states: [state(X, 'no-package', {}), state(A, 'absent', { latest: '1.2.2' })] });
+  t.equal(never.failures[0].check, 'package-exists', 'the public registry: a never-published package needs the bootstrap');
+  t.match(never.failures[0].hint, /One-time bootstrap[\s\S]*@agoric\/xsnap-linux-x64[\s\S]*npm trust/);
+  const local = planStage({ ...base, registryKind: 'local', states: [state(X, 'no-package', {}), state(A, 'no-package', {})] });
+  t.same(local.failures, [], 'elsewhere a note only');
+  t.match(local.notes[0], /never published on this registry/);
+
+  t.match(refusal(() => planStage({ ...base, states: [state(X, 'absent', { latest: '2.0.0' }), state(A, 'absent', { latest: '1.2.2' })] }))?.message, /backwards to 1\.2\.3.*nothing was staged/);
+  const published = planStage({ ...base, states: [state(X, 'ok', { latest: '1.2.3' }), state(A, 'ok', { latest: '1.2.3' })] });
+  t.same(published.packages.map((p) => p.action), ['published', 'published']);
+});

