@@ -381,7 +381,7 @@ export const SETUP_COMMANDS: RegExp[] = [
   // a draft (issue 9): published by publish-release.yml once the gate passes after the approval
   /^gh release create "\$RELEASE_TAG" --draft --verify-tag --latest="\$GH_LATEST" --title "[^"$`]*\$RELEASE_TAG" --notes "[^"`]*" dist\/release\/\*$/,
   /^gh release download "\$RELEASE_TAG" --pattern "xsnap-worker-manifest-\*\.json" --dir gate$/,
-  /^gh release edit "\$RELEASE_TAG" --draft=false$/,
+  /^gh release edit "\$RELEASE_TAG" --draft=false --latest="\$GH_LATEST"$/,
 ];
 const PROJECT_SCRIPT = /^(?:sudo --preserve-env env "PATH=\$PATH" )?npx tsx (scripts\/[\w-]+\.ts)(?: (?:[\w./=-]+|"[^"`;|&]*"|\$\{\w+:\+--[\w-]+ "\$\w+"\}))*$/;
 
