@@ -5,13 +5,16 @@ import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
 import { planManifest, executeManifest, writeFingerprintFiles } from './lib/manifest.ts';
+import { handoffFromDist, HANDOFF_NAME } from './lib/handoff.ts';
+import { UsageError } from './lib/errors.ts';
+import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 await runCommand(
   {
     name: 'generate-manifest.ts',
     summary: 'write the release manifest, the release bundle and SHA256SUMS into dist/release/',
-    usage: 'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] [--fingerprint-only]',
+    usage: 'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] [--fingerprint-only] | --handoff [--dist-tag tag]',
     options: [
       { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')})`, default: 'all' },
       distOption('build output folder'),
@@ -20,7 +23,9 @@ await runCommand(
       { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'where --save copies the manifest', default: 'manifests' },
       { name: 'fingerprint-only', type: 'boolean', description: 'only measure the behaviour fingerprint of the targets runnable here into dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host' },
       { name: 'fingerprints-from', type: 'string', valueName: 'dir', description: 'a folder of manifests (or fingerprint.json files) measured on other hosts: fingerprints for the targets this host cannot run' },
-      { name: 'dry-run', type: 'boolean', description: 'print the plan and stop' },
+      { name: 'handoff', type: 'boolean', description: `only write dist/release/${HANDOFF_NAME} from the manifest already there: its sha256 and the line agoric-sdk pins, the optionalDependencies block, the gate command (also the GitHub Release notes)` },
+      { name: 'dist-tag', type: 'string', valueName: 'tag', description: 'with --handoff: the dist-tag the release is published under, for the gate command', default: 'latest' },
+      { name: 'dry-run', type: 'boolean', description: 'print the plan (or the hand-off) and stop' },
     ],
     details: `
 Needs dist/<target>/ (build-target.ts) and dist/agoric-xsnap-<target>-X.Y.Z.tgz
@@ -43,6 +48,22 @@ Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
     const pin = readPin(pinPath(flags));
     const targets = parseTargetList(stringFlag(flags, 'targets'));
     const dist = distDir(flags);
+    if (stringFlag(flags, 'dist-tag') !== undefined && !flags.handoff) throw new UsageError('--dist-tag goes with --handoff');
+    if (flags.handoff) {
+      if (flags['fingerprint-only'] || flags.save || stringFlag(flags, 'fingerprints-from')) throw new UsageError('--handoff writes the hand-off alone: no --fingerprint-only, --save or --fingerprints-from');
+      const h = handoffFromDist(dist, pin.version, stringFlag(flags, 'dist-tag'));
+      if (!flags['dry-run']) {
+        const partial = `${h.file}.partial-${process.pid}`;
+        writeFileSync(partial, h.text);
+        renameSync(partial, h.file);
+        log.ok(`${h.file}: manifest sha256 ${h.handoff.manifestSha256}`);
+      }
+      return {
+        json: { handoff: h.handoff, file: h.file, written: !flags['dry-run'] },
+        text: flags['dry-run'] ? h.text : `wrote ${h.file}\n${h.handoff.pinLine}\n${h.handoff.gate}`,
+        summary: h.text,
+      };
+    }
     if (flags['fingerprint-only']) {
       const written = await timed('measuring behaviour fingerprints', () => writeFingerprintFiles(dist, targets));
       return {

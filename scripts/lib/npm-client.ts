@@ -59,7 +59,9 @@ export function tokenFromEnv(env = process.env): string | undefined {
 export interface Packument {
   name: string;
   'dist-tags': Record<string, string>;
-  versions: Record<string, { name: string; version: string; dist: { tarball: string; integrity?: string; shasum?: string } }>;
+  versions: Record<string, { name: string; version: string; dist: { tarball: string; integrity?: string; shasum?: string }; deprecated?: string }>;
+  /** publish time per version (ISO), as registries report it */
+  time?: Record<string, string>;
 }
 
 export interface PublishOptions {

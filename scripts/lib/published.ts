@@ -139,6 +139,10 @@ export interface PublishedCheck {
   distTags: Record<string, string>;
   /** what the registry says this version's integrity is, if it has the version */
   integrity?: string;
+  /** the version's deprecation message: set by scripts/yank.ts (or npm deprecate) */
+  deprecated?: string;
+  /** when the registry says the version was published (ISO) */
+  publishedAt?: string;
   failures: Failure[];
 }
 
@@ -161,6 +165,7 @@ export async function checkPublishedPackage(reader: RegistryReader, entry: Manif
   const v = doc.versions[version];
   if (!v) return { ...base, distTags, status: 'absent', failures: [{ check: 'published', subject, expected: 'published', actual: `not published (versions: ${Object.keys(doc.versions).join(', ') || 'none'})`, hint: 'run scripts/publish-all.ts (a re-run finishes an interrupted release)' }] };
   const integrity = v.dist.integrity;
+  Object.assign(base, { ...(v.deprecated ? { deprecated: v.deprecated } : {}), ...(doc.time?.[version] ? { publishedAt: doc.time[version] } : {}) });
   if (integrity !== entry.tarball.integrity) {
     return {
       ...base, distTags, integrity, status: 'different',
@@ -190,12 +195,16 @@ export async function checkPublishedPackage(reader: RegistryReader, entry: Manif
  */
 export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string; manifestFile?: string }): Promise<{
   failures: Failure[];
-  packages: Array<{ target: string; package: string; status: string }>;
+  packages: Array<{ target: string; package: string; status: string; deprecated?: string; publishedAt?: string }>;
 }> {
   const set = readManifestSet(opts.dist, opts.version, opts.targets, opts.manifestFile);
   const reader = new RegistryReader({ registry: opts.registry, token: tokenFromEnv() });
   const checks = await Promise.all(set.entries.map((e) => checkPublishedPackage(reader, e, opts.version)));
   const failures = checks.flatMap((c) => c.failures);
+  // a yanked version (scripts/yank.ts deprecates it) is never a release to build on
+  for (const c of checks) {
+    if (c.deprecated) failures.push({ check: 'yanked', subject: `${c.package}@${opts.version} on ${reader.registry}`, expected: 'not deprecated', actual: `yanked: "${c.deprecated}"`, hint: 'this version was yanked: do not publish @agoric/xsnap at it; release a new version (RELEASING.md, "Yank")' });
+  }
   if (opts.tag) {
     for (const c of checks) {
       if (c.status === 'ok' && c.distTags[opts.tag] !== opts.version) {
@@ -203,5 +212,5 @@ export async function verifyPublished(opts: { dist: string; version: string; tar
       }
     }
   }
-  return { failures, packages: checks.map((c) => ({ target: c.target, package: c.package, status: c.status })) };
+  return { failures, packages: checks.map((c) => ({ target: c.target, package: c.package, status: c.status, ...(c.deprecated ? { deprecated: c.deprecated } : {}), ...(c.publishedAt ? { publishedAt: c.publishedAt } : {}) })) };
 }

@@ -24,6 +24,8 @@ import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName, temp
 import { manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
 import { GOALS, type Target } from './targets.ts';
+import { ageLine } from './release-age.ts';
+import { HANDOFF_NAME, handoffProblems } from './handoff.ts';
 
 export interface VerifyOptions {
   dist: string;
@@ -120,6 +122,8 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
       c.add(await schemaFailures(manifest, rel(dist, manifestFile)), 'manifest-schema');
       c.equal('manifest-canonical', `${rel(dist, manifestFile)} bytes`, 'canonical JSON (sorted keys, 2-space indent, final newline)', manifestText === renderManifest(manifest) ? 'canonical JSON (sorted keys, 2-space indent, final newline)' : 'some other formatting', 'regenerate it; never edit it by hand');
       c.equal('version-manifest', `${rel(dist, manifestFile)} "version"`, version, manifest.version);
+      // the agoric-sdk hand-off (generate-manifest.ts --handoff), if written, is the hand-off of this manifest
+      c.add(handoffProblems(dist, manifestText, rel(dist, manifestFile)), 'handoff');
       const want = opts.targets.map((t) => t.name).sort().join(', ');
       const have = Object.keys(manifest.targets ?? {}).sort().join(', ');
       c.equal('manifest-targets', `${rel(dist, manifestFile)} targets`, want, have, 'verify the targets the manifest was made for (--targets), or regenerate it');
@@ -153,7 +157,7 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
       for (const name of await readdir(out)) {
         const st = await lstat(join(out, name));
         if (!st.isFile()) c.fail({ check: 'release-asset-type', subject: `dist/release/${name}`, expected: 'a regular file', actual: st.isSymbolicLink() ? 'a symlink' : 'not a regular file' });
-        if (name !== SUMS_NAME && !shipped.includes(name)) c.fail({ check: 'release-extra-file', subject: `dist/release/${name}`, expected: 'only the shipped files in dist/release', actual: 'an unlisted file', hint: 'remove it, or regenerate dist/release' });
+        if (name !== SUMS_NAME && name !== HANDOFF_NAME && !shipped.includes(name)) c.fail({ check: 'release-extra-file', subject: `dist/release/${name}`, expected: 'only the shipped files in dist/release', actual: 'an unlisted file', hint: 'remove it, or regenerate dist/release' });
       }
     }
   }
@@ -222,6 +226,8 @@ async function checkRegistry(c: Checks, o: { dist: string; version: string; targ
   try {
     const r = await verifyPublished({ dist: o.dist, version: o.version, targets: o.targets, registry, tag: o.distTag, manifestFile: o.manifestFile });
     c.add(r.failures, 'published');
+    // when a fresh release becomes installable with Yarn's and pnpm's release-age settings
+    for (const p of r.packages) if (p.status === 'ok') c.notes.push(ageLine(p.package, o.version, p.publishedAt));
     return r.packages;
   } catch (e) {
     if (e instanceof UsageError) throw e;
