@@ -379,7 +379,8 @@ export const SETUP_COMMANDS: RegExp[] = [
   /^bash scripts\/setup\.sh(?: --arm64-runtime)?$/,
   /^sudo chown -R "\$\(id -u\):\$\(id -g\)" dist "\$XSNAP_CACHE_DIR"$/,
   // a draft (issue 9): published by publish-release.yml once the gate passes after the approval
-  /^gh release create "\$RELEASE_TAG" --draft --verify-tag --latest="\$GH_LATEST" --title "[^"$`]*\$RELEASE_TAG" --notes "[^"`]*" dist\/release\/\*$/,
+  // the notes are the agoric-sdk hand-off that generate-manifest.ts --handoff wrote (issue 13)
+  /^gh release create "\$RELEASE_TAG" --draft --verify-tag --latest="\$GH_LATEST" --title "[^"$`]*\$RELEASE_TAG" --notes-file dist\/release\/agoric-sdk-handoff\.md dist\/release\/\*$/,
   /^gh release download "\$RELEASE_TAG" --pattern "xsnap-worker-manifest-\*\.json" --dir gate$/,
   /^gh release edit "\$RELEASE_TAG" --draft=false --latest="\$GH_LATEST"$/,
 ];
@@ -726,6 +727,8 @@ export function releaseDistLayout(version: string): DistFile[] {
   files.push({ path: `dist/release/${bundleName(version)}`, content: 'bundle' });
   files.push({ path: `dist/release/${manifestName(version)}`, content: 'manifest' });
   files.push({ path: `dist/release/${SUMS_NAME}`, content: 'SHA256SUMS' });
+  // generate-manifest.ts --handoff in the publish job
+  files.push({ path: 'dist/release/agoric-sdk-handoff.md', content: 'hand-off' });
   return files;
 }
 
@@ -741,7 +744,8 @@ export function releaseAssetSpecs(release: Workflow): { gh: string[] | null; att
   const gh = steps.find((s) => /^gh release create /.test(String(s.run ?? '').trim()));
   const attest = steps.find((s) => String(s.uses ?? '').startsWith('actions/attest-build-provenance@'));
   return {
-    gh: gh ? (String(gh.run).match(/"[^"]*"|\S+/g) ?? []).filter((a) => a.startsWith('dist/')) : null,
+    // the file after --notes-file is the notes, not an asset
+    gh: gh ? (String(gh.run).match(/"[^"]*"|\S+/g) ?? []).filter((a, i, all) => a.startsWith('dist/') && all[i - 1] !== '--notes-file') : null,
     attest: attest ? String(attest.with?.['subject-path'] ?? '').split('\n').map((l) => l.trim()).filter(Boolean) : null,
   };
 }

@@ -181,12 +181,12 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
   const layout = releaseDistLayout('0.15.0');
   t.equal(expandGlob('dist/release/*', layout).filter((f) => f.path.endsWith('.tgz')).length, TARGETS.length);
   // the old command uploaded the four tarballs twice
-  const twice = broken(release, /(--notes "[^"]*") dist\/release\/\*\n/, '$1 dist/release/* dist/agoric-xsnap-*.tgz\n');
+  const twice = broken(release, /(--notes-file \S+) dist\/release\/\*\n/, '$1 dist/release/* dist/agoric-xsnap-*.tgz\n');
   t.match(releaseAssetProblems(twice).join('\n'), /gh release create: dist\/agoric-xsnap-linux-x64-0\.15\.0\.tgz duplicates dist\/release\/agoric-xsnap-linux-x64-0\.15\.0\.tgz/);
   const attestTwice = broken(release, '            dist/release/*\n', '            dist/agoric-xsnap-*.tgz\n            dist/release/*\n');
   t.match(releaseAssetProblems(attestTwice).join('\n'), /attestation subject-path: .*duplicates/);
   // and dropping files is no fix either
-  const partial = broken(release, /(--notes "[^"]*") dist\/release\/\*\n/, '$1 dist/release/SHA256SUMS\n');
+  const partial = broken(release, /(--notes-file \S+) dist\/release\/\*\n/, '$1 dist/release/SHA256SUMS\n');
   t.match(releaseAssetProblems(partial).join('\n'), /gh release create: dist\/release\/xsnap-worker-manifest-0\.15\.0\.json is not included/);
 });
 
