@@ -16,7 +16,7 @@ export function tagVersion(tag: string): string {
 export type Newness = 'new' | 'released' | 'not checked';
 
 /** One GET of the GitHub REST API: the status and the parsed JSON body (null unless 200). */
-async function githubGet(opts: { repo: string; apiUrl?: string; token?: string }, path: string, what: string): Promise<{ url: string; status: number; statusText: string; body: unknown }> {
+export async function githubGet(opts: { repo: string; apiUrl?: string; token?: string }, path: string, what: string): Promise<{ url: string; status: number; statusText: string; body: unknown }> {
   const api = (opts.apiUrl || 'https://api.github.com').replace(/\/+$/, '');
   const url = `${api}/repos/${opts.repo}${path}`;
   let res: Response;
@@ -39,7 +39,7 @@ async function githubGet(opts: { repo: string; apiUrl?: string; token?: string }
   return { url, status: res.status, statusText: res.statusText, body };
 }
 
-function checkRepo(repo: string): void {
+export function checkRepo(repo: string): void {
   if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new UsageError(`repository "${repo}" is not owner/name`);
 }
 
