@@ -1,0 +1,147 @@
+#!/usr/bin/env -S npx tsx
+// Delivery verification: install the published set from a registry with npm,
+// Yarn 4 and pnpm 10 (for this host, or for other platforms), check that each
+// installs exactly the right platform package with our bytes and execute bits,
+// run `-v`, and run the determinism corpus on the installed binary against the
+// manifest's digests. What .github/workflows/delivery.yml runs on each
+// target's own runner.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runCommand, log, stringFlag, timed } from './lib/cli.ts';
+import { CheckFailed, UsageError, formatFailure, type Failure } from './lib/errors.ts';
+import { hostRunner } from './lib/binary-checks.ts';
+import { checkOutcome, hostPlatform, installSet, PACKAGE_MANAGERS, platformLabel, targetFor, type InstallOutcome, type ManifestTargets, type PackageManager, type Platform } from './lib/delivery.ts';
+import { checkDeterminismAgainst } from './lib/delivery-run.ts';
+import type { DeterminismRecord, MathProfile } from './lib/determinism.ts';
+import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/npm-client.ts';
+import { packageBinaryPath } from './lib/paths.ts';
+import { checkVersion } from './lib/pin.ts';
+import { TARGETS } from './lib/targets.ts';
+
+function parsePlatform(s: string): Platform | 'host' {
+  if (s === 'host') return 'host';
+  const m = /^(linux|darwin)-(x64|arm64)(?:-(glibc|musl))?$/.exec(s);
+  if (!m) throw new UsageError(`platform "${s}" is not host or <linux|darwin>-<x64|arm64>[-<glibc|musl>]`);
+  return { os: m[1], cpu: m[2], ...(m[1] === 'linux' ? { libc: m[3] ?? 'glibc' } : {}) };
+}
+
+await runCommand(
+  {
+    name: 'check-delivery.ts',
+    summary: 'install the published set with npm, Yarn and pnpm, check what each installs, run it, compare the determinism digests with the manifest',
+    usage: 'npx tsx scripts/check-delivery.ts --manifest xsnap-worker-manifest-X.Y.Z.json [--registry url] [--pm npm,yarn,pnpm] [--platforms host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
+    options: [
+      { name: 'manifest', type: 'string', valueName: 'file', description: 'the release manifest (the GitHub Release asset): version, packages, binaries\' sha256, determinism digests' },
+      { name: 'registry', type: 'string', valueName: 'url', description: 'registry to install from', default: PUBLIC_REGISTRY },
+      { name: 'pm', type: 'string', valueName: 'list', description: `package managers (${PACKAGE_MANAGERS.join(', ')})`, default: 'all three' },
+      { name: 'platforms', type: 'string', valueName: 'list', description: 'platforms to install for: host (this machine, no override) or os-cpu[-libc] (npm --os/--cpu/--libc; Yarn and pnpm supportedArchitectures)', default: 'host' },
+      { name: 'npm-lockfile-from', type: 'string', valueName: 'os-cpu[-libc]', description: 'npm: make the lockfile for this platform first, then npm ci from it for each platform (a lockfile made on linux-x64 installed on arm64)' },
+      { name: 'yarn-default-age-gate', type: 'boolean', description: "Yarn: keep its default npmMinimalAgeGate (1440 minutes): a set younger than a day is then refused (\"quarantined\")" },
+      { name: 'pnpm-minimum-release-age', type: 'string', valueName: 'minutes', description: 'pnpm: set minimumReleaseAge (off by default in pnpm 10)' },
+      { name: 'determinism', type: 'boolean', description: 'run the determinism corpus (the manifest\'s seed and size) on the installed release binary of this host\'s target and compare every family with the manifest' },
+      { name: 'keep', type: 'string', valueName: 'dir', description: 'install into <dir>/<pm>-<platform> and keep it (default: a temporary folder, removed)' },
+    ],
+    details: `
+Each install is a fresh project depending on every package of the manifest as an
+optionalDependency at exactly X.Y.Z (agoric-sdk's plan of record). Yarn runs with
+npmMinimalAgeGate 0 unless --yarn-default-age-gate: Yarn 4 refuses versions
+younger than 24 hours by default, so a just-published set is not installable with
+Yarn's defaults for a day (the gate, verify-artifacts.ts --published, prints when
+each package leaves that window).
+Checks per package manager and platform: the install succeeds; exactly the
+platform's package is installed (none for musl); both binaries have the
+manifest's sha256 and execute bits; the release binary reports xsnap X.Y.Z with
+-v when this host can run it (linux-arm64 under qemu). --determinism: the corpus
+on the installed release binary against targets.<t>.determinism (under the
+"system" math profile the libm families are host-dependent: reported, not failed).
+The package managers get a minimal environment (no tokens) and no settings but
+the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
+  },
+  async (flags) => {
+    const manifestFile = stringFlag(flags, 'manifest');
+    if (!manifestFile) throw new UsageError('--manifest <file> is required (the release manifest)');
+    if (!existsSync(manifestFile)) throw new UsageError(`${manifestFile} does not exist`);
+    let manifest: ManifestTargets & { targets: Record<string, { determinism?: DeterminismRecord; math?: { profile?: MathProfile } }> };
+    try {
+      manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`${manifestFile}: not JSON (${(e as Error).message})`);
+    }
+    const version = checkVersion(manifest.version, `manifest ${manifestFile}`);
+    const among = TARGETS.filter((t) => manifest.targets?.[t.name]);
+    if (!among.length) throw new UsageError(`${manifestFile} lists no targets`);
+    const registry = normaliseRegistry(stringFlag(flags, 'registry') ?? PUBLIC_REGISTRY);
+    const pms = (stringFlag(flags, 'pm') ?? PACKAGE_MANAGERS.join(',')).split(',').map((p) => {
+      if (!(PACKAGE_MANAGERS as readonly string[]).includes(p)) throw new UsageError(`--pm: "${p}" is not one of ${PACKAGE_MANAGERS.join(', ')}`);
+      return p as PackageManager;
+    });
+    const platforms = (stringFlag(flags, 'platforms') ?? 'host').split(',').map(parsePlatform);
+    const lockFrom = stringFlag(flags, 'npm-lockfile-from');
+    const lockPlatform = lockFrom ? parsePlatform(lockFrom) : undefined;
+    if (lockPlatform === 'host') throw new UsageError('--npm-lockfile-from takes os-cpu[-libc]');
+    const ageFlag = stringFlag(flags, 'pnpm-minimum-release-age');
+    const pnpmAge = ageFlag === undefined ? undefined : Number(ageFlag);
+    if (pnpmAge !== undefined && !(Number.isInteger(pnpmAge) && pnpmAge >= 0)) throw new UsageError('--pnpm-minimum-release-age takes whole minutes');
+    const keep = stringFlag(flags, 'keep');
+    const root = keep ? resolve(keep) : await mkdtemp(join(tmpdir(), 'xsnap-delivery-'));
+    const packages = among.map((t) => t.packageName);
+    const failures: Failure[] = [];
+    const rows: Array<{ pm: string; platform: string; installed: string[]; ok: boolean; failures: Failure[] }> = [];
+    const hostOutcomes: InstallOutcome[] = [];
+    try {
+      let lockfile: string | undefined;
+      if (lockPlatform && pms.includes('npm')) {
+        const o = await timed(`npm: the lockfile, made for ${platformLabel(lockPlatform)}`, () => installSet({ pm: 'npm', registry, version, packages, platform: lockPlatform, dir: join(root, `npm-lock-${platformLabel(lockPlatform)}`) }));
+        const f = await checkOutcome(o, manifest, lockPlatform);
+        failures.push(...f);
+        rows.push({ pm: 'npm (lockfile)', platform: o.platform, installed: o.installed, ok: f.length === 0, failures: f });
+        lockfile = join(root, `npm-lock-${platformLabel(lockPlatform)}`, 'package-lock.json');
+      }
+      for (const pm of pms) {
+        for (const p of platforms) {
+          const platform = p === 'host' ? undefined : p;
+          const label = platformLabel(platform ?? hostPlatform());
+          const o = await timed(`${pm}${pm === 'npm' && lockfile ? ' ci (from the lockfile)' : ''}: install ${version} for ${label}${platform ? '' : ' (this host)'}`, () =>
+            installSet({ pm, registry, version, packages, platform, dir: join(root, `${pm}-${label}`), lockfile: pm === 'npm' ? lockfile : undefined, yarnDefaultAgeGate: Boolean(flags['yarn-default-age-gate']), pnpmMinimumReleaseAge: pnpmAge }));
+          const f = await checkOutcome(o, manifest, platform ?? hostPlatform());
+          failures.push(...f);
+          rows.push({ pm, platform: o.platform, installed: o.installed, ok: f.length === 0, failures: f });
+          if (f.length === 0) log.ok(`${pm} for ${o.platform}: ${o.installed.join(', ') || 'nothing (as it should)'}`);
+          else f.forEach((x) => log.error(formatFailure(x)));
+          if (!platform && o.code === 0) hostOutcomes.push(o);
+        }
+      }
+      let determinism: { target: string; results: number; seconds: number; reports: string[] } | undefined;
+      if (flags.determinism) {
+        const target = targetFor(hostPlatform(), among);
+        const o = hostOutcomes.find((x) => target && x.paths[target.packageName]);
+        if (!target || !o) {
+          failures.push({ check: 'delivery-determinism', subject: `this host (${platformLabel(hostPlatform())})`, expected: 'an installed package of the set for this host (--platforms host)', actual: 'none' });
+        } else {
+          const want = manifest.targets[target.name].determinism;
+          if (!want) failures.push({ check: 'delivery-determinism', subject: `${manifestFile} targets.${target.name}.determinism`, expected: 'the digests measured at release', actual: 'absent' });
+          else {
+            // every package manager installed the same bytes (sha256 checked above): the corpus runs once
+            const bin = join(o.paths[target.packageName], packageBinaryPath('release'));
+            const r = await timed(`determinism corpus on the ${o.pm}-installed ${target.packageName}`, async () => checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, manifest.targets[target.name].math?.profile ?? 'system', `${target.name} installed by ${o.pm}`));
+            failures.push(...r.failures);
+            r.reports.forEach((l) => log.warn(l));
+            if (!r.failures.length) log.ok(`${r.results} results: every gated family equals the manifest's digest and meter`);
+            determinism = { target: target.name, results: r.results, seconds: r.seconds, reports: r.reports };
+          }
+        }
+      }
+      const table = ['| package manager | platform | installed | result |', '|---|---|---|---|', ...rows.map((r) => `| ${r.pm} | ${r.platform} | ${r.installed.join(', ') || '(none)'} | ${r.ok ? 'ok' : r.failures.map((f) => f.check).join(', ')} |`)].join('\n');
+      if (failures.length) throw new CheckFailed(failures);
+      return {
+        json: { ok: true, version, registry, installs: rows, determinism },
+        text: `${version} from ${registry}: ${rows.length} install(s) checked${determinism ? `, determinism corpus (${determinism.results} results) equals the manifest` : ''}\n${table}`,
+        summary: `### delivery of ${version}\n\n${table}${determinism ? `\n\ndeterminism corpus on ${determinism.target}: ${determinism.results} results equal the manifest's digests` : ''}`,
+      };
+    } finally {
+      if (!keep) await rm(root, { recursive: true, force: true });
+    }
+  },
+);
