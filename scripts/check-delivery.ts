@@ -19,6 +19,9 @@ import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/npm-client.ts';
 import { packageBinaryPath } from './lib/paths.ts';
 import { checkVersion } from './lib/pin.ts';
 import { TARGETS } from './lib/targets.ts';
+import { latestOfSet } from './lib/delivery.ts';
+import { manifestName } from './lib/manifest.ts';
+import { MANIFESTS_DIR } from './lib/paths.ts';
 
 function parsePlatform(s: string): Platform | 'host' {
   if (s === 'host') return 'host';
@@ -31,9 +34,10 @@ await runCommand(
   {
     name: 'check-delivery.ts',
     summary: 'install the published set with npm, Yarn and pnpm, check what each installs, run it, compare the determinism digests with the manifest',
-    usage: 'npx tsx scripts/check-delivery.ts --manifest xsnap-worker-manifest-X.Y.Z.json [--registry url] [--pm npm,yarn,pnpm] [--platforms host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
+    usage: 'npx tsx scripts/check-delivery.ts (--manifest xsnap-worker-manifest-X.Y.Z.json | --version X.Y.Z|latest) [--registry url] [--pm npm,yarn,pnpm] [--platforms host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
     options: [
       { name: 'manifest', type: 'string', valueName: 'file', description: 'the release manifest (the GitHub Release asset): version, packages, binaries\' sha256, determinism digests' },
+      { name: 'version', type: 'string', valueName: 'X.Y.Z|latest', description: `instead of --manifest: the committed manifests/xsnap-worker-manifest-X.Y.Z.json; latest: the version the registry's latest dist-tag names on every package of the set` },
       { name: 'registry', type: 'string', valueName: 'url', description: 'registry to install from', default: PUBLIC_REGISTRY },
       { name: 'pm', type: 'string', valueName: 'list', description: `package managers (${PACKAGE_MANAGERS.join(', ')})`, default: 'all three' },
       { name: 'platforms', type: 'string', valueName: 'list', description: 'platforms to install for: host (this machine, no override) or os-cpu[-libc] (npm --os/--cpu/--libc; Yarn and pnpm supportedArchitectures)', default: 'host' },
@@ -60,9 +64,11 @@ The package managers get a minimal environment (no tokens) and no settings but
 the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
   },
   async (flags) => {
-    const manifestFile = stringFlag(flags, 'manifest');
-    if (!manifestFile) throw new UsageError('--manifest <file> is required (the release manifest)');
-    if (!existsSync(manifestFile)) throw new UsageError(`${manifestFile} does not exist`);
+    const registry = normaliseRegistry(stringFlag(flags, 'registry') ?? PUBLIC_REGISTRY);
+    const versionFlag = stringFlag(flags, 'version');
+    if (Boolean(versionFlag) === Boolean(stringFlag(flags, 'manifest'))) throw new UsageError('give --manifest <file> or --version X.Y.Z|latest (one of them)');
+    const manifestFile = stringFlag(flags, 'manifest') ?? join(MANIFESTS_DIR, manifestName(versionFlag === 'latest' ? await latestOfSet(registry, TARGETS.map((t) => t.packageName)) : checkVersion(versionFlag, '--version')));
+    if (!existsSync(manifestFile)) throw new UsageError(`${manifestFile} does not exist${versionFlag ? ' (commit the release manifest with generate-manifest.ts --save)' : ''}`);
     let manifest: ManifestTargets & { targets: Record<string, { determinism?: DeterminismRecord; math?: { profile?: MathProfile } }> };
     try {
       manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
@@ -72,7 +78,6 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
     const version = checkVersion(manifest.version, `manifest ${manifestFile}`);
     const among = TARGETS.filter((t) => manifest.targets?.[t.name]);
     if (!among.length) throw new UsageError(`${manifestFile} lists no targets`);
-    const registry = normaliseRegistry(stringFlag(flags, 'registry') ?? PUBLIC_REGISTRY);
     const pms = (stringFlag(flags, 'pm') ?? PACKAGE_MANAGERS.join(',')).split(',').map((p) => {
       if (!(PACKAGE_MANAGERS as readonly string[]).includes(p)) throw new UsageError(`--pm: "${p}" is not one of ${PACKAGE_MANAGERS.join(', ')}`);
       return p as PackageManager;

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkHostVersion } from './delivery-run.ts';
-import { OperationError, type Failure } from './errors.ts';
+import { CheckFailed, OperationError, type Failure } from './errors.ts';
+import { RegistryReader } from './npm-client.ts';
 import { minimalEnv, runRaw } from './exec.ts';
 import { sha256Hex } from './hash.ts';
 import { REPO_ROOT, packageBinaryPath } from './paths.ts';
@@ -169,4 +170,16 @@ export async function checkOutcome(o: InstallOutcome, manifest: ManifestTargets,
   const release = join(o.paths[target.packageName], packageBinaryPath('release'));
   if (existsSync(release)) failures.push(...(await checkHostVersion(release, target, manifest.version, subject)));
   return failures;
+}
+
+/** The version `latest` names on every package of the set (they must agree: a set is never partly moved). */
+export async function latestOfSet(registry: string, packages: string[]): Promise<string> {
+  const reader = new RegistryReader({ registry });
+  const tags: Record<string, string | null> = {};
+  for (const p of packages) tags[p] = (await reader.packument(p))?.['dist-tags'].latest ?? null;
+  const versions = new Set(Object.values(tags));
+  if (versions.size !== 1 || versions.has(null)) {
+    throw new CheckFailed([{ check: 'delivery-latest', subject: `dist-tag latest on ${reader.registry}`, expected: 'one version on every package of the set', actual: Object.entries(tags).map(([p, v]) => `${p}: ${v ?? 'none'}`).join(', ') }]);
+  }
+  return [...versions][0]!;
 }

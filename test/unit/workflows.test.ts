@@ -28,8 +28,23 @@ const sc = releaseScenarios();
 /** the model with one workflow replaced by a broken copy */
 const w = (wf: typeof release) => withWorkflow(model, wf);
 
-t.test('the four workflows exist', async (t) => {
-  t.same(Object.keys(wfs).sort(), ['build.yml', 'publish-release.yml', 'release.yml', 'verify.yml']);
+t.test('the five workflows exist', async (t) => {
+  t.same(Object.keys(wfs).sort(), ['build.yml', 'delivery.yml', 'publish-release.yml', 'release.yml', 'verify.yml']);
+});
+
+t.test('delivery.yml: manual and weekly, on every target\'s own runner, calling check-delivery.ts with flags it has (issue 13)', async (t) => {
+  const delivery = wfs['delivery.yml'];
+  t.same(matrixProblems(delivery, 'delivery', 'check'), []);
+  t.ok(delivery.doc.on.workflow_dispatch && delivery.doc.on.schedule?.[0]?.cron, 'manual and scheduled');
+  const steps: Array<{ run?: string }> = delivery.doc.jobs.delivery.steps;
+  const cmd = steps.map((s) => s.run ?? '').find((r) => r.includes('scripts/check-delivery.ts'))!;
+  t.ok(cmd, 'the check step');
+  const help = (await runScript('check-delivery.ts', ['--help'])).stdout;
+  for (const flag of argsOf(cmd).filter((a) => a.startsWith('--'))) t.match(help, `${flag} `, `check-delivery.ts has ${flag}`);
+  t.match(cmd, /--determinism/);
+  t.notMatch(JSON.stringify(delivery.doc), /secrets\.|id-token/, 'reads only: no secrets');
+  const onOneRunner = mutated(delivery, (d) => (d.jobs.delivery.strategy.matrix.include[1].runner = 'ubuntu-24.04'));
+  t.match(matrixProblems(onOneRunner, 'delivery', 'check').join('\n'), /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/);
 });
 
 t.test('actionlint passes on every workflow', async (t) => {
