@@ -50,4 +50,10 @@ if [ ! -d tools/registry9/node_modules ] || [ tools/registry9/package-lock.json 
   echo "==> installing the staging registry (Verdaccio 9 on Node 24)"
   npm ci --prefix tools/registry9 --no-audit --no-fund --ignore-scripts --loglevel=error
 fi
+# Yarn 4 and pnpm 10 (exact versions, their own lockfile): the package managers
+# whose installs of the published set check-delivery.ts tests
+if [ "$mode" = all ] && { [ ! -d tools/pm/node_modules ] || [ tools/pm/package-lock.json -nt tools/pm/node_modules/.package-lock.json ]; }; then
+  echo "==> installing Yarn 4 and pnpm 10 (tools/pm)"
+  npm ci --prefix tools/pm --no-audit --no-fund --ignore-scripts --loglevel=error
+fi
 echo "==> setup done"
