@@ -205,6 +205,17 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
   t.match(releaseAssetProblems(partial).join('\n'), /gh release create: dist\/release\/xsnap-worker-manifest-0\.15\.0\.json is not included/);
 });
 
+t.test('the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, with its dist-tag (issue 13)', async (t) => {
+  for (const [key, distTag] of [['push', 'latest'], ['backport', 'backport-0.15']] as const) {
+    const { steps } = publishJob(model, sc[key]);
+    const handoff = steps.findIndex((s) => s.runs && /^npx tsx scripts\/generate-manifest\.ts --handoff/.test(s.command ?? ''));
+    const create = steps.findIndex((s) => /^gh release create /.test(s.command ?? ''));
+    t.ok(handoff >= 0 && handoff < create, `${key}: hand-off, then the release`);
+    t.match(steps[handoff].command, `--dist-tag ${distTag}`);
+    t.match(steps[create].command, '--notes-file dist/release/agoric-sdk-handoff.md');
+  }
+});
+
 t.test('publish-only: the earlier run is checked before its artifact is downloaded', async (t) => {
   t.same(buildRunCheckProblems(model), []);
   const { steps } = publishJob(model, sc.publishOnly);
