@@ -5,8 +5,8 @@
 import { runCommand, log, stringFlag, registerSecret } from './lib/cli.ts';
 import { CheckFailed, UsageError } from './lib/errors.ts';
 import { checkVersion } from './lib/pin.ts';
-import { normaliseRegistry, PUBLIC_REGISTRY, tokenFromEnv, withNpmClient } from './lib/npm-client.ts';
-import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
+import { isPublicRegistry, normaliseRegistry, PUBLIC_REGISTRY, tokenFromEnv, withNpmClient } from './lib/npm-client.ts';
+import { parseTargetList, TARGET_NAMES, TARGETS } from './lib/targets.ts';
 import { describeAction, executeYank, planYank, readBack } from './lib/yank.ts';
 
 await runCommand(
@@ -49,6 +49,8 @@ deprecate and move dist-tags; never printed).`,
     if (!undo && reason === undefined) throw new UsageError('--reason "<why>" is required');
     const registry = normaliseRegistry(stringFlag(flags, 'registry') ?? PUBLIC_REGISTRY);
     const targets = parseTargetList(stringFlag(flags, 'targets'));
+    // a set is yanked whole on the public registry, as it is published whole
+    if (isPublicRegistry(registry) && targets.length !== TARGETS.length) throw new UsageError(`on the public registry a yank covers the whole set (${TARGETS.map((t) => t.name).join(', ')}): drop --targets`);
     const otp = stringFlag(flags, 'otp');
     registerSecret(otp);
     const opts = { registry, version, targets, reason, undo };

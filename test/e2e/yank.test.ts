@@ -42,6 +42,9 @@ t.test('yank: deprecate, move latest back past a yanked release, gate refuses, r
   t.match((await yank(['--version', VERSION, '--reason', 'x [yanked]'])).stderr, /marker/);
   t.equal((await yank(['--version', 'v0.15.0', '--reason', 'x'])).code, 2);
   t.equal((await yank(['--version', '9.9.9', '--reason', 'x'])).code, 1, 'a version on no package');
+  const subset = await runScript('yank.ts', ['--targets', 'linux-x64', '--version', VERSION, '--reason', 'x', '--dry-run'], { env });
+  t.equal(subset.code, 2, 'the public registry: the whole set or nothing');
+  t.match(subset.stderr, /covers the whole set/);
 
   // yank an older release: latest is elsewhere and stays
   const old = await yank(['--version', '0.14.1', '--reason', 'bad libm', '--json']);
