@@ -285,8 +285,9 @@ export class NpmClient extends RegistryReader {
    */
   private async npmRead(args: string[], what: string, opts: { cwd?: string } = {}): Promise<RunResult> {
     let r = await this.npm(args, what, opts);
-    for (let attempt = 1; attempt < 3 && r.code !== 0 && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr); attempt++) {
-      await new Promise((res) => setTimeout(res, 300 * 2 ** attempt));
+    for (let attempt = 1; attempt < 5 && r.code !== 0 && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr); attempt++) {
+      log.info(`${what}: ${lastLines(r.stderr, 1)}; asking again (${attempt + 1}/5)`);
+      await new Promise((res) => setTimeout(res, 250 * 2 ** attempt));
       r = await this.npm(args, what, opts);
     }
     return r;
