@@ -25,7 +25,7 @@ await runCommand(
       { name: 'manifest', type: 'string', valueName: 'file', description: 'with --published: check the registry against this manifest alone (e.g. the GitHub Release asset), without any build output' },
       { name: 'dist-tag', type: 'string', valueName: 'tag', description: 'with --published: this dist-tag (e.g. latest) must point at X.Y.Z on every package' },
       { name: 'skip-install', type: 'boolean', description: 'skip the npm install check per platform' },
-      { name: 'skip-fingerprint', type: 'boolean', description: 'do not run the fingerprint corpus here (the manifest values are still compared across targets)' },
+      { name: 'skip-fingerprint', type: 'boolean', description: 'do not run the fingerprint and determinism corpora here (the manifest values are still compared across targets)' },
       { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'committed manifests: one for this version must equal dist\'s', default: 'manifests' },
     ],
     details: `

@@ -3,17 +3,18 @@
 // no fused multiply-add instruction, no libm math import under the portable
 // math profile, and the version it reports. Shared by build-target and
 // verify-artifacts.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import semver from 'semver';
-import type { Failure } from './errors.ts';
+import { OperationError, type Failure } from './errors.ts';
 import { readElf, isElf, compareGlibc } from './elf.ts';
 import { readMachO, isMachO } from './macho.ts';
 import { runRaw, which } from './exec.ts';
 import { sha256Hex } from './hash.ts';
 import { GLIBC_FLOOR, MACOS_MIN_VERSION, runnerFor, type Target } from './targets.ts';
-import { existingBuildRoot, type BuildRoot } from './buildroot.ts';
+import { debFileName, existingBuildRoot, fetchPinnedDeb, LOCK_FILE, readLock, type BuildRoot } from './buildroot.ts';
 import type { MathProfile } from './pin.ts';
 import { readLibmPin } from './portable-libm.ts';
 
@@ -55,9 +56,27 @@ export function buildRootLoader(root: BuildRoot | null): string[] | null {
   return [loader, '--library-path', [join(root.path, 'lib/x86_64-linux-gnu'), join(root.path, 'usr/lib/x86_64-linux-gnu')].join(':')];
 }
 
-/** How to run linux-x64 binaries at the glibc floor here (the build root's glibc), or null. */
+/**
+ * How to run linux-x64 binaries at the glibc floor here: with the build root's
+ * glibc, or (where there is no build root, as on CI's verify runners) with
+ * Debian 11's libc6 package as buildroot-lock.json pins it, unpacked once per
+ * process. Null on other hosts.
+ */
 export async function glibcFloorRunner(): Promise<string[] | null> {
-  return buildRootLoader(await existingBuildRoot());
+  if (process.platform !== 'linux' || process.arch !== 'x64') return null;
+  return buildRootLoader(await existingBuildRoot()) ?? (floorFromLibc6 ??= unpackFloorLibc6());
+}
+
+let floorFromLibc6: Promise<string[]> | undefined;
+
+async function unpackFloorLibc6(): Promise<string[]> {
+  const libc6 = readLock().packages.find((p) => p.name === 'libc6' && p.arch === 'amd64');
+  if (!libc6) throw new OperationError(`${LOCK_FILE} pins no libc6 for amd64`);
+  const dir = await mkdtemp(join(tmpdir(), 'xsnap-glibc-floor-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const x = await fetchPinnedDeb({ package: libc6.name, version: libc6.version, sha256: libc6.sha256, path: `pool/main/g/glibc/${debFileName(libc6)}` }, dir);
+  const lib = join(x, 'lib/x86_64-linux-gnu');
+  return [join(lib, 'ld-linux-x86-64.so.2'), '--library-path', lib];
 }
 
 /** A disassembler for `target`'s binaries on this host: argv before the file, or null. */

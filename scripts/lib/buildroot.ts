@@ -123,24 +123,45 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
  * use), unpacked into a temporary folder. Returns the keyring file's path.
  */
 export async function pinnedKeyring(mirrors = debianMirrors(), into?: string): Promise<string> {
-  const cached = join(cacheDir(), 'keyrings', `${KEYRING.package}_${KEYRING.version}_${KEYRING.sha256.slice(0, 16)}.deb`);
+  const dir = await fetchPinnedDeb({ package: KEYRING.package, version: KEYRING.version, path: KEYRING.path, sha256: KEYRING.sha256 }, into ?? (await mkdtemp(join(tmpdir(), 'xsnap-keyring-'))), mirrors);
+  const file = join(dir, KEYRING.file);
+  if (!existsSync(file)) throw new OperationError(`${KEYRING.package} ${KEYRING.version} has no ${KEYRING.file}`);
+  return file;
+}
+
+/** A Debian package pinned by the sha256 of its .deb, and where it lies in the pool. */
+export interface PinnedDeb {
+  package: string;
+  version: string;
+  /** e.g. pool/main/g/glibc/libc6_2.31-13+deb11u11_amd64.deb */
+  path: string;
+  sha256: string;
+}
+
+/**
+ * A pinned .deb from the first mirror that serves it with the pinned sha256,
+ * cached by that hash (and re-hashed at each use), unpacked into `into`/x.
+ * Returns that folder.
+ */
+export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debianMirrors()): Promise<string> {
+  const cached = join(cacheDir(), 'debs', `${p.package}_${p.version.replace(/:/g, '%3a')}_${p.sha256.slice(0, 16)}.deb`);
   let deb: Buffer | null = existsSync(cached) ? await readFile(cached) : null;
-  if (deb && sha256(deb) !== KEYRING.sha256) {
+  if (deb && sha256(deb) !== p.sha256) {
     log.warn(`cached ${cached} does not have the pinned sha256; fetching it again`);
     deb = null;
   }
   const tried: string[] = [];
   for (const m of deb ? [] : mirrors) {
-    const url = `${m}/${KEYRING.path}`;
+    const url = `${m}/${p.path}`;
     const r = await download(url);
     if (r.status !== 200) {
       tried.push(`${url}: ${r.error ?? `HTTP ${r.status}`}`);
       continue;
     }
     const got = sha256(r.body!);
-    if (got !== KEYRING.sha256) {
+    if (got !== p.sha256) {
       // a mirror serving other bytes under the pinned name is an error, not a miss
-      throw new CheckFailed([{ check: 'keyring-pinned', subject: url, expected: `sha256 ${KEYRING.sha256}`, actual: `sha256 ${got}`, hint: 'the mirror serves another debian-archive-keyring under the pinned name; use another mirror (XSNAP_DEBIAN_MIRROR)' }]);
+      throw new CheckFailed([{ check: 'deb-pinned', subject: url, expected: `sha256 ${p.sha256}`, actual: `sha256 ${got}`, hint: `the mirror serves another ${p.package} under the pinned name; use another mirror (XSNAP_DEBIAN_MIRROR)` }]);
     }
     deb = r.body!;
     await mkdir(dirname(cached), { recursive: true });
@@ -148,16 +169,14 @@ export async function pinnedKeyring(mirrors = debianMirrors(), into?: string): P
     await rename(`${cached}.partial-${process.pid}`, cached);
     break;
   }
-  if (!deb) throw new OperationError(`cannot fetch the pinned ${KEYRING.package} ${KEYRING.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`);
-  const dir = into ?? (await mkdtemp(join(tmpdir(), 'xsnap-keyring-')));
-  const debFile = join(dir, 'keyring.deb');
+  if (!deb) throw new OperationError(`cannot fetch the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`);
+  await mkdir(into, { recursive: true });
+  const debFile = join(into, `${p.package}.deb`);
   await writeFile(debFile, deb);
   const dpkgDeb = await which('dpkg-deb');
-  if (!dpkgDeb) throw new OperationError('dpkg-deb is needed to unpack the pinned keyring: apt-get install dpkg');
-  await run([dpkgDeb, '-x', debFile, join(dir, 'x')], { what: `unpacking ${KEYRING.package}` });
-  const file = join(dir, 'x', KEYRING.file);
-  if (!existsSync(file)) throw new OperationError(`${KEYRING.package} ${KEYRING.version} has no ${KEYRING.file}`);
-  return file;
+  if (!dpkgDeb) throw new OperationError(`dpkg-deb is needed to unpack the pinned ${p.package}: apt-get install dpkg`);
+  await run([dpkgDeb, '-x', debFile, join(into, 'x')], { what: `unpacking ${p.package}` });
+  return join(into, 'x');
 }
 
 /**

@@ -10,6 +10,8 @@ export interface ElfInfo {
   maxGlibc: string | null;
   /** undefined dynamic symbols, with the library and version they are bound to when versioned */
   imports: ElfImport[];
+  /** the program interpreter (PT_INTERP, e.g. /lib64/ld-linux-x86-64.so.2), or null for a static executable */
+  interpreter: string | null;
 }
 
 export interface ElfImport {
@@ -22,6 +24,7 @@ export interface ElfImport {
 const SHT_GNU_VERNEED = 0x6ffffffe;
 const SHT_GNU_VERSYM = 0x6fffffff;
 const SHT_DYNSYM = 11;
+const PT_INTERP = 3;
 
 export function isElf(buf: Buffer): boolean {
   return buf.length >= 4 && buf.readUInt32BE(0) === 0x7f454c46;
@@ -96,6 +99,13 @@ export function readElf(buf: Buffer): ElfInfo {
       imports.push({ name, library: v?.library ?? null, version: v?.version ?? null });
     }
   }
+  let interpreter: string | null = null;
+  const phoff = Number(buf.readBigUInt64LE(0x20));
+  const phentsize = buf.readUInt16LE(0x36);
+  for (let i = 0; i < buf.readUInt16LE(0x38) && phoff + (i + 1) * phentsize <= buf.length; i++) {
+    const o = phoff + i * phentsize;
+    if (buf.readUInt32LE(o) === PT_INTERP) interpreter = cstring(buf, Number(buf.readBigUInt64LE(o + 8)));
+  }
   const glibcVersions = [...versions].sort(compareGlibc);
-  return { machine, glibcVersions, maxGlibc: glibcVersions.at(-1) ?? null, imports };
+  return { machine, glibcVersions, maxGlibc: glibcVersions.at(-1) ?? null, imports, interpreter };
 }

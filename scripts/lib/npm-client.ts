@@ -280,9 +280,24 @@ export class NpmClient extends RegistryReader {
     return { ...r, id };
   }
 
+  /**
+   * A read through the npm CLI, retried on network errors: our config turns
+   * npm's own retries off (a publish is retried only after looking at what
+   * landed), but a read can simply be asked again.
+   */
+  private async npmRead(args: string[], what: string, opts: { cwd?: string } = {}): Promise<RunResult> {
+    let r = await this.npm(args, what, opts);
+    for (let attempt = 1; attempt < 5 && r.code !== 0 && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr); attempt++) {
+      log.info(`${what}: ${lastLines(r.stderr, 1)}; asking again (${attempt + 1}/5)`);
+      await new Promise((res) => setTimeout(res, 250 * 2 ** attempt));
+      r = await this.npm(args, what, opts);
+    }
+    return r;
+  }
+
   /** `npm stage list <pkg> --json`: what is staged for a package (any version). */
   async stageList(pkg: string): Promise<StagedVersion[]> {
-    const r = await this.npm(['stage', 'list', pkg, '--json'], `npm stage list ${pkg}`);
+    const r = await this.npmRead(['stage', 'list', pkg, '--json'], `npm stage list ${pkg}`);
     if (r.code !== 0) throw new OperationError(`${pkg}: could not list its staged versions on ${this.registry} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
     let parsed: unknown;
     try {
@@ -299,7 +314,7 @@ export class NpmClient extends RegistryReader {
     checkStageId(id);
     const dir = join(this.configDir, `download-${++this.copies}`);
     mkdirSync(dir, { mode: 0o700 });
-    const r = await this.npm(['stage', 'download', id], `npm stage download ${id}`, { cwd: dir });
+    const r = await this.npmRead(['stage', 'download', id], `npm stage download ${id}`, { cwd: dir });
     if (r.code !== 0) throw new OperationError(`staged ${id}: download failed (npm exit ${r.code}): ${lastLines(r.stderr)}`);
     const files = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
     if (files.length !== 1) throw new OperationError(`staged ${id}: npm stage download left ${files.length} tarballs in ${dir}`);

@@ -175,11 +175,12 @@ export async function executeStage(plan: StagePlan, members: SetMember[], client
 
   log.step('downloading every staged version and checking it against the manifest');
   const lines: StagedLine[] = [];
-  await Promise.all(plan.packages.filter((p) => p.action !== 'refuse').map(async (p) => {
+  // one package at a time: a registry under load resets parallel staged downloads more often
+  for (const p of plan.packages.filter((x) => x.action !== 'refuse')) {
     const state = await readStageState(client, memberOf(p.package).entry, plan.version);
     if (state.published.status === 'ok') {
       lines.push({ package: p.package, version: plan.version, stageId: null, integrity: p.integrity, status: 'published' });
-      return;
+      continue;
     }
     const bad = state.staged.filter((s) => !s.ours);
     failures.push(...bad.flatMap((s) => s.failures));
@@ -191,7 +192,7 @@ export async function executeStage(plan: StagePlan, members: SetMember[], client
       lines.push({ package: p.package, version: plan.version, stageId: mine[0].stage.id, integrity: mine[0].integrity!, status: 'staged' });
       log.ok(`${p.package}@${plan.version}: staged as ${mine[0].stage.id} with our tarball and binaries`);
     }
-  }));
+  }
   const order = plan.packages.map((p) => p.package);
   lines.sort((a, b) => order.indexOf(a.package) - order.indexOf(b.package));
   return { lines, failures };

@@ -19,6 +19,7 @@ import { canonicalJson, matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts
 import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
 import { checkBinary, glibcFloorRunner, hostRunner } from './binary-checks.ts';
+import { readElf } from './elf.ts';
 import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, readTarball, unsafePath, type TarEntry, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
 import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName, templatePackageJson } from './stage.ts';
 import { manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
@@ -538,6 +539,7 @@ async function verifyDeterminism(x: { c: Checks; dist: string; targets: Target[]
         if (t.os === 'linux' && t.cpu === 'x64' && runner.length === 0) {
           const floor = await glibcFloorRunner();
           if (!floor) c.notes.push('determinism at the glibc floor not checked: no build root here (build-target.ts makes it)');
+          else if (!readElf(await readFile(bin)).interpreter) c.notes.push(`determinism at the glibc floor not checked: ${rel(dist, bin)} is statically linked (no glibc to vary)`);
           else {
             log.info(`${t.name}: running the determinism corpus at the glibc floor (the build root's glibc)`);
             const low = await runDeterminism(bin, floor, { seed: run.record.seed, perFamily: run.record.perFamily });

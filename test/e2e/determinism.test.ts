@@ -3,6 +3,7 @@
 // under qemu. And the checks that guard it, each shown failing on a planted defect.
 import t from 'tap';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { sharedDist } from '../helpers/shared-build.ts';
 import { stagedCopy, stagedDist, LINUX } from '../helpers/staged.ts';
@@ -170,4 +171,21 @@ t.test('verify-artifacts on a system release: host-dependent libm families are r
   t.equal(report.determinism!.profile, 'system');
   t.ok(report.determinism!.reported.some((r) => /^host-dependent \(system libm\): Math\.cbrt: linux-(x64 vs linux-arm64|arm64 vs linux-x64)/.test(r)), 'cbrt reported across targets');
   t.ok(report.notes.some((n) => n.includes('host-dependent (system libm)')), 'and printed among the notes');
+});
+
+t.test('without a build root (CI verify runners), the glibc floor comes from the pinned libc6 package and gives the same results', async (t) => {
+  const bin = binaryPath(sharedDist('system'), 'linux-x64', 'release');
+  const code = `
+    const { glibcFloorRunner } = await import(${JSON.stringify(new URL('../../scripts/lib/binary-checks.ts', import.meta.url).pathname)});
+    const { runDeterminism } = await import(${JSON.stringify(new URL('../../scripts/lib/determinism.ts', import.meta.url).pathname)});
+    const runner = await glibcFloorRunner();
+    const r = await runDeterminism(${JSON.stringify(bin)}, runner, { perFamily: 50 });
+    console.log(JSON.stringify({ runner, record: r.record }));`;
+  const emptyCache = t.testdir();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, XSNAP_CACHE_DIR: emptyCache }, encoding: 'utf8', timeout: 300_000 });
+  t.equal(r.status, 0, r.stderr);
+  const child = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { runner: string[]; record: Measured['record'] };
+  t.match(child.runner[0], /xsnap-glibc-floor-.*\/lib\/x86_64-linux-gnu\/ld-linux-x86-64\.so\.2$/, 'the loader of the unpacked libc6, not a build root');
+  const root = await runDeterminism(bin, (await glibcFloorRunner())!, { perFamily: 50 });
+  t.same(diffDeterminism({ label: 'build root glibc', record: root.record }, { label: 'libc6 package', record: child.record }, 'portable', []), [], 'the same glibc 2.31: identical results, every family');
 });

@@ -60,7 +60,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   const forward = (req: IncomingMessage, res: ServerResponse | null, onDone?: () => void) => {
     const up = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      // a fresh connection per request: a reused keep-alive socket the registry just closed would reset
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent: false },
       (upRes) => {
         if (!res) {
           upRes.resume();

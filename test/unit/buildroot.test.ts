@@ -144,9 +144,9 @@ t.test('the keyring is the pinned package or nothing', async (t) => {
   const wrong = await mirror({ [`/debian/${KEYRING.path}`]: [200, 'not the keyring package'] });
   const none = await mirror({});
   t.teardown(() => [wrong, none].forEach((m) => m.server.close()));
-  await t.rejects(pinnedKeyring([wrong.url]), new RegExp(`keyring-pinned[\\s\\S]*expected:\\s+sha256 ${KEYRING.sha256}[\\s\\S]*actual:\\s+sha256 ${sha256('not the keyring package')}`));
+  await t.rejects(pinnedKeyring([wrong.url]), new RegExp(`deb-pinned[\\s\\S]*expected:\\s+sha256 ${KEYRING.sha256}[\\s\\S]*actual:\\s+sha256 ${sha256('not the keyring package')}`));
   await t.rejects(pinnedKeyring([none.url]), /cannot fetch the pinned debian-archive-keyring 2025\.1:[\s\S]*HTTP 404/);
-  t.notOk(existsSync(join(cache, 'keyrings')) && readdirSync(join(cache, 'keyrings')).length, 'nothing cached');
+  t.notOk(existsSync(join(cache, 'debs')) && readdirSync(join(cache, 'debs')).length, 'nothing cached');
   t.match(KEYRING.sha256, /^[0-9a-f]{64}$/);
 });
 
