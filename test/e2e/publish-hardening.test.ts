@@ -107,11 +107,12 @@ t.test('item 3: npm settings from the environment cannot redirect the publish or
   await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
   t.teardown(() => evil.close());
   const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`;
-  const dir = t.testdir({ 'npmrc': `@agoric:registry=${evilUrl}\n${reg.url.replace(/^http:/, '')}:_authToken=swapped-token\n` });
+  const swapped = 'swapped-token'; // a stand-in value, not a credential
+  const dir = t.testdir({ 'npmrc': `@agoric:registry=${evilUrl}\n${reg.url.replace(/^http:/, '')}:_authToken=${swapped}\n` });
   const env = {
     ...publishEnv(reg, join(dir, 'tmp')),
     'npm_config_@agoric:registry': evilUrl,
-    [`npm_config_${reg.url.replace(/^http:/, '')}:_authToken`]: 'swapped-token',
+    [`npm_config_${reg.url.replace(/^http:/, '')}:_authToken`]: swapped,
     NPM_CONFIG_USERCONFIG: join(dir, 'npmrc'),
     NPM_CONFIG_GLOBALCONFIG: join(dir, 'npmrc'),
   };
