@@ -4,8 +4,8 @@
 // every entry and re-hashing every binary against its build-info.json before
 // anything lands in dist/.
 import { compareFingerprints, type Fingerprint } from './fingerprint.ts';
-import { compareTargetsDeterminism, manifestName } from './manifest.ts';
-import { diffDeterminism, differencesToFailures, type DeterminismRecord } from './determinism.ts';
+import { manifestName } from './manifest.ts';
+import { compareTargetsDeterminism, diffDeterminism, differencesToFailures, type DeterminismRecord } from './determinism.ts';
 import type { MathInfo } from './portable-libm.ts';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';

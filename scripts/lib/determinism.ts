@@ -303,6 +303,48 @@ export function differencesToFailures(diffs: FamilyDifference[], aLabel: string,
   return { failures, reports };
 }
 
+// ------------------------------------------------------------------ across targets
+
+/**
+ * The one math profile every target of a release shares, or a failure naming
+ * each target's (`subject` says where they were read). A target without one
+ * counts as a profile of its own.
+ */
+export function commonProfile(byTarget: Record<string, MathProfile | undefined>, subject?: string): { profile: MathProfile } | { failure: Failure } {
+  const profiles = new Set(Object.values(byTarget));
+  if (profiles.size <= 1) return { profile: [...profiles][0] ?? 'system' };
+  return {
+    failure: {
+      check: 'math-profile',
+      subject: subject ?? Object.keys(byTarget).sort().map((n) => `${n}: ${byTarget[n]}`).join(', '),
+      expected: 'one math profile for every target',
+      actual: [...profiles].join(' and '),
+      hint: 'build every target with the same --math (the pin\'s "math")',
+    },
+  };
+}
+
+/** Every measurement against the first by label: gated differences as failures, the rest as report lines. */
+export function compareAcrossTargets(measured: Measured[], profile: MathProfile): { failures: Failure[]; reports: string[] } {
+  const [ref, ...others] = [...measured].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  const failures: Failure[] = [];
+  const reports: string[] = [];
+  for (const m of others) {
+    const r = differencesToFailures(diffDeterminism(ref, m, profile), ref.label, m.label, 'determinism-across-targets');
+    failures.push(...r.failures);
+    reports.push(...r.reports);
+  }
+  return { failures, reports };
+}
+
+/** The targets' recorded digests compared (manifest, CI check legs): one profile, then every target against the first. */
+export function compareTargetsDeterminism(entries: Record<string, { math?: { profile: MathProfile }; determinism?: DeterminismRecord }>): { failures: Failure[]; reports: string[] } {
+  const common = commonProfile(Object.fromEntries(Object.entries(entries).map(([n, e]) => [n, e.math?.profile])));
+  if ('failure' in common) return { failures: [common.failure], reports: [] };
+  const measured = Object.entries(entries).filter(([, e]) => e.determinism).map(([label, e]) => ({ label, record: e.determinism! }));
+  return compareAcrossTargets(measured, common.profile);
+}
+
 // ------------------------------------------------------------------ the divergence table
 
 export interface DivergenceRow {

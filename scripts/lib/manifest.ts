@@ -18,7 +18,7 @@ import { hostRunner } from './binary-checks.ts';
 import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targets.ts';
 import type { SourceIdentity } from './sources.ts';
 import type { MathInfo } from './portable-libm.ts';
-import { diffDeterminism, differencesToFailures, runDeterminism, totalResults, type DeterminismRecord } from './determinism.ts';
+import { compareTargetsDeterminism, runDeterminism, totalResults, type DeterminismRecord } from './determinism.ts';
 
 export const SCHEMA_FILE = join(REPO_ROOT, 'manifests', 'xsnap-worker-manifest.schema.json');
 export const manifestName = (version: string) => `xsnap-worker-manifest-${version}.json`;
@@ -234,30 +234,6 @@ export async function measureDeterminism(bin: string, runner: string[], subject:
   } catch (e) {
     return { failures: [{ check: 'determinism', subject, expected: 'the determinism corpus runs to completion', actual: (e as Error).message }] };
   }
-}
-
-/**
- * Compare the targets' determinism digests (every one against the first by
- * name). All targets must share one math profile; under "system" the libm
- * families are host-dependent and only reported.
- */
-export function compareTargetsDeterminism(entries: Record<string, { math?: MathInfo; determinism?: DeterminismRecord }>): { failures: Failure[]; reports: string[] } {
-  const names = Object.keys(entries).filter((n) => entries[n].determinism).sort();
-  const failures: Failure[] = [];
-  const reports: string[] = [];
-  const profiles = new Set(Object.values(entries).map((e) => e.math?.profile));
-  if (profiles.size > 1) {
-    failures.push({ check: 'math-profile', subject: Object.keys(entries).sort().map((n) => `${n}: ${entries[n].math?.profile}`).join(', '), expected: 'one math profile for every target', actual: [...profiles].join(' and '), hint: 'build every target with the same --math (the pin\'s "math")' });
-    return { failures, reports };
-  }
-  const profile = [...profiles][0] ?? 'system';
-  const [ref, ...others] = names;
-  for (const n of others) {
-    const r = differencesToFailures(diffDeterminism({ label: ref, record: entries[ref].determinism! }, { label: n, record: entries[n].determinism! }, profile), ref, n, 'determinism-across-targets');
-    failures.push(...r.failures);
-    reports.push(...r.reports);
-  }
-  return { failures, reports };
 }
 
 /** Measure fingerprints of the runnable targets and write dist/<target>/fingerprint.json (for a manifest made elsewhere). */
