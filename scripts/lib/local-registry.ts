@@ -14,6 +14,7 @@
 // writes into our stdout (tap's stream, or --json output) and so it can be left
 // running (`detached`) for the install-back step of the README chain.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,7 +78,8 @@ function configYaml(dir: string, flavour: RegistryFlavour): string {
         '**': { access: '$all', publish: '$authenticated', unpublish: '$authenticated' },
       },
       max_body_size: '200mb',
-      log: { type: 'stdout', format: 'pretty', level: 'error' },
+      // to its verdaccio.log; XSNAP_REGISTRY_LOG=http (or debug) says more, when a run needs looking into
+      log: { type: 'stdout', format: 'pretty', level: process.env.XSNAP_REGISTRY_LOG || 'error' },
       web: { enable: false },
       ...(flavour === 'staging' ? { flags: { stage: true } } : {}),
     },
@@ -167,7 +169,16 @@ async function tokenFor(url: string, dir: string): Promise<{ token: string; user
  * previous detached start left running there. `detached` leaves it running after
  * this process exits (stop it with stopLocalRegistry(dir)).
  */
-export async function startLocalRegistry(opts: { dir?: string; detached?: boolean; timeoutMs?: number; flavour?: RegistryFlavour } = {}): Promise<LocalRegistry> {
+export async function startLocalRegistry(
+  opts: {
+    dir?: string;
+    detached?: boolean;
+    timeoutMs?: number;
+    flavour?: RegistryFlavour;
+    /** Verdaccio's own unserialized package-list writes (bench/registry-db-race.ts measures the race) */
+    unserializedDbWrites?: boolean;
+  } = {},
+): Promise<LocalRegistry> {
   const dir = opts.dir ?? LOCAL_REGISTRY_DIR;
   const flavour = opts.flavour ?? 'staging';
   const runtime = registryRuntime(flavour);
@@ -186,18 +197,20 @@ export async function startLocalRegistry(opts: { dir?: string; detached?: boolea
   writeFileSync(configFile, configYaml(dir, flavour));
   const logFile = join(dir, 'verdaccio.log');
   const logFd = openSync(logFile, 'a');
+  // everything Verdaccio prints goes to its log; the ready line comes on fd 3
   const child: ChildProcess = spawn(runtime.node, [SERVER_SCRIPT, '--serve', runtime.module, configFile], {
     cwd: dir,
     detached: Boolean(opts.detached),
-    stdio: ['ignore', 'pipe', logFd],
+    stdio: ['ignore', logFd, logFd, 'pipe'],
     // the registry needs none of our credentials
-    env: minimalEnv({ NO_COLOR: '1' }),
+    env: minimalEnv({ NO_COLOR: '1', ...(opts.unserializedDbWrites ? { XSNAP_REGISTRY_UNSERIALIZED_DB: '1' } : {}) }),
   });
   closeSync(logFd);
+  const ready = child.stdio[3] as Readable;
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new OperationError(`local registry did not start within ${(opts.timeoutMs ?? 30000) / 1000} s; see ${logFile}`)), opts.timeoutMs ?? 30000);
+    const timer = setTimeout(() => reject(new OperationError(`local registry did not start within ${(opts.timeoutMs ?? 30000) / 1000} s${logTail(logFile)}`)), opts.timeoutMs ?? 30000);
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    ready.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^listening (http:\/\/\S+)$/m.exec(out);
       if (m) {
@@ -207,14 +220,14 @@ export async function startLocalRegistry(opts: { dir?: string; detached?: boolea
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new OperationError(`local registry exited (code ${code}) before listening; see ${logFile}`));
+      reject(new OperationError(`local registry exited (code ${code}) before listening${logTail(logFile)}`));
     });
   });
   child.removeAllListeners('exit');
   const pid = child.pid!;
   if (opts.detached) {
     writeFileSync(stateFile, JSON.stringify({ pid, url, flavour } satisfies StateFile) + '\n');
-    child.stdout!.destroy();
+    ready.destroy();
     child.unref();
   }
   const { token, user } = await tokenFor(url, dir);
@@ -257,6 +270,18 @@ export async function stopLocalRegistry(dir = LOCAL_REGISTRY_DIR): Promise<StopR
   process.kill(state.pid, 'SIGTERM');
   for (let i = 0; i < 50 && alive(state.pid); i++) await new Promise((r) => setTimeout(r, 100));
   return 'stopped';
+}
+
+/** The end of the registry's log, for an error message: what Verdaccio said before it stopped. */
+function logTail(logFile: string): string {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    /* no log yet */
+  }
+  const tail = text.trimEnd().split('\n').slice(-12).join('\n');
+  return `; its log ${logFile}${tail ? ` ends:\n${tail}` : ' is empty'}`;
 }
 
 function readState(file: string): StateFile | undefined {

@@ -1,10 +1,20 @@
 // The embedded registry's server process: `node registry-server.mjs --serve
 // <verdaccio module dir> <config file>`. Plain JavaScript, so that it runs both
 // on the project's Node (Verdaccio 6) and on the pinned Node 24 that Verdaccio 9
-// needs. Prints "listening <url>" on stdout once it answers, on a free loopback port.
+// needs. Writes "listening <url>" to file descriptor 3 once it answers, on a free
+// loopback port; stdout and stderr (Verdaccio's own log) are left to the caller.
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync, closeSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { writeWholeOneAtATime } from './registry-db-writes.mjs';
+
+// Verdaccio's package list: see registry-db-writes.mjs. Installed before
+// Verdaccio is loaded, so that its `import * as fsP` sees the wrapper.
+if (!process.env.XSNAP_REGISTRY_UNSERIALIZED_DB) {
+  writeWholeOneAtATime(createRequire(import.meta.url)('node:fs/promises'), (file) => file.endsWith('/.verdaccio-db.json'));
+  syncBuiltinESMExports();
+}
 
 const [flag, moduleDir, configFile] = process.argv.slice(2);
 if (flag !== '--serve' || !moduleDir || !configFile) {
@@ -17,7 +27,8 @@ const { runServer } = await import(pathToFileURL(join(moduleDir, entry)).href);
 const server = await runServer(configFile);
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
-  process.stdout.write(`listening http://127.0.0.1:${addr.port}/\n`);
+  writeSync(3, `listening http://127.0.0.1:${addr.port}/\n`);
+  closeSync(3);
 });
 const quit = () => {
   server.close(() => process.exit(0));

@@ -3,7 +3,7 @@
 // fault proxy: the happy path, then the faults and races of issue 9.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import { verifyPublished } from '../../scripts/lib/published.ts';
@@ -80,7 +80,7 @@ t.test('stage, verify staged, approve, gate: nothing is visible before the appro
 });
 
 const FLAKY_APPROVE = 'flaky since 2026-11-21: against Verdaccio 9 the re-run\'s `npm stage approve` sometimes gets no answer (npm: network timeout after 5 min); open in issue 9, see PLAN.md';
-t.test('killed between approvals: a re-run approves the rest', { skip: FLAKY_APPROVE }, async (t) => {
+t.test('killed between approvals: a re-run approves the rest', { skip: process.env.XSNAP_RUN_FLAKY ? false : FLAKY_APPROVE }, async (t) => {
   const { reg, dist, env, stage } = await staged(t, { seed: false });
   t.equal((await stage()).code, 0);
   const armId = JSON.parse(readFileSync(join(dist, `staged-${VERSION}.json`), 'utf8')).packages.find((p: { package: string }) => p.package === ARM64).stageId;
@@ -139,9 +139,11 @@ t.test('a version staged by someone else: refused, and how to reject it; after -
   t.same(await latestOf(reg), RELEASED);
 });
 
-t.test('two approvals racing: the set is approved once, both runs end with the gate passing', { skip: FLAKY_APPROVE }, async (t) => {
+t.test('two approvals racing: the set is approved once, both runs end with the gate passing', { skip: process.env.XSNAP_RUN_FLAKY ? false : FLAKY_APPROVE }, async (t) => {
   const { reg, dist, env, stage } = await staged(t, { seed: false });
   t.equal((await stage()).code, 0);
+  const packageList = join(reg.dir, 'storage', '.verdaccio-db.json');
+  const listBefore = statSync(packageList).ino;
   const [a, b] = await Promise.all([approveAll(reg, dist, env, ['--json']), approveAll(reg, dist, env, ['--json'])]);
   t.equal(a.code, 0, a.stderr);
   t.equal(b.code, 0, b.stderr);
@@ -150,6 +152,10 @@ t.test('two approvals racing: the set is approved once, both runs end with the g
   t.same(await latestOf(reg), RELEASED);
   const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
   t.same(gate.failures, []);
+  // four approvals in flight together: Verdaccio's package list was replaced whole
+  // (registry-db-writes.mjs; rewritten in place, its inode would stay) and names both
+  t.not(statSync(packageList).ino, listBefore, 'the package list was written to a new file and renamed into place');
+  t.same(JSON.parse(readFileSync(packageList, 'utf8')).list.sort(), [...PACKAGES].sort(), 'it names both packages');
 });
 
 t.test('a newer version released while one is staged: latest does not move backwards, nothing is approved', async (t) => {

@@ -47,6 +47,12 @@ export async function startTestRegistry(opts: { flavour?: RegistryFlavour } = {}
     async stop() {
       await proxy.close();
       await reg.stop();
+      // looking into a flaky run: XSNAP_TEST_REGISTRY_LOGS=<dir> keeps every test registry's log
+      const keep = process.env.XSNAP_TEST_REGISTRY_LOGS;
+      if (keep) {
+        mkdirSync(keep, { recursive: true });
+        cpSync(join(dir, 'verdaccio.log'), join(keep, `${basename(dir)}.log`));
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
