@@ -21,7 +21,7 @@ import { sriSha512 } from './hash.ts';
 import { UsageError, type Failure } from './errors.ts';
 import { lastLines, type NpmClient, type StagedVersion } from './npm-client.ts';
 import { checkPublishedPackage, checkTarballBytes, type ManifestEntry, type PublishedCheck } from './published.ts';
-import { latestMoveProblem, verifiedBytes, type RetryPolicy, type SetMember, type RegistryKind } from './publish.ts';
+import { backoff, isPublishConflict, latestMoveProblem, verifiedBytes, type RetryPolicy, type SetMember, type RegistryKind } from './publish.ts';
 import type { TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- what the registry holds
@@ -217,6 +217,18 @@ export interface ApproveOutcome {
   error?: string;
 }
 
+/** Whether `version` is published with our integrity, read up to `attempts` times (with backoff) until it is. */
+async function readApproved(client: NpmClient, entry: ManifestEntry, version: string, attempts: number, policy: RetryPolicy): Promise<PublishedCheck> {
+  let last = await checkPublishedPackage(client, entry, version, { download: false });
+  for (let attempt = 1; last.status !== 'ok' && last.status !== 'different' && attempt < attempts; attempt++) {
+    const wait = backoff(policy, attempt);
+    log.info(`${entry.package}@${version}: approval refused as already present, not readable yet; reading again in ${(wait / 1000).toFixed(1)} s`);
+    await new Promise((r) => setTimeout(r, wait));
+    last = await checkPublishedPackage(client, entry, version, { download: false });
+  }
+  return last;
+}
+
 /**
  * Re-check everything from the registry, approve all or nothing, read back.
  * Returns failures before any approval (nothing approved) or after.
@@ -264,8 +276,11 @@ export async function approveSet(opts: { client: NpmClient; entries: ManifestEnt
       log.ok(`approved ${state.package}@${version} (${stage.id})`);
       return { package: state.package, stageId: stage.id, result: 'approved', approvedAt: at };
     }
-    // a concurrent approval (another maintainer) may have won: the registry decides
-    const now = await checkPublishedPackage(client, state.entry, version, { download: false });
+    // a concurrent approval (another maintainer, another run) may have won: the
+    // registry decides. Its "already present" can come while the winner is still
+    // writing the version (Verdaccio stores the tarball first), so a conflict is
+    // read back with backoff; any other failure is looked at once.
+    const now = await readApproved(client, state.entry, version, isPublishConflict(r.stderr) ? opts.policy.readAttempts : 1, opts.policy);
     if (now.status === 'ok') {
       log.warn(`${state.package}@${version}: approval answered exit ${r.code}, but the version is published with our integrity (approved elsewhere)`);
       return { package: state.package, stageId: stage.id, result: 'approved-elsewhere' };
