@@ -175,9 +175,12 @@ export async function executeStage(plan: StagePlan, members: SetMember[], client
 
   log.step('downloading every staged version and checking it against the manifest');
   const lines: StagedLine[] = [];
-  // one package at a time: a registry under load resets parallel staged downloads more often
-  for (const p of plan.packages.filter((x) => x.action !== 'refuse')) {
-    const state = await readStageState(client, memberOf(p.package).entry, plan.version);
+  // every package at once (the local registry's crash under parallel staged downloads
+  // was Verdaccio's, worked around in verdaccio-workarounds.mjs); reported in plan order
+  const checked = plan.packages.filter((x) => x.action !== 'refuse');
+  const states = await Promise.all(checked.map((p) => readStageState(client, memberOf(p.package).entry, plan.version)));
+  for (const [i, p] of checked.entries()) {
+    const state = states[i];
     if (state.published.status === 'ok') {
       lines.push({ package: p.package, version: plan.version, stageId: null, integrity: p.integrity, status: 'published' });
       continue;
