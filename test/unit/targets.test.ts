@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -9,9 +10,10 @@ import { checkBinary } from '../../scripts/lib/binary-checks.ts';
 import { planBuild } from '../../scripts/lib/build.ts';
 import { platformsFor } from '../../scripts/lib/install-check.ts';
 import { targetFor } from '../../scripts/lib/delivery.ts';
+import { SCHEMA_FILE } from '../../scripts/lib/manifest.ts';
 import { DEFAULT_PIN } from '../../scripts/lib/paths.ts';
 import { MATH_PROFILES, readPin } from '../../scripts/lib/pin.ts';
-import { templatePackageJson, templateReadme } from '../../scripts/lib/stage.ts';
+import { tarballName, templatePackageJson, templateReadme } from '../../scripts/lib/stage.ts';
 
 t.test('target table', async (t) => {
   t.same(TARGETS.map((x) => x.name), ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64']);
@@ -159,4 +161,60 @@ t.test('planBuild reads the toolchains and math profiles of the table', async (t
   const portable = /linux-x64-musl cannot be built with the portable math profile: it supports system/;
   t.throws(() => plan(musl, { math: 'portable' }), portable);
   t.throws(() => plan(getTarget('linux-x64'), { math: 'fast' }), /--math must be system or portable, not "fast"/);
+});
+
+// ---- the manifest's JSON Schema lists the targets again: tied to the table here
+
+/** the schema as parsed JSON: its shape is what the test looks into */
+type Schema = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+const readSchema = (): Schema => JSON.parse(readFileSync(SCHEMA_FILE, 'utf8'));
+
+/** Where the manifest schema and a target table disagree. */
+function schemaTargetProblems(schema: Schema, targets: readonly Target[]): string[] {
+  const problems: string[] = [];
+  const names = schema.properties.targets.propertyNames.enum as string[];
+  if (names.join() !== targets.map((x) => x.name).join()) {
+    problems.push(`schema targets [${names.join(', ')}], target table [${targets.map((x) => x.name).join(', ')}]`);
+  }
+  const def = schema.definitions.target.properties;
+  const sameSet = (field: string, got: string[], want: Array<string | null>) => {
+    const a = [...new Set(got)].sort().join(', ');
+    const b = [...new Set(want.filter((x) => x !== null))].sort().join(', ');
+    if (a !== b) problems.push(`schema ${field} [${a}], target table [${b}]`);
+  };
+  sameSet('os', def.os.enum, targets.map((x) => x.os));
+  sameSet('cpu', def.cpu.enum, targets.map((x) => x.cpu));
+  sameSet('libc', def.libc.enum, targets.map((x) => x.libc));
+  const profiles = schema.definitions.math.properties.profile.enum as string[];
+  for (const x of targets) {
+    const pkgPattern = def.package.pattern;
+    if (!new RegExp(pkgPattern).test(x.packageName)) {
+      problems.push(`${x.name}: package ${x.packageName} does not match the schema's ${pkgPattern}`);
+    }
+    const tgz = tarballName(x, '1.2.3');
+    const tgzPattern = def.tarball.properties.name.pattern;
+    if (!new RegExp(tgzPattern).test(tgz)) {
+      problems.push(`${x.name}: tarball ${tgz} does not match the schema's ${tgzPattern}`);
+    }
+    for (const m of x.math) {
+      if (!profiles.includes(m)) problems.push(`${x.name}: math profile ${m} is not in the schema`);
+    }
+  }
+  return problems;
+}
+
+t.test('the manifest schema lists exactly the targets of the table', async (t) => {
+  t.same(schemaTargetProblems(readSchema(), TARGETS), []);
+  // a planted difference on either side fails
+  const dropped = readSchema();
+  dropped.properties.targets.propertyNames.enum.pop();
+  const droppedProblems = schemaTargetProblems(dropped, TARGETS).join('\n');
+  t.match(droppedProblems, /schema targets \[linux-x64, linux-arm64, darwin-x64\], target table/);
+  const withMusl = schemaTargetProblems(readSchema(), [...TARGETS, musl]).join('\n');
+  t.match(withMusl, /target table \[linux-x64, linux-arm64, darwin-x64, darwin-arm64, linux-x64-musl\]/);
+  t.match(withMusl, /schema libc \[glibc\], target table \[glibc, musl\]/);
+  t.match(withMusl, /linux-x64-musl: package @agoric\/xsnap-linux-x64-musl does not match/);
+  const noArm = readSchema();
+  noArm.definitions.target.properties.cpu.enum = ['x64'];
+  t.match(schemaTargetProblems(noArm, TARGETS).join('\n'), /schema cpu \[x64\], target table \[arm64, x64\]/);
 });
