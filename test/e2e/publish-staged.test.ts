@@ -83,17 +83,33 @@ t.test('killed between approvals: a re-run approves the rest', async (t) => {
   const { reg, dist, env, stage } = await staged(t, { seed: false });
   t.equal((await stage()).code, 0);
   const armId = JSON.parse(readFileSync(join(dist, `staged-${VERSION}.json`), 'utf8')).packages.find((p: { package: string }) => p.package === ARM64).stageId;
-  // the arm64 approval never gets an answer; the process is killed once x64 is approved
-  reg.proxy.onceOn('POST', new RegExp(`^/-/stage/${armId}/approve$`), () => new Promise<void>(() => {}));
+  // the arm64 approval never gets an answer; the process is killed once x64 is
+  // approved and that approval is held. (Killed on x64's line alone, the arm64
+  // `npm stage approve` it left behind could reach the proxy after the re-run's
+  // own approval, which the hold would then swallow: npm's 5-minute timeout.)
+  let armHeld = () => {};
+  const held = new Promise<void>((r) => (armHeld = r));
+  reg.proxy.onceOn('POST', new RegExp(`^/-/stage/${armId}/approve$`), () => {
+    armHeld();
+    return new Promise<void>(() => {});
+  });
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'publish-all.ts'), '--approve', '--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  await new Promise<void>((resolve) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (new RegExp(`approved ${X64.replace('/', '\\/')}`).test(stderr)) child.kill('SIGKILL');
-    });
-    child.on('close', () => resolve());
+  let x64Approved = () => {};
+  const approved = new Promise<void>((r) => (x64Approved = r));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (new RegExp(`approved ${X64.replace('/', '\\/')}`).test(stderr)) x64Approved();
   });
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  let killing = false;
+  const ended = closed.then(() => {
+    if (!killing) throw new Error(`publish-all --approve ended before it was killed:\n${stderr}`);
+  });
+  await Promise.race([Promise.all([held, approved]), ended]);
+  killing = true;
+  child.kill('SIGKILL');
+  await closed;
   t.same(await visible(reg), { [X64]: true, [ARM64]: false }, 'killed halfway: x64 approved, arm64 still staged');
   const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct });
   t.ok(gate.failures.length > 0, 'the gate refuses the half-approved set');
