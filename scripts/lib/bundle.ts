@@ -6,6 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { BINARY_NAME } from './paths.ts';
+import { unsafePath } from './tarball.ts';
 import { GOALS, type TargetName } from './targets.ts';
 
 /** Fixed for every entry of the bundle: no time of day can change its bytes. */
@@ -56,7 +57,7 @@ function header(path: string, type: 'File' | 'Directory', size: number, mode: nu
 export function makeBundle(files: Map<string, Buffer>): Buffer {
   const dirs = new Set<string>();
   for (const p of files.keys()) {
-    if (p.startsWith('/') || p.split('/').includes('..')) throw new Error(`unsafe bundle path ${p}`);
+    if (unsafePath(p)) throw new Error(`unsafe bundle path ${p}`);
     const parts = p.split('/');
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/') + '/');
   }
@@ -126,11 +127,4 @@ export function readTarball(data: Buffer): Promise<TarEntry[]> {
       reject(new Error(`not a readable tarball: ${(e as Error).message}`));
     }
   });
-}
-
-/** Why a tar entry path is unsafe to unpack, or null. */
-export function unsafePath(path: string): string | null {
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'absolute path';
-  if (path.split(/[\\/]/).includes('..')) return 'path contains ..';
-  return null;
 }
