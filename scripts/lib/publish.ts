@@ -17,7 +17,8 @@ import { UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sriSha512 } from './hash.ts';
 import { NpmClient, isPublicRegistry, normaliseRegistry, lastLines, PUBLIC_REGISTRY, type RegistryReader, type TarballBytes } from './npm-client.ts';
 import { startLocalRegistry, LOCAL_REGISTRY_DIR } from './local-registry.ts';
-import { checkPublishedPackage, readTarball, type ManifestEntry, type ManifestSet, type PublishedStatus } from './published.ts';
+import { checkPublishedPackage, type ManifestEntry, type ManifestSet, type PublishedStatus } from './published.ts';
+import { readTarballFiles } from './tarball.ts';
 import type { TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- registry
@@ -247,7 +248,7 @@ export async function checkLocalTarballs(dist: string, set: ManifestSet): Promis
       failures.push({ check: 'tarball-integrity', subject: `${entry.target}: ${tarball}`, expected: `${entry.tarball.integrity} (${set.file})`, actual: sriSha512(data), hint: 're-run generate-manifest.ts after stage-packages.ts' });
       continue;
     }
-    const pj = (await readTarball(data)).get('package/package.json');
+    const pj = (await readTarballFiles(data)).get('package/package.json');
     const meta = pj ? (JSON.parse(pj.data.toString()) as { name?: string; version?: string }) : {};
     if (meta.name !== entry.package || meta.version !== set.version) {
       failures.push({ check: 'versions-align', subject: `${entry.target}: ${tarball} package/package.json`, expected: `${entry.package}@${set.version}`, actual: `${meta.name}@${meta.version}` });

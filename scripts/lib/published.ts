@@ -3,12 +3,12 @@
 // Every fact comes from the registry's bytes: its packument's dist.integrity,
 // the tarball downloaded and hashed here, and the binaries read out of it.
 import { existsSync, readFileSync } from 'node:fs';
-import { readTarball as readTarEntries } from './bundle.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { RegistryReader, tokenFromEnv } from './npm-client.ts';
 import { packageBinaryPath } from './paths.ts';
 import { manifestPath } from './manifest.ts';
+import { readTarballFiles } from './tarball.ts';
 import { GOALS, type Goal, type Target, type TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- the manifest, as we need it
@@ -78,13 +78,6 @@ export function readManifestSet(dist: string, version: string, targets: readonly
 
 // ---------------------------------------------------------------- tarballs
 
-/** The regular files of a .tgz held in memory, by path inside it (e.g. package/bin/release/xsnap-worker). */
-export async function readTarball(data: Buffer): Promise<Map<string, { data: Buffer; mode: number }>> {
-  const files = new Map<string, { data: Buffer; mode: number }>();
-  for (const e of await readTarEntries(data)) if (e.type === 'File') files.set(e.path, { data: e.data, mode: e.mode });
-  return files;
-}
-
 /**
  * Bytes that claim to be `entry`'s tarball at `version` (downloaded from a
  * registry, or a staged version), checked against the manifest: integrity,
@@ -96,7 +89,7 @@ export async function checkTarballBytes(data: Buffer, entry: ManifestEntry, vers
     failures.push({ check: 'tarball-bytes', subject, expected: entry.tarball.integrity, actual: sriSha512(data), hint: integrityHint });
     return failures;
   }
-  const files = await readTarball(data);
+  const files = await readTarballFiles(data);
   for (const goal of GOALS) {
     const want = entry.binaries[goal];
     const f = files.get(`package/${want.path}`);

@@ -20,8 +20,8 @@ import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
 import { checkBinary, glibcFloorRunner, hostRunner } from './binary-checks.ts';
 import { readElf } from './elf.ts';
-import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, readTarball, type TarEntry, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
-import { unsafePath } from './tarball.ts';
+import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
+import { readTarEntries, unsafePath, type TarEntry } from './tarball.ts';
 import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName, templatePackageJson } from './stage.ts';
 import { manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
@@ -325,7 +325,7 @@ async function verifyTarget(t: Target, x: TargetContext): Promise<void> {
 
   let entries: TarEntry[];
   try {
-    entries = await readTarball(data);
+    entries = await readTarEntries(data);
   } catch (e) {
     c.fail({ check: 'tarball-readable', subject: rel(dist, file), expected: 'a gzipped tar', actual: (e as Error).message });
     return;
@@ -414,7 +414,7 @@ async function verifyBundle(x: { c: Checks; dist: string; version: string; targe
   const data = await readFile(file);
   let entries: TarEntry[];
   try {
-    entries = await readTarball(data);
+    entries = await readTarEntries(data);
   } catch (e) {
     c.fail({ check: 'bundle-readable', subject: rel(dist, file), expected: 'a gzipped tar', actual: (e as Error).message, hint: 'the bundle is corrupt: regenerate it' });
     return;

@@ -1,7 +1,19 @@
-// The one check of what a tar entry may be, and the wordings its callers keep.
+// Reading tarballs (every entry, or the regular files by path), the one check
+// of what a tar entry may be, and the wordings its callers keep.
 import t from 'tap';
-import { tarEntryProblem, unsafePath } from '../../scripts/lib/tarball.ts';
+import { makeBundle } from '../../scripts/lib/bundle.ts';
+import { readTarEntries, readTarballFiles, tarEntryProblem, unsafePath } from '../../scripts/lib/tarball.ts';
 import { entryProblem } from '../../scripts/lib/ci-artifact.ts';
+
+t.test('readTarEntries lists every entry; readTarballFiles keeps the regular files by path', async (t) => {
+  const data = makeBundle(new Map([['dist/a/x', Buffer.from('x')], ['dist/b', Buffer.from('bb')]]));
+  const listed = (await readTarEntries(data)).map((e) => `${e.type} ${e.path}`);
+  t.same(listed, ['Directory dist/', 'Directory dist/a/', 'File dist/a/x', 'File dist/b']);
+  const files = await readTarballFiles(data);
+  t.same([...files.keys()], ['dist/a/x', 'dist/b']);
+  t.equal(files.get('dist/b')!.data.toString(), 'bb');
+  t.equal(files.get('dist/b')!.mode, 0o755);
+});
 
 t.test('paths: absolute (also a drive), `..` with either slash; the path before the type', async (t) => {
   t.equal(tarEntryProblem('dist/linux-x64/release/xsnap-worker', 'File'), null);
