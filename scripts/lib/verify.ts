@@ -87,12 +87,6 @@ class Checks {
 
 const rel = (dist: string, file: string) => (file.startsWith(dist + '/') ? `dist/${file.slice(dist.length + 1)}` : file);
 
-/** The tag's version: "v1.2.3" -> "1.2.3"; GITHUB_REF_NAME counts when GITHUB_REF_TYPE is tag. */
-export function tagFromEnv(flag: string | undefined, env = process.env): string | undefined {
-  if (flag) return flag;
-  return env.GITHUB_REF_TYPE === 'tag' && env.GITHUB_REF_NAME ? env.GITHUB_REF_NAME : undefined;
-}
-
 export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport> {
   const { dist, version } = opts;
   const c = new Checks();
