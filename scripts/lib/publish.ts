@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import semver from 'semver';
 import { log } from './cli.ts';
-import { UsageError, type Failure } from './errors.ts';
+import { nextStep, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sriSha512 } from './hash.ts';
 import { NpmClient, isPublicRegistry, normaliseRegistry, lastLines, PUBLIC_REGISTRY, type RegistryReader, type TarballBytes } from './npm-client.ts';
 import { startLocalRegistry, LOCAL_REGISTRY_DIR } from './local-registry.ts';
@@ -140,7 +140,7 @@ export function latestMoveProblem(tag: string, version: string, current: Array<{
 function checkLatestMove(input: PlanInput, packages: PackagePlan[]): void {
   const moving = packages.filter((p) => p.action !== 'refuse' && p.tag.action === 'move');
   const problem = latestMoveProblem(input.tag, input.version, moving.map((p) => ({ package: p.package, current: p.tag.current })));
-  if (problem) throw new UsageError(`${problem.message}; nothing was written.\n    next: ${problem.hint}`);
+  if (problem) throw new UsageError(`${problem.message}; nothing was written.${nextStep(problem.hint)}`);
 }
 
 /**
