@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
-import { RegistryReader, tokenFromEnv } from './npm-client.ts';
+import { RegistryReader } from './npm-client.ts';
 import { packageBinaryPath } from './paths.ts';
 import { manifestPath } from './manifest.ts';
 import { readTarballFiles } from './tarball.ts';
@@ -185,13 +185,14 @@ export async function checkPublishedPackage(reader: RegistryReader, entry: Manif
  * agoric-sdk publishes @agoric/xsnap@X.Y.Z only when this has no failures.
  * `tag`, when given, must also point at `version` on every package.
  * `manifestFile` reads that manifest instead of dist's (the registry-only gate).
+ * `token` is the one the calling script read, for a registry that wants it for reads.
  */
-export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string; manifestFile?: string }): Promise<{
+export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string; manifestFile?: string; token?: string }): Promise<{
   failures: Failure[];
   packages: Array<{ target: string; package: string; status: string; deprecated?: string; publishedAt?: string }>;
 }> {
   const set = readManifestSet(opts.dist, opts.version, opts.targets, opts.manifestFile);
-  const reader = new RegistryReader({ registry: opts.registry, token: tokenFromEnv() });
+  const reader = new RegistryReader({ registry: opts.registry, token: opts.token });
   const checks = await Promise.all(set.entries.map((e) => checkPublishedPackage(reader, e, opts.version)));
   const failures = checks.flatMap((c) => c.failures);
   // a yanked version (scripts/yank.ts deprecates it) is never a release to build on

@@ -21,7 +21,9 @@ import { sriSha512 } from './hash.ts';
 import { nextStep, scriptHint, UsageError, type Failure } from './errors.ts';
 import { lastLines, type NpmClient, type StagedVersion } from './npm-client.ts';
 import { checkPublishedPackage, checkTarballBytes, type ManifestEntry, type PublishedCheck } from './published.ts';
-import { latestMoveProblem, verifiedBytes, type RetryPolicy, type SetMember, type RegistryKind } from './publish.ts';
+import type { RetryPolicy } from './publish-execute.ts';
+import { latestMoveProblem, type RegistryKind } from './publish-plan.ts';
+import { findMember, verifiedBytes, type SetMember } from './publish-preflight.ts';
 import type { TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- what the registry holds
@@ -163,7 +165,7 @@ export function approveCommand(registry: string, registryFlag: string, version: 
 /** Stage what the plan says, then download every staged version of the set and check it; the result lines, or failures. */
 export async function executeStage(plan: StagePlan, members: SetMember[], client: NpmClient, opts: { provenance: boolean; oidc: boolean; policy: RetryPolicy }): Promise<{ lines: StagedLine[]; failures: Failure[] }> {
   const failures: Failure[] = [];
-  const memberOf = (pkg: string) => members.find((m) => m.entry.package === pkg)!;
+  const memberOf = (pkg: string) => findMember(members, pkg);
   const toStage = plan.packages.filter((p) => p.action === 'stage');
   if (toStage.length) log.step(`staging ${toStage.length} package${toStage.length === 1 ? '' : 's'} under "${plan.tag}" (invisible until approved)`);
   await Promise.all(toStage.map(async (p) => {

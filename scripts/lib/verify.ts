@@ -38,6 +38,8 @@ export interface VerifyOptions {
   /** also check the packages on the registry (scripts/lib/published.ts) */
   published?: boolean;
   registry?: string;
+  /** with `published`: the npm token the script read, for a registry that wants one for reads */
+  token?: string;
   /** with `published`: this dist-tag must point at the version on every package */
   distTag?: string;
   /** skip the npm install check per platform (a few seconds) */
@@ -210,17 +212,17 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
 
   // ---- the registry
   let published: VerifyReport['published'];
-  if (opts.published) published = await checkRegistry(c, { dist, version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag });
+  if (opts.published) published = await checkRegistry(c, { dist, version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, token: opts.token });
 
   return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, install, fingerprints, determinism, published };
 }
 
 /** The agoric-sdk gate's registry checks (scripts/lib/published.ts), recorded in `c`. */
-async function checkRegistry(c: Checks, o: { dist: string; version: string; targets: Target[]; registry?: string; distTag?: string; manifestFile?: string }): Promise<VerifyReport['published']> {
+async function checkRegistry(c: Checks, o: { dist: string; version: string; targets: Target[]; registry?: string; distTag?: string; manifestFile?: string; token?: string }): Promise<VerifyReport['published']> {
   const registry = o.registry ?? process.env.npm_config_registry ?? 'https://registry.npmjs.org/';
   log.info(`checking the published packages on ${registry}`);
   try {
-    const r = await verifyPublished({ dist: o.dist, version: o.version, targets: o.targets, registry, tag: o.distTag, manifestFile: o.manifestFile });
+    const r = await verifyPublished({ dist: o.dist, version: o.version, targets: o.targets, registry, tag: o.distTag, manifestFile: o.manifestFile, token: o.token });
     c.add(r.failures, 'published');
     // when a fresh release becomes installable with Yarn's and pnpm's release-age settings
     for (const p of r.packages) if (p.status === 'ok') c.notes.push(ageLine(p.package, o.version, p.publishedAt));
@@ -240,7 +242,7 @@ async function checkRegistry(c: Checks, o: { dist: string; version: string; targ
  * manifest's tarball integrity and binaries. What agoric-sdk runs before
  * publishing @agoric/xsnap@X.Y.Z; no build output needed.
  */
-export async function verifyRegistryOnly(opts: { manifestFile: string; targets: Target[]; registry?: string; distTag?: string; tag?: string }): Promise<VerifyReport> {
+export async function verifyRegistryOnly(opts: { manifestFile: string; targets: Target[]; registry?: string; distTag?: string; tag?: string; token?: string }): Promise<VerifyReport> {
   const c = new Checks();
   let version: string;
   let raw: { version?: unknown };
@@ -253,7 +255,7 @@ export async function verifyRegistryOnly(opts: { manifestFile: string; targets: 
   }
   c.add(await schemaFailures(raw, opts.manifestFile), 'manifest-schema');
   if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the manifest is for ${version}`);
-  const published = await checkRegistry(c, { dist: dirname(opts.manifestFile), version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, manifestFile: opts.manifestFile });
+  const published = await checkRegistry(c, { dist: dirname(opts.manifestFile), version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, manifestFile: opts.manifestFile, token: opts.token });
   return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, published };
 }
 
