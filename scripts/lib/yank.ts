@@ -163,6 +163,14 @@ export async function readBack(opts: { registry: string; version: string; target
   return { plan, failures };
 }
 
+/** The set as a Markdown table: which package has the version, where latest points, its deprecation. */
+export function yankTable(plan: YankPlan, version: string): string {
+  const rows = plan.packages.map(
+    (p) => `| ${p.package} | ${p.present ? 'yes' : 'no'} | ${p.latest ?? '-'} | ${p.deprecated ?? '-'} |`,
+  );
+  return `| package | has ${version} | latest | deprecated |\n|---|---|---|---|\n${rows.join('\n')}`;
+}
+
 export function describeAction(a: YankAction): string {
   if (a.kind === 'dist-tag') return `${a.package}: dist-tag latest ${a.from} -> ${a.to}`;
   if (a.kind === 'deprecate') return `${a.package}@${a.version}: deprecate "${a.message}"`;
