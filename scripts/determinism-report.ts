@@ -8,7 +8,12 @@ import { distDir, binaryPath } from './lib/paths.ts';
 import { readBuildInfo } from './lib/build.ts';
 import { glibcFloorRunner, hostRunner } from './lib/binary-checks.ts';
 import { DEFAULT_SEED, divergenceTable, renderDivergenceTable, runDeterminism, SIZES, totalResults, type Measured } from './lib/determinism.ts';
-import { getTarget } from './lib/targets.ts';
+import { getTarget, glibcFloorOf } from './lib/targets.ts';
+
+const x64 = getTarget('linux-x64');
+const arm64 = getTarget('linux-arm64');
+/** the glibc the corpus also runs at: linux-x64's floor (the pinned build root's) */
+const floor = `glibc ${glibcFloorOf(x64)}`;
 
 await runCommand(
   {
@@ -22,7 +27,7 @@ await runCommand(
     ],
     details: `
 Runs native/determinism-corpus/corpus.js on dist/linux-x64/release/xsnap-worker
-(with this host's glibc, and with the pinned build root's glibc 2.31, the floor)
+(with this host's glibc, and with the pinned build root's ${floor}, the floor)
 and dist/linux-arm64/release/xsnap-worker (qemu-aarch64 with the build root's
 arm64 runtime), and prints a Markdown table: per family, how many results
 differ, compared as raw IEEE bits. Reports only: it exits 0 whatever it finds
@@ -34,8 +39,6 @@ differ, compared as raw IEEE bits. Reports only: it exits 0 whatever it finds
     const seed = Number(stringFlag(flags, 'seed') ?? DEFAULT_SEED);
     if (!Number.isInteger(perFamily) || perFamily < 1) throw new UsageError('--per-family must be a positive whole number');
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError('--seed must be a whole number >= 0');
-    const x64 = getTarget('linux-x64');
-    const arm64 = getTarget('linux-arm64');
     const profile = (await readBuildInfo(dist, 'linux-x64')).math?.profile ?? 'system';
     const runs: Record<string, Measured> = {};
     const measure = async (label: string, bin: string, runner: string[] | null) => {
@@ -46,12 +49,12 @@ differ, compared as raw IEEE bits. Reports only: it exits 0 whatever it finds
       runs[label] = { label, record: r.record, raw: r.raw };
     };
     await measure('linux-x64', binaryPath(dist, 'linux-x64', 'release'), await hostRunner(x64));
-    await measure('linux-x64 at glibc 2.31', binaryPath(dist, 'linux-x64', 'release'), await glibcFloorRunner());
+    await measure(`linux-x64 at ${floor}`, binaryPath(dist, 'linux-x64', 'release'), await glibcFloorRunner());
     await measure('linux-arm64', binaryPath(dist, 'linux-arm64', 'release'), await hostRunner(arm64));
-    const columns = ['linux-x64 vs linux-arm64', 'x64: host glibc vs glibc 2.31'];
+    const columns = ['linux-x64 vs linux-arm64', `x64: host glibc vs ${floor}`];
     const rows = divergenceTable([
       { column: columns[0], a: runs['linux-x64'], b: runs['linux-arm64'] },
-      { column: columns[1], a: runs['linux-x64'], b: runs['linux-x64 at glibc 2.31'] },
+      { column: columns[1], a: runs['linux-x64'], b: runs[`linux-x64 at ${floor}`] },
     ]);
     const table = renderDivergenceTable(rows, columns, perFamily);
     const title = `Math profile ${profile}; seed ${seed}, ${perFamily} results per family; results compared as raw IEEE bits.`;

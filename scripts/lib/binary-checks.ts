@@ -13,7 +13,7 @@ import { readElf, isElf, compareGlibc } from './elf.ts';
 import { readMachO, isMachO } from './macho.ts';
 import { runRaw, which } from './exec.ts';
 import { sha256Hex } from './hash.ts';
-import { GLIBC_FLOOR, MACOS_MIN_VERSION, runnerFor, type Target } from './targets.ts';
+import { glibcFloorOf, macosMinOf, runnerFor, type Target } from './targets.ts';
 import { debFileName, existingBuildRoot, fetchPinnedDeb, LOCK_FILE, readLock, type BuildRoot } from './buildroot.ts';
 import type { MathProfile } from './pin.ts';
 import { readLibmPin } from './portable-libm.ts';
@@ -122,14 +122,22 @@ async function machoMathImports(path: string): Promise<string[] | string> {
 /** libm math functions an ELF binary imports (bound to libm.so.*). */
 export const libmImports = (elf: ReturnType<typeof readElf>) => elf.imports.filter((i) => i.library?.startsWith('libm.so')).map((i) => i.name).sort();
 
-/** How to run `target`'s binaries on this host (qemu + the build root's arm64 runtime for linux-arm64). */
+/**
+ * How to run `target`'s binaries on this host: natively, under Rosetta, or under qemu
+ * with the target's runtime from the build root (else from /), as `target.run` says.
+ */
 export async function hostRunner(target: Target): Promise<string[] | null> {
-  if (target.os === process.platform && target.cpu === process.arch) return [];
-  if (target.name !== 'linux-arm64' || process.platform !== 'linux') return runnerFor(target);
-  const qemu = await which('qemu-aarch64');
+  const direct = runnerFor(target);
+  if (direct) return direct;
+  const host = `${process.platform}-${process.arch}`;
+  const qemu = target.run.flatMap((w) => (w.via === 'qemu' && w.host === host ? [w] : []))[0];
+  if (!qemu) return null;
+  const emulator = await which(qemu.emulator);
   const root = await existingBuildRoot();
-  const sysroot = root && existsSync(root.arm64SysRoot) ? root.arm64SysRoot : existsSync('/usr/aarch64-linux-gnu') ? '/usr/aarch64-linux-gnu' : undefined;
-  return runnerFor(target, { qemu, arm64SysRoot: sysroot });
+  const inRoot = root && join(root.path, qemu.sysroot);
+  const fromRoot = `/${qemu.sysroot}`;
+  const sysroot = inRoot && existsSync(inRoot) ? inRoot : existsSync(fromRoot) ? fromRoot : undefined;
+  return runnerFor(target, { qemu: emulator, sysroot });
 }
 
 /** `xsnap X.Y.Z (XS a.b.c)` -> `X.Y.Z` */
@@ -167,10 +175,12 @@ export async function checkBinary(path: string, target: Target, label: string, o
         const libm = libmImports(elf);
         if (libm.length) fail('portable-libm', 'no libm math function imported (math profile portable)', `imports ${libm.join(', ')} from libm`, 'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked ahead of -lm');
       }
-      if (elf.maxGlibc && compareGlibc(elf.maxGlibc, GLIBC_FLOOR) > 0) {
-        const msg = `needs GLIBC_${elf.maxGlibc}, above the floor GLIBC_${GLIBC_FLOOR}`;
+      const floor = glibcFloorOf(target); // none for musl: its binaries carry no symbol versions
+      if (floor && elf.maxGlibc && compareGlibc(elf.maxGlibc, floor) > 0) {
+        const msg = `needs GLIBC_${elf.maxGlibc}, above the floor GLIBC_${floor}`;
+        const hint = 'build with the pinned build root (--toolchain pinned)';
         if (opts.glibcFloorIsWarning) warnings.push(`${label}: ${msg} (host toolchain: not releasable)`);
-        else fail('glibc-floor', `GLIBC <= ${GLIBC_FLOOR}`, `GLIBC_${elf.maxGlibc}`, 'build with the pinned build root (--toolchain pinned)');
+        else fail('glibc-floor', `GLIBC <= ${floor}`, `GLIBC_${elf.maxGlibc}`, hint);
       }
     } else {
       if (!isMachO(buf)) throw new Error(isElf(buf) ? 'an ELF file, not Mach-O' : 'not a Mach-O file');
@@ -185,7 +195,11 @@ export async function checkBinary(path: string, target: Target, label: string, o
         else if (libm.length) fail('portable-libm', 'no libm math function imported (math profile portable)', `imports ${libm.join(', ')} from libSystem`, 'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked');
       }
       const min = semver.coerce(macho.minMacos ?? '');
-      if (!min || semver.gt(min, semver.coerce(MACOS_MIN_VERSION)!)) fail('macos-min-version', `minimum macOS <= ${MACOS_MIN_VERSION}`, String(macho.minMacos), `link with -mmacosx-version-min=${MACOS_MIN_VERSION}`);
+      const floor = macosMinOf(target);
+      if (floor && (!min || semver.gt(min, semver.coerce(floor)!))) {
+        const hint = `link with -mmacosx-version-min=${floor}`;
+        fail('macos-min-version', `minimum macOS <= ${floor}`, String(macho.minMacos), hint);
+      }
     }
   } catch (e) {
     fail('binary-format', want.format === 'elf' ? `ELF for ${want.machineName}` : `Mach-O for ${want.cpuName}`, (e as Error).message);

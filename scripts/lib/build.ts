@@ -17,7 +17,8 @@ import { buildInfoPath, cacheDir, targetDir, BINARY_NAME } from './paths.ts';
 import { ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
 import { fetchSources, treeDigest, type SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
-import { canBuildOn, GLIBC_FLOOR, MACOS_MIN_VERSION, TARGETS, type Goal, type Target } from './targets.ts';
+import { canBuildOn, glibcFloorOf, macosMinOf, TARGETS } from './targets.ts';
+import type { Goal, Target, ToolchainKind } from './targets.ts';
 import { MATH_PROFILES, type MathProfile, type Pin } from './pin.ts';
 import { mathInfo, prepareLibmBuild, type MathInfo } from './portable-libm.ts';
 
@@ -26,7 +27,7 @@ export const BUILDER_REVISION = 2;
 /** Fixed so nothing time-dependent can enter the binaries. */
 export const SOURCE_DATE_EPOCH = '0';
 
-export type ToolchainKind = 'pinned' | 'host' | 'macos';
+export type { ToolchainKind };
 
 export interface BuildPlan {
   target: Target['name'];
@@ -103,12 +104,15 @@ export function planBuild(opts: {
   }
   const goals = SUPPORTED_GOALS[opts.goal ?? 'both'];
   if (!goals) throw new UsageError(`--goal must be release, debug or both, not "${opts.goal}"`);
-  const defaultToolchain: ToolchainKind = target.os === 'darwin' ? 'macos' : 'pinned';
-  const toolchain = (opts.toolchain ?? defaultToolchain) as ToolchainKind;
-  const allowed: ToolchainKind[] = target.os === 'darwin' ? ['macos'] : ['pinned', 'host'];
+  const allowed = target.toolchains; // the first is the default
+  const toolchain = (opts.toolchain ?? allowed[0]) as ToolchainKind;
   if (!allowed.includes(toolchain)) throw new UsageError(`--toolchain for ${target.name} must be ${allowed.join(' or ')}, not "${toolchain}"`);
   const math = (opts.math ?? pin.math) as MathProfile;
   if (!MATH_PROFILES.includes(math)) throw new UsageError(`--math must be ${MATH_PROFILES.join(' or ')}, not "${opts.math}"`);
+  if (!target.math.includes(math)) {
+    const supported = target.math.join(' and ');
+    throw new UsageError(`${target.name} cannot be built with the ${math} math profile: it supports ${supported}`);
+  }
   return {
     target: target.name,
     version: pin.version,
@@ -142,7 +146,10 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
     const compilerLine = await run(enterArgv(root.path, [target.compiler, '--version']), { what: 'compiler in the build root' });
     return {
       root,
-      info: { kind: 'pinned', compiler: compilerLine.stdout.split('\n')[0], buildRootId: root.id, suite: root.suite, packages: root.packages, glibcFloor: GLIBC_FLOOR },
+      info: {
+        kind: 'pinned', compiler: compilerLine.stdout.split('\n')[0],
+        buildRootId: root.id, suite: root.suite, packages: root.packages, glibcFloor: glibcFloorOf(target),
+      },
       exec: async (argv, o) => {
         await run(enterArgv(root.path, ['/usr/bin/env', '-i', ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`), ...argv]), { what: o.what, onLine: o.onLine });
       },
@@ -158,7 +165,7 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
   if (!line) throw new OperationError(`compiler ${compiler} is not available on this host`);
   const info: ToolchainInfo = { kind: plan.toolchain, compiler: line };
   if (plan.toolchain === 'macos') {
-    info.macosMin = MACOS_MIN_VERSION;
+    info.macosMin = macosMinOf(target);
     info.sdk = (await firstLine(['xcrun', '--show-sdk-version'])) ?? 'unknown';
   }
   return {
@@ -184,8 +191,11 @@ const MAKEFILE_LIBRARIES: Record<Target['platformDir'], string> = { lin: '-ldl -
 /** Where the portable libm archive is built, below the work folder. */
 const LIBM_SUBDIR = 'portable-libm';
 
-/** darwin: the CPU and minimum macOS, for the makefile and for the portable libm's own compile */
-const darwinFlags = (target: Target) => (target.binary.format === 'macho' ? ['-arch', target.binary.cpuName, `-mmacosx-version-min=${MACOS_MIN_VERSION}`] : []);
+/** darwin: the CPU and minimum macOS (the target's floor), for the makefile and for the portable libm's own compile */
+const darwinFlags = (target: Target) =>
+  target.binary.format === 'macho'
+    ? ['-arch', target.binary.cpuName, `-mmacosx-version-min=${macosMinOf(target)}`]
+    : [];
 
 /** CC and make arguments; `work` is the work folder as the compiler sees it (sources in <work>/src). */
 function buildFlags(plan: BuildPlan, target: Target, work: string) {
@@ -204,7 +214,7 @@ function buildFlags(plan: BuildPlan, target: Target, work: string) {
   const env: Record<string, string> = { LC_ALL: 'C', TZ: 'UTC', SOURCE_DATE_EPOCH, HOME: '/nonexistent' };
   if (plan.toolchain === 'pinned') env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
   if (target.os === 'darwin') {
-    env.MACOSX_DEPLOYMENT_TARGET = MACOS_MIN_VERSION;
+    env.MACOSX_DEPLOYMENT_TARGET = macosMinOf(target)!;
     env.ZERO_AR_DATE = '1'; // Apple ar and ld: no timestamps in archives and debug maps
   }
   return { cc, make, env };

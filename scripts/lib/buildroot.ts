@@ -79,8 +79,6 @@ export interface BuildRoot {
   suite: string;
   /** exact versions of the toolchain packages */
   packages: Record<string, string>;
-  /** where the arm64 runtime lives, for qemu-aarch64 -L */
-  arm64SysRoot: string;
 }
 
 const STAMP = 'xsnap-buildroot.json';
@@ -367,13 +365,14 @@ export function buildRootDir(lock?: BuildRootLock): string {
 async function readStamp(dir: string): Promise<BuildRoot | null> {
   const file = join(dir, STAMP);
   if (!existsSync(file)) return null;
-  const s = JSON.parse(await readFile(file, 'utf8')) as Omit<BuildRoot, 'path' | 'arm64SysRoot'>;
-  return { id: s.id, suite: s.suite, packages: s.packages, path: dir, arm64SysRoot: join(dir, 'usr/aarch64-linux-gnu') };
+  const s = JSON.parse(await readFile(file, 'utf8')) as Omit<BuildRoot, 'path'>;
+  return { id: s.id, suite: s.suite, packages: s.packages, path: dir };
 }
 
 /**
  * The build root if one exists already (no side effects, not checked): only
- * for finding the arm64 runtime to run a binary under qemu, never to build.
+ * for running binaries (a target's qemu sysroot, the glibc floor's loader,
+ * its objdump), never to build.
  */
 export async function existingBuildRoot(): Promise<BuildRoot | null> {
   return readStamp(buildRootDir());

@@ -13,7 +13,7 @@ import { RegistryReader } from './npm-client.ts';
 import { minimalEnv, runRaw } from './exec.ts';
 import { sha256Hex } from './hash.ts';
 import { REPO_ROOT, packageBinaryPath } from './paths.ts';
-import { GOALS, TARGETS, type Target } from './targets.ts';
+import { GOALS, hostLibc, TARGETS, type Target } from './targets.ts';
 
 export const PACKAGE_MANAGERS = ['npm', 'yarn', 'pnpm'] as const;
 export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
@@ -41,12 +41,12 @@ export const platformLabel = (p: Platform) => `${p.os}-${p.cpu}${p.libc ? `-${p.
 
 /** The target a platform gets, or null (musl, or nothing of ours fits). */
 export function targetFor(p: Platform, among: readonly Target[] = TARGETS): Target | null {
-  return among.find((t) => t.os === p.os && t.cpu === p.cpu && (t.libc === undefined || (p.libc ?? 'glibc') === t.libc)) ?? null;
+  return among.find((t) => t.os === p.os && t.cpu === p.cpu && (!t.libc || (p.libc ?? 'glibc') === t.libc)) ?? null;
 }
 
 export function hostPlatform(): Platform {
-  const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
-  return { os: process.platform, cpu: process.arch, ...(process.platform === 'linux' ? { libc: glibc ? 'glibc' : 'musl' } : {}) };
+  const libc = hostLibc();
+  return { os: process.platform, cpu: process.arch, ...(libc ? { libc } : {}) };
 }
 
 export interface InstallRequest {

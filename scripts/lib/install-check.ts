@@ -10,7 +10,7 @@ import type { Failure } from './errors.ts';
 import { runRaw } from './exec.ts';
 import { sha256Hex } from './hash.ts';
 import { packageBinaryPath } from './paths.ts';
-import { GOALS, type Target } from './targets.ts';
+import { GOALS, LIBCS, type Libc, type Target } from './targets.ts';
 
 export interface Platform {
   os: string;
@@ -20,11 +20,16 @@ export interface Platform {
   expect: string | null;
 }
 
-/** One platform per selected target, plus a linux musl host that none of our (glibc) packages fits. */
+/**
+ * One platform per selected target, plus, beside the first one with a C library, a host of
+ * its os and cpu with a C library none of the selected packages fits (npm must install none).
+ */
 export function platformsFor(targets: readonly Target[]): Platform[] {
   const out: Platform[] = targets.map((t) => ({ os: t.os, cpu: t.cpu, ...(t.libc ? { libc: t.libc } : {}), expect: t.packageName }));
-  const linux = targets.find((t) => t.os === 'linux');
-  if (linux) out.push({ os: 'linux', cpu: linux.cpu, libc: 'musl', expect: null });
+  const withLibc = targets.find((t) => t.libc);
+  const fits = (libc: Libc) => targets.some((t) => t.os === withLibc?.os && t.cpu === withLibc.cpu && t.libc === libc);
+  const unfit = LIBCS.find((libc) => !fits(libc));
+  if (withLibc && unfit) out.push({ os: withLibc.os, cpu: withLibc.cpu, libc: unfit, expect: null });
   return out;
 }
 

@@ -175,8 +175,8 @@ export async function startLocalRegistry(
     detached?: boolean;
     timeoutMs?: number;
     flavour?: RegistryFlavour;
-    /** Verdaccio's own unserialized package-list writes (bench/registry-db-race.ts measures the race) */
-    unserializedDbWrites?: boolean;
+    /** Verdaccio as shipped, without verdaccio-workarounds.mjs (bench/registry-races.ts measures its races) */
+    asShipped?: boolean;
   } = {},
 ): Promise<LocalRegistry> {
   const dir = opts.dir ?? LOCAL_REGISTRY_DIR;
@@ -203,7 +203,7 @@ export async function startLocalRegistry(
     detached: Boolean(opts.detached),
     stdio: ['ignore', logFd, logFd, 'pipe'],
     // the registry needs none of our credentials
-    env: minimalEnv({ NO_COLOR: '1', ...(opts.unserializedDbWrites ? { XSNAP_REGISTRY_UNSERIALIZED_DB: '1' } : {}) }),
+    env: minimalEnv({ NO_COLOR: '1', ...(opts.asShipped ? { XSNAP_REGISTRY_AS_SHIPPED: '1' } : {}) }),
   });
   closeSync(logFd);
   const ready = child.stdio[3] as Readable;

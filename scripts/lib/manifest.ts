@@ -43,7 +43,7 @@ export interface ManifestTarget {
   package: string;
   os: Target['os'];
   cpu: Target['cpu'];
-  libc?: 'glibc';
+  libc?: NonNullable<Target['libc']>;
   release: ManifestBinary;
   debug: ManifestBinary;
   tarball: { name: string; integrity: string; size: number };

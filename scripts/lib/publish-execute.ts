@@ -46,7 +46,8 @@ export interface PackageOutcome {
 export class NotResumable extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const backoff = (policy: RetryPolicy, attempt: number) => Math.min(policy.baseMs * 2 ** (attempt - 1), 15_000);
+/** The wait before attempt `attempt + 1`: doubling from the policy's base, capped at 15 s. */
+export const backoff = (policy: RetryPolicy, attempt: number) => Math.min(policy.baseMs * 2 ** (attempt - 1), 15_000);
 
 /**
  * npm's answer when the version already exists: the public registry's 403

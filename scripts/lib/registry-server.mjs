@@ -7,13 +7,16 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { readFileSync, writeSync, closeSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { writeWholeOneAtATime } from './registry-db-writes.mjs';
+import { ServerResponse } from 'node:http';
+import { ignoreLateContentLength, writeWholeOneAtATime } from './verdaccio-workarounds.mjs';
 
-// Verdaccio's package list: see registry-db-writes.mjs. Installed before
-// Verdaccio is loaded, so that its `import * as fsP` sees the wrapper.
-if (!process.env.XSNAP_REGISTRY_UNSERIALIZED_DB) {
+// Verdaccio bugs that break it under load (verdaccio-workarounds.mjs), fixed
+// before it is loaded so that its `import * as fsP` sees the wrapper.
+// XSNAP_REGISTRY_AS_SHIPPED=1 leaves them in, for bench/registry-races.ts.
+if (!process.env.XSNAP_REGISTRY_AS_SHIPPED) {
   writeWholeOneAtATime(createRequire(import.meta.url)('node:fs/promises'), (file) => file.endsWith('/.verdaccio-db.json'));
   syncBuiltinESMExports();
+  ignoreLateContentLength(ServerResponse.prototype);
 }
 
 const [flag, moduleDir, configFile] = process.argv.slice(2);

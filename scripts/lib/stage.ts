@@ -12,7 +12,7 @@ import { sha256File } from './hash.ts';
 import { binaryPath, packageBinaryPath, PACKAGE_TEMPLATES } from './paths.ts';
 import { readBuildInfo, type BuildInfo } from './build.ts';
 import { normalizeGzipHeader } from './bundle.ts';
-import { GOALS, GLIBC_FLOOR, MACOS_MIN_VERSION, TARGETS, type Target } from './targets.ts';
+import { floorText, GOALS, TARGETS, type Target } from './targets.ts';
 
 /**
  * The binary links Moddable XS (LGPL-3.0-or-later, with Apache-2.0 parts from
@@ -61,7 +61,7 @@ export function templatePackageJson(t: Target): Record<string, unknown> {
 }
 
 export function templateReadme(t: Target): string {
-  const floor = t.os === 'linux' ? `glibc ${GLIBC_FLOOR} or newer (Ubuntu 20.04, Debian 11 and later)` : `macOS ${MACOS_MIN_VERSION} or newer`;
+  const floor = floorText(t);
   return `# ${t.packageName}
 
 \`xsnap-worker\`, the XS JavaScript worker that \`@agoric/xsnap\` runs vats in,

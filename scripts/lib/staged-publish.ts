@@ -21,7 +21,7 @@ import { sriSha512 } from './hash.ts';
 import { nextStep, scriptHint, UsageError, type Failure } from './errors.ts';
 import { lastLines, type NpmClient, type StagedVersion } from './npm-client.ts';
 import { checkPublishedPackage, checkTarballBytes, type ManifestEntry, type PublishedCheck } from './published.ts';
-import type { RetryPolicy } from './publish-execute.ts';
+import { backoff, isPublishConflict, type RetryPolicy } from './publish-execute.ts';
 import { latestMoveProblem, type RegistryKind } from './publish-plan.ts';
 import { findMember, verifiedBytes, type SetMember } from './publish-preflight.ts';
 import type { TargetName } from './targets.ts';
@@ -177,9 +177,12 @@ export async function executeStage(plan: StagePlan, members: SetMember[], client
 
   log.step('downloading every staged version and checking it against the manifest');
   const lines: StagedLine[] = [];
-  // one package at a time: a registry under load resets parallel staged downloads more often
-  for (const p of plan.packages.filter((x) => x.action !== 'refuse')) {
-    const state = await readStageState(client, memberOf(p.package).entry, plan.version);
+  // every package at once (the local registry's crash under parallel staged downloads
+  // was Verdaccio's, worked around in verdaccio-workarounds.mjs); reported in plan order
+  const checked = plan.packages.filter((x) => x.action !== 'refuse');
+  const states = await Promise.all(checked.map((p) => readStageState(client, memberOf(p.package).entry, plan.version)));
+  for (const [i, p] of checked.entries()) {
+    const state = states[i];
     if (state.published.status === 'ok') {
       lines.push({ package: p.package, version: plan.version, stageId: null, integrity: p.integrity, status: 'published' });
       continue;
@@ -217,6 +220,18 @@ export interface ApproveOutcome {
   /** ms since the epoch when the approval returned (the version is installable from then on) */
   approvedAt?: number;
   error?: string;
+}
+
+/** Whether `version` is published with our integrity, read up to `attempts` times (with backoff) until it is. */
+async function readApproved(client: NpmClient, entry: ManifestEntry, version: string, attempts: number, policy: RetryPolicy): Promise<PublishedCheck> {
+  let last = await checkPublishedPackage(client, entry, version, { download: false });
+  for (let attempt = 1; last.status !== 'ok' && last.status !== 'different' && attempt < attempts; attempt++) {
+    const wait = backoff(policy, attempt);
+    log.info(`${entry.package}@${version}: approval refused as already present, not readable yet; reading again in ${(wait / 1000).toFixed(1)} s`);
+    await new Promise((r) => setTimeout(r, wait));
+    last = await checkPublishedPackage(client, entry, version, { download: false });
+  }
+  return last;
 }
 
 /**
@@ -266,8 +281,11 @@ export async function approveSet(opts: { client: NpmClient; entries: ManifestEnt
       log.ok(`approved ${state.package}@${version} (${stage.id})`);
       return { package: state.package, stageId: stage.id, result: 'approved', approvedAt: at };
     }
-    // a concurrent approval (another maintainer) may have won: the registry decides
-    const now = await checkPublishedPackage(client, state.entry, version, { download: false });
+    // a concurrent approval (another maintainer, another run) may have won: the
+    // registry decides. Its "already present" can come while the winner is still
+    // writing the version (Verdaccio stores the tarball first), so a conflict is
+    // read back with backoff; any other failure is looked at once.
+    const now = await readApproved(client, state.entry, version, isPublishConflict(r.stderr) ? opts.policy.readAttempts : 1, opts.policy);
     if (now.status === 'ok') {
       log.warn(`${state.package}@${version}: approval answered exit ${r.code}, but the version is published with our integrity (approved elsewhere)`);
       return { package: state.package, stageId: stage.id, result: 'approved-elsewhere' };

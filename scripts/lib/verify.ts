@@ -534,7 +534,7 @@ async function verifyDeterminism(x: { c: Checks; dist: string; targets: Target[]
         report.targets[t.name] = { results: totalResults(run.record), seconds: Math.round(run.seconds * 10) / 10, measuredHere: true, timeZoneDependent: run.record.timeZoneDependent };
         if (recorded) record(diffDeterminism({ label: `${t.name} (manifest)`, record: recorded }, here, profile), `${t.name} (manifest)`, `${t.name} (here)`, 'determinism');
         else c.ran('determinism');
-        if (t.os === 'linux' && t.cpu === 'x64' && runner.length === 0) {
+        if (t.floor?.kind === 'glibc' && t.floor.determinismAtFloor && runner.length === 0) {
           const floor = await glibcFloorRunner();
           if (!floor) c.notes.push('determinism at the glibc floor not checked: no build root here (build-target.ts makes it)');
           else if (!readElf(await readFile(bin)).interpreter) c.notes.push(`determinism at the glibc floor not checked: ${rel(dist, bin)} is statically linked (no glibc to vary)`);

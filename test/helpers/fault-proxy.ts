@@ -33,6 +33,12 @@ export interface FaultRule {
   lagReads?: number;
 }
 
+/** An answer the proxy gives in the registry's place (JSON body). */
+export interface CannedAnswer {
+  status: number;
+  body: string;
+}
+
 export interface FaultProxy {
   url: string;
   /** replace the rules (hit counters restart) */
@@ -45,9 +51,11 @@ export interface FaultProxy {
   /**
    * run `fn` (awaited) when a request first matches, before it is handled:
    * a race staged at an exact point of publish-all's run (e.g. swap a file
-   * during whoami, release a newer version during the read-back). Once per call.
+   * during whoami, release a newer version during the read-back). When `fn`
+   * returns an answer, the client gets it and the registry never sees the
+   * request. Once per call.
    */
-  onceOn(method: string, path: RegExp, fn: () => Promise<void> | void): void;
+  onceOn(method: string, path: RegExp, fn: () => Promise<CannedAnswer | void> | CannedAnswer | void): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +77,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           return;
         }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        // the registry gone mid-answer: the client sees the connection drop, as it
+        // would without the proxy (pipe alone would leave it waiting for the rest)
+        upRes.on('error', () => res.destroy());
+        upRes.on('aborted', () => res.destroy());
         upRes.pipe(res);
       },
     );
@@ -93,7 +105,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       get.end();
     });
 
-  const hooks: Array<{ method: string; path: RegExp; fn: () => Promise<void> | void }> = [];
+  const hooks: Array<{ method: string; path: RegExp; fn: () => Promise<CannedAnswer | void> | CannedAnswer | void }> = [];
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
     state.seen.push(`${req.method} ${path}`);
@@ -101,7 +113,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (hook >= 0) {
       const [h] = hooks.splice(hook, 1);
       req.pause();
-      await h.fn();
+      const answer = await h.fn();
+      if (answer) {
+        req.resume();
+        res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(answer.body)) });
+        res.end(answer.body);
+        return;
+      }
     }
     const lag = req.method === 'GET' ? stale.get(path) : undefined;
     if (lag && lag.reads > 0) {

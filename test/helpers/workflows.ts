@@ -369,6 +369,35 @@ export function matrixProblems(wf: Workflow, jobId: string, role: 'build' | 'che
   return problems;
 }
 
+/** The jobs whose matrix lists the targets, and which runner of the table (`ci.build` or `ci.check`) each leg uses. */
+export const TARGET_MATRICES: ReadonlyArray<{ file: string; job: string; role: 'build' | 'check' }> = [
+  { file: 'build.yml', job: 'build', role: 'build' },
+  { file: 'verify.yml', job: 'check', role: 'check' },
+  { file: 'delivery.yml', job: 'delivery', role: 'check' },
+];
+
+/** Every matrix that names targets is in TARGET_MATRICES, and each of those is exactly the target table. */
+export function targetMatrixProblems(wfs: Record<string, Workflow>): string[] {
+  const problems: string[] = [];
+  for (const [file, wf] of Object.entries(wfs)) {
+    for (const [job, spec] of Object.entries<Doc>(wf.doc?.jobs ?? {})) {
+      const matrix = spec?.strategy?.matrix;
+      const names = matrix?.target !== undefined || (matrix?.include ?? []).some((e: Doc) => e?.target !== undefined);
+      if (names && !TARGET_MATRICES.some((m) => m.file === file && m.job === job)) {
+        const fix = 'add it to TARGET_MATRICES';
+        problems.push(`${wf.file} ${job}: a matrix of targets that no test ties to the target table (${fix})`);
+      }
+    }
+  }
+  for (const m of TARGET_MATRICES) {
+    const wf = wfs[m.file];
+    const missing = `.github/workflows/${m.file}: no job ${m.job} (TARGET_MATRICES names it)`;
+    if (!wf?.doc?.jobs?.[m.job]) problems.push(missing);
+    else problems.push(...matrixProblems(wf, m.job, m.role));
+  }
+  return problems;
+}
+
 /** Plain setup commands a `run:` step may be, besides `npx tsx scripts/<script>.ts ...`. */
 export const SETUP_COMMANDS: RegExp[] = [
   // install scripts never run (the publish job holds credentials; tsx needs none: esbuild's binary is an optional dependency)

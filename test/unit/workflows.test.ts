@@ -15,7 +15,8 @@ import {
   actionlint, actionRuntimeProblems, argsOf, broken, buildRunCheckProblems, concurrencyProblems, environmentOf, evaluate, evalToken, expandGlob,
   githubParseProblems, jobListProblems, latestReleaseProblems, loadModel, loadWorkflows, matrixProblems, mutated, pinProblems, privilegeProblems,
   publishGraphProblems, publishJob, readLintConfig, refProblems, rehearsalProblems, releaseAssetProblems, releaseDistLayout, releaseRun, releaseRunJobs,
-  releaseScenarios, repositoryAgreementProblems, runTitle, runStepProblems, setupProblems, tagCheckStep, toolchainProblems, transitiveNeeds,
+  releaseScenarios, repositoryAgreementProblems, runTitle, runStepProblems, setupProblems, tagCheckStep,
+  targetMatrixProblems, toolchainProblems, transitiveNeeds,
   verifiedArtifactProblems, verifiedJobName, withWorkflow,
 } from '../helpers/workflows.ts';
 
@@ -97,6 +98,28 @@ t.test('matrices cover exactly the target table', async (t) => {
   t.match(matrixProblems(extra, 'check', 'check').join('\n'), /win32-x64/);
   const wrongRunner = mutated(verify, (d) => (d.jobs.check.strategy.matrix.include.find((e: { target: string }) => e.target === 'linux-arm64').runner = 'ubuntu-24.04'));
   t.match(matrixProblems(wrongRunner, 'check', 'check').join('\n'), /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/);
+});
+
+t.test('every matrix that lists targets is tied to the target table', async (t) => {
+  t.same(targetMatrixProblems(wfs), []);
+  // a new matrix of targets in another job, and a leg on the wrong runner, both fail
+  const newMatrix = mutated(release, (d) => (d.jobs.extra = {
+    'runs-on': '${{ matrix.runner }}',
+    strategy: { matrix: { include: [{ target: 'linux-x64', runner: 'ubuntu-24.04' }] } },
+    steps: [{ run: 'true' }],
+  }));
+  const untied = targetMatrixProblems({ ...wfs, 'release.yml': newMatrix }).join('\n');
+  t.match(untied, /release\.yml extra: a matrix of targets that no test ties/);
+  const delivery = mutated(wfs['delivery.yml'], (d) => {
+    d.jobs.delivery.strategy.matrix.include[3].runner = 'macos-15-intel';
+  });
+  const wrongRunner = targetMatrixProblems({ ...wfs, 'delivery.yml': delivery }).join('\n');
+  t.match(wrongRunner, /darwin-arm64 runs on macos-15-intel, target table says ci\.check = macos-15/);
+  const gone = mutated(verify, (d) => {
+    d.jobs.checks = d.jobs.check;
+    delete d.jobs.check;
+  });
+  t.match(targetMatrixProblems({ ...wfs, 'verify.yml': gone }).join('\n'), /verify\.yml: no job check/);
 });
 
 t.test('publish depends on the tag check, every build leg and verification', async (t) => {

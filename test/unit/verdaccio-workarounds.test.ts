@@ -1,9 +1,11 @@
-// The embedded registry's fix for Verdaccio's racing package-list writes
-// (scripts/lib/registry-db-writes.mjs), on a stand-in fs whose writes take
-// as long as the test says: chosen files are written one at a time, in call
-// order, whole (temporary file then rename); other files go straight through.
+// The embedded registry's workarounds for Verdaccio 9 bugs (scripts/lib/verdaccio-workarounds.mjs).
+// Its racing package-list writes, on a stand-in fs whose writes take as long as
+// the test says: chosen files are written one at a time, in call order, whole
+// (temporary file then rename); other files go straight through.
 import t from 'tap';
-import { writeWholeOneAtATime, type WritableFs } from '../../scripts/lib/registry-db-writes.mjs';
+import { createServer, ServerResponse, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ignoreLateContentLength, writeWholeOneAtATime, type WritableFs } from '../../scripts/lib/verdaccio-workarounds.mjs';
 
 function standInFs() {
   const files = new Map<string, string>();
@@ -73,4 +75,42 @@ t.test('without the wrapper the stand-in shows the race it guards against', asyn
   await Promise.all([s.fs.writeFile(DB, 'x'.repeat(30)), s.fs.writeFile(DB, 'y')]);
   t.ok(s.overlapped(), 'writes overlap');
   t.equal(s.files.get(DB), 'x'.repeat(30), 'and the earlier call, finishing last, wins');
+});
+
+// ---------------------------------------------------------------- a Content-Length set after the body began
+// A real HTTP server: the handler starts the body, then sets Content-Length, as
+// Verdaccio's staged-tarball download does when its fstat comes back late.
+async function lateHeader(proto: typeof ServerResponse.prototype, name = 'Content-Length'): Promise<{ thrown: string | null; body: string }> {
+  let thrown: string | null = null;
+  const server = createServer((req, res) => {
+    res.write('part one, ');
+    try {
+      proto.setHeader.call(res, name, '100');
+    } catch (e) {
+      thrown = (e as NodeJS.ErrnoException).code ?? String(e);
+    }
+    res.end('part two');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    return { thrown, body: await res.text() };
+  } finally {
+    server.close();
+  }
+}
+
+t.test('a Content-Length set after the body began is ignored, not thrown; earlier ones still apply', async (t) => {
+  const asShipped = await lateHeader(ServerResponse.prototype);
+  t.equal(asShipped.thrown, 'ERR_HTTP_HEADERS_SENT', 'Node throws without the workaround (what took Verdaccio down)');
+  // a copy of the prototype, so the real one stays as Node ships it for the other tests
+  const proto = Object.create(ServerResponse.prototype) as typeof ServerResponse.prototype;
+  ignoreLateContentLength(proto);
+  const fixed = await lateHeader(proto);
+  t.equal(fixed.thrown, null, 'with it, nothing is thrown');
+  t.equal(fixed.body, 'part one, part two', 'and the client gets the whole body');
+  const early = new ServerResponse({ method: 'GET' } as IncomingMessage);
+  proto.setHeader.call(early, 'Content-Length', '7');
+  t.equal(early.getHeader('content-length'), '7', 'before the headers go out it is set as usual');
+  t.equal((await lateHeader(proto, 'X-Other')).thrown, 'ERR_HTTP_HEADERS_SENT', 'other late headers still throw');
 });
