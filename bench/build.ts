@@ -14,7 +14,7 @@ import { DEFAULT_PIN } from '../scripts/lib/paths.ts';
 import { fetchSources } from '../scripts/lib/sources.ts';
 import { run } from '../scripts/lib/exec.ts';
 import { XsnapWorker } from '../scripts/lib/worker-protocol.ts';
-import { runScript } from '../test/helpers/run.ts';
+import { runScript } from '../scripts/lib/run-script.ts';
 
 const args = minimist(process.argv.slice(2), { string: ['target', 'rounds'], default: { target: 'linux-x64', rounds: '7' } });
 const target = args.target as string;

@@ -8,7 +8,7 @@
 // Run: npx tsx bench/determinism.ts [--rounds 7]
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { run } from '../scripts/lib/exec.ts';
+import { buildTargets } from '../scripts/lib/run-script.ts';
 import { binaryPath, REPO_ROOT } from '../scripts/lib/paths.ts';
 import { hostRunner } from '../scripts/lib/binary-checks.ts';
 import { getTarget } from '../scripts/lib/targets.ts';
@@ -20,11 +20,9 @@ const rounds = Number(args.rounds);
 const dists = { system: join(REPO_ROOT, '.cache', 'bench-dist-system'), portable: join(REPO_ROOT, '.cache', 'bench-dist-portable') };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-for (const [math, dist] of Object.entries(dists)) {
-  for (const target of ['linux-x64', 'linux-arm64']) {
-    console.error(`building ${target} (${math}) into ${dist} (cached when unchanged)`);
-    await run([process.execPath, '--import', 'tsx', join(REPO_ROOT, 'scripts', 'build-target.ts'), '--target', target, '--math', math, '--dist', dist], { what: `build ${target} ${math}` });
-  }
+for (const [math, dist] of Object.entries(dists) as Array<[keyof typeof dists, string]>) {
+  console.error(`building linux-x64 and linux-arm64 (${math}) into ${dist} (cached when unchanged)`);
+  await buildTargets(dist, ['linux-x64', 'linux-arm64'], { math });
 }
 
 console.log(`## determinism corpus at release size (${SIZES.release} results per family)\n`);

@@ -9,53 +9,71 @@
 //            first and the last package becoming installable (their approvals
 //            returning; goal < 1 s on the local registry).
 // Run: npx tsx bench/publish.ts [--rounds 3] [--only direct|staged]
-//      (needs the shared linux build: npm test, or npx tsx test/setup.ts)
+//      (builds, stages and manifests the linux set itself first: through the
+//      build cache, and outside the timings)
 import minimist from 'minimist';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, releaseDist, publishAll, approveAll } from '../test/helpers/registry.ts';
+import { startLocalRegistry, type RegistryFlavour } from '../scripts/lib/local-registry.ts';
+import { REPO_ROOT } from '../scripts/lib/paths.ts';
+import { buildTargets, runScript, stageReleaseSet } from '../scripts/lib/run-script.ts';
 
 const args = minimist(process.argv.slice(2), { string: ['rounds', 'only'], default: { rounds: '3' } });
 const rounds = Number(args.rounds);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const dist = await releaseDist();
 const ONE = 'linux-x64';
 const SET = 'linux-x64,linux-arm64';
+const LINUX = SET.split(',');
+
+// the release set: built into the folder the other benches build into, staged and manifested in a copy
+const builds = join(REPO_ROOT, '.cache', 'bench-dist-system');
+console.error(`building ${LINUX.join(' and ')} into ${builds} (cached when unchanged), then staging them`);
+await buildTargets(builds, LINUX, { math: 'system' });
+const dist = mkdtempSync(join(tmpdir(), 'xsnap-bench-set-'));
+for (const t of LINUX) cpSync(join(builds, t), join(dist, t), { recursive: true });
+await stageReleaseSet(dist, LINUX);
+
+type PublishAll = (extra: string[], dist: string) => ReturnType<typeof runScript>;
+
+/** A fresh embedded registry, and publish-all run against it as a user runs it. */
+async function withRegistry<T>(flavour: RegistryFlavour, fn: (publishAll: PublishAll) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'xsnap-bench-registry-'));
+  const reg = await startLocalRegistry({ dir, flavour });
+  const env = { NPM_TOKEN: reg.token, TMPDIR: mkdtempSync(join(tmpdir(), 'xsnap-bench-')) };
+  try {
+    return await fn((extra, d) => runScript('publish-all.ts', ['--registry', reg.url, '--dist', d, ...extra], { env }));
+  } finally {
+    await reg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function direct(targets: string): Promise<number> {
-  const reg = await startTestRegistry({ flavour: 'classic' });
-  try {
-    const env = { NPM_TOKEN: reg.token, TMPDIR: mkdtempSync(join(tmpdir(), 'xsnap-bench-')) };
+  return withRegistry('classic', async (publishAll) => {
     const t0 = performance.now();
-    const r = await publishAll(reg, dist, env, ['--via', 'direct'], { targets });
+    const r = await publishAll(['--targets', targets, '--skip-verify', '--via', 'direct'], dist);
     const s = (performance.now() - t0) / 1000;
     if (r.code !== 0) throw new Error(`publish-all --targets ${targets} failed:\n${r.stderr}`);
     return s;
-  } finally {
-    await reg.stop();
-  }
+  });
 }
 
 /** stage + verify staged + approve (with its read-back and gate); seconds and the visibility window in ms */
 async function staged(targets: string): Promise<{ s: number; windowMs: number }> {
-  const reg = await startTestRegistry({ flavour: 'staging' });
-  try {
-    const env = { NPM_TOKEN: reg.token, TMPDIR: mkdtempSync(join(tmpdir(), 'xsnap-bench-')) };
-    // the staged record goes to dist/: use a private copy of the shared dist
+  return withRegistry('staging', async (publishAll) => {
+    // the staged record goes to dist/: use a private copy of the set
     const own = mkdtempSync(join(tmpdir(), 'xsnap-bench-dist-'));
     cpSync(dist, own, { recursive: true });
     const t0 = performance.now();
-    const st = await publishAll(reg, own, env, ['--via', 'stage'], { targets });
+    const st = await publishAll(['--targets', targets, '--skip-verify', '--via', 'stage'], own);
     if (st.code !== 0) throw new Error(`publish-all --via stage --targets ${targets} failed:\n${st.stderr}`);
-    const ap = await approveAll(reg, own, env, ['--json'], { targets });
+    const ap = await publishAll(['--approve', '--targets', targets, '--json'], own);
     const s = (performance.now() - t0) / 1000;
     if (ap.code !== 0) throw new Error(`publish-all --approve --targets ${targets} failed:\n${ap.stderr}`);
     rmSync(own, { recursive: true, force: true });
     return { s, windowMs: JSON.parse(ap.stdout).windowMs };
-  } finally {
-    await reg.stop();
-  }
+  });
 }
 
 const results: string[] = [];
@@ -94,3 +112,4 @@ if (args.only !== 'direct') {
   );
 }
 for (const line of results) console.log(line);
+rmSync(dist, { recursive: true, force: true });

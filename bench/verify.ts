@@ -5,6 +5,7 @@
 //      from their build output, as a user runs the scripts.
 // Goal (issue 3): 1 >= 0.8x sha256sum.
 // Run: npx tsx bench/verify.ts [--dist dir-with-linux-builds] [--rounds 5] [--repeat 10]
+//      (without --dist it builds linux-x64 and linux-arm64 itself, through the build cache)
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,16 +14,22 @@ import minimist from 'minimist';
 import { run } from '../scripts/lib/exec.ts';
 import { sha256Hex } from '../scripts/lib/hash.ts';
 import { REPO_ROOT } from '../scripts/lib/paths.ts';
-import { runScript } from '../test/helpers/run.ts';
+import { buildTargets, runScriptOk } from '../scripts/lib/run-script.ts';
+
+/** the same folder bench/determinism.ts builds its "system" binaries into */
+const BENCH_DIST = join(REPO_ROOT, '.cache', 'bench-dist-system');
 
 const args = minimist(process.argv.slice(2), { string: ['dist', 'rounds', 'repeat'], default: { rounds: '5', repeat: '10' } });
 const TARGETS = ['linux-x64', 'linux-arm64'];
 const rounds = Number(args.rounds);
 const repeat = Number(args.repeat);
-const candidates = [args.dist as string | undefined, process.env.XSNAP_TEST_DIST, join(REPO_ROOT, '.cache', 'test-dist'), join(REPO_ROOT, 'dist')].filter(Boolean) as string[];
-const builds = candidates.find((d) => TARGETS.every((t) => existsSync(join(d, t, 'build-info.json'))));
-if (!builds) {
-  console.error(`no dist with ${TARGETS.join(' and ')} builds among ${candidates.join(', ')}: run npx tsx scripts/build-target.ts --target <t> for both first`);
+// without --dist, the bench builds what it needs (a copy from the build cache when built before)
+const builds = (args.dist as string | undefined) ?? BENCH_DIST;
+if (args.dist === undefined) {
+  console.error(`building ${TARGETS.join(' and ')} into ${builds} (cached when unchanged)`);
+  await buildTargets(builds, TARGETS, { math: 'system' });
+} else if (!TARGETS.every((t) => existsSync(join(builds, t, 'build-info.json')))) {
+  console.error(`${builds} lacks ${TARGETS.join(' or ')} builds: build both with scripts/build-target.ts first`);
   process.exit(2);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -30,10 +37,6 @@ const seconds = async (fn: () => Promise<unknown>) => {
   const t0 = performance.now();
   await fn();
   return (performance.now() - t0) / 1000;
-};
-const script = async (name: string, argv: string[]) => {
-  const r = await runScript(name, argv);
-  if (r.code !== 0) throw new Error(`${name} failed (exit ${r.code}):\n${r.stderr}`);
 };
 
 const work = await mkdtemp(join(tmpdir(), 'xsnap-bench-verify-'));
@@ -43,9 +46,9 @@ try {
 
   // 2. the whole pipeline after the build, timed per stage
   const list = TARGETS.join(',');
-  const stage = await seconds(() => script('stage-packages.ts', ['--dist', dist, '--targets', list]));
-  const manifest = await seconds(() => script('generate-manifest.ts', ['--dist', dist, '--targets', list]));
-  const verify = await seconds(() => script('verify-artifacts.ts', ['--dist', dist, '--targets', list]));
+  const stage = await seconds(() => runScriptOk('stage-packages.ts', ['--dist', dist, '--targets', list]));
+  const manifest = await seconds(() => runScriptOk('generate-manifest.ts', ['--dist', dist, '--targets', list]));
+  const verify = await seconds(() => runScriptOk('verify-artifacts.ts', ['--dist', dist, '--targets', list]));
 
   // 1. hashing: the files verification hashes (binaries, tarballs, bundle, manifest)
   const files = [

@@ -9,14 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runCommand, log, stringFlag, timed } from './lib/cli.ts';
-import { CheckFailed, UsageError, formatFailure, type Failure } from './lib/errors.ts';
-import { hostRunner } from './lib/binary-checks.ts';
-import { checkOutcome, hostPlatform, installSet, PACKAGE_MANAGERS, platformLabel, targetFor, type InstallOutcome, type ManifestTargets, type PackageManager, type Platform } from './lib/delivery.ts';
-import { checkDeterminismAgainst } from './lib/delivery-run.ts';
-import type { DeterminismRecord, MathProfile } from './lib/determinism.ts';
+import { runCommand, stringFlag } from './lib/cli.ts';
+import { CheckFailed, UsageError } from './lib/errors.ts';
+import { PACKAGE_MANAGERS, type PackageManager, type Platform } from './lib/delivery.ts';
+import { checkDelivery, deliveryTable, type DeliveryManifest } from './lib/delivery-check.ts';
 import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/npm-client.ts';
-import { packageBinaryPath } from './lib/paths.ts';
 import { checkVersion } from './lib/pin.ts';
 import { TARGETS } from './lib/targets.ts';
 import { latestOfSet } from './lib/delivery.ts';
@@ -69,7 +66,7 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
     if (Boolean(versionFlag) === Boolean(stringFlag(flags, 'manifest'))) throw new UsageError('give --manifest <file> or --version X.Y.Z|latest (one of them)');
     const manifestFile = stringFlag(flags, 'manifest') ?? join(MANIFESTS_DIR, manifestName(versionFlag === 'latest' ? await latestOfSet(registry, TARGETS.map((t) => t.packageName)) : checkVersion(versionFlag, '--version')));
     if (!existsSync(manifestFile)) throw new UsageError(`${manifestFile} does not exist${versionFlag ? ' (commit the release manifest with generate-manifest.ts --save)' : ''}`);
-    let manifest: ManifestTargets & { targets: Record<string, { determinism?: DeterminismRecord; math?: { profile?: MathProfile } }> };
+    let manifest: DeliveryManifest;
     try {
       manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
     } catch (e) {
@@ -91,54 +88,13 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
     if (pnpmAge !== undefined && !(Number.isInteger(pnpmAge) && pnpmAge >= 0)) throw new UsageError('--pnpm-minimum-release-age takes whole minutes');
     const keep = stringFlag(flags, 'keep');
     const root = keep ? resolve(keep) : await mkdtemp(join(tmpdir(), 'xsnap-delivery-'));
-    const packages = among.map((t) => t.packageName);
-    const failures: Failure[] = [];
-    const rows: Array<{ pm: string; platform: string; installed: string[]; ok: boolean; failures: Failure[] }> = [];
-    const hostOutcomes: InstallOutcome[] = [];
     try {
-      let lockfile: string | undefined;
-      if (lockPlatform && pms.includes('npm')) {
-        const o = await timed(`npm: the lockfile, made for ${platformLabel(lockPlatform)}`, () => installSet({ pm: 'npm', registry, version, packages, platform: lockPlatform, dir: join(root, `npm-lock-${platformLabel(lockPlatform)}`) }));
-        const f = await checkOutcome(o, manifest, lockPlatform);
-        failures.push(...f);
-        rows.push({ pm: 'npm (lockfile)', platform: o.platform, installed: o.installed, ok: f.length === 0, failures: f });
-        lockfile = join(root, `npm-lock-${platformLabel(lockPlatform)}`, 'package-lock.json');
-      }
-      for (const pm of pms) {
-        for (const p of platforms) {
-          const platform = p === 'host' ? undefined : p;
-          const label = platformLabel(platform ?? hostPlatform());
-          const o = await timed(`${pm}${pm === 'npm' && lockfile ? ' ci (from the lockfile)' : ''}: install ${version} for ${label}${platform ? '' : ' (this host)'}`, () =>
-            installSet({ pm, registry, version, packages, platform, dir: join(root, `${pm}-${label}`), lockfile: pm === 'npm' ? lockfile : undefined, yarnDefaultAgeGate: Boolean(flags['yarn-default-age-gate']), pnpmMinimumReleaseAge: pnpmAge }));
-          const f = await checkOutcome(o, manifest, platform ?? hostPlatform());
-          failures.push(...f);
-          rows.push({ pm, platform: o.platform, installed: o.installed, ok: f.length === 0, failures: f });
-          if (f.length === 0) log.ok(`${pm} for ${o.platform}: ${o.installed.join(', ') || 'nothing (as it should)'}`);
-          else f.forEach((x) => log.error(formatFailure(x)));
-          if (!platform && o.code === 0) hostOutcomes.push(o);
-        }
-      }
-      let determinism: { target: string; results: number; seconds: number; reports: string[] } | undefined;
-      if (flags.determinism) {
-        const target = targetFor(hostPlatform(), among);
-        const o = hostOutcomes.find((x) => target && x.paths[target.packageName]);
-        if (!target || !o) {
-          failures.push({ check: 'delivery-determinism', subject: `this host (${platformLabel(hostPlatform())})`, expected: 'an installed package of the set for this host (--platforms host)', actual: 'none' });
-        } else {
-          const want = manifest.targets[target.name].determinism;
-          if (!want) failures.push({ check: 'delivery-determinism', subject: `${manifestFile} targets.${target.name}.determinism`, expected: 'the digests measured at release', actual: 'absent' });
-          else {
-            // every package manager installed the same bytes (sha256 checked above): the corpus runs once
-            const bin = join(o.paths[target.packageName], packageBinaryPath('release'));
-            const r = await timed(`determinism corpus on the ${o.pm}-installed ${target.packageName}`, async () => checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, manifest.targets[target.name].math?.profile ?? 'system', `${target.name} installed by ${o.pm}`));
-            failures.push(...r.failures);
-            r.reports.forEach((l) => log.warn(l));
-            if (!r.failures.length) log.ok(`${r.results} results: every gated family equals the manifest's digest and meter`);
-            determinism = { target: target.name, results: r.results, seconds: r.seconds, reports: r.reports };
-          }
-        }
-      }
-      const table = ['| package manager | platform | installed | result |', '|---|---|---|---|', ...rows.map((r) => `| ${r.pm} | ${r.platform} | ${r.installed.join(', ') || '(none)'} | ${r.ok ? 'ok' : r.failures.map((f) => f.check).join(', ')} |`)].join('\n');
+      const { rows, failures, determinism } = await checkDelivery({
+        registry, version, manifest, manifestFile, among, pms, platforms, lockPlatform, root,
+        yarnDefaultAgeGate: Boolean(flags['yarn-default-age-gate']), pnpmMinimumReleaseAge: pnpmAge,
+        determinism: Boolean(flags.determinism),
+      });
+      const table = deliveryTable(rows);
       if (failures.length) throw new CheckFailed(failures);
       return {
         json: { ok: true, version, registry, installs: rows, determinism },

@@ -9,7 +9,7 @@ import { log, registerSecret, runCommand, stringFlag, PIN_OPTION } from './lib/c
 import { UsageError } from './lib/errors.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { CheckFailed } from './lib/errors.ts';
-import { checkBuildRun, checkRunId, checkReleaseTag, repositoryProblems, requiredJobs, RELEASE_WORKFLOW, SKIPPED_BY_DESIGN, startedFromProblems, VERIFIED_JOB, type BuildRun } from './lib/release-tag.ts';
+import { checkBuildRun, checkRunId, checkReleaseTag, tagFromEnv, repositoryProblems, requiredJobs, RELEASE_WORKFLOW, SKIPPED_BY_DESIGN, startedFromProblems, VERIFIED_JOB, type BuildRun } from './lib/release-tag.ts';
 import { REPOSITORY } from './lib/project.ts';
 
 await runCommand(
@@ -49,8 +49,7 @@ admits only v* tags) and --repo ${REPOSITORY} (npm provenance checks it).
   },
   async (flags) => {
     registerSecret(process.env.GITHUB_TOKEN);
-    const fromEnv = process.env.GITHUB_REF_TYPE === 'tag' ? process.env.GITHUB_REF_NAME : undefined;
-    const tag = stringFlag(flags, 'tag') ?? fromEnv;
+    const tag = tagFromEnv(stringFlag(flags, 'tag'));
     if (!tag) throw new UsageError('--tag vX.Y.Z is required (or run on a tag push)');
     const pin = readPin(pinPath(flags));
     const repo = stringFlag(flags, 'repo') ?? process.env.GITHUB_REPOSITORY;

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, log, registerSecret, stringFlag, PIN_OPTION } from './lib/cli.ts';
-import { CheckFailed, UsageError } from './lib/errors.ts';
+import { CheckFailed, nextStep, scriptHint, UsageError } from './lib/errors.ts';
 import { DIST_ARTIFACT_NAME, fetchRelease, findReleaseRun } from './lib/fetch-release.ts';
 import { manifestPath } from './lib/manifest.ts';
 import { readPin, pinPath } from './lib/pin.ts';
@@ -63,7 +63,7 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
     const runText = `run ${found.run.id} (${found.run.title}, ${found.run.event} at ${found.run.headSha})`;
     log.ok(found.kind === 'tag' ? `${runText}: a verified release run of v${found.version}` : `${runText}: a verified rehearsal of v${found.version}; its commit is not tied to a tag`);
     const dist = stringFlag(flags, 'dist') ?? `dist-v${found.version}`;
-    const next = `npx tsx scripts/publish-all.ts --dry-run --dist ${dist}`;
+    const next = scriptHint('publish-all.ts', '--dry-run', '--dist', dist);
     const pinVersion = readPin(pinPath(flags)).version;
     if (pinVersion !== found.version) log.warn(`this checkout's pin is ${pinVersion}, the run built ${found.version}: rehearse from a checkout of that run's commit (${found.run.headSha})`);
     if (flags['dry-run']) {
@@ -81,7 +81,7 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
     log.ok(`unpacked ${r.placed.join(', ')} into ${dist}; binaries re-hashed: ${r.checkedTargets.join(', ')}`);
     return {
       json: { run: found.run, kind: found.kind, version: found.version, artifact: found.artifact, zipSha256: r.zipSha256, dist, placed: r.placed, checkedTargets: r.checkedTargets, next },
-      text: `fetched the verified ${found.version} set of run ${found.run.id} into ${dist}\nnext: ${next}`,
+      text: `fetched the verified ${found.version} set of run ${found.run.id} into ${dist}${nextStep(next, '')}`,
       summary: `### fetch-release: ${found.version} from run ${found.run.id}\n\n${found.kind === 'tag' ? 'a verified release run of the tag' : 'a verified rehearsal run (no tag)'}; targets ${r.checkedTargets.join(', ')} into \`${join(dist)}\`\n\nnext: \`${next}\``,
     };
   },

@@ -4,32 +4,22 @@
 // registry, run the agoric-sdk gate against it, then install the published
 // package for this platform back from the registry and run its binary.
 // Each stage is the real script, run as CI runs it; this file only chains them.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, log, stringFlag, timed, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
 import { OperationError, UsageError } from './lib/errors.ts';
 import { run, runRaw } from './lib/exec.ts';
-import { distDir, REPO_ROOT, packageBinaryPath } from './lib/paths.ts';
+import { distDir, packageBinaryPath } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { canBuildOn, hostTarget, parseTargetList, TARGETS } from './lib/targets.ts';
 import { startLocalRegistry } from './lib/local-registry.ts';
 import { XsnapWorker } from './lib/worker-protocol.ts';
 import { readBuildInfo } from './lib/build.ts';
+import { runScriptOk } from './lib/run-script.ts';
 
 /** Run one stage script with its output shown as it goes. */
-function stage(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', script), ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, ...env },
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new OperationError(`${script} ${args.join(' ')} failed (exit ${code}); see its output above`))));
-  });
-}
+const stage = (script: string, args: string[], env: NodeJS.ProcessEnv = {}) => runScriptOk(script, args, { env, output: 'show' });
 
 await runCommand(
   {

@@ -5,9 +5,10 @@ import { formatFailure } from './lib/errors.ts';
 import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
-import { verifyArtifacts, verifyRegistryOnly, tagFromEnv, type VerifyReport } from './lib/verify.ts';
+import { verifyArtifacts, verifyRegistryOnly, type VerifyReport } from './lib/verify.ts';
+import { tagFromEnv } from './lib/release-tag.ts';
 import { UsageError } from './lib/errors.ts';
-import { normaliseRegistry } from './lib/npm-client.ts';
+import { normaliseRegistry, tokenFromEnv } from './lib/npm-client.ts';
 import { resolve } from 'node:path';
 
 await runCommand(
@@ -58,9 +59,11 @@ nothing local; the version comes from the manifest.`,
     // checked here, before anything prints it: credentials in it, http to the public registry, not http(s): exit 2
     const registryFlag = stringFlag(flags, 'registry') ?? process.env.npm_config_registry;
     const registry = registryFlag === undefined ? undefined : normaliseRegistry(registryFlag);
+    // read once, here, for the registry's reads (--published)
+    const token = flags.published ? tokenFromEnv() : undefined;
     let report: VerifyReport;
     if (manifestFile) {
-      report = await timed(`checking the registry against ${manifestFile}`, () => verifyRegistryOnly({ manifestFile: resolve(manifestFile), targets, registry, distTag, tag }));
+      report = await timed(`checking the registry against ${manifestFile}`, () => verifyRegistryOnly({ manifestFile: resolve(manifestFile), targets, registry, distTag, tag, token }));
     } else {
       const pin = readPin(pinPath(flags));
       report = await timed(`verifying ${targets.map((t) => t.name).join(', ')} at ${pin.version}`, () =>
@@ -71,6 +74,7 @@ nothing local; the version comes from the manifest.`,
           tag,
           published: Boolean(flags.published),
           registry,
+          token,
           distTag,
           skipInstall: Boolean(flags['skip-install']),
           skipFingerprint: Boolean(flags['skip-fingerprint']),

@@ -7,7 +7,7 @@ import { CheckFailed, UsageError } from './lib/errors.ts';
 import { checkVersion } from './lib/pin.ts';
 import { isPublicRegistry, normaliseRegistry, PUBLIC_REGISTRY, tokenFromEnv, withNpmClient } from './lib/npm-client.ts';
 import { parseTargetList, TARGET_NAMES, TARGETS } from './lib/targets.ts';
-import { describeAction, executeYank, planYank, readBack } from './lib/yank.ts';
+import { describeAction, executeYank, planYank, readBack, yankTable } from './lib/yank.ts';
 
 await runCommand(
   {
@@ -60,8 +60,7 @@ deprecate and move dist-tags; never printed).`,
     if (plan.actions.length === 0) log.ok(`${what}: nothing left to do on ${registry}`);
     else log.step(`${what} on ${registry}: ${plan.actions.length} change(s)`);
     plan.actions.forEach((a) => log.info(describeAction(a)));
-    const rows = plan.packages.map((p) => `| ${p.package} | ${p.present ? 'yes' : 'no'} | ${p.latest ?? '-'} | ${p.deprecated ?? '-'} |`);
-    const table = `| package | has ${version} | latest | deprecated |\n|---|---|---|---|\n${rows.join('\n')}`;
+    const table = yankTable(plan, version);
     if (flags['dry-run']) {
       return { json: { dryRun: true, plan }, text: plan.actions.length ? `would ${what}:\n${plan.actions.map((a) => '  ' + describeAction(a)).join('\n')}` : `${what}: nothing to do`, summary: `### yank.ts --dry-run: ${what}\n\n${table}` };
     }
@@ -73,11 +72,10 @@ deprecate and move dist-tags; never printed).`,
     const back = await readBack(opts);
     if (back.failures.length) throw new CheckFailed(back.failures);
     log.ok(`read back: ${what} holds on every package`);
-    const after = back.plan.packages.map((p) => `| ${p.package} | ${p.present ? 'yes' : 'no'} | ${p.latest ?? '-'} | ${p.deprecated ?? '-'} |`);
     return {
       json: { ok: true, version, undo, latest: plan.latest, done: plan.actions, packages: back.plan.packages },
       text: `${undo ? 'un-yanked' : 'yanked'} ${version} on ${targets.length} package(s)${plan.latest ? `; latest ${plan.latest.from} -> ${plan.latest.to}` : ''}`,
-      summary: `### yank.ts: ${what}\n\n| package | has ${version} | latest | deprecated |\n|---|---|---|---|\n${after.join('\n')}`,
+      summary: `### yank.ts: ${what}\n\n${yankTable(back.plan, version)}`,
     };
   },
 );

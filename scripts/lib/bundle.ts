@@ -1,11 +1,10 @@
-// Tarballs we write and read ourselves: the release bundle
-// xsnap-worker-binaries-X.Y.Z.tar.gz (deterministic: sorted, regular files and
-// directories only, owner 0:0, fixed modes and mtime, gzip header fixed), and a
-// reader that lists every entry of any .tgz with its bytes, raw, so checks can
-// see symlinks, `..` and absolute paths instead of having them sanitised away.
+// The release bundle xsnap-worker-binaries-X.Y.Z.tar.gz (deterministic: sorted,
+// regular files and directories only, owner 0:0, fixed modes and mtime, gzip
+// header fixed). Reading it, as any tarball, is tarball.ts's readTarEntries.
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { BINARY_NAME } from './paths.ts';
+import { unsafePath } from './tarball.ts';
 import { GOALS, type TargetName } from './targets.ts';
 
 /** Fixed for every entry of the bundle: no time of day can change its bytes. */
@@ -56,7 +55,7 @@ function header(path: string, type: 'File' | 'Directory', size: number, mode: nu
 export function makeBundle(files: Map<string, Buffer>): Buffer {
   const dirs = new Set<string>();
   for (const p of files.keys()) {
-    if (p.startsWith('/') || p.split('/').includes('..')) throw new Error(`unsafe bundle path ${p}`);
+    if (unsafePath(p)) throw new Error(`unsafe bundle path ${p}`);
     const parts = p.split('/');
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/') + '/');
   }
@@ -72,65 +71,4 @@ export function makeBundle(files: Map<string, Buffer>): Buffer {
   }
   blocks.push(Buffer.alloc(1024)); // end-of-archive marker
   return normalizeGzipHeader(gzipSync(Buffer.concat(blocks), { level: 9 }));
-}
-
-// ------------------------------------------------------------------ reading
-
-export interface TarEntry {
-  /** the path exactly as stored (pax/long names resolved, nothing stripped) */
-  path: string;
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number | null;
-  linkpath: string | null;
-  size: number;
-  data: Buffer;
-}
-
-/** Every entry of a (gzipped) tarball, in archive order. Rejects with a clear message if it is not a readable tarball. */
-export function readTarball(data: Buffer): Promise<TarEntry[]> {
-  return new Promise((resolve, reject) => {
-    const entries: TarEntry[] = [];
-    const warnings: string[] = [];
-    const parser = new tar.Parser({
-      strict: true,
-      onwarn: (_code: string, message: string | Error) => warnings.push(String(message instanceof Error ? message.message : message)),
-      onReadEntry: (entry) => {
-        const chunks: Buffer[] = [];
-        entry.on('data', (c: Buffer) => chunks.push(c));
-        entry.on('end', () =>
-          entries.push({
-            path: entry.path,
-            type: entry.type,
-            mode: entry.mode ?? 0,
-            uid: entry.uid ?? -1,
-            gid: entry.gid ?? -1,
-            mtime: entry.mtime ? entry.mtime.getTime() : null,
-            linkpath: entry.linkpath ?? null,
-            size: entry.size ?? 0,
-            data: Buffer.concat(chunks),
-          }),
-        );
-      },
-    });
-    parser.on('error', (e: Error) => reject(new Error(`not a readable tarball: ${e.message}`)));
-    parser.on('end', () => {
-      if (warnings.length) reject(new Error(`not a readable tarball: ${warnings.join('; ')}`));
-      else resolve(entries);
-    });
-    try {
-      parser.end(data);
-    } catch (e) {
-      reject(new Error(`not a readable tarball: ${(e as Error).message}`));
-    }
-  });
-}
-
-/** Why a tar entry path is unsafe to unpack, or null. */
-export function unsafePath(path: string): string | null {
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'absolute path';
-  if (path.split(/[\\/]/).includes('..')) return 'path contains ..';
-  return null;
 }

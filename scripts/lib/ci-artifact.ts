@@ -15,6 +15,7 @@ import { readBuildInfo } from './build.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { canonicalJson, sha256File } from './hash.ts';
 import { binaryPath } from './paths.ts';
+import { tarEntryProblem } from './tarball.ts';
 import { GOALS, type Target, type TargetName, TARGET_NAMES } from './targets.ts';
 
 /** Name of the tar a build leg uploads for one target. */
@@ -59,12 +60,12 @@ export async function packArtifact(opts: { dist: string; what: TargetName | 'dis
 
 // ---------------------------------------------------------------- unpack
 
-/** Why a tar entry may not be unpacked, or null if it is fine. */
+/** Why a tar entry may not be unpacked, or null if it is fine (tarEntryProblem, in this command's words). */
 export function entryProblem(path: string, type: string): string | null {
-  if (type !== 'File' && type !== 'Directory') return `is a ${type}, not a regular file or directory`;
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'is an absolute path';
-  if (path.split('/').some((seg) => seg === '..')) return 'climbs out with ".."';
-  return null;
+  const p = tarEntryProblem(path, type);
+  if (!p) return null;
+  if (p.kind === 'type') return `is a ${p.type}, not a regular file or directory`;
+  return p.kind === 'absolute' ? 'is an absolute path' : 'climbs out with ".."';
 }
 
 async function listEntries(file: string): Promise<Array<{ path: string; type: string }>> {

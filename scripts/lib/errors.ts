@@ -15,6 +15,16 @@ export interface Failure {
   hint?: string;
 }
 
+/** How a user runs one of our scripts, for a hint: `npx tsx scripts/<script> <args>`. */
+export function scriptHint(script: string, ...args: string[]): string {
+  return ['npx tsx', `scripts/${script}`, ...args].join(' ');
+}
+
+/** What to do next, as the last line of a message (indented under an error's first line): every message ends so. */
+export function nextStep(what: string, indent = '    '): string {
+  return `\n${indent}next: ${what}`;
+}
+
 export function formatFailure(f: Failure): string {
   let s = `[${f.check}] ${f.subject}`;
   if (f.expected !== undefined) s += `\n    expected: ${f.expected}`;

@@ -9,7 +9,7 @@
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { OperationError, UsageError } from './errors.ts';
+import { nextStep, OperationError, UsageError } from './errors.ts';
 import { log, registerSecret, redact } from './cli.ts';
 import { minimalEnv, runRaw, type RunResult } from './exec.ts';
 
@@ -253,7 +253,7 @@ export class NpmClient extends RegistryReader {
   async whoami(): Promise<string> {
     const r = await this.npm(['whoami'], 'npm whoami');
     if (r.code !== 0) {
-      throw new OperationError(`the token does not work on ${this.registry} (npm whoami exit ${r.code}): ${lastLines(r.stderr)}\n    next: check NPM_TOKEN / NODE_AUTH_TOKEN is a valid automation token for this registry`);
+      throw new OperationError(`the token does not work on ${this.registry} (npm whoami exit ${r.code}): ${lastLines(r.stderr)}${nextStep('check NPM_TOKEN / NODE_AUTH_TOKEN is a valid automation token for this registry')}`);
     }
     return r.stdout.trim();
   }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OperationError } from './errors.ts';
+import { nextStep, OperationError } from './errors.ts';
 import { cacheDir } from './paths.ts';
 
 export interface PublishLock {
@@ -73,8 +73,8 @@ export function acquirePublishLock(registryKey: string, version: string): Publis
     }
     if (holder && typeof holder.pid === 'number' && alive(holder.pid) && holder.pid !== process.pid) {
       throw new OperationError(
-        `another publish-all of ${version} to ${registryKey} is running (pid ${holder.pid}, since ${holder.since}); nothing was written.\n` +
-          `    next: wait for it to finish, then re-run (it has nothing to do if that run completed). Lock: ${file}`,
+        `another publish-all of ${version} to ${registryKey} is running (pid ${holder.pid}, since ${holder.since}); nothing was written.` +
+          nextStep(`wait for it to finish, then re-run (it has nothing to do if that run completed). Lock: ${file}`),
       );
     }
     // its owner is gone: take it over

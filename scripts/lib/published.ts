@@ -3,12 +3,12 @@
 // Every fact comes from the registry's bytes: its packument's dist.integrity,
 // the tarball downloaded and hashed here, and the binaries read out of it.
 import { existsSync, readFileSync } from 'node:fs';
-import { readTarball as readTarEntries } from './bundle.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
-import { RegistryReader, tokenFromEnv } from './npm-client.ts';
+import { RegistryReader } from './npm-client.ts';
 import { packageBinaryPath } from './paths.ts';
 import { manifestPath } from './manifest.ts';
+import { readTarballFiles } from './tarball.ts';
 import { GOALS, type Goal, type Target, type TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- the manifest, as we need it
@@ -78,13 +78,6 @@ export function readManifestSet(dist: string, version: string, targets: readonly
 
 // ---------------------------------------------------------------- tarballs
 
-/** The regular files of a .tgz held in memory, by path inside it (e.g. package/bin/release/xsnap-worker). */
-export async function readTarball(data: Buffer): Promise<Map<string, { data: Buffer; mode: number }>> {
-  const files = new Map<string, { data: Buffer; mode: number }>();
-  for (const e of await readTarEntries(data)) if (e.type === 'File') files.set(e.path, { data: e.data, mode: e.mode });
-  return files;
-}
-
 /**
  * Bytes that claim to be `entry`'s tarball at `version` (downloaded from a
  * registry, or a staged version), checked against the manifest: integrity,
@@ -96,7 +89,7 @@ export async function checkTarballBytes(data: Buffer, entry: ManifestEntry, vers
     failures.push({ check: 'tarball-bytes', subject, expected: entry.tarball.integrity, actual: sriSha512(data), hint: integrityHint });
     return failures;
   }
-  const files = await readTarball(data);
+  const files = await readTarballFiles(data);
   for (const goal of GOALS) {
     const want = entry.binaries[goal];
     const f = files.get(`package/${want.path}`);
@@ -192,13 +185,14 @@ export async function checkPublishedPackage(reader: RegistryReader, entry: Manif
  * agoric-sdk publishes @agoric/xsnap@X.Y.Z only when this has no failures.
  * `tag`, when given, must also point at `version` on every package.
  * `manifestFile` reads that manifest instead of dist's (the registry-only gate).
+ * `token` is the one the calling script read, for a registry that wants it for reads.
  */
-export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string; manifestFile?: string }): Promise<{
+export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string; manifestFile?: string; token?: string }): Promise<{
   failures: Failure[];
   packages: Array<{ target: string; package: string; status: string; deprecated?: string; publishedAt?: string }>;
 }> {
   const set = readManifestSet(opts.dist, opts.version, opts.targets, opts.manifestFile);
-  const reader = new RegistryReader({ registry: opts.registry, token: tokenFromEnv() });
+  const reader = new RegistryReader({ registry: opts.registry, token: opts.token });
   const checks = await Promise.all(set.entries.map((e) => checkPublishedPackage(reader, e, opts.version)));
   const failures = checks.flatMap((c) => c.failures);
   // a yanked version (scripts/yank.ts deprecates it) is never a release to build on

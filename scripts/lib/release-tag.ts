@@ -13,6 +13,16 @@ export function tagVersion(tag: string): string {
   return name.slice(1);
 }
 
+/**
+ * The release tag: `flag` when given, else GITHUB_REF_NAME when the workflow
+ * runs on a tag push (GITHUB_REF_TYPE is tag). The one place that reads it
+ * from the environment.
+ */
+export function tagFromEnv(flag: string | undefined, env = process.env): string | undefined {
+  if (flag) return flag;
+  return env.GITHUB_REF_TYPE === 'tag' && env.GITHUB_REF_NAME ? env.GITHUB_REF_NAME : undefined;
+}
+
 export type Newness = 'new' | 'released' | 'not checked';
 
 /** One GET of the GitHub REST API: the status and the parsed JSON body (null unless 200). */

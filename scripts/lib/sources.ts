@@ -12,6 +12,7 @@ import { log } from './cli.ts';
 import { OperationError, CheckFailed } from './errors.ts';
 import { sha256Hex, matchesIntegrity, idOf, canonicalJson } from './hash.ts';
 import { cacheDir } from './paths.ts';
+import { tarEntryProblem } from './tarball.ts';
 import type { Pin, ArchivePin } from './pin.ts';
 
 export interface SourceIdentity {
@@ -71,6 +72,9 @@ export async function download(url: string, what: string): Promise<Buffer> {
 
 // ------------------------------------------------------------------ unpacking
 
+/** What extraction writes: directories and regular files (old-style and contiguous ones are regular files too). */
+const EXTRACTED_TYPES = ['File', 'Directory', 'OldFile', 'ContiguousFile'];
+
 /**
  * Unpack a .tar.gz into `dest`, refusing anything but regular files and
  * directories, absolute paths and `..` (tar's own stripping would only warn).
@@ -88,11 +92,12 @@ export async function extractSafely(data: Buffer, dest: string, opts: { strip?: 
       filter: (path, entry) => {
         const type = (entry as tar.ReadEntry).type;
         if (type === 'GlobalExtendedHeader' || type === 'ExtendedHeader' || type === 'NextFileHasLongPath' || type === 'NextFileHasLongLinkpath') return false;
-        if (path.startsWith('/') || path.split('/').includes('..')) {
+        const problem = tarEntryProblem(path, type, EXTRACTED_TYPES);
+        if (problem && problem.kind !== 'type') {
           problems.push(`${path}: path escapes the archive`);
           return false;
         }
-        if (type !== 'File' && type !== 'Directory' && type !== 'OldFile' && type !== 'ContiguousFile') {
+        if (problem) {
           // GitHub archives carry symlinks for some test fixtures; we only skip them if not kept
           if (opts.keep && !opts.keep(path)) return false;
           problems.push(`${path}: ${type} entries are not allowed`);

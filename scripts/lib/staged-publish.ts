@@ -18,10 +18,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from './cli.ts';
 import { sriSha512 } from './hash.ts';
-import { UsageError, type Failure } from './errors.ts';
+import { nextStep, scriptHint, UsageError, type Failure } from './errors.ts';
 import { lastLines, type NpmClient, type StagedVersion } from './npm-client.ts';
 import { checkPublishedPackage, checkTarballBytes, type ManifestEntry, type PublishedCheck } from './published.ts';
-import { backoff, isPublishConflict, latestMoveProblem, verifiedBytes, type RetryPolicy, type SetMember, type RegistryKind } from './publish.ts';
+import { backoff, isPublishConflict, type RetryPolicy } from './publish-execute.ts';
+import { latestMoveProblem, type RegistryKind } from './publish-plan.ts';
+import { findMember, verifiedBytes, type SetMember } from './publish-preflight.ts';
 import type { TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- what the registry holds
@@ -50,7 +52,7 @@ export async function readStageState(client: NpmClient, entry: ManifestEntry, ve
   if (published.status === 'absent' || published.status === 'no-package') {
     for (const stage of (await client.stageList(entry.package)).filter((s) => s.version === version)) {
       const data = await client.stageDownload(stage.id);
-      const failures = await checkTarballBytes(data, entry, version, `${entry.package}@${version} staged as ${stage.id}${stage.actor ? ` by ${stage.actor}` : ''}`, `these are not our bytes: reject it with npx tsx scripts/publish-all.ts --reject ${stage.id} (or npm stage reject ${stage.id})`);
+      const failures = await checkTarballBytes(data, entry, version, `${entry.package}@${version} staged as ${stage.id}${stage.actor ? ` by ${stage.actor}` : ''}`, `these are not our bytes: reject it with ${scriptHint('publish-all.ts', '--reject', stage.id)} (or npm stage reject ${stage.id})`);
       staged.push({ stage, ours: failures.length === 0, integrity: sriSha512(data), failures });
     }
   }
@@ -110,7 +112,7 @@ export function planStage(input: { version: string; registry: string; registryKi
         failures.push({
           check: 'staged-other-bytes', subject: `${s.package}@${input.version} staged as ${o.stage.id}${o.stage.actor ? ` by ${o.stage.actor}` : ''}`,
           expected: base.integrity, actual: o.integrity ?? 'unreadable',
-          hint: `not our bytes: nothing was staged or approved; reject it with npx tsx scripts/publish-all.ts --reject ${o.stage.id} --registry ${input.registry} (or npm stage reject ${o.stage.id}), then re-run`,
+          hint: `not our bytes: nothing was staged or approved; reject it with ${scriptHint('publish-all.ts', '--reject', o.stage.id, '--registry', input.registry)} (or npm stage reject ${o.stage.id}), then re-run`,
         });
       }
       return { ...base, action: 'refuse', reason: 'staged with other bytes' };
@@ -129,7 +131,7 @@ export function planStage(input: { version: string; registry: string; registryKi
   }
   const moving = packages.filter((p) => p.action !== 'published' && p.action !== 'refuse' && p.tagNow !== input.version);
   const problem = latestMoveProblem(input.tag, input.version, moving.map((p) => ({ package: p.package, current: p.tagNow })));
-  if (problem) throw new UsageError(`${problem.message}; nothing was staged.\n    next: ${problem.hint}`);
+  if (problem) throw new UsageError(`${problem.message}; nothing was staged.${nextStep(problem.hint)}`);
   return { version: input.version, registry: input.registry, tag: input.tag, packages, failures, notes };
 }
 
@@ -157,13 +159,13 @@ export interface StagedLine {
 }
 
 export function approveCommand(registry: string, registryFlag: string, version: string): string {
-  return `npx tsx scripts/publish-all.ts --approve --registry ${registryFlag === 'local' ? 'local' : registry} [--otp <code>]   # ${version}`;
+  return `${scriptHint('publish-all.ts', '--approve', '--registry', registryFlag === 'local' ? 'local' : registry, '[--otp <code>]')}   # ${version}`;
 }
 
 /** Stage what the plan says, then download every staged version of the set and check it; the result lines, or failures. */
 export async function executeStage(plan: StagePlan, members: SetMember[], client: NpmClient, opts: { provenance: boolean; oidc: boolean; policy: RetryPolicy }): Promise<{ lines: StagedLine[]; failures: Failure[] }> {
   const failures: Failure[] = [];
-  const memberOf = (pkg: string) => members.find((m) => m.entry.package === pkg)!;
+  const memberOf = (pkg: string) => findMember(members, pkg);
   const toStage = plan.packages.filter((p) => p.action === 'stage');
   if (toStage.length) log.step(`staging ${toStage.length} package${toStage.length === 1 ? '' : 's'} under "${plan.tag}" (invisible until approved)`);
   await Promise.all(toStage.map(async (p) => {
@@ -254,7 +256,7 @@ export async function approveSet(opts: { client: NpmClient; entries: ManifestEnt
     }
     for (const o of s.staged.filter((x) => !x.ours)) failures.push(...o.failures);
     const mine = s.staged.filter((x) => x.ours);
-    if (!mine.length && !s.staged.length) failures.push({ check: 'staged', subject: `${s.package}@${version} on ${client.registry}`, expected: 'staged with our bytes', actual: 'neither published nor staged', hint: 'stage the set first: npx tsx scripts/publish-all.ts --via stage' });
+    if (!mine.length && !s.staged.length) failures.push({ check: 'staged', subject: `${s.package}@${version} on ${client.registry}`, expected: 'staged with our bytes', actual: 'neither published nor staged', hint: `stage the set first: ${scriptHint('publish-all.ts', '--via', 'stage')}` });
     if (mine.length) todo.push({ state: s, stage: mine[0].stage });
   }
   // every version of the set goes out under one tag, the one given at stage time

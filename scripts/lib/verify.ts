@@ -20,7 +20,8 @@ import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
 import { checkBinary, glibcFloorRunner, hostRunner } from './binary-checks.ts';
 import { readElf } from './elf.ts';
-import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, readTarball, unsafePath, type TarEntry, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
+import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
+import { readTarEntries, unsafePath, type TarEntry } from './tarball.ts';
 import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName, templatePackageJson } from './stage.ts';
 import { manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
@@ -37,6 +38,8 @@ export interface VerifyOptions {
   /** also check the packages on the registry (scripts/lib/published.ts) */
   published?: boolean;
   registry?: string;
+  /** with `published`: the npm token the script read, for a registry that wants one for reads */
+  token?: string;
   /** with `published`: this dist-tag must point at the version on every package */
   distTag?: string;
   /** skip the npm install check per platform (a few seconds) */
@@ -85,12 +88,6 @@ class Checks {
 }
 
 const rel = (dist: string, file: string) => (file.startsWith(dist + '/') ? `dist/${file.slice(dist.length + 1)}` : file);
-
-/** The tag's version: "v1.2.3" -> "1.2.3"; GITHUB_REF_NAME counts when GITHUB_REF_TYPE is tag. */
-export function tagFromEnv(flag: string | undefined, env = process.env): string | undefined {
-  if (flag) return flag;
-  return env.GITHUB_REF_TYPE === 'tag' && env.GITHUB_REF_NAME ? env.GITHUB_REF_NAME : undefined;
-}
 
 export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport> {
   const { dist, version } = opts;
@@ -215,17 +212,17 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
 
   // ---- the registry
   let published: VerifyReport['published'];
-  if (opts.published) published = await checkRegistry(c, { dist, version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag });
+  if (opts.published) published = await checkRegistry(c, { dist, version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, token: opts.token });
 
   return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, install, fingerprints, determinism, published };
 }
 
 /** The agoric-sdk gate's registry checks (scripts/lib/published.ts), recorded in `c`. */
-async function checkRegistry(c: Checks, o: { dist: string; version: string; targets: Target[]; registry?: string; distTag?: string; manifestFile?: string }): Promise<VerifyReport['published']> {
+async function checkRegistry(c: Checks, o: { dist: string; version: string; targets: Target[]; registry?: string; distTag?: string; manifestFile?: string; token?: string }): Promise<VerifyReport['published']> {
   const registry = o.registry ?? process.env.npm_config_registry ?? 'https://registry.npmjs.org/';
   log.info(`checking the published packages on ${registry}`);
   try {
-    const r = await verifyPublished({ dist: o.dist, version: o.version, targets: o.targets, registry, tag: o.distTag, manifestFile: o.manifestFile });
+    const r = await verifyPublished({ dist: o.dist, version: o.version, targets: o.targets, registry, tag: o.distTag, manifestFile: o.manifestFile, token: o.token });
     c.add(r.failures, 'published');
     // when a fresh release becomes installable with Yarn's and pnpm's release-age settings
     for (const p of r.packages) if (p.status === 'ok') c.notes.push(ageLine(p.package, o.version, p.publishedAt));
@@ -245,7 +242,7 @@ async function checkRegistry(c: Checks, o: { dist: string; version: string; targ
  * manifest's tarball integrity and binaries. What agoric-sdk runs before
  * publishing @agoric/xsnap@X.Y.Z; no build output needed.
  */
-export async function verifyRegistryOnly(opts: { manifestFile: string; targets: Target[]; registry?: string; distTag?: string; tag?: string }): Promise<VerifyReport> {
+export async function verifyRegistryOnly(opts: { manifestFile: string; targets: Target[]; registry?: string; distTag?: string; tag?: string; token?: string }): Promise<VerifyReport> {
   const c = new Checks();
   let version: string;
   let raw: { version?: unknown };
@@ -258,7 +255,7 @@ export async function verifyRegistryOnly(opts: { manifestFile: string; targets: 
   }
   c.add(await schemaFailures(raw, opts.manifestFile), 'manifest-schema');
   if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the manifest is for ${version}`);
-  const published = await checkRegistry(c, { dist: dirname(opts.manifestFile), version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, manifestFile: opts.manifestFile });
+  const published = await checkRegistry(c, { dist: dirname(opts.manifestFile), version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, manifestFile: opts.manifestFile, token: opts.token });
   return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, published };
 }
 
@@ -324,7 +321,7 @@ async function verifyTarget(t: Target, x: TargetContext): Promise<void> {
 
   let entries: TarEntry[];
   try {
-    entries = await readTarball(data);
+    entries = await readTarEntries(data);
   } catch (e) {
     c.fail({ check: 'tarball-readable', subject: rel(dist, file), expected: 'a gzipped tar', actual: (e as Error).message });
     return;
@@ -413,7 +410,7 @@ async function verifyBundle(x: { c: Checks; dist: string; version: string; targe
   const data = await readFile(file);
   let entries: TarEntry[];
   try {
-    entries = await readTarball(data);
+    entries = await readTarEntries(data);
   } catch (e) {
     c.fail({ check: 'bundle-readable', subject: rel(dist, file), expected: 'a gzipped tar', actual: (e as Error).message, hint: 'the bundle is corrupt: regenerate it' });
     return;

@@ -8,7 +8,7 @@
 import semver from 'semver';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { NpmClient, RegistryReader, lastLines, type Packument } from './npm-client.ts';
-import { OperationError } from './errors.ts';
+import { nextStep, OperationError } from './errors.ts';
 import type { Target } from './targets.ts';
 
 /** Marker appended to the deprecation message: `[yanked; latest was X.Y.Z, moved to A.B.C]` or `[yanked]`. */
@@ -143,7 +143,7 @@ export async function executeYank(plan: YankPlan, client: NpmClient, opts: { otp
     opts.onAction?.(a);
     const args = a.kind === 'dist-tag' ? ['dist-tag', 'add', `${a.package}@${a.to}`, a.tag] : ['deprecate', `${a.package}@${a.version}`, a.kind === 'deprecate' ? a.message : ''];
     const r = await client.npm([...args, ...otp], `npm ${args[0]} ${a.package}`);
-    if (r.code !== 0) throw new OperationError(`${describeAction(a)}: npm ${args[0]} failed (exit ${r.code}): ${lastLines(r.stderr)}\n    next: re-run the same command (with a fresh --otp): it carries on from what the registry holds`);
+    if (r.code !== 0) throw new OperationError(`${describeAction(a)}: npm ${args[0]} failed (exit ${r.code}): ${lastLines(r.stderr)}${nextStep('re-run the same command (with a fresh --otp): it carries on from what the registry holds')}`);
   }
 }
 
@@ -161,6 +161,14 @@ export async function readBack(opts: { registry: string; version: string; target
     if (!opts.undo && p.latest === opts.version) failures.push({ check: 'yank-read-back', subject: `${p.package} on ${plan.registry}`, expected: `latest not at the yanked ${opts.version}`, actual: `latest at ${p.latest}` });
   }
   return { plan, failures };
+}
+
+/** The set as a Markdown table: which package has the version, where latest points, its deprecation. */
+export function yankTable(plan: YankPlan, version: string): string {
+  const rows = plan.packages.map(
+    (p) => `| ${p.package} | ${p.present ? 'yes' : 'no'} | ${p.latest ?? '-'} | ${p.deprecated ?? '-'} |`,
+  );
+  return `| package | has ${version} | latest | deprecated |\n|---|---|---|---|\n${rows.join('\n')}`;
 }
 
 export function describeAction(a: YankAction): string {

@@ -11,7 +11,7 @@ import semver from 'semver';
 import { sha256Hex } from '../../scripts/lib/hash.ts';
 import { verifyPublished } from '../../scripts/lib/published.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
-import { runScript } from '../helpers/run.ts';
+import { runScript, spawnScript } from '../../scripts/lib/run-script.ts';
 import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import { LINUX } from '../helpers/staged.ts';
 import {
@@ -168,8 +168,8 @@ t.test('item 6: one run per registry and version; "re-run" only when a re-run ca
   const env = { ...publishEnv(reg, join(dir, 'tmp')), XSNAP_LOCK_DIR: join(dir, 'locks') };
   // run A holds its arm64 publish forever; run B starts meanwhile
   reg.proxy.setRules([{ publishOf: ARM64, action: 'hold' }]);
-  const args = ['--import', 'tsx', join(process.cwd(), 'scripts', 'publish-all.ts'), '--registry', reg.url, '--targets', LINUX, '--dist', dist, '--skip-verify'];
-  const a = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: 'ignore' });
+  const args = ['--registry', reg.url, '--targets', LINUX, '--dist', dist, '--skip-verify'];
+  const a = spawnScript('publish-all.ts', args, { env: { NO_COLOR: '1', ...env }, stdio: 'ignore' });
   t.teardown(() => a.kill('SIGKILL'));
   await reg.proxy.held();
   const b = await publishAll(reg, dist, env);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
 import { sharedDist } from '../helpers/shared-build.ts';
 import { stagedDist, LINUX } from '../helpers/staged.ts';
-import { readTarball } from '../../scripts/lib/bundle.ts';
+import { readTarEntries } from '../../scripts/lib/tarball.ts';
 import { sha256Hex } from '../../scripts/lib/hash.ts';
 import { allowedPackageFiles, LICENSE_EXPRESSION } from '../../scripts/lib/stage.ts';
 import { readPin, pinPath } from '../../scripts/lib/pin.ts';
@@ -22,7 +22,7 @@ t.test('each tarball holds exactly the package, binaries executable', async (t) 
   for (const target of linux) {
     const file = join(dist, `agoric-xsnap-${target.name}-${VERSION}.tgz`);
     t.ok(existsSync(file), `${file} named as npm names it`);
-    const entries = await readTarball(await readFile(file));
+    const entries = await readTarEntries(await readFile(file));
     t.same(entries.map((e) => e.path.replace(/^package\//, '')).sort(), allowedPackageFiles(), `${target.name}: exactly the allowed files`);
     t.ok(entries.every((e) => e.type === 'File'), 'regular files only');
     const info = JSON.parse(await readFile(join(dist, target.name, 'build-info.json'), 'utf8'));

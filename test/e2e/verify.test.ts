@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { runScript } from '../helpers/run.ts';
 import { stagedCopy, LINUX } from '../helpers/staged.ts';
-import { readTarball, type TarEntry } from '../../scripts/lib/bundle.ts';
+import { readTarEntries, type TarEntry } from '../../scripts/lib/tarball.ts';
 import { canonicalJson } from '../../scripts/lib/hash.ts';
 import { readPin, pinPath } from '../../scripts/lib/pin.ts';
 import type { Failure } from '../../scripts/lib/errors.ts';
@@ -44,7 +44,7 @@ function writeTar(entries: Array<Pick<TarEntry, 'path' | 'type' | 'mode' | 'data
 }
 
 async function editTarball(file: string, edit: (entries: TarEntry[]) => Array<Pick<TarEntry, 'path' | 'type' | 'mode' | 'data'> & { linkpath?: string | null }>) {
-  await writeFile(file, writeTar(edit(await readTarball(await readFile(file)))));
+  await writeFile(file, writeTar(edit(await readTarEntries(await readFile(file)))));
 }
 
 const flip = (b: Buffer, at = Math.floor(b.length / 2)) => {
@@ -89,7 +89,7 @@ const CASES: Tamper[] = [
   {
     name: 'a binary of the wrong architecture (arm64 swapped in as x64)',
     tamper: async (d) => {
-      const arm = (await readTarball(await readFile(join(d, tgz('linux-arm64'))))).find((e) => e.path === 'package/bin/release/xsnap-worker')!;
+      const arm = (await readTarEntries(await readFile(join(d, tgz('linux-arm64'))))).find((e) => e.path === 'package/bin/release/xsnap-worker')!;
       await editTarball(join(d, tgz('linux-x64')), (es) => es.map((e) => (e.path === arm.path ? { ...e, data: arm.data } : e)));
     },
     check: 'elf-machine',

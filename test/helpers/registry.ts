@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { readPin } from '../../scripts/lib/pin.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
-import { runScript, type ScriptResult } from './run.ts';
+import { runScript, spawnScript, type ScriptResult } from '../../scripts/lib/run-script.ts';
 import { LINUX_TARGETS } from './shared-build.ts';
 import { stagedDist } from './staged.ts';
 
@@ -146,13 +146,13 @@ export function publishAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessE
 /** Run publish-all and SIGKILL it as soon as its output matches `when`. */
 export function publishAllKilledWhen(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, when: RegExp): Promise<ScriptResult & { killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'publish-all.ts'), '--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, '--skip-verify'];
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', GITHUB_STEP_SUMMARY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, '--skip-verify'];
+    const child = spawnScript('publish-all.ts', args, { env: { NO_COLOR: '1', GITHUB_STEP_SUMMARY: '', ...env } });
     let stdout = '';
     let stderr = '';
     let killed = false;
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => {
       stderr += d;
       if (!killed && when.test(stderr)) {
         killed = true;

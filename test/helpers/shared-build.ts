@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
-import { runScript } from './run.ts';
+import { buildTargets } from '../../scripts/lib/run-script.ts';
 
 /** dist folder holding linux-x64 and linux-arm64 builds of native/pin.json */
 export const SHARED_DIST = process.env.XSNAP_TEST_DIST || join(REPO_ROOT, '.cache', 'test-dist');
@@ -14,10 +14,7 @@ export const LINUX_TARGETS = ['linux-x64', 'linux-arm64'] as const;
 
 export async function buildShared(): Promise<void> {
   for (const [dist, math] of [[SHARED_DIST, 'system'], [SHARED_PORTABLE_DIST, 'portable']] as const) {
-    for (const target of LINUX_TARGETS) {
-      const r = await runScript('build-target.ts', ['--target', target, '--dist', dist, '--math', math]);
-      if (r.code !== 0) throw new Error(`shared ${math} build of ${target} failed:\n${r.stderr}`);
-    }
+    await buildTargets(dist, LINUX_TARGETS, { math });
   }
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { sharedDist, LINUX_TARGETS } from './shared-build.ts';
-import { runScript } from './run.ts';
+import { stageReleaseSet } from '../../scripts/lib/run-script.ts';
 
 export const STAGED_ROOT = join(REPO_ROOT, '.cache', 'test-staged');
 export const LINUX = LINUX_TARGETS.join(',');
@@ -39,11 +39,6 @@ async function inputsKey(dist: string): Promise<string> {
   return h.digest('hex').slice(0, 16);
 }
 
-async function check(script: string, args: string[]): Promise<void> {
-  const r = await runScript(script, args);
-  if (r.code !== 0) throw new Error(`${script} ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}`);
-}
-
 /** A dist holding the shared linux builds (of a math profile), their staged packages and dist/release/. Read-only: copy before changing. */
 export async function stagedDist(math: 'system' | 'portable' = 'system'): Promise<string> {
   const shared = sharedDist(math);
@@ -53,8 +48,7 @@ export async function stagedDist(math: 'system' | 'portable' = 'system'): Promis
   const partial = await mkdtemp(join(STAGED_ROOT, '.partial-'));
   try {
     for (const t of LINUX_TARGETS) await cp(join(shared, t), join(partial, t), { recursive: true });
-    await check('stage-packages.ts', ['--dist', partial, '--targets', LINUX]);
-    await check('generate-manifest.ts', ['--dist', partial, '--targets', LINUX]);
+    await stageReleaseSet(partial, LINUX_TARGETS);
     try {
       await rename(partial, final);
     } catch (e) {

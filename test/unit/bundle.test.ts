@@ -1,6 +1,7 @@
 // The release bundle's bytes depend only on its files; the reader sees every entry raw.
 import t from 'tap';
-import { makeBundle, readTarball, unsafePath, normalizeGzipHeader, bundleLayout } from '../../scripts/lib/bundle.ts';
+import { makeBundle, normalizeGzipHeader, bundleLayout } from '../../scripts/lib/bundle.ts';
+import { readTarEntries, unsafePath } from '../../scripts/lib/tarball.ts';
 import { gzipSync } from 'node:zlib';
 
 const files = () => new Map([
@@ -14,7 +15,7 @@ t.test('same files, same bytes, whatever the insertion order', async (t) => {
   t.same(a, b);
   t.equal(a.readUInt32LE(4), 0, 'no gzip mtime');
   t.equal(a[9], 0xff, 'fixed OS byte');
-  const entries = await readTarball(a);
+  const entries = await readTarEntries(a);
   t.same(entries.map((e) => e.path), bundleLayout(['linux-x64']));
   t.ok(entries.every((e) => e.uid === 0 && e.gid === 0 && e.mtime === 0 && (e.mode & 0o777) === 0o755));
   t.same(entries.find((e) => e.path.endsWith('debug/xsnap-worker'))!.data, Buffer.alloc(1300, 7));
@@ -36,5 +37,5 @@ t.test('unsafe paths', async (t) => {
 });
 
 t.test('garbage is not a tarball', async (t) => {
-  await t.rejects(readTarball(Buffer.from('definitely not a tarball, not even gzip')), /not a readable tarball/);
+  await t.rejects(readTarEntries(Buffer.from('definitely not a tarball, not even gzip')), /not a readable tarball/);
 });

@@ -2,7 +2,8 @@
 // registry state, before it writes anything.
 import t from 'tap';
 import { UsageError } from '../../scripts/lib/errors.ts';
-import { planRelease, describePlan, stagingTagFor, checkDistTag, isPublishConflict, type PlanInput } from '../../scripts/lib/publish.ts';
+import { planRelease, describePlan, stagingTagFor, checkDistTag, type PlanInput } from '../../scripts/lib/publish-plan.ts';
+import { isPublishConflict } from '../../scripts/lib/publish-execute.ts';
 import { isPublicRegistry, normaliseRegistry } from '../../scripts/lib/npm-client.ts';
 
 const members: PlanInput['members'] = [
@@ -162,7 +163,7 @@ t.test('child processes get a minimal environment: no tokens, no npm settings', 
 });
 
 t.test('tags are lower case; retry settings must make sense', async (t) => {
-  const { retryPolicyFromEnv } = await import('../../scripts/lib/publish.ts');
+  const { retryPolicyFromEnv } = await import('../../scripts/lib/publish-execute.ts');
   for (const tag of ['Latest', 'LATEST', 'Next']) t.match(refusal(() => checkDistTag(tag))?.message, /case-sensitive/, `"${tag}" refused`);
   for (const [k, v] of [['XSNAP_PUBLISH_ATTEMPTS', '0'], ['XSNAP_READBACK_ATTEMPTS', '-1'], ['XSNAP_RETRY_BASE_MS', 'x'], ['XSNAP_PUBLISH_ATTEMPTS', '1.5']]) {
     t.equal(refusal(() => retryPolicyFromEnv({ [k]: v }))?.exitCode, 2, `${k}=${v} is a usage error`);

@@ -5,7 +5,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkBinary } from '../../scripts/lib/binary-checks.ts';
 import { getTarget, parseTargetList } from '../../scripts/lib/targets.ts';
-import { tagFromEnv } from '../../scripts/lib/verify.ts';
+import { tagFromEnv } from '../../scripts/lib/release-tag.ts';
 import { platformsFor } from '../../scripts/lib/install-check.ts';
 
 /** A minimal 64-bit Mach-O: header + LC_BUILD_VERSION (macOS, minos). A fixture, not a binary. */

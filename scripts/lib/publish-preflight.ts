@@ -1,0 +1,205 @@
+// Everything publish-all checks before it writes anything: our artifacts
+// (verify-artifacts, and the tarballs against the manifest, keeping the bytes
+// that get published), who may write (the token, or trusted publishing), what
+// the registry holds at the version, and each write once with npm's --dry-run.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { log } from './cli.ts';
+import { CheckFailed, formatFailure, UsageError, type Failure } from './errors.ts';
+import { matchesIntegrity, sriSha512 } from './hash.ts';
+import { lastLines, type NpmClient, type TarballBytes } from './npm-client.ts';
+import type { PlanInput, RegistryKind } from './publish-plan.ts';
+import { checkPublishedPackage, readManifestSet, type ManifestEntry, type ManifestSet } from './published.ts';
+import { readTarballFiles } from './tarball.ts';
+import { TARGET_NAMES, TARGETS, type Target } from './targets.ts';
+import { verifyArtifacts } from './verify.ts';
+
+// ---------------------------------------------------------------- our artifacts
+
+export interface SetMember {
+  entry: ManifestEntry;
+  tarball: string;
+  /**
+   * the tarball's bytes as read and checked against the manifest in the
+   * preflight; set only when they matched. These bytes, never the file in
+   * dist/ (which could be swapped in the meantime), are what gets published.
+   */
+  bytes?: TarballBytes;
+}
+
+/** The member of the set for `pkg` (the set is the manifest's: every package has one). */
+export function findMember(members: SetMember[], pkg: string): SetMember {
+  const m = members.find((x) => x.entry.package === pkg);
+  if (!m) throw new Error(`${pkg} is not a member of the set`);
+  return m;
+}
+
+/** The verified bytes of a member; throws if the preflight did not verify them. */
+export function verifiedBytes(m: SetMember): TarballBytes {
+  if (!m.bytes) throw new Error(`${m.entry.package}: its tarball was not verified against the manifest`);
+  return m.bytes;
+}
+
+/** Our tarballs, re-read: present, with the manifest's integrity and package.json name/version. */
+export async function checkLocalTarballs(dist: string, set: ManifestSet): Promise<{ members: SetMember[]; failures: Failure[] }> {
+  const failures: Failure[] = [];
+  const members: SetMember[] = [];
+  for (const entry of set.entries) {
+    const tarball = join(dist, entry.tarball.name);
+    members.push({ entry, tarball });
+    if (!existsSync(tarball)) {
+      failures.push({ check: 'tarball-present', subject: `${entry.target}: ${tarball}`, expected: 'the staged npm tarball', actual: 'missing', hint: 'run scripts/stage-packages.ts' });
+      continue;
+    }
+    const data = readFileSync(tarball);
+    if (!matchesIntegrity(data, entry.tarball.integrity)) {
+      failures.push({ check: 'tarball-integrity', subject: `${entry.target}: ${tarball}`, expected: `${entry.tarball.integrity} (${set.file})`, actual: sriSha512(data), hint: 're-run generate-manifest.ts after stage-packages.ts' });
+      continue;
+    }
+    const pj = (await readTarballFiles(data)).get('package/package.json');
+    const meta = pj ? (JSON.parse(pj.data.toString()) as { name?: string; version?: string }) : {};
+    if (meta.name !== entry.package || meta.version !== set.version) {
+      failures.push({ check: 'versions-align', subject: `${entry.target}: ${tarball} package/package.json`, expected: `${entry.package}@${set.version}`, actual: `${meta.name}@${meta.version}` });
+      continue;
+    }
+    members[members.length - 1].bytes = { name: basename(tarball), data };
+  }
+  return { members, failures };
+}
+
+export interface LocalPreflight {
+  dist: string;
+  version: string;
+  targets: Target[];
+  /** verify-artifacts has just passed in the same job */
+  skipVerify: boolean;
+  /** for the step line: how and where the run publishes */
+  via: 'stage' | 'direct';
+  registry: string;
+}
+
+/**
+ * The local half of the preflight: the manifest of the set, our tarballs
+ * against it (their bytes kept for publishing), and verify-artifacts unless it
+ * has just passed in the same job. Throws CheckFailed: nothing was written.
+ */
+export async function preflightLocal(o: LocalPreflight): Promise<{ set: ManifestSet; members: SetMember[] }> {
+  log.step(`preflight (--via ${o.via}): ${o.version} to ${o.registry} (${o.targets.map((t) => t.name).join(', ')})`);
+  const failures: Failure[] = [];
+  const set = readManifestSet(o.dist, o.version, o.targets, undefined, { options: '--dist <dir>' });
+  const local = await checkLocalTarballs(o.dist, set);
+  failures.push(...local.failures);
+  if (o.skipVerify) log.warn('verify-artifacts skipped (--skip-verify)');
+  else {
+    log.info('running verify-artifacts.ts');
+    failures.push(...(await verifyArtifacts({ dist: o.dist, version: o.version, targets: o.targets })).failures);
+  }
+  if (failures.length) {
+    const n = `${failures.length} check${failures.length === 1 ? '' : 's'}`;
+    const listed = failures.map((f) => '  ' + formatFailure(f)).join('\n');
+    throw new CheckFailed(failures, `preflight failed, nothing was written: ${n} failed:\n` + listed);
+  }
+  log.ok('local artifacts verified; tarballs match the manifest');
+  return { set, members: local.members };
+}
+
+// ---------------------------------------------------------------- who may write
+
+/** The public registry gets the whole set, always: a subset is for other registries. */
+export function checkWholeSet(kind: RegistryKind, targets: Target[], targetsFlag: string | undefined): void {
+  if (kind === 'public' && targets.length !== TARGETS.length) {
+    throw new UsageError(
+      `the public npm registry gets the whole set (${TARGET_NAMES.join(', ')}); ` +
+        `--targets ${targetsFlag} is only allowed on another registry`,
+    );
+  }
+}
+
+export interface AuthInput {
+  /** the token the script read (NPM_TOKEN, NODE_AUTH_TOKEN, or the local registry's own) */
+  token: string | undefined;
+  via: 'stage' | 'direct';
+  mode: 'publish' | 'approve' | 'reject';
+  dryRun: boolean;
+  registry: { url: string; kind: RegistryKind };
+}
+
+export interface PublishAuth {
+  /** npm's trusted publishing authenticates `npm stage publish` (and nothing else) */
+  oidc: boolean;
+  /** publish with --provenance */
+  provenance: boolean;
+}
+
+/**
+ * How this run may write, from the token the script read: trusted publishing
+ * in GitHub Actions (an OIDC token request and no npm token) for staging, and
+ * provenance on the public registry there. A run that would write and cannot
+ * is a usage error before anything starts.
+ */
+export function publishAuth(o: AuthInput, env = process.env): PublishAuth {
+  const actions = env.GITHUB_ACTIONS === 'true';
+  const requestsOidc = actions && Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL);
+  const oidc = o.via === 'stage' && o.mode === 'publish' && !o.token && requestsOidc;
+  if (!o.token && !o.dryRun && !oidc) {
+    const may = o.mode === 'publish' ? 'publish' : 'approve staged versions';
+    const trusted = o.via === 'stage' ? ' (in GitHub Actions, trusted publishing needs id-token: write)' : '';
+    const set = 'set NPM_TOKEN (or NODE_AUTH_TOKEN)';
+    throw new UsageError(`no token: ${set} to a token that may ${may} on ${o.registry.url}${trusted}`);
+  }
+  return { oidc, provenance: actions && o.registry.kind === 'public' };
+}
+
+/** The token works (npm whoami), or why it is not checked. */
+export async function checkToken(client: NpmClient, token: string | undefined, oidc: boolean): Promise<void> {
+  if (token) {
+    const who = await client.whoami();
+    log.ok(`token works: npm whoami = ${who}`);
+  } else if (oidc) log.info('no npm token: trusted publishing (OIDC) authenticates npm stage publish');
+  else log.warn('no NPM_TOKEN / NODE_AUTH_TOKEN: token check skipped (the real run needs one)');
+}
+
+// ---------------------------------------------------------------- what the registry holds
+
+/**
+ * What the registry holds at `version` for each package of the set (--via
+ * direct). A version already there is downloaded and checked now: "identical"
+ * means its bytes, not just its metadata. Unreadable or corrupt: CheckFailed.
+ */
+export async function readRemoteState(client: NpmClient, set: ManifestSet, version: string) {
+  const remote: PlanInput['remote'] = {};
+  const failures: Failure[] = [];
+  await Promise.all(
+    set.entries.map(async (e) => {
+      const c = await checkPublishedPackage(client, e, version);
+      if (c.status === 'error' || c.status === 'corrupt') failures.push(...c.failures);
+      else remote[e.package] = { status: c.status, integrity: c.integrity, distTags: c.distTags };
+    }),
+  );
+  if (failures.length) throw new CheckFailed(failures);
+  return remote;
+}
+
+// ---------------------------------------------------------------- each write, dry
+
+/**
+ * Each write a real run would make, with npm's --dry-run (`npm publish`, or
+ * `npm stage publish`), one package at a time; any failure: CheckFailed.
+ */
+export async function dryRunWrites(
+  packages: Array<{ package: string; subject: string }>,
+  members: SetMember[],
+  what: { command: 'npm publish' | 'npm stage publish'; check: string },
+  write: (bytes: TarballBytes) => Promise<{ code: number; stderr: string }>,
+): Promise<void> {
+  const failures: Failure[] = [];
+  for (const p of packages) {
+    const r = await write(verifiedBytes(findMember(members, p.package)));
+    if (r.code === 0) log.ok(`${what.command} --dry-run ${p.package}`);
+    else {
+      const actual = `exit ${r.code}: ${lastLines(r.stderr)}`;
+      failures.push({ check: what.check, subject: p.subject, expected: 'exit 0', actual });
+    }
+  }
+  if (failures.length) throw new CheckFailed(failures);
+}

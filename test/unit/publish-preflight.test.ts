@@ -1,0 +1,54 @@
+// Who may write, decided before anything starts (publishAuth, checkWholeSet),
+// and what publish-all says for a plan with nothing to do (publish-report.ts).
+import t from 'tap';
+import { UsageError } from '../../scripts/lib/errors.ts';
+import { planRelease, type PlanInput } from '../../scripts/lib/publish-plan.ts';
+import { checkWholeSet, publishAuth, type AuthInput } from '../../scripts/lib/publish-preflight.ts';
+import { directReport, summaryTable } from '../../scripts/lib/publish-report.ts';
+import { TARGETS } from '../../scripts/lib/targets.ts';
+
+const pub = { url: 'https://registry.npmjs.org/', kind: 'public' as const };
+const local = { url: 'http://127.0.0.1:1/', kind: 'local' as const };
+const actions = { GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.example/' };
+
+t.test('publishAuth: a token, trusted publishing for staging in Actions, or a usage error', async (t) => {
+  const base = { token: undefined, via: 'stage', mode: 'publish', dryRun: false, registry: pub } as const;
+  const auth = (o: Partial<AuthInput>, env: NodeJS.ProcessEnv) => publishAuth({ ...base, ...o }, env);
+  t.same(auth({ token: 't', via: 'direct', registry: local }, {}), { oidc: false, provenance: false });
+  t.same(auth({ token: 't' }, actions), { oidc: false, provenance: true });
+  t.same(auth({}, actions), { oidc: true, provenance: true });
+  t.same(auth({ via: 'direct', dryRun: true }, {}), { oidc: false, provenance: false });
+  const refusal = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  };
+  const approving = refusal(() => auth({ mode: 'approve' }, actions));
+  t.ok(approving instanceof UsageError, 'trusted publishing never approves: a usage error');
+  t.match(String(approving), /no token: set NPM_TOKEN \(or NODE_AUTH_TOKEN\) to a token that may approve staged/);
+  t.match(String(refusal(() => auth({}, {}))), /may publish on https:\/\/registry\.npmjs\.org\/ \(in GitHub Actions/);
+});
+
+t.test('checkWholeSet: the public registry gets every target', async (t) => {
+  t.doesNotThrow(() => checkWholeSet('public', [...TARGETS], undefined));
+  t.doesNotThrow(() => checkWholeSet('custom', [TARGETS[0]], 'linux-x64'));
+  t.throws(() => checkWholeSet('public', [TARGETS[0]], 'linux-x64'), /--targets linux-x64 is only allowed on another/);
+});
+
+t.test('directReport: nothing to do', async (t) => {
+  const input: PlanInput = {
+    version: '1.2.3', registry: 'http://r/', registryKind: 'custom', tag: 'latest', provenance: false, dryRun: false,
+    members: [{ target: 'linux-x64', package: '@agoric/xsnap-linux-x64', tarball: '/d/a.tgz', integrity: 'sha512-A' }],
+    remote: { '@agoric/xsnap-linux-x64': { status: 'ok', integrity: 'sha512-A', distTags: { latest: '1.2.3' } } },
+  };
+  const plan = planRelease(input);
+  const r = directReport(plan, { kind: 'nothing-to-do' });
+  t.equal(r.text, 'nothing to do: 1.2.3 is fully published on http://r/');
+  t.equal(r.exitCode, 0);
+  t.match(r.json, { ok: true, nothingToDo: true });
+  t.equal(r.summary, summaryTable(plan, undefined));
+  t.match(r.summary!, /\| `@agoric\/xsnap-linux-x64` \| identical \| none \| 1\.2\.3 \| - \|/);
+});
