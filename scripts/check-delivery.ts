@@ -16,11 +16,10 @@ import { checkOutcome, hostPlatform, installSet, PACKAGE_MANAGERS, platformLabel
 import { checkDeterminismAgainst } from './lib/delivery-run.ts';
 import type { DeterminismRecord, MathProfile } from './lib/determinism.ts';
 import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/npm-client.ts';
-import { packageBinaryPath } from './lib/paths.ts';
+import { manifestName, packageBinaryPath } from './lib/layout.ts';
 import { checkVersion } from './lib/pin.ts';
 import { TARGETS } from './lib/targets.ts';
 import { latestOfSet } from './lib/delivery.ts';
-import { manifestName } from './lib/manifest.ts';
 import { MANIFESTS_DIR } from './lib/paths.ts';
 
 function parsePlatform(s: string): Platform | 'host' {

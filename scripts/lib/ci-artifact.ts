@@ -4,7 +4,6 @@
 // every entry and re-hashing every binary against its build-info.json before
 // anything lands in dist/.
 import { compareFingerprints, type Fingerprint } from './fingerprint.ts';
-import { manifestName } from './manifest.ts';
 import { compareTargetsDeterminism, diffDeterminism, differencesToFailures, type DeterminismRecord } from './determinism.ts';
 import type { MathInfo } from './portable-libm.ts';
 import { existsSync } from 'node:fs';
@@ -14,15 +13,8 @@ import * as tar from 'tar';
 import { readBuildInfo } from './build.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { canonicalJson, sha256File } from './hash.ts';
-import { binaryPath } from './paths.ts';
+import { binaryPath, buildArtifactFile, buildInfoPath, checkFile, distBinaryPath, DIST_ARTIFACT_FILE, isArtifactFile, manifestPath } from './layout.ts';
 import { GOALS, type Target, type TargetName, TARGET_NAMES } from './targets.ts';
-
-/** Name of the tar a build leg uploads for one target. */
-export const buildArtifactFile = (target: TargetName) => `xsnap-build-${target}.tar`;
-/** Name of the tar holding a whole verified dist/ (for the publish job). */
-export const DIST_ARTIFACT_FILE = 'xsnap-dist.tar';
-/** Name of a check leg's copy of its one-target manifest. */
-export const checkFile = (target: TargetName) => `check-${target}.json`;
 
 // ---------------------------------------------------------------- pack
 
@@ -90,17 +82,18 @@ export async function checkTargetDir(dist: string, target: TargetName, label: st
     const record = info.binaries[goal];
     if (!record) continue;
     const path = binaryPath(dist, target, goal);
+    const subject = `${label}: ${distBinaryPath(target, goal)}`;
     if (!existsSync(path)) {
-      failures.push({ check: 'artifact-binary', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: 'present (build-info.json lists it)', actual: 'missing' });
+      failures.push({ check: 'artifact-binary', subject, expected: 'present (build-info.json lists it)', actual: 'missing' });
       continue;
     }
     const actual = await sha256File(path);
     if (actual !== record.sha256) {
-      failures.push({ check: 'artifact-sha256', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: record.sha256, actual, hint: 'the artifact changed in transit or the build output was edited: rebuild this target' });
+      failures.push({ check: 'artifact-sha256', subject, expected: record.sha256, actual, hint: 'the artifact changed in transit or the build output was edited: rebuild this target' });
     }
     const mode = (await stat(path)).mode & 0o777;
     if ((mode & 0o111) !== 0o111) {
-      failures.push({ check: 'artifact-mode', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: 'executable (0755)', actual: mode.toString(8).padStart(4, '0') });
+      failures.push({ check: 'artifact-mode', subject, expected: 'executable (0755)', actual: mode.toString(8).padStart(4, '0') });
     }
   }
   return failures;
@@ -123,7 +116,7 @@ export interface UnpackResult {
 export async function unpackArtifacts(opts: { from: string; dist: string; require: Target[]; replace?: boolean }): Promise<UnpackResult> {
   const { from, dist, require, replace } = opts;
   if (!existsSync(from)) throw new UsageError(`${from} does not exist: download the artifacts into it first`);
-  const files = (await readdir(from)).filter((f) => /^xsnap-.*\.tar$/.test(f)).sort().map((f) => join(from, f));
+  const files = (await readdir(from)).filter(isArtifactFile).sort().map((f) => join(from, f));
   if (files.length === 0) throw new UsageError(`no xsnap-*.tar artifact in ${from}`);
 
   const failures: Failure[] = [];
@@ -147,7 +140,7 @@ export async function unpackArtifacts(opts: { from: string; dist: string; requir
     const targets = top.filter((n): n is TargetName => (TARGET_NAMES as readonly string[]).includes(n));
     for (const t of targets) failures.push(...(await checkTargetDir(staging, t, 'artifact')));
     for (const t of require) {
-      if (!targets.includes(t.name) && !existsSync(join(dist, t.name, 'build-info.json'))) {
+      if (!targets.includes(t.name) && !existsSync(buildInfoPath(dist, t.name))) {
         failures.push({ check: 'artifact-present', subject: t.name, expected: `dist/${t.name}/ in one of ${files.map((f) => basename(f)).join(', ')}`, actual: 'missing', hint: `did the ${t.name} build leg succeed and upload ${buildArtifactFile(t.name)}?` });
       }
     }
@@ -182,7 +175,7 @@ async function readManifest(file: string): Promise<ManifestLike> {
 
 /** Keep a check leg's one-target manifest (with the fingerprint measured natively) as `<out>/check-<target>.json`. */
 export async function saveCheck(opts: { dist: string; version: string; target: TargetName; out: string }): Promise<string> {
-  const src = join(opts.dist, 'release', manifestName(opts.version));
+  const src = manifestPath(opts.dist, opts.version);
   const m = await readManifest(src);
   if (!m.targets?.[opts.target]) {
     throw new CheckFailed([{ check: 'check-manifest', subject: src, expected: `an entry for ${opts.target}`, actual: `targets: ${Object.keys(m.targets ?? {}).join(', ') || 'none'}` }]);
@@ -209,7 +202,7 @@ export interface CompareResult {
  * target. A fingerprint difference is a consensus failure between validators.
  */
 export async function compareChecks(opts: { from: string; dist: string; version: string; targets: Target[] }): Promise<CompareResult> {
-  const combinedFile = join(opts.dist, 'release', manifestName(opts.version));
+  const combinedFile = manifestPath(opts.dist, opts.version);
   const combined = await readManifest(combinedFile);
   const failures: Failure[] = [];
   const byTarget: Record<string, unknown> = {};

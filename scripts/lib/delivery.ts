@@ -12,7 +12,8 @@ import { CheckFailed, OperationError, type Failure } from './errors.ts';
 import { RegistryReader } from './npm-client.ts';
 import { minimalEnv, runRaw } from './exec.ts';
 import { sha256Hex } from './hash.ts';
-import { REPO_ROOT, packageBinaryPath } from './paths.ts';
+import { REPO_ROOT } from './paths.ts';
+import { packageBinaryPath } from './layout.ts';
 import { GOALS, TARGETS, type Target } from './targets.ts';
 
 export const PACKAGE_MANAGERS = ['npm', 'yarn', 'pnpm'] as const;

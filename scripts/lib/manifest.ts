@@ -10,10 +10,13 @@ import AjvModule from 'ajv';
 import { log } from './cli.ts';
 import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
 import { canonicalJson, sha256File, sha256Hex, sriSha512 } from './hash.ts';
-import { binaryPath, packageBinaryPath, MANIFESTS_DIR, REPO_ROOT } from './paths.ts';
+import { MANIFESTS_DIR, REPO_ROOT } from './paths.ts';
+import {
+  binaryPath, bundleBinaryPath, bundleName, bundlePath, fingerprintPath, manifestName, manifestPath, packageBinaryPath,
+  releaseDir, SUMS_NAME, sumsPath, tarballName, tarballPath,
+} from './layout.ts';
 import { readBuildInfo, type BuildInfo, type ToolchainInfo } from './build.ts';
-import { bundleBinaryPath, bundleName, makeBundle } from './bundle.ts';
-import { tarballName } from './stage.ts';
+import { makeBundle } from './bundle.ts';
 import { hostRunner } from './binary-checks.ts';
 import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targets.ts';
 import type { SourceIdentity } from './sources.ts';
@@ -21,12 +24,6 @@ import type { MathInfo } from './portable-libm.ts';
 import { compareTargetsDeterminism, runDeterminism, totalResults, type DeterminismRecord } from './determinism.ts';
 
 export const SCHEMA_FILE = join(REPO_ROOT, 'manifests', 'xsnap-worker-manifest.schema.json');
-export const manifestName = (version: string) => `xsnap-worker-manifest-${version}.json`;
-export const SUMS_NAME = 'SHA256SUMS';
-export const releaseDir = (dist: string) => join(dist, 'release');
-export const manifestPath = (dist: string, version: string) => join(releaseDir(dist), manifestName(version));
-/** A fingerprint measured on a host that can run the target (e.g. a macOS CI runner), carried to the manifest host. */
-export const fingerprintPath = (dist: string, target: TargetName) => join(dist, target, 'fingerprint.json');
 
 // ------------------------------------------------------------------ types
 
@@ -142,9 +139,9 @@ export function planManifest(opts: { dist: string; version: string; targets: Tar
     targets: opts.targets.map((t) => t.name),
     outDir,
     files: {
-      manifest: join(outDir, manifestName(opts.version)),
-      sums: join(outDir, SUMS_NAME),
-      bundle: join(outDir, bundleName(opts.version)),
+      manifest: manifestPath(opts.dist, opts.version),
+      sums: sumsPath(opts.dist),
+      bundle: bundlePath(opts.dist, opts.version),
       tarballs: opts.targets.map((t) => join(outDir, tarballName(t, opts.version))),
     },
     saveTo: opts.saveTo ?? null,
@@ -281,7 +278,7 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
       entry[goal as Goal] = { path: packageBinaryPath(goal), sha256: sha256Hex(data), size: data.length };
     }
     const tgzName = tarballName(t, plan.version);
-    const tgz = join(plan.dist, tgzName);
+    const tgz = tarballPath(plan.dist, t, plan.version);
     if (!existsSync(tgz)) {
       failures.push({ check: 'tarball-present', subject: tgz, expected: 'the packed npm tarball', actual: 'missing', hint: `npx tsx scripts/stage-packages.ts --targets ${plan.targets.join(',')}` });
     } else {

@@ -11,12 +11,12 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTarball as readTarEntries, bundleBinaryPath } from './bundle.ts';
+import { readTarball as readTarEntries } from './bundle.ts';
 import { CheckFailed, OperationError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
-import { manifestName } from './manifest.ts';
 import { RegistryReader } from './npm-client.ts';
-import { MANIFESTS_DIR, REPO_ROOT, packageBinaryPath } from './paths.ts';
+import { MANIFESTS_DIR, REPO_ROOT } from './paths.ts';
+import { bundleBinaryPath, manifestName, packageBinaryPath } from './layout.ts';
 import type { Target } from './targets.ts';
 import { XsnapWorker } from './worker-protocol.ts';
 

@@ -7,8 +7,7 @@ import { readTarball as readTarEntries } from './bundle.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { RegistryReader, tokenFromEnv } from './npm-client.ts';
-import { packageBinaryPath } from './paths.ts';
-import { manifestPath } from './manifest.ts';
+import { manifestPath, packageBinaryPath } from './layout.ts';
 import { GOALS, type Goal, type Target, type TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- the manifest, as we need it

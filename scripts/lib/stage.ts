@@ -9,7 +9,8 @@ import { log } from './cli.ts';
 import { CheckFailed, OperationError, type Failure } from './errors.ts';
 import { run } from './exec.ts';
 import { sha256File } from './hash.ts';
-import { binaryPath, packageBinaryPath, PACKAGE_TEMPLATES } from './paths.ts';
+import { PACKAGE_TEMPLATES } from './paths.ts';
+import { binaryPath, LICENSE_FILES, NOTICE_FILE, NOTICE_TEMPLATE, packageBinaryPath, stagedPackageDir, stagedPackagesDir, tarballName, tarballPath, templateDir, TEMPLATE_FILES } from './layout.ts';
 import { readBuildInfo, type BuildInfo } from './build.ts';
 import { normalizeGzipHeader } from './bundle.ts';
 import { GOALS, GLIBC_FLOOR, MACOS_MIN_VERSION, TARGETS, type Target } from './targets.ts';
@@ -22,21 +23,6 @@ export const LICENSE_EXPRESSION = 'Apache-2.0 AND LGPL-3.0-or-later';
 export { REPOSITORY_URL } from './project.ts';
 import { REPOSITORY_URL } from './project.ts';
 export const TEMPLATE_VERSION = '0.0.0-template';
-
-/** License texts shipped in every package (LGPL-3.0 is a set of additions to GPL-3.0, so both go). */
-export const LICENSE_FILES = ['LICENSE', 'LICENSE.Apache-2.0', 'LICENSE.GPL-3.0', 'LICENSE.LGPL-3.0'] as const;
-export const NOTICE_TEMPLATE = 'THIRD_PARTY_NOTICES.md.template';
-export const NOTICE_FILE = 'THIRD_PARTY_NOTICES.md';
-
-/** Exactly the files a packed platform package holds (paths inside the package). */
-export function allowedPackageFiles(): string[] {
-  return ['package.json', 'README.md', ...LICENSE_FILES, NOTICE_FILE, ...GOALS.map(packageBinaryPath)].sort();
-}
-
-export const templateDir = (target: Target, root = PACKAGE_TEMPLATES) => join(root, `xsnap-${target.name}`);
-/** `npm pack` names a scoped package's tarball <scope>-<name>-<version>.tgz */
-export const tarballName = (target: Target, version: string) => `${target.packageName.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
-export const stagedPackageDir = (dist: string, target: Target) => join(dist, 'packages', target.name);
 
 const platformLabel = (t: Target) =>
   `${t.os === 'linux' ? 'Linux' : 'macOS'} ${t.cpu === 'x64' ? 'x64' : 'arm64'}${t.libc ? ` (${t.libc})` : ''}`;
@@ -235,7 +221,7 @@ export function planStage(opts: { dist: string; version: string; targets: Target
       packageName: t.packageName,
       template: templateDir(t),
       stagedDir: stagedPackageDir(opts.dist, t),
-      tarball: join(opts.dist, tarballName(t, opts.version)),
+      tarball: tarballPath(opts.dist, t, opts.version),
       binaries: Object.fromEntries(GOALS.map((g) => [g, { from: binaryPath(opts.dist, t.name, g), to: packageBinaryPath(g) }])),
     })),
   };
@@ -320,9 +306,9 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
     const results: StagedPackage[] = [];
     for (const pt of plan.targets) {
       const t = TARGETS.find((x) => x.name === pt.target)!;
-      const dir = join(tmp, 'packages', t.name);
+      const dir = stagedPackageDir(tmp, t);
       await mkdir(dir, { recursive: true });
-      const missing = [...LICENSE_FILES, 'README.md', 'package.json', NOTICE_TEMPLATE].filter((n) => !existsSync(join(pt.template, n)));
+      const missing = TEMPLATE_FILES.filter((n) => !existsSync(join(pt.template, n)));
       if (missing.length) throw new OperationError(`package template ${pt.template} lacks ${missing.join(', ')} (run npx tsx scripts/stage-packages.ts --update-templates)`);
       const pkg = JSON.parse(await readFile(join(pt.template, 'package.json'), 'utf8')) as Record<string, unknown>;
       pkg.version = plan.version;
@@ -339,11 +325,12 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
       results.push({ target: t.name, packageName: t.packageName, tarball: pt.tarball, stagedDir: pt.stagedDir, sha256: await sha256File(tgz) });
     }
     // all packed: move into place, replacing any previous staging of these targets
-    await mkdir(join(plan.dist, 'packages'), { recursive: true });
+    await mkdir(stagedPackagesDir(plan.dist), { recursive: true });
     for (const pt of plan.targets) {
-      const name = tarballName(TARGETS.find((x) => x.name === pt.target)!, plan.version);
+      const t = TARGETS.find((x) => x.name === pt.target)!;
+      const name = tarballName(t, plan.version);
       await rm(pt.stagedDir, { recursive: true, force: true });
-      await rename(join(tmp, 'packages', pt.target), pt.stagedDir);
+      await rename(stagedPackageDir(tmp, t), pt.stagedDir);
       await rename(join(tmp, name), pt.tarball);
     }
     return results;

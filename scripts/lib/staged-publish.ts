@@ -15,7 +15,6 @@
 //            A run stopped halfway (an expired one-time code) is finished by a re-run.
 //   reject   (`--reject <id>`) removes a bad stage.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { log } from './cli.ts';
 import { sriSha512 } from './hash.ts';
 import { UsageError, type Failure } from './errors.ts';
@@ -23,6 +22,7 @@ import { lastLines, type NpmClient, type StagedVersion } from './npm-client.ts';
 import { checkPublishedPackage, checkTarballBytes, type ManifestEntry, type PublishedCheck } from './published.ts';
 import { latestMoveProblem, verifiedBytes, type RetryPolicy, type SetMember, type RegistryKind } from './publish.ts';
 import type { TargetName } from './targets.ts';
+import { stagedRecordPath } from './layout.ts';
 
 // ---------------------------------------------------------------- what the registry holds
 
@@ -201,7 +201,7 @@ export async function executeStage(plan: StagePlan, members: SetMember[], client
 /** dist/staged-X.Y.Z.json: what was staged and how to approve it (a record for people; --approve never reads it). */
 export function writeStagedRecord(dist: string, version: string, record: unknown): string {
   mkdirSync(dist, { recursive: true });
-  const file = join(dist, `staged-${version}.json`);
+  const file = stagedRecordPath(dist, version);
   writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
   return file;
 }

@@ -16,17 +16,21 @@ import { verifyPublished } from './published.ts';
 import { compareFingerprints } from './fingerprint.ts';
 import { commonProfile, compareAcrossTargets, diffDeterminism, differencesToFailures, runDeterminism, totalResults, type DeterminismRecord, type MathProfile, type Measured } from './determinism.ts';
 import { canonicalJson, matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
-import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
+import { MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
 import { checkBinary, glibcFloorRunner, hostRunner } from './binary-checks.ts';
 import { readElf } from './elf.ts';
-import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, readTarball, unsafePath, type TarEntry, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
-import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName, templatePackageJson } from './stage.ts';
-import { manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
+import { makeBundle, readTarball, unsafePath, type TarEntry, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
+import {
+  allowedPackageFiles, assetVersion, binaryPath, bundleBinaryPath, bundleLayout, bundleName, bundlePath, HANDOFF_NAME,
+  manifestName, manifestPath, NOTICE_FILE, packageBinaryPath, releaseDir, SUMS_NAME, sumsPath, tarballName, tarballPath,
+} from './layout.ts';
+import { LICENSE_EXPRESSION, templatePackageJson } from './stage.ts';
+import { measureFingerprint, parseSums, renderManifest, schemaFailures, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
 import { GOALS, type Target } from './targets.ts';
 import { ageLine } from './release-age.ts';
-import { HANDOFF_NAME, handoffProblems } from './handoff.ts';
+import { handoffProblems } from './handoff.ts';
 
 export interface VerifyOptions {
   dist: string;
@@ -96,14 +100,14 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   const { dist, version } = opts;
   const c = new Checks();
   const out = releaseDir(dist);
-  const manifestFile = join(out, manifestName(version));
+  const manifestFile = manifestPath(dist, version);
 
   // ---- versions: the pin (opts.version) against the tag and what is in dist/release
   if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the pin says ${version}: tag v${version}, or fix native/pin.json`);
   if (existsSync(out)) {
     for (const name of await readdir(out)) {
-      const m = /^xsnap-worker-(?:manifest|binaries)-(.+?)\.(?:json|tar\.gz)$/.exec(name) ?? /^agoric-xsnap-[a-z]+-[a-z0-9]+-(.+)\.tgz$/.exec(name);
-      if (m) c.equal('version-files', `dist/release/${name}`, version, m[1], 'regenerate dist/release with generate-manifest.ts');
+      const v = assetVersion(name);
+      if (v !== undefined) c.equal('version-files', `dist/release/${name}`, version, v, 'regenerate dist/release with generate-manifest.ts');
     }
   }
 
@@ -140,7 +144,7 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   const entryOf = (t: Target): ManifestTarget | undefined => manifest?.targets?.[t.name];
 
   // ---- SHA256SUMS: every shipped file listed, every listed file matching its bytes
-  const sumsFile = join(out, SUMS_NAME);
+  const sumsFile = sumsPath(dist);
   const shipped = [manifestName(version), bundleName(version), ...opts.targets.map((t) => tarballName(t, version))].sort();
   if (!existsSync(sumsFile)) {
     c.fail({ check: 'sums-present', subject: rel(dist, sumsFile), expected: 'SHA256SUMS', actual: 'missing', hint: 'npx tsx scripts/generate-manifest.ts' });
@@ -200,7 +204,7 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
     const tarballs: Record<string, string> = {};
     const binaries: Record<string, Record<string, string>> = {};
     for (const t of opts.targets) {
-      const file = join(dist, tarballName(t, version));
+      const file = tarballPath(dist, t, version);
       if (!existsSync(file)) continue;
       tarballs[t.packageName] = file;
       binaries[t.packageName] = Object.fromEntries(GOALS.map((g) => [g, entryOf(t)?.[g]?.sha256 ?? 'no manifest entry']));
@@ -305,7 +309,7 @@ async function verifyTarget(t: Target, x: TargetContext): Promise<void> {
 
   // the npm tarball, and its copy among the release assets
   const name = tarballName(t, version);
-  const file = join(dist, name);
+  const file = tarballPath(dist, t, version);
   if (!existsSync(file)) {
     c.fail({ check: 'tarball-present', subject: rel(dist, file), expected: 'the packed npm tarball', actual: 'missing', hint: `npx tsx scripts/stage-packages.ts --targets ${t.name}` });
     return;
@@ -405,7 +409,7 @@ async function verifyTarget(t: Target, x: TargetContext): Promise<void> {
 
 async function verifyBundle(x: { c: Checks; dist: string; version: string; targets: Target[]; manifest: Manifest | undefined }): Promise<void> {
   const { c, dist, version } = x;
-  const file = join(releaseDir(dist), bundleName(version));
+  const file = bundlePath(dist, version);
   if (!existsSync(file)) {
     c.fail({ check: 'bundle-present', subject: rel(dist, file), expected: 'the release bundle', actual: 'missing', hint: 'npx tsx scripts/generate-manifest.ts' });
     return;

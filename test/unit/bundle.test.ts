@@ -1,6 +1,7 @@
 // The release bundle's bytes depend only on its files; the reader sees every entry raw.
 import t from 'tap';
-import { makeBundle, readTarball, unsafePath, normalizeGzipHeader, bundleLayout } from '../../scripts/lib/bundle.ts';
+import { makeBundle, readTarball, unsafePath, normalizeGzipHeader } from '../../scripts/lib/bundle.ts';
+import { bundleLayout } from '../../scripts/lib/layout.ts';
 import { gzipSync } from 'node:zlib';
 
 const files = () => new Map([

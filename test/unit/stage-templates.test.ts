@@ -3,7 +3,8 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TARGETS } from '../../scripts/lib/targets.ts';
-import { templateDrift, templateDir, tarballName, allowedPackageFiles, fillNotice, renderTemplate, LICENSE_EXPRESSION, NOTICE_TEMPLATE } from '../../scripts/lib/stage.ts';
+import { templateDrift, fillNotice, renderTemplate, LICENSE_EXPRESSION } from '../../scripts/lib/stage.ts';
+import { allowedPackageFiles, NOTICE_TEMPLATE, tarballName, templateDir } from '../../scripts/lib/layout.ts';
 import type { BuildInfo } from '../../scripts/lib/build.ts';
 
 t.test('packages/xsnap-<target>/ agree with TARGETS', async (t) => {
