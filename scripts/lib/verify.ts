@@ -25,7 +25,7 @@ import {
   allowedPackageFiles, assetVersion, binaryPath, bundleBinaryPath, bundleLayout, bundleName, bundlePath, HANDOFF_NAME,
   manifestName, manifestPath, NOTICE_FILE, packageBinaryPath, releaseDir, SUMS_NAME, sumsPath, tarballName, tarballPath,
 } from './layout.ts';
-import { LICENSE_EXPRESSION, templatePackageJson } from './stage.ts';
+import { LICENSE_EXPRESSION, templatePackageJson } from './package-text.ts';
 import { measureFingerprint, parseSums, renderManifest, schemaFailures, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
 import { GOALS, type Target } from './targets.ts';

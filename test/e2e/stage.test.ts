@@ -9,7 +9,7 @@ import { sharedDist } from '../helpers/shared-build.ts';
 import { stagedDist, LINUX } from '../helpers/staged.ts';
 import { readTarball } from '../../scripts/lib/bundle.ts';
 import { sha256Hex } from '../../scripts/lib/hash.ts';
-import { LICENSE_EXPRESSION } from '../../scripts/lib/stage.ts';
+import { LICENSE_EXPRESSION } from '../../scripts/lib/package-text.ts';
 import { allowedPackageFiles } from '../../scripts/lib/layout.ts';
 import { readPin, pinPath } from '../../scripts/lib/pin.ts';
 import { runRaw } from '../../scripts/lib/exec.ts';
