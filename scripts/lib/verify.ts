@@ -15,7 +15,7 @@ import { checkVersion } from './pin.ts';
 import { verifyPublished } from './published.ts';
 import { compareFingerprints } from './fingerprint.ts';
 import { commonProfile, compareAcrossTargets, diffDeterminism, differencesToFailures, runDeterminism, totalResults, type DeterminismRecord, type MathProfile, type Measured } from './determinism.ts';
-import { canonicalJson, matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
+import { canonicalJson, matchesIntegrity, parseSums, sha256Hex, sriSha512 } from './hash.ts';
 import { MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
 import { checkBinary, glibcFloorRunner, hostRunner } from './binary-checks.ts';
@@ -26,7 +26,8 @@ import {
   manifestName, manifestPath, NOTICE_FILE, packageBinaryPath, releaseDir, SUMS_NAME, sumsPath, tarballName, tarballPath,
 } from './layout.ts';
 import { LICENSE_EXPRESSION, templatePackageJson } from './package-text.ts';
-import { measureFingerprint, parseSums, renderManifest, schemaFailures, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
+import { renderManifest, schemaFailures, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
+import { measureFingerprint } from './measure.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
 import { GOALS, type Target } from './targets.ts';
 import { ageLine } from './release-age.ts';

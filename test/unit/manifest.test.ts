@@ -1,6 +1,8 @@
 // Manifest pieces that need no build: SHA256SUMS format, the schema, toolchain filtering.
 import t from 'tap';
-import { parseSums, renderSums, schemaFailures, deterministicToolchain, renderManifest, type Manifest } from '../../scripts/lib/manifest.ts';
+import { schemaFailures, renderManifest, type Manifest } from '../../scripts/lib/manifest.ts';
+import { parseSums, renderSums } from '../../scripts/lib/hash.ts';
+import { deterministicToolchain } from '../../scripts/lib/release-dir.ts';
 import type { ToolchainInfo } from '../../scripts/lib/build.ts';
 
 const hex = (c: string) => c.repeat(64);
