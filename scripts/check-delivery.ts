@@ -6,17 +6,17 @@
 // manifest's digests. What .github/workflows/delivery.yml runs on each
 // target's own runner.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCommand, log, stringFlag, timed } from './lib/cli.ts';
 import { CheckFailed, UsageError, formatFailure, type Failure } from './lib/errors.ts';
 import { hostRunner } from './lib/binary-checks.ts';
-import { checkOutcome, hostPlatform, installSet, PACKAGE_MANAGERS, platformLabel, targetFor, type InstallOutcome, type ManifestTargets, type PackageManager, type Platform } from './lib/delivery.ts';
+import { checkOutcome, hostPlatform, installSet, PACKAGE_MANAGERS, platformLabel, targetFor, type InstallOutcome, type PackageManager, type Platform } from './lib/delivery.ts';
 import { checkDeterminismAgainst } from './lib/delivery-run.ts';
-import type { DeterminismRecord, MathProfile } from './lib/determinism.ts';
 import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/npm-client.ts';
 import { manifestName, packageBinaryPath } from './lib/layout.ts';
+import { readManifest } from './lib/manifest.ts';
 import { checkVersion } from './lib/pin.ts';
 import { TARGETS } from './lib/targets.ts';
 import { latestOfSet } from './lib/delivery.ts';
@@ -68,13 +68,11 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
     if (Boolean(versionFlag) === Boolean(stringFlag(flags, 'manifest'))) throw new UsageError('give --manifest <file> or --version X.Y.Z|latest (one of them)');
     const manifestFile = stringFlag(flags, 'manifest') ?? join(MANIFESTS_DIR, manifestName(versionFlag === 'latest' ? await latestOfSet(registry, TARGETS.map((t) => t.packageName)) : checkVersion(versionFlag, '--version')));
     if (!existsSync(manifestFile)) throw new UsageError(`${manifestFile} does not exist${versionFlag ? ' (commit the release manifest with generate-manifest.ts --save)' : ''}`);
-    let manifest: ManifestTargets & { targets: Record<string, { determinism?: DeterminismRecord; math?: { profile?: MathProfile } }> };
-    try {
-      manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`${manifestFile}: not JSON (${(e as Error).message})`);
-    }
-    const version = checkVersion(manifest.version, `manifest ${manifestFile}`);
+    const read = readManifest(manifestFile);
+    if (read.error !== undefined) throw new UsageError(`${manifestFile}: not JSON (${read.error})`);
+    // not refused on the schema: the checks below name what differs from what is installed
+    const version = checkVersion(read.unchecked.version, `manifest ${manifestFile}`);
+    const manifest = { ...read.unchecked, version };
     const among = TARGETS.filter((t) => manifest.targets?.[t.name]);
     if (!among.length) throw new UsageError(`${manifestFile} lists no targets`);
     const pms = (stringFlag(flags, 'pm') ?? PACKAGE_MANAGERS.join(',')).split(',').map((p) => {
@@ -124,12 +122,12 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
         if (!target || !o) {
           failures.push({ check: 'delivery-determinism', subject: `this host (${platformLabel(hostPlatform())})`, expected: 'an installed package of the set for this host (--platforms host)', actual: 'none' });
         } else {
-          const want = manifest.targets[target.name].determinism;
+          const want = manifest.targets?.[target.name]?.determinism;
           if (!want) failures.push({ check: 'delivery-determinism', subject: `${manifestFile} targets.${target.name}.determinism`, expected: 'the digests measured at release', actual: 'absent' });
           else {
             // every package manager installed the same bytes (sha256 checked above): the corpus runs once
             const bin = join(o.paths[target.packageName], packageBinaryPath('release'));
-            const r = await timed(`determinism corpus on the ${o.pm}-installed ${target.packageName}`, async () => checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, manifest.targets[target.name].math?.profile ?? 'system', `${target.name} installed by ${o.pm}`));
+            const r = await timed(`determinism corpus on the ${o.pm}-installed ${target.packageName}`, async () => checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, manifest.targets?.[target.name]?.math?.profile ?? 'system', `${target.name} installed by ${o.pm}`));
             failures.push(...r.failures);
             r.reports.forEach((l) => log.warn(l));
             if (!r.failures.length) log.ok(`${r.results} results: every gated family equals the manifest's digest and meter`);

@@ -7,7 +7,7 @@ import { compareFingerprints, type Fingerprint } from './fingerprint.ts';
 import { compareTargetsDeterminism, diffDeterminism, differencesToFailures, type DeterminismRecord } from './determinism.ts';
 import type { MathInfo } from './portable-libm.ts';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tar from 'tar';
 import { readBuildInfo } from './build.ts';
@@ -15,6 +15,7 @@ import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { canonicalJson, sha256File } from './hash.ts';
 import { binaryPath, buildArtifactFile, buildInfoPath, checkFile, distBinaryPath, DIST_ARTIFACT_FILE, isArtifactFile, manifestPath } from './layout.ts';
 import { GOALS, type Target, type TargetName, TARGET_NAMES } from './targets.ts';
+import { readManifest, type UncheckedManifest } from './manifest.ts';
 
 // ---------------------------------------------------------------- pack
 
@@ -159,24 +160,23 @@ export async function unpackArtifacts(opts: { from: string; dist: string; requir
 
 // ---------------------------------------------------------------- check legs
 
-interface ManifestLike {
-  version?: string;
-  targets?: Record<string, { release?: { sha256?: string }; debug?: { sha256?: string }; fingerprint?: unknown; math?: MathInfo; determinism?: DeterminismRecord }>;
-}
-
-async function readManifest(file: string): Promise<ManifestLike> {
+/**
+ * A check leg's or the combined manifest, not refused on the schema: the
+ * comparisons below name what differs (a missing fingerprint, another math profile).
+ */
+function readLegManifest(file: string): UncheckedManifest {
   if (!existsSync(file)) throw new UsageError(`${file} does not exist: run generate-manifest.ts first`);
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as ManifestLike;
-  } catch (e) {
-    throw new CheckFailed([{ check: 'manifest-json', subject: file, expected: 'valid JSON', actual: (e as Error).message }]);
+  const read = readManifest(file);
+  if (read.error !== undefined) {
+    throw new CheckFailed([{ check: 'manifest-json', subject: file, expected: 'valid JSON', actual: read.error }]);
   }
+  return read.unchecked;
 }
 
 /** Keep a check leg's one-target manifest (with the fingerprint measured natively) as `<out>/check-<target>.json`. */
 export async function saveCheck(opts: { dist: string; version: string; target: TargetName; out: string }): Promise<string> {
   const src = manifestPath(opts.dist, opts.version);
-  const m = await readManifest(src);
+  const m = readLegManifest(src);
   if (!m.targets?.[opts.target]) {
     throw new CheckFailed([{ check: 'check-manifest', subject: src, expected: `an entry for ${opts.target}`, actual: `targets: ${Object.keys(m.targets ?? {}).join(', ') || 'none'}` }]);
   }
@@ -203,9 +203,9 @@ export interface CompareResult {
  */
 export async function compareChecks(opts: { from: string; dist: string; version: string; targets: Target[] }): Promise<CompareResult> {
   const combinedFile = manifestPath(opts.dist, opts.version);
-  const combined = await readManifest(combinedFile);
+  const combined = readLegManifest(combinedFile);
   const failures: Failure[] = [];
-  const byTarget: Record<string, unknown> = {};
+  const byTarget: Record<string, Fingerprint> = {};
   const digests: CompareResult['digests'] = {};
   const determinism: Record<string, { math?: MathInfo; determinism?: DeterminismRecord }> = {};
   const reported: string[] = [];
@@ -215,7 +215,7 @@ export async function compareChecks(opts: { from: string; dist: string; version:
       failures.push({ check: 'check-leg', subject: t.name, expected: file, actual: 'missing', hint: `did the "check ${t.name}" job succeed?` });
       continue;
     }
-    const leg = await readManifest(file);
+    const leg = readLegManifest(file);
     const mine = leg.targets?.[t.name];
     const theirs = combined.targets?.[t.name];
     if (leg.version !== opts.version) failures.push({ check: 'check-version', subject: file, expected: opts.version, actual: String(leg.version) });
@@ -248,13 +248,13 @@ export async function compareChecks(opts: { from: string; dist: string; version:
         reported.push(...r.reports);
       }
     }
-    digests[t.name] = (mine.fingerprint as { digest?: string }).digest ?? null;
+    digests[t.name] = mine.fingerprint.digest ?? null;
     if (theirs.fingerprint !== undefined && canonicalJson(theirs.fingerprint) !== canonicalJson(mine.fingerprint)) {
-      failures.push({ check: 'check-fingerprint', subject: t.name, expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`, actual: `${(theirs.fingerprint as { digest?: string }).digest} (combined manifest)` });
+      failures.push({ check: 'check-fingerprint', subject: t.name, expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`, actual: `${theirs.fingerprint.digest} (combined manifest)` });
     }
   }
   if (Object.keys(byTarget).length > 1) {
-    failures.push(...compareFingerprints(byTarget as Record<string, Fingerprint>));
+    failures.push(...compareFingerprints(byTarget));
   }
   const across = compareTargetsDeterminism(determinism);
   failures.push(...across.failures);

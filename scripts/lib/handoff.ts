@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { UsageError, type Failure } from './errors.ts';
 import { sha256Hex } from './hash.ts';
 import { HANDOFF_NAME, handoffPath, manifestName, manifestPath } from './layout.ts';
+import { parseManifest } from './manifest.ts';
 import { checkVersion } from './pin.ts';
 import { TARGETS } from './targets.ts';
 import { YARN_MIN_AGE_MINUTES } from './release-age.ts';
@@ -27,12 +28,9 @@ export interface Handoff {
 
 /** The hand-off facts of a manifest's bytes. `distTag`: the dist-tag the release was published under. */
 export function handoffOf(manifestText: string, opts: { file: string; distTag?: string }): Handoff {
-  let m: { version?: unknown; targets?: Record<string, { package?: unknown }> };
-  try {
-    m = JSON.parse(manifestText);
-  } catch (e) {
-    throw new UsageError(`manifest ${opts.file}: not valid JSON (${(e as Error).message})`);
-  }
+  const parsed = parseManifest(manifestText, opts.file);
+  if (parsed.error !== undefined) throw new UsageError(`manifest ${opts.file}: not valid JSON (${parsed.error})`);
+  const m = parsed.unchecked;
   const version = checkVersion(m.version, `manifest ${opts.file}`);
   const names = Object.keys(m.targets ?? {});
   if (names.length === 0) throw new UsageError(`manifest ${opts.file} lists no targets`);

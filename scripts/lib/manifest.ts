@@ -1,8 +1,9 @@
 // The release manifest xsnap-worker-manifest-X.Y.Z.json, the contract agoric-sdk
 // reads: its types, its JSON Schema (manifests/xsnap-worker-manifest.schema.json)
 // and its bytes, canonical JSON and a pure function of the binaries, the tarballs
-// and the pinned inputs (agoric-sdk pins its sha256). release-dir.ts writes it.
-import { readFile } from 'node:fs/promises';
+// and the pinned inputs (agoric-sdk pins its sha256). release-dir.ts writes it;
+// every reader reads it with readManifest.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import AjvModule from 'ajv';
 import type { Failure } from './errors.ts';
@@ -51,15 +52,20 @@ export interface Manifest {
   targets: Partial<Record<TargetName, ManifestTarget>>;
 }
 
+/** A manifest's JSON before the schema is known to hold: any field may be missing or of another type. */
+export type UncheckedManifest = Partial<Omit<Manifest, 'targets'>> & {
+  targets?: Partial<Record<string, Partial<ManifestTarget>>>;
+};
+
 // ------------------------------------------------------------------ schema
 
 let validator: ((v: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null } | undefined;
 
 /** Schema violations of a manifest value, as failures naming `file`. */
-export async function schemaFailures(value: unknown, file: string): Promise<Failure[]> {
+export function schemaFailures(value: unknown, file: string): Failure[] {
   if (!validator) {
     const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as new (o: object) => { compile(s: unknown): typeof validator };
-    validator = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(await readFile(SCHEMA_FILE, 'utf8')));
+    validator = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
   }
   if (validator!(value)) return [];
   return (validator!.errors ?? []).map((e) => ({
@@ -72,3 +78,41 @@ export async function schemaFailures(value: unknown, file: string): Promise<Fail
 
 /** The manifest's bytes: canonical JSON and a final newline. */
 export const renderManifest = (m: Manifest) => canonicalJson(m) + '\n';
+
+// ------------------------------------------------------------------ reading
+
+/**
+ * A manifest read from disk: no JSON at all (`error`), or its JSON (`unchecked`)
+ * with the schema's verdict (`failures`, and `manifest` when there are none).
+ * Readers word their own refusals (a usage error, a failed check), so this says
+ * what is wrong and leaves the wording to them; checkers that go on past schema
+ * failures read `unchecked`, so every other difference is reported too.
+ */
+export type ManifestRead = { file: string; text?: string } & ParsedManifest;
+export type ParsedManifest =
+  | { error: string; unchecked?: undefined; manifest?: undefined; failures: Failure[] }
+  | { error?: undefined; unchecked: UncheckedManifest; manifest?: Manifest; failures: Failure[] };
+
+/** A manifest's text, parsed and checked against the schema; failures name `label`. */
+export function parseManifest(text: string, label: string): ParsedManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { error: (e as Error).message, failures: [] };
+  }
+  const failures = schemaFailures(value, label);
+  const unchecked = value as UncheckedManifest;
+  return { unchecked, failures, ...(failures.length ? {} : { manifest: value as Manifest }) };
+}
+
+/** The one way to read a manifest file: its text, its JSON and its schema check. */
+export function readManifest(file: string, opts: { label?: string } = {}): ManifestRead {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { file, error: (e as Error).message, failures: [] };
+  }
+  return { file, text, ...parseManifest(text, opts.label ?? file) };
+}

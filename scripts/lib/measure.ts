@@ -14,6 +14,7 @@ import { hostRunner } from './binary-checks.ts';
 import { fingerprintBinary, type Fingerprint } from './fingerprint.ts';
 import { runDeterminism, totalResults, type DeterminismRecord } from './determinism.ts';
 import type { Target, TargetName } from './targets.ts';
+import { readManifest, type UncheckedManifest } from './manifest.ts';
 
 /** dist/<target>/fingerprint.json */
 export interface FingerprintFile {
@@ -38,13 +39,14 @@ export async function carriedFingerprint(dist: string, t: Target, fromDir?: stri
   if (!existsSync(fromDir)) throw new UsageError(`--fingerprints-from ${fromDir}: no such folder`);
   for (const name of (await readdir(fromDir)).filter((n) => n.endsWith('.json')).sort()) {
     const file = join(fromDir, name);
-    let v: { target?: string; binarySha256?: string; fingerprint?: Fingerprint; determinism?: DeterminismRecord; targets?: Record<string, { release?: { sha256?: string }; fingerprint?: Fingerprint; determinism?: DeterminismRecord }> };
-    try {
-      v = JSON.parse(await readFile(file, 'utf8'));
-    } catch {
-      continue;
+    // a manifest (a check leg's) or a fingerprint.json, not refused on the schema:
+    // fingerprintFor checks what it carries against the release binary
+    const read = readManifest(file);
+    if (read.error !== undefined) continue;
+    const v: UncheckedManifest & Partial<FingerprintFile> = read.unchecked;
+    if (v.target === t.name && v.binarySha256 && v.fingerprint) {
+      return { file, binarySha256: v.binarySha256, fingerprint: v.fingerprint, determinism: v.determinism };
     }
-    if (v.target === t.name && v.binarySha256 && v.fingerprint) return { file, binarySha256: v.binarySha256, fingerprint: v.fingerprint, determinism: v.determinism };
     const e = v.targets?.[t.name];
     if (e?.fingerprint && e.release?.sha256) return { file, binarySha256: e.release.sha256, fingerprint: e.fingerprint, determinism: e.determinism };
   }

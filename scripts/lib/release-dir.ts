@@ -18,7 +18,7 @@ import { makeBundle } from './bundle.ts';
 import { compareFingerprints } from './fingerprint.ts';
 import { compareTargetsDeterminism } from './determinism.ts';
 import { fingerprintFor } from './measure.ts';
-import { renderManifest, schemaFailures, type Manifest, type ManifestTarget } from './manifest.ts';
+import { parseManifest, renderManifest, type Manifest, type ManifestTarget } from './manifest.ts';
 import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targets.ts';
 
 // ------------------------------------------------------------------ building the manifest
@@ -111,7 +111,8 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
   determinism.reports.forEach((r) => log.warn(r));
   if (failures.length) throw new CheckFailed(failures);
   const manifest: Manifest = { schemaVersion: 1, version: plan.version, source: infos[0].source, targets };
-  const problems = await schemaFailures(JSON.parse(renderManifest(manifest)), manifestName(plan.version));
+  // the bytes as every reader will read them
+  const problems = parseManifest(renderManifest(manifest), manifestName(plan.version)).failures;
   if (problems.length) throw new CheckFailed(problems);
   return { manifest, binaries };
 }

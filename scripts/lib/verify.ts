@@ -26,7 +26,7 @@ import {
   manifestName, manifestPath, NOTICE_FILE, packageBinaryPath, releaseDir, SUMS_NAME, sumsPath, tarballName, tarballPath,
 } from './layout.ts';
 import { LICENSE_EXPRESSION, templatePackageJson } from './package-text.ts';
-import { renderManifest, schemaFailures, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
+import { readManifest, renderManifest, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
 import { measureFingerprint } from './measure.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
 import { GOALS, type Target } from './targets.ts';
@@ -118,14 +118,15 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   if (!existsSync(manifestFile)) {
     c.fail({ check: 'manifest-present', subject: rel(dist, manifestFile), expected: 'the release manifest', actual: 'missing', hint: `npx tsx scripts/generate-manifest.ts --targets ${opts.targets.map((t) => t.name).join(',')}` });
   } else {
-    manifestText = await readFile(manifestFile, 'utf8');
-    try {
-      manifest = JSON.parse(manifestText) as Manifest;
-    } catch (e) {
-      c.fail({ check: 'manifest-json', subject: rel(dist, manifestFile), expected: 'JSON', actual: (e as Error).message });
+    const read = readManifest(manifestFile, { label: rel(dist, manifestFile) });
+    manifestText = read.text;
+    if (read.error !== undefined) {
+      c.fail({ check: 'manifest-json', subject: rel(dist, manifestFile), expected: 'JSON', actual: read.error });
     }
-    if (manifest) {
-      c.add(await schemaFailures(manifest, rel(dist, manifestFile)), 'manifest-schema');
+    // one that fails the schema is still checked field by field, so every other difference is reported too
+    manifest = read.unchecked as Manifest | undefined;
+    if (manifest && manifestText !== undefined) {
+      c.add(read.failures, 'manifest-schema');
       c.equal('manifest-canonical', `${rel(dist, manifestFile)} bytes`, 'canonical JSON (sorted keys, 2-space indent, final newline)', manifestText === renderManifest(manifest) ? 'canonical JSON (sorted keys, 2-space indent, final newline)' : 'some other formatting', 'regenerate it; never edit it by hand');
       c.equal('version-manifest', `${rel(dist, manifestFile)} "version"`, version, manifest.version);
       // the agoric-sdk hand-off (generate-manifest.ts --handoff), if written, is the hand-off of this manifest
@@ -252,16 +253,12 @@ async function checkRegistry(c: Checks, o: { dist: string; version: string; targ
  */
 export async function verifyRegistryOnly(opts: { manifestFile: string; targets: Target[]; registry?: string; distTag?: string; tag?: string }): Promise<VerifyReport> {
   const c = new Checks();
-  let version: string;
-  let raw: { version?: unknown };
-  try {
-    raw = JSON.parse(await readFile(opts.manifestFile, 'utf8')) as { version?: unknown };
-    version = checkVersion(raw.version, `manifest ${opts.manifestFile}`);
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`manifest ${opts.manifestFile} cannot be read as JSON: ${(e as Error).message.split('\n')[0]}`);
+  const read = readManifest(opts.manifestFile);
+  if (read.error !== undefined) {
+    throw new UsageError(`manifest ${opts.manifestFile} cannot be read as JSON: ${read.error.split('\n')[0]}`);
   }
-  c.add(await schemaFailures(raw, opts.manifestFile), 'manifest-schema');
+  const version = checkVersion(read.unchecked?.version, `manifest ${opts.manifestFile}`);
+  c.add(read.failures, 'manifest-schema');
   if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the manifest is for ${version}`);
   const published = await checkRegistry(c, { dist: dirname(opts.manifestFile), version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, manifestFile: opts.manifestFile });
   return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, published };
