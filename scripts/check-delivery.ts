@@ -12,7 +12,10 @@ import { join, resolve } from 'node:path';
 import { runCommand, log, stringFlag, timed } from './lib/cli.ts';
 import { CheckFailed, UsageError, formatFailure, type Failure } from './lib/errors.ts';
 import { hostRunner } from './lib/binary-checks.ts';
-import { checkOutcome, hostPlatform, installSet, PACKAGE_MANAGERS, platformLabel, targetFor, type InstallOutcome, type PackageManager, type Platform } from './lib/delivery.ts';
+import {
+  checkOutcome, hostPlatform, installSet, PACKAGE_MANAGERS, platformLabel, targetFor,
+  type InstallOutcome, type PackageManager, type Platform,
+} from './lib/delivery.ts';
 import { checkDeterminismAgainst } from './lib/delivery-run.ts';
 import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/npm-client.ts';
 import { manifestName, packageBinaryPath } from './lib/layout.ts';
@@ -127,7 +130,10 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
           else {
             // every package manager installed the same bytes (sha256 checked above): the corpus runs once
             const bin = join(o.paths[target.packageName], packageBinaryPath('release'));
-            const r = await timed(`determinism corpus on the ${o.pm}-installed ${target.packageName}`, async () => checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, manifest.targets?.[target.name]?.math?.profile ?? 'system', `${target.name} installed by ${o.pm}`));
+            const profile = manifest.targets?.[target.name]?.math?.profile ?? 'system';
+            const label = `${target.name} installed by ${o.pm}`;
+            const r = await timed(`determinism corpus on the ${o.pm}-installed ${target.packageName}`, async () =>
+              checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, profile, label));
             failures.push(...r.failures);
             r.reports.forEach((l) => log.warn(l));
             if (!r.failures.length) log.ok(`${r.results} results: every gated family equals the manifest's digest and meter`);

@@ -79,7 +79,9 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
     if (!existsSync(mf)) throw new CheckFailed([{ check: 'artifact-manifest', subject: mf, expected: `the manifest of ${found.version}`, actual: 'missing from the artifact' }]);
     const read = readManifest(mf);
     const mv = read.error === undefined ? String(read.unchecked.version) : `not JSON (${read.error})`;
-    if (mv !== found.version) throw new CheckFailed([{ check: 'artifact-manifest', subject: mf, expected: found.version, actual: mv }]);
+    if (mv !== found.version) {
+      throw new CheckFailed([{ check: 'artifact-manifest', subject: mf, expected: found.version, actual: mv }]);
+    }
     log.ok(`unpacked ${r.placed.join(', ')} into ${dist}; binaries re-hashed: ${r.checkedTargets.join(', ')}`);
     return {
       json: { run: found.run, kind: found.kind, version: found.version, artifact: found.artifact, zipSha256: r.zipSha256, dist, placed: r.placed, checkedTargets: r.checkedTargets, next },

@@ -13,7 +13,10 @@ import * as tar from 'tar';
 import { readBuildInfo } from './build.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { canonicalJson, sha256File } from './hash.ts';
-import { binaryPath, buildArtifactFile, buildInfoPath, checkFile, distBinaryPath, DIST_ARTIFACT_FILE, isArtifactFile, manifestPath } from './layout.ts';
+import {
+  binaryPath, buildArtifactFile, buildInfoPath, checkFile, distBinaryPath, DIST_ARTIFACT_FILE, isArtifactFile,
+  manifestPath,
+} from './layout.ts';
 import { GOALS, type Target, type TargetName, TARGET_NAMES } from './targets.ts';
 import { readManifest, type UncheckedManifest } from './manifest.ts';
 
@@ -85,16 +88,19 @@ export async function checkTargetDir(dist: string, target: TargetName, label: st
     const path = binaryPath(dist, target, goal);
     const subject = `${label}: ${distBinaryPath(target, goal)}`;
     if (!existsSync(path)) {
-      failures.push({ check: 'artifact-binary', subject, expected: 'present (build-info.json lists it)', actual: 'missing' });
+      const expected = 'present (build-info.json lists it)';
+      failures.push({ check: 'artifact-binary', subject, expected, actual: 'missing' });
       continue;
     }
     const actual = await sha256File(path);
     if (actual !== record.sha256) {
-      failures.push({ check: 'artifact-sha256', subject, expected: record.sha256, actual, hint: 'the artifact changed in transit or the build output was edited: rebuild this target' });
+      const hint = 'the artifact changed in transit or the build output was edited: rebuild this target';
+      failures.push({ check: 'artifact-sha256', subject, expected: record.sha256, actual, hint });
     }
     const mode = (await stat(path)).mode & 0o777;
     if ((mode & 0o111) !== 0o111) {
-      failures.push({ check: 'artifact-mode', subject, expected: 'executable (0755)', actual: mode.toString(8).padStart(4, '0') });
+      const actual = mode.toString(8).padStart(4, '0');
+      failures.push({ check: 'artifact-mode', subject, expected: 'executable (0755)', actual });
     }
   }
   return failures;
@@ -250,7 +256,11 @@ export async function compareChecks(opts: { from: string; dist: string; version:
     }
     digests[t.name] = mine.fingerprint.digest ?? null;
     if (theirs.fingerprint !== undefined && canonicalJson(theirs.fingerprint) !== canonicalJson(mine.fingerprint)) {
-      failures.push({ check: 'check-fingerprint', subject: t.name, expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`, actual: `${theirs.fingerprint.digest} (combined manifest)` });
+      failures.push({
+        check: 'check-fingerprint', subject: t.name,
+        expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`,
+        actual: `${theirs.fingerprint.digest} (combined manifest)`,
+      });
     }
   }
   if (Object.keys(byTarget).length > 1) {

@@ -138,7 +138,11 @@ export async function installSet(req: InstallRequest): Promise<InstallOutcome> {
  * each binary with its execute bit and the manifest's sha256, and the release
  * binary answering `-v` with the version when this host can run it.
  */
-export async function checkOutcome(o: InstallOutcome, manifest: UncheckedManifest & { version: string }, platform: Platform): Promise<Failure[]> {
+export async function checkOutcome(
+  o: InstallOutcome,
+  manifest: UncheckedManifest & { version: string },
+  platform: Platform,
+): Promise<Failure[]> {
   const failures: Failure[] = [];
   const subject = `${o.pm} install for ${o.platform}`;
   const among = TARGETS.filter((t) => manifest.targets?.[t.name]);
@@ -162,7 +166,9 @@ export async function checkOutcome(o: InstallOutcome, manifest: UncheckedManifes
     }
     const sha = sha256Hex(await readFile(file));
     const want = entry?.[goal]?.sha256;
-    if (sha !== want) failures.push({ check: 'delivery-sha256', subject: where, expected: `${want} (manifest)`, actual: sha });
+    if (sha !== want) {
+      failures.push({ check: 'delivery-sha256', subject: where, expected: `${want} (manifest)`, actual: sha });
+    }
     if (((await stat(file)).mode & 0o111) !== 0o111) failures.push({ check: 'delivery-mode', subject: where, expected: 'executable', actual: ((await stat(file)).mode & 0o777).toString(8) });
   }
   const release = join(o.paths[target.packageName], packageBinaryPath('release'));

@@ -96,7 +96,10 @@ function versionedAssetNames(targets: readonly Pick<Target, 'packageName'>[]): A
  * undefined for a name that is none of them. The longest prefix is tried first:
  * agoric-xsnap-linux-x64-musl-1.2.3.tgz is linux-x64-musl's 1.2.3, not linux-x64's "musl-1.2.3".
  */
-export function assetVersion(name: string, targets: readonly Pick<Target, 'packageName'>[] = TARGETS): string | undefined {
+export function assetVersion(
+  name: string,
+  targets: readonly Pick<Target, 'packageName'>[] = TARGETS,
+): string | undefined {
   const MARK = '\0';
   const patterns = versionedAssetNames(targets)
     .map((f) => f(MARK).split(MARK) as [string, string])

@@ -59,12 +59,14 @@ export type UncheckedManifest = Partial<Omit<Manifest, 'targets'>> & {
 
 // ------------------------------------------------------------------ schema
 
-let validator: ((v: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null } | undefined;
+type Validator = ((v: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
+let validator: Validator | undefined;
 
 /** Schema violations of a manifest value, as failures naming `file`. */
 export function schemaFailures(value: unknown, file: string): Failure[] {
   if (!validator) {
-    const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as new (o: object) => { compile(s: unknown): typeof validator };
+    type AjvClass = new (o: object) => { compile(s: unknown): Validator };
+    const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as AjvClass;
     validator = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
   }
   if (validator!(value)) return [];

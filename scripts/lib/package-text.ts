@@ -43,7 +43,9 @@ export function templatePackageJson(t: Target): Record<string, unknown> {
 }
 
 export function templateReadme(t: Target): string {
-  const floor = t.os === 'linux' ? `glibc ${GLIBC_FLOOR} or newer (Ubuntu 20.04, Debian 11 and later)` : `macOS ${MACOS_MIN_VERSION} or newer`;
+  const floor = t.os === 'linux'
+    ? `glibc ${GLIBC_FLOOR} or newer (Ubuntu 20.04, Debian 11 and later)`
+    : `macOS ${MACOS_MIN_VERSION} or newer`;
   return `# ${t.packageName}
 
 \`xsnap-worker\`, the XS JavaScript worker that \`@agoric/xsnap\` runs vats in,
@@ -166,11 +168,18 @@ export async function templateDrift(root = PACKAGE_TEMPLATES): Promise<Failure[]
       const file = join(dir, name);
       const actual = existsSync(file) ? await readFile(file, 'utf8') : null;
       if (actual !== want[name]) {
-        failures.push({ check: 'package-template', subject: file, expected: 'the content generated from the target table', actual: actual === null ? 'missing' : 'different content', hint: 'run npx tsx scripts/stage-packages.ts --update-templates' });
+        failures.push({
+          check: 'package-template', subject: file, expected: 'the content generated from the target table',
+          actual: actual === null ? 'missing' : 'different content',
+          hint: 'run npx tsx scripts/stage-packages.ts --update-templates',
+        });
       }
     }
     for (const extra of have.filter((n) => !(n in want))) {
-      failures.push({ check: 'package-template', subject: join(dir, extra), expected: 'no such file', actual: 'present', hint: 'remove it or add it to scripts/lib/package-text.ts' });
+      failures.push({
+        check: 'package-template', subject: join(dir, extra), expected: 'no such file', actual: 'present',
+        hint: 'remove it or add it to scripts/lib/package-text.ts',
+      });
     }
   }
   return failures;
@@ -205,7 +214,9 @@ export function fillNotice(template: string, version: string, info: BuildInfo): 
     sourceIntegrity: Object.entries(s.integrity).map(([k, v]) => `${k} ${v}`).join('; '),
     treeDigest: s.treeDigest,
     compiler: info.toolchain.compiler,
-    buildRoot: info.toolchain.buildRootId ? ` in the Debian ${info.toolchain.suite ?? ''} build root ${info.toolchain.buildRootId}` : '',
+    buildRoot: info.toolchain.buildRootId
+      ? ` in the Debian ${info.toolchain.suite ?? ''} build root ${info.toolchain.buildRootId}`
+      : '',
   };
   return template.replace(/\{\{(\w+)\}\}/g, (m, k: string) => {
     if (!(k in values)) throw new OperationError(`${NOTICE_TEMPLATE}: unknown placeholder ${m}`);

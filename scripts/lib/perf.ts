@@ -172,7 +172,9 @@ async function writeBase(data: Buffer, label: string, opts: { version: string; t
   const mf = join(opts.manifestsDir ?? MANIFESTS_DIR, manifestName(opts.version));
   if (existsSync(mf)) {
     const read = readManifest(mf);
-    if (read.error !== undefined) throw new CheckFailed([{ check: 'perf-base', subject: mf, expected: 'a manifest', actual: read.error }]);
+    if (read.error !== undefined) {
+      throw new CheckFailed([{ check: 'perf-base', subject: mf, expected: 'a manifest', actual: read.error }]);
+    }
     const want = read.unchecked.targets?.[opts.target.name]?.release?.sha256;
     if (want && want !== sha) throw new CheckFailed([{ check: 'perf-base', subject: `${opts.target.name} release binary of ${opts.version}`, expected: `${want} (${mf})`, actual: sha }]);
   }

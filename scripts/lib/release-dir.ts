@@ -44,7 +44,13 @@ export interface ManifestPlan {
   fingerprintsFrom: string | null;
 }
 
-export function planManifest(opts: { dist: string; version: string; targets: Target[]; saveTo?: string | null; fingerprintsFrom?: string | null }): ManifestPlan {
+export function planManifest(opts: {
+  dist: string;
+  version: string;
+  targets: Target[];
+  saveTo?: string | null;
+  fingerprintsFrom?: string | null;
+}): ManifestPlan {
   const outDir = releaseDir(opts.dist);
   return {
     version: opts.version,
@@ -63,7 +69,9 @@ export function planManifest(opts: { dist: string; version: string; targets: Tar
 }
 
 /** Build the manifest from the bytes in dist (binaries, tarballs) and build-info (source, toolchain). */
-export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Manifest; binaries: Map<string, Buffer> }> {
+export async function buildManifest(
+  plan: ManifestPlan,
+): Promise<{ manifest: Manifest; binaries: Map<string, Buffer> }> {
   const failures: Failure[] = [];
   const infos: BuildInfo[] = [];
   const targets: Manifest['targets'] = {};
@@ -72,12 +80,30 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
     const t = TARGETS.find((x) => x.name === name)!;
     const info = await readBuildInfo(plan.dist, name);
     infos.push(info);
-    if (info.version !== plan.version) failures.push({ check: 'build-version', subject: `${name} build-info.json`, expected: plan.version, actual: info.version, hint: `rebuild ${name}` });
-    if (!info.releasable) failures.push({ check: 'releasable', subject: `${name} build-info.json`, expected: 'a releasable build (pinned toolchain, registry or agoric-sdk source, both goals)', actual: `releasable: false (${info.toolchain.kind} toolchain, ${info.source.kind} source)`, hint: `rebuild with npx tsx scripts/build-target.ts --target ${name}` });
-    const entry: Partial<ManifestTarget> = { package: t.packageName, os: t.os, cpu: t.cpu, ...(t.libc ? { libc: t.libc } : {}), toolchain: deterministicToolchain(info.toolchain), math: info.math ?? { profile: 'system' } };
+    const build = `npx tsx scripts/build-target.ts --target ${name}`;
+    if (info.version !== plan.version) {
+      const subject = `${name} build-info.json`;
+      const hint = `rebuild ${name}`;
+      failures.push({ check: 'build-version', subject, expected: plan.version, actual: info.version, hint });
+    }
+    if (!info.releasable) {
+      failures.push({
+        check: 'releasable', subject: `${name} build-info.json`,
+        expected: 'a releasable build (pinned toolchain, registry or agoric-sdk source, both goals)',
+        actual: `releasable: false (${info.toolchain.kind} toolchain, ${info.source.kind} source)`,
+        hint: `rebuild with ${build}`,
+      });
+    }
+    const entry: Partial<ManifestTarget> = {
+      package: t.packageName, os: t.os, cpu: t.cpu, ...(t.libc ? { libc: t.libc } : {}),
+      toolchain: deterministicToolchain(info.toolchain), math: info.math ?? { profile: 'system' },
+    };
     for (const goal of GOALS) {
       const file = binaryPath(plan.dist, name, goal);
-      if (!existsSync(file)) { failures.push({ check: 'binary-present', subject: file, expected: 'a file', actual: 'missing', hint: `npx tsx scripts/build-target.ts --target ${name}` }); continue; }
+      if (!existsSync(file)) {
+        failures.push({ check: 'binary-present', subject: file, expected: 'a file', actual: 'missing', hint: build });
+        continue;
+      }
       const data = await readFile(file);
       binaries.set(bundleBinaryPath(name, goal), data);
       entry[goal as Goal] = { path: packageBinaryPath(goal), sha256: sha256Hex(data), size: data.length };
@@ -85,7 +111,9 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
     const tgzName = tarballName(t, plan.version);
     const tgz = tarballPath(plan.dist, t, plan.version);
     if (!existsSync(tgz)) {
-      failures.push({ check: 'tarball-present', subject: tgz, expected: 'the packed npm tarball', actual: 'missing', hint: `npx tsx scripts/stage-packages.ts --targets ${plan.targets.join(',')}` });
+      const hint = `npx tsx scripts/stage-packages.ts --targets ${plan.targets.join(',')}`;
+      const expected = 'the packed npm tarball';
+      failures.push({ check: 'tarball-present', subject: tgz, expected, actual: 'missing', hint });
     } else {
       const data = await readFile(tgz);
       entry.tarball = { name: tgzName, integrity: sriSha512(data), size: data.length };
@@ -102,9 +130,15 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
   // every target must come from the same sources: one source identity per release
   const sources = new Set(infos.map((i) => canonicalJson(i.source, 0)));
   if (sources.size > 1) {
-    failures.push({ check: 'same-source', subject: plan.targets.map((n) => `${n} build-info.json`).join(', '), expected: 'one source identity for every target', actual: [...sources].join(' | '), hint: 'rebuild every target from the same pin' });
+    failures.push({
+      check: 'same-source', subject: plan.targets.map((n) => `${n} build-info.json`).join(', '),
+      expected: 'one source identity for every target', actual: [...sources].join(' | '),
+      hint: 'rebuild every target from the same pin',
+    });
   }
-  const measured = Object.fromEntries(Object.entries(targets).filter(([, v]) => v?.fingerprint).map(([k, v]) => [k, v!.fingerprint]));
+  const measured = Object.fromEntries(
+    Object.entries(targets).filter(([, v]) => v?.fingerprint).map(([k, v]) => [k, v!.fingerprint]),
+  );
   failures.push(...compareFingerprints(measured));
   const determinism = compareTargetsDeterminism(targets as Record<string, ManifestTarget>);
   failures.push(...determinism.failures);
@@ -123,7 +157,9 @@ export async function buildManifest(plan: ManifestPlan): Promise<{ manifest: Man
  * Write dist/release/: the tarballs (copied from dist/), the bundle, the manifest
  * and SHA256SUMS over all of them. Made in a temporary folder, then renamed.
  */
-export async function executeManifest(plan: ManifestPlan): Promise<{ manifest: Manifest; sums: Record<string, string>; manifestSha256: string }> {
+export async function executeManifest(
+  plan: ManifestPlan,
+): Promise<{ manifest: Manifest; sums: Record<string, string>; manifestSha256: string }> {
   const { manifest, binaries } = await buildManifest(plan);
   const tmp = await mkdtemp(join(plan.dist, '.release.partial-'));
   try {
@@ -132,7 +168,9 @@ export async function executeManifest(plan: ManifestPlan): Promise<{ manifest: M
       const tgzName = manifest.targets[name]!.tarball.name;
       await copyFile(join(plan.dist, tgzName), join(tmp, tgzName));
       sums[tgzName] = await sha256File(join(tmp, tgzName));
-      if (sums[tgzName] !== sha256Hex(await readFile(join(plan.dist, tgzName)))) throw new OperationError(`${tgzName} changed while it was being copied`);
+      if (sums[tgzName] !== sha256Hex(await readFile(join(plan.dist, tgzName)))) {
+        throw new OperationError(`${tgzName} changed while it was being copied`);
+      }
     }
     const bundle = makeBundle(binaries);
     await writeFile(join(tmp, bundleName(plan.version)), bundle);
@@ -161,7 +199,11 @@ async function refuseChangedCommittedManifest(dir: string, name: string, text: s
   if (!existsSync(file)) return;
   const old = await readFile(file, 'utf8');
   if (old !== text) {
-    throw new CheckFailed([{ check: 'committed-manifest', subject: file, expected: `the new manifest (sha256 ${sha256Hex(text)})`, actual: `a different manifest for the same version (sha256 ${sha256Hex(old)})`, hint: 'a released version never changes its bytes; bump the version instead' }]);
+    throw new CheckFailed([{
+      check: 'committed-manifest', subject: file, expected: `the new manifest (sha256 ${sha256Hex(text)})`,
+      actual: `a different manifest for the same version (sha256 ${sha256Hex(old)})`,
+      hint: 'a released version never changes its bytes; bump the version instead',
+    }]);
   }
 }
 

@@ -108,7 +108,8 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   if (existsSync(out)) {
     for (const name of await readdir(out)) {
       const v = assetVersion(name);
-      if (v !== undefined) c.equal('version-files', `dist/release/${name}`, version, v, 'regenerate dist/release with generate-manifest.ts');
+      const hint = 'regenerate dist/release with generate-manifest.ts';
+      if (v !== undefined) c.equal('version-files', `dist/release/${name}`, version, v, hint);
     }
   }
 

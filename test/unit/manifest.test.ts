@@ -2,7 +2,9 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseManifest, readManifest, schemaFailures, renderManifest, type Manifest } from '../../scripts/lib/manifest.ts';
+import {
+  parseManifest, readManifest, schemaFailures, renderManifest, type Manifest,
+} from '../../scripts/lib/manifest.ts';
 import { parseSums, renderSums } from '../../scripts/lib/hash.ts';
 import { deterministicToolchain } from '../../scripts/lib/release-dir.ts';
 import type { ToolchainInfo } from '../../scripts/lib/build.ts';
@@ -73,7 +75,8 @@ t.test('readManifest: typed data when the schema holds, else what is wrong', asy
   delete bad.targets['linux-x64'].fingerprint;
   const unschemed = readManifest(file('bad.json', JSON.stringify(bad)), { label: 'dist/release/m.json' });
   t.equal(unschemed.manifest, undefined, 'not a manifest');
-  t.match(unschemed.failures[0], { check: 'manifest-schema', subject: /^dist\/release\/m\.json at \/targets\/linux-x64/ });
+  const at = /^dist\/release\/m\.json at \/targets\/linux-x64/;
+  t.match(unschemed.failures[0], { check: 'manifest-schema', subject: at });
   t.equal(unschemed.unchecked?.targets?.['linux-x64']?.release?.sha256, hex('d'), 'its JSON, for checkers that go on');
   t.equal(unschemed.error, undefined);
 
