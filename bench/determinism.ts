@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import minimist from 'minimist';
 import { buildTargets } from '../scripts/lib/run-script.ts';
-import { binaryPath, REPO_ROOT } from '../scripts/lib/paths.ts';
+import { REPO_ROOT } from '../scripts/lib/paths.ts';
+import { binaryPath } from '../scripts/lib/layout.ts';
 import { hostRunner } from '../scripts/lib/binary-checks.ts';
 import { getTarget } from '../scripts/lib/targets.ts';
 import { runDeterminism, SIZES, totalResults } from '../scripts/lib/determinism.ts';

@@ -6,7 +6,7 @@
 // manifest's digests. What .github/workflows/delivery.yml runs on each
 // target's own runner.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCommand, stringFlag } from './lib/cli.ts';
@@ -14,10 +14,11 @@ import { CheckFailed, UsageError } from './lib/errors.ts';
 import { PACKAGE_MANAGERS, type PackageManager, type Platform } from './lib/delivery.ts';
 import { checkDelivery, deliveryTable, type DeliveryManifest } from './lib/delivery-check.ts';
 import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/npm-client.ts';
+import { readManifest } from './lib/manifest.ts';
+import { manifestName } from './lib/layout.ts';
 import { checkVersion } from './lib/pin.ts';
 import { TARGETS } from './lib/targets.ts';
 import { latestOfSet } from './lib/delivery.ts';
-import { manifestName } from './lib/manifest.ts';
 import { MANIFESTS_DIR } from './lib/paths.ts';
 
 function parsePlatform(s: string): Platform | 'host' {
@@ -66,13 +67,11 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
     if (Boolean(versionFlag) === Boolean(stringFlag(flags, 'manifest'))) throw new UsageError('give --manifest <file> or --version X.Y.Z|latest (one of them)');
     const manifestFile = stringFlag(flags, 'manifest') ?? join(MANIFESTS_DIR, manifestName(versionFlag === 'latest' ? await latestOfSet(registry, TARGETS.map((t) => t.packageName)) : checkVersion(versionFlag, '--version')));
     if (!existsSync(manifestFile)) throw new UsageError(`${manifestFile} does not exist${versionFlag ? ' (commit the release manifest with generate-manifest.ts --save)' : ''}`);
-    let manifest: DeliveryManifest;
-    try {
-      manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`${manifestFile}: not JSON (${(e as Error).message})`);
-    }
-    const version = checkVersion(manifest.version, `manifest ${manifestFile}`);
+    const read = readManifest(manifestFile);
+    if (read.error !== undefined) throw new UsageError(`${manifestFile}: not JSON (${read.error})`);
+    // not refused on the schema: the checks name what differs from what is installed
+    const version = checkVersion(read.unchecked.version, `manifest ${manifestFile}`);
+    const manifest: DeliveryManifest = { ...read.unchecked, version };
     const among = TARGETS.filter((t) => manifest.targets?.[t.name]);
     if (!among.length) throw new UsageError(`${manifestFile} lists no targets`);
     const pms = (stringFlag(flags, 'pm') ?? PACKAGE_MANAGERS.join(',')).split(',').map((p) => {

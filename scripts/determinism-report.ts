@@ -4,7 +4,8 @@
 // linux-arm64 under qemu or natively) and count, per family, the results that differ.
 import { runCommand, log, stringFlag, distOption } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
-import { distDir, binaryPath } from './lib/paths.ts';
+import { distDir } from './lib/paths.ts';
+import { binaryPath } from './lib/layout.ts';
 import { readBuildInfo } from './lib/build.ts';
 import { glibcFloorRunner, hostRunner } from './lib/binary-checks.ts';
 import { DEFAULT_SEED, divergenceTable, renderDivergenceTable, runDeterminism, SIZES, totalResults, type Measured } from './lib/determinism.ts';

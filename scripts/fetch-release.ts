@@ -3,12 +3,13 @@
 // run (all four targets, darwin included), found and checked through the
 // GitHub API, downloaded and unpacked with every check of ci-artifact.ts. Then
 // `publish-all.ts --dry-run --dist <dir>` rehearses the release locally.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, log, registerSecret, stringFlag, PIN_OPTION } from './lib/cli.ts';
 import { CheckFailed, nextStep, scriptHint, UsageError } from './lib/errors.ts';
-import { DIST_ARTIFACT_NAME, fetchRelease, findReleaseRun } from './lib/fetch-release.ts';
-import { manifestPath } from './lib/manifest.ts';
+import { fetchRelease, findReleaseRun } from './lib/fetch-release.ts';
+import { DIST_ARTIFACT_NAME, manifestPath } from './lib/layout.ts';
+import { readManifest } from './lib/manifest.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { REPOSITORY } from './lib/project.ts';
 import { RELEASE_WORKFLOW, requiredJobs } from './lib/release-tag.ts';
@@ -76,8 +77,11 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
     // the unpacked manifest is of the version the run was checked for
     const mf = manifestPath(dist, found.version);
     if (!existsSync(mf)) throw new CheckFailed([{ check: 'artifact-manifest', subject: mf, expected: `the manifest of ${found.version}`, actual: 'missing from the artifact' }]);
-    const mv = (JSON.parse(readFileSync(mf, 'utf8')) as { version?: string }).version;
-    if (mv !== found.version) throw new CheckFailed([{ check: 'artifact-manifest', subject: mf, expected: found.version, actual: String(mv) }]);
+    const read = readManifest(mf);
+    const mv = read.error === undefined ? String(read.unchecked.version) : `not JSON (${read.error})`;
+    if (mv !== found.version) {
+      throw new CheckFailed([{ check: 'artifact-manifest', subject: mf, expected: found.version, actual: mv }]);
+    }
     log.ok(`unpacked ${r.placed.join(', ')} into ${dist}; binaries re-hashed: ${r.checkedTargets.join(', ')}`);
     return {
       json: { run: found.run, kind: found.kind, version: found.version, artifact: found.artifact, zipSha256: r.zipSha256, dist, placed: r.placed, checkedTargets: r.checkedTargets, next },

@@ -4,8 +4,10 @@ import { runCommand, timed, log, stringFlag, PIN_OPTION, distOption } from './li
 import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
-import { planManifest, executeManifest, writeFingerprintFiles } from './lib/manifest.ts';
-import { handoffFromDist, HANDOFF_NAME } from './lib/handoff.ts';
+import { planManifest, executeManifest } from './lib/release-dir.ts';
+import { writeFingerprintFiles } from './lib/measure.ts';
+import { handoffFromDist } from './lib/handoff.ts';
+import { HANDOFF_NAME } from './lib/layout.ts';
 import { UsageError } from './lib/errors.ts';
 import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { runCommand, log, stringFlag, timed, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
 import { OperationError, UsageError } from './lib/errors.ts';
 import { run, runRaw } from './lib/exec.ts';
-import { distDir, packageBinaryPath } from './lib/paths.ts';
+import { distDir, REPO_ROOT } from './lib/paths.ts';
+import { packageBinaryPath, releaseDir, stagedPackagesDir } from './lib/layout.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { canBuildOn, hostTarget, parseTargetList, TARGETS } from './lib/targets.ts';
 import { startLocalRegistry } from './lib/local-registry.ts';
@@ -109,7 +110,7 @@ the set already published with identical bytes and has nothing to publish.`,
         `release ${pin.version} of ${names}: built, staged, verified, published to the embedded registry and installed back in ${seconds} s`,
         ...targets.map((t) => `  ${join(dist, t.name)}/{release,debug}/xsnap-worker`),
         `  ${mathLine}`,
-        `  packages: ${join(dist, 'packages')}, manifest and bundle: ${join(dist, 'release')}`,
+        `  packages: ${stagedPackagesDir(dist)}, manifest and bundle: ${releaseDir(dist)}`,
         `  installed ${installed.package}: ${installed.reported}; ran "6 * 7" -> ${installed.evaluated}`,
       ].join('\n'),
       summary: `### local release ${pin.version}\n\nTargets: ${names}; ${mathLine}. Installed back \`${installed.package}\`: ${installed.reported}.`,

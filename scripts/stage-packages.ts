@@ -4,7 +4,8 @@ import { runCommand, timed, log, PIN_OPTION, distOption } from './lib/cli.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
-import { planStage, executeStage, writeTemplates, templateDrift, checkBuildForStage } from './lib/stage.ts';
+import { planStage, executeStage, checkBuildForStage } from './lib/stage.ts';
+import { writeTemplates, templateDrift } from './lib/package-text.ts';
 import { CheckFailed, type Failure } from './lib/errors.ts';
 import { stringFlag } from './lib/cli.ts';
 

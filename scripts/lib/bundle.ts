@@ -3,9 +3,7 @@
 // header fixed). Reading it, as any tarball, is tarball.ts's readTarEntries.
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
-import { BINARY_NAME } from './paths.ts';
 import { unsafePath } from './tarball.ts';
-import { GOALS, type TargetName } from './targets.ts';
 
 /** Fixed for every entry of the bundle: no time of day can change its bytes. */
 export const BUNDLE_MTIME = new Date(0);
@@ -13,23 +11,6 @@ export const BUNDLE_FILE_MODE = 0o755;
 export const BUNDLE_DIR_MODE = 0o755;
 /** The gzip header's OS byte: zlib writes 3 on Linux and another value on macOS; npm pack writes 255 ("unknown"). */
 export const GZIP_OS_UNKNOWN = 0xff;
-
-export const bundleName = (version: string) => `xsnap-worker-binaries-${version}.tar.gz`;
-/** The path of a binary inside the bundle: agoric-sdk's installer reads exactly this. */
-export const bundleBinaryPath = (target: TargetName, goal: string) => `dist/${target}/${goal}/${BINARY_NAME}`;
-
-/** Every path the bundle holds for these targets, directories with a trailing slash, sorted. */
-export function bundleLayout(targets: readonly TargetName[]): string[] {
-  const paths = new Set<string>(['dist/']);
-  for (const t of targets) {
-    paths.add(`dist/${t}/`);
-    for (const g of GOALS) {
-      paths.add(`dist/${t}/${g}/`);
-      paths.add(bundleBinaryPath(t, g));
-    }
-  }
-  return [...paths].sort();
-}
 
 /** Make a gzip stream's header independent of the host: no mtime, OS byte fixed. */
 export function normalizeGzipHeader(gz: Buffer): Buffer {

@@ -4,26 +4,22 @@
 // every entry and re-hashing every binary against its build-info.json before
 // anything lands in dist/.
 import { compareFingerprints, type Fingerprint } from './fingerprint.ts';
-import { manifestName } from './manifest.ts';
 import { compareTargetsDeterminism, diffDeterminism, differencesToFailures, type DeterminismRecord } from './determinism.ts';
 import type { MathInfo } from './portable-libm.ts';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import * as tar from 'tar';
 import { readBuildInfo } from './build.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { canonicalJson, sha256File } from './hash.ts';
-import { binaryPath } from './paths.ts';
+import {
+  binaryPath, buildArtifactFile, buildInfoPath, checkFile, distBinaryPath, DIST_ARTIFACT_FILE, isArtifactFile,
+  manifestPath,
+} from './layout.ts';
 import { tarEntryProblem } from './tarball.ts';
 import { GOALS, type Target, type TargetName, TARGET_NAMES } from './targets.ts';
-
-/** Name of the tar a build leg uploads for one target. */
-export const buildArtifactFile = (target: TargetName) => `xsnap-build-${target}.tar`;
-/** Name of the tar holding a whole verified dist/ (for the publish job). */
-export const DIST_ARTIFACT_FILE = 'xsnap-dist.tar';
-/** Name of a check leg's copy of its one-target manifest. */
-export const checkFile = (target: TargetName) => `check-${target}.json`;
+import { readManifest, type UncheckedManifest } from './manifest.ts';
 
 // ---------------------------------------------------------------- pack
 
@@ -91,17 +87,21 @@ export async function checkTargetDir(dist: string, target: TargetName, label: st
     const record = info.binaries[goal];
     if (!record) continue;
     const path = binaryPath(dist, target, goal);
+    const subject = `${label}: ${distBinaryPath(target, goal)}`;
     if (!existsSync(path)) {
-      failures.push({ check: 'artifact-binary', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: 'present (build-info.json lists it)', actual: 'missing' });
+      const expected = 'present (build-info.json lists it)';
+      failures.push({ check: 'artifact-binary', subject, expected, actual: 'missing' });
       continue;
     }
     const actual = await sha256File(path);
     if (actual !== record.sha256) {
-      failures.push({ check: 'artifact-sha256', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: record.sha256, actual, hint: 'the artifact changed in transit or the build output was edited: rebuild this target' });
+      const hint = 'the artifact changed in transit or the build output was edited: rebuild this target';
+      failures.push({ check: 'artifact-sha256', subject, expected: record.sha256, actual, hint });
     }
     const mode = (await stat(path)).mode & 0o777;
     if ((mode & 0o111) !== 0o111) {
-      failures.push({ check: 'artifact-mode', subject: `${label}: ${target}/${goal}/xsnap-worker`, expected: 'executable (0755)', actual: mode.toString(8).padStart(4, '0') });
+      const actual = mode.toString(8).padStart(4, '0');
+      failures.push({ check: 'artifact-mode', subject, expected: 'executable (0755)', actual });
     }
   }
   return failures;
@@ -124,7 +124,7 @@ export interface UnpackResult {
 export async function unpackArtifacts(opts: { from: string; dist: string; require: Target[]; replace?: boolean }): Promise<UnpackResult> {
   const { from, dist, require, replace } = opts;
   if (!existsSync(from)) throw new UsageError(`${from} does not exist: download the artifacts into it first`);
-  const files = (await readdir(from)).filter((f) => /^xsnap-.*\.tar$/.test(f)).sort().map((f) => join(from, f));
+  const files = (await readdir(from)).filter(isArtifactFile).sort().map((f) => join(from, f));
   if (files.length === 0) throw new UsageError(`no xsnap-*.tar artifact in ${from}`);
 
   const failures: Failure[] = [];
@@ -148,7 +148,7 @@ export async function unpackArtifacts(opts: { from: string; dist: string; requir
     const targets = top.filter((n): n is TargetName => (TARGET_NAMES as readonly string[]).includes(n));
     for (const t of targets) failures.push(...(await checkTargetDir(staging, t, 'artifact')));
     for (const t of require) {
-      if (!targets.includes(t.name) && !existsSync(join(dist, t.name, 'build-info.json'))) {
+      if (!targets.includes(t.name) && !existsSync(buildInfoPath(dist, t.name))) {
         failures.push({ check: 'artifact-present', subject: t.name, expected: `dist/${t.name}/ in one of ${files.map((f) => basename(f)).join(', ')}`, actual: 'missing', hint: `did the ${t.name} build leg succeed and upload ${buildArtifactFile(t.name)}?` });
       }
     }
@@ -167,24 +167,23 @@ export async function unpackArtifacts(opts: { from: string; dist: string; requir
 
 // ---------------------------------------------------------------- check legs
 
-interface ManifestLike {
-  version?: string;
-  targets?: Record<string, { release?: { sha256?: string }; debug?: { sha256?: string }; fingerprint?: unknown; math?: MathInfo; determinism?: DeterminismRecord }>;
-}
-
-async function readManifest(file: string): Promise<ManifestLike> {
+/**
+ * A check leg's or the combined manifest, not refused on the schema: the
+ * comparisons below name what differs (a missing fingerprint, another math profile).
+ */
+function readLegManifest(file: string): UncheckedManifest {
   if (!existsSync(file)) throw new UsageError(`${file} does not exist: run generate-manifest.ts first`);
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as ManifestLike;
-  } catch (e) {
-    throw new CheckFailed([{ check: 'manifest-json', subject: file, expected: 'valid JSON', actual: (e as Error).message }]);
+  const read = readManifest(file);
+  if (read.error !== undefined) {
+    throw new CheckFailed([{ check: 'manifest-json', subject: file, expected: 'valid JSON', actual: read.error }]);
   }
+  return read.unchecked;
 }
 
 /** Keep a check leg's one-target manifest (with the fingerprint measured natively) as `<out>/check-<target>.json`. */
 export async function saveCheck(opts: { dist: string; version: string; target: TargetName; out: string }): Promise<string> {
-  const src = join(opts.dist, 'release', manifestName(opts.version));
-  const m = await readManifest(src);
+  const src = manifestPath(opts.dist, opts.version);
+  const m = readLegManifest(src);
   if (!m.targets?.[opts.target]) {
     throw new CheckFailed([{ check: 'check-manifest', subject: src, expected: `an entry for ${opts.target}`, actual: `targets: ${Object.keys(m.targets ?? {}).join(', ') || 'none'}` }]);
   }
@@ -210,10 +209,10 @@ export interface CompareResult {
  * target. A fingerprint difference is a consensus failure between validators.
  */
 export async function compareChecks(opts: { from: string; dist: string; version: string; targets: Target[] }): Promise<CompareResult> {
-  const combinedFile = join(opts.dist, 'release', manifestName(opts.version));
-  const combined = await readManifest(combinedFile);
+  const combinedFile = manifestPath(opts.dist, opts.version);
+  const combined = readLegManifest(combinedFile);
   const failures: Failure[] = [];
-  const byTarget: Record<string, unknown> = {};
+  const byTarget: Record<string, Fingerprint> = {};
   const digests: CompareResult['digests'] = {};
   const determinism: Record<string, { math?: MathInfo; determinism?: DeterminismRecord }> = {};
   const reported: string[] = [];
@@ -223,7 +222,7 @@ export async function compareChecks(opts: { from: string; dist: string; version:
       failures.push({ check: 'check-leg', subject: t.name, expected: file, actual: 'missing', hint: `did the "check ${t.name}" job succeed?` });
       continue;
     }
-    const leg = await readManifest(file);
+    const leg = readLegManifest(file);
     const mine = leg.targets?.[t.name];
     const theirs = combined.targets?.[t.name];
     if (leg.version !== opts.version) failures.push({ check: 'check-version', subject: file, expected: opts.version, actual: String(leg.version) });
@@ -256,13 +255,17 @@ export async function compareChecks(opts: { from: string; dist: string; version:
         reported.push(...r.reports);
       }
     }
-    digests[t.name] = (mine.fingerprint as { digest?: string }).digest ?? null;
+    digests[t.name] = mine.fingerprint.digest ?? null;
     if (theirs.fingerprint !== undefined && canonicalJson(theirs.fingerprint) !== canonicalJson(mine.fingerprint)) {
-      failures.push({ check: 'check-fingerprint', subject: t.name, expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`, actual: `${(theirs.fingerprint as { digest?: string }).digest} (combined manifest)` });
+      failures.push({
+        check: 'check-fingerprint', subject: t.name,
+        expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`,
+        actual: `${theirs.fingerprint.digest} (combined manifest)`,
+      });
     }
   }
   if (Object.keys(byTarget).length > 1) {
-    failures.push(...compareFingerprints(byTarget as Record<string, Fingerprint>));
+    failures.push(...compareFingerprints(byTarget));
   }
   const across = compareTargetsDeterminism(determinism);
   failures.push(...across.failures);

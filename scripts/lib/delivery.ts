@@ -12,8 +12,10 @@ import { CheckFailed, OperationError, type Failure } from './errors.ts';
 import { RegistryReader } from './npm-client.ts';
 import { minimalEnv, runRaw } from './exec.ts';
 import { sha256Hex } from './hash.ts';
-import { REPO_ROOT, packageBinaryPath } from './paths.ts';
+import { REPO_ROOT } from './paths.ts';
+import { packageBinaryPath } from './layout.ts';
 import { GOALS, hostLibc, TARGETS, type Target } from './targets.ts';
+import type { UncheckedManifest } from './manifest.ts';
 
 export const PACKAGE_MANAGERS = ['npm', 'yarn', 'pnpm'] as const;
 export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
@@ -131,20 +133,19 @@ export async function installSet(req: InstallRequest): Promise<InstallOutcome> {
   return { pm, platform: platformLabel(platform ?? hostPlatform()), code: r.code, installed, paths, output: (r.stdout + r.stderr).trim() };
 }
 
-export interface ManifestTargets {
-  version: string;
-  targets: Record<string, { package: string; release: { sha256: string }; debug: { sha256: string } }>;
-}
-
 /**
  * What an install must have produced: exactly the platform's package (or none),
  * each binary with its execute bit and the manifest's sha256, and the release
  * binary answering `-v` with the version when this host can run it.
  */
-export async function checkOutcome(o: InstallOutcome, manifest: ManifestTargets, platform: Platform): Promise<Failure[]> {
+export async function checkOutcome(
+  o: InstallOutcome,
+  manifest: UncheckedManifest & { version: string },
+  platform: Platform,
+): Promise<Failure[]> {
   const failures: Failure[] = [];
   const subject = `${o.pm} install for ${o.platform}`;
-  const among = TARGETS.filter((t) => manifest.targets[t.name]);
+  const among = TARGETS.filter((t) => manifest.targets?.[t.name]);
   const target = targetFor(platform, among);
   const want = target ? [target.packageName] : [];
   if (o.code !== 0) {
@@ -155,7 +156,7 @@ export async function checkOutcome(o: InstallOutcome, manifest: ManifestTargets,
     failures.push({ check: 'delivery-selection', subject, expected: want.length ? `exactly ${want.join(', ')}` : 'no package (none fits this platform)', actual: o.installed.join(', ') || 'nothing installed', hint: 'check os/cpu/libc of the platform packages' });
   }
   if (!target || !o.paths[target.packageName]) return failures;
-  const entry = manifest.targets[target.name];
+  const entry = manifest.targets?.[target.name];
   for (const goal of GOALS) {
     const file = join(o.paths[target.packageName], packageBinaryPath(goal));
     const where = `${subject}: ${target.packageName}/${packageBinaryPath(goal)}`;
@@ -164,7 +165,10 @@ export async function checkOutcome(o: InstallOutcome, manifest: ManifestTargets,
       continue;
     }
     const sha = sha256Hex(await readFile(file));
-    if (sha !== entry[goal].sha256) failures.push({ check: 'delivery-sha256', subject: where, expected: `${entry[goal].sha256} (manifest)`, actual: sha });
+    const want = entry?.[goal]?.sha256;
+    if (sha !== want) {
+      failures.push({ check: 'delivery-sha256', subject: where, expected: `${want} (manifest)`, actual: sha });
+    }
     if (((await stat(file)).mode & 0o111) !== 0o111) failures.push({ check: 'delivery-mode', subject: where, expected: 'executable', actual: ((await stat(file)).mode & 0o777).toString(8) });
   }
   const release = join(o.paths[target.packageName], packageBinaryPath('release'));

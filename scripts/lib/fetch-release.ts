@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
 import { sha256Hex } from './hash.ts';
-import { DIST_ARTIFACT_FILE, entryProblem, unpackArtifacts, type UnpackResult } from './ci-artifact.ts';
+import { entryProblem, unpackArtifacts, type UnpackResult } from './ci-artifact.ts';
+import { DIST_ARTIFACT_FILE, DIST_ARTIFACT_NAME } from './layout.ts';
 import { checkBuildRun, checkRepo, checkRunId, githubGet, releaseRunTitle, runJobProblems, RELEASE_WORKFLOW, tagVersion, type BuildRun } from './release-tag.ts';
 import type { Target } from './targets.ts';
 
 /** The artifact verify.yml uploads in a release run (release or rehearsal): the packed verified dist/. */
-export const DIST_ARTIFACT_NAME = 'xsnap-verified-dist';
 
 export interface GitHubApi {
   repo: string;

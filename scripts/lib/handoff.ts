@@ -6,16 +6,13 @@
 // the version. Everything here is a pure function of the manifest's bytes, so
 // the hand-off can be re-derived and checked (verify-artifacts does).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { UsageError, type Failure } from './errors.ts';
 import { sha256Hex } from './hash.ts';
-import { manifestName, releaseDir } from './manifest.ts';
+import { HANDOFF_NAME, handoffPath, manifestName, manifestPath } from './layout.ts';
+import { parseManifest } from './manifest.ts';
 import { checkVersion } from './pin.ts';
 import { TARGETS } from './targets.ts';
 import { YARN_MIN_AGE_MINUTES } from './release-age.ts';
-
-export const HANDOFF_NAME = 'agoric-sdk-handoff.md';
-export const handoffPath = (dist: string) => join(releaseDir(dist), HANDOFF_NAME);
 
 export interface Handoff {
   version: string;
@@ -31,12 +28,9 @@ export interface Handoff {
 
 /** The hand-off facts of a manifest's bytes. `distTag`: the dist-tag the release was published under. */
 export function handoffOf(manifestText: string, opts: { file: string; distTag?: string }): Handoff {
-  let m: { version?: unknown; targets?: Record<string, { package?: unknown }> };
-  try {
-    m = JSON.parse(manifestText);
-  } catch (e) {
-    throw new UsageError(`manifest ${opts.file}: not valid JSON (${(e as Error).message})`);
-  }
+  const parsed = parseManifest(manifestText, opts.file);
+  if (parsed.error !== undefined) throw new UsageError(`manifest ${opts.file}: not valid JSON (${parsed.error})`);
+  const m = parsed.unchecked;
   const version = checkVersion(m.version, `manifest ${opts.file}`);
   const names = Object.keys(m.targets ?? {});
   if (names.length === 0) throw new UsageError(`manifest ${opts.file} lists no targets`);
@@ -116,7 +110,7 @@ leaves these windows.
 
 /** Read dist/release's manifest and render its hand-off. */
 export function handoffFromDist(dist: string, version: string, distTag?: string): { file: string; text: string; handoff: Handoff } {
-  const file = join(releaseDir(dist), manifestName(version));
+  const file = manifestPath(dist, version);
   if (!existsSync(file)) throw new UsageError(`${file} is missing: run npx tsx scripts/generate-manifest.ts first (the hand-off is derived from the manifest's bytes)`);
   const handoff = handoffOf(readFileSync(file, 'utf8'), { file, distTag });
   return { file: handoffPath(dist), text: renderHandoff(handoff), handoff };

@@ -44,3 +44,20 @@ function sortKeys(value: unknown): unknown {
 export function idOf(value: unknown): string {
   return sha256Hex(canonicalJson(value, 0)).slice(0, 20);
 }
+
+/** SHA256SUMS, in `sha256sum -c` format: "<hex>  <name>", sorted by name. */
+export function renderSums(entries: Record<string, string>): string {
+  return Object.keys(entries).sort().map((name) => `${entries[name]}  ${name}\n`).join('');
+}
+
+export function parseSums(text: string): { entries: Record<string, string>; bad: string[] } {
+  const entries: Record<string, string> = {};
+  const bad: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (!m || m[2] in entries) bad.push(line);
+    else entries[m[2]] = m[1];
+  }
+  return { entries, bad };
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Failure } from './errors.ts';
 import { runRaw } from './exec.ts';
 import { sha256Hex } from './hash.ts';
-import { packageBinaryPath } from './paths.ts';
+import { packageBinaryPath } from './layout.ts';
 import { GOALS, LIBCS, type Libc, type Target } from './targets.ts';
 
 export interface Platform {

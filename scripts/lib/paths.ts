@@ -1,10 +1,10 @@
-// Where things live: the repository, build output (dist/), and the cache of
-// fetched sources, build roots and finished builds (outside tracked files).
+// Where things live: the repository, the build output folder (dist/; what lies
+// inside it is layout.ts), and the cache of fetched sources, build roots and
+// finished builds (outside tracked files).
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Flags } from './cli.ts';
-import type { TargetName, Goal } from './targets.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_PIN = join(REPO_ROOT, 'native', 'pin.json');
@@ -23,12 +23,3 @@ export function cacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(base, 'xsnap-worker-binaries');
 }
-
-export const BINARY_NAME = 'xsnap-worker';
-
-/** dist/<target>/ : the build stage's output for one target */
-export const targetDir = (dist: string, target: TargetName) => join(dist, target);
-export const binaryPath = (dist: string, target: TargetName, goal: Goal) => join(dist, target, goal, BINARY_NAME);
-export const buildInfoPath = (dist: string, target: TargetName) => join(dist, target, 'build-info.json');
-/** path of a binary inside a platform package (the contract agoric-sdk reads) */
-export const packageBinaryPath = (goal: Goal) => `bin/${goal}/${BINARY_NAME}`;

@@ -11,13 +11,13 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleBinaryPath } from './bundle.ts';
 import { readTarEntries } from './tarball.ts';
 import { CheckFailed, OperationError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
-import { manifestName } from './manifest.ts';
 import { RegistryReader } from './npm-client.ts';
-import { MANIFESTS_DIR, REPO_ROOT, packageBinaryPath } from './paths.ts';
+import { MANIFESTS_DIR, REPO_ROOT } from './paths.ts';
+import { bundleBinaryPath, manifestName, packageBinaryPath } from './layout.ts';
+import { readManifest } from './manifest.ts';
 import type { Target } from './targets.ts';
 import { XsnapWorker } from './worker-protocol.ts';
 
@@ -171,7 +171,11 @@ async function writeBase(data: Buffer, label: string, opts: { version: string; t
   const sha = sha256Hex(data);
   const mf = join(opts.manifestsDir ?? MANIFESTS_DIR, manifestName(opts.version));
   if (existsSync(mf)) {
-    const want = (JSON.parse(await readFile(mf, 'utf8')) as { targets?: Record<string, { release?: { sha256?: string } }> }).targets?.[opts.target.name]?.release?.sha256;
+    const read = readManifest(mf);
+    if (read.error !== undefined) {
+      throw new CheckFailed([{ check: 'perf-base', subject: mf, expected: 'a manifest', actual: read.error }]);
+    }
+    const want = read.unchecked.targets?.[opts.target.name]?.release?.sha256;
     if (want && want !== sha) throw new CheckFailed([{ check: 'perf-base', subject: `${opts.target.name} release binary of ${opts.version}`, expected: `${want} (${mf})`, actual: sha }]);
   }
   const dir = await mkdtemp(join(opts.work, 'base-'));

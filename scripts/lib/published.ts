@@ -2,22 +2,23 @@
 // (verifyPublished) and publish-all's read-back both use checkPublishedPackage.
 // Every fact comes from the registry's bytes: its packument's dist.integrity,
 // the tarball downloaded and hashed here, and the binaries read out of it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { RegistryReader } from './npm-client.ts';
-import { packageBinaryPath } from './paths.ts';
-import { manifestPath } from './manifest.ts';
+import { manifestPath, packageBinaryPath } from './layout.ts';
+import { readManifest, type ManifestBinary, type ManifestTarget } from './manifest.ts';
 import { readTarballFiles } from './tarball.ts';
 import { GOALS, type Goal, type Target, type TargetName } from './targets.ts';
 
 // ---------------------------------------------------------------- the manifest, as we need it
 
+/** One target's entry of the manifest (manifest.ts), as the registry checks use it. */
 export interface ManifestEntry {
   target: TargetName;
-  package: string;
-  binaries: Record<Goal, { path: string; sha256: string }>;
-  tarball: { name: string; integrity: string; size?: number };
+  package: ManifestTarget['package'];
+  binaries: Record<Goal, Pick<ManifestBinary, 'path' | 'sha256'>>;
+  tarball: Pick<ManifestTarget['tarball'], 'name' | 'integrity'> & Partial<Pick<ManifestTarget['tarball'], 'size'>>;
 }
 
 export interface ManifestSet {
@@ -36,21 +37,17 @@ export function readManifestSet(dist: string, version: string, targets: readonly
     const options = opts.options ?? '--dist or --manifest';
     throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass ${options})`);
   }
-  let raw: { version?: unknown; targets?: Record<string, Record<string, unknown>> };
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`manifest ${file}: not valid JSON (${(e as Error).message})`);
-  }
+  const read = readManifest(file);
+  if (read.error !== undefined) throw new UsageError(`manifest ${file}: not valid JSON (${read.error})`);
+  // only what publishing needs is required here: verify reports schema failures itself
+  const raw = read.unchecked;
   const failures: Failure[] = [];
   const bad = (subject: string, expected: string, actual: unknown) =>
     failures.push({ check: 'manifest', subject: `${file}: ${subject}`, expected, actual: JSON.stringify(actual), hint: 'regenerate it with scripts/generate-manifest.ts' });
   if (raw.version !== version) bad('version', version, raw.version);
   const entries: ManifestEntry[] = [];
   for (const t of targets) {
-    const e = raw.targets?.[t.name] as
-      | { package?: unknown; release?: { path?: unknown; sha256?: unknown }; debug?: { path?: unknown; sha256?: unknown }; tarball?: { name?: unknown; integrity?: unknown; size?: unknown } }
-      | undefined;
+    const e = raw.targets?.[t.name];
     if (!e) {
       bad(`targets.${t.name}`, 'an entry for this target', undefined);
       continue;

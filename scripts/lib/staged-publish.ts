@@ -15,7 +15,6 @@
 //            A run stopped halfway (an expired one-time code) is finished by a re-run.
 //   reject   (`--reject <id>`) removes a bad stage.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { log } from './cli.ts';
 import { sriSha512 } from './hash.ts';
 import { nextStep, scriptHint, UsageError, type Failure } from './errors.ts';
@@ -25,6 +24,7 @@ import { backoff, isPublishConflict, type RetryPolicy } from './publish-execute.
 import { latestMoveProblem, type RegistryKind } from './publish-plan.ts';
 import { findMember, verifiedBytes, type SetMember } from './publish-preflight.ts';
 import type { TargetName } from './targets.ts';
+import { stagedRecordPath } from './layout.ts';
 
 // ---------------------------------------------------------------- what the registry holds
 
@@ -206,7 +206,7 @@ export async function executeStage(plan: StagePlan, members: SetMember[], client
 /** dist/staged-X.Y.Z.json: what was staged and how to approve it (a record for people; --approve never reads it). */
 export function writeStagedRecord(dist: string, version: string, record: unknown): string {
   mkdirSync(dist, { recursive: true });
-  const file = join(dist, `staged-${version}.json`);
+  const file = stagedRecordPath(dist, version);
   writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
   return file;
 }

@@ -15,19 +15,24 @@ import { checkVersion } from './pin.ts';
 import { verifyPublished } from './published.ts';
 import { compareFingerprints } from './fingerprint.ts';
 import { commonProfile, compareAcrossTargets, diffDeterminism, differencesToFailures, runDeterminism, totalResults, type DeterminismRecord, type MathProfile, type Measured } from './determinism.ts';
-import { canonicalJson, matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
-import { binaryPath, packageBinaryPath, MANIFESTS_DIR } from './paths.ts';
+import { canonicalJson, matchesIntegrity, parseSums, sha256Hex, sriSha512 } from './hash.ts';
+import { MANIFESTS_DIR } from './paths.ts';
 import { readBuildInfo } from './build.ts';
 import { checkBinary, glibcFloorRunner, hostRunner } from './binary-checks.ts';
 import { readElf } from './elf.ts';
-import { bundleBinaryPath, bundleLayout, bundleName, makeBundle, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
+import { makeBundle, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from './bundle.ts';
 import { readTarEntries, unsafePath, type TarEntry } from './tarball.ts';
-import { allowedPackageFiles, LICENSE_EXPRESSION, NOTICE_FILE, tarballName, templatePackageJson } from './stage.ts';
-import { manifestName, measureFingerprint, parseSums, releaseDir, renderManifest, schemaFailures, SUMS_NAME, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
+import {
+  allowedPackageFiles, assetVersion, binaryPath, bundleBinaryPath, bundleLayout, bundleName, bundlePath, HANDOFF_NAME,
+  manifestName, manifestPath, NOTICE_FILE, packageBinaryPath, releaseDir, SUMS_NAME, sumsPath, tarballName, tarballPath,
+} from './layout.ts';
+import { LICENSE_EXPRESSION, templatePackageJson } from './package-text.ts';
+import { readManifest, renderManifest, type Fingerprint, type Manifest, type ManifestTarget } from './manifest.ts';
+import { measureFingerprint } from './measure.ts';
 import { checkInstallability, platformsFor, type InstallResult } from './install-check.ts';
 import { GOALS, type Target } from './targets.ts';
 import { ageLine } from './release-age.ts';
-import { HANDOFF_NAME, handoffProblems } from './handoff.ts';
+import { handoffProblems } from './handoff.ts';
 
 export interface VerifyOptions {
   dist: string;
@@ -93,14 +98,15 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   const { dist, version } = opts;
   const c = new Checks();
   const out = releaseDir(dist);
-  const manifestFile = join(out, manifestName(version));
+  const manifestFile = manifestPath(dist, version);
 
   // ---- versions: the pin (opts.version) against the tag and what is in dist/release
   if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the pin says ${version}: tag v${version}, or fix native/pin.json`);
   if (existsSync(out)) {
     for (const name of await readdir(out)) {
-      const m = /^xsnap-worker-(?:manifest|binaries)-(.+?)\.(?:json|tar\.gz)$/.exec(name) ?? /^agoric-xsnap-[a-z]+-[a-z0-9]+-(.+)\.tgz$/.exec(name);
-      if (m) c.equal('version-files', `dist/release/${name}`, version, m[1], 'regenerate dist/release with generate-manifest.ts');
+      const v = assetVersion(name);
+      const hint = 'regenerate dist/release with generate-manifest.ts';
+      if (v !== undefined) c.equal('version-files', `dist/release/${name}`, version, v, hint);
     }
   }
 
@@ -110,14 +116,15 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   if (!existsSync(manifestFile)) {
     c.fail({ check: 'manifest-present', subject: rel(dist, manifestFile), expected: 'the release manifest', actual: 'missing', hint: `npx tsx scripts/generate-manifest.ts --targets ${opts.targets.map((t) => t.name).join(',')}` });
   } else {
-    manifestText = await readFile(manifestFile, 'utf8');
-    try {
-      manifest = JSON.parse(manifestText) as Manifest;
-    } catch (e) {
-      c.fail({ check: 'manifest-json', subject: rel(dist, manifestFile), expected: 'JSON', actual: (e as Error).message });
+    const read = readManifest(manifestFile, { label: rel(dist, manifestFile) });
+    manifestText = read.text;
+    if (read.error !== undefined) {
+      c.fail({ check: 'manifest-json', subject: rel(dist, manifestFile), expected: 'JSON', actual: read.error });
     }
-    if (manifest) {
-      c.add(await schemaFailures(manifest, rel(dist, manifestFile)), 'manifest-schema');
+    // one that fails the schema is still checked field by field, so every other difference is reported too
+    manifest = read.unchecked as Manifest | undefined;
+    if (manifest && manifestText !== undefined) {
+      c.add(read.failures, 'manifest-schema');
       c.equal('manifest-canonical', `${rel(dist, manifestFile)} bytes`, 'canonical JSON (sorted keys, 2-space indent, final newline)', manifestText === renderManifest(manifest) ? 'canonical JSON (sorted keys, 2-space indent, final newline)' : 'some other formatting', 'regenerate it; never edit it by hand');
       c.equal('version-manifest', `${rel(dist, manifestFile)} "version"`, version, manifest.version);
       // the agoric-sdk hand-off (generate-manifest.ts --handoff), if written, is the hand-off of this manifest
@@ -137,7 +144,7 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
   const entryOf = (t: Target): ManifestTarget | undefined => manifest?.targets?.[t.name];
 
   // ---- SHA256SUMS: every shipped file listed, every listed file matching its bytes
-  const sumsFile = join(out, SUMS_NAME);
+  const sumsFile = sumsPath(dist);
   const shipped = [manifestName(version), bundleName(version), ...opts.targets.map((t) => tarballName(t, version))].sort();
   if (!existsSync(sumsFile)) {
     c.fail({ check: 'sums-present', subject: rel(dist, sumsFile), expected: 'SHA256SUMS', actual: 'missing', hint: 'npx tsx scripts/generate-manifest.ts' });
@@ -197,7 +204,7 @@ export async function verifyArtifacts(opts: VerifyOptions): Promise<VerifyReport
     const tarballs: Record<string, string> = {};
     const binaries: Record<string, Record<string, string>> = {};
     for (const t of opts.targets) {
-      const file = join(dist, tarballName(t, version));
+      const file = tarballPath(dist, t, version);
       if (!existsSync(file)) continue;
       tarballs[t.packageName] = file;
       binaries[t.packageName] = Object.fromEntries(GOALS.map((g) => [g, entryOf(t)?.[g]?.sha256 ?? 'no manifest entry']));
@@ -244,16 +251,12 @@ async function checkRegistry(c: Checks, o: { dist: string; version: string; targ
  */
 export async function verifyRegistryOnly(opts: { manifestFile: string; targets: Target[]; registry?: string; distTag?: string; tag?: string; token?: string }): Promise<VerifyReport> {
   const c = new Checks();
-  let version: string;
-  let raw: { version?: unknown };
-  try {
-    raw = JSON.parse(await readFile(opts.manifestFile, 'utf8')) as { version?: unknown };
-    version = checkVersion(raw.version, `manifest ${opts.manifestFile}`);
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`manifest ${opts.manifestFile} cannot be read as JSON: ${(e as Error).message.split('\n')[0]}`);
+  const read = readManifest(opts.manifestFile);
+  if (read.error !== undefined) {
+    throw new UsageError(`manifest ${opts.manifestFile} cannot be read as JSON: ${read.error.split('\n')[0]}`);
   }
-  c.add(await schemaFailures(raw, opts.manifestFile), 'manifest-schema');
+  const version = checkVersion(read.unchecked?.version, `manifest ${opts.manifestFile}`);
+  c.add(read.failures, 'manifest-schema');
   if (opts.tag !== undefined) c.equal('version-tag', `release tag ${opts.tag}`, `v${version}`, opts.tag, `the manifest is for ${version}`);
   const published = await checkRegistry(c, { dist: dirname(opts.manifestFile), version, targets: opts.targets, registry: opts.registry, distTag: opts.distTag, manifestFile: opts.manifestFile, token: opts.token });
   return { ok: c.failures.length === 0, version, targets: opts.targets.map((t) => t.name), failures: c.failures, checks: c.counts, notes: c.notes, published };
@@ -302,7 +305,7 @@ async function verifyTarget(t: Target, x: TargetContext): Promise<void> {
 
   // the npm tarball, and its copy among the release assets
   const name = tarballName(t, version);
-  const file = join(dist, name);
+  const file = tarballPath(dist, t, version);
   if (!existsSync(file)) {
     c.fail({ check: 'tarball-present', subject: rel(dist, file), expected: 'the packed npm tarball', actual: 'missing', hint: `npx tsx scripts/stage-packages.ts --targets ${t.name}` });
     return;
@@ -402,7 +405,7 @@ async function verifyTarget(t: Target, x: TargetContext): Promise<void> {
 
 async function verifyBundle(x: { c: Checks; dist: string; version: string; targets: Target[]; manifest: Manifest | undefined }): Promise<void> {
   const { c, dist, version } = x;
-  const file = join(releaseDir(dist), bundleName(version));
+  const file = bundlePath(dist, version);
   if (!existsSync(file)) {
     c.fail({ check: 'bundle-present', subject: rel(dist, file), expected: 'the release bundle', actual: 'missing', hint: 'npx tsx scripts/generate-manifest.ts' });
     return;

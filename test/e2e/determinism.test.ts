@@ -12,7 +12,7 @@ import { diffDeterminism, differencesToFailures, loadCorpus, runDeterminism, typ
 import { checkBinary, fusedInstructions, glibcFloorRunner, hostRunner, libmImports } from '../../scripts/lib/binary-checks.ts';
 import { readElf } from '../../scripts/lib/elf.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
-import { binaryPath } from '../../scripts/lib/paths.ts';
+import { binaryPath } from '../../scripts/lib/layout.ts';
 import { readPin, pinPath } from '../../scripts/lib/pin.ts';
 import { canonicalJson } from '../../scripts/lib/hash.ts';
 import { XsnapWorker } from '../../scripts/lib/worker-protocol.ts';

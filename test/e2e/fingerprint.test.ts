@@ -4,7 +4,7 @@ import t from 'tap';
 import { copyFile, cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sharedDist } from '../helpers/shared-build.ts';
-import { binaryPath } from '../../scripts/lib/paths.ts';
+import { binaryPath } from '../../scripts/lib/layout.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { hostRunner } from '../../scripts/lib/binary-checks.ts';
 import { CORPUS_DIR, compareFingerprints, fingerprintBinary, fingerprintDigest, readCorpus, type Fingerprint } from '../../scripts/lib/fingerprint.ts';

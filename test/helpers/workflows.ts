@@ -17,12 +17,10 @@ import type { ActionStep, RunStep, WorkflowJob } from '@actions/workflow-parser/
 import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token';
 import type { StringToken } from '@actions/workflow-parser/templates/tokens/string-token';
 import type { FileReference } from '@actions/workflow-parser/workflows/file-reference';
-import { bundleName } from '../../scripts/lib/bundle.ts';
-import { manifestName, SUMS_NAME } from '../../scripts/lib/manifest.ts';
-import { binaryPath, REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { binaryPath, bundleName, manifestName, SUMS_NAME, tarballName } from '../../scripts/lib/layout.ts';
+import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { CI_NODE_VERSION, CI_NPM_VERSION, REPOSITORY, REPOSITORY_URL } from '../../scripts/lib/project.ts';
 import { repositoryProblems, requiredJobs, SKIPPED_BY_DESIGN, startedFromProblems } from '../../scripts/lib/release-tag.ts';
-import { tarballName } from '../../scripts/lib/stage.ts';
 import { GOALS, TARGETS } from '../../scripts/lib/targets.ts';
 
 export const WORKFLOWS_DIR = join(REPO_ROOT, '.github', 'workflows');

@@ -1,7 +1,8 @@
 // The release bundle's bytes depend only on its files; the reader sees every entry raw.
 import t from 'tap';
-import { makeBundle, normalizeGzipHeader, bundleLayout } from '../../scripts/lib/bundle.ts';
+import { makeBundle, normalizeGzipHeader } from '../../scripts/lib/bundle.ts';
 import { readTarEntries, unsafePath } from '../../scripts/lib/tarball.ts';
+import { bundleLayout } from '../../scripts/lib/layout.ts';
 import { gzipSync } from 'node:zlib';
 
 const files = () => new Map([

@@ -1,6 +1,12 @@
-// Manifest pieces that need no build: SHA256SUMS format, the schema, toolchain filtering.
+// Manifest pieces that need no build: SHA256SUMS format, the schema, reading, toolchain filtering.
 import t from 'tap';
-import { parseSums, renderSums, schemaFailures, deterministicToolchain, renderManifest, type Manifest } from '../../scripts/lib/manifest.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  parseManifest, readManifest, schemaFailures, renderManifest, type Manifest,
+} from '../../scripts/lib/manifest.ts';
+import { parseSums, renderSums } from '../../scripts/lib/hash.ts';
+import { deterministicToolchain } from '../../scripts/lib/release-dir.ts';
 import type { ToolchainInfo } from '../../scripts/lib/build.ts';
 
 const hex = (c: string) => c.repeat(64);
@@ -52,4 +58,30 @@ t.test('only deterministic toolchain facts, canonical bytes', async (t) => {
   const reordered = JSON.parse(a);
   t.equal(renderManifest({ targets: reordered.targets, version: reordered.version, source: reordered.source, schemaVersion: 1 }), a);
   t.ok(a.endsWith('}\n'));
+});
+
+t.test('readManifest: typed data when the schema holds, else what is wrong', async (t) => {
+  const dir = t.testdir();
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const good = readManifest(file('good.json', renderManifest(sample())));
+  t.same(good.failures, []);
+  t.same(good.manifest, sample(), 'the manifest, typed');
+  t.equal(good.text, renderManifest(sample()), 'and its text, for byte checks');
+
+  const bad = sample() as any;
+  delete bad.targets['linux-x64'].fingerprint;
+  const unschemed = readManifest(file('bad.json', JSON.stringify(bad)), { label: 'dist/release/m.json' });
+  t.equal(unschemed.manifest, undefined, 'not a manifest');
+  const at = /^dist\/release\/m\.json at \/targets\/linux-x64/;
+  t.match(unschemed.failures[0], { check: 'manifest-schema', subject: at });
+  t.equal(unschemed.unchecked?.targets?.['linux-x64']?.release?.sha256, hex('d'), 'its JSON, for checkers that go on');
+  t.equal(unschemed.error, undefined);
+
+  const notJson = readManifest(file('not.json', '{'));
+  t.match(notJson, { error: /JSON/, unchecked: undefined, manifest: undefined, failures: [] });
+  t.match(readManifest(join(dir, 'missing.json')), { error: /ENOENT/, text: undefined, failures: [] });
+  t.same(parseManifest(renderManifest(sample()), 'x').manifest, sample(), 'the same from text');
 });

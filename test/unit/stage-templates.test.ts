@@ -3,7 +3,8 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TARGETS } from '../../scripts/lib/targets.ts';
-import { templateDrift, templateDir, tarballName, allowedPackageFiles, fillNotice, renderTemplate, LICENSE_EXPRESSION, NOTICE_TEMPLATE } from '../../scripts/lib/stage.ts';
+import { templateDrift, fillNotice, renderTemplate, LICENSE_EXPRESSION } from '../../scripts/lib/package-text.ts';
+import { allowedPackageFiles, NOTICE_TEMPLATE, tarballName, templateDir } from '../../scripts/lib/layout.ts';
 import type { BuildInfo } from '../../scripts/lib/build.ts';
 
 t.test('packages/xsnap-<target>/ agree with TARGETS', async (t) => {
@@ -22,7 +23,7 @@ t.test('packages/xsnap-<target>/ agree with TARGETS', async (t) => {
 
 t.test('a template that drifts is reported with the fix', async (t) => {
   const root = t.testdir();
-  const { writeTemplates } = await import('../../scripts/lib/stage.ts');
+  const { writeTemplates } = await import('../../scripts/lib/package-text.ts');
   // start from the committed license texts, then break one file
   const { cp } = await import('node:fs/promises');
   await cp(templateDir(TARGETS[0]), join(root, `xsnap-${TARGETS[0].name}`), { recursive: true });

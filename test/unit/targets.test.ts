@@ -13,7 +13,8 @@ import { targetFor } from '../../scripts/lib/delivery.ts';
 import { SCHEMA_FILE } from '../../scripts/lib/manifest.ts';
 import { DEFAULT_PIN } from '../../scripts/lib/paths.ts';
 import { MATH_PROFILES, readPin } from '../../scripts/lib/pin.ts';
-import { tarballName, templatePackageJson, templateReadme } from '../../scripts/lib/stage.ts';
+import { tarballName } from '../../scripts/lib/layout.ts';
+import { templatePackageJson, templateReadme } from '../../scripts/lib/package-text.ts';
 
 t.test('target table', async (t) => {
   t.same(TARGETS.map((x) => x.name), ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64']);

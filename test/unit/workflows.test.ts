@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TARGETS } from '../../scripts/lib/targets.ts';
 import { CI_NODE_VERSION, REPOSITORY } from '../../scripts/lib/project.ts';
-import { templatePackageJson } from '../../scripts/lib/stage.ts';
+import { templatePackageJson } from '../../scripts/lib/package-text.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { releaseRunTitle, requiredJobs, SKIPPED_BY_DESIGN, startedFromProblems, VERIFIED_JOB } from '../../scripts/lib/release-tag.ts';
 import { runScript } from '../helpers/run.ts';
