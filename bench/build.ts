@@ -16,7 +16,10 @@ import { run } from '../scripts/lib/exec.ts';
 import { XsnapWorker } from '../scripts/lib/worker-protocol.ts';
 import { runScript } from '../scripts/lib/run-script.ts';
 
-const args = minimist(process.argv.slice(2), { string: ['target', 'rounds'], default: { target: 'linux-x64', rounds: '7' } });
+const args = minimist(process.argv.slice(2), {
+  string: ['target', 'rounds'],
+  default: { target: 'linux-x64', rounds: '7' },
+});
 const target = args.target as string;
 const rounds = Number(args.rounds);
 const pin = readPin(DEFAULT_PIN);
@@ -35,7 +38,18 @@ await cp(tree.dir, join(work, 'upstream'), { recursive: true });
 const makeDir = join(work, 'upstream/xsnap-native/xsnap/makefiles/lin');
 const upstream = await seconds(async () => {
   for (const goal of ['release', 'debug']) {
-    await run(['make', '-f', 'xsnap-worker.mk', `GOAL=${goal}`, `MODDABLE=${join(work, 'upstream/moddable')}`, `XSNAP_VERSION=${pin.version}`, 'CC=cc "-D__has_builtin(x)=1"'], { cwd: makeDir, what: `upstream make ${goal}` });
+    await run(
+      [
+        'make',
+        '-f',
+        'xsnap-worker.mk',
+        `GOAL=${goal}`,
+        `MODDABLE=${join(work, 'upstream/moddable')}`,
+        `XSNAP_VERSION=${pin.version}`,
+        'CC=cc "-D__has_builtin(x)=1"',
+      ],
+      { cwd: makeDir, what: `upstream make ${goal}` },
+    );
   }
 });
 const upstreamBinary = join(work, 'upstream/xsnap-native/xsnap/build/bin/lin/release/xsnap-worker');
@@ -51,10 +65,13 @@ const cold = await seconds(async () => {
 await runScript('build-target.ts', ['--target', target, '--dist', ours]);
 const reruns: number[] = [];
 for (let i = 0; i < 5; i++) {
-  reruns.push(await seconds(async () => {
-    const r = await runScript('build-target.ts', ['--target', target, '--dist', ours]);
-    if (r.code || !/reusing the build/.test(r.stderr)) throw new Error(`re-run did not reuse the cache:\n${r.stderr}`);
-  }));
+  reruns.push(
+    await seconds(async () => {
+      const r = await runScript('build-target.ts', ['--target', target, '--dist', ours]);
+      if (r.code || !/reusing the build/.test(r.stderr))
+        throw new Error(`re-run did not reuse the cache:\n${r.stderr}`);
+    }),
+  );
 }
 
 // 4. JavaScript speed: the same CPU-bound workload in both release binaries, alternating

@@ -18,7 +18,10 @@ import { XsnapWorker } from '../scripts/lib/worker-protocol.ts';
 
 const args = minimist(process.argv.slice(2), { string: ['rounds'], default: { rounds: '7' } });
 const rounds = Number(args.rounds);
-const dists = { system: join(REPO_ROOT, '.cache', 'bench-dist-system'), portable: join(REPO_ROOT, '.cache', 'bench-dist-portable') };
+const dists = {
+  system: join(REPO_ROOT, '.cache', 'bench-dist-system'),
+  portable: join(REPO_ROOT, '.cache', 'bench-dist-portable'),
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 for (const [math, dist] of Object.entries(dists) as Array<[keyof typeof dists, string]>) {
@@ -30,11 +33,19 @@ console.log(`## determinism corpus at release size (${SIZES.release} results per
 console.log('| binary | results | seconds | goal |');
 console.log('|---|---|---|---|');
 for (const [math, dist] of Object.entries(dists)) {
-  for (const [target, goal] of [['linux-x64', '<= 10 s natively'], ['linux-arm64', '<= 60 s under qemu']] as const) {
+  for (const [target, goal] of [
+    ['linux-x64', '<= 10 s natively'],
+    ['linux-arm64', '<= 60 s under qemu'],
+  ] as const) {
     const runner = await hostRunner(getTarget(target));
-    if (!runner) { console.log(`| ${target} ${math} | cannot run here | | ${goal} |`); continue; }
+    if (!runner) {
+      console.log(`| ${target} ${math} | cannot run here | | ${goal} |`);
+      continue;
+    }
     const r = await runDeterminism(binaryPath(dist, target, 'release'), runner, { perFamily: SIZES.release });
-    console.log(`| ${target} ${math}${runner.length ? ' (qemu)' : ''} | ${totalResults(r.record)} | ${r.seconds.toFixed(1)} | ${goal} |`);
+    console.log(
+      `| ${target} ${math}${runner.length ? ' (qemu)' : ''} | ${totalResults(r.record)} | ${r.seconds.toFixed(1)} | ${goal} |`,
+    );
   }
 }
 
@@ -50,7 +61,12 @@ const WORKLOAD = `(() => {
 })()`;
 
 async function once(dist: string): Promise<number> {
-  const w = new XsnapWorker({ binary: binaryPath(dist, 'linux-x64', 'release'), runner: [], meteringLimit: 0, timeoutMs: 600_000 });
+  const w = new XsnapWorker({
+    binary: binaryPath(dist, 'linux-x64', 'release'),
+    runner: [],
+    meteringLimit: 0,
+    timeoutMs: 600_000,
+  });
   try {
     const t0 = performance.now();
     await w.evaluate(WORKLOAD);

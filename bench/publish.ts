@@ -101,7 +101,9 @@ if (args.only !== 'direct') {
     const r = await staged(SET);
     set.push(r.s);
     windows.push(r.windowMs);
-    console.error(`staged round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, set ${set[i].toFixed(2)} s, window ${r.windowMs} ms`);
+    console.error(
+      `staged round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, set ${set[i].toFixed(2)} s, window ${r.windowMs} ms`,
+    );
   }
   const ratio = median(set) / median(one);
   results.push(

@@ -35,7 +35,9 @@ async function stage(reg: LocalRegistry, name: string): Promise<void> {
     name,
     'dist-tags': { latest: '1.0.0' },
     versions: { '1.0.0': { name, version: '1.0.0', dist: { shasum, tarball: `${reg.url}${name}/-/${file}` } } },
-    _attachments: { [file]: { content_type: 'application/octet-stream', data: tarball.toString('base64'), length: tarball.length } },
+    _attachments: {
+      [file]: { content_type: 'application/octet-stream', data: tarball.toString('base64'), length: tarball.length },
+    },
   };
   const r = await fetch(new URL(`-/stage/package/${name.replace('/', '%2f')}`, reg.url), {
     method: 'POST',
@@ -46,7 +48,9 @@ async function stage(reg: LocalRegistry, name: string): Promise<void> {
 }
 
 async function stageIds(reg: LocalRegistry): Promise<string[]> {
-  const listed = (await (await fetch(new URL('-/stage', reg.url), { headers: { authorization: `Bearer ${reg.token}` } })).json()) as {
+  const listed = (await (
+    await fetch(new URL('-/stage', reg.url), { headers: { authorization: `Bearer ${reg.token}` } })
+  ).json()) as {
     items?: Array<{ id: string }>;
   };
   return (listed.items ?? []).map((o) => o.id);
@@ -64,7 +68,11 @@ async function packageListRound(count: number): Promise<{ torn: boolean; short: 
       if (ids.length !== count) throw new Error(`expected ${count} staged items, the registry lists ${ids.length}`);
       await Promise.all(
         ids.map(async (id) => {
-          const init = { method: 'POST', headers: { authorization: `Bearer ${reg.token}` }, signal: AbortSignal.timeout(60_000) };
+          const init = {
+            method: 'POST',
+            headers: { authorization: `Bearer ${reg.token}` },
+            signal: AbortSignal.timeout(60_000),
+          };
           await (await fetch(new URL(`-/stage/${id}/approve`, reg.url), init)).arrayBuffer();
         }),
       );
@@ -115,8 +123,17 @@ async function downloadRound(clients: number): Promise<{ failed: number; died: b
         return false;
       }
     });
-    if (!alive) console.log(`the registry's log ends:\n${readFileSync(join(dir, 'verdaccio.log'), 'utf8').trimEnd().split('\n').slice(-15).join('\n')}`);
-    const reasons = [...new Set(results.flatMap((x) => (x.status === 'rejected' ? [String((x.reason as Error).cause ?? (x.reason as Error).message)] : [])))];
+    if (!alive)
+      console.log(
+        `the registry's log ends:\n${readFileSync(join(dir, 'verdaccio.log'), 'utf8').trimEnd().split('\n').slice(-15).join('\n')}`,
+      );
+    const reasons = [
+      ...new Set(
+        results.flatMap((x) =>
+          x.status === 'rejected' ? [String((x.reason as Error).cause ?? (x.reason as Error).message)] : [],
+        ),
+      ),
+    ];
     return { failed: results.filter((x) => x.status === 'rejected').length, died: !alive, reasons };
   } finally {
     await reg.stop({ force: true });
@@ -135,9 +152,13 @@ if (args.only !== 'download') {
     torn += Number(r.torn);
     short += Number(r.short);
     refused += Number(r.refused);
-    console.log(`package-list round ${round}: ${r.torn ? 'list torn' : r.short ? 'list short' : 'list whole'}${r.refused ? ', restart refused' : ''}`);
+    console.log(
+      `package-list round ${round}: ${r.torn ? 'list torn' : r.short ? 'list short' : 'list whole'}${r.refused ? ', restart refused' : ''}`,
+    );
   }
-  console.log(`package-list, ${flavour}: ${rounds} rounds of ${count} concurrent approvals: ${torn} torn lists, ${short} short lists, ${refused} refused restarts\n`);
+  console.log(
+    `package-list, ${flavour}: ${rounds} rounds of ${count} concurrent approvals: ${torn} torn lists, ${short} short lists, ${refused} refused restarts\n`,
+  );
 }
 if (args.only !== 'package-list') {
   const clients = Number(args.downloads);
@@ -148,7 +169,11 @@ if (args.only !== 'package-list') {
     died += Number(r.died);
     failed += r.failed;
     const why = r.reasons.length ? ` (${r.reasons.join('; ')})` : '';
-    console.log(`download round ${round}: ${r.failed} of ${clients} downloads failed${why}${r.died ? ', the registry died' : ''}`);
+    console.log(
+      `download round ${round}: ${r.failed} of ${clients} downloads failed${why}${r.died ? ', the registry died' : ''}`,
+    );
   }
-  console.log(`download, ${flavour}: ${rounds} rounds of ${clients} concurrent staged-tarball downloads: registry died in ${died}, ${failed} downloads failed`);
+  console.log(
+    `download, ${flavour}: ${rounds} rounds of ${clients} concurrent staged-tarball downloads: registry died in ${died}, ${failed} downloads failed`,
+  );
 }

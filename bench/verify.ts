@@ -19,7 +19,10 @@ import { buildTargets, runScriptOk } from '../scripts/lib/run-script.ts';
 /** the same folder bench/determinism.ts builds its "system" binaries into */
 const BENCH_DIST = join(REPO_ROOT, '.cache', 'bench-dist-system');
 
-const args = minimist(process.argv.slice(2), { string: ['dist', 'rounds', 'repeat'], default: { rounds: '5', repeat: '10' } });
+const args = minimist(process.argv.slice(2), {
+  string: ['dist', 'rounds', 'repeat'],
+  default: { rounds: '5', repeat: '10' },
+});
 const TARGETS = ['linux-x64', 'linux-arm64'];
 const rounds = Number(args.rounds);
 const repeat = Number(args.repeat);
@@ -60,9 +63,11 @@ try {
   const ours: number[] = [];
   const theirs: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    ours.push(await seconds(async () => {
-      for (const f of batch) sha256Hex(await readFile(f));
-    }));
+    ours.push(
+      await seconds(async () => {
+        for (const f of batch) sha256Hex(await readFile(f));
+      }),
+    );
     theirs.push(await seconds(() => run(['sha256sum', ...batch], { what: 'sha256sum' })));
   }
   const mb = bytes / 1e6;
@@ -70,12 +75,16 @@ try {
   const theirsMBs = mb / median(theirs);
   const ratio = oursMBs / theirsMBs;
 
-  console.log(`verification hashing over ${mb.toFixed(0)} MB (${files.length} files x ${repeat}), median of ${rounds}:`);
+  console.log(
+    `verification hashing over ${mb.toFixed(0)} MB (${files.length} files x ${repeat}), median of ${rounds}:`,
+  );
   console.log(`  ours (readFile + sha256, as verify-artifacts): ${oursMBs.toFixed(0)} MB/s`);
   console.log(`  sha256sum:                                     ${theirsMBs.toFixed(0)} MB/s`);
   console.log(`  ratio: ${ratio.toFixed(2)}x (goal >= 0.8x) ${ratio >= 0.8 ? 'MET' : 'NOT MET'}`);
   console.log(`stage + manifest + verify, ${TARGETS.join(' + ')}: ${(stage + manifest + verify).toFixed(1)} s`);
-  console.log(`  stage-packages ${stage.toFixed(1)} s, generate-manifest ${manifest.toFixed(1)} s (fingerprints), verify-artifacts ${verify.toFixed(1)} s (all checks: install per platform, fingerprints, -v under qemu)`);
+  console.log(
+    `  stage-packages ${stage.toFixed(1)} s, generate-manifest ${manifest.toFixed(1)} s (fingerprints), verify-artifacts ${verify.toFixed(1)} s (all checks: install per platform, fingerprints, -v under qemu)`,
+  );
 } finally {
   await rm(work, { recursive: true, force: true });
 }

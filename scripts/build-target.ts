@@ -15,11 +15,31 @@ await runCommand(
     options: [
       { name: 'target', type: 'string', valueName: 'target', description: `one of ${TARGET_NAMES.join(', ')}` },
       { name: 'goal', type: 'string', valueName: 'goal', description: 'release, debug or both', default: 'both' },
-      { name: 'math', type: 'string', valueName: 'profile', description: 'system (the host\'s libm) or portable (pinned musl libm, static); overrides the pin\'s "math" for this build', default: 'the pin\'s' },
-      { name: 'toolchain', type: 'string', valueName: 'kind', description: 'pinned (Debian 11 build root, releasable) or host (this machine\'s cc, never releasable); darwin: macos', default: 'pinned' },
+      {
+        name: 'math',
+        type: 'string',
+        valueName: 'profile',
+        description:
+          'system (the host\'s libm) or portable (pinned musl libm, static); overrides the pin\'s "math" for this build',
+        default: "the pin's",
+      },
+      {
+        name: 'toolchain',
+        type: 'string',
+        valueName: 'kind',
+        description:
+          "pinned (Debian 11 build root, releasable) or host (this machine's cc, never releasable); darwin: macos",
+        default: 'pinned',
+      },
       PIN_OPTION,
       distOption('output folder'),
-      { name: 'jobs', type: 'string', valueName: 'n', description: 'make -j for each goal', default: 'number of cores' },
+      {
+        name: 'jobs',
+        type: 'string',
+        valueName: 'n',
+        description: 'make -j for each goal',
+        default: 'number of cores',
+      },
       { name: 'no-cache', type: 'boolean', description: 'compile even if an identical build is cached' },
       { name: 'dry-run', type: 'boolean', description: 'print the plan and stop' },
     ],
@@ -49,10 +69,13 @@ and the binary must import no libm math function. See docs/consensus.md.`,
     const target = getTarget(targetName);
     const jobsFlag = stringFlag(flags, 'jobs');
     const jobs = jobsFlag === undefined ? undefined : Number(jobsFlag);
-    if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError(`--jobs must be a positive whole number, not "${jobsFlag}"`);
+    if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0))
+      throw new UsageError(`--jobs must be a positive whole number, not "${jobsFlag}"`);
     const pin = readPin(pinPath(flags));
     const plan = planBuild({
-      target, pin, jobs,
+      target,
+      pin,
+      jobs,
       goal: stringFlag(flags, 'goal'),
       toolchain: stringFlag(flags, 'toolchain'),
       math: stringFlag(flags, 'math'),
@@ -66,8 +89,13 @@ and the binary must import no libm math function. See docs/consensus.md.`,
       };
     }
     const info = await executeBuild(plan, pin);
-    if (!info.releasable) log.warn(`${plan.target}: this build is not releasable (${plan.toolchain} toolchain, ${plan.sourceKind} source, goals ${plan.goals.join('+')})`);
-    const rows = Object.entries(info.binaries).map(([goal, b]) => `| ${goal} | \`${b!.sha256}\` | ${b!.facts.reportedVersion ?? 'not run here'} |`);
+    if (!info.releasable)
+      log.warn(
+        `${plan.target}: this build is not releasable (${plan.toolchain} toolchain, ${plan.sourceKind} source, goals ${plan.goals.join('+')})`,
+      );
+    const rows = Object.entries(info.binaries).map(
+      ([goal, b]) => `| ${goal} | \`${b!.sha256}\` | ${b!.facts.reportedVersion ?? 'not run here'} |`,
+    );
     return {
       json: { plan, buildInfo: info },
       text: [

@@ -4,7 +4,18 @@
 // maintainers (see scripts/lib/buildroot.ts for what is pinned and checked).
 import { runCommand } from './lib/cli.ts';
 import { CheckFailed, UsageError } from './lib/errors.ts';
-import { BUILD_ROOT_SPEC, buildRootDir, buildRootId, checkBuildRoot, debianMirrors, ensureBuildRoot, KEYRING, LOCK_FILE, readLock, updateLock } from './lib/buildroot.ts';
+import {
+  BUILD_ROOT_SPEC,
+  buildRootDir,
+  buildRootId,
+  checkBuildRoot,
+  debianMirrors,
+  ensureBuildRoot,
+  KEYRING,
+  LOCK_FILE,
+  readLock,
+  updateLock,
+} from './lib/buildroot.ts';
 
 await runCommand(
   {
@@ -12,9 +23,17 @@ await runCommand(
     summary: 'make, check or re-pin the Debian build root',
     usage: 'npx tsx scripts/buildroot.ts [--check | --ensure | --update-lock | --path]',
     options: [
-      { name: 'check', type: 'boolean', description: 'check the cached build root from its bytes (exit 1 if it is missing or not intact)' },
+      {
+        name: 'check',
+        type: 'boolean',
+        description: 'check the cached build root from its bytes (exit 1 if it is missing or not intact)',
+      },
       { name: 'ensure', type: 'boolean', description: 'check it, or make it (root) when missing or not intact' },
-      { name: 'update-lock', type: 'boolean', description: `resolve the package set anew (debootstrap --download-only, root) and write ${LOCK_FILE.replace(/.*\/scripts\//, 'scripts/')}` },
+      {
+        name: 'update-lock',
+        type: 'boolean',
+        description: `resolve the package set anew (debootstrap --download-only, root) and write ${LOCK_FILE.replace(/.*\/scripts\//, 'scripts/')}`,
+      },
       { name: 'path', type: 'boolean', description: 'print where the build root lives' },
     ],
     details: `
@@ -30,7 +49,10 @@ ${debianMirrors().join(', ')} ($XSNAP_DEBIAN_MIRROR, $XSNAP_DEBIAN_ARCHIVE_MIRRO
     if (flags.path) return { json: { path: buildRootDir(), id: buildRootId() }, text: buildRootDir() };
     if (flags['update-lock']) {
       const { lock, mirror } = await updateLock();
-      return { json: { lock: LOCK_FILE, packages: lock.packages.length, mirror }, text: `${LOCK_FILE}: ${lock.packages.length} packages from ${mirror}; the build root id is now ${buildRootId(readLock())}` };
+      return {
+        json: { lock: LOCK_FILE, packages: lock.packages.length, mirror },
+        text: `${LOCK_FILE}: ${lock.packages.length} packages from ${mirror}; the build root id is now ${buildRootId(readLock())}`,
+      };
     }
     if (flags.ensure) {
       const root = await ensureBuildRoot();
@@ -39,6 +61,9 @@ ${debianMirrors().join(', ')} ($XSNAP_DEBIAN_MIRROR, $XSNAP_DEBIAN_ARCHIVE_MIRRO
     const dir = buildRootDir();
     const failures = await checkBuildRoot(dir);
     if (failures.length) throw new CheckFailed(failures);
-    return { json: { path: dir, id: buildRootId(), intact: true }, text: `build root ${buildRootId()} in ${dir}: intact` };
+    return {
+      json: { path: dir, id: buildRootId(), intact: true },
+      text: `build root ${buildRootId()} in ${dir}: intact`,
+    };
   },
 );

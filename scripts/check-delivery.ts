@@ -31,19 +31,77 @@ function parsePlatform(s: string): Platform | 'host' {
 await runCommand(
   {
     name: 'check-delivery.ts',
-    summary: 'install the published set with npm, Yarn and pnpm, check what each installs, run it, compare the determinism digests with the manifest',
-    usage: 'npx tsx scripts/check-delivery.ts (--manifest xsnap-worker-manifest-X.Y.Z.json | --version X.Y.Z|latest) [--registry url] [--pm npm,yarn,pnpm] [--platforms host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
+    summary:
+      'install the published set with npm, Yarn and pnpm, check what each installs, run it, compare the determinism digests with the manifest',
+    usage:
+      'npx tsx scripts/check-delivery.ts (--manifest xsnap-worker-manifest-X.Y.Z.json | --version X.Y.Z|latest) [--registry url] [--pm npm,yarn,pnpm] [--platforms host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
     options: [
-      { name: 'manifest', type: 'string', valueName: 'file', description: 'the release manifest (the GitHub Release asset): version, packages, binaries\' sha256, determinism digests' },
-      { name: 'version', type: 'string', valueName: 'X.Y.Z|latest', description: `instead of --manifest: the committed manifests/xsnap-worker-manifest-X.Y.Z.json; latest: the version the registry's latest dist-tag names on every package of the set` },
-      { name: 'registry', type: 'string', valueName: 'url', description: 'registry to install from', default: PUBLIC_REGISTRY },
-      { name: 'pm', type: 'string', valueName: 'list', description: `package managers (${PACKAGE_MANAGERS.join(', ')})`, default: 'all three' },
-      { name: 'platforms', type: 'string', valueName: 'list', description: 'platforms to install for: host (this machine, no override) or os-cpu[-libc] (npm --os/--cpu/--libc; Yarn and pnpm supportedArchitectures)', default: 'host' },
-      { name: 'npm-lockfile-from', type: 'string', valueName: 'os-cpu[-libc]', description: 'npm: make the lockfile for this platform first, then npm ci from it for each platform (a lockfile made on linux-x64 installed on arm64)' },
-      { name: 'yarn-default-age-gate', type: 'boolean', description: "Yarn: keep its default npmMinimalAgeGate (1440 minutes): a set younger than a day is then refused (\"quarantined\")" },
-      { name: 'pnpm-minimum-release-age', type: 'string', valueName: 'minutes', description: 'pnpm: set minimumReleaseAge (off by default in pnpm 10)' },
-      { name: 'determinism', type: 'boolean', description: 'run the determinism corpus (the manifest\'s seed and size) on the installed release binary of this host\'s target and compare every family with the manifest' },
-      { name: 'keep', type: 'string', valueName: 'dir', description: 'install into <dir>/<pm>-<platform> and keep it (default: a temporary folder, removed)' },
+      {
+        name: 'manifest',
+        type: 'string',
+        valueName: 'file',
+        description:
+          "the release manifest (the GitHub Release asset): version, packages, binaries' sha256, determinism digests",
+      },
+      {
+        name: 'version',
+        type: 'string',
+        valueName: 'X.Y.Z|latest',
+        description: `instead of --manifest: the committed manifests/xsnap-worker-manifest-X.Y.Z.json; latest: the version the registry's latest dist-tag names on every package of the set`,
+      },
+      {
+        name: 'registry',
+        type: 'string',
+        valueName: 'url',
+        description: 'registry to install from',
+        default: PUBLIC_REGISTRY,
+      },
+      {
+        name: 'pm',
+        type: 'string',
+        valueName: 'list',
+        description: `package managers (${PACKAGE_MANAGERS.join(', ')})`,
+        default: 'all three',
+      },
+      {
+        name: 'platforms',
+        type: 'string',
+        valueName: 'list',
+        description:
+          'platforms to install for: host (this machine, no override) or os-cpu[-libc] (npm --os/--cpu/--libc; Yarn and pnpm supportedArchitectures)',
+        default: 'host',
+      },
+      {
+        name: 'npm-lockfile-from',
+        type: 'string',
+        valueName: 'os-cpu[-libc]',
+        description:
+          'npm: make the lockfile for this platform first, then npm ci from it for each platform (a lockfile made on linux-x64 installed on arm64)',
+      },
+      {
+        name: 'yarn-default-age-gate',
+        type: 'boolean',
+        description:
+          'Yarn: keep its default npmMinimalAgeGate (1440 minutes): a set younger than a day is then refused ("quarantined")',
+      },
+      {
+        name: 'pnpm-minimum-release-age',
+        type: 'string',
+        valueName: 'minutes',
+        description: 'pnpm: set minimumReleaseAge (off by default in pnpm 10)',
+      },
+      {
+        name: 'determinism',
+        type: 'boolean',
+        description:
+          "run the determinism corpus (the manifest's seed and size) on the installed release binary of this host's target and compare every family with the manifest",
+      },
+      {
+        name: 'keep',
+        type: 'string',
+        valueName: 'dir',
+        description: 'install into <dir>/<pm>-<platform> and keep it (default: a temporary folder, removed)',
+      },
     ],
     details: `
 Each install is a fresh project depending on every package of the manifest as an
@@ -64,9 +122,25 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
   async (flags) => {
     const registry = normaliseRegistry(stringFlag(flags, 'registry') ?? PUBLIC_REGISTRY);
     const versionFlag = stringFlag(flags, 'version');
-    if (Boolean(versionFlag) === Boolean(stringFlag(flags, 'manifest'))) throw new UsageError('give --manifest <file> or --version X.Y.Z|latest (one of them)');
-    const manifestFile = stringFlag(flags, 'manifest') ?? join(MANIFESTS_DIR, manifestName(versionFlag === 'latest' ? await latestOfSet(registry, TARGETS.map((t) => t.packageName)) : checkVersion(versionFlag, '--version')));
-    if (!existsSync(manifestFile)) throw new UsageError(`${manifestFile} does not exist${versionFlag ? ' (commit the release manifest with generate-manifest.ts --save)' : ''}`);
+    if (Boolean(versionFlag) === Boolean(stringFlag(flags, 'manifest')))
+      throw new UsageError('give --manifest <file> or --version X.Y.Z|latest (one of them)');
+    const manifestFile =
+      stringFlag(flags, 'manifest') ??
+      join(
+        MANIFESTS_DIR,
+        manifestName(
+          versionFlag === 'latest'
+            ? await latestOfSet(
+                registry,
+                TARGETS.map((t) => t.packageName),
+              )
+            : checkVersion(versionFlag, '--version'),
+        ),
+      );
+    if (!existsSync(manifestFile))
+      throw new UsageError(
+        `${manifestFile} does not exist${versionFlag ? ' (commit the release manifest with generate-manifest.ts --save)' : ''}`,
+      );
     const read = readManifest(manifestFile);
     if (read.error !== undefined) throw new UsageError(`${manifestFile}: not JSON (${read.error})`);
     // not refused on the schema: the checks name what differs from what is installed
@@ -75,7 +149,8 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
     const among = TARGETS.filter((t) => manifest.targets?.[t.name]);
     if (!among.length) throw new UsageError(`${manifestFile} lists no targets`);
     const pms = (stringFlag(flags, 'pm') ?? PACKAGE_MANAGERS.join(',')).split(',').map((p) => {
-      if (!(PACKAGE_MANAGERS as readonly string[]).includes(p)) throw new UsageError(`--pm: "${p}" is not one of ${PACKAGE_MANAGERS.join(', ')}`);
+      if (!(PACKAGE_MANAGERS as readonly string[]).includes(p))
+        throw new UsageError(`--pm: "${p}" is not one of ${PACKAGE_MANAGERS.join(', ')}`);
       return p as PackageManager;
     });
     const platforms = (stringFlag(flags, 'platforms') ?? 'host').split(',').map(parsePlatform);
@@ -84,13 +159,23 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
     if (lockPlatform === 'host') throw new UsageError('--npm-lockfile-from takes os-cpu[-libc]');
     const ageFlag = stringFlag(flags, 'pnpm-minimum-release-age');
     const pnpmAge = ageFlag === undefined ? undefined : Number(ageFlag);
-    if (pnpmAge !== undefined && !(Number.isInteger(pnpmAge) && pnpmAge >= 0)) throw new UsageError('--pnpm-minimum-release-age takes whole minutes');
+    if (pnpmAge !== undefined && !(Number.isInteger(pnpmAge) && pnpmAge >= 0))
+      throw new UsageError('--pnpm-minimum-release-age takes whole minutes');
     const keep = stringFlag(flags, 'keep');
     const root = keep ? resolve(keep) : await mkdtemp(join(tmpdir(), 'xsnap-delivery-'));
     try {
       const { rows, failures, determinism } = await checkDelivery({
-        registry, version, manifest, manifestFile, among, pms, platforms, lockPlatform, root,
-        yarnDefaultAgeGate: Boolean(flags['yarn-default-age-gate']), pnpmMinimumReleaseAge: pnpmAge,
+        registry,
+        version,
+        manifest,
+        manifestFile,
+        among,
+        pms,
+        platforms,
+        lockPlatform,
+        root,
+        yarnDefaultAgeGate: Boolean(flags['yarn-default-age-gate']),
+        pnpmMinimumReleaseAge: pnpmAge,
         determinism: Boolean(flags.determinism),
       });
       const table = deliveryTable(rows);

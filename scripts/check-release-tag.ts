@@ -9,21 +9,68 @@ import { log, registerSecret, runCommand, stringFlag, PIN_OPTION } from './lib/c
 import { UsageError } from './lib/errors.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { CheckFailed } from './lib/errors.ts';
-import { checkBuildRun, checkRunId, checkReleaseTag, tagFromEnv, repositoryProblems, requiredJobs, RELEASE_WORKFLOW, SKIPPED_BY_DESIGN, startedFromProblems, VERIFIED_JOB, type BuildRun } from './lib/release-tag.ts';
+import {
+  checkBuildRun,
+  checkRunId,
+  checkReleaseTag,
+  tagFromEnv,
+  repositoryProblems,
+  requiredJobs,
+  RELEASE_WORKFLOW,
+  SKIPPED_BY_DESIGN,
+  startedFromProblems,
+  VERIFIED_JOB,
+  type BuildRun,
+} from './lib/release-tag.ts';
 import { REPOSITORY } from './lib/project.ts';
 
 await runCommand(
   {
     name: 'check-release-tag.ts',
     summary: 'check a release tag: vX.Y.Z, matches the source pin, not released yet',
-    usage: 'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] [--started-from <ref> --rehearsal true|false] [--build-run-id <id>] [--github-output]',
+    usage:
+      'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] [--started-from <ref> --rehearsal true|false] [--build-run-id <id>] [--github-output]',
     options: [
-      { name: 'tag', type: 'string', valueName: 'vX.Y.Z', description: 'the release tag', default: '$GITHUB_REF_NAME on a tag push' },
-      { name: 'repo', type: 'string', valueName: 'owner/name', description: 'repository whose GitHub Releases to look in (none: the "new" check is skipped)', default: '$GITHUB_REPOSITORY' },
-      { name: 'ref', type: 'string', valueName: 'ref', description: 'git ref the release builds, passed through to --github-output', default: 'refs/tags/<tag>' },
-      { name: 'build-run-id', type: 'string', valueName: 'id', description: `also check that workflow run <id> is a verified ${RELEASE_WORKFLOW} run of the tag's commit (publish-only releases)` },
-      { name: 'started-from', type: 'string', valueName: 'ref', description: 'the ref the workflow run was started from (github.ref); with --rehearsal false it must be refs/tags/<tag>' },
-      { name: 'rehearsal', type: 'string', valueName: 'true|false', description: `whether the run is a rehearsal; false: a real release, which must run from the tag (--started-from) in ${REPOSITORY}` },
+      {
+        name: 'tag',
+        type: 'string',
+        valueName: 'vX.Y.Z',
+        description: 'the release tag',
+        default: '$GITHUB_REF_NAME on a tag push',
+      },
+      {
+        name: 'repo',
+        type: 'string',
+        valueName: 'owner/name',
+        description: 'repository whose GitHub Releases to look in (none: the "new" check is skipped)',
+        default: '$GITHUB_REPOSITORY',
+      },
+      {
+        name: 'ref',
+        type: 'string',
+        valueName: 'ref',
+        description: 'git ref the release builds, passed through to --github-output',
+        default: 'refs/tags/<tag>',
+      },
+      {
+        name: 'build-run-id',
+        type: 'string',
+        valueName: 'id',
+        description: `also check that workflow run <id> is a verified ${RELEASE_WORKFLOW} run of the tag's commit (publish-only releases)`,
+      },
+      {
+        name: 'started-from',
+        type: 'string',
+        valueName: 'ref',
+        description:
+          'the ref the workflow run was started from (github.ref); with --rehearsal false it must be refs/tags/<tag>',
+      },
+      {
+        name: 'rehearsal',
+        type: 'string',
+        valueName: 'true|false',
+        description: `whether the run is a rehearsal; false: a real release, which must run from the tag (--started-from) in ${REPOSITORY}`,
+      },
       { name: 'github-output', type: 'boolean', description: 'append tag=, version= and ref= to $GITHUB_OUTPUT' },
       PIN_OPTION,
     ],
@@ -42,7 +89,9 @@ admits only v* tags) and --repo ${REPOSITORY} (npm provenance checks it).
   - its head_sha is the commit of the tag (so the workflow and the code it built are the tag's);
   - it is the push of the tag, or a manual run titled "release vX.Y.Z" (a
     rehearsal's run-name says "(rehearsal)"; the API does not show inputs);
-  - it has completed, and these jobs succeeded: ${requiredJobs().map((j) => `"${j}"`).join(', ')};
+  - it has completed, and these jobs succeeded: ${requiredJobs()
+    .map((j) => `"${j}"`)
+    .join(', ')};
     ${SKIPPED_BY_DESIGN.map((j) => `"${j}"`).join(', ')} is skipped by design in a release; any other
     build / verify job succeeded. The run's own conclusion may be "failure": its
     publish job failing is what a publish-only release is for.`,
@@ -57,13 +106,18 @@ admits only v* tags) and --repo ${REPOSITORY} (npm provenance checks it).
     if (runId !== undefined) checkRunId(runId);
     const api = { repo, apiUrl: process.env.GITHUB_API_URL, token: process.env.GITHUB_TOKEN };
     const rehearsalFlag = stringFlag(flags, 'rehearsal');
-    if (rehearsalFlag !== undefined && rehearsalFlag !== 'true' && rehearsalFlag !== 'false') throw new UsageError(`--rehearsal must be true or false, not "${rehearsalFlag}"`);
+    if (rehearsalFlag !== undefined && rehearsalFlag !== 'true' && rehearsalFlag !== 'false')
+      throw new UsageError(`--rehearsal must be true or false, not "${rehearsalFlag}"`);
     const startedFrom = stringFlag(flags, 'started-from');
-    if ((rehearsalFlag === undefined) !== (startedFrom === undefined)) throw new UsageError('--started-from and --rehearsal go together');
+    if ((rehearsalFlag === undefined) !== (startedFrom === undefined))
+      throw new UsageError('--started-from and --rehearsal go together');
     if (rehearsalFlag !== undefined) {
       // before anything is asked of GitHub: a release started from a branch (or in a fork) stops here
       const rehearsal = rehearsalFlag === 'true';
-      const early = [...startedFromProblems({ tag, startedFrom: startedFrom!, rehearsal }), ...repositoryProblems(repo, rehearsal)];
+      const early = [
+        ...startedFromProblems({ tag, startedFrom: startedFrom!, rehearsal }),
+        ...repositoryProblems(repo, rehearsal),
+      ];
       if (early.length) throw new CheckFailed(early);
     }
     const r = await checkReleaseTag({ tag, pinVersion: pin.version, pinFile: pin.file, ...api });
@@ -74,7 +128,8 @@ admits only v* tags) and --repo ${REPOSITORY} (npm provenance checks it).
     }
     const failures = [...r.failures, ...(run?.failures ?? [])];
     if (failures.length) throw new CheckFailed(failures);
-    if (r.newness === 'not checked') log.warn(`no repository given: did not check that ${r.tag} has no GitHub Release yet`);
+    if (r.newness === 'not checked')
+      log.warn(`no repository given: did not check that ${r.tag} has no GitHub Release yet`);
     const ref = stringFlag(flags, 'ref') ?? `refs/tags/${r.tag}`;
     if (flags['github-output']) {
       const out = process.env.GITHUB_OUTPUT;

@@ -13,16 +13,56 @@ import { getTarget, parseTargetList, TARGET_NAMES } from './lib/targets.ts';
 await runCommand(
   {
     name: 'ci-artifact.ts',
-    summary: 'pack and unpack build output between CI jobs (keeping execute bits), and compare the check legs\' fingerprints',
-    usage: 'npx tsx scripts/ci-artifact.ts (--pack <target|dist> | --unpack <dir> | --save-check <target> | --compare-checks <dir>) [options]',
+    summary:
+      "pack and unpack build output between CI jobs (keeping execute bits), and compare the check legs' fingerprints",
+    usage:
+      'npx tsx scripts/ci-artifact.ts (--pack <target|dist> | --unpack <dir> | --save-check <target> | --compare-checks <dir>) [options]',
     options: [
-      { name: 'pack', type: 'string', valueName: 'target|dist', description: `pack dist/<target>/ into <out>/xsnap-build-<target>.tar, or all of dist/ into <out>/xsnap-dist.tar` },
-      { name: 'unpack', type: 'string', valueName: 'dir', description: 'unpack every xsnap-*.tar in <dir> into dist/, after checking every entry and re-hashing every binary against its build-info.json' },
-      { name: 'save-check', type: 'string', valueName: 'target', description: 'copy this check leg\'s manifest (with its natively measured fingerprint) to <out>/check-<target>.json' },
-      { name: 'compare-checks', type: 'string', valueName: 'dir', description: 'compare the check-<target>.json files in <dir> with each other and with dist/release\'s manifest' },
-      { name: 'out', type: 'string', valueName: 'dir', description: 'where --pack and --save-check write', default: 'ci-artifacts' },
-      { name: 'targets', type: 'string', valueName: 'a,b', description: 'targets that --unpack and --compare-checks require', default: 'all' },
-      { name: 'replace', type: 'boolean', description: '--unpack: replace what dist/ already holds under the same names' },
+      {
+        name: 'pack',
+        type: 'string',
+        valueName: 'target|dist',
+        description: `pack dist/<target>/ into <out>/xsnap-build-<target>.tar, or all of dist/ into <out>/xsnap-dist.tar`,
+      },
+      {
+        name: 'unpack',
+        type: 'string',
+        valueName: 'dir',
+        description:
+          'unpack every xsnap-*.tar in <dir> into dist/, after checking every entry and re-hashing every binary against its build-info.json',
+      },
+      {
+        name: 'save-check',
+        type: 'string',
+        valueName: 'target',
+        description:
+          "copy this check leg's manifest (with its natively measured fingerprint) to <out>/check-<target>.json",
+      },
+      {
+        name: 'compare-checks',
+        type: 'string',
+        valueName: 'dir',
+        description: "compare the check-<target>.json files in <dir> with each other and with dist/release's manifest",
+      },
+      {
+        name: 'out',
+        type: 'string',
+        valueName: 'dir',
+        description: 'where --pack and --save-check write',
+        default: 'ci-artifacts',
+      },
+      {
+        name: 'targets',
+        type: 'string',
+        valueName: 'a,b',
+        description: 'targets that --unpack and --compare-checks require',
+        default: 'all',
+      },
+      {
+        name: 'replace',
+        type: 'boolean',
+        description: '--unpack: replace what dist/ already holds under the same names',
+      },
       distOption('build output folder'),
       PIN_OPTION,
     ],
@@ -49,7 +89,12 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
         };
       }
       case 'unpack': {
-        const r = await unpackArtifacts({ from: stringFlag(flags, 'unpack')!, dist, require: parseTargetList(stringFlag(flags, 'targets')), replace: Boolean(flags.replace) });
+        const r = await unpackArtifacts({
+          from: stringFlag(flags, 'unpack')!,
+          dist,
+          require: parseTargetList(stringFlag(flags, 'targets')),
+          replace: Boolean(flags.replace),
+        });
         return {
           json: { action, ...r },
           text: `unpacked ${r.placed.join(', ')} into ${dist} (binaries re-hashed: ${r.checkedTargets.join(', ') || 'none'})`,

@@ -8,7 +8,15 @@ import { distDir } from './lib/paths.ts';
 import { binaryPath } from './lib/layout.ts';
 import { readBuildInfo } from './lib/build.ts';
 import { glibcFloorRunner, hostRunner } from './lib/binary-checks.ts';
-import { DEFAULT_SEED, divergenceTable, renderDivergenceTable, runDeterminism, SIZES, totalResults, type Measured } from './lib/determinism.ts';
+import {
+  DEFAULT_SEED,
+  divergenceTable,
+  renderDivergenceTable,
+  runDeterminism,
+  SIZES,
+  totalResults,
+  type Measured,
+} from './lib/determinism.ts';
 import { getTarget, glibcFloorOf } from './lib/targets.ts';
 
 const x64 = getTarget('linux-x64');
@@ -19,11 +27,18 @@ const floor = `glibc ${glibcFloorOf(x64)}`;
 await runCommand(
   {
     name: 'determinism-report.ts',
-    summary: 'count, per numeric family, the results that differ between linux-x64 and linux-arm64, and between glibc versions',
+    summary:
+      'count, per numeric family, the results that differ between linux-x64 and linux-arm64, and between glibc versions',
     usage: 'npx tsx scripts/determinism-report.ts [--dist <dir>] [--per-family <n>] [--seed <n>]',
     options: [
       distOption('a dist with linux-x64 and linux-arm64 builds (build-target.ts)'),
-      { name: 'per-family', type: 'string', valueName: 'n', description: 'results per family', default: String(SIZES.release) },
+      {
+        name: 'per-family',
+        type: 'string',
+        valueName: 'n',
+        description: 'results per family',
+        default: String(SIZES.release),
+      },
       { name: 'seed', type: 'string', valueName: 'n', description: 'generator seed', default: String(DEFAULT_SEED) },
     ],
     details: `
@@ -38,7 +53,8 @@ differ, compared as raw IEEE bits. Reports only: it exits 0 whatever it finds
     const dist = distDir(flags);
     const perFamily = Number(stringFlag(flags, 'per-family') ?? SIZES.release);
     const seed = Number(stringFlag(flags, 'seed') ?? DEFAULT_SEED);
-    if (!Number.isInteger(perFamily) || perFamily < 1) throw new UsageError('--per-family must be a positive whole number');
+    if (!Number.isInteger(perFamily) || perFamily < 1)
+      throw new UsageError('--per-family must be a positive whole number');
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError('--seed must be a whole number >= 0');
     const profile = (await readBuildInfo(dist, 'linux-x64')).math?.profile ?? 'system';
     const runs: Record<string, Measured> = {};
@@ -59,6 +75,10 @@ differ, compared as raw IEEE bits. Reports only: it exits 0 whatever it finds
     ]);
     const table = renderDivergenceTable(rows, columns, perFamily);
     const title = `Math profile ${profile}; seed ${seed}, ${perFamily} results per family; results compared as raw IEEE bits.`;
-    return { json: { profile, seed, perFamily, rows }, text: `${title}\n\n${table}`, summary: `### determinism: where the binaries diverge\n\n${title}\n\n${table}` };
+    return {
+      json: { profile, seed, perFamily, rows },
+      text: `${title}\n\n${table}`,
+      summary: `### determinism: where the binaries diverge\n\n${title}\n\n${table}`,
+    };
   },
 );

@@ -16,17 +16,56 @@ await runCommand(
   {
     name: 'generate-manifest.ts',
     summary: 'write the release manifest, the release bundle and SHA256SUMS into dist/release/',
-    usage: 'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] [--fingerprint-only] | --handoff [--dist-tag tag]',
+    usage:
+      'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] [--fingerprint-only] | --handoff [--dist-tag tag]',
     options: [
-      { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')})`, default: 'all' },
+      {
+        name: 'targets',
+        type: 'string',
+        valueName: 'list',
+        description: `comma-separated targets (${TARGET_NAMES.join(', ')})`,
+        default: 'all',
+      },
       distOption('build output folder'),
       PIN_OPTION,
-      { name: 'save', type: 'boolean', description: 'also copy the manifest into manifests/ (to commit with the release); refuses to overwrite a different one' },
-      { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'where --save copies the manifest', default: 'manifests' },
-      { name: 'fingerprint-only', type: 'boolean', description: 'only measure the behaviour fingerprint of the targets runnable here into dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host' },
-      { name: 'fingerprints-from', type: 'string', valueName: 'dir', description: 'a folder of manifests (or fingerprint.json files) measured on other hosts: fingerprints for the targets this host cannot run' },
-      { name: 'handoff', type: 'boolean', description: `only write dist/release/${HANDOFF_NAME} from the manifest already there: its sha256 and the line agoric-sdk pins, the optionalDependencies block, the gate command (also the GitHub Release notes)` },
-      { name: 'dist-tag', type: 'string', valueName: 'tag', description: 'with --handoff: the dist-tag the release is published under, for the gate command', default: 'latest' },
+      {
+        name: 'save',
+        type: 'boolean',
+        description:
+          'also copy the manifest into manifests/ (to commit with the release); refuses to overwrite a different one',
+      },
+      {
+        name: 'manifests-dir',
+        type: 'string',
+        valueName: 'dir',
+        description: 'where --save copies the manifest',
+        default: 'manifests',
+      },
+      {
+        name: 'fingerprint-only',
+        type: 'boolean',
+        description:
+          'only measure the behaviour fingerprint of the targets runnable here into dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host',
+      },
+      {
+        name: 'fingerprints-from',
+        type: 'string',
+        valueName: 'dir',
+        description:
+          'a folder of manifests (or fingerprint.json files) measured on other hosts: fingerprints for the targets this host cannot run',
+      },
+      {
+        name: 'handoff',
+        type: 'boolean',
+        description: `only write dist/release/${HANDOFF_NAME} from the manifest already there: its sha256 and the line agoric-sdk pins, the optionalDependencies block, the gate command (also the GitHub Release notes)`,
+      },
+      {
+        name: 'dist-tag',
+        type: 'string',
+        valueName: 'tag',
+        description: 'with --handoff: the dist-tag the release is published under, for the gate command',
+        default: 'latest',
+      },
       { name: 'dry-run', type: 'boolean', description: 'print the plan (or the hand-off) and stop' },
     ],
     details: `
@@ -50,9 +89,13 @@ Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
     const pin = readPin(pinPath(flags));
     const targets = parseTargetList(stringFlag(flags, 'targets'));
     const dist = distDir(flags);
-    if (stringFlag(flags, 'dist-tag') !== undefined && !flags.handoff) throw new UsageError('--dist-tag goes with --handoff');
+    if (stringFlag(flags, 'dist-tag') !== undefined && !flags.handoff)
+      throw new UsageError('--dist-tag goes with --handoff');
     if (flags.handoff) {
-      if (flags['fingerprint-only'] || flags.save || stringFlag(flags, 'fingerprints-from')) throw new UsageError('--handoff writes the hand-off alone: no --fingerprint-only, --save or --fingerprints-from');
+      if (flags['fingerprint-only'] || flags.save || stringFlag(flags, 'fingerprints-from'))
+        throw new UsageError(
+          '--handoff writes the hand-off alone: no --fingerprint-only, --save or --fingerprints-from',
+        );
       const h = handoffFromDist(dist, pin.version, stringFlag(flags, 'dist-tag'));
       if (!flags['dry-run']) {
         const partial = `${h.file}.partial-${process.pid}`;
@@ -76,15 +119,26 @@ Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
     }
     const saveTo = flags.save ? resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR) : null;
     const fromFlag = stringFlag(flags, 'fingerprints-from');
-    const plan = planManifest({ dist, version: pin.version, targets, saveTo, fingerprintsFrom: fromFlag ? resolve(fromFlag) : null });
-    if (flags['dry-run']) return { json: { plan }, text: `would write ${Object.values(plan.files).flat().join('\n  ')}` };
+    const plan = planManifest({
+      dist,
+      version: pin.version,
+      targets,
+      saveTo,
+      fingerprintsFrom: fromFlag ? resolve(fromFlag) : null,
+    });
+    if (flags['dry-run'])
+      return { json: { plan }, text: `would write ${Object.values(plan.files).flat().join('\n  ')}` };
     const r = await timed(`manifest for ${plan.targets.join(', ')} at ${pin.version}`, () => executeManifest(plan));
     log.ok(`${plan.files.manifest}: sha256 ${r.manifestSha256}`);
     if (saveTo) log.ok(`saved a copy in ${saveTo}`);
     return {
       json: { plan, manifestSha256: r.manifestSha256, sums: r.sums, manifest: r.manifest },
-      text: Object.entries(r.sums).map(([n, h]) => `${h}  ${plan.outDir}/${n}`).join('\n'),
-      summary: `### manifest ${pin.version}\n\n| file | sha256 |\n|---|---|\n${Object.entries(r.sums).map(([n, h]) => `| ${n} | \`${h}\` |`).join('\n')}`,
+      text: Object.entries(r.sums)
+        .map(([n, h]) => `${h}  ${plan.outDir}/${n}`)
+        .join('\n'),
+      summary: `### manifest ${pin.version}\n\n| file | sha256 |\n|---|---|\n${Object.entries(r.sums)
+        .map(([n, h]) => `| ${n} | \`${h}\` |`)
+        .join('\n')}`,
     };
   },
 );

@@ -8,7 +8,13 @@ import { checkStageId, tokenFromEnv, withNpmClient } from './lib/npm-client.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import {
-  approveStaged, lockPublish, openRegistry, publishDirect, publishStaged, rejectStaged, stopKeptRegistry,
+  approveStaged,
+  lockPublish,
+  openRegistry,
+  publishDirect,
+  publishStaged,
+  rejectStaged,
+  stopKeptRegistry,
 } from './lib/publish.ts';
 import { retryPolicyFromEnv } from './lib/publish-execute.ts';
 import { checkDistTag } from './lib/publish-plan.ts';
@@ -19,21 +25,79 @@ import { TARGET_NAMES, parseTargetList } from './lib/targets.ts';
 const spec = {
   name: 'publish-all.ts',
   summary: 'publish every @agoric/xsnap-<target> package at the pinned version, all or nothing, resumable',
-  usage: 'npx tsx scripts/publish-all.ts [--via stage|direct] [--dry-run] [--registry <url>|local] [--tag <tag>] [--targets a,b] [options]\n       npx tsx scripts/publish-all.ts --approve [--otp <code>] [--registry <url>|local]   (a maintainer, after --via stage)\n       npx tsx scripts/publish-all.ts --reject <stage-id> [--otp <code>] [--registry <url>|local]',
+  usage:
+    'npx tsx scripts/publish-all.ts [--via stage|direct] [--dry-run] [--registry <url>|local] [--tag <tag>] [--targets a,b] [options]\n       npx tsx scripts/publish-all.ts --approve [--otp <code>] [--registry <url>|local]   (a maintainer, after --via stage)\n       npx tsx scripts/publish-all.ts --reject <stage-id> [--otp <code>] [--registry <url>|local]',
   options: [
-    { name: 'via', type: 'string' as const, valueName: 'stage|direct', description: 'stage: npm staged publishing (nothing visible until --approve); direct: publish under a staging dist-tag, then move --tag', default: 'stage for the public registry and local, direct for any other URL' },
-    { name: 'approve', type: 'boolean' as const, description: 'approve the staged set: re-download and re-check every staged version, re-check latest, approve all (or nothing), read back, run the gate' },
-    { name: 'reject', type: 'string' as const, valueName: 'stage-id', description: 'remove a staged version (e.g. one staged with other bytes), and do nothing else' },
-    { name: 'otp', type: 'string' as const, valueName: 'code', description: 'one-time code (2FA) for --approve / --reject' },
-    { name: 'dry-run', type: 'boolean' as const, description: 'run every check that does not write (npm publish --dry-run, whoami when a token is given) and print the plan' },
-    { name: 'registry', type: 'string' as const, valueName: 'url|local', description: '"local" starts the embedded Verdaccio; any other URL is used as given', default: 'https://registry.npmjs.org/' },
-    { name: 'tag', type: 'string' as const, valueName: 'tag', description: 'dist-tag to move to X.Y.Z once the whole set is verified', default: 'latest' },
-    { name: 'targets', type: 'string' as const, valueName: 'a,b', description: `subset of ${TARGET_NAMES.join(',')} (not allowed on the public registry)`, default: 'all' },
+    {
+      name: 'via',
+      type: 'string' as const,
+      valueName: 'stage|direct',
+      description:
+        'stage: npm staged publishing (nothing visible until --approve); direct: publish under a staging dist-tag, then move --tag',
+      default: 'stage for the public registry and local, direct for any other URL',
+    },
+    {
+      name: 'approve',
+      type: 'boolean' as const,
+      description:
+        'approve the staged set: re-download and re-check every staged version, re-check latest, approve all (or nothing), read back, run the gate',
+    },
+    {
+      name: 'reject',
+      type: 'string' as const,
+      valueName: 'stage-id',
+      description: 'remove a staged version (e.g. one staged with other bytes), and do nothing else',
+    },
+    {
+      name: 'otp',
+      type: 'string' as const,
+      valueName: 'code',
+      description: 'one-time code (2FA) for --approve / --reject',
+    },
+    {
+      name: 'dry-run',
+      type: 'boolean' as const,
+      description:
+        'run every check that does not write (npm publish --dry-run, whoami when a token is given) and print the plan',
+    },
+    {
+      name: 'registry',
+      type: 'string' as const,
+      valueName: 'url|local',
+      description: '"local" starts the embedded Verdaccio; any other URL is used as given',
+      default: 'https://registry.npmjs.org/',
+    },
+    {
+      name: 'tag',
+      type: 'string' as const,
+      valueName: 'tag',
+      description: 'dist-tag to move to X.Y.Z once the whole set is verified',
+      default: 'latest',
+    },
+    {
+      name: 'targets',
+      type: 'string' as const,
+      valueName: 'a,b',
+      description: `subset of ${TARGET_NAMES.join(',')} (not allowed on the public registry)`,
+      default: 'all',
+    },
     distOption('folder with the staged tarballs and dist/release/'),
     PIN_OPTION,
-    { name: 'keep-registry', type: 'boolean' as const, description: 'with --registry local: leave the registry running afterwards (its URL is printed)' },
-    { name: 'stop-registry', type: 'boolean' as const, description: 'stop a local registry left running by --keep-registry, and do nothing else' },
-    { name: 'skip-verify', type: 'boolean' as const, description: 'do not run verify-artifacts.ts first (only when it has just passed in the same job)' },
+    {
+      name: 'keep-registry',
+      type: 'boolean' as const,
+      description: 'with --registry local: leave the registry running afterwards (its URL is printed)',
+    },
+    {
+      name: 'stop-registry',
+      type: 'boolean' as const,
+      description: 'stop a local registry left running by --keep-registry, and do nothing else',
+    },
+    {
+      name: 'skip-verify',
+      type: 'boolean' as const,
+      description: 'do not run verify-artifacts.ts first (only when it has just passed in the same job)',
+    },
   ],
   details: `
 --via stage (default for the public registry and --registry local): the
@@ -81,18 +145,22 @@ await runCommand(spec, async (flags) => {
   const targetsFlag = stringFlag(flags, 'targets');
   const targets = parseTargetList(targetsFlag);
   const registryFlag = stringFlag(flags, 'registry');
-  if (flags['keep-registry'] && registryFlag !== 'local') throw new UsageError('--keep-registry only applies to --registry local');
+  if (flags['keep-registry'] && registryFlag !== 'local')
+    throw new UsageError('--keep-registry only applies to --registry local');
   const approve = Boolean(flags.approve);
   const rejectId = stringFlag(flags, 'reject');
   if (approve && rejectId) throw new UsageError('--approve and --reject go alone, not together');
-  if ((approve || rejectId) && dryRun) throw new UsageError('--approve and --reject have no --dry-run: run --via stage --dry-run to check');
+  if ((approve || rejectId) && dryRun)
+    throw new UsageError('--approve and --reject have no --dry-run: run --via stage --dry-run to check');
   if (rejectId) checkStageId(rejectId);
   const otp = stringFlag(flags, 'otp');
   registerSecret(otp);
   if (otp && !approve && !rejectId) throw new UsageError('--otp goes with --approve or --reject');
   const viaFlag = stringFlag(flags, 'via');
-  if (viaFlag !== undefined && viaFlag !== 'stage' && viaFlag !== 'direct') throw new UsageError(`--via must be stage or direct, not "${viaFlag}"`);
-  if ((approve || rejectId) && viaFlag === 'direct') throw new UsageError('--approve and --reject belong to --via stage');
+  if (viaFlag !== undefined && viaFlag !== 'stage' && viaFlag !== 'direct')
+    throw new UsageError(`--via must be stage or direct, not "${viaFlag}"`);
+  if ((approve || rejectId) && viaFlag === 'direct')
+    throw new UsageError('--approve and --reject belong to --via stage');
   const version = readPin(pinPath(flags)).version;
   const dist = distDir(flags);
   const policy = retryPolicyFromEnv();
@@ -100,7 +168,7 @@ await runCommand(spec, async (flags) => {
   const registry = await openRegistry(registryFlag, { keep: Boolean(flags['keep-registry']) });
   try {
     const defaultVia = registry.kind === 'custom' ? 'direct' : 'stage';
-    const via = approve || rejectId ? 'stage' : (viaFlag as 'stage' | 'direct' | undefined) ?? defaultVia;
+    const via = approve || rejectId ? 'stage' : ((viaFlag as 'stage' | 'direct' | undefined) ?? defaultVia);
     checkWholeSet(registry.kind, targets, targetsFlag);
     // the token: read here, once, and handed to everything that talks to the registry
     const token = registry.token ?? tokenFromEnv();

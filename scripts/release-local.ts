@@ -20,15 +20,23 @@ import { readBuildInfo } from './lib/build.ts';
 import { runScriptOk } from './lib/run-script.ts';
 
 /** Run one stage script with its output shown as it goes. */
-const stage = (script: string, args: string[], env: NodeJS.ProcessEnv = {}) => runScriptOk(script, args, { env, output: 'show' });
+const stage = (script: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runScriptOk(script, args, { env, output: 'show' });
 
 await runCommand(
   {
     name: 'release-local.ts',
-    summary: 'the whole release chain for the targets this machine can build, published to an embedded local npm registry, then installed back and run',
+    summary:
+      'the whole release chain for the targets this machine can build, published to an embedded local npm registry, then installed back and run',
     usage: 'npx tsx scripts/release-local.ts [--targets linux-x64,linux-arm64] [--dist dir]',
     options: [
-      { name: 'targets', type: 'string', valueName: 'a,b', description: 'targets to build and publish', default: 'every target buildable on this host' },
+      {
+        name: 'targets',
+        type: 'string',
+        valueName: 'a,b',
+        description: 'targets to build and publish',
+        default: 'every target buildable on this host',
+      },
       distOption('output folder'),
       PIN_OPTION,
     ],
@@ -48,12 +56,14 @@ the set already published with identical bytes and has nothing to publish.`,
     const targetsFlag = stringFlag(flags, 'targets');
     const targets = targetsFlag ? parseTargetList(targetsFlag) : TARGETS.filter((t) => canBuildOn(t));
     const unbuildable = targets.filter((t) => !canBuildOn(t));
-    if (unbuildable.length) throw new UsageError(`${unbuildable.map((t) => t.name).join(', ')} cannot be built on ${process.platform}`);
+    if (unbuildable.length)
+      throw new UsageError(`${unbuildable.map((t) => t.name).join(', ')} cannot be built on ${process.platform}`);
     const names = targets.map((t) => t.name).join(',');
     const common = ['--dist', dist, '--pin', pinFile];
     const t0 = performance.now();
 
-    for (const t of targets) await timed(`build ${t.name}`, () => stage('build-target.ts', ['--target', t.name, ...common]));
+    for (const t of targets)
+      await timed(`build ${t.name}`, () => stage('build-target.ts', ['--target', t.name, ...common]));
     const math = (await readBuildInfo(dist, targets[0].name)).math;
     const mathLine = `math profile ${math.profile}: ${math.profile === 'portable' ? `${math.library} ${math.version} libm, linked statically` : "the host's dynamic libm (libm results may differ by host: docs/consensus.md)"}`;
     log.ok(mathLine);
@@ -70,36 +80,69 @@ the set already published with identical bytes and has nothing to publish.`,
       // the real flow: stage the set (nothing visible), then approve it as a
       // maintainer would (re-checks every staged version, then the gate).
       // verify-artifacts passed a moment ago in this same job.
-      await timed('stage all (publish-all --via stage)', () => stage('publish-all.ts', ['--via', 'stage', '--registry', registry.url, '--targets', names, '--skip-verify', ...common], auth));
-      await timed('approve the staged set (publish-all --approve)', () => stage('publish-all.ts', ['--approve', '--registry', registry.url, '--targets', names, ...common], auth));
+      await timed('stage all (publish-all --via stage)', () =>
+        stage(
+          'publish-all.ts',
+          ['--via', 'stage', '--registry', registry.url, '--targets', names, '--skip-verify', ...common],
+          auth,
+        ),
+      );
+      await timed('approve the staged set (publish-all --approve)', () =>
+        stage('publish-all.ts', ['--approve', '--registry', registry.url, '--targets', names, ...common], auth),
+      );
       // the corpora ran in verify-artifacts a moment ago on these same bytes: the gate compares the manifest's values
-      await timed('agoric-sdk gate', () => stage('verify-artifacts.ts', ['--published', '--skip-fingerprint', '--registry', registry.url, '--targets', names, ...common]));
+      await timed('agoric-sdk gate', () =>
+        stage('verify-artifacts.ts', [
+          '--published',
+          '--skip-fingerprint',
+          '--registry',
+          registry.url,
+          '--targets',
+          names,
+          ...common,
+        ]),
+      );
 
       const host = hostTarget();
-      if (!host || !targets.includes(host)) throw new UsageError(`no package for this host (${process.platform}-${process.arch}) among ${names}`);
-      installed = await timed(`install ${host.packageName}@${pin.version} back from the registry and run it`, async () => {
-        const dir = await mkdtemp(join(tmpdir(), 'xsnap-install-back-'));
-        try {
-          await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'install-back', private: true }));
-          await writeFile(join(dir, '.npmrc'), `registry=${registry.url}\n`);
-          await run(['npm', 'install', '--no-audit', '--no-fund', '--userconfig', join(dir, '.npmrc'), `${host.packageName}@${pin.version}`], { cwd: dir, what: 'npm install from the local registry' });
-          const binary = join(dir, 'node_modules', host.packageName, packageBinaryPath('release'));
-          const v = await runRaw([binary, '-v']);
-          if (v.code !== 0) throw new OperationError(`${binary} -v failed: ${v.stderr}`);
-          const worker = new XsnapWorker({ binary });
-          let evaluated: string;
+      if (!host || !targets.includes(host))
+        throw new UsageError(`no package for this host (${process.platform}-${process.arch}) among ${names}`);
+      installed = await timed(
+        `install ${host.packageName}@${pin.version} back from the registry and run it`,
+        async () => {
+          const dir = await mkdtemp(join(tmpdir(), 'xsnap-install-back-'));
           try {
-            const r = await worker.evaluate('new TextEncoder().encode(`6 * 7 = ${6 * 7}`).buffer');
-            evaluated = r.reply.toString();
+            await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'install-back', private: true }));
+            await writeFile(join(dir, '.npmrc'), `registry=${registry.url}\n`);
+            await run(
+              [
+                'npm',
+                'install',
+                '--no-audit',
+                '--no-fund',
+                '--userconfig',
+                join(dir, '.npmrc'),
+                `${host.packageName}@${pin.version}`,
+              ],
+              { cwd: dir, what: 'npm install from the local registry' },
+            );
+            const binary = join(dir, 'node_modules', host.packageName, packageBinaryPath('release'));
+            const v = await runRaw([binary, '-v']);
+            if (v.code !== 0) throw new OperationError(`${binary} -v failed: ${v.stderr}`);
+            const worker = new XsnapWorker({ binary });
+            let evaluated: string;
+            try {
+              const r = await worker.evaluate('new TextEncoder().encode(`6 * 7 = ${6 * 7}`).buffer');
+              evaluated = r.reply.toString();
+            } finally {
+              await worker.close();
+            }
+            log.ok(`${binary}: ${v.stdout.trim()}; evaluated: ${evaluated}`);
+            return { package: `${host.packageName}@${pin.version}`, reported: v.stdout.trim(), evaluated };
           } finally {
-            await worker.close();
+            await rm(dir, { recursive: true, force: true });
           }
-          log.ok(`${binary}: ${v.stdout.trim()}; evaluated: ${evaluated}`);
-          return { package: `${host.packageName}@${pin.version}`, reported: v.stdout.trim(), evaluated };
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
-      });
+        },
+      );
     } finally {
       await registry.stop();
     }

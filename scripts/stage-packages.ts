@@ -15,12 +15,26 @@ await runCommand(
     summary: 'stage the @agoric/xsnap-<target> platform packages from built binaries and npm pack them',
     usage: 'npx tsx scripts/stage-packages.ts [--targets a,b] [--dist dir] [--dry-run]',
     options: [
-      { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')})`, default: 'all' },
+      {
+        name: 'targets',
+        type: 'string',
+        valueName: 'list',
+        description: `comma-separated targets (${TARGET_NAMES.join(', ')})`,
+        default: 'all',
+      },
       distOption('build output and staging folder'),
       PIN_OPTION,
       { name: 'dry-run', type: 'boolean', description: 'print the plan, check the build output exists, write nothing' },
-      { name: 'update-templates', type: 'boolean', description: 'regenerate packages/xsnap-<target>/ from the target table and stop' },
-      { name: 'check-templates', type: 'boolean', description: 'fail if packages/xsnap-<target>/ differ from what the target table generates' },
+      {
+        name: 'update-templates',
+        type: 'boolean',
+        description: 'regenerate packages/xsnap-<target>/ from the target table and stop',
+      },
+      {
+        name: 'check-templates',
+        type: 'boolean',
+        description: 'fail if packages/xsnap-<target>/ differ from what the target table generates',
+      },
     ],
     details: `
 Reads dist/<target>/{release,debug}/xsnap-worker and dist/<target>/build-info.json
@@ -49,9 +63,15 @@ requested target packed.`,
       const failures: Failure[] = [];
       for (const t of targets) failures.push(...(await checkBuildForStage(plan.dist, t, plan.version)).failures);
       if (failures.length) throw new CheckFailed(failures);
-      return { json: { plan }, text: plan.targets.map((p) => `would pack ${p.packageName}@${plan.version} -> ${p.tarball}`).join('\n') };
+      return {
+        json: { plan },
+        text: plan.targets.map((p) => `would pack ${p.packageName}@${plan.version} -> ${p.tarball}`).join('\n'),
+      };
     }
-    const staged = await timed(`staging ${targets.length} package${targets.length === 1 ? '' : 's'} of ${pin.version}`, () => executeStage(plan));
+    const staged = await timed(
+      `staging ${targets.length} package${targets.length === 1 ? '' : 's'} of ${pin.version}`,
+      () => executeStage(plan),
+    );
     log.ok(`packed ${staged.length} package${staged.length === 1 ? '' : 's'}`);
     return {
       json: { plan, packages: staged },

@@ -15,19 +15,64 @@ await runCommand(
   {
     name: 'verify-artifacts.ts',
     summary: 'verify the binaries, npm tarballs, release bundle, manifest and SHA256SUMS from their bytes',
-    usage: 'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published [--registry url] [--manifest file] [--dist-tag tag]]',
+    usage:
+      'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published [--registry url] [--manifest file] [--dist-tag tag]]',
     options: [
-      { name: 'targets', type: 'string', valueName: 'list', description: `comma-separated targets (${TARGET_NAMES.join(', ')}); the manifest must cover exactly these`, default: 'all' },
+      {
+        name: 'targets',
+        type: 'string',
+        valueName: 'list',
+        description: `comma-separated targets (${TARGET_NAMES.join(', ')}); the manifest must cover exactly these`,
+        default: 'all',
+      },
       distOption('folder holding the build output, tarballs and release/'),
       PIN_OPTION,
-      { name: 'tag', type: 'string', valueName: 'vX.Y.Z', description: 'the release tag that must match the version', default: '$GITHUB_REF_NAME when $GITHUB_REF_TYPE is tag' },
-      { name: 'published', type: 'boolean', description: 'also check the published packages on the registry against the manifest' },
-      { name: 'registry', type: 'string', valueName: 'url', description: 'registry for --published', default: '$npm_config_registry or https://registry.npmjs.org/' },
-      { name: 'manifest', type: 'string', valueName: 'file', description: 'with --published: check the registry against this manifest alone (e.g. the GitHub Release asset), without any build output' },
-      { name: 'dist-tag', type: 'string', valueName: 'tag', description: 'with --published: this dist-tag (e.g. latest) must point at X.Y.Z on every package' },
+      {
+        name: 'tag',
+        type: 'string',
+        valueName: 'vX.Y.Z',
+        description: 'the release tag that must match the version',
+        default: '$GITHUB_REF_NAME when $GITHUB_REF_TYPE is tag',
+      },
+      {
+        name: 'published',
+        type: 'boolean',
+        description: 'also check the published packages on the registry against the manifest',
+      },
+      {
+        name: 'registry',
+        type: 'string',
+        valueName: 'url',
+        description: 'registry for --published',
+        default: '$npm_config_registry or https://registry.npmjs.org/',
+      },
+      {
+        name: 'manifest',
+        type: 'string',
+        valueName: 'file',
+        description:
+          'with --published: check the registry against this manifest alone (e.g. the GitHub Release asset), without any build output',
+      },
+      {
+        name: 'dist-tag',
+        type: 'string',
+        valueName: 'tag',
+        description: 'with --published: this dist-tag (e.g. latest) must point at X.Y.Z on every package',
+      },
       { name: 'skip-install', type: 'boolean', description: 'skip the npm install check per platform' },
-      { name: 'skip-fingerprint', type: 'boolean', description: 'do not run the fingerprint and determinism corpora here (the manifest values are still compared across targets)' },
-      { name: 'manifests-dir', type: 'string', valueName: 'dir', description: 'committed manifests: one for this version must equal dist\'s', default: 'manifests' },
+      {
+        name: 'skip-fingerprint',
+        type: 'boolean',
+        description:
+          'do not run the fingerprint and determinism corpora here (the manifest values are still compared across targets)',
+      },
+      {
+        name: 'manifests-dir',
+        type: 'string',
+        valueName: 'dir',
+        description: "committed manifests: one for this version must equal dist's",
+        default: 'manifests',
+      },
     ],
     details: `
 Checks, each from bytes read now and compared with an independent record:
@@ -54,7 +99,8 @@ nothing local; the version comes from the manifest.`,
     const targets = parseTargetList(stringFlag(flags, 'targets'));
     const manifestFile = stringFlag(flags, 'manifest');
     const distTag = stringFlag(flags, 'dist-tag');
-    if ((manifestFile || distTag) && !flags.published) throw new UsageError('--manifest and --dist-tag go with --published');
+    if ((manifestFile || distTag) && !flags.published)
+      throw new UsageError('--manifest and --dist-tag go with --published');
     const tag = tagFromEnv(stringFlag(flags, 'tag'));
     // checked here, before anything prints it: credentials in it, http to the public registry, not http(s): exit 2
     const registryFlag = stringFlag(flags, 'registry') ?? process.env.npm_config_registry;
@@ -63,7 +109,9 @@ nothing local; the version comes from the manifest.`,
     const token = flags.published ? tokenFromEnv() : undefined;
     let report: VerifyReport;
     if (manifestFile) {
-      report = await timed(`checking the registry against ${manifestFile}`, () => verifyRegistryOnly({ manifestFile: resolve(manifestFile), targets, registry, distTag, tag, token }));
+      report = await timed(`checking the registry against ${manifestFile}`, () =>
+        verifyRegistryOnly({ manifestFile: resolve(manifestFile), targets, registry, distTag, tag, token }),
+      );
     } else {
       const pin = readPin(pinPath(flags));
       report = await timed(`verifying ${targets.map((t) => t.name).join(', ')} at ${pin.version}`, () =>
@@ -89,13 +137,25 @@ nothing local; the version comes from the manifest.`,
     if (report.ok) log.ok(`${total} checks in ${groups} groups passed`);
     const text = report.ok
       ? `verified ${report.targets.join(', ')} at ${report.version}: ${total} checks passed`
-      : `${report.failures.length} of ${total} checks failed:\n` + report.failures.map((f) => '  ' + formatFailure(f)).join('\n');
+      : `${report.failures.length} of ${total} checks failed:\n` +
+        report.failures.map((f) => '  ' + formatFailure(f)).join('\n');
     const summary = [
       `### verify ${report.version}: ${report.ok ? 'passed' : `${report.failures.length} failure(s)`}`,
       '',
       `Targets: ${report.targets.join(', ')}; ${total} checks in ${groups} groups.`,
-      ...(report.fingerprints ? ['', '| target | fingerprint | measured here |', '|---|---|---|', ...Object.entries(report.fingerprints).map(([t, f]) => `| ${t} | \`${f.digest.slice(0, 16)}\` | ${f.measuredHere ? 'yes' : 'no (manifest)'} |`)] : []),
-      ...(report.failures.length ? ['', ...report.failures.map((f) => `- ${formatFailure(f).replace(/\n\s+/g, '; ')}`)] : []),
+      ...(report.fingerprints
+        ? [
+            '',
+            '| target | fingerprint | measured here |',
+            '|---|---|---|',
+            ...Object.entries(report.fingerprints).map(
+              ([t, f]) => `| ${t} | \`${f.digest.slice(0, 16)}\` | ${f.measuredHere ? 'yes' : 'no (manifest)'} |`,
+            ),
+          ]
+        : []),
+      ...(report.failures.length
+        ? ['', ...report.failures.map((f) => `- ${formatFailure(f).replace(/\n\s+/g, '; ')}`)]
+        : []),
     ].join('\n');
     return { json: report, text, summary, exitCode: report.ok ? 0 : 1 };
   },

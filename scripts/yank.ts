@@ -13,14 +13,36 @@ await runCommand(
   {
     name: 'yank.ts',
     summary: 'yank a released version: deprecate it on every package, move latest back, read back (resumable, --undo)',
-    usage: 'npx tsx scripts/yank.ts --version X.Y.Z --reason "<why>" [--registry url] [--otp code] [--dry-run] | --version X.Y.Z --undo',
+    usage:
+      'npx tsx scripts/yank.ts --version X.Y.Z --reason "<why>" [--registry url] [--otp code] [--dry-run] | --version X.Y.Z --undo',
     options: [
       { name: 'version', type: 'string', valueName: 'X.Y.Z', description: 'the released version to yank' },
-      { name: 'reason', type: 'string', valueName: 'text', description: 'one line users see when they install it (npm deprecate\'s message)' },
-      { name: 'undo', type: 'boolean', description: 'reverse a yank: remove the deprecation and, if the yank moved latest, move it forward to X.Y.Z again' },
+      {
+        name: 'reason',
+        type: 'string',
+        valueName: 'text',
+        description: "one line users see when they install it (npm deprecate's message)",
+      },
+      {
+        name: 'undo',
+        type: 'boolean',
+        description:
+          'reverse a yank: remove the deprecation and, if the yank moved latest, move it forward to X.Y.Z again',
+      },
       { name: 'registry', type: 'string', valueName: 'url', description: 'the registry', default: PUBLIC_REGISTRY },
-      { name: 'targets', type: 'string', valueName: 'a,b', description: `the packages of the set (${TARGET_NAMES.join(', ')})`, default: 'all' },
-      { name: 'otp', type: 'string', valueName: 'code', description: 'one-time code for an account with 2FA on writes' },
+      {
+        name: 'targets',
+        type: 'string',
+        valueName: 'a,b',
+        description: `the packages of the set (${TARGET_NAMES.join(', ')})`,
+        default: 'all',
+      },
+      {
+        name: 'otp',
+        type: 'string',
+        valueName: 'code',
+        description: 'one-time code for an account with 2FA on writes',
+      },
       { name: 'dry-run', type: 'boolean', description: 'print what would be done (read-only) and stop' },
     ],
     details: `
@@ -50,7 +72,10 @@ deprecate and move dist-tags; never printed).`,
     const registry = normaliseRegistry(stringFlag(flags, 'registry') ?? PUBLIC_REGISTRY);
     const targets = parseTargetList(stringFlag(flags, 'targets'));
     // a set is yanked whole on the public registry, as it is published whole
-    if (isPublicRegistry(registry) && targets.length !== TARGETS.length) throw new UsageError(`on the public registry a yank covers the whole set (${TARGETS.map((t) => t.name).join(', ')}): drop --targets`);
+    if (isPublicRegistry(registry) && targets.length !== TARGETS.length)
+      throw new UsageError(
+        `on the public registry a yank covers the whole set (${TARGETS.map((t) => t.name).join(', ')}): drop --targets`,
+      );
     const otp = stringFlag(flags, 'otp');
     registerSecret(otp);
     const opts = { registry, version, targets, reason, undo };
@@ -62,12 +87,20 @@ deprecate and move dist-tags; never printed).`,
     plan.actions.forEach((a) => log.info(describeAction(a)));
     const table = yankTable(plan, version);
     if (flags['dry-run']) {
-      return { json: { dryRun: true, plan }, text: plan.actions.length ? `would ${what}:\n${plan.actions.map((a) => '  ' + describeAction(a)).join('\n')}` : `${what}: nothing to do`, summary: `### yank.ts --dry-run: ${what}\n\n${table}` };
+      return {
+        json: { dryRun: true, plan },
+        text: plan.actions.length
+          ? `would ${what}:\n${plan.actions.map((a) => '  ' + describeAction(a)).join('\n')}`
+          : `${what}: nothing to do`,
+        summary: `### yank.ts --dry-run: ${what}\n\n${table}`,
+      };
     }
     if (plan.actions.length) {
       const token = tokenFromEnv();
       if (!token) throw new UsageError('NPM_TOKEN (or NODE_AUTH_TOKEN) is required to deprecate and move dist-tags');
-      await withNpmClient({ registry, token }, (client) => executeYank(plan, client, { otp, onAction: (a) => log.info(`→ ${describeAction(a)}`) }));
+      await withNpmClient({ registry, token }, (client) =>
+        executeYank(plan, client, { otp, onAction: (a) => log.info(`→ ${describeAction(a)}`) }),
+      );
     }
     const back = await readBack(opts);
     if (back.failures.length) throw new CheckFailed(back.failures);

@@ -6,7 +6,10 @@
   for (let round = 0; round < 12; round++) {
     const a = Array.from({ length: 6000 }, next);
     a.sort((x, y) => x - y);
-    sum += a.filter((x) => x % 3 === 0).map((x) => x % 1000).reduce((p, x) => p + x, 0);
+    sum += a
+      .filter((x) => x % 3 === 0)
+      .map((x) => x % 1000)
+      .reduce((p, x) => p + x, 0);
   }
   return sum;
 })();

@@ -1,6 +1,14 @@
 // property access, classes, object literals, spread
 (() => {
-  class P { constructor(x, y) { this.x = x; this.y = y; } add(o) { return new P(this.x + o.x, this.y + o.y); } }
+  class P {
+    constructor(x, y) {
+      this.x = x;
+      this.y = y;
+    }
+    add(o) {
+      return new P(this.x + o.x, this.y + o.y);
+    }
+  }
   let acc = new P(0, 0);
   let total = 0;
   for (let i = 0; i < 60000; i++) {

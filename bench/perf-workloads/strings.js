@@ -6,7 +6,11 @@
     const w = `w${i % 97}-${(i * 31) % 1000}`;
     s += w + ' ';
     if (s.length > 4000) {
-      n += s.split(' ').map((x) => x.toUpperCase()).join(',').replace(/W(\d+)-/g, '$1:').length;
+      n += s
+        .split(' ')
+        .map((x) => x.toUpperCase())
+        .join(',')
+        .replace(/W(\d+)-/g, '$1:').length;
       s = '';
     }
   }

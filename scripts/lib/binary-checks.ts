@@ -53,7 +53,11 @@ export function buildRootLoader(root: BuildRoot | null): string[] | null {
   if (!root || process.platform !== 'linux' || process.arch !== 'x64') return null;
   const loader = join(root.path, 'lib/x86_64-linux-gnu/ld-linux-x86-64.so.2');
   if (!existsSync(loader)) return null;
-  return [loader, '--library-path', [join(root.path, 'lib/x86_64-linux-gnu'), join(root.path, 'usr/lib/x86_64-linux-gnu')].join(':')];
+  return [
+    loader,
+    '--library-path',
+    [join(root.path, 'lib/x86_64-linux-gnu'), join(root.path, 'usr/lib/x86_64-linux-gnu')].join(':'),
+  ];
 }
 
 /**
@@ -74,7 +78,15 @@ async function unpackFloorLibc6(): Promise<string[]> {
   if (!libc6) throw new OperationError(`${LOCK_FILE} pins no libc6 for amd64`);
   const dir = await mkdtemp(join(tmpdir(), 'xsnap-glibc-floor-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const x = await fetchPinnedDeb({ package: libc6.name, version: libc6.version, sha256: libc6.sha256, path: `pool/main/g/glibc/${debFileName(libc6)}` }, dir);
+  const x = await fetchPinnedDeb(
+    {
+      package: libc6.name,
+      version: libc6.version,
+      sha256: libc6.sha256,
+      path: `pool/main/g/glibc/${debFileName(libc6)}`,
+    },
+    dir,
+  );
   const lib = join(x, 'lib/x86_64-linux-gnu');
   return [join(lib, 'ld-linux-x86-64.so.2'), '--library-path', lib];
 }
@@ -95,7 +107,11 @@ export async function disassemblerFor(target: Target): Promise<string[] | null> 
 const fusedCache = new Map<string, { count: number; first: string[] } | string>();
 
 /** Count fused multiply-add instructions in a binary's code (cached by content). */
-export async function fusedInstructions(path: string, buf: Buffer, target: Target): Promise<{ count: number; first: string[] } | string> {
+export async function fusedInstructions(
+  path: string,
+  buf: Buffer,
+  target: Target,
+): Promise<{ count: number; first: string[] } | string> {
   const key = `${target.cpu}:${sha256Hex(buf)}`;
   const hit = fusedCache.get(key);
   if (hit) return hit;
@@ -115,12 +131,23 @@ async function machoMathImports(path: string): Promise<string[] | string> {
   if (process.platform !== 'darwin') return `nm -u of a Mach-O runs on macOS`;
   const r = await runRaw(['nm', '-u', path]);
   if (r.code !== 0) return `nm -u failed: ${r.stderr.trim().split('\n')[0]}`;
-  const math = new Set([...readLibmPin().files.filter((f) => !f.startsWith('_') && !f.endsWith('_data')), 'nearbyint'].map((f) => `_${f}`));
-  return r.stdout.split('\n').map((l) => l.trim()).filter((n) => math.has(n)).map((n) => n.slice(1)).sort();
+  const math = new Set(
+    [...readLibmPin().files.filter((f) => !f.startsWith('_') && !f.endsWith('_data')), 'nearbyint'].map((f) => `_${f}`),
+  );
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((n) => math.has(n))
+    .map((n) => n.slice(1))
+    .sort();
 }
 
 /** libm math functions an ELF binary imports (bound to libm.so.*). */
-export const libmImports = (elf: ReturnType<typeof readElf>) => elf.imports.filter((i) => i.library?.startsWith('libm.so')).map((i) => i.name).sort();
+export const libmImports = (elf: ReturnType<typeof readElf>) =>
+  elf.imports
+    .filter((i) => i.library?.startsWith('libm.so'))
+    .map((i) => i.name)
+    .sort();
 
 /**
  * How to run `target`'s binaries on this host: natively, under Rosetta, or under qemu
@@ -146,10 +173,16 @@ export function parseReportedVersion(line: string): string | null {
   return m ? m[1] : null;
 }
 
-export async function checkBinary(path: string, target: Target, label: string, opts: BinaryCheckOptions): Promise<{ facts: BinaryFacts; failures: Failure[]; warnings: string[] }> {
+export async function checkBinary(
+  path: string,
+  target: Target,
+  label: string,
+  opts: BinaryCheckOptions,
+): Promise<{ facts: BinaryFacts; failures: Failure[]; warnings: string[] }> {
   const failures: Failure[] = [];
   const warnings: string[] = [];
-  const fail = (check: string, expected: string, actual: string, hint?: string) => failures.push({ check, subject: `${label} (${path})`, expected, actual, hint });
+  const fail = (check: string, expected: string, actual: string, hint?: string) =>
+    failures.push({ check, subject: `${label} (${path})`, expected, actual, hint });
   const facts: BinaryFacts = { format: 'unknown', executable: false, reportedVersion: null };
 
   let buf: Buffer;
@@ -160,7 +193,8 @@ export async function checkBinary(path: string, target: Target, label: string, o
     fail('binary-present', 'a file', 'missing');
     return { facts, failures, warnings };
   }
-  if (!facts.executable) fail('executable', 'mode with execute bits (0755)', ((await stat(path)).mode & 0o777).toString(8));
+  if (!facts.executable)
+    fail('executable', 'mode with execute bits (0755)', ((await stat(path)).mode & 0o777).toString(8));
 
   const want = target.binary;
   try {
@@ -170,10 +204,22 @@ export async function checkBinary(path: string, target: Target, label: string, o
       facts.format = 'elf';
       facts.machine = String(elf.machine);
       facts.maxGlibc = elf.maxGlibc;
-      if (elf.machine !== want.machine) fail('elf-machine', `e_machine ${want.machine} (${want.machineName})`, `e_machine ${elf.machine}`, 'the binary was built for another architecture');
+      if (elf.machine !== want.machine)
+        fail(
+          'elf-machine',
+          `e_machine ${want.machine} (${want.machineName})`,
+          `e_machine ${elf.machine}`,
+          'the binary was built for another architecture',
+        );
       if (opts.math === 'portable') {
         const libm = libmImports(elf);
-        if (libm.length) fail('portable-libm', 'no libm math function imported (math profile portable)', `imports ${libm.join(', ')} from libm`, 'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked ahead of -lm');
+        if (libm.length)
+          fail(
+            'portable-libm',
+            'no libm math function imported (math profile portable)',
+            `imports ${libm.join(', ')} from libm`,
+            'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked ahead of -lm',
+          );
       }
       const floor = glibcFloorOf(target); // none for musl: its binaries carry no symbol versions
       if (floor && elf.maxGlibc && compareGlibc(elf.maxGlibc, floor) > 0) {
@@ -188,11 +234,24 @@ export async function checkBinary(path: string, target: Target, label: string, o
       facts.format = 'macho';
       facts.machine = String(macho.cpuType);
       facts.minMacos = macho.minMacos;
-      if (macho.cpuType !== want.cpuType) fail('macho-cputype', `cputype 0x${want.cpuType.toString(16)} (${want.cpuName})`, `cputype 0x${macho.cpuType.toString(16)}`, 'the binary was built for another architecture');
+      if (macho.cpuType !== want.cpuType)
+        fail(
+          'macho-cputype',
+          `cputype 0x${want.cpuType.toString(16)} (${want.cpuName})`,
+          `cputype 0x${macho.cpuType.toString(16)}`,
+          'the binary was built for another architecture',
+        );
       if (opts.math === 'portable') {
         const libm = await machoMathImports(path);
-        if (typeof libm === 'string') warnings.push(`${label}: libm imports not checked here (${libm}); its macOS leg checks them`);
-        else if (libm.length) fail('portable-libm', 'no libm math function imported (math profile portable)', `imports ${libm.join(', ')} from libSystem`, 'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked');
+        if (typeof libm === 'string')
+          warnings.push(`${label}: libm imports not checked here (${libm}); its macOS leg checks them`);
+        else if (libm.length)
+          fail(
+            'portable-libm',
+            'no libm math function imported (math profile portable)',
+            `imports ${libm.join(', ')} from libSystem`,
+            'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked',
+          );
       }
       const min = semver.coerce(macho.minMacos ?? '');
       const floor = macosMinOf(target);
@@ -202,15 +261,32 @@ export async function checkBinary(path: string, target: Target, label: string, o
       }
     }
   } catch (e) {
-    fail('binary-format', want.format === 'elf' ? `ELF for ${want.machineName}` : `Mach-O for ${want.cpuName}`, (e as Error).message);
+    fail(
+      'binary-format',
+      want.format === 'elf' ? `ELF for ${want.machineName}` : `Mach-O for ${want.cpuName}`,
+      (e as Error).message,
+    );
   }
 
   if (facts.format !== 'unknown') {
     const fused = await fusedInstructions(path, buf, target);
     // a darwin binary on Linux is checked on its macOS leg (verify.yml), like its -v
-    if (typeof fused === 'string' && target.os !== process.platform) warnings.push(`${label}: fused multiply-add not checked here (${fused}); its ${target.os} leg checks it`);
-    else if (typeof fused === 'string') fail('fused-multiply-add', 'no fused multiply-add instruction in the code', `cannot check: ${fused}`, 'install binutils (objdump), or make the build root (build-target.ts) that carries one');
-    else if (fused.count) fail('fused-multiply-add', 'no fused multiply-add instruction in the code', `${fused.count} (${fused.first.join('; ')})`, 'build with -ffp-contract=off: a fused a*b+c rounds once, so this target computes other doubles than the others');
+    if (typeof fused === 'string' && target.os !== process.platform)
+      warnings.push(`${label}: fused multiply-add not checked here (${fused}); its ${target.os} leg checks it`);
+    else if (typeof fused === 'string')
+      fail(
+        'fused-multiply-add',
+        'no fused multiply-add instruction in the code',
+        `cannot check: ${fused}`,
+        'install binutils (objdump), or make the build root (build-target.ts) that carries one',
+      );
+    else if (fused.count)
+      fail(
+        'fused-multiply-add',
+        'no fused multiply-add instruction in the code',
+        `${fused.count} (${fused.first.join('; ')})`,
+        'build with -ffp-contract=off: a fused a*b+c rounds once, so this target computes other doubles than the others',
+      );
   }
 
   if (opts.runner && facts.executable && failures.length === 0) {
@@ -219,7 +295,11 @@ export async function checkBinary(path: string, target: Target, label: string, o
     facts.reportedVersion = line;
     const reported = parseReportedVersion(line);
     if (r.code !== 0 || reported !== opts.version) {
-      fail('reported-version', `xsnap ${opts.version} (XS ...)`, r.code !== 0 ? `exit ${r.code}: ${line || r.stderr.trim()}` : line);
+      fail(
+        'reported-version',
+        `xsnap ${opts.version} (XS ...)`,
+        r.code !== 0 ? `exit ${r.code}: ${line || r.stderr.trim()}` : line,
+      );
     }
   }
   return { facts, failures, warnings };

@@ -100,16 +100,21 @@ export function planBuild(opts: {
 }): BuildPlan {
   const { target, pin } = opts;
   if (!canBuildOn(target)) {
-    const where = target.buildHost === 'darwin' ? 'a macOS host (CI builds them on macOS runners: see .github/workflows/build.yml)' : 'a Linux host';
+    const where =
+      target.buildHost === 'darwin'
+        ? 'a macOS host (CI builds them on macOS runners: see .github/workflows/build.yml)'
+        : 'a Linux host';
     throw new UsageError(`${target.name} cannot be built on ${process.platform}: it needs ${where}`);
   }
   const goals = SUPPORTED_GOALS[opts.goal ?? 'both'];
   if (!goals) throw new UsageError(`--goal must be release, debug or both, not "${opts.goal}"`);
   const allowed = target.toolchains; // the first is the default
   const toolchain = (opts.toolchain ?? allowed[0]) as ToolchainKind;
-  if (!allowed.includes(toolchain)) throw new UsageError(`--toolchain for ${target.name} must be ${allowed.join(' or ')}, not "${toolchain}"`);
+  if (!allowed.includes(toolchain))
+    throw new UsageError(`--toolchain for ${target.name} must be ${allowed.join(' or ')}, not "${toolchain}"`);
   const math = (opts.math ?? pin.math) as MathProfile;
-  if (!MATH_PROFILES.includes(math)) throw new UsageError(`--math must be ${MATH_PROFILES.join(' or ')}, not "${opts.math}"`);
+  if (!MATH_PROFILES.includes(math))
+    throw new UsageError(`--math must be ${MATH_PROFILES.join(' or ')}, not "${opts.math}"`);
   if (!target.math.includes(math)) {
     const supported = target.math.join(' and ');
     throw new UsageError(`${target.name} cannot be built with the ${math} math profile: it supports ${supported}`);
@@ -136,7 +141,10 @@ interface Toolchain {
   info: ToolchainInfo;
   root: BuildRoot | null;
   /** run a command in the build environment */
-  exec(argv: string[], opts: { env: Record<string, string>; onLine?: (l: string) => void; what: string }): Promise<void>;
+  exec(
+    argv: string[],
+    opts: { env: Record<string, string>; onLine?: (l: string) => void; what: string },
+  ): Promise<void>;
   /** a fresh work folder: its path on the host and as the compiler sees it */
   workDir(): Promise<{ host: string; inside: string }>;
 }
@@ -144,15 +152,24 @@ interface Toolchain {
 async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolchain> {
   if (plan.toolchain === 'pinned') {
     const root = await ensureBuildRoot();
-    const compilerLine = await run(enterArgv(root.path, [target.compiler, '--version']), { what: 'compiler in the build root' });
+    const compilerLine = await run(enterArgv(root.path, [target.compiler, '--version']), {
+      what: 'compiler in the build root',
+    });
     return {
       root,
       info: {
-        kind: 'pinned', compiler: compilerLine.stdout.split('\n')[0],
-        buildRootId: root.id, suite: root.suite, packages: root.packages, glibcFloor: glibcFloorOf(target),
+        kind: 'pinned',
+        compiler: compilerLine.stdout.split('\n')[0],
+        buildRootId: root.id,
+        suite: root.suite,
+        packages: root.packages,
+        glibcFloor: glibcFloorOf(target),
       },
       exec: async (argv, o) => {
-        await run(enterArgv(root.path, ['/usr/bin/env', '-i', ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`), ...argv]), { what: o.what, onLine: o.onLine });
+        await run(
+          enterArgv(root.path, ['/usr/bin/env', '-i', ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`), ...argv]),
+          { what: o.what, onLine: o.onLine },
+        );
       },
       workDir: async () => {
         await mkdir(join(root.path, 'build'), { recursive: true });
@@ -173,7 +190,15 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
     root: null,
     info,
     exec: async (argv, o) => {
-      await run(['/usr/bin/env', '-i', ...Object.entries({ ...o.env, PATH: process.env.PATH ?? '/usr/bin:/bin' }).map(([k, v]) => `${k}=${v}`), ...argv], { what: o.what, onLine: o.onLine });
+      await run(
+        [
+          '/usr/bin/env',
+          '-i',
+          ...Object.entries({ ...o.env, PATH: process.env.PATH ?? '/usr/bin:/bin' }).map(([k, v]) => `${k}=${v}`),
+          ...argv,
+        ],
+        { what: o.what, onLine: o.onLine },
+      );
     },
     workDir: async () => {
       const host = await mkdtemp(join(tmpdir(), 'xsnap-build-'));
@@ -188,7 +213,10 @@ function compilerFor(plan: BuildPlan, target: Target): string {
 }
 
 /** The makefiles' own LIBRARIES, per platform dir: the portable profile puts its libm archive first. */
-const MAKEFILE_LIBRARIES: Record<Target['platformDir'], string> = { lin: '-ldl -lm -lpthread', mac: '-framework CoreServices' };
+const MAKEFILE_LIBRARIES: Record<Target['platformDir'], string> = {
+  lin: '-ldl -lm -lpthread',
+  mac: '-framework CoreServices',
+};
 /** Where the portable libm archive is built, below the work folder. */
 const LIBM_SUBDIR = 'portable-libm';
 
@@ -211,7 +239,8 @@ function buildFlags(plan: BuildPlan, target: Target, work: string) {
     const [, cpu, min] = darwinFlags(target);
     make.push(`MACOS_ARCH=-arch ${cpu}`, `MACOS_VERSION_MIN=${min}`);
   }
-  if (plan.math === 'portable') make.push(`LIBRARIES=${work}/${LIBM_SUBDIR}/libxsnap-portable-m.a ${MAKEFILE_LIBRARIES[target.platformDir]}`);
+  if (plan.math === 'portable')
+    make.push(`LIBRARIES=${work}/${LIBM_SUBDIR}/libxsnap-portable-m.a ${MAKEFILE_LIBRARIES[target.platformDir]}`);
   const env: Record<string, string> = { LC_ALL: 'C', TZ: 'UTC', SOURCE_DATE_EPOCH, HOME: '/nonexistent' };
   if (plan.toolchain === 'pinned') env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
   if (target.os === 'darwin') {
@@ -228,7 +257,9 @@ const buildCacheDir = (key: string) => join(cacheDir(), 'builds', key);
 async function sourceKey(pin: Pin): Promise<unknown> {
   // registry and archive sources are content-addressed by their pinned integrity;
   // a local folder is addressed by its current content
-  return pin.source.kind === 'dir' ? { version: pin.version, tree: await treeDigest(pin.source.path) } : { version: pin.version, source: pin.source };
+  return pin.source.kind === 'dir'
+    ? { version: pin.version, tree: await treeDigest(pin.source.path) }
+    : { version: pin.version, source: pin.source };
 }
 
 interface CachedBuild {
@@ -279,7 +310,13 @@ async function compile(plan: BuildPlan, target: Target, toolchain: Toolchain, so
     const flags = buildFlags(plan, target, work.inside);
     if (plan.math === 'portable') {
       log.step(`${target.name}: compiling the portable libm`);
-      const libm = await prepareLibmBuild({ hostDir: join(work.host, LIBM_SUBDIR), insideDir: `${work.inside}/${LIBM_SUBDIR}`, compiler: compilerFor(plan, target), target, extraFlags: darwinFlags(target) });
+      const libm = await prepareLibmBuild({
+        hostDir: join(work.host, LIBM_SUBDIR),
+        insideDir: `${work.inside}/${LIBM_SUBDIR}`,
+        compiler: compilerFor(plan, target),
+        target,
+        extraFlags: darwinFlags(target),
+      });
       await toolchain.exec(['sh', libm.script], { env: flags.env, what: `portable libm for ${target.name}` });
     }
     const makeDir = `${src}/xsnap-native/xsnap/makefiles/${target.platformDir}`;
@@ -288,20 +325,25 @@ async function compile(plan: BuildPlan, target: Target, toolchain: Toolchain, so
     // release and debug build side by side, each with -j: the 2-core sweet spot measured in bench/
     await Promise.all(
       plan.goals.map((goal) =>
-        toolchain.exec(['make', '-C', makeDir, '-f', 'xsnap-worker.mk', `GOAL=${goal}`, ...flags.make, `-j${plan.jobs}`], {
-          env: flags.env,
-          what: `make ${goal} for ${target.name}`,
-          onLine: (line) => {
-            if (!/^# xsnap-worker \w+ : cc /.test(line)) return;
-            const n = (progress[goal] = (progress[goal] ?? 0) + 1);
-            if (n % 13 === 0 || n > objects) log.info(color.dim(`${target.name} ${goal}: ${Math.min(n, objects + 1)}/${objects + 1} steps`));
+        toolchain.exec(
+          ['make', '-C', makeDir, '-f', 'xsnap-worker.mk', `GOAL=${goal}`, ...flags.make, `-j${plan.jobs}`],
+          {
+            env: flags.env,
+            what: `make ${goal} for ${target.name}`,
+            onLine: (line) => {
+              if (!/^# xsnap-worker \w+ : cc /.test(line)) return;
+              const n = (progress[goal] = (progress[goal] ?? 0) + 1);
+              if (n % 13 === 0 || n > objects)
+                log.info(color.dim(`${target.name} ${goal}: ${Math.min(n, objects + 1)}/${objects + 1} steps`));
+            },
           },
-        }),
+        ),
       ),
     );
     for (const goal of plan.goals) {
       const built = join(work.host, 'src/xsnap-native/xsnap/build/bin', target.platformDir, goal, BINARY_NAME);
-      if (!existsSync(built)) throw new OperationError(`make ${goal} for ${target.name} finished but ${built} is missing`);
+      if (!existsSync(built))
+        throw new OperationError(`make ${goal} for ${target.name} finished but ${built} is missing`);
       await mkdir(join(staged, goal), { recursive: true });
       await copyFile(built, join(staged, goal, BINARY_NAME));
       await chmod(join(staged, goal, BINARY_NAME), 0o755);
@@ -320,7 +362,15 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
   const toolchain = await prepareToolchain(plan, target);
   const flagsForKey = buildFlags(plan, target, '<work>');
   const math = await mathInfo(plan.math);
-  const key = idOf({ builder: BUILDER_REVISION, target: plan.target, goals: plan.goals, source: await sourceKey(pin), toolchain: toolchain.info, flags: flagsForKey, math });
+  const key = idOf({
+    builder: BUILDER_REVISION,
+    target: plan.target,
+    goals: plan.goals,
+    source: await sourceKey(pin),
+    toolchain: toolchain.info,
+    flags: flagsForKey,
+    math,
+  });
 
   await mkdir(plan.dist, { recursive: true });
   const staged = await mkdtemp(join(plan.dist, `.${plan.target}.partial-`));
@@ -341,26 +391,54 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
       log.step(`${plan.target}: fetching sources (${pin.source.kind}, ${pin.version})`);
       const tree = await fetchSources(pin);
       source = tree.identity;
-      log.step(`${plan.target}: compiling ${plan.goals.join(' + ')} with ${toolchain.info.compiler} (-j${plan.jobs}), math profile ${plan.math}`);
+      log.step(
+        `${plan.target}: compiling ${plan.goals.join(' + ')} with ${toolchain.info.compiler} (-j${plan.jobs}), math profile ${plan.math}`,
+      );
       await compile(plan, target, toolchain, tree.dir, staged);
     }
 
     log.step(`${plan.target}: checking the binaries`);
     const runner = await hostRunner(target);
-    if (!runner) log.warn(`${plan.target} binaries cannot run on this host; their -v check happens where they can (CI)`);
+    if (!runner)
+      log.warn(`${plan.target} binaries cannot run on this host; their -v check happens where they can (CI)`);
     const failures: Failure[] = [];
     const binaries: BuildInfo['binaries'] = {};
     for (const goal of plan.goals) {
       const file = join(staged, goal, BINARY_NAME);
-      const r = await checkBinary(file, target, `${plan.target} ${goal}`, { version: plan.version, runner, glibcFloorIsWarning: plan.toolchain === 'host', math: plan.math });
+      const r = await checkBinary(file, target, `${plan.target} ${goal}`, {
+        version: plan.version,
+        runner,
+        glibcFloorIsWarning: plan.toolchain === 'host',
+        math: plan.math,
+      });
       r.warnings.forEach((w) => log.warn(w));
-      failures.push(...r.failures.map((f) => ({ ...f, subject: f.subject.replace(staged, targetDir(plan.dist, plan.target)) })));
-      binaries[goal] = { path: `${goal}/${BINARY_NAME}`, sha256: await sha256File(file), size: (await readFile(file)).length, facts: r.facts };
-      if (!r.failures.length) log.ok(`${goal}: ${r.facts.reportedVersion ?? 'not run here'}; ${r.facts.format === 'elf' ? `needs GLIBC ${r.facts.maxGlibc}` : `min macOS ${r.facts.minMacos}`}`);
+      failures.push(
+        ...r.failures.map((f) => ({ ...f, subject: f.subject.replace(staged, targetDir(plan.dist, plan.target)) })),
+      );
+      binaries[goal] = {
+        path: `${goal}/${BINARY_NAME}`,
+        sha256: await sha256File(file),
+        size: (await readFile(file)).length,
+        facts: r.facts,
+      };
+      if (!r.failures.length)
+        log.ok(
+          `${goal}: ${r.facts.reportedVersion ?? 'not run here'}; ${r.facts.format === 'elf' ? `needs GLIBC ${r.facts.maxGlibc}` : `min macOS ${r.facts.minMacos}`}`,
+        );
     }
     if (failures.length) throw new CheckFailed(failures);
     if (!hit && plan.useCache) {
-      await writeCache(key, staged, { source, binaries: Object.fromEntries(plan.goals.map((g) => [g, { sha256: binaries[g]!.sha256, size: binaries[g]!.size }])) }, plan.goals);
+      await writeCache(
+        key,
+        staged,
+        {
+          source,
+          binaries: Object.fromEntries(
+            plan.goals.map((g) => [g, { sha256: binaries[g]!.sha256, size: binaries[g]!.size }]),
+          ),
+        },
+        plan.goals,
+      );
     }
 
     const info: BuildInfo = {
@@ -373,7 +451,14 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
       math,
       flags: flagsForKey,
       buildRoot: toolchain.root?.path ?? null,
-      host: { hostname: hostname(), platform: platform(), arch: arch(), release: release(), node: process.version, ci: Boolean(process.env.CI) },
+      host: {
+        hostname: hostname(),
+        platform: platform(),
+        arch: arch(),
+        release: release(),
+        node: process.version,
+        ci: Boolean(process.env.CI),
+      },
       binaries,
       cache: { key, hit },
       durationSeconds: Math.round((performance.now() - t0) / 100) / 10,
@@ -392,8 +477,9 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
 export async function readBuildInfo(dist: string, target: Target['name']): Promise<BuildInfo> {
   const file = buildInfoPath(dist, target);
   if (!existsSync(file)) {
-    throw new UsageError(`no build output for ${target} in ${dist} (${file} is missing): run npx tsx scripts/build-target.ts --target ${target}${dist.endsWith('/dist') ? '' : ` --dist ${dist}`}`);
+    throw new UsageError(
+      `no build output for ${target} in ${dist} (${file} is missing): run npx tsx scripts/build-target.ts --target ${target}${dist.endsWith('/dist') ? '' : ` --dist ${dist}`}`,
+    );
   }
   return JSON.parse(await readFile(file, 'utf8')) as BuildInfo;
 }
-

@@ -47,7 +47,16 @@ export const BUILD_ROOT_SPEC = {
 } as const;
 
 /** Packages whose exact versions define the toolchain (and so the bytes we produce). */
-const TOOLCHAIN_PACKAGES = ['gcc-10', 'cpp-10', 'binutils', 'libc6-dev', 'make', 'gcc-10-aarch64-linux-gnu', 'binutils-aarch64-linux-gnu', 'libc6-dev-arm64-cross'];
+const TOOLCHAIN_PACKAGES = [
+  'gcc-10',
+  'cpp-10',
+  'binutils',
+  'libc6-dev',
+  'make',
+  'gcc-10-aarch64-linux-gnu',
+  'binutils-aarch64-linux-gnu',
+  'libc6-dev-arm64-cross',
+];
 
 export interface LockedPackage {
   name: string;
@@ -66,8 +75,14 @@ export const LOCK_FILE = join(dirname(fileURLToPath(import.meta.url)), 'buildroo
 
 export function readLock(file = LOCK_FILE): BuildRootLock {
   const lock = JSON.parse(readFileSync(file, 'utf8')) as BuildRootLock;
-  if (lock.suite !== BUILD_ROOT_SPEC.suite || lock.arch !== BUILD_ROOT_SPEC.arch || lock.include.join() !== BUILD_ROOT_SPEC.include.join()) {
-    throw new UsageError(`${file} is for ${lock.suite}/${lock.arch} with ${lock.include.join(',')}, the spec is ${BUILD_ROOT_SPEC.suite}/${BUILD_ROOT_SPEC.arch} with ${BUILD_ROOT_SPEC.include.join(',')}: run npx tsx scripts/buildroot.ts --update-lock`);
+  if (
+    lock.suite !== BUILD_ROOT_SPEC.suite ||
+    lock.arch !== BUILD_ROOT_SPEC.arch ||
+    lock.include.join() !== BUILD_ROOT_SPEC.include.join()
+  ) {
+    throw new UsageError(
+      `${file} is for ${lock.suite}/${lock.arch} with ${lock.include.join(',')}, the spec is ${BUILD_ROOT_SPEC.suite}/${BUILD_ROOT_SPEC.arch} with ${BUILD_ROOT_SPEC.include.join(',')}: run npx tsx scripts/buildroot.ts --update-lock`,
+    );
   }
   return lock;
 }
@@ -96,7 +111,9 @@ export function debianMirror(): string {
 
 /** The mirrors tried in order: the main one, then the archive ($XSNAP_DEBIAN_ARCHIVE_MIRROR or archive.debian.org). */
 export function debianMirrors(): string[] {
-  const all = [debianMirror(), process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR || DEBIAN_ARCHIVE_MIRROR].map((m) => m.replace(/\/+$/, ''));
+  const all = [debianMirror(), process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR || DEBIAN_ARCHIVE_MIRROR].map((m) =>
+    m.replace(/\/+$/, ''),
+  );
   return [...new Set(all)];
 }
 
@@ -121,7 +138,11 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
  * use), unpacked into a temporary folder. Returns the keyring file's path.
  */
 export async function pinnedKeyring(mirrors = debianMirrors(), into?: string): Promise<string> {
-  const dir = await fetchPinnedDeb({ package: KEYRING.package, version: KEYRING.version, path: KEYRING.path, sha256: KEYRING.sha256 }, into ?? (await mkdtemp(join(tmpdir(), 'xsnap-keyring-'))), mirrors);
+  const dir = await fetchPinnedDeb(
+    { package: KEYRING.package, version: KEYRING.version, path: KEYRING.path, sha256: KEYRING.sha256 },
+    into ?? (await mkdtemp(join(tmpdir(), 'xsnap-keyring-'))),
+    mirrors,
+  );
   const file = join(dir, KEYRING.file);
   if (!existsSync(file)) throw new OperationError(`${KEYRING.package} ${KEYRING.version} has no ${KEYRING.file}`);
   return file;
@@ -142,7 +163,11 @@ export interface PinnedDeb {
  * Returns that folder.
  */
 export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debianMirrors()): Promise<string> {
-  const cached = join(cacheDir(), 'debs', `${p.package}_${p.version.replace(/:/g, '%3a')}_${p.sha256.slice(0, 16)}.deb`);
+  const cached = join(
+    cacheDir(),
+    'debs',
+    `${p.package}_${p.version.replace(/:/g, '%3a')}_${p.sha256.slice(0, 16)}.deb`,
+  );
   let deb: Buffer | null = existsSync(cached) ? await readFile(cached) : null;
   if (deb && sha256(deb) !== p.sha256) {
     log.warn(`cached ${cached} does not have the pinned sha256; fetching it again`);
@@ -159,7 +184,15 @@ export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debia
     const got = sha256(r.body!);
     if (got !== p.sha256) {
       // a mirror serving other bytes under the pinned name is an error, not a miss
-      throw new CheckFailed([{ check: 'deb-pinned', subject: url, expected: `sha256 ${p.sha256}`, actual: `sha256 ${got}`, hint: `the mirror serves another ${p.package} under the pinned name; use another mirror (XSNAP_DEBIAN_MIRROR)` }]);
+      throw new CheckFailed([
+        {
+          check: 'deb-pinned',
+          subject: url,
+          expected: `sha256 ${p.sha256}`,
+          actual: `sha256 ${got}`,
+          hint: `the mirror serves another ${p.package} under the pinned name; use another mirror (XSNAP_DEBIAN_MIRROR)`,
+        },
+      ]);
     }
     deb = r.body!;
     await mkdir(dirname(cached), { recursive: true });
@@ -167,7 +200,10 @@ export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debia
     await rename(`${cached}.partial-${process.pid}`, cached);
     break;
   }
-  if (!deb) throw new OperationError(`cannot fetch the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`);
+  if (!deb)
+    throw new OperationError(
+      `cannot fetch the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`,
+    );
   await mkdir(into, { recursive: true });
   const debFile = join(into, `${p.package}.deb`);
   await writeFile(debFile, deb);
@@ -182,17 +218,49 @@ export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debia
  * gpgv must say it is good, and the signed text must be the suite's.
  * Never "unchecked": without gpgv this fails.
  */
-export async function verifyRelease(file: string, keyring: string, suite: string = BUILD_ROOT_SPEC.suite): Promise<Failure[]> {
+export async function verifyRelease(
+  file: string,
+  keyring: string,
+  suite: string = BUILD_ROOT_SPEC.suite,
+): Promise<Failure[]> {
   const gpgv = await which('gpgv');
-  if (!gpgv) throw new OperationError('gpgv is needed to check the Release signature of the build root: apt-get install gpgv (scripts/setup.sh installs it)');
+  if (!gpgv)
+    throw new OperationError(
+      'gpgv is needed to check the Release signature of the build root: apt-get install gpgv (scripts/setup.sh installs it)',
+    );
   const r = await runRaw([gpgv, '--keyring', keyring, file]);
   if (r.code !== 0) {
-    return [{ check: 'release-signature', subject: file, expected: `a good signature by a key of the pinned ${KEYRING.package} ${KEYRING.version}`, actual: (r.stderr.trim().split('\n').filter((l) => /BAD|Can't check|no signature|not found|No public key|verify signatures failed|no valid OpenPGP/i.test(l)).join('; ') || `gpgv exited ${r.code}`), hint: 'the mirror served a Release file that Debian did not sign: use another mirror' }];
+    return [
+      {
+        check: 'release-signature',
+        subject: file,
+        expected: `a good signature by a key of the pinned ${KEYRING.package} ${KEYRING.version}`,
+        actual:
+          r.stderr
+            .trim()
+            .split('\n')
+            .filter((l) =>
+              /BAD|Can't check|no signature|not found|No public key|verify signatures failed|no valid OpenPGP/i.test(l),
+            )
+            .join('; ') || `gpgv exited ${r.code}`,
+        hint: 'the mirror served a Release file that Debian did not sign: use another mirror',
+      },
+    ];
   }
   const text = await readFile(file, 'utf8');
-  const signed = /-----BEGIN PGP SIGNED MESSAGE-----\n(?:Hash:[^\n]*\n)*\n([\s\S]*?)\n-----BEGIN PGP SIGNATURE-----/.exec(text)?.[1] ?? '';
+  const signed =
+    /-----BEGIN PGP SIGNED MESSAGE-----\n(?:Hash:[^\n]*\n)*\n([\s\S]*?)\n-----BEGIN PGP SIGNATURE-----/.exec(
+      text,
+    )?.[1] ?? '';
   if (!new RegExp(`^Codename: ${suite}$`, 'm').test(signed)) {
-    return [{ check: 'release-suite', subject: file, expected: `Codename: ${suite} in the signed text`, actual: /^Codename: .*$/m.exec(signed)?.[0] ?? 'no Codename' }];
+    return [
+      {
+        check: 'release-suite',
+        subject: file,
+        expected: `Codename: ${suite} in the signed text`,
+        actual: /^Codename: .*$/m.exec(signed)?.[0] ?? 'no Codename',
+      },
+    ];
   }
   return [];
 }
@@ -203,7 +271,11 @@ export async function verifyRelease(file: string, keyring: string, suite: string
  * one that serves a badly signed Release stops everything (never fall through
  * to another source after a bad signature).
  */
-export async function selectMirror(keyring: string, mirrors = debianMirrors(), suite: string = BUILD_ROOT_SPEC.suite): Promise<string> {
+export async function selectMirror(
+  keyring: string,
+  mirrors = debianMirrors(),
+  suite: string = BUILD_ROOT_SPEC.suite,
+): Promise<string> {
   const tried: string[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'xsnap-release-'));
   try {
@@ -224,13 +296,16 @@ export async function selectMirror(keyring: string, mirrors = debianMirrors(), s
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  throw new OperationError(`no mirror serves Debian ${suite}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR (main) or XSNAP_DEBIAN_ARCHIVE_MIRROR (archive) to a mirror that does (see RELEASING.md)`);
+  throw new OperationError(
+    `no mirror serves Debian ${suite}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR (main) or XSNAP_DEBIAN_ARCHIVE_MIRROR (archive) to a mirror that does (see RELEASING.md)`,
+  );
 }
 
 // ------------------------------------------------------------------ the locked package set
 
 /** debootstrap's file name for a package: name_version_arch.deb, ':' written %3a. */
-export const debFileName = (p: Pick<LockedPackage, 'name' | 'version' | 'arch'>) => `${p.name}_${p.version.replace(/:/g, '%3a')}_${p.arch}.deb`;
+export const debFileName = (p: Pick<LockedPackage, 'name' | 'version' | 'arch'>) =>
+  `${p.name}_${p.version.replace(/:/g, '%3a')}_${p.arch}.deb`;
 
 async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
@@ -252,15 +327,37 @@ export async function debsIn(dir: string): Promise<LockedPackage[]> {
 export async function checkDebs(dir: string, lock: BuildRootLock): Promise<Failure[]> {
   const failures: Failure[] = [];
   const got = new Map((await debsIn(dir)).map((p) => [debFileName(p), p]));
-  const hint = 'the mirror serves other packages than the lock pins; if that is deliberate, run npx tsx scripts/buildroot.ts --update-lock and review the diff';
+  const hint =
+    'the mirror serves other packages than the lock pins; if that is deliberate, run npx tsx scripts/buildroot.ts --update-lock and review the diff';
   for (const p of lock.packages) {
     const name = debFileName(p);
     const g = got.get(name);
-    if (!g) failures.push({ check: 'buildroot-package', subject: join(dir, name), expected: `${p.name} ${p.version} (${p.arch}) sha256 ${p.sha256}`, actual: 'not downloaded', hint });
-    else if (g.sha256 !== p.sha256) failures.push({ check: 'buildroot-package', subject: join(dir, name), expected: `sha256 ${p.sha256}`, actual: `sha256 ${g.sha256}`, hint });
+    if (!g)
+      failures.push({
+        check: 'buildroot-package',
+        subject: join(dir, name),
+        expected: `${p.name} ${p.version} (${p.arch}) sha256 ${p.sha256}`,
+        actual: 'not downloaded',
+        hint,
+      });
+    else if (g.sha256 !== p.sha256)
+      failures.push({
+        check: 'buildroot-package',
+        subject: join(dir, name),
+        expected: `sha256 ${p.sha256}`,
+        actual: `sha256 ${g.sha256}`,
+        hint,
+      });
     got.delete(name);
   }
-  for (const [name] of got) failures.push({ check: 'buildroot-package', subject: join(dir, name), expected: 'only the packages of the lock', actual: 'a package the lock does not list', hint });
+  for (const [name] of got)
+    failures.push({
+      check: 'buildroot-package',
+      subject: join(dir, name),
+      expected: 'only the packages of the lock',
+      actual: 'a package the lock does not list',
+      hint,
+    });
   return failures;
 }
 
@@ -293,7 +390,10 @@ function md5File(file: string): Promise<string> {
  * the md5 dpkg recorded for it (var/lib/dpkg/info/<pkg>.md5sums). An empty
  * list means trusted.
  */
-export async function checkBuildRoot(dir: string, opts: { id?: string; lock?: BuildRootLock } = {}): Promise<Failure[]> {
+export async function checkBuildRoot(
+  dir: string,
+  opts: { id?: string; lock?: BuildRootLock } = {},
+): Promise<Failure[]> {
   const lock = opts.lock ?? readLock();
   const id = opts.id ?? buildRootId(lock);
   const failures: Failure[] = [];
@@ -302,7 +402,8 @@ export async function checkBuildRoot(dir: string, opts: { id?: string; lock?: Bu
   if (!existsSync(stampFile)) return [{ check: 'buildroot-stamp', subject, expected: STAMP, actual: 'missing' }];
   try {
     const stamp = JSON.parse(await readFile(stampFile, 'utf8')) as { id?: string };
-    if (stamp.id !== id) failures.push({ check: 'buildroot-stamp', subject, expected: `id ${id}`, actual: `id ${stamp.id}` });
+    if (stamp.id !== id)
+      failures.push({ check: 'buildroot-stamp', subject, expected: `id ${id}`, actual: `id ${stamp.id}` });
   } catch (e) {
     return [{ check: 'buildroot-stamp', subject, expected: `${STAMP} with JSON`, actual: (e as Error).message }];
   }
@@ -310,14 +411,30 @@ export async function checkBuildRoot(dir: string, opts: { id?: string; lock?: Bu
   try {
     installed = await installedPackages(dir);
   } catch (e) {
-    return [...failures, { check: 'buildroot-packages', subject, expected: 'var/lib/dpkg/status', actual: (e as Error).message }];
+    return [
+      ...failures,
+      { check: 'buildroot-packages', subject, expected: 'var/lib/dpkg/status', actual: (e as Error).message },
+    ];
   }
   const want = new Map(lock.packages.map((p) => [p.name, p.version]));
   for (const [name, version] of want) {
     const got = installed.get(name);
-    if (got !== version) failures.push({ check: 'buildroot-packages', subject, expected: `${name} ${version} installed`, actual: got ? `${name} ${got}` : 'not installed' });
+    if (got !== version)
+      failures.push({
+        check: 'buildroot-packages',
+        subject,
+        expected: `${name} ${version} installed`,
+        actual: got ? `${name} ${got}` : 'not installed',
+      });
   }
-  for (const [name, version] of installed) if (!want.has(name)) failures.push({ check: 'buildroot-packages', subject, expected: 'only the locked packages', actual: `${name} ${version} installed` });
+  for (const [name, version] of installed)
+    if (!want.has(name))
+      failures.push({
+        check: 'buildroot-packages',
+        subject,
+        expected: 'only the locked packages',
+        actual: `${name} ${version} installed`,
+      });
   if (failures.length) return failures;
 
   // every packaged file, with dpkg's md5 (what a partial restore or a stray edit breaks)
@@ -332,7 +449,13 @@ export async function checkBuildRoot(dir: string, opts: { id?: string; lock?: Bu
       if (m) entries.push({ md5: m[1], path: m[2], pkg: name });
     }
   }
-  if (entries.length === 0) failures.push({ check: 'buildroot-files', subject, expected: 'dpkg md5sums of the installed packages', actual: 'none found' });
+  if (entries.length === 0)
+    failures.push({
+      check: 'buildroot-files',
+      subject,
+      expected: 'dpkg md5sums of the installed packages',
+      actual: 'none found',
+    });
   let i = 0;
   const worker = async () => {
     for (let e = entries[i++]; e; e = entries[i++]) {
@@ -344,11 +467,26 @@ export async function checkBuildRoot(dir: string, opts: { id?: string; lock?: Bu
       } catch {
         got = 'missing';
       }
-      if (got !== e.md5) failures.push({ check: 'buildroot-files', subject: file, expected: `md5 ${e.md5} (package ${e.pkg})`, actual: got === 'missing' || got === 'not a regular file' ? got : `md5 ${got}` });
+      if (got !== e.md5)
+        failures.push({
+          check: 'buildroot-files',
+          subject: file,
+          expected: `md5 ${e.md5} (package ${e.pkg})`,
+          actual: got === 'missing' || got === 'not a regular file' ? got : `md5 ${got}`,
+        });
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
-  if (failures.length > 20) return [...failures.slice(0, 20), { check: 'buildroot-files', subject, expected: 'every packaged file intact', actual: `${failures.length - 20} more differ` }];
+  if (failures.length > 20)
+    return [
+      ...failures.slice(0, 20),
+      {
+        check: 'buildroot-files',
+        subject,
+        expected: 'every packaged file intact',
+        actual: `${failures.length - 20} more differ`,
+      },
+    ];
   return failures;
 }
 
@@ -392,7 +530,19 @@ export function enterArgv(root: string, argv: string[]): string[] {
     'ln -s /proc/self/fd "$root/dev/fd"; ln -s fd/0 "$root/dev/stdin"; ln -s fd/1 "$root/dev/stdout"; ln -s fd/2 "$root/dev/stderr"',
     'exec chroot "$root" "$@"',
   ].join('\n');
-  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-ec', script, 'xsnap-buildroot', root, ...argv];
+  return [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    'sh',
+    '-ec',
+    script,
+    'xsnap-buildroot',
+    root,
+    ...argv,
+  ];
 }
 
 const checked = new Map<string, Promise<Failure[]>>();
@@ -402,12 +552,27 @@ export async function ensureBuildRoot(): Promise<BuildRoot> {
   const lock = readLock();
   const dir = buildRootDir(lock);
   if (existsSync(dir)) {
-    if (!checked.has(dir)) checked.set(dir, timed(`checking the build root ${dir}`, () => checkBuildRoot(dir, { lock })));
+    if (!checked.has(dir))
+      checked.set(
+        dir,
+        timed(`checking the build root ${dir}`, () => checkBuildRoot(dir, { lock })),
+      );
     const failures = await checked.get(dir)!;
     if (!failures.length) return (await readStamp(dir))!;
     checked.delete(dir);
-    log.warn(`the build root in ${dir} is not intact, so it is not used:\n  ${failures.slice(0, 5).map((f) => `${f.check} ${f.subject}: expected ${f.expected}, got ${f.actual}`).join('\n  ')}`);
-    if (process.getuid?.() !== 0) throw new CheckFailed(failures.map((f) => ({ ...f, hint: f.hint ?? 'run as root to make the build root anew (it replaces the broken one)' })));
+    log.warn(
+      `the build root in ${dir} is not intact, so it is not used:\n  ${failures
+        .slice(0, 5)
+        .map((f) => `${f.check} ${f.subject}: expected ${f.expected}, got ${f.actual}`)
+        .join('\n  ')}`,
+    );
+    if (process.getuid?.() !== 0)
+      throw new CheckFailed(
+        failures.map((f) => ({
+          ...f,
+          hint: f.hint ?? 'run as root to make the build root anew (it replaces the broken one)',
+        })),
+      );
     log.warn('making it anew');
   }
   return createBuildRoot(dir, lock);
@@ -415,11 +580,20 @@ export async function ensureBuildRoot(): Promise<BuildRoot> {
 
 async function debootstrapPath(): Promise<string> {
   const d = (await which('debootstrap')) ?? (existsSync('/usr/sbin/debootstrap') ? '/usr/sbin/debootstrap' : null);
-  if (!d) throw new OperationError('debootstrap is not installed: apt-get install debootstrap (scripts/setup.sh installs it)');
+  if (!d)
+    throw new OperationError(
+      'debootstrap is not installed: apt-get install debootstrap (scripts/setup.sh installs it)',
+    );
   return d;
 }
 
-function debootstrapArgv(debootstrap: string, keyring: string, target: string, mirror: string, downloadOnly: boolean): string[] {
+function debootstrapArgv(
+  debootstrap: string,
+  keyring: string,
+  target: string,
+  mirror: string,
+  downloadOnly: boolean,
+): string[] {
   return [
     debootstrap,
     ...(downloadOnly ? ['--download-only'] : []),
@@ -439,13 +613,20 @@ async function runDebootstrap(argv: string[], what: string): Promise<void> {
   await run(argv, {
     what,
     onLine: (line) => {
-      if (/^I: (Valid Release signature|Retrieving|Extracting|Installing|Configuring|Base system)/.test(line) && (++n % 40 === 0 || /Base system|Valid Release/.test(line))) log.info(line);
+      if (
+        /^I: (Valid Release signature|Retrieving|Extracting|Installing|Configuring|Base system)/.test(line) &&
+        (++n % 40 === 0 || /Base system|Valid Release/.test(line))
+      )
+        log.info(line);
     },
   });
 }
 
 /** Download the locked package set (checked against the lock) into `target` with the pinned keyring; returns the mirror used. */
-async function downloadLocked(target: string, lock: BuildRootLock): Promise<{ mirror: string; keyring: string; keyDir: string }> {
+async function downloadLocked(
+  target: string,
+  lock: BuildRootLock,
+): Promise<{ mirror: string; keyring: string; keyDir: string }> {
   const debootstrap = await debootstrapPath();
   const keyDir = await mkdtemp(join(tmpdir(), 'xsnap-keyring-'));
   const keyring = await pinnedKeyring(debianMirrors(), keyDir);
@@ -457,9 +638,12 @@ async function downloadLocked(target: string, lock: BuildRootLock): Promise<{ mi
 }
 
 async function createBuildRoot(dir: string, lock: BuildRootLock): Promise<BuildRoot> {
-  if (process.platform !== 'linux') throw new UsageError('the pinned build root is a Linux chroot; build linux targets on Linux');
+  if (process.platform !== 'linux')
+    throw new UsageError('the pinned build root is a Linux chroot; build linux targets on Linux');
   if (process.getuid?.() !== 0) {
-    throw new UsageError('making and entering the pinned build root (debootstrap, chroot) needs root; run as root (CI does), or pass --toolchain host for a quick, non-releasable local build');
+    throw new UsageError(
+      'making and entering the pinned build root (debootstrap, chroot) needs root; run as root (CI does), or pass --toolchain host for a quick, non-releasable local build',
+    );
   }
   const debootstrap = await debootstrapPath();
   const partial = `${dir}.partial-${process.pid}`;
@@ -475,13 +659,17 @@ async function createBuildRoot(dir: string, lock: BuildRootLock): Promise<BuildR
       await runDebootstrap(debootstrapArgv(debootstrap, d.keyring, partial, d.mirror, false), 'debootstrap');
     });
     // the .debs (checked above, 200 MB) and debootstrap's device nodes are not part of the root
-    for (const f of await readdir(join(partial, 'var/cache/apt/archives'))) if (f.endsWith('.deb')) await rm(join(partial, 'var/cache/apt/archives', f));
+    for (const f of await readdir(join(partial, 'var/cache/apt/archives')))
+      if (f.endsWith('.deb')) await rm(join(partial, 'var/cache/apt/archives', f));
     await rm(join(partial, 'dev'), { recursive: true, force: true });
     await mkdir(join(partial, 'dev'), { mode: 0o755 });
     const installed = await installedPackages(partial);
     const packages = Object.fromEntries(TOOLCHAIN_PACKAGES.map((p) => [p, installed.get(p) ?? 'missing']));
     const id = buildRootId(lock);
-    await writeFile(join(partial, STAMP), canonicalJson({ id, suite: BUILD_ROOT_SPEC.suite, spec: BUILD_ROOT_SPEC, packages }) + '\n');
+    await writeFile(
+      join(partial, STAMP),
+      canonicalJson({ id, suite: BUILD_ROOT_SPEC.suite, spec: BUILD_ROOT_SPEC, packages }) + '\n',
+    );
     const failures = await checkBuildRoot(partial, { id, lock });
     if (failures.length) throw new CheckFailed(failures);
     await rm(dir, { recursive: true, force: true });
@@ -507,8 +695,16 @@ export async function updateLock(file = LOCK_FILE): Promise<{ lock: BuildRootLoc
   try {
     const keyring = await pinnedKeyring(debianMirrors(), tmp);
     const mirror = await selectMirror(keyring);
-    await runDebootstrap(debootstrapArgv(debootstrap, keyring, join(tmp, 'root'), mirror, true), 'debootstrap --download-only');
-    const lock: BuildRootLock = { suite: BUILD_ROOT_SPEC.suite, arch: BUILD_ROOT_SPEC.arch, include: BUILD_ROOT_SPEC.include, packages: await debsIn(join(tmp, 'root/var/cache/apt/archives')) };
+    await runDebootstrap(
+      debootstrapArgv(debootstrap, keyring, join(tmp, 'root'), mirror, true),
+      'debootstrap --download-only',
+    );
+    const lock: BuildRootLock = {
+      suite: BUILD_ROOT_SPEC.suite,
+      arch: BUILD_ROOT_SPEC.arch,
+      include: BUILD_ROOT_SPEC.include,
+      packages: await debsIn(join(tmp, 'root/var/cache/apt/archives')),
+    };
     await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(lock, null, 2) + '\n');
     await rename(`${file}.partial-${process.pid}`, file);
     return { lock, mirror };

@@ -48,7 +48,11 @@ export function makeBundle(files: Map<string, Buffer>): Buffer {
       continue;
     }
     const data = files.get(p)!;
-    blocks.push(header(p, 'File', data.length, BUNDLE_FILE_MODE), data, Buffer.alloc((512 - (data.length % 512)) % 512));
+    blocks.push(
+      header(p, 'File', data.length, BUNDLE_FILE_MODE),
+      data,
+      Buffer.alloc((512 - (data.length % 512)) % 512),
+    );
   }
   blocks.push(Buffer.alloc(1024)); // end-of-archive marker
   return normalizeGzipHeader(gzipSync(Buffer.concat(blocks), { level: 9 }));

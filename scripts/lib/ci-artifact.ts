@@ -4,7 +4,12 @@
 // every entry and re-hashing every binary against its build-info.json before
 // anything lands in dist/.
 import { compareFingerprints, type Fingerprint } from './fingerprint.ts';
-import { compareTargetsDeterminism, diffDeterminism, differencesToFailures, type DeterminismRecord } from './determinism.ts';
+import {
+  compareTargetsDeterminism,
+  diffDeterminism,
+  differencesToFailures,
+  type DeterminismRecord,
+} from './determinism.ts';
 import type { MathInfo } from './portable-libm.ts';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -14,7 +19,13 @@ import { readBuildInfo } from './build.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { canonicalJson, sha256File } from './hash.ts';
 import {
-  binaryPath, buildArtifactFile, buildInfoPath, checkFile, distBinaryPath, DIST_ARTIFACT_FILE, isArtifactFile,
+  binaryPath,
+  buildArtifactFile,
+  buildInfoPath,
+  checkFile,
+  distBinaryPath,
+  DIST_ARTIFACT_FILE,
+  isArtifactFile,
   manifestPath,
 } from './layout.ts';
 import { tarEntryProblem } from './tarball.ts';
@@ -27,7 +38,11 @@ import { readManifest, type UncheckedManifest } from './manifest.ts';
  * Pack `dist/<target>/` (what = a target name) or all of `dist/` (what = 'dist')
  * into `<out>/<name>.tar`, keeping file modes. Returns the tar's path.
  */
-export async function packArtifact(opts: { dist: string; what: TargetName | 'dist'; out: string }): Promise<{ file: string; entries: string[] }> {
+export async function packArtifact(opts: {
+  dist: string;
+  what: TargetName | 'dist';
+  out: string;
+}): Promise<{ file: string; entries: string[] }> {
   const { dist, what, out } = opts;
   let entries: string[];
   let name: string;
@@ -67,9 +82,17 @@ export function entryProblem(path: string, type: string): string | null {
 async function listEntries(file: string): Promise<Array<{ path: string; type: string }>> {
   const entries: Array<{ path: string; type: string }> = [];
   try {
-    await tar.list({ file, strict: true, onReadEntry: (e) => { entries.push({ path: e.path, type: e.type }); } });
+    await tar.list({
+      file,
+      strict: true,
+      onReadEntry: (e) => {
+        entries.push({ path: e.path, type: e.type });
+      },
+    });
   } catch (e) {
-    throw new CheckFailed([{ check: 'artifact-readable', subject: file, expected: 'a readable tar file', actual: (e as Error).message }]);
+    throw new CheckFailed([
+      { check: 'artifact-readable', subject: file, expected: 'a readable tar file', actual: (e as Error).message },
+    ]);
   }
   return entries;
 }
@@ -81,7 +104,14 @@ export async function checkTargetDir(dist: string, target: TargetName, label: st
   try {
     info = await readBuildInfo(dist, target);
   } catch (e) {
-    return [{ check: 'artifact-build-info', subject: `${label}: ${target}`, expected: 'build-info.json', actual: (e as Error).message }];
+    return [
+      {
+        check: 'artifact-build-info',
+        subject: `${label}: ${target}`,
+        expected: 'build-info.json',
+        actual: (e as Error).message,
+      },
+    ];
   }
   for (const goal of GOALS) {
     const record = info.binaries[goal];
@@ -121,17 +151,31 @@ export interface UnpackResult {
  * target's binaries match their build-info.json, and every target in
  * `require` is present.
  */
-export async function unpackArtifacts(opts: { from: string; dist: string; require: Target[]; replace?: boolean }): Promise<UnpackResult> {
+export async function unpackArtifacts(opts: {
+  from: string;
+  dist: string;
+  require: Target[];
+  replace?: boolean;
+}): Promise<UnpackResult> {
   const { from, dist, require, replace } = opts;
   if (!existsSync(from)) throw new UsageError(`${from} does not exist: download the artifacts into it first`);
-  const files = (await readdir(from)).filter(isArtifactFile).sort().map((f) => join(from, f));
+  const files = (await readdir(from))
+    .filter(isArtifactFile)
+    .sort()
+    .map((f) => join(from, f));
   if (files.length === 0) throw new UsageError(`no xsnap-*.tar artifact in ${from}`);
 
   const failures: Failure[] = [];
   for (const file of files) {
     for (const e of await listEntries(file)) {
       const problem = entryProblem(e.path, e.type);
-      if (problem) failures.push({ check: 'artifact-entry', subject: `${basename(file)}: ${e.path}`, expected: 'a regular file or directory inside the archive', actual: problem });
+      if (problem)
+        failures.push({
+          check: 'artifact-entry',
+          subject: `${basename(file)}: ${e.path}`,
+          expected: 'a regular file or directory inside the archive',
+          actual: problem,
+        });
     }
   }
   if (failures.length) throw new CheckFailed(failures);
@@ -149,11 +193,24 @@ export async function unpackArtifacts(opts: { from: string; dist: string; requir
     for (const t of targets) failures.push(...(await checkTargetDir(staging, t, 'artifact')));
     for (const t of require) {
       if (!targets.includes(t.name) && !existsSync(buildInfoPath(dist, t.name))) {
-        failures.push({ check: 'artifact-present', subject: t.name, expected: `dist/${t.name}/ in one of ${files.map((f) => basename(f)).join(', ')}`, actual: 'missing', hint: `did the ${t.name} build leg succeed and upload ${buildArtifactFile(t.name)}?` });
+        failures.push({
+          check: 'artifact-present',
+          subject: t.name,
+          expected: `dist/${t.name}/ in one of ${files.map((f) => basename(f)).join(', ')}`,
+          actual: 'missing',
+          hint: `did the ${t.name} build leg succeed and upload ${buildArtifactFile(t.name)}?`,
+        });
       }
     }
     const clashes = replace ? [] : top.filter((n) => existsSync(join(dist, n)));
-    for (const n of clashes) failures.push({ check: 'artifact-overwrite', subject: join(dist, n), expected: 'absent', actual: 'exists', hint: 'unpack into a fresh dist, or pass --replace' });
+    for (const n of clashes)
+      failures.push({
+        check: 'artifact-overwrite',
+        subject: join(dist, n),
+        expected: 'absent',
+        actual: 'exists',
+        hint: 'unpack into a fresh dist, or pass --replace',
+      });
     if (failures.length) throw new CheckFailed(failures);
     for (const n of top) {
       await rm(join(dist, n), { recursive: true, force: true });
@@ -181,11 +238,23 @@ function readLegManifest(file: string): UncheckedManifest {
 }
 
 /** Keep a check leg's one-target manifest (with the fingerprint measured natively) as `<out>/check-<target>.json`. */
-export async function saveCheck(opts: { dist: string; version: string; target: TargetName; out: string }): Promise<string> {
+export async function saveCheck(opts: {
+  dist: string;
+  version: string;
+  target: TargetName;
+  out: string;
+}): Promise<string> {
   const src = manifestPath(opts.dist, opts.version);
   const m = readLegManifest(src);
   if (!m.targets?.[opts.target]) {
-    throw new CheckFailed([{ check: 'check-manifest', subject: src, expected: `an entry for ${opts.target}`, actual: `targets: ${Object.keys(m.targets ?? {}).join(', ') || 'none'}` }]);
+    throw new CheckFailed([
+      {
+        check: 'check-manifest',
+        subject: src,
+        expected: `an entry for ${opts.target}`,
+        actual: `targets: ${Object.keys(m.targets ?? {}).join(', ') || 'none'}`,
+      },
+    ]);
   }
   await mkdir(opts.out, { recursive: true });
   const dest = join(opts.out, checkFile(opts.target));
@@ -208,7 +277,12 @@ export interface CompareResult {
  * the same binaries (sha256), and the same behaviour fingerprint on every
  * target. A fingerprint difference is a consensus failure between validators.
  */
-export async function compareChecks(opts: { from: string; dist: string; version: string; targets: Target[] }): Promise<CompareResult> {
+export async function compareChecks(opts: {
+  from: string;
+  dist: string;
+  version: string;
+  targets: Target[];
+}): Promise<CompareResult> {
   const combinedFile = manifestPath(opts.dist, opts.version);
   const combined = readLegManifest(combinedFile);
   const failures: Failure[] = [];
@@ -219,13 +293,20 @@ export async function compareChecks(opts: { from: string; dist: string; version:
   for (const t of opts.targets) {
     const file = join(opts.from, checkFile(t.name));
     if (!existsSync(file)) {
-      failures.push({ check: 'check-leg', subject: t.name, expected: file, actual: 'missing', hint: `did the "check ${t.name}" job succeed?` });
+      failures.push({
+        check: 'check-leg',
+        subject: t.name,
+        expected: file,
+        actual: 'missing',
+        hint: `did the "check ${t.name}" job succeed?`,
+      });
       continue;
     }
     const leg = readLegManifest(file);
     const mine = leg.targets?.[t.name];
     const theirs = combined.targets?.[t.name];
-    if (leg.version !== opts.version) failures.push({ check: 'check-version', subject: file, expected: opts.version, actual: String(leg.version) });
+    if (leg.version !== opts.version)
+      failures.push({ check: 'check-version', subject: file, expected: opts.version, actual: String(leg.version) });
     if (!mine) {
       failures.push({ check: 'check-leg', subject: file, expected: `an entry for ${t.name}`, actual: 'none' });
       continue;
@@ -236,21 +317,47 @@ export async function compareChecks(opts: { from: string; dist: string; version:
     }
     for (const goal of GOALS) {
       if (mine[goal]?.sha256 !== theirs[goal]?.sha256) {
-        failures.push({ check: 'check-same-binary', subject: `${t.name} ${goal}`, expected: `${theirs[goal]?.sha256} (combined manifest)`, actual: `${mine[goal]?.sha256} (checked on the ${t.name} runner)`, hint: 'the check leg verified other bytes than the ones in the set' });
+        failures.push({
+          check: 'check-same-binary',
+          subject: `${t.name} ${goal}`,
+          expected: `${theirs[goal]?.sha256} (combined manifest)`,
+          actual: `${mine[goal]?.sha256} (checked on the ${t.name} runner)`,
+          hint: 'the check leg verified other bytes than the ones in the set',
+        });
       }
     }
     if (mine.fingerprint === undefined) {
-      failures.push({ check: 'check-fingerprint', subject: `${t.name} (${file})`, expected: 'a behaviour fingerprint measured on the check runner', actual: 'none recorded' });
+      failures.push({
+        check: 'check-fingerprint',
+        subject: `${t.name} (${file})`,
+        expected: 'a behaviour fingerprint measured on the check runner',
+        actual: 'none recorded',
+      });
       continue;
     }
     byTarget[t.name] = mine.fingerprint;
-    if (!mine.determinism) failures.push({ check: 'check-determinism', subject: `${t.name} (${file})`, expected: 'determinism digests measured on the check runner', actual: 'none recorded' });
+    if (!mine.determinism)
+      failures.push({
+        check: 'check-determinism',
+        subject: `${t.name} (${file})`,
+        expected: 'determinism digests measured on the check runner',
+        actual: 'none recorded',
+      });
     else {
       determinism[t.name] = { math: mine.math, determinism: mine.determinism };
       if (theirs.determinism) {
         // the same binary natively on its runner and in the combined job (qemu for arm64)
         const profile = mine.math?.profile ?? 'system';
-        const r = differencesToFailures(diffDeterminism({ label: `${t.name} (combined manifest)`, record: theirs.determinism }, { label: `${t.name} (native runner)`, record: mine.determinism }, profile), `${t.name} (combined manifest)`, `${t.name} (native runner)`, 'check-determinism');
+        const r = differencesToFailures(
+          diffDeterminism(
+            { label: `${t.name} (combined manifest)`, record: theirs.determinism },
+            { label: `${t.name} (native runner)`, record: mine.determinism },
+            profile,
+          ),
+          `${t.name} (combined manifest)`,
+          `${t.name} (native runner)`,
+          'check-determinism',
+        );
         failures.push(...r.failures);
         reported.push(...r.reports);
       }
@@ -258,7 +365,8 @@ export async function compareChecks(opts: { from: string; dist: string; version:
     digests[t.name] = mine.fingerprint.digest ?? null;
     if (theirs.fingerprint !== undefined && canonicalJson(theirs.fingerprint) !== canonicalJson(mine.fingerprint)) {
       failures.push({
-        check: 'check-fingerprint', subject: t.name,
+        check: 'check-fingerprint',
+        subject: t.name,
         expected: `${digests[t.name]} (measured natively on the ${t.name} runner)`,
         actual: `${theirs.fingerprint.digest} (combined manifest)`,
       });
@@ -274,9 +382,15 @@ export async function compareChecks(opts: { from: string; dist: string; version:
 }
 
 export function assertOneAction(actions: Record<string, unknown>): string {
-  const given = Object.entries(actions).filter(([, v]) => v !== undefined && v !== false).map(([k]) => k);
+  const given = Object.entries(actions)
+    .filter(([, v]) => v !== undefined && v !== false)
+    .map(([k]) => k);
   if (given.length !== 1) {
-    throw new UsageError(`give exactly one of ${Object.keys(actions).map((k) => `--${k}`).join(', ')}${given.length ? ` (got ${given.map((k) => `--${k}`).join(', ')})` : ''}`);
+    throw new UsageError(
+      `give exactly one of ${Object.keys(actions)
+        .map((k) => `--${k}`)
+        .join(', ')}${given.length ? ` (got ${given.map((k) => `--${k}`).join(', ')})` : ''}`,
+    );
   }
   return given[0];
 }

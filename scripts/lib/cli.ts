@@ -38,13 +38,29 @@ export interface Result {
 }
 
 /** --pin, read by pinPath() in pin.ts: the same flag in every script. */
-export const PIN_OPTION: OptionSpec = { name: 'pin', type: 'string', valueName: 'file', description: 'source pin giving the version X.Y.Z', default: 'native/pin.json or $XSNAP_PIN' };
+export const PIN_OPTION: OptionSpec = {
+  name: 'pin',
+  type: 'string',
+  valueName: 'file',
+  description: 'source pin giving the version X.Y.Z',
+  default: 'native/pin.json or $XSNAP_PIN',
+};
 
 /** --dist, read by distDir() in paths.ts; `what` says what the script finds or writes there. */
-export const distOption = (what: string): OptionSpec => ({ name: 'dist', type: 'string', valueName: 'dir', description: what, default: 'dist or $XSNAP_DIST_DIR' });
+export const distOption = (what: string): OptionSpec => ({
+  name: 'dist',
+  type: 'string',
+  valueName: 'dir',
+  description: what,
+  default: 'dist or $XSNAP_DIST_DIR',
+});
 
 const COMMON_OPTIONS: OptionSpec[] = [
-  { name: 'json', type: 'boolean', description: 'print a machine-readable result on stdout (progress stays on stderr)' },
+  {
+    name: 'json',
+    type: 'boolean',
+    description: 'print a machine-readable result on stdout (progress stays on stderr)',
+  },
   { name: 'help', type: 'boolean', description: 'show this help' },
 ];
 
@@ -126,7 +142,9 @@ export function parseFlags(spec: CommandSpec, argv: string[]): Flags {
   const strings = all.filter((o) => o.type === 'string').map((o) => o.name);
   // minimist reads --no-x as x=false, so a "no-x" option is declared as x (default true)
   const booleans = all.filter((o) => o.type === 'boolean').map((o) => o.name.replace(/^no-/, ''));
-  const negated = Object.fromEntries(all.filter((o) => o.type === 'boolean' && o.name.startsWith('no-')).map((o) => [o.name.slice(3), true]));
+  const negated = Object.fromEntries(
+    all.filter((o) => o.type === 'boolean' && o.name.startsWith('no-')).map((o) => [o.name.slice(3), true]),
+  );
   const unknown: string[] = [];
   const parsed = minimist(argv, {
     string: strings,
@@ -182,7 +200,11 @@ function writeStepSummary(markdown: string | undefined): void {
  * Run a script's main: parse flags, call `main`, report the result, and exit
  * with the code the error kind says. `main` gets the parsed flags.
  */
-export async function runCommand(spec: CommandSpec, main: (flags: Flags) => Promise<Result>, argv = process.argv.slice(2)): Promise<never> {
+export async function runCommand(
+  spec: CommandSpec,
+  main: (flags: Flags) => Promise<Result>,
+  argv = process.argv.slice(2),
+): Promise<never> {
   let json = argv.includes('--json');
   let exitCode: number;
   try {
@@ -201,7 +223,10 @@ export async function runCommand(spec: CommandSpec, main: (flags: Flags) => Prom
     exitCode = exitCodeOf(err);
     const message = redact(err instanceof Error ? err.message : String(err));
     const failures = err instanceof CheckFailed ? err.failures : undefined;
-    if (exitCode === 2) write(color.red(`${spec.name}: usage error: `) + message + '\n' + color.dim(`Run ${spec.name} --help for usage.`));
+    if (exitCode === 2)
+      write(
+        color.red(`${spec.name}: usage error: `) + message + '\n' + color.dim(`Run ${spec.name} --help for usage.`),
+      );
     else write(color.red(`${spec.name}: failed: `) + message);
     if (process.env.XSNAP_DEBUG && err instanceof Error && err.stack) write(err.stack);
     if (json) {
@@ -209,7 +234,9 @@ export async function runCommand(spec: CommandSpec, main: (flags: Flags) => Prom
     }
     writeStepSummary(
       `### ${spec.name}: failed\n\n` +
-        (failures ? failures.map((f) => `- ${formatFailure(f).replace(/\n\s+/g, '; ')}`).join('\n') : '```\n' + message + '\n```'),
+        (failures
+          ? failures.map((f) => `- ${formatFailure(f).replace(/\n\s+/g, '; ')}`).join('\n')
+          : '```\n' + message + '\n```'),
     );
   }
   process.exit(exitCode);

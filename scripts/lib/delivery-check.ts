@@ -6,8 +6,14 @@ import { join } from 'node:path';
 import { hostRunner } from './binary-checks.ts';
 import { log, timed } from './cli.ts';
 import {
-  checkOutcome, hostPlatform, installSet, platformLabel, targetFor,
-  type InstallOutcome, type PackageManager, type Platform,
+  checkOutcome,
+  hostPlatform,
+  installSet,
+  platformLabel,
+  targetFor,
+  type InstallOutcome,
+  type PackageManager,
+  type Platform,
 } from './delivery.ts';
 import { checkDeterminismAgainst } from './delivery-run.ts';
 import { formatFailure, type Failure } from './errors.ts';
@@ -69,7 +75,8 @@ export async function checkDelivery(req: DeliveryRequest): Promise<DeliveryResul
   if (lockPlatform && req.pms.includes('npm')) {
     const dir = join(root, `npm-lock-${platformLabel(lockPlatform)}`);
     const o = await timed(`npm: the lockfile, made for ${platformLabel(lockPlatform)}`, () =>
-      installSet({ pm: 'npm', registry, version, packages, platform: lockPlatform, dir }));
+      installSet({ pm: 'npm', registry, version, packages, platform: lockPlatform, dir }),
+    );
     const f = await checkOutcome(o, manifest, lockPlatform);
     failures.push(...f);
     rows.push({ pm: 'npm (lockfile)', platform: o.platform, installed: o.installed, ok: f.length === 0, failures: f });
@@ -82,10 +89,17 @@ export async function checkDelivery(req: DeliveryRequest): Promise<DeliveryResul
       const how = `${pm}${pm === 'npm' && lockfile ? ' ci (from the lockfile)' : ''}`;
       const o = await timed(`${how}: install ${version} for ${label}${platform ? '' : ' (this host)'}`, () =>
         installSet({
-          pm, registry, version, packages, platform, dir: join(root, `${pm}-${label}`),
+          pm,
+          registry,
+          version,
+          packages,
+          platform,
+          dir: join(root, `${pm}-${label}`),
           lockfile: pm === 'npm' ? lockfile : undefined,
-          yarnDefaultAgeGate: req.yarnDefaultAgeGate, pnpmMinimumReleaseAge: req.pnpmMinimumReleaseAge,
-        }));
+          yarnDefaultAgeGate: req.yarnDefaultAgeGate,
+          pnpmMinimumReleaseAge: req.pnpmMinimumReleaseAge,
+        }),
+      );
       const f = await checkOutcome(o, manifest, platform ?? hostPlatform());
       failures.push(...f);
       rows.push({ pm, platform: o.platform, installed: o.installed, ok: f.length === 0, failures: f });
@@ -108,16 +122,20 @@ async function deliveredDeterminism(
   const o = hostOutcomes.find((x) => target && x.paths[target.packageName]);
   if (!target || !o) {
     failures.push({
-      check: 'delivery-determinism', subject: `this host (${platformLabel(hostPlatform())})`,
-      expected: 'an installed package of the set for this host (--platforms host)', actual: 'none',
+      check: 'delivery-determinism',
+      subject: `this host (${platformLabel(hostPlatform())})`,
+      expected: 'an installed package of the set for this host (--platforms host)',
+      actual: 'none',
     });
     return undefined;
   }
   const want = req.manifest.targets?.[target.name]?.determinism;
   if (!want) {
     failures.push({
-      check: 'delivery-determinism', subject: `${req.manifestFile} targets.${target.name}.determinism`,
-      expected: 'the digests measured at release', actual: 'absent',
+      check: 'delivery-determinism',
+      subject: `${req.manifestFile} targets.${target.name}.determinism`,
+      expected: 'the digests measured at release',
+      actual: 'absent',
     });
     return undefined;
   }

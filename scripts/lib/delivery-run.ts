@@ -1,20 +1,39 @@
 // Running an installed binary: `-v` and the determinism corpus, compared with
 // the manifest's record of the same binary (targets.<t>.determinism).
 import { hostRunner, parseReportedVersion } from './binary-checks.ts';
-import { diffDeterminism, differencesToFailures, runDeterminism, totalResults, type DeterminismRecord, type MathProfile } from './determinism.ts';
+import {
+  diffDeterminism,
+  differencesToFailures,
+  runDeterminism,
+  totalResults,
+  type DeterminismRecord,
+  type MathProfile,
+} from './determinism.ts';
 import type { Failure } from './errors.ts';
 import { runRaw } from './exec.ts';
 import type { Target } from './targets.ts';
 
 /** `<binary> -v` reports `xsnap <version> (XS ...)`; [] when this host cannot run the target at all (said by the caller). */
-export async function checkHostVersion(binary: string, target: Target, version: string, subject: string): Promise<Failure[]> {
+export async function checkHostVersion(
+  binary: string,
+  target: Target,
+  version: string,
+  subject: string,
+): Promise<Failure[]> {
   const runner = await hostRunner(target);
   if (!runner) return [];
   const r = await runRaw([...runner, binary, '-v'], { timeoutMs: 60_000 });
   const line = (r.stdout.trim() || r.stderr.trim()).split('\n')[0] ?? '';
   const reported = parseReportedVersion(line);
   if (r.code !== 0 || reported !== version) {
-    return [{ check: 'delivery-runs', subject: `${subject}: ${target.packageName} release binary -v${runner.length ? ` (via ${runner[0]})` : ''}`, expected: `xsnap ${version} (XS ...)`, actual: r.code !== 0 ? `exit ${r.code}: ${line}` : line }];
+    return [
+      {
+        check: 'delivery-runs',
+        subject: `${subject}: ${target.packageName} release binary -v${runner.length ? ` (via ${runner[0]})` : ''}`,
+        expected: `xsnap ${version} (XS ...)`,
+        actual: r.code !== 0 ? `exit ${r.code}: ${line}` : line,
+      },
+    ];
   }
   return [];
 }
@@ -28,9 +47,19 @@ export interface DeterminismCheck {
 }
 
 /** Run the corpus (the manifest's seed and size) on the binary and compare every family digest and meter with the manifest's. */
-export async function checkDeterminismAgainst(binary: string, runner: string[], want: DeterminismRecord, profile: MathProfile, label: string): Promise<DeterminismCheck> {
+export async function checkDeterminismAgainst(
+  binary: string,
+  runner: string[],
+  want: DeterminismRecord,
+  profile: MathProfile,
+  label: string,
+): Promise<DeterminismCheck> {
   const run = await runDeterminism(binary, runner, { seed: want.seed, perFamily: want.perFamily });
-  const diffs = diffDeterminism({ label: 'manifest', record: want }, { label, record: run.record, raw: run.raw }, profile);
+  const diffs = diffDeterminism(
+    { label: 'manifest', record: want },
+    { label, record: run.record, raw: run.raw },
+    profile,
+  );
   const r = differencesToFailures(diffs, 'the manifest', label, 'delivery-determinism');
   return { failures: r.failures, reports: r.reports, results: totalResults(run.record), seconds: run.seconds };
 }

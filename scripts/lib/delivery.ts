@@ -29,7 +29,10 @@ const PM_ENTRY: Record<Exclude<PackageManager, 'npm'>, string> = {
 
 export function pmCommand(pm: PackageManager): string[] {
   if (pm === 'npm') return ['npm'];
-  if (!existsSync(PM_ENTRY[pm])) throw new OperationError(`${pm} is not installed in ${PM_DIR}: run bash scripts/setup.sh (npm ci --prefix tools/pm)`);
+  if (!existsSync(PM_ENTRY[pm]))
+    throw new OperationError(
+      `${pm} is not installed in ${PM_DIR}: run bash scripts/setup.sh (npm ci --prefix tools/pm)`,
+    );
   return [process.execPath, PM_ENTRY[pm]];
 }
 
@@ -88,18 +91,36 @@ export async function installSet(req: InstallRequest): Promise<InstallOutcome> {
   const { pm, dir, platform } = req;
   await mkdir(dir, { recursive: true });
   const optionalDependencies = Object.fromEntries(req.packages.map((p) => [p, req.version]));
-  const pj: Record<string, unknown> = { name: 'xsnap-delivery-check', version: '0.0.0', private: true, optionalDependencies };
+  const pj: Record<string, unknown> = {
+    name: 'xsnap-delivery-check',
+    version: '0.0.0',
+    private: true,
+    optionalDependencies,
+  };
   const registry = req.registry.replace(/\/?$/, '/');
   const host = new URL(registry).hostname;
   const emptyUser = join(dir, '.empty-npmrc');
   const emptyGlobal = join(dir, '.empty-global-npmrc');
   await writeFile(emptyUser, '');
   await writeFile(emptyGlobal, '');
-  const env = minimalEnv({ HOME: dir, XDG_CONFIG_HOME: join(dir, '.config'), XDG_CACHE_HOME: join(dir, '.cache'), NO_COLOR: '1', CI: '' }, { ...process.env, HOME: dir });
+  const env = minimalEnv(
+    { HOME: dir, XDG_CONFIG_HOME: join(dir, '.config'), XDG_CACHE_HOME: join(dir, '.cache'), NO_COLOR: '1', CI: '' },
+    { ...process.env, HOME: dir },
+  );
   let argv: string[];
   if (pm === 'npm') {
-    const flags = platform ? [`--os=${platform.os}`, `--cpu=${platform.cpu}`, ...(platform.libc ? [`--libc=${platform.libc}`] : [])] : [];
-    const common = [`--registry=${registry}`, `--userconfig=${emptyUser}`, `--globalconfig=${emptyGlobal}`, `--cache=${join(dir, '.npm-cache')}`, '--no-audit', '--no-fund', '--ignore-scripts'];
+    const flags = platform
+      ? [`--os=${platform.os}`, `--cpu=${platform.cpu}`, ...(platform.libc ? [`--libc=${platform.libc}`] : [])]
+      : [];
+    const common = [
+      `--registry=${registry}`,
+      `--userconfig=${emptyUser}`,
+      `--globalconfig=${emptyGlobal}`,
+      `--cache=${join(dir, '.npm-cache')}`,
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+    ];
     if (req.lockfile) {
       await writeFile(join(dir, 'package-lock.json'), await readFile(req.lockfile));
       argv = ['npm', 'ci', ...flags, ...common];
@@ -115,14 +136,32 @@ export async function installSet(req: InstallRequest): Promise<InstallOutcome> {
       'enableImmutableInstalls: false',
       `cacheFolder: "${join(dir, '.yarn-cache')}"`,
       ...(req.yarnDefaultAgeGate ? [] : ['npmMinimalAgeGate: 0']),
-      ...(platform ? [`supportedArchitectures:\n  os: ["${platform.os}"]\n  cpu: ["${platform.cpu}"]${platform.libc ? `\n  libc: ["${platform.libc}"]` : ''}`] : []),
+      ...(platform
+        ? [
+            `supportedArchitectures:\n  os: ["${platform.os}"]\n  cpu: ["${platform.cpu}"]${platform.libc ? `\n  libc: ["${platform.libc}"]` : ''}`,
+          ]
+        : []),
     ];
     await writeFile(join(dir, '.yarnrc.yml'), rc.join('\n') + '\n');
     argv = [...pmCommand('yarn'), 'install', '--mode=skip-build'];
   } else {
-    if (platform) pj.pnpm = { supportedArchitectures: { os: [platform.os], cpu: [platform.cpu], ...(platform.libc ? { libc: [platform.libc] } : {}) } };
+    if (platform)
+      pj.pnpm = {
+        supportedArchitectures: {
+          os: [platform.os],
+          cpu: [platform.cpu],
+          ...(platform.libc ? { libc: [platform.libc] } : {}),
+        },
+      };
     await writeFile(join(dir, '.npmrc'), `registry=${registry}\n`);
-    argv = [...pmCommand('pnpm'), 'install', '--ignore-scripts', `--store-dir=${join(dir, '.pnpm-store')}`, '--config.confirmModulesPurge=false', ...(req.pnpmMinimumReleaseAge !== undefined ? [`--config.minimum-release-age=${req.pnpmMinimumReleaseAge}`] : [])];
+    argv = [
+      ...pmCommand('pnpm'),
+      'install',
+      '--ignore-scripts',
+      `--store-dir=${join(dir, '.pnpm-store')}`,
+      '--config.confirmModulesPurge=false',
+      ...(req.pnpmMinimumReleaseAge !== undefined ? [`--config.minimum-release-age=${req.pnpmMinimumReleaseAge}`] : []),
+    ];
   }
   await writeFile(join(dir, 'package.json'), JSON.stringify(pj, null, 2) + '\n');
   const r = await runRaw(argv, { cwd: dir, env, timeoutMs: 300_000, what: `${pm} install` });
@@ -130,7 +169,14 @@ export async function installSet(req: InstallRequest): Promise<InstallOutcome> {
   const installed = existsSync(scope) ? (await readdir(scope)).map((n) => `@agoric/${n}`).sort() : [];
   const paths: Record<string, string> = {};
   for (const p of installed) paths[p] = await realpath(join(dir, 'node_modules', p));
-  return { pm, platform: platformLabel(platform ?? hostPlatform()), code: r.code, installed, paths, output: (r.stdout + r.stderr).trim() };
+  return {
+    pm,
+    platform: platformLabel(platform ?? hostPlatform()),
+    code: r.code,
+    installed,
+    paths,
+    output: (r.stdout + r.stderr).trim(),
+  };
 }
 
 /**
@@ -149,11 +195,22 @@ export async function checkOutcome(
   const target = targetFor(platform, among);
   const want = target ? [target.packageName] : [];
   if (o.code !== 0) {
-    failures.push({ check: 'delivery-install', subject, expected: 'the install succeeds', actual: `exit ${o.code}: ${o.output.split('\n').slice(-6).join(' / ')}` });
+    failures.push({
+      check: 'delivery-install',
+      subject,
+      expected: 'the install succeeds',
+      actual: `exit ${o.code}: ${o.output.split('\n').slice(-6).join(' / ')}`,
+    });
     return failures;
   }
   if (o.installed.join(',') !== want.join(',')) {
-    failures.push({ check: 'delivery-selection', subject, expected: want.length ? `exactly ${want.join(', ')}` : 'no package (none fits this platform)', actual: o.installed.join(', ') || 'nothing installed', hint: 'check os/cpu/libc of the platform packages' });
+    failures.push({
+      check: 'delivery-selection',
+      subject,
+      expected: want.length ? `exactly ${want.join(', ')}` : 'no package (none fits this platform)',
+      actual: o.installed.join(', ') || 'nothing installed',
+      hint: 'check os/cpu/libc of the platform packages',
+    });
   }
   if (!target || !o.paths[target.packageName]) return failures;
   const entry = manifest.targets?.[target.name];
@@ -169,7 +226,13 @@ export async function checkOutcome(
     if (sha !== want) {
       failures.push({ check: 'delivery-sha256', subject: where, expected: `${want} (manifest)`, actual: sha });
     }
-    if (((await stat(file)).mode & 0o111) !== 0o111) failures.push({ check: 'delivery-mode', subject: where, expected: 'executable', actual: ((await stat(file)).mode & 0o777).toString(8) });
+    if (((await stat(file)).mode & 0o111) !== 0o111)
+      failures.push({
+        check: 'delivery-mode',
+        subject: where,
+        expected: 'executable',
+        actual: ((await stat(file)).mode & 0o777).toString(8),
+      });
   }
   const release = join(o.paths[target.packageName], packageBinaryPath('release'));
   if (existsSync(release)) failures.push(...(await checkHostVersion(release, target, manifest.version, subject)));
@@ -183,7 +246,16 @@ export async function latestOfSet(registry: string, packages: string[]): Promise
   for (const p of packages) tags[p] = (await reader.packument(p))?.['dist-tags'].latest ?? null;
   const versions = new Set(Object.values(tags));
   if (versions.size !== 1 || versions.has(null)) {
-    throw new CheckFailed([{ check: 'delivery-latest', subject: `dist-tag latest on ${reader.registry}`, expected: 'one version on every package of the set', actual: Object.entries(tags).map(([p, v]) => `${p}: ${v ?? 'none'}`).join(', ') }]);
+    throw new CheckFailed([
+      {
+        check: 'delivery-latest',
+        subject: `dist-tag latest on ${reader.registry}`,
+        expected: 'one version on every package of the set',
+        actual: Object.entries(tags)
+          .map(([p, v]) => `${p}: ${v ?? 'none'}`)
+          .join(', '),
+      },
+    ]);
   }
   return [...versions][0]!;
 }

@@ -115,7 +115,10 @@ export function perFamilyFromEnv(env = process.env): number {
   if (!v) return SIZES.release;
   if (v in SIZES) return SIZES[v as SizeName];
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new OperationError(`XSNAP_DETERMINISM_SIZE must be quick, release or a positive integer, not ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new OperationError(
+      `XSNAP_DETERMINISM_SIZE must be quick, release or a positive integer, not ${JSON.stringify(v)}`,
+    );
   return n;
 }
 
@@ -143,7 +146,14 @@ export async function runDeterminism(binary: string, runner: string[], opts: Run
       const workerFor = async (tz: string) => {
         let w = workers.get(tz);
         if (!w) {
-          w = new XsnapWorker({ binary, runner, name: `determinism-${lane}`, meteringLimit: 0, env: workerEnv(tz), timeoutMs: opts.timeoutMs ?? 600_000 });
+          w = new XsnapWorker({
+            binary,
+            runner,
+            name: `determinism-${lane}`,
+            meteringLimit: 0,
+            env: workerEnv(tz),
+            timeoutMs: opts.timeoutMs ?? 600_000,
+          });
           workers.set(tz, w);
           await w.evaluate(corpus.source);
         }
@@ -168,7 +178,10 @@ export async function runDeterminism(binary: string, runner: string[], opts: Run
   for (const f of wanted) {
     const r = results.get(`${f.name}\0${LOCAL_TIME_ZONES[0]}`)!;
     const expected = f.kind === 'string' ? null : perFamily * 8;
-    if (expected !== null && r.bytes.length !== expected) throw new OperationError(`determinism corpus on ${binary}: family ${f.name} answered ${r.bytes.length} bytes, expected ${expected}`);
+    if (expected !== null && r.bytes.length !== expected)
+      throw new OperationError(
+        `determinism corpus on ${binary}: family ${f.name} answered ${r.bytes.length} bytes, expected ${expected}`,
+      );
     families[f.name] = { source: f.source, count: perFamily, sha256: sha256Hex(r.bytes), compute: r.compute };
     raw.set(f.name, r.bytes);
   }
@@ -224,7 +237,11 @@ function items(kind: FamilyInfo['kind'], bytes: Buffer): Buffer[] {
   if (kind !== 'string') return Array.from({ length: bytes.length / 8 }, (_, i) => bytes.subarray(i * 8, i * 8 + 8));
   const out: Buffer[] = [];
   let start = 0;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) { out.push(bytes.subarray(start, i)); start = i + 1; }
+  for (let i = 0; i < bytes.length; i++)
+    if (bytes[i] === 0x0a) {
+      out.push(bytes.subarray(start, i));
+      start = i + 1;
+    }
   return out;
 }
 
@@ -239,11 +256,29 @@ function showItem(kind: FamilyInfo['kind'], b: Buffer | undefined): string {
  * Compare two measurements family by family. `profile` decides which differences
  * fail: under "system" the libm families are host-dependent by design.
  */
-export function diffDeterminism(a: Measured, b: Measured, profile: MathProfile, known: KnownDivergence[] = readKnownDivergences()): FamilyDifference[] {
+export function diffDeterminism(
+  a: Measured,
+  b: Measured,
+  profile: MathProfile,
+  known: KnownDivergence[] = readKnownDivergences(),
+): FamilyDifference[] {
   const corpus = loadCorpus();
   const out: FamilyDifference[] = [];
-  if (a.record.corpusDigest !== b.record.corpusDigest || a.record.seed !== b.record.seed || a.record.perFamily !== b.record.perFamily) {
-    return [{ family: '(corpus)', source: 'xs', a: `corpus ${a.record.corpusDigest.slice(0, 12)} seed ${a.record.seed} x${a.record.perFamily}`, b: `corpus ${b.record.corpusDigest.slice(0, 12)} seed ${b.record.seed} x${b.record.perFamily}`, count: 0, verdict: 'fail' }];
+  if (
+    a.record.corpusDigest !== b.record.corpusDigest ||
+    a.record.seed !== b.record.seed ||
+    a.record.perFamily !== b.record.perFamily
+  ) {
+    return [
+      {
+        family: '(corpus)',
+        source: 'xs',
+        a: `corpus ${a.record.corpusDigest.slice(0, 12)} seed ${a.record.seed} x${a.record.perFamily}`,
+        b: `corpus ${b.record.corpusDigest.slice(0, 12)} seed ${b.record.seed} x${b.record.perFamily}`,
+        count: 0,
+        verdict: 'fail',
+      },
+    ];
   }
   const names = [...new Set([...Object.keys(a.record.families), ...Object.keys(b.record.families)])];
   for (const name of names) {
@@ -251,13 +286,31 @@ export function diffDeterminism(a: Measured, b: Measured, profile: MathProfile, 
     const fb = b.record.families[name];
     const info = corpus.families.find((f) => f.name === name);
     const source = info?.source ?? fa?.source ?? fb?.source ?? 'xs';
-    const verdict: FamilyDifference['verdict'] = known.some((k) => k.family === name) ? 'known' : source === 'libm' && profile === 'system' ? 'host-dependent' : 'fail';
+    const verdict: FamilyDifference['verdict'] = known.some((k) => k.family === name)
+      ? 'known'
+      : source === 'libm' && profile === 'system'
+        ? 'host-dependent'
+        : 'fail';
     if (!fa || !fb) {
-      out.push({ family: name, source, a: fa ? 'measured' : 'absent', b: fb ? 'measured' : 'absent', count: fa?.count ?? fb?.count ?? 0, verdict: 'fail' });
+      out.push({
+        family: name,
+        source,
+        a: fa ? 'measured' : 'absent',
+        b: fb ? 'measured' : 'absent',
+        count: fa?.count ?? fb?.count ?? 0,
+        verdict: 'fail',
+      });
       continue;
     }
     if (fa.sha256 === fb.sha256 && fa.compute === fb.compute) continue;
-    const d: FamilyDifference = { family: name, source, a: `sha256 ${fa.sha256}, compute ${fa.compute}`, b: `sha256 ${fb.sha256}, compute ${fb.compute}`, count: fa.count, verdict: fa.sha256 === fb.sha256 ? 'fail' : verdict };
+    const d: FamilyDifference = {
+      family: name,
+      source,
+      a: `sha256 ${fa.sha256}, compute ${fa.compute}`,
+      b: `sha256 ${fb.sha256}, compute ${fb.compute}`,
+      count: fa.count,
+      verdict: fa.sha256 === fb.sha256 ? 'fail' : verdict,
+    };
     const ra = a.raw?.get(name);
     const rb = b.raw?.get(name);
     if (ra && rb && info) {
@@ -272,7 +325,13 @@ export function diffDeterminism(a: Measured, b: Measured, profile: MathProfile, 
         }
       }
       d.differing = differing;
-      if (first >= 0) d.first = { index: first, input: corpus.inputs(name, a.record.seed, first + 1)[first], a: showItem(info.kind, ia[first]), b: showItem(info.kind, ib[first]) };
+      if (first >= 0)
+        d.first = {
+          index: first,
+          input: corpus.inputs(name, a.record.seed, first + 1)[first],
+          a: showItem(info.kind, ia[first]),
+          b: showItem(info.kind, ib[first]),
+        };
     }
     out.push(d);
   }
@@ -280,24 +339,34 @@ export function diffDeterminism(a: Measured, b: Measured, profile: MathProfile, 
 }
 
 /** Differences as failures (gated ones) and report lines (host-dependent and known ones). */
-export function differencesToFailures(diffs: FamilyDifference[], aLabel: string, bLabel: string, check: string): { failures: Failure[]; reports: string[] } {
+export function differencesToFailures(
+  diffs: FamilyDifference[],
+  aLabel: string,
+  bLabel: string,
+  check: string,
+): { failures: Failure[]; reports: string[] } {
   const failures: Failure[] = [];
   const reports: string[] = [];
   for (const d of diffs) {
     const how = d.differing !== undefined ? `${d.differing} of ${d.count} results differ` : 'digests differ';
-    const first = d.first ? `; first at #${d.first.index}: ${d.first.input} -> ${d.first.a} (${aLabel}) vs ${d.first.b} (${bLabel})` : '';
+    const first = d.first
+      ? `; first at #${d.first.index}: ${d.first.input} -> ${d.first.a} (${aLabel}) vs ${d.first.b} (${bLabel})`
+      : '';
     if (d.verdict === 'fail') {
       failures.push({
         check,
         subject: `${bLabel} vs ${aLabel}: family ${d.family} (${d.source})${d.first ? `, first differing input #${d.first.index}: ${d.first.input}` : ''}`,
         expected: d.first ? `${d.first.a} (${aLabel})` : `${d.a} (${aLabel})`,
         actual: d.first ? `${d.first.b} (${bLabel}); ${how}` : `${d.b} (${bLabel}); ${how}`,
-        hint: d.source === 'libm'
-          ? 'a libm family differs under the portable math profile: the portable libm is not portable here (compiler flags? a function resolved from the system libm?)'
-          : 'the targets compute different numbers: a consensus failure between validators. Do not release; find the cause (compiler contraction, libm, flags).',
+        hint:
+          d.source === 'libm'
+            ? 'a libm family differs under the portable math profile: the portable libm is not portable here (compiler flags? a function resolved from the system libm?)'
+            : 'the targets compute different numbers: a consensus failure between validators. Do not release; find the cause (compiler contraction, libm, flags).',
       });
     } else {
-      reports.push(`${d.verdict === 'known' ? 'known divergence' : 'host-dependent (system libm)'}: ${d.family}: ${bLabel} vs ${aLabel}: ${how}${first}`);
+      reports.push(
+        `${d.verdict === 'known' ? 'known divergence' : 'host-dependent (system libm)'}: ${d.family}: ${bLabel} vs ${aLabel}: ${how}${first}`,
+      );
     }
   }
   return { failures, reports };
@@ -310,13 +379,21 @@ export function differencesToFailures(diffs: FamilyDifference[], aLabel: string,
  * each target's (`subject` says where they were read). A target without one
  * counts as a profile of its own.
  */
-export function commonProfile(byTarget: Record<string, MathProfile | undefined>, subject?: string): { profile: MathProfile } | { failure: Failure } {
+export function commonProfile(
+  byTarget: Record<string, MathProfile | undefined>,
+  subject?: string,
+): { profile: MathProfile } | { failure: Failure } {
   const profiles = new Set(Object.values(byTarget));
   if (profiles.size <= 1) return { profile: [...profiles][0] ?? 'system' };
   return {
     failure: {
       check: 'math-profile',
-      subject: subject ?? Object.keys(byTarget).sort().map((n) => `${n}: ${byTarget[n]}`).join(', '),
+      subject:
+        subject ??
+        Object.keys(byTarget)
+          .sort()
+          .map((n) => `${n}: ${byTarget[n]}`)
+          .join(', '),
       expected: 'one math profile for every target',
       actual: [...profiles].join(' and '),
       hint: 'build every target with the same --math (the pin\'s "math")',
@@ -325,7 +402,10 @@ export function commonProfile(byTarget: Record<string, MathProfile | undefined>,
 }
 
 /** Every measurement against the first by label: gated differences as failures, the rest as report lines. */
-export function compareAcrossTargets(measured: Measured[], profile: MathProfile): { failures: Failure[]; reports: string[] } {
+export function compareAcrossTargets(
+  measured: Measured[],
+  profile: MathProfile,
+): { failures: Failure[]; reports: string[] } {
   const [ref, ...others] = [...measured].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   const failures: Failure[] = [];
   const reports: string[] = [];
@@ -338,10 +418,14 @@ export function compareAcrossTargets(measured: Measured[], profile: MathProfile)
 }
 
 /** The targets' recorded digests compared (manifest, CI check legs): one profile, then every target against the first. */
-export function compareTargetsDeterminism(entries: Record<string, { math?: { profile: MathProfile }; determinism?: DeterminismRecord }>): { failures: Failure[]; reports: string[] } {
+export function compareTargetsDeterminism(
+  entries: Record<string, { math?: { profile: MathProfile }; determinism?: DeterminismRecord }>,
+): { failures: Failure[]; reports: string[] } {
   const common = commonProfile(Object.fromEntries(Object.entries(entries).map(([n, e]) => [n, e.math?.profile])));
   if ('failure' in common) return { failures: [common.failure], reports: [] };
-  const measured = Object.entries(entries).filter(([, e]) => e.determinism).map(([label, e]) => ({ label, record: e.determinism! }));
+  const measured = Object.entries(entries)
+    .filter(([, e]) => e.determinism)
+    .map(([label, e]) => ({ label, record: e.determinism! }));
   return compareAcrossTargets(measured, common.profile);
 }
 
@@ -361,7 +445,11 @@ export interface DivergenceRow {
  */
 export function divergenceTable(comparisons: Array<{ column: string; a: Measured; b: Measured }>): DivergenceRow[] {
   const corpus = loadCorpus();
-  const rows = digestedFamilies(corpus).map((f) => ({ family: f.name, source: f.source, differing: {} as Record<string, number> }));
+  const rows = digestedFamilies(corpus).map((f) => ({
+    family: f.name,
+    source: f.source,
+    differing: {} as Record<string, number>,
+  }));
   for (const { column, a, b } of comparisons) {
     const diffs = diffDeterminism(a, b, 'portable', []);
     for (const row of rows) row.differing[column] = diffs.find((d) => d.family === row.family)?.differing ?? 0;
@@ -370,7 +458,8 @@ export function divergenceTable(comparisons: Array<{ column: string; a: Measured
 }
 
 export function renderDivergenceTable(rows: DivergenceRow[], columns: string[], perFamily: number): string {
-  const cell = (n: number) => (n === 0 ? 'equal' : `${n} (${((100 * n) / perFamily).toFixed(n * 1000 < perFamily ? 2 : 1)}%)`);
+  const cell = (n: number) =>
+    n === 0 ? 'equal' : `${n} (${((100 * n) / perFamily).toFixed(n * 1000 < perFamily ? 2 : 1)}%)`;
   return [
     `| family | source | ${columns.join(' | ')} |`,
     `|---|---|${columns.map(() => '---|').join('')}`,

@@ -57,7 +57,13 @@ export function readElf(buf: Buffer): ElfInfo {
   if (shoff + shnum * shentsize > buf.length) throw new Error('truncated ELF section headers');
   const sections = Array.from({ length: shnum }, (_, i) => {
     const o = shoff + i * shentsize;
-    return { type: buf.readUInt32LE(o + 4), offset: Number(buf.readBigUInt64LE(o + 24)), size: Number(buf.readBigUInt64LE(o + 32)), link: buf.readUInt32LE(o + 40), info: buf.readUInt32LE(o + 44) };
+    return {
+      type: buf.readUInt32LE(o + 4),
+      offset: Number(buf.readBigUInt64LE(o + 24)),
+      size: Number(buf.readBigUInt64LE(o + 32)),
+      link: buf.readUInt32LE(o + 40),
+      info: buf.readUInt32LE(o + 44),
+    };
   });
   const versions = new Set<string>();
   /** version index (vna_other) -> the library and version name it stands for */

@@ -36,8 +36,15 @@ export function formatFailure(f: Failure): string {
 /** One or more checks failed: exit 1, listing every failure. */
 export class CheckFailed extends Error {
   readonly exitCode = 1;
-  constructor(readonly failures: Failure[], summary?: string) {
-    super(summary ?? `${failures.length} check${failures.length === 1 ? '' : 's'} failed:\n` + failures.map((f) => '  ' + formatFailure(f)).join('\n'));
+  constructor(
+    readonly failures: Failure[],
+    summary?: string,
+  ) {
+    super(
+      summary ??
+        `${failures.length} check${failures.length === 1 ? '' : 's'} failed:\n` +
+          failures.map((f) => '  ' + formatFailure(f)).join('\n'),
+    );
   }
 }
 
@@ -47,7 +54,12 @@ export class OperationError extends Error {
 }
 
 export function exitCodeOf(err: unknown): number {
-  if (err && typeof err === 'object' && 'exitCode' in err && typeof (err as { exitCode: unknown }).exitCode === 'number') {
+  if (
+    err &&
+    typeof err === 'object' &&
+    'exitCode' in err &&
+    typeof (err as { exitCode: unknown }).exitCode === 'number'
+  ) {
     return (err as { exitCode: number }).exitCode;
   }
   return 1;

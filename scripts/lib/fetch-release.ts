@@ -11,7 +11,17 @@ import { CheckFailed, OperationError, UsageError, type Failure } from './errors.
 import { sha256Hex } from './hash.ts';
 import { entryProblem, unpackArtifacts, type UnpackResult } from './ci-artifact.ts';
 import { DIST_ARTIFACT_FILE, DIST_ARTIFACT_NAME } from './layout.ts';
-import { checkBuildRun, checkRepo, checkRunId, githubGet, releaseRunTitle, runJobProblems, RELEASE_WORKFLOW, tagVersion, type BuildRun } from './release-tag.ts';
+import {
+  checkBuildRun,
+  checkRepo,
+  checkRunId,
+  githubGet,
+  releaseRunTitle,
+  runJobProblems,
+  RELEASE_WORKFLOW,
+  tagVersion,
+  type BuildRun,
+} from './release-tag.ts';
 import type { Target } from './targets.ts';
 
 /** The artifact verify.yml uploads in a release run (release or rehearsal): the packed verified dist/. */
@@ -43,14 +53,31 @@ export interface FoundRun {
 }
 
 async function artifactOf(api: GitHubApi, runId: string): Promise<Artifact | { problem: string }> {
-  const r = await githubGet(api, `/actions/runs/${runId}/artifacts?name=${DIST_ARTIFACT_NAME}&per_page=100`, `about the artifacts of run ${runId}`);
-  if (r.status !== 200) throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot list the artifacts of run ${runId}`);
-  const list = ((r.body as { artifacts?: Array<Record<string, unknown>> }).artifacts ?? []).filter((a) => a.name === DIST_ARTIFACT_NAME);
-  if (list.length === 0) return { problem: `no artifact ${DIST_ARTIFACT_NAME} (only a release run's verify job uploads one)` };
+  const r = await githubGet(
+    api,
+    `/actions/runs/${runId}/artifacts?name=${DIST_ARTIFACT_NAME}&per_page=100`,
+    `about the artifacts of run ${runId}`,
+  );
+  if (r.status !== 200)
+    throw new OperationError(
+      `${r.url} answered ${r.status} ${r.statusText}: cannot list the artifacts of run ${runId}`,
+    );
+  const list = ((r.body as { artifacts?: Array<Record<string, unknown>> }).artifacts ?? []).filter(
+    (a) => a.name === DIST_ARTIFACT_NAME,
+  );
+  if (list.length === 0)
+    return { problem: `no artifact ${DIST_ARTIFACT_NAME} (only a release run's verify job uploads one)` };
   if (list.length > 1) return { problem: `${list.length} artifacts named ${DIST_ARTIFACT_NAME}` };
   const a = list[0];
   if (a.expired) return { problem: `its ${DIST_ARTIFACT_NAME} artifact has expired (kept 90 days)` };
-  return { id: Number(a.id), name: String(a.name), size: Number(a.size_in_bytes), expired: false, digest: typeof a.digest === 'string' ? a.digest : undefined, url: String(a.archive_download_url) };
+  return {
+    id: Number(a.id),
+    name: String(a.name),
+    size: Number(a.size_in_bytes),
+    expired: false,
+    digest: typeof a.digest === 'string' ? a.digest : undefined,
+    url: String(a.archive_download_url),
+  };
 }
 
 /**
@@ -62,16 +89,57 @@ async function checkRehearsalRun(api: GitHubApi, runId: string): Promise<{ run: 
   const subject = `run ${runId} of ${api.repo}`;
   const failures: Failure[] = [];
   const r = await githubGet(api, `/actions/runs/${runId}`, `about ${subject}`);
-  if (r.status === 404) throw new CheckFailed([{ check: 'build-run-exists', subject, expected: 'a workflow run of this repository', actual: 'not found' }]);
-  if (r.status !== 200) throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
-  const run = r.body as { event?: string; head_sha?: string; head_branch?: string | null; path?: string; display_title?: string; status?: string; conclusion?: string | null; html_url?: string };
-  const out: BuildRun = { id: runId, tagCommit: null, event: run.event, headSha: run.head_sha, headBranch: run.head_branch, path: run.path, title: run.display_title, status: run.status, conclusion: run.conclusion, url: run.html_url, failures };
-  if (String(run.path ?? '').replace(/@.*$/, '') !== RELEASE_WORKFLOW) failures.push({ check: 'build-run-workflow', subject, expected: RELEASE_WORKFLOW, actual: run.path ?? '(none)' });
-  if (run.status !== 'completed') failures.push({ check: 'build-run-completed', subject, expected: 'completed', actual: String(run.status), hint: 'wait for that run to finish' });
+  if (r.status === 404)
+    throw new CheckFailed([
+      { check: 'build-run-exists', subject, expected: 'a workflow run of this repository', actual: 'not found' },
+    ]);
+  if (r.status !== 200)
+    throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
+  const run = r.body as {
+    event?: string;
+    head_sha?: string;
+    head_branch?: string | null;
+    path?: string;
+    display_title?: string;
+    status?: string;
+    conclusion?: string | null;
+    html_url?: string;
+  };
+  const out: BuildRun = {
+    id: runId,
+    tagCommit: null,
+    event: run.event,
+    headSha: run.head_sha,
+    headBranch: run.head_branch,
+    path: run.path,
+    title: run.display_title,
+    status: run.status,
+    conclusion: run.conclusion,
+    url: run.html_url,
+    failures,
+  };
+  if (String(run.path ?? '').replace(/@.*$/, '') !== RELEASE_WORKFLOW)
+    failures.push({ check: 'build-run-workflow', subject, expected: RELEASE_WORKFLOW, actual: run.path ?? '(none)' });
+  if (run.status !== 'completed')
+    failures.push({
+      check: 'build-run-completed',
+      subject,
+      expected: 'completed',
+      actual: String(run.status),
+      hint: 'wait for that run to finish',
+    });
   const m = /^release (v\d+\.\d+\.\d+)(?: \(rehearsal\))?$/.exec(run.display_title ?? '');
-  if (!m) failures.push({ check: 'build-run-event', subject, expected: 'a release run titled "release vX.Y.Z" or "release vX.Y.Z (rehearsal)" (not a publish-only run: it builds nothing)', actual: `"${run.display_title}"` });
+  if (!m)
+    failures.push({
+      check: 'build-run-event',
+      subject,
+      expected:
+        'a release run titled "release vX.Y.Z" or "release vX.Y.Z (rehearsal)" (not a publish-only run: it builds nothing)',
+      actual: `"${run.display_title}"`,
+    });
   const j = await githubGet(api, `/actions/runs/${runId}/jobs?per_page=100`, `about the jobs of ${subject}`);
-  if (j.status !== 200) throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
+  if (j.status !== 200)
+    throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
   failures.push(...runJobProblems((j.body as { jobs?: [] }).jobs ?? [], subject));
   return { run: out, version: m ? tagVersion(m[1]) : undefined };
 }
@@ -90,7 +158,10 @@ export async function findReleaseRun(opts: { tag?: string; runId?: string } & Gi
     const { run, version } = await checkRehearsalRun(api, opts.runId!);
     if (run.failures.length) throw new CheckFailed(run.failures);
     const a = await artifactOf(api, run.id);
-    if ('problem' in a) throw new CheckFailed([{ check: 'artifact', subject: `run ${run.id}`, expected: DIST_ARTIFACT_NAME, actual: a.problem }]);
+    if ('problem' in a)
+      throw new CheckFailed([
+        { check: 'artifact', subject: `run ${run.id}`, expected: DIST_ARTIFACT_NAME, actual: a.problem },
+      ]);
     return { run, kind: 'rehearsal', version: version!, artifact: a, passedOver: [] };
   }
   const version = tagVersion(opts.tag);
@@ -99,15 +170,39 @@ export async function findReleaseRun(opts: { tag?: string; runId?: string } & Gi
   if (opts.runId) ids.push(opts.runId);
   else {
     const c = await githubGet(api, `/commits/tags/${encodeURIComponent(tag)}`, `which commit ${tag} is`);
-    if (c.status !== 200) throw new CheckFailed([{ check: 'tag-exists', subject: tag, expected: `a tag ${tag} in ${api.repo}`, actual: `${c.url} answered ${c.status}`, hint: 'before the tag exists, fetch a rehearsal run with --run-id <id>' }]);
+    if (c.status !== 200)
+      throw new CheckFailed([
+        {
+          check: 'tag-exists',
+          subject: tag,
+          expected: `a tag ${tag} in ${api.repo}`,
+          actual: `${c.url} answered ${c.status}`,
+          hint: 'before the tag exists, fetch a rehearsal run with --run-id <id>',
+        },
+      ]);
     const sha = String((c.body as { sha?: unknown }).sha);
     const workflow = RELEASE_WORKFLOW.split('/').pop()!;
-    const r = await githubGet(api, `/actions/workflows/${workflow}/runs?head_sha=${sha}&status=completed&per_page=100`, `the release runs of ${tag}`);
-    if (r.status !== 200) throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot list the release runs of ${tag}`);
-    const runs = ((r.body as { workflow_runs?: Array<{ id?: number; created_at?: string }> }).workflow_runs ?? []).slice();
+    const r = await githubGet(
+      api,
+      `/actions/workflows/${workflow}/runs?head_sha=${sha}&status=completed&per_page=100`,
+      `the release runs of ${tag}`,
+    );
+    if (r.status !== 200)
+      throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot list the release runs of ${tag}`);
+    const runs = (
+      (r.body as { workflow_runs?: Array<{ id?: number; created_at?: string }> }).workflow_runs ?? []
+    ).slice();
     runs.sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)) || Number(b.id) - Number(a.id));
     ids.push(...runs.map((x) => String(x.id)));
-    if (ids.length === 0) throw new CheckFailed([{ check: 'build-run-exists', subject: `${tag} (${sha})`, expected: `a completed ${RELEASE_WORKFLOW} run of the tag's commit`, actual: 'none' }]);
+    if (ids.length === 0)
+      throw new CheckFailed([
+        {
+          check: 'build-run-exists',
+          subject: `${tag} (${sha})`,
+          expected: `a completed ${RELEASE_WORKFLOW} run of the tag's commit`,
+          actual: 'none',
+        },
+      ]);
   }
   const passedOver: FoundRun['passedOver'] = [];
   let lastFailures: Failure[] = [];
@@ -127,7 +222,15 @@ export async function findReleaseRun(opts: { tag?: string; runId?: string } & Gi
     return { run, kind: 'tag', version, artifact: a, passedOver };
   }
   if (ids.length === 1) throw new CheckFailed(lastFailures);
-  throw new CheckFailed([{ check: 'build-run-verified', subject: tag, expected: `a verified release run of ${tag} with its ${DIST_ARTIFACT_NAME} artifact`, actual: `none of ${ids.length} runs: ${passedOver.map((p) => `${p.id} (${p.why})`).join('; ')}`, hint: 'name a run with --run-id to see every reason' }]);
+  throw new CheckFailed([
+    {
+      check: 'build-run-verified',
+      subject: tag,
+      expected: `a verified release run of ${tag} with its ${DIST_ARTIFACT_NAME} artifact`,
+      actual: `none of ${ids.length} runs: ${passedOver.map((p) => `${p.id} (${p.why})`).join('; ')}`,
+      hint: 'name a run with --run-id to see every reason',
+    },
+  ]);
 }
 
 /**
@@ -143,7 +246,11 @@ export async function downloadArtifact(api: GitHubApi, a: Artifact): Promise<Buf
   for (let hop = 0; hop < 5; hop++) {
     const sameOrigin = new URL(url).origin === apiOrigin;
     try {
-      res = await fetch(url, { headers: { accept: 'application/vnd.github+json', ...(sameOrigin ? auth : {}) }, redirect: 'manual', signal: AbortSignal.timeout(300_000) });
+      res = await fetch(url, {
+        headers: { accept: 'application/vnd.github+json', ...(sameOrigin ? auth : {}) },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(300_000),
+      });
     } catch (e) {
       throw new OperationError(`cannot download artifact ${a.id} from ${new URL(url).origin}: ${(e as Error).message}`);
     }
@@ -155,12 +262,24 @@ export async function downloadArtifact(api: GitHubApi, a: Artifact): Promise<Buf
     }
     break;
   }
-  if (!res || !res.ok) throw new OperationError(`downloading artifact ${a.id} answered ${res?.status} ${res?.statusText} (${new URL(url).origin})`);
+  if (!res || !res.ok)
+    throw new OperationError(
+      `downloading artifact ${a.id} answered ${res?.status} ${res?.statusText} (${new URL(url).origin})`,
+    );
   const data = Buffer.from(await res.arrayBuffer());
   if (a.digest) {
     const want = a.digest.replace(/^sha256:/, '');
     const got = sha256Hex(data);
-    if (got !== want) throw new CheckFailed([{ check: 'artifact-digest', subject: `artifact ${a.id} (${a.name})`, expected: `sha256 ${want} (recorded by GitHub at upload)`, actual: `sha256 ${got}`, hint: 'the download was altered or cut short: fetch again' }]);
+    if (got !== want)
+      throw new CheckFailed([
+        {
+          check: 'artifact-digest',
+          subject: `artifact ${a.id} (${a.name})`,
+          expected: `sha256 ${want} (recorded by GitHub at upload)`,
+          actual: `sha256 ${got}`,
+          hint: 'the download was altered or cut short: fetch again',
+        },
+      ]);
   }
   return data;
 }
@@ -171,21 +290,36 @@ export function tarFromZip(zip: Buffer, subject: string): Buffer {
   try {
     files = unzipSync(new Uint8Array(zip));
   } catch (e) {
-    throw new CheckFailed([{ check: 'artifact-zip', subject, expected: 'a zip archive', actual: (e as Error).message }]);
+    throw new CheckFailed([
+      { check: 'artifact-zip', subject, expected: 'a zip archive', actual: (e as Error).message },
+    ]);
   }
   const names = Object.keys(files);
   const failures: Failure[] = [];
   for (const n of names) {
     const p = entryProblem(n, n.endsWith('/') ? 'Directory' : 'File');
-    if (p) failures.push({ check: 'artifact-entry', subject: `${subject}: ${n}`, expected: 'a plain file name', actual: p });
+    if (p)
+      failures.push({ check: 'artifact-entry', subject: `${subject}: ${n}`, expected: 'a plain file name', actual: p });
   }
-  if (names.length !== 1 || names[0] !== DIST_ARTIFACT_FILE) failures.push({ check: 'artifact-zip', subject, expected: `exactly ${DIST_ARTIFACT_FILE}`, actual: names.join(', ') || 'nothing' });
+  if (names.length !== 1 || names[0] !== DIST_ARTIFACT_FILE)
+    failures.push({
+      check: 'artifact-zip',
+      subject,
+      expected: `exactly ${DIST_ARTIFACT_FILE}`,
+      actual: names.join(', ') || 'nothing',
+    });
   if (failures.length) throw new CheckFailed(failures);
   return Buffer.from(files[DIST_ARTIFACT_FILE]);
 }
 
 /** Download, check and unpack into `dist` (ci-artifact.ts's checks: entries, binaries against build-info, every target present). */
-export async function fetchRelease(opts: { found: FoundRun; api: GitHubApi; dist: string; targets: Target[]; replace?: boolean }): Promise<UnpackResult & { zipSha256: string }> {
+export async function fetchRelease(opts: {
+  found: FoundRun;
+  api: GitHubApi;
+  dist: string;
+  targets: Target[];
+  replace?: boolean;
+}): Promise<UnpackResult & { zipSha256: string }> {
   const zip = await downloadArtifact(opts.api, opts.found.artifact);
   const tar = tarFromZip(zip, `artifact ${opts.found.artifact.id} of run ${opts.found.run.id}`);
   const work = await mkdtemp(join(tmpdir(), 'xsnap-fetch-'));

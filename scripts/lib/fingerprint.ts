@@ -64,8 +64,15 @@ export async function readCorpus(dir = CORPUS_DIR): Promise<Corpus> {
   if (!files.includes(PRELUDE)) throw new OperationError(`fingerprint corpus ${dir} has no ${PRELUDE}`);
   const sources = new Map<string, string>();
   for (const f of files) sources.set(f, await readFile(join(dir, f), 'utf8'));
-  const digest = sha256Hex(canonicalJson({ harness: HARNESS_VERSION, files: Object.fromEntries(files.map((f) => [f, sha256Hex(sources.get(f)!)])) }, 0));
-  const workloads = files.filter((f) => !f.startsWith('_')).map((f) => [f.slice(0, -3), sources.get(f)!] as [string, string]);
+  const digest = sha256Hex(
+    canonicalJson(
+      { harness: HARNESS_VERSION, files: Object.fromEntries(files.map((f) => [f, sha256Hex(sources.get(f)!)])) },
+      0,
+    ),
+  );
+  const workloads = files
+    .filter((f) => !f.startsWith('_'))
+    .map((f) => [f.slice(0, -3), sources.get(f)!] as [string, string]);
   if (workloads.length === 0) throw new OperationError(`fingerprint corpus ${dir} has no workloads`);
   return { digest, prelude: sources.get(PRELUDE)!, workloads };
 }
@@ -89,7 +96,11 @@ export interface FingerprintOptions {
   onRestoreDivergence?: (failure: Failure) => void;
 }
 
-export async function fingerprintBinary(binaryPath: string, runner: string[], opts: FingerprintOptions = {}): Promise<Fingerprint> {
+export async function fingerprintBinary(
+  binaryPath: string,
+  runner: string[],
+  opts: FingerprintOptions = {},
+): Promise<Fingerprint> {
   const corpus = await readCorpus(opts.corpusDir);
   const work = await mkdtemp(join(tmpdir(), 'xsnap-fingerprint-'));
   try {
@@ -119,11 +130,17 @@ export async function fingerprintBinary(binaryPath: string, runner: string[], op
     else if (failures.length) {
       // one line per binary: the details are the same on every run (see PLAN.md, "Findings")
       const workloads = [...new Set(failures.map((f) => /workload (\S+):/.exec(f.subject)?.[1] ?? f.subject))];
-      log.warn(`${binaryPath}: restored from its own heap snapshot, the worker diverges on ${workloads.join(', ')} (${failures.length} values, the same on every target: see PLAN.md, "Findings"; XSNAP_DEBUG=1 shows them)`);
+      log.warn(
+        `${binaryPath}: restored from its own heap snapshot, the worker diverges on ${workloads.join(', ')} (${failures.length} values, the same on every target: see PLAN.md, "Findings"; XSNAP_DEBUG=1 shows them)`,
+      );
       if (process.env.XSNAP_DEBUG) failures.forEach((f) => log.warn(formatFailure(f)));
     }
     const workloads = Object.fromEntries(results.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return { corpusDigest: corpus.digest, digest: fingerprintDigest({ corpusDigest: corpus.digest, workloads }), workloads };
+    return {
+      corpusDigest: corpus.digest,
+      digest: fingerprintDigest({ corpusDigest: corpus.digest, workloads }),
+      workloads,
+    };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -155,12 +172,14 @@ async function runWorkload(
     });
   const quit = async (w: XsnapWorker, what: string) => {
     const code = await step(w, what, () => w.close());
-    if (code !== 0) throw new OperationError(`fingerprint of ${label}: step ${what}: worker exited with ${code}, expected 0`);
+    if (code !== 0)
+      throw new OperationError(`fingerprint of ${label}: step ${what}: worker exited with ${code}, expected 0`);
   };
   const step = async <T>(w: XsnapWorker, what: string, f: () => Promise<T>): Promise<T> => {
     try {
       const r = await f();
-      if (opts.onStep && r && typeof r === 'object' && 'reply' in r) opts.onStep(name, what, r as unknown as WorkerReply);
+      if (opts.onStep && r && typeof r === 'object' && 'reply' in r)
+        opts.onStep(name, what, r as unknown as WorkerReply);
       return r;
     } catch (e) {
       w.kill();
@@ -187,15 +206,38 @@ async function runWorkload(
   await quit(restored, 'quit restored');
 
   const failures: Failure[] = [];
-  const hint = 'a worker restored from a heap snapshot behaves differently from the one that wrote it: a vat reloaded from a snapshot would diverge from one that was not';
+  const hint =
+    'a worker restored from a heap snapshot behaves differently from the one that wrote it: a vat reloaded from a snapshot would diverge from one that was not';
   if (!again.reply.equals(replies.resume.reply)) {
-    failures.push({ check: 'fingerprint-restore', subject: `${label}: result of resume after -r`, expected: preview(replies.resume.reply), actual: preview(again.reply), hint });
+    failures.push({
+      check: 'fingerprint-restore',
+      subject: `${label}: result of resume after -r`,
+      expected: preview(replies.resume.reply),
+      actual: preview(again.reply),
+      hint,
+    });
   }
   for (const k of ['compute', 'allocate', 'currentHeapCount']) {
-    if (again.meter[k] !== replies.resume.meter[k]) failures.push({ check: 'fingerprint-restore', subject: `${label}: meter ${k} of resume after -r`, expected: String(replies.resume.meter[k]), actual: String(again.meter[k]), hint });
+    if (again.meter[k] !== replies.resume.meter[k])
+      failures.push({
+        check: 'fingerprint-restore',
+        subject: `${label}: meter ${k} of resume after -r`,
+        expected: String(replies.resume.meter[k]),
+        actual: String(again.meter[k]),
+        hint,
+      });
   }
-  const [snapAfterRun, snapAfterResume, snapRestored] = await Promise.all([snapshot, afterResume, againSnapshot].map((p) => sha256File(p)));
-  if (snapRestored !== snapAfterResume) failures.push({ check: 'fingerprint-restore', subject: `${label}: heap snapshot after resume, restored vs original worker`, expected: snapAfterResume, actual: snapRestored, hint });
+  const [snapAfterRun, snapAfterResume, snapRestored] = await Promise.all(
+    [snapshot, afterResume, againSnapshot].map((p) => sha256File(p)),
+  );
+  if (snapRestored !== snapAfterResume)
+    failures.push({
+      check: 'fingerprint-restore',
+      subject: `${label}: heap snapshot after resume, restored vs original worker`,
+      expected: snapAfterResume,
+      actual: snapRestored,
+      hint,
+    });
 
   const meter: Meter = {};
   for (const s of STEPS) for (const [k, v] of Object.entries(replies[s]!.meter)) meter[`${s}.${k}`] = v;
@@ -221,18 +263,31 @@ export function compareFingerprints(byTarget: Record<string, Fingerprint>): Fail
   for (const name of names) {
     const recomputed = fingerprintDigest(byTarget[name]);
     if (recomputed !== byTarget[name].digest) {
-      failures.push({ check: 'fingerprint-digest', subject: `${name}: fingerprint digest does not match its workloads`, expected: recomputed, actual: byTarget[name].digest, hint: 'the fingerprint was edited or computed otherwise: measure it again' });
+      failures.push({
+        check: 'fingerprint-digest',
+        subject: `${name}: fingerprint digest does not match its workloads`,
+        expected: recomputed,
+        actual: byTarget[name].digest,
+        hint: 'the fingerprint was edited or computed otherwise: measure it again',
+      });
     }
   }
   if (failures.length || names.length < 2) return failures;
   const [refName, ...others] = names;
   const ref = byTarget[refName];
-  const hint = 'the targets behave differently on the same input: a consensus failure between validators on these platforms. Do not release; find the cause (compiler, libm, flags).';
+  const hint =
+    'the targets behave differently on the same input: a consensus failure between validators on these platforms. Do not release; find the cause (compiler, libm, flags).';
   for (const name of others) {
     const fp = byTarget[name];
     const pair = `${name} vs ${refName}`;
     if (fp.corpusDigest !== ref.corpusDigest) {
-      failures.push({ check: 'fingerprint-corpus', subject: `${pair}: fingerprints come from different corpora`, expected: ref.corpusDigest, actual: fp.corpusDigest, hint: 'fingerprint every target with the same committed corpus and harness' });
+      failures.push({
+        check: 'fingerprint-corpus',
+        subject: `${pair}: fingerprints come from different corpora`,
+        expected: ref.corpusDigest,
+        actual: fp.corpusDigest,
+        hint: 'fingerprint every target with the same committed corpus and harness',
+      });
       continue;
     }
     if (fp.digest === ref.digest) continue;
@@ -241,18 +296,51 @@ export function compareFingerprints(byTarget: Record<string, Fingerprint>): Fail
       const a = ref.workloads[w];
       const b = fp.workloads[w];
       if (!a || !b) {
-        failures.push({ check: 'fingerprint-workload', subject: `${pair}: workload ${w}`, expected: a ? 'present' : 'absent', actual: b ? 'present' : 'absent', hint });
+        failures.push({
+          check: 'fingerprint-workload',
+          subject: `${pair}: workload ${w}`,
+          expected: a ? 'present' : 'absent',
+          actual: b ? 'present' : 'absent',
+          hint,
+        });
         continue;
       }
-      if (a.resultSha256 !== b.resultSha256) failures.push({ check: 'fingerprint-result', subject: `${pair}: workload ${w} result bytes`, expected: `sha256 ${a.resultSha256} (${refName})`, actual: `sha256 ${b.resultSha256} (${name})`, hint });
+      if (a.resultSha256 !== b.resultSha256)
+        failures.push({
+          check: 'fingerprint-result',
+          subject: `${pair}: workload ${w} result bytes`,
+          expected: `sha256 ${a.resultSha256} (${refName})`,
+          actual: `sha256 ${b.resultSha256} (${name})`,
+          hint,
+        });
       for (const k of [...new Set([...Object.keys(a.meter), ...Object.keys(b.meter)])].sort()) {
-        if (a.meter[k] !== b.meter[k]) failures.push({ check: 'fingerprint-meter', subject: `${pair}: workload ${w} meter ${k}`, expected: `${a.meter[k]} (${refName})`, actual: `${b.meter[k]} (${name})`, hint });
+        if (a.meter[k] !== b.meter[k])
+          failures.push({
+            check: 'fingerprint-meter',
+            subject: `${pair}: workload ${w} meter ${k}`,
+            expected: `${a.meter[k]} (${refName})`,
+            actual: `${b.meter[k]} (${name})`,
+            hint,
+          });
       }
-      if (a.snapshotSha256 !== b.snapshotSha256) failures.push({ check: 'fingerprint-snapshot', subject: `${pair}: workload ${w} heap snapshot`, expected: `sha256 ${a.snapshotSha256} (${refName})`, actual: `sha256 ${b.snapshotSha256} (${name})`, hint });
+      if (a.snapshotSha256 !== b.snapshotSha256)
+        failures.push({
+          check: 'fingerprint-snapshot',
+          subject: `${pair}: workload ${w} heap snapshot`,
+          expected: `sha256 ${a.snapshotSha256} (${refName})`,
+          actual: `sha256 ${b.snapshotSha256} (${name})`,
+          hint,
+        });
     }
     // digests differ in something none of the checks above names (an extra field, say): still a difference
     if (fp.digest !== ref.digest && failures.every((f) => !f.subject.startsWith(pair))) {
-      failures.push({ check: 'fingerprint-digest', subject: `${pair}: fingerprint digest`, expected: ref.digest, actual: fp.digest, hint });
+      failures.push({
+        check: 'fingerprint-digest',
+        subject: `${pair}: fingerprint digest`,
+        expected: ref.digest,
+        actual: fp.digest,
+        hint,
+      });
     }
   }
   return failures;

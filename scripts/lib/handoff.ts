@@ -38,7 +38,9 @@ export function handoffOf(manifestText: string, opts: { file: string; distTag?: 
   const known = TARGETS.filter((t) => names.includes(t.name));
   const unknown = names.filter((n) => !known.some((t) => t.name === n));
   if (unknown.length) throw new UsageError(`manifest ${opts.file}: unknown target(s) ${unknown.join(', ')}`);
-  const optionalDependencies = Object.fromEntries(known.map((t) => [t.packageName, version]).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const optionalDependencies = Object.fromEntries(
+    known.map((t) => [t.packageName, version]).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
   const distTag = opts.distTag ?? 'latest';
   const name = manifestName(version);
   const sha = sha256Hex(manifestText);
@@ -109,9 +111,16 @@ leaves these windows.
 }
 
 /** Read dist/release's manifest and render its hand-off. */
-export function handoffFromDist(dist: string, version: string, distTag?: string): { file: string; text: string; handoff: Handoff } {
+export function handoffFromDist(
+  dist: string,
+  version: string,
+  distTag?: string,
+): { file: string; text: string; handoff: Handoff } {
   const file = manifestPath(dist, version);
-  if (!existsSync(file)) throw new UsageError(`${file} is missing: run npx tsx scripts/generate-manifest.ts first (the hand-off is derived from the manifest's bytes)`);
+  if (!existsSync(file))
+    throw new UsageError(
+      `${file} is missing: run npx tsx scripts/generate-manifest.ts first (the hand-off is derived from the manifest's bytes)`,
+    );
   const handoff = handoffOf(readFileSync(file, 'utf8'), { file, distTag });
   return { file: handoffPath(dist), text: renderHandoff(handoff), handoff };
 }
@@ -128,11 +137,13 @@ export function handoffProblems(dist: string, manifestText: string, manifestFile
   const want = renderHandoff(handoffOf(manifestText, { file: manifestFile, distTag: tag }));
   if (text === want) return [];
   const sha = sha256Hex(manifestText);
-  return [{
-    check: 'handoff',
-    subject: `dist/release/${HANDOFF_NAME}`,
-    expected: `the hand-off of ${manifestFile} (manifest sha256 ${sha})`,
-    actual: text.includes(sha) ? 'other text' : 'another manifest sha256',
-    hint: 'regenerate it: npx tsx scripts/generate-manifest.ts --handoff',
-  }];
+  return [
+    {
+      check: 'handoff',
+      subject: `dist/release/${HANDOFF_NAME}`,
+      expected: `the hand-off of ${manifestFile} (manifest sha256 ${sha})`,
+      actual: text.includes(sha) ? 'other text' : 'another manifest sha256',
+      hint: 'regenerate it: npx tsx scripts/generate-manifest.ts --handoff',
+    },
+  ];
 }

@@ -47,7 +47,10 @@ export function idOf(value: unknown): string {
 
 /** SHA256SUMS, in `sha256sum -c` format: "<hex>  <name>", sorted by name. */
 export function renderSums(entries: Record<string, string>): string {
-  return Object.keys(entries).sort().map((name) => `${entries[name]}  ${name}\n`).join('');
+  return Object.keys(entries)
+    .sort()
+    .map((name) => `${entries[name]}  ${name}\n`)
+    .join('');
 }
 
 export function parseSums(text: string): { entries: Record<string, string>; bad: string[] } {

@@ -38,7 +38,9 @@ export function registryRuntime(flavour: RegistryFlavour): { node: string; modul
   const node = join(REGISTRY9_DIR, 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
   const module = join(REGISTRY9_DIR, 'node_modules', 'verdaccio');
   if (!existsSync(node) || !existsSync(join(module, 'package.json'))) {
-    throw new OperationError(`the staging registry (Verdaccio 9 on Node 24) is not installed in ${REGISTRY9_DIR}${existsSync(join(REGISTRY9_DIR, 'node_modules')) ? ` for ${process.platform}-${process.arch}` : ''}: run bash scripts/setup.sh (npm ci --prefix tools/registry9)`);
+    throw new OperationError(
+      `the staging registry (Verdaccio 9 on Node 24) is not installed in ${REGISTRY9_DIR}${existsSync(join(REGISTRY9_DIR, 'node_modules')) ? ` for ${process.platform}-${process.arch}` : ''}: run bash scripts/setup.sh (npm ci --prefix tools/registry9)`,
+    );
   }
   return { node, module };
 }
@@ -109,7 +111,10 @@ function alive(pid: number): boolean {
 
 async function whoami(url: string, token: string): Promise<boolean> {
   try {
-    const res = await fetch(new URL('-/whoami', url), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(new URL('-/whoami', url), {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(5000),
+    });
     await res.arrayBuffer();
     return res.ok;
   } catch {
@@ -140,7 +145,14 @@ async function tokenFor(url: string, dir: string): Promise<{ token: string; user
     fetch(new URL(`-/user/org.couchdb.user:${name}`, url), {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() }),
+      body: JSON.stringify({
+        _id: `org.couchdb.user:${name}`,
+        name,
+        password,
+        type: 'user',
+        roles: [],
+        date: new Date().toISOString(),
+      }),
     });
   let res = await put(user, {});
   if (res.status === 409) {
@@ -156,7 +168,9 @@ async function tokenFor(url: string, dir: string): Promise<{ token: string; user
   }
   const body = (await res.json().catch(() => ({}))) as { token?: string; error?: string };
   if (!res.ok || !body.token) {
-    throw new OperationError(`local registry ${url}: could not create or log in user ${user} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`);
+    throw new OperationError(
+      `local registry ${url}: could not create or log in user ${user} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`,
+    );
   }
   registerSecret(body.token);
   writeFileSync(tokenFile, body.token + '\n', { mode: 0o600 });
@@ -208,7 +222,15 @@ export async function startLocalRegistry(
   closeSync(logFd);
   const ready = child.stdio[3] as Readable;
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new OperationError(`local registry did not start within ${(opts.timeoutMs ?? 30000) / 1000} s${logTail(logFile)}`)), opts.timeoutMs ?? 30000);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new OperationError(
+            `local registry did not start within ${(opts.timeoutMs ?? 30000) / 1000} s${logTail(logFile)}`,
+          ),
+        ),
+      opts.timeoutMs ?? 30000,
+    );
     let out = '';
     ready.on('data', (d: Buffer) => {
       out += d.toString();
@@ -293,7 +315,16 @@ function readState(file: string): StateFile | undefined {
   }
 }
 
-function handle(url: string, token: string, user: string, dir: string, pid: number, started: boolean, flavour: RegistryFlavour, stop: LocalRegistry['stop']): LocalRegistry {
+function handle(
+  url: string,
+  token: string,
+  user: string,
+  dir: string,
+  pid: number,
+  started: boolean,
+  flavour: RegistryFlavour,
+  stop: LocalRegistry['stop'],
+): LocalRegistry {
   return { url, token, user, dir, pid, started, flavour, stop };
 }
 

@@ -26,7 +26,8 @@ function decodeVersion(v: number): string {
 }
 
 export function readMachO(buf: Buffer): MachOInfo {
-  if (buf.length >= 4 && buf.readUInt32BE(0) === FAT_MAGIC) throw new Error('a universal (fat) Mach-O; each package ships one architecture');
+  if (buf.length >= 4 && buf.readUInt32BE(0) === FAT_MAGIC)
+    throw new Error('a universal (fat) Mach-O; each package ships one architecture');
   if (buf.length < 32 || buf.readUInt32LE(0) !== MH_MAGIC_64) throw new Error('not a 64-bit Mach-O file (bad magic)');
   const cpuType = buf.readUInt32LE(4);
   const ncmds = buf.readUInt32LE(16);
@@ -37,7 +38,8 @@ export function readMachO(buf: Buffer): MachOInfo {
     const cmd = buf.readUInt32LE(off);
     const size = buf.readUInt32LE(off + 4);
     if (size < 8) throw new Error('corrupt Mach-O load command size');
-    if (cmd === LC_BUILD_VERSION && buf.readUInt32LE(off + 8) === PLATFORM_MACOS) minMacos = decodeVersion(buf.readUInt32LE(off + 12));
+    if (cmd === LC_BUILD_VERSION && buf.readUInt32LE(off + 8) === PLATFORM_MACOS)
+      minMacos = decodeVersion(buf.readUInt32LE(off + 12));
     if (cmd === LC_VERSION_MIN_MACOSX) minMacos = decodeVersion(buf.readUInt32LE(off + 8));
     off += size;
   }

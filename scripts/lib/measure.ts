@@ -82,22 +82,33 @@ export async function fingerprintFor(
   const runner = await hostRunner(t);
   const carried = await carriedFingerprint(dist, t, fromDir);
   if (carried && carried.binarySha256 !== releaseSha256) {
-    return { failures: [{
-      check: 'fingerprint', subject: `${t.name}: ${carried.file}`,
-      expected: `measured on the release binary with sha256 ${releaseSha256}`,
-      actual: `measured on ${carried.binarySha256}`,
-      hint: `measure it again where ${t.name} runs: ${measureThere}`,
-    }] };
+    return {
+      failures: [
+        {
+          check: 'fingerprint',
+          subject: `${t.name}: ${carried.file}`,
+          expected: `measured on the release binary with sha256 ${releaseSha256}`,
+          actual: `measured on ${carried.binarySha256}`,
+          hint: `measure it again where ${t.name} runs: ${measureThere}`,
+        },
+      ],
+    };
   }
   if (runner) {
     const measured = await measureFingerprint(binaryPath(dist, t.name, 'release'), runner, subject);
     if (!measured.fingerprint) return { failures: measured.failures };
     const fingerprint = measured.fingerprint;
     if (carried && carried.fingerprint.digest !== fingerprint.digest) {
-      return { failures: [{
-        check: 'fingerprint', subject: `${t.name}: ${carried.file} against a fresh measurement here`,
-        expected: fingerprint.digest, actual: carried.fingerprint.digest,
-      }] };
+      return {
+        failures: [
+          {
+            check: 'fingerprint',
+            subject: `${t.name}: ${carried.file} against a fresh measurement here`,
+            expected: fingerprint.digest,
+            actual: carried.fingerprint.digest,
+          },
+        ],
+      };
     }
     const det = await measureDeterminism(binaryPath(dist, t.name, 'release'), runner, subject);
     return { fingerprint, determinism: det.record, failures: det.failures };
@@ -107,20 +118,30 @@ export async function fingerprintFor(
     return { fingerprint: carried.fingerprint, determinism: carried.determinism, failures: [] };
   }
   if (carried) {
-    return { failures: [{
-      check: 'determinism', subject: `${t.name}: ${carried.file}`,
-      expected: 'determinism digests measured where the target runs', actual: 'none (measured by an older harness?)',
-      hint: `measure it again: ${measureThere}`,
-    }] };
+    return {
+      failures: [
+        {
+          check: 'determinism',
+          subject: `${t.name}: ${carried.file}`,
+          expected: 'determinism digests measured where the target runs',
+          actual: 'none (measured by an older harness?)',
+          hint: `measure it again: ${measureThere}`,
+        },
+      ],
+    };
   }
   return {
-    failures: [{
-      check: 'fingerprint', subject,
-      expected: `a fingerprint measured where ${t.name} runs (${fingerprintPath(dist, t.name)}, or a manifest in ` +
-        '--fingerprints-from)',
-      actual: `none, and ${t.name} cannot run on ${process.platform}-${process.arch}`,
-      hint: `on a ${t.os}-${t.cpu} host run ${measureThere} and bring dist/${t.name}/fingerprint.json here`,
-    }],
+    failures: [
+      {
+        check: 'fingerprint',
+        subject,
+        expected:
+          `a fingerprint measured where ${t.name} runs (${fingerprintPath(dist, t.name)}, or a manifest in ` +
+          '--fingerprints-from)',
+        actual: `none, and ${t.name} cannot run on ${process.platform}-${process.arch}`,
+        hint: `on a ${t.os}-${t.cpu} host run ${measureThere} and bring dist/${t.name}/fingerprint.json here`,
+      },
+    ],
   };
 }
 
@@ -184,10 +205,16 @@ export async function writeFingerprintFiles(dist: string, targets: Target[]): Pr
       continue;
     }
     const measured = await measureFingerprint(bin, runner, `${t.name} release binary (${bin})`);
-    if (!measured.fingerprint) { failures.push(...measured.failures); continue; }
+    if (!measured.fingerprint) {
+      failures.push(...measured.failures);
+      continue;
+    }
     const fingerprint = measured.fingerprint;
     const det = await measureDeterminism(bin, runner, `${t.name} release binary (${bin})`);
-    if (!det.record) { failures.push(...det.failures); continue; }
+    if (!det.record) {
+      failures.push(...det.failures);
+      continue;
+    }
     const binarySha256 = await sha256File(bin);
     const record: FingerprintFile = { target: t.name, binarySha256, fingerprint, determinism: det.record };
     const file = fingerprintPath(dist, t.name);

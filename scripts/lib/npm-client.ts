@@ -42,10 +42,16 @@ export function normaliseRegistry(url: string): string {
     throw new UsageError(`registry "${displayRegistry(url)}" is not a URL`);
   }
   if (u.username || u.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) {
-    throw new UsageError('the registry URL carries credentials (user:password@): refused, and not echoed; give the token in NPM_TOKEN / NODE_AUTH_TOKEN instead');
+    throw new UsageError(
+      'the registry URL carries credentials (user:password@): refused, and not echoed; give the token in NPM_TOKEN / NODE_AUTH_TOKEN instead',
+    );
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`registry "${url}" must be an http(s) URL`);
-  if (isPublicRegistry(u.toString()) && u.protocol !== 'https:') throw new UsageError(`registry "${url}": the public npm registry only over https (http would send the token in clear)`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new UsageError(`registry "${url}" must be an http(s) URL`);
+  if (isPublicRegistry(u.toString()) && u.protocol !== 'https:')
+    throw new UsageError(
+      `registry "${url}": the public npm registry only over https (http would send the token in clear)`,
+    );
   return u.toString().replace(/\/?$/, '/');
 }
 
@@ -59,7 +65,15 @@ export function tokenFromEnv(env = process.env): string | undefined {
 export interface Packument {
   name: string;
   'dist-tags': Record<string, string>;
-  versions: Record<string, { name: string; version: string; dist: { tarball: string; integrity?: string; shasum?: string }; deprecated?: string }>;
+  versions: Record<
+    string,
+    {
+      name: string;
+      version: string;
+      dist: { tarball: string; integrity?: string; shasum?: string };
+      deprecated?: string;
+    }
+  >;
   /** publish time per version (ISO), as registries report it */
   time?: Record<string, string>;
 }
@@ -228,10 +242,23 @@ export class NpmClient extends RegistryReader {
   }
 
   /** Run the npm CLI against this registry with the temporary config and a minimal environment. */
-  async npm(args: string[], what: string, opts: { extraEnv?: Record<string, string | undefined>; cwd?: string } = {}): Promise<RunResult> {
+  async npm(
+    args: string[],
+    what: string,
+    opts: { extraEnv?: Record<string, string | undefined>; cwd?: string } = {},
+  ): Promise<RunResult> {
     if (this.disposed) throw new Error('npm client used after dispose()');
     const env = minimalEnv({ NO_COLOR: '1', ...opts.extraEnv });
-    const argv = ['npm', ...args, '--registry', this.registry, '--userconfig', this.userconfig, '--globalconfig', this.globalconfig];
+    const argv = [
+      'npm',
+      ...args,
+      '--registry',
+      this.registry,
+      '--userconfig',
+      this.userconfig,
+      '--globalconfig',
+      this.globalconfig,
+    ];
     const r = await runRaw(argv, { cwd: opts.cwd ?? this.configDir, env, what });
     return { code: r.code, stdout: redact(r.stdout), stderr: redact(r.stderr) };
   }
@@ -253,7 +280,9 @@ export class NpmClient extends RegistryReader {
   async whoami(): Promise<string> {
     const r = await this.npm(['whoami'], 'npm whoami');
     if (r.code !== 0) {
-      throw new OperationError(`the token does not work on ${this.registry} (npm whoami exit ${r.code}): ${lastLines(r.stderr)}${nextStep('check NPM_TOKEN / NODE_AUTH_TOKEN is a valid automation token for this registry')}`);
+      throw new OperationError(
+        `the token does not work on ${this.registry} (npm whoami exit ${r.code}): ${lastLines(r.stderr)}${nextStep('check NPM_TOKEN / NODE_AUTH_TOKEN is a valid automation token for this registry')}`,
+      );
     }
     return r.stdout.trim();
   }
@@ -271,7 +300,10 @@ export class NpmClient extends RegistryReader {
    * until approved. `oidc` hands the GitHub Actions OIDC variables to this one
    * command (trusted publishing), and to nothing else.
    */
-  async stagePublish(tarball: TarballBytes, opts: PublishOptions & { oidc?: boolean }): Promise<RunResult & { id?: string }> {
+  async stagePublish(
+    tarball: TarballBytes,
+    opts: PublishOptions & { oidc?: boolean },
+  ): Promise<RunResult & { id?: string }> {
     const args = ['stage', 'publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
     if (opts.dryRun) args.push('--dry-run');
     if (opts.provenance) args.push('--provenance');
@@ -287,7 +319,13 @@ export class NpmClient extends RegistryReader {
    */
   private async npmRead(args: string[], what: string, opts: { cwd?: string } = {}): Promise<RunResult> {
     let r = await this.npm(args, what, opts);
-    for (let attempt = 1; attempt < 5 && r.code !== 0 && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr); attempt++) {
+    for (
+      let attempt = 1;
+      attempt < 5 &&
+      r.code !== 0 &&
+      /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr);
+      attempt++
+    ) {
       log.info(`${what}: ${lastLines(r.stderr, 1)}; asking again (${attempt + 1}/5)`);
       await new Promise((res) => setTimeout(res, 250 * 2 ** attempt));
       r = await this.npm(args, what, opts);
@@ -298,14 +336,18 @@ export class NpmClient extends RegistryReader {
   /** `npm stage list <pkg> --json`: what is staged for a package (any version). */
   async stageList(pkg: string): Promise<StagedVersion[]> {
     const r = await this.npmRead(['stage', 'list', pkg, '--json'], `npm stage list ${pkg}`);
-    if (r.code !== 0) throw new OperationError(`${pkg}: could not list its staged versions on ${this.registry} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    if (r.code !== 0)
+      throw new OperationError(
+        `${pkg}: could not list its staged versions on ${this.registry} (npm exit ${r.code}): ${lastLines(r.stderr)}`,
+      );
     let parsed: unknown;
     try {
       parsed = JSON.parse(r.stdout.trim() || '[]');
     } catch {
       throw new OperationError(`${pkg}: npm stage list --json printed no JSON: ${lastLines(r.stdout)}`);
     }
-    if (!Array.isArray(parsed)) throw new OperationError(`${pkg}: npm stage list --json printed ${JSON.stringify(parsed).slice(0, 200)}`);
+    if (!Array.isArray(parsed))
+      throw new OperationError(`${pkg}: npm stage list --json printed ${JSON.stringify(parsed).slice(0, 200)}`);
     return (parsed as StagedVersion[]).filter((e) => e.packageName === pkg);
   }
 
@@ -315,9 +357,11 @@ export class NpmClient extends RegistryReader {
     const dir = join(this.configDir, `download-${++this.copies}`);
     mkdirSync(dir, { mode: 0o700 });
     const r = await this.npmRead(['stage', 'download', id], `npm stage download ${id}`, { cwd: dir });
-    if (r.code !== 0) throw new OperationError(`staged ${id}: download failed (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    if (r.code !== 0)
+      throw new OperationError(`staged ${id}: download failed (npm exit ${r.code}): ${lastLines(r.stderr)}`);
     const files = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
-    if (files.length !== 1) throw new OperationError(`staged ${id}: npm stage download left ${files.length} tarballs in ${dir}`);
+    if (files.length !== 1)
+      throw new OperationError(`staged ${id}: npm stage download left ${files.length} tarballs in ${dir}`);
     const data = readFileSync(join(dir, files[0]));
     rmSync(dir, { recursive: true, force: true });
     return data;
@@ -332,17 +376,24 @@ export class NpmClient extends RegistryReader {
   async stageReject(id: string, otp?: string): Promise<void> {
     checkStageId(id);
     const r = await this.npm(['stage', 'reject', id, ...(otp ? ['--otp', otp] : [])], `npm stage reject ${id}`);
-    if (r.code !== 0) throw new OperationError(`could not reject staged ${id} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    if (r.code !== 0)
+      throw new OperationError(`could not reject staged ${id} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
   }
 
   async distTagAdd(pkg: string, version: string, tag: string): Promise<void> {
     const r = await this.npm(['dist-tag', 'add', `${pkg}@${version}`, tag], 'npm dist-tag add');
-    if (r.code !== 0) throw new OperationError(`${pkg}: could not point dist-tag "${tag}" at ${version} (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    if (r.code !== 0)
+      throw new OperationError(
+        `${pkg}: could not point dist-tag "${tag}" at ${version} (npm exit ${r.code}): ${lastLines(r.stderr)}`,
+      );
   }
 
   async distTagRm(pkg: string, tag: string): Promise<void> {
     const r = await this.npm(['dist-tag', 'rm', pkg, tag], 'npm dist-tag rm');
-    if (r.code !== 0) throw new OperationError(`${pkg}: could not remove dist-tag "${tag}" (npm exit ${r.code}): ${lastLines(r.stderr)}`);
+    if (r.code !== 0)
+      throw new OperationError(
+        `${pkg}: could not remove dist-tag "${tag}" (npm exit ${r.code}): ${lastLines(r.stderr)}`,
+      );
   }
 }
 
@@ -360,7 +411,8 @@ export interface StagedVersion {
 
 /** A stage id as npm prints it; anything else never reaches a command line. */
 export function checkStageId(id: string): void {
-  if (!/^[0-9a-zA-Z][0-9a-zA-Z-]{3,99}$/.test(id)) throw new UsageError(`"${id}" is not a stage id (see npm stage list)`);
+  if (!/^[0-9a-zA-Z][0-9a-zA-Z-]{3,99}$/.test(id))
+    throw new UsageError(`"${id}" is not a stage id (see npm stage list)`);
 }
 
 /**
@@ -377,7 +429,10 @@ export function oidcEnv(env = process.env): Record<string, string> {
 }
 
 /** Create a client, run fn, and always remove the temporary config. */
-export async function withNpmClient<T>(opts: { registry: string; token?: string }, fn: (c: NpmClient) => Promise<T>): Promise<T> {
+export async function withNpmClient<T>(
+  opts: { registry: string; token?: string },
+  fn: (c: NpmClient) => Promise<T>,
+): Promise<T> {
   const client = new NpmClient(opts);
   try {
     return await fn(client);

@@ -167,7 +167,9 @@ export async function templateDrift(root = PACKAGE_TEMPLATES): Promise<Failure[]
       const actual = existsSync(file) ? await readFile(file, 'utf8') : null;
       if (actual !== want[name]) {
         failures.push({
-          check: 'package-template', subject: file, expected: 'the content generated from the target table',
+          check: 'package-template',
+          subject: file,
+          expected: 'the content generated from the target table',
           actual: actual === null ? 'missing' : 'different content',
           hint: 'run npx tsx scripts/stage-packages.ts --update-templates',
         });
@@ -175,7 +177,10 @@ export async function templateDrift(root = PACKAGE_TEMPLATES): Promise<Failure[]
     }
     for (const extra of have.filter((n) => !(n in want))) {
       failures.push({
-        check: 'package-template', subject: join(dir, extra), expected: 'no such file', actual: 'present',
+        check: 'package-template',
+        subject: join(dir, extra),
+        expected: 'no such file',
+        actual: 'present',
         hint: 'remove it or add it to scripts/lib/package-text.ts',
       });
     }
@@ -209,7 +214,9 @@ export function fillNotice(template: string, version: string, info: BuildInfo): 
     xsnapNativeCommit: s.xsnapNativeCommit,
     sourceVersion: s.version,
     sourceKind: s.kind,
-    sourceIntegrity: Object.entries(s.integrity).map(([k, v]) => `${k} ${v}`).join('; '),
+    sourceIntegrity: Object.entries(s.integrity)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('; '),
     treeDigest: s.treeDigest,
     compiler: info.toolchain.compiler,
     buildRoot: info.toolchain.buildRootId

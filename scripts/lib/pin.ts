@@ -73,7 +73,11 @@ function need(cond: unknown, file: string, msg: string): asserts cond {
 function checkArchive(a: unknown, file: string, field: string): ArchivePin {
   const x = a as Partial<ArchivePin> | undefined;
   need(x && typeof x === 'object', file, `source.${field} is missing`);
-  need(typeof x.repo === 'string' && /^[\w.-]+\/[\w.-]+$/.test(x.repo), file, `source.${field}.repo must be "owner/name"`);
+  need(
+    typeof x.repo === 'string' && /^[\w.-]+\/[\w.-]+$/.test(x.repo),
+    file,
+    `source.${field}.repo must be "owner/name"`,
+  );
   need(typeof x.commit === 'string' && HEX40.test(x.commit), file, `source.${field}.commit must be a 40-hex commit`);
   need(typeof x.sha256 === 'string' && HEX64.test(x.sha256), file, `source.${field}.sha256 must be 64 hex digits`);
   return { repo: x.repo, commit: x.commit, sha256: x.sha256 };
@@ -91,9 +95,17 @@ export function parsePin(raw: unknown, file: string): Pin {
   switch (s.kind) {
     case 'npm': {
       need(typeof s.package === 'string' && s.package.length > 0, file, 'source.package is missing');
-      need(typeof s.integrity === 'string' && /^sha512-[A-Za-z0-9+/]+=*$/.test(s.integrity), file, 'source.integrity must be a sha512 SRI string');
+      need(
+        typeof s.integrity === 'string' && /^sha512-[A-Za-z0-9+/]+=*$/.test(s.integrity),
+        file,
+        'source.integrity must be a sha512 SRI string',
+      );
       for (const k of ['moddableCommit', 'xsnapNativeCommit'] as const) {
-        need(s[k] === undefined || (typeof s[k] === 'string' && HEX40.test(s[k] as string)), file, `source.${k} must be a 40-hex commit`);
+        need(
+          s[k] === undefined || (typeof s[k] === 'string' && HEX40.test(s[k] as string)),
+          file,
+          `source.${k} must be a 40-hex commit`,
+        );
       }
       return { version, file, math, source: s as unknown as NpmSource };
     }
@@ -113,7 +125,9 @@ export function parsePin(raw: unknown, file: string): Pin {
       need(typeof s.path === 'string' && s.path.length > 0, file, 'source.path is missing');
       return { version, file, math, source: { kind: 'dir', path: resolve(dirname(file), s.path) } };
     default:
-      throw new UsageError(`pin ${file}: source.kind must be "npm", "agoric-sdk" or "dir", not ${JSON.stringify(s.kind)}`);
+      throw new UsageError(
+        `pin ${file}: source.kind must be "npm", "agoric-sdk" or "dir", not ${JSON.stringify(s.kind)}`,
+      );
   }
 }
 

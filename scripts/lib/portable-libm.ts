@@ -49,16 +49,33 @@ export function readLibmPin(file = LIBM_PIN_FILE): LibmPin {
   } catch (e) {
     throw new UsageError(`portable libm pin ${file}: ${(e as Error).message}`);
   }
-  const ok = typeof v.library === 'string' && typeof v.version === 'string' && typeof v.poolPath === 'string' && !v.poolPath.includes('..') &&
-    typeof v.sha256 === 'string' && /^[0-9a-f]{64}$/.test(v.sha256) && Array.isArray(v.files) && v.files.length > 0 && v.files.every((f) => typeof f === 'string' && /^[\w]+$/.test(f));
-  if (!ok) throw new UsageError(`portable libm pin ${file}: needs library, version, poolPath, sha256 (64 hex) and files (names under src/math/)`);
+  const ok =
+    typeof v.library === 'string' &&
+    typeof v.version === 'string' &&
+    typeof v.poolPath === 'string' &&
+    !v.poolPath.includes('..') &&
+    typeof v.sha256 === 'string' &&
+    /^[0-9a-f]{64}$/.test(v.sha256) &&
+    Array.isArray(v.files) &&
+    v.files.length > 0 &&
+    v.files.every((f) => typeof f === 'string' && /^[\w]+$/.test(f));
+  if (!ok)
+    throw new UsageError(
+      `portable libm pin ${file}: needs library, version, poolPath, sha256 (64 hex) and files (names under src/math/)`,
+    );
   return v as LibmPin;
 }
 
 export async function mathInfo(profile: MathInfo['profile'], pin = readLibmPin()): Promise<MathInfo> {
   if (profile === 'system') return { profile };
   const shims = await Promise.all(SHIM_FILES.map(async (f) => `${f}\0${sha256Hex(await readFile(join(LIBM_DIR, f)))}`));
-  return { profile, library: pin.library, version: pin.version, integrity: `sha256:${pin.sha256}`, buildDigest: sha256Hex([...pin.files, ...shims].join('\n')) };
+  return {
+    profile,
+    library: pin.library,
+    version: pin.version,
+    integrity: `sha256:${pin.sha256}`,
+    buildDigest: sha256Hex([...pin.files, ...shims].join('\n')),
+  };
 }
 
 export const libmUrl = (pin: LibmPin) => `${debianMirror().replace(/\/+$/, '')}/${pin.poolPath}`;
@@ -76,7 +93,15 @@ export async function fetchLibmArchive(pin = readLibmPin()): Promise<Buffer> {
   const data = await download(url, `${pin.library} ${pin.version} sources`);
   const actual = sha256Hex(data);
   if (actual !== pin.sha256) {
-    throw new CheckFailed([{ check: 'source-integrity', subject: `${pin.library} ${pin.version} archive ${url} (${LIBM_PIN_FILE})`, expected: `sha256 ${pin.sha256}`, actual: `sha256 ${actual}`, hint: 'the archive does not match the pinned sha256; nothing was unpacked or cached' }]);
+    throw new CheckFailed([
+      {
+        check: 'source-integrity',
+        subject: `${pin.library} ${pin.version} archive ${url} (${LIBM_PIN_FILE})`,
+        expected: `sha256 ${pin.sha256}`,
+        actual: `sha256 ${actual}`,
+        hint: 'the archive does not match the pinned sha256; nothing was unpacked or cached',
+      },
+    ]);
   }
   await mkdir(join(cacheDir(), 'libm'), { recursive: true });
   await writeFile(`${file}.partial-${process.pid}`, data);
@@ -89,7 +114,14 @@ export async function fetchLibmArchive(pin = readLibmPin()): Promise<Buffer> {
  * generic fp_arch.h) with our shims, and return the commands that compile them
  * and archive the objects, with paths as the compiler sees them (`insideDir`).
  */
-export async function prepareLibmBuild(opts: { hostDir: string; insideDir: string; compiler: string; target: Target; extraFlags: string[]; pin?: LibmPin }): Promise<{ script: string; archive: string }> {
+export async function prepareLibmBuild(opts: {
+  hostDir: string;
+  insideDir: string;
+  compiler: string;
+  target: Target;
+  extraFlags: string[];
+  pin?: LibmPin;
+}): Promise<{ script: string; archive: string }> {
   // returns `script`: the path (as the compiler sees it) of a shell script doing the work
   const pin = opts.pin ?? readLibmPin();
   const data = await fetchLibmArchive(pin);
@@ -107,7 +139,16 @@ export async function prepareLibmBuild(opts: { hostDir: string; insideDir: strin
     },
   });
   const missing = [...wanted].filter((w) => !existsSync(join(opts.hostDir, w)));
-  if (missing.length) throw new CheckFailed(missing.map((m) => ({ check: 'portable-libm-sources', subject: `${top} archive`, expected: `contains ${m}`, actual: 'missing', hint: `fix files in ${LIBM_PIN_FILE}` })));
+  if (missing.length)
+    throw new CheckFailed(
+      missing.map((m) => ({
+        check: 'portable-libm-sources',
+        subject: `${top} archive`,
+        expected: `contains ${m}`,
+        actual: 'missing',
+        hint: `fix files in ${LIBM_PIN_FILE}`,
+      })),
+    );
   for (const f of SHIM_FILES) {
     await mkdir(join(opts.hostDir, 'shim', f.includes('/') ? f.slice(0, f.lastIndexOf('/')) : ''), { recursive: true });
     await copyFile(join(LIBM_DIR, f), join(opts.hostDir, 'shim', f));
@@ -115,11 +156,18 @@ export async function prepareLibmBuild(opts: { hostDir: string; insideDir: strin
   const inside = opts.insideDir;
   const darwin = opts.target.os === 'darwin';
   const flags = [
-    '-std=c99', '-O2', '-ffp-contract=off', '-frounding-math',
+    '-std=c99',
+    '-O2',
+    '-ffp-contract=off',
+    '-frounding-math',
     // aarch64 compilers define these; musl's log/log2/pow then call __builtin_fma. Take x86-64's path everywhere.
-    '-U__FP_FAST_FMA', '-U__FP_FAST_FMAF',
+    '-U__FP_FAST_FMA',
+    '-U__FP_FAST_FMAF',
     `-ffile-prefix-map=${inside}=.`,
-    '-include', `${inside}/shim/prelude.h`, `-I${inside}/src/internal`, `-I${inside}/arch/generic`,
+    '-include',
+    `${inside}/shim/prelude.h`,
+    `-I${inside}/src/internal`,
+    `-I${inside}/arch/generic`,
     ...(darwin ? [`-I${inside}/shim/include-darwin`] : []),
     ...opts.extraFlags,
   ];
@@ -128,9 +176,12 @@ export async function prepareLibmBuild(opts: { hostDir: string; insideDir: strin
   const archive = `${inside}/libxsnap-portable-m.a`;
   const ar = opts.compiler.replace(/(gcc|cc)$/, 'ar');
   const lines = ['set -ex', `cd ${q(inside)}`];
-  for (const s of sources) lines.push(`${q(opts.compiler)} ${flags.map(q).join(' ')} -c ${q(s)} -o ${q(s.replace(/[/.]/g, '_') + '.o')}`);
+  for (const s of sources)
+    lines.push(`${q(opts.compiler)} ${flags.map(q).join(' ')} -c ${q(s)} -o ${q(s.replace(/[/.]/g, '_') + '.o')}`);
   // D: deterministic (no timestamps, uids); objects in a fixed order
-  lines.push(`${q(ar)} ${darwin ? 'rcs' : 'rcsD'} ${q(archive)} ${sources.map((s) => q(s.replace(/[/.]/g, '_') + '.o')).join(' ')}`);
+  lines.push(
+    `${q(ar)} ${darwin ? 'rcs' : 'rcsD'} ${q(archive)} ${sources.map((s) => q(s.replace(/[/.]/g, '_') + '.o')).join(' ')}`,
+  );
   await writeFile(join(opts.hostDir, 'build.sh'), lines.join('\n') + '\n');
   return { script: `${inside}/build.sh`, archive };
 }

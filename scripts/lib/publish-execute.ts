@@ -29,7 +29,11 @@ export function retryPolicyFromEnv(env = process.env): RetryPolicy {
     if (!Number.isInteger(v) || v < min) throw new UsageError(`${k}=${raw}: must be a whole number >= ${min}`);
     return v;
   };
-  return { publishAttempts: n('XSNAP_PUBLISH_ATTEMPTS', 3, 1), readAttempts: n('XSNAP_READBACK_ATTEMPTS', 8, 1), baseMs: n('XSNAP_RETRY_BASE_MS', 500, 0) };
+  return {
+    publishAttempts: n('XSNAP_PUBLISH_ATTEMPTS', 3, 1),
+    readAttempts: n('XSNAP_READBACK_ATTEMPTS', 8, 1),
+    baseMs: n('XSNAP_RETRY_BASE_MS', 500, 0),
+  };
 }
 
 export interface PackageOutcome {
@@ -55,11 +59,20 @@ export const backoff = (policy: RetryPolicy, attempt: number) => Math.min(policy
  * 409 "this package is already present".
  */
 export function isPublishConflict(npmOutput: string): boolean {
-  return /cannot publish over|previously published version|package is already present|EPUBLISHCONFLICT|\bE409\b/i.test(npmOutput);
+  return /cannot publish over|previously published version|package is already present|EPUBLISHCONFLICT|\bE409\b/i.test(
+    npmOutput,
+  );
 }
 
 /** Publish one tarball under the staging tag; after a failure look at what landed before trying again. */
-async function publishOne(client: NpmClient, plan: Plan, p: PackagePlan, member: SetMember, policy: RetryPolicy, out: PackageOutcome): Promise<void> {
+async function publishOne(
+  client: NpmClient,
+  plan: Plan,
+  p: PackagePlan,
+  member: SetMember,
+  policy: RetryPolicy,
+  out: PackageOutcome,
+): Promise<void> {
   const entry = member.entry;
   const bytes = verifiedBytes(member);
   let lastError = '';
@@ -77,8 +90,15 @@ async function publishOne(client: NpmClient, plan: Plan, p: PackagePlan, member:
       // landed although the registry's reads did not show it yet. Whose bytes
       // they are is the read-back's question: it waits out the lag and compares.
       out.publish = attempt === 1 ? 'already' : 'published';
-      const answer = lastError.split('\n').filter((l) => isPublishConflict(l)).pop()?.replace(/^\s*npm error\s*/, '') ?? lastError;
-      log.warn(`${p.package}@${plan.version}: the registry says this version is already there (${answer}); the read-back checks it is ours`);
+      const answer =
+        lastError
+          .split('\n')
+          .filter((l) => isPublishConflict(l))
+          .pop()
+          ?.replace(/^\s*npm error\s*/, '') ?? lastError;
+      log.warn(
+        `${p.package}@${plan.version}: the registry says this version is already there (${answer}); the read-back checks it is ours`,
+      );
       return;
     }
     // The answer may be lost although the registry stored it (a dropped connection).
@@ -89,15 +109,21 @@ async function publishOne(client: NpmClient, plan: Plan, p: PackagePlan, member:
       return;
     }
     if (now.status === 'different') {
-      throw new NotResumable(`${p.package}@${plan.version}: the registry now holds other bytes (${now.integrity}); refusing to continue`);
+      throw new NotResumable(
+        `${p.package}@${plan.version}: the registry now holds other bytes (${now.integrity}); refusing to continue`,
+      );
     }
     if (attempt < policy.publishAttempts) {
       const wait = backoff(policy, attempt);
-      log.warn(`${p.package}: publish attempt ${attempt}/${policy.publishAttempts} failed (${lastError.split('\n')[0]}); retrying in ${(wait / 1000).toFixed(1)} s`);
+      log.warn(
+        `${p.package}: publish attempt ${attempt}/${policy.publishAttempts} failed (${lastError.split('\n')[0]}); retrying in ${(wait / 1000).toFixed(1)} s`,
+      );
       await sleep(wait);
     }
   }
-  throw new Error(`${p.package}@${plan.version}: publish failed after ${policy.publishAttempts} attempts: ${lastError}`);
+  throw new Error(
+    `${p.package}@${plan.version}: publish failed after ${policy.publishAttempts} attempts: ${lastError}`,
+  );
 }
 
 export interface ReadBackOptions {
@@ -111,12 +137,19 @@ export interface ReadBackOptions {
  * Read a package back until the registry serves our bytes (bounded, with
  * backoff). Other bytes at the version end it at once: waiting cannot help.
  */
-export async function readBack(reader: RegistryReader, entry: ManifestEntry, version: string, policy: RetryPolicy, opts: ReadBackOptions = {}): Promise<{ failures: Failure[]; distTags: Record<string, string> }> {
+export async function readBack(
+  reader: RegistryReader,
+  entry: ManifestEntry,
+  version: string,
+  policy: RetryPolicy,
+  opts: ReadBackOptions = {},
+): Promise<{ failures: Failure[]; distTags: Record<string, string> }> {
   let last = await checkPublishedPackage(reader, entry, version);
   for (let attempt = 1; last.status !== 'ok' && attempt < policy.readAttempts; attempt++) {
     if (last.status === 'different' || (last.status === 'corrupt' && !opts.retryCorrupt)) break;
     const wait = backoff(policy, attempt);
-    if (!opts.quiet) log.info(`${entry.package}: not readable yet (${last.status}); reading again in ${(wait / 1000).toFixed(1)} s`);
+    if (!opts.quiet)
+      log.info(`${entry.package}: not readable yet (${last.status}); reading again in ${(wait / 1000).toFixed(1)} s`);
     await sleep(wait);
     last = await checkPublishedPackage(reader, entry, version);
   }
@@ -142,14 +175,28 @@ export function stagingTagVersion(tag: string): string | null {
  * from the preflight, which may be minutes old), and whether moving it to
  * `version` would break the latest-only-forward rule.
  */
-export async function recheckTagMove(reader: RegistryReader, packages: string[], tag: string, version: string): Promise<{ current: Record<string, string | null>; problem: ReturnType<typeof latestMoveProblem> }> {
+export async function recheckTagMove(
+  reader: RegistryReader,
+  packages: string[],
+  tag: string,
+  version: string,
+): Promise<{ current: Record<string, string | null>; problem: ReturnType<typeof latestMoveProblem> }> {
   const current: Record<string, string | null> = {};
-  await Promise.all(packages.map(async (pkg) => {
-    const doc = await reader.packument(pkg);
-    current[pkg] = doc?.['dist-tags'][tag] ?? null;
-  }));
+  await Promise.all(
+    packages.map(async (pkg) => {
+      const doc = await reader.packument(pkg);
+      current[pkg] = doc?.['dist-tags'][tag] ?? null;
+    }),
+  );
   const moving = packages.filter((pkg) => current[pkg] !== version);
-  return { current, problem: latestMoveProblem(tag, version, moving.map((pkg) => ({ package: pkg, current: current[pkg] }))) };
+  return {
+    current,
+    problem: latestMoveProblem(
+      tag,
+      version,
+      moving.map((pkg) => ({ package: pkg, current: current[pkg] })),
+    ),
+  };
 }
 
 /**
@@ -158,34 +205,56 @@ export async function recheckTagMove(reader: RegistryReader, packages: string[],
  * tags of newer versions may belong to a release under way: left, and said.
  * Cosmetic: a failure is a warning.
  */
-async function tidyStagingTags(client: NpmClient, plan: Plan, distTags: Map<string, Record<string, string>>, warnings: string[]): Promise<void> {
-  await Promise.all(plan.packages.map(async (p) => {
-    for (const tag of Object.keys(distTags.get(p.package) ?? {})) {
-      const v = stagingTagVersion(tag);
-      if (v === null) continue;
-      if (v === plan.version || semver.lt(v, plan.version)) {
-        try {
-          await client.distTagRm(p.package, tag);
-          if (v !== plan.version) log.info(`${p.package}: removed "${tag}" left by an abandoned release of ${v}`);
-        } catch (e) {
-          const w = `${(e as Error).message}; "${tag}" is left on ${p.package}: remove it with npm dist-tag rm ${p.package} ${tag}`;
+async function tidyStagingTags(
+  client: NpmClient,
+  plan: Plan,
+  distTags: Map<string, Record<string, string>>,
+  warnings: string[],
+): Promise<void> {
+  await Promise.all(
+    plan.packages.map(async (p) => {
+      for (const tag of Object.keys(distTags.get(p.package) ?? {})) {
+        const v = stagingTagVersion(tag);
+        if (v === null) continue;
+        if (v === plan.version || semver.lt(v, plan.version)) {
+          try {
+            await client.distTagRm(p.package, tag);
+            if (v !== plan.version) log.info(`${p.package}: removed "${tag}" left by an abandoned release of ${v}`);
+          } catch (e) {
+            const w = `${(e as Error).message}; "${tag}" is left on ${p.package}: remove it with npm dist-tag rm ${p.package} ${tag}`;
+            warnings.push(w);
+            log.warn(w);
+          }
+        } else {
+          const w = `${p.package}: "${tag}" (a newer release, ${v}, not finished) is left as it is`;
           warnings.push(w);
           log.warn(w);
         }
-      } else {
-        const w = `${p.package}: "${tag}" (a newer release, ${v}, not finished) is left as it is`;
-        warnings.push(w);
-        log.warn(w);
       }
-    }
-  }));
+    }),
+  );
 }
 
 /** Carry out a plan that preflight accepted (not refused, not a dry run). */
-export async function executePlan(plan: Plan, members: SetMember[], client: NpmClient, policy: RetryPolicy): Promise<ExecuteResult> {
+export async function executePlan(
+  plan: Plan,
+  members: SetMember[],
+  client: NpmClient,
+  policy: RetryPolicy,
+): Promise<ExecuteResult> {
   const memberOf = (pkg: string) => findMember(members, pkg);
   const outcomes = new Map<string, PackageOutcome>(
-    plan.packages.map((p) => [p.package, { target: p.target, package: p.package, publish: p.action === 'none' ? 'already' : 'not-attempted', attempts: 0, verified: false, tag: 'not-moved' }]),
+    plan.packages.map((p) => [
+      p.package,
+      {
+        target: p.target,
+        package: p.package,
+        publish: p.action === 'none' ? 'already' : 'not-attempted',
+        attempts: 0,
+        verified: false,
+        tag: 'not-moved',
+      },
+    ]),
   );
   const failures: Failure[] = [];
   const warnings: string[] = [];
@@ -193,7 +262,8 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
 
   // 1. publish the absent packages, in parallel, under the staging tag
   const toPublish = plan.packages.filter((p) => p.action === 'publish');
-  if (toPublish.length) log.step(`publishing ${toPublish.length} package${toPublish.length === 1 ? '' : 's'} under "${plan.stagingTag}"`);
+  if (toPublish.length)
+    log.step(`publishing ${toPublish.length} package${toPublish.length === 1 ? '' : 's'} under "${plan.stagingTag}"`);
   await Promise.all(
     toPublish.map(async (p) => {
       const out = outcomes.get(p.package)!;
@@ -205,8 +275,13 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
         log.error(out.error);
         if (e instanceof NotResumable) resumable = false;
         failures.push({
-          check: 'publish', subject: `${p.package}@${plan.version} (${p.tarball})`, actual: out.error,
-          hint: e instanceof NotResumable ? 'a re-run cannot fix this: see RELEASING.md, "Incidents"' : 'fix the cause and re-run publish-all: it continues where this run stopped',
+          check: 'publish',
+          subject: `${p.package}@${plan.version} (${p.tarball})`,
+          actual: out.error,
+          hint:
+            e instanceof NotResumable
+              ? 'a re-run cannot fix this: see RELEASING.md, "Incidents"'
+              : 'fix the cause and re-run publish-all: it continues where this run stopped',
         });
       }
     }),
@@ -224,7 +299,12 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
         const out = outcomes.get(p.package)!;
         if (rb.failures.length) {
           failures.push(...rb.failures);
-          if (rb.failures.some((f) => f.check !== 'published' && f.check !== 'registry-read' && f.check !== 'tarball-download')) resumable = false;
+          if (
+            rb.failures.some(
+              (f) => f.check !== 'published' && f.check !== 'registry-read' && f.check !== 'tarball-download',
+            )
+          )
+            resumable = false;
           out.error ??= rb.failures.map((f) => `${f.check}: ${f.actual ?? ''}`).join('; ');
         } else {
           out.verified = true;
@@ -244,7 +324,13 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
   const before = await recheckTagMove(client, names, plan.tag, plan.version);
   if (before.problem) {
     log.error(`${before.problem.message}: "${plan.tag}" moved on no package`);
-    failures.push({ check: 'latest-forward', subject: `"${plan.tag}" on ${names.join(', ')} (read just now)`, expected: `at most ${plan.version}`, actual: before.problem.message, hint: `${plan.version} is published under "${plan.stagingTag}" but "${plan.tag}" was not moved; ${before.problem.hint}` });
+    failures.push({
+      check: 'latest-forward',
+      subject: `"${plan.tag}" on ${names.join(', ')} (read just now)`,
+      expected: `at most ${plan.version}`,
+      actual: before.problem.message,
+      hint: `${plan.version} is published under "${plan.stagingTag}" but "${plan.tag}" was not moved; ${before.problem.hint}`,
+    });
     return { outcomes: [...outcomes.values()], failures, warnings, resumable: false };
   }
   log.step(`pointing "${plan.tag}" at ${plan.version} on every package`);
@@ -271,7 +357,13 @@ export async function executePlan(plan: Plan, members: SetMember[], client: NpmC
       } catch (e) {
         out.tag = 'failed';
         out.error = (e as Error).message;
-        failures.push({ check: 'dist-tag', subject: `${p.package}: "${plan.tag}"`, expected: plan.version, actual: before.current[p.package] ?? 'unset', hint: `${out.error}${resumable ? '; re-run publish-all to finish' : ''}` });
+        failures.push({
+          check: 'dist-tag',
+          subject: `${p.package}: "${plan.tag}"`,
+          expected: plan.version,
+          actual: before.current[p.package] ?? 'unset',
+          hint: `${out.error}${resumable ? '; re-run publish-all to finish' : ''}`,
+        });
       }
     }),
   );

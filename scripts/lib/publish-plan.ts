@@ -21,9 +21,18 @@ export function checkDistTag(tag: string): void {
   if (tag === '') throw new UsageError('--tag needs a value');
   // npm's tags are case-sensitive: "Latest" would be a second tag beside
   // "latest", escaping every rule about it. Tags here are lower case, always.
-  if (/[A-Z]/.test(tag)) throw new UsageError(`--tag "${tag}": dist-tags are case-sensitive on npm, so "${tag}" would be another tag than "${tag.toLowerCase()}"; use lower case (e.g. "${tag.toLowerCase()}")`);
-  if (!/^[a-z][a-z0-9._-]*$/.test(tag) || /^v\d/.test(tag)) throw new UsageError(`--tag "${tag}" is not a usable dist-tag: letters, digits, ".", "_", "-", starting with a letter, not version-like`);
-  if (semver.validRange(tag) !== null) throw new UsageError(`--tag "${tag}" reads as a semver range (${semver.validRange(tag)}), which npm refuses as a dist-tag; pick a name such as "next" or "backport-0.14"`);
+  if (/[A-Z]/.test(tag))
+    throw new UsageError(
+      `--tag "${tag}": dist-tags are case-sensitive on npm, so "${tag}" would be another tag than "${tag.toLowerCase()}"; use lower case (e.g. "${tag.toLowerCase()}")`,
+    );
+  if (!/^[a-z][a-z0-9._-]*$/.test(tag) || /^v\d/.test(tag))
+    throw new UsageError(
+      `--tag "${tag}" is not a usable dist-tag: letters, digits, ".", "_", "-", starting with a letter, not version-like`,
+    );
+  if (semver.validRange(tag) !== null)
+    throw new UsageError(
+      `--tag "${tag}" reads as a semver range (${semver.validRange(tag)}), which npm refuses as a dist-tag; pick a name such as "next" or "backport-0.14"`,
+    );
   if (tag.startsWith('staging-')) throw new UsageError(`--tag "${tag}": staging-* tags are publish-all's own`);
 }
 
@@ -80,12 +89,21 @@ export interface PlanInput {
  * under another tag (`--tag backport-0.14`, `--tag next`). Given where `tag`
  * points now on each package that would move, the reason not to move it, or null.
  */
-export function latestMoveProblem(tag: string, version: string, current: Array<{ package: string; current: string | null }>): { message: string; hint: string } | null {
+export function latestMoveProblem(
+  tag: string,
+  version: string,
+  current: Array<{ package: string; current: string | null }>,
+): { message: string; hint: string } | null {
   if (tag !== 'latest' || !current.length) return null;
   if (semver.prerelease(version)) {
-    return { message: `refusing to point "latest" at the prerelease ${version} (${current.map((p) => p.package).join(', ')})`, hint: 'publish it under another tag, e.g. --tag next' };
+    return {
+      message: `refusing to point "latest" at the prerelease ${version} (${current.map((p) => p.package).join(', ')})`,
+      hint: 'publish it under another tag, e.g. --tag next',
+    };
   }
-  const ahead = current.filter((p) => p.current !== null && p.current !== version && semver.valid(p.current) && semver.gt(p.current, version));
+  const ahead = current.filter(
+    (p) => p.current !== null && p.current !== version && semver.valid(p.current) && semver.gt(p.current, version),
+  );
   if (!ahead.length) return null;
   const minor = `${semver.major(version)}.${semver.minor(version)}`;
   return {
@@ -96,7 +114,11 @@ export function latestMoveProblem(tag: string, version: string, current: Array<{
 
 function checkLatestMove(input: PlanInput, packages: PackagePlan[]): void {
   const moving = packages.filter((p) => p.action !== 'refuse' && p.tag.action === 'move');
-  const problem = latestMoveProblem(input.tag, input.version, moving.map((p) => ({ package: p.package, current: p.tag.current })));
+  const problem = latestMoveProblem(
+    input.tag,
+    input.version,
+    moving.map((p) => ({ package: p.package, current: p.tag.current })),
+  );
   if (problem) throw new UsageError(`${problem.message}; nothing was written.${nextStep(problem.hint)}`);
 }
 
@@ -112,8 +134,14 @@ export function planRelease(input: PlanInput): Plan {
   const packages = input.members.map((m): PackagePlan => {
     const r = input.remote[m.package];
     if (!r) throw new Error(`planRelease: no registry state for ${m.package}`);
-    const remote: RemoteState = r.status === 'ok' ? 'identical' : r.status === 'no-package' || r.status === 'absent' || r.status === 'different' ? r.status : 'absent';
-    if (r.status === 'corrupt' || r.status === 'error') throw new Error(`planRelease: registry state of ${m.package} is ${r.status}`);
+    const remote: RemoteState =
+      r.status === 'ok'
+        ? 'identical'
+        : r.status === 'no-package' || r.status === 'absent' || r.status === 'different'
+          ? r.status
+          : 'absent';
+    if (r.status === 'corrupt' || r.status === 'error')
+      throw new Error(`planRelease: registry state of ${m.package} is ${r.status}`);
     const action = remote === 'different' ? 'refuse' : remote === 'identical' ? 'none' : 'publish';
     const current = r.distTags[input.tag] ?? null;
     return {
@@ -139,7 +167,8 @@ export function planRelease(input: PlanInput): Plan {
     );
   }
   if (input.provenance) notes.push('publishing with --provenance (GitHub Actions)');
-  const nothingToDo = !refused && packages.every((p) => p.action === 'none' && p.tag.action === 'already' && !p.stagingTagLeft);
+  const nothingToDo =
+    !refused && packages.every((p) => p.action === 'none' && p.tag.action === 'already' && !p.stagingTagLeft);
   return {
     version: input.version,
     registry: input.registry,
@@ -164,7 +193,12 @@ export function describePlan(plan: Plan): string[] {
         : p.action === 'publish'
           ? `publish ${plan.version} under "${plan.stagingTag}"${p.firstEverPublish ? ' (first ever publish: the registry sets latest itself)' : ''}, read back, then`
           : `already published with our bytes;`;
-    const tag = p.action === 'refuse' ? '' : p.tag.action === 'already' ? ` "${p.tag.name}" already at ${plan.version}` : ` move "${p.tag.name}" ${p.tag.current ?? '(unset)'} -> ${plan.version}`;
+    const tag =
+      p.action === 'refuse'
+        ? ''
+        : p.tag.action === 'already'
+          ? ` "${p.tag.name}" already at ${plan.version}`
+          : ` move "${p.tag.name}" ${p.tag.current ?? '(unset)'} -> ${plan.version}`;
     return `${p.package.padEnd(28)} ${what}${tag}`;
   });
   return [...lines, ...plan.notes.map((n) => `note: ${n}`)];

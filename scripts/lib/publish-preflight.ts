@@ -41,25 +41,45 @@ export function verifiedBytes(m: SetMember): TarballBytes {
 }
 
 /** Our tarballs, re-read: present, with the manifest's integrity and package.json name/version. */
-export async function checkLocalTarballs(dist: string, set: ManifestSet): Promise<{ members: SetMember[]; failures: Failure[] }> {
+export async function checkLocalTarballs(
+  dist: string,
+  set: ManifestSet,
+): Promise<{ members: SetMember[]; failures: Failure[] }> {
   const failures: Failure[] = [];
   const members: SetMember[] = [];
   for (const entry of set.entries) {
     const tarball = join(dist, entry.tarball.name);
     members.push({ entry, tarball });
     if (!existsSync(tarball)) {
-      failures.push({ check: 'tarball-present', subject: `${entry.target}: ${tarball}`, expected: 'the staged npm tarball', actual: 'missing', hint: 'run scripts/stage-packages.ts' });
+      failures.push({
+        check: 'tarball-present',
+        subject: `${entry.target}: ${tarball}`,
+        expected: 'the staged npm tarball',
+        actual: 'missing',
+        hint: 'run scripts/stage-packages.ts',
+      });
       continue;
     }
     const data = readFileSync(tarball);
     if (!matchesIntegrity(data, entry.tarball.integrity)) {
-      failures.push({ check: 'tarball-integrity', subject: `${entry.target}: ${tarball}`, expected: `${entry.tarball.integrity} (${set.file})`, actual: sriSha512(data), hint: 're-run generate-manifest.ts after stage-packages.ts' });
+      failures.push({
+        check: 'tarball-integrity',
+        subject: `${entry.target}: ${tarball}`,
+        expected: `${entry.tarball.integrity} (${set.file})`,
+        actual: sriSha512(data),
+        hint: 're-run generate-manifest.ts after stage-packages.ts',
+      });
       continue;
     }
     const pj = (await readTarballFiles(data)).get('package/package.json');
     const meta = pj ? (JSON.parse(pj.data.toString()) as { name?: string; version?: string }) : {};
     if (meta.name !== entry.package || meta.version !== set.version) {
-      failures.push({ check: 'versions-align', subject: `${entry.target}: ${tarball} package/package.json`, expected: `${entry.package}@${set.version}`, actual: `${meta.name}@${meta.version}` });
+      failures.push({
+        check: 'versions-align',
+        subject: `${entry.target}: ${tarball} package/package.json`,
+        expected: `${entry.package}@${set.version}`,
+        actual: `${meta.name}@${meta.version}`,
+      });
       continue;
     }
     members[members.length - 1].bytes = { name: basename(tarball), data };

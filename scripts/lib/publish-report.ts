@@ -151,8 +151,10 @@ export function stageReport(plan: StagePlan, dryRun: boolean, o: StageOutcome): 
     json: { ok: true, via: 'stage', plan, staged: lines, approve, record: o.record },
     text: text.join('\n'),
     summary: [
-      `### publish-all ${version}: staged on ${registry}, waiting for approval`, '',
-      '| package | version | stage id | integrity |', '|---|---|---|---|',
+      `### publish-all ${version}: staged on ${registry}, waiting for approval`,
+      '',
+      '| package | version | stage id | integrity |',
+      '|---|---|---|---|',
       ...lines.map((l) => {
         const id = l.stageId ? `\`${l.stageId}\`` : 'published';
         return `| \`${l.package}\` | ${l.version} | ${id} | \`${l.integrity}\` |`;
@@ -161,7 +163,10 @@ export function stageReport(plan: StagePlan, dryRun: boolean, o: StageOutcome): 
       'Nothing is installable yet. A maintainer approves the whole set (2FA), ' +
         'which re-checks every staged version first:',
       '',
-      '```sh', approve, '```', '',
+      '```sh',
+      approve,
+      '```',
+      '',
       'Then run the `publish-release` workflow for this tag: it runs the gate and publishes the draft GitHub Release.',
     ].join('\n'),
   };
@@ -187,8 +192,10 @@ export function approveReport(a: ApproveReport, o: ApproveResult): Result {
   const { version, registry, outcomes, windowMs } = a;
   const summaryOf = (head: string, failures: Failure[]) =>
     [
-      `### publish-all --approve ${version} on ${registry}: ${head}`, '',
-      '| package | stage id | result |', '|---|---|---|',
+      `### publish-all --approve ${version} on ${registry}: ${head}`,
+      '',
+      '| package | stage id | result |',
+      '|---|---|---|',
       ...outcomes.map((x) => `| \`${x.package}\` | ${x.stageId ?? '-'} | ${x.result} |`),
       ...(failures.length ? ['', ...failures.map((f) => `- ${formatFailure(f).replace(/\n\s+/g, '; ')}`)] : []),
     ].join('\n');

@@ -21,7 +21,13 @@ import { approveReport, directReport, rejectReport, stageReport } from './publis
 import { verifyPublished, type ManifestSet } from './published.ts';
 import { LOCAL_REGISTRY_DIR, startLocalRegistry, stopLocalRegistry } from './local-registry.ts';
 import {
-  approveCommand, approveSet, describeStagePlan, executeStage, planStage, readStageState, writeStagedRecord,
+  approveCommand,
+  approveSet,
+  describeStagePlan,
+  executeStage,
+  planStage,
+  readStageState,
+  writeStagedRecord,
 } from './staged-publish.ts';
 import type { Target } from './targets.ts';
 
@@ -107,9 +113,17 @@ export async function publishDirect(ctx: PublishContext): Promise<Result> {
   const { client, members, version, dryRun, registry } = ctx;
   const remote = await readRemoteState(client, ctx.set, version);
   const plan = planRelease({
-    version, registry: registry.url, registryKind: registry.kind, tag: ctx.tag, provenance: ctx.provenance, dryRun,
+    version,
+    registry: registry.url,
+    registryKind: registry.kind,
+    tag: ctx.tag,
+    provenance: ctx.provenance,
+    dryRun,
     members: members.map((m) => ({
-      target: m.entry.target, package: m.entry.package, tarball: m.tarball, integrity: m.entry.tarball.integrity,
+      target: m.entry.target,
+      package: m.entry.package,
+      tarball: m.tarball,
+      integrity: m.entry.tarball.integrity,
     })),
     remote,
   });
@@ -122,7 +136,8 @@ export async function publishDirect(ctx: PublishContext): Promise<Result> {
       .filter((p) => p.action === 'publish')
       .map((p) => ({ package: p.package, subject: `${p.package} (${p.tarball})` }));
     await dryRunWrites(toPublish, members, { command: 'npm publish', check: 'npm-publish-dry-run' }, (bytes) =>
-      client.publish(bytes, { tag: plan.stagingTag, dryRun: true, provenance: false }));
+      client.publish(bytes, { tag: plan.stagingTag, dryRun: true, provenance: false }),
+    );
     return directReport(plan, { kind: 'dry-run', token: Boolean(ctx.token) });
   }
   const result = await executePlan(plan, members, client, ctx.policy);
@@ -147,7 +162,8 @@ export async function publishStaged(ctx: PublishContext): Promise<Result> {
       .map((p) => ({ package: p.package, subject: p.package }));
     const what = { command: 'npm stage publish', check: 'npm-stage-publish-dry-run' } as const;
     await dryRunWrites(toStage, members, what, (bytes) =>
-      client.stagePublish(bytes, { tag, dryRun: true, provenance: false }));
+      client.stagePublish(bytes, { tag, dryRun: true, provenance: false }),
+    );
     return stageReport(plan, dryRun, { kind: 'dry-run' });
   }
   const opts = { provenance: ctx.provenance, oidc: ctx.oidc, policy: ctx.policy };
@@ -194,7 +210,12 @@ export async function approveStaged(ctx: ApproveContext): Promise<Result> {
     gateFailures.push(...back.failures);
   }
   const gate = await verifyPublished({
-    dist: '', version, targets: ctx.targets, registry, tag: r.tag ?? undefined, manifestFile: set.file,
+    dist: '',
+    version,
+    targets: ctx.targets,
+    registry,
+    tag: r.tag ?? undefined,
+    manifestFile: set.file,
     token: ctx.token,
   });
   gateFailures.push(...gate.failures);

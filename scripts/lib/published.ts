@@ -31,11 +31,19 @@ export interface ManifestSet {
  * Read the manifest (dist/release/xsnap-worker-manifest-X.Y.Z.json, or `file`,
  * e.g. the one attached to the GitHub Release), keeping the entries for `targets`.
  */
-export function readManifestSet(dist: string, version: string, targets: readonly Target[], file = manifestPath(dist, version), opts: { options?: string } = {}): ManifestSet {
+export function readManifestSet(
+  dist: string,
+  version: string,
+  targets: readonly Target[],
+  file = manifestPath(dist, version),
+  opts: { options?: string } = {},
+): ManifestSet {
   if (!existsSync(file)) {
     // name only the options the calling script has
     const options = opts.options ?? '--dist or --manifest';
-    throw new UsageError(`manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass ${options})`);
+    throw new UsageError(
+      `manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass ${options})`,
+    );
   }
   const read = readManifest(file);
   if (read.error !== undefined) throw new UsageError(`manifest ${file}: not valid JSON (${read.error})`);
@@ -43,7 +51,13 @@ export function readManifestSet(dist: string, version: string, targets: readonly
   const raw = read.unchecked;
   const failures: Failure[] = [];
   const bad = (subject: string, expected: string, actual: unknown) =>
-    failures.push({ check: 'manifest', subject: `${file}: ${subject}`, expected, actual: JSON.stringify(actual), hint: 'regenerate it with scripts/generate-manifest.ts' });
+    failures.push({
+      check: 'manifest',
+      subject: `${file}: ${subject}`,
+      expected,
+      actual: JSON.stringify(actual),
+      hint: 'regenerate it with scripts/generate-manifest.ts',
+    });
   if (raw.version !== version) bad('version', version, raw.version);
   const entries: ManifestEntry[] = [];
   for (const t of targets) {
@@ -56,17 +70,26 @@ export function readManifestSet(dist: string, version: string, targets: readonly
     const binaries = {} as ManifestEntry['binaries'];
     for (const goal of GOALS) {
       const b = e[goal];
-      if (typeof b?.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(b.sha256)) bad(`targets.${t.name}.${goal}.sha256`, '64 hex digits', b?.sha256);
-      binaries[goal] = { path: typeof b?.path === 'string' ? b.path : packageBinaryPath(goal), sha256: String(b?.sha256) };
+      if (typeof b?.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(b.sha256))
+        bad(`targets.${t.name}.${goal}.sha256`, '64 hex digits', b?.sha256);
+      binaries[goal] = {
+        path: typeof b?.path === 'string' ? b.path : packageBinaryPath(goal),
+        sha256: String(b?.sha256),
+      };
     }
     const tb = e.tarball;
-    if (typeof tb?.integrity !== 'string' || !tb.integrity.startsWith('sha512-')) bad(`targets.${t.name}.tarball.integrity`, 'a sha512 SRI string', tb?.integrity);
+    if (typeof tb?.integrity !== 'string' || !tb.integrity.startsWith('sha512-'))
+      bad(`targets.${t.name}.tarball.integrity`, 'a sha512 SRI string', tb?.integrity);
     if (typeof tb?.name !== 'string') bad(`targets.${t.name}.tarball.name`, 'the tarball file name', tb?.name);
     entries.push({
       target: t.name,
       package: t.packageName,
       binaries,
-      tarball: { name: String(tb?.name), integrity: String(tb?.integrity), size: typeof tb?.size === 'number' ? tb.size : undefined },
+      tarball: {
+        name: String(tb?.name),
+        integrity: String(tb?.integrity),
+        size: typeof tb?.size === 'number' ? tb.size : undefined,
+      },
     });
   }
   if (failures.length) throw new CheckFailed(failures);
@@ -80,10 +103,22 @@ export function readManifestSet(dist: string, version: string, targets: readonly
  * registry, or a staged version), checked against the manifest: integrity,
  * each binary's sha256 and mode, and package.json's name and version.
  */
-export async function checkTarballBytes(data: Buffer, entry: ManifestEntry, version: string, subject: string, integrityHint: string): Promise<Failure[]> {
+export async function checkTarballBytes(
+  data: Buffer,
+  entry: ManifestEntry,
+  version: string,
+  subject: string,
+  integrityHint: string,
+): Promise<Failure[]> {
   const failures: Failure[] = [];
   if (!matchesIntegrity(data, entry.tarball.integrity)) {
-    failures.push({ check: 'tarball-bytes', subject, expected: entry.tarball.integrity, actual: sriSha512(data), hint: integrityHint });
+    failures.push({
+      check: 'tarball-bytes',
+      subject,
+      expected: entry.tarball.integrity,
+      actual: sriSha512(data),
+      hint: integrityHint,
+    });
     return failures;
   }
   const files = await readTarballFiles(data);
@@ -91,17 +126,30 @@ export async function checkTarballBytes(data: Buffer, entry: ManifestEntry, vers
     const want = entry.binaries[goal];
     const f = files.get(`package/${want.path}`);
     const where = `${subject}: package/${want.path}`;
-    if (!f) failures.push({ check: 'binary-present', subject: where, expected: 'a file', actual: 'missing from the tarball' });
+    if (!f)
+      failures.push({
+        check: 'binary-present',
+        subject: where,
+        expected: 'a file',
+        actual: 'missing from the tarball',
+      });
     else {
       const got = sha256Hex(f.data);
-      if (got !== want.sha256) failures.push({ check: 'binary-sha256', subject: where, expected: want.sha256, actual: got });
-      if ((f.mode & 0o111) !== 0o111) failures.push({ check: 'binary-mode', subject: where, expected: '0755', actual: (f.mode & 0o777).toString(8) });
+      if (got !== want.sha256)
+        failures.push({ check: 'binary-sha256', subject: where, expected: want.sha256, actual: got });
+      if ((f.mode & 0o111) !== 0o111)
+        failures.push({ check: 'binary-mode', subject: where, expected: '0755', actual: (f.mode & 0o777).toString(8) });
     }
   }
   const pj = files.get('package/package.json');
   const meta = pj ? (JSON.parse(pj.data.toString()) as { name?: string; version?: string }) : {};
   if (meta.name !== entry.package || meta.version !== version) {
-    failures.push({ check: 'package-json', subject: `${subject}: package/package.json`, expected: `${entry.package}@${version}`, actual: `${meta.name}@${meta.version}` });
+    failures.push({
+      check: 'package-json',
+      subject: `${subject}: package/package.json`,
+      expected: `${entry.package}@${version}`,
+      actual: `${meta.name}@${meta.version}`,
+    });
   }
   return failures;
 }
@@ -141,25 +189,87 @@ export interface PublishedCheck {
  * an 'ok' also means the tarball was fetched, hashed, and its binaries match the
  * manifest's sha256.
  */
-export async function checkPublishedPackage(reader: RegistryReader, entry: ManifestEntry, version: string, opts: { download?: boolean } = {}): Promise<PublishedCheck> {
-  const base = { target: entry.target, package: entry.package, distTags: {} as Record<string, string>, failures: [] as Failure[] };
+export async function checkPublishedPackage(
+  reader: RegistryReader,
+  entry: ManifestEntry,
+  version: string,
+  opts: { download?: boolean } = {},
+): Promise<PublishedCheck> {
+  const base = {
+    target: entry.target,
+    package: entry.package,
+    distTags: {} as Record<string, string>,
+    failures: [] as Failure[],
+  };
   const subject = `${entry.package}@${version} on ${reader.registry}`;
   let doc;
   try {
     doc = await reader.packument(entry.package);
   } catch (e) {
-    return { ...base, status: 'error', failures: [{ check: 'registry-read', subject, actual: (e as Error).message, hint: 'check the registry URL and network, then re-run' }] };
+    return {
+      ...base,
+      status: 'error',
+      failures: [
+        {
+          check: 'registry-read',
+          subject,
+          actual: (e as Error).message,
+          hint: 'check the registry URL and network, then re-run',
+        },
+      ],
+    };
   }
-  if (!doc) return { ...base, status: 'no-package', failures: [{ check: 'published', subject, expected: 'published', actual: 'the package does not exist on the registry', hint: 'run scripts/publish-all.ts' }] };
+  if (!doc)
+    return {
+      ...base,
+      status: 'no-package',
+      failures: [
+        {
+          check: 'published',
+          subject,
+          expected: 'published',
+          actual: 'the package does not exist on the registry',
+          hint: 'run scripts/publish-all.ts',
+        },
+      ],
+    };
   const distTags = doc['dist-tags'];
   const v = doc.versions[version];
-  if (!v) return { ...base, distTags, status: 'absent', failures: [{ check: 'published', subject, expected: 'published', actual: `not published (versions: ${Object.keys(doc.versions).join(', ') || 'none'})`, hint: 'run scripts/publish-all.ts (a re-run finishes an interrupted release)' }] };
+  if (!v)
+    return {
+      ...base,
+      distTags,
+      status: 'absent',
+      failures: [
+        {
+          check: 'published',
+          subject,
+          expected: 'published',
+          actual: `not published (versions: ${Object.keys(doc.versions).join(', ') || 'none'})`,
+          hint: 'run scripts/publish-all.ts (a re-run finishes an interrupted release)',
+        },
+      ],
+    };
   const integrity = v.dist.integrity;
-  Object.assign(base, { ...(v.deprecated ? { deprecated: v.deprecated } : {}), ...(doc.time?.[version] ? { publishedAt: doc.time[version] } : {}) });
+  Object.assign(base, {
+    ...(v.deprecated ? { deprecated: v.deprecated } : {}),
+    ...(doc.time?.[version] ? { publishedAt: doc.time[version] } : {}),
+  });
   if (integrity !== entry.tarball.integrity) {
     return {
-      ...base, distTags, integrity, status: 'different',
-      failures: [{ check: 'tarball-integrity', subject, expected: entry.tarball.integrity, actual: integrity ?? `no integrity (shasum ${v.dist.shasum})`, hint: 'the registry holds other bytes under this version: a version can never be republished; release a new version' }],
+      ...base,
+      distTags,
+      integrity,
+      status: 'different',
+      failures: [
+        {
+          check: 'tarball-integrity',
+          subject,
+          expected: entry.tarball.integrity,
+          actual: integrity ?? `no integrity (shasum ${v.dist.shasum})`,
+          hint: 'the registry holds other bytes under this version: a version can never be republished; release a new version',
+        },
+      ],
     };
   }
   if (opts.download === false) return { ...base, distTags, integrity, status: 'ok' };
@@ -168,9 +278,28 @@ export async function checkPublishedPackage(reader: RegistryReader, entry: Manif
   try {
     data = await reader.download(v.dist.tarball);
   } catch (e) {
-    return { ...base, distTags, integrity, status: 'error', failures: [{ check: 'tarball-download', subject, actual: (e as Error).message, hint: 're-run; if it persists the registry is not serving the tarball' }] };
+    return {
+      ...base,
+      distTags,
+      integrity,
+      status: 'error',
+      failures: [
+        {
+          check: 'tarball-download',
+          subject,
+          actual: (e as Error).message,
+          hint: 're-run; if it persists the registry is not serving the tarball',
+        },
+      ],
+    };
   }
-  const failures = await checkTarballBytes(data, entry, version, `${subject}: ${v.dist.tarball}`, 'the registry serves other bytes than its metadata claims');
+  const failures = await checkTarballBytes(
+    data,
+    entry,
+    version,
+    `${subject}: ${v.dist.tarball}`,
+    'the registry serves other bytes than its metadata claims',
+  );
   return { ...base, distTags, integrity, status: failures.length ? 'corrupt' : 'ok', failures };
 }
 
@@ -184,7 +313,15 @@ export async function checkPublishedPackage(reader: RegistryReader, entry: Manif
  * `manifestFile` reads that manifest instead of dist's (the registry-only gate).
  * `token` is the one the calling script read, for a registry that wants it for reads.
  */
-export async function verifyPublished(opts: { dist: string; version: string; targets: Target[]; registry: string; tag?: string; manifestFile?: string; token?: string }): Promise<{
+export async function verifyPublished(opts: {
+  dist: string;
+  version: string;
+  targets: Target[];
+  registry: string;
+  tag?: string;
+  manifestFile?: string;
+  token?: string;
+}): Promise<{
   failures: Failure[];
   packages: Array<{ target: string; package: string; status: string; deprecated?: string; publishedAt?: string }>;
 }> {
@@ -194,14 +331,36 @@ export async function verifyPublished(opts: { dist: string; version: string; tar
   const failures = checks.flatMap((c) => c.failures);
   // a yanked version (scripts/yank.ts deprecates it) is never a release to build on
   for (const c of checks) {
-    if (c.deprecated) failures.push({ check: 'yanked', subject: `${c.package}@${opts.version} on ${reader.registry}`, expected: 'not deprecated', actual: `yanked: "${c.deprecated}"`, hint: 'this version was yanked: do not publish @agoric/xsnap at it; release a new version (RELEASING.md, "Yank")' });
+    if (c.deprecated)
+      failures.push({
+        check: 'yanked',
+        subject: `${c.package}@${opts.version} on ${reader.registry}`,
+        expected: 'not deprecated',
+        actual: `yanked: "${c.deprecated}"`,
+        hint: 'this version was yanked: do not publish @agoric/xsnap at it; release a new version (RELEASING.md, "Yank")',
+      });
   }
   if (opts.tag) {
     for (const c of checks) {
       if (c.status === 'ok' && c.distTags[opts.tag] !== opts.version) {
-        failures.push({ check: 'dist-tag', subject: `${c.package} on ${reader.registry}: dist-tag "${opts.tag}"`, expected: opts.version, actual: c.distTags[opts.tag] ?? 'not set', hint: 'the release was not finished: re-run scripts/publish-all.ts' });
+        failures.push({
+          check: 'dist-tag',
+          subject: `${c.package} on ${reader.registry}: dist-tag "${opts.tag}"`,
+          expected: opts.version,
+          actual: c.distTags[opts.tag] ?? 'not set',
+          hint: 'the release was not finished: re-run scripts/publish-all.ts',
+        });
       }
     }
   }
-  return { failures, packages: checks.map((c) => ({ target: c.target, package: c.package, status: c.status, ...(c.deprecated ? { deprecated: c.deprecated } : {}), ...(c.publishedAt ? { publishedAt: c.publishedAt } : {}) })) };
+  return {
+    failures,
+    packages: checks.map((c) => ({
+      target: c.target,
+      package: c.package,
+      status: c.status,
+      ...(c.deprecated ? { deprecated: c.deprecated } : {}),
+      ...(c.publishedAt ? { publishedAt: c.publishedAt } : {}),
+    })),
+  };
 }

@@ -14,7 +14,9 @@ import { ignoreLateContentLength, writeWholeOneAtATime } from './verdaccio-worka
 // before it is loaded so that its `import * as fsP` sees the wrapper.
 // XSNAP_REGISTRY_AS_SHIPPED=1 leaves them in, for bench/registry-races.ts.
 if (!process.env.XSNAP_REGISTRY_AS_SHIPPED) {
-  writeWholeOneAtATime(createRequire(import.meta.url)('node:fs/promises'), (file) => file.endsWith('/.verdaccio-db.json'));
+  writeWholeOneAtATime(createRequire(import.meta.url)('node:fs/promises'), (file) =>
+    file.endsWith('/.verdaccio-db.json'),
+  );
   syncBuiltinESMExports();
   ignoreLateContentLength(ServerResponse.prototype);
 }

@@ -29,7 +29,11 @@ export interface AgeReport {
 }
 
 /** When a version published at `publishedAt` (ISO) leaves each window. */
-export function ageWindows(publishedAt: string, now = new Date(), windows: readonly AgeWindow[] = AGE_WINDOWS): AgeReport[] {
+export function ageWindows(
+  publishedAt: string,
+  now = new Date(),
+  windows: readonly AgeWindow[] = AGE_WINDOWS,
+): AgeReport[] {
   const t = Date.parse(publishedAt);
   if (Number.isNaN(t)) return [];
   return windows.map((w) => {

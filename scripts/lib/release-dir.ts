@@ -10,8 +10,18 @@ import { log } from './cli.ts';
 import { CheckFailed, OperationError, type Failure } from './errors.ts';
 import { canonicalJson, renderSums, sha256File, sha256Hex, sriSha512 } from './hash.ts';
 import {
-  binaryPath, bundleBinaryPath, bundleName, bundlePath, manifestName, manifestPath, packageBinaryPath, releaseDir,
-  SUMS_NAME, sumsPath, tarballName, tarballPath,
+  binaryPath,
+  bundleBinaryPath,
+  bundleName,
+  bundlePath,
+  manifestName,
+  manifestPath,
+  packageBinaryPath,
+  releaseDir,
+  SUMS_NAME,
+  sumsPath,
+  tarballName,
+  tarballPath,
 } from './layout.ts';
 import { readBuildInfo, type BuildInfo, type ToolchainInfo } from './build.ts';
 import { makeBundle } from './bundle.ts';
@@ -88,15 +98,20 @@ export async function buildManifest(
     }
     if (!info.releasable) {
       failures.push({
-        check: 'releasable', subject: `${name} build-info.json`,
+        check: 'releasable',
+        subject: `${name} build-info.json`,
         expected: 'a releasable build (pinned toolchain, registry or agoric-sdk source, both goals)',
         actual: `releasable: false (${info.toolchain.kind} toolchain, ${info.source.kind} source)`,
         hint: `rebuild with ${build}`,
       });
     }
     const entry: Partial<ManifestTarget> = {
-      package: t.packageName, os: t.os, cpu: t.cpu, ...(t.libc ? { libc: t.libc } : {}),
-      toolchain: deterministicToolchain(info.toolchain), math: info.math ?? { profile: 'system' },
+      package: t.packageName,
+      os: t.os,
+      cpu: t.cpu,
+      ...(t.libc ? { libc: t.libc } : {}),
+      toolchain: deterministicToolchain(info.toolchain),
+      math: info.math ?? { profile: 'system' },
     };
     for (const goal of GOALS) {
       const file = binaryPath(plan.dist, name, goal);
@@ -131,13 +146,17 @@ export async function buildManifest(
   const sources = new Set(infos.map((i) => canonicalJson(i.source, 0)));
   if (sources.size > 1) {
     failures.push({
-      check: 'same-source', subject: plan.targets.map((n) => `${n} build-info.json`).join(', '),
-      expected: 'one source identity for every target', actual: [...sources].join(' | '),
+      check: 'same-source',
+      subject: plan.targets.map((n) => `${n} build-info.json`).join(', '),
+      expected: 'one source identity for every target',
+      actual: [...sources].join(' | '),
       hint: 'rebuild every target from the same pin',
     });
   }
   const measured = Object.fromEntries(
-    Object.entries(targets).filter(([, v]) => v?.fingerprint).map(([k, v]) => [k, v!.fingerprint]),
+    Object.entries(targets)
+      .filter(([, v]) => v?.fingerprint)
+      .map(([k, v]) => [k, v!.fingerprint]),
   );
   failures.push(...compareFingerprints(measured));
   const determinism = compareTargetsDeterminism(targets as Record<string, ManifestTarget>);
@@ -199,11 +218,15 @@ async function refuseChangedCommittedManifest(dir: string, name: string, text: s
   if (!existsSync(file)) return;
   const old = await readFile(file, 'utf8');
   if (old !== text) {
-    throw new CheckFailed([{
-      check: 'committed-manifest', subject: file, expected: `the new manifest (sha256 ${sha256Hex(text)})`,
-      actual: `a different manifest for the same version (sha256 ${sha256Hex(old)})`,
-      hint: 'a released version never changes its bytes; bump the version instead',
-    }]);
+    throw new CheckFailed([
+      {
+        check: 'committed-manifest',
+        subject: file,
+        expected: `the new manifest (sha256 ${sha256Hex(text)})`,
+        actual: `a different manifest for the same version (sha256 ${sha256Hex(old)})`,
+        hint: 'a released version never changes its bytes; bump the version instead',
+      },
+    ]);
   }
 }
 

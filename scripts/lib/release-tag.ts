@@ -26,13 +26,20 @@ export function tagFromEnv(flag: string | undefined, env = process.env): string 
 export type Newness = 'new' | 'released' | 'not checked';
 
 /** One GET of the GitHub REST API: the status and the parsed JSON body (null unless 200). */
-export async function githubGet(opts: { repo: string; apiUrl?: string; token?: string }, path: string, what: string): Promise<{ url: string; status: number; statusText: string; body: unknown }> {
+export async function githubGet(
+  opts: { repo: string; apiUrl?: string; token?: string },
+  path: string,
+  what: string,
+): Promise<{ url: string; status: number; statusText: string; body: unknown }> {
   const api = (opts.apiUrl || 'https://api.github.com').replace(/\/+$/, '');
   const url = `${api}/repos/${opts.repo}${path}`;
   let res: Response;
   try {
     res = await fetch(url, {
-      headers: { accept: 'application/vnd.github+json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+      headers: {
+        accept: 'application/vnd.github+json',
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      },
       signal: AbortSignal.timeout(30_000),
     });
   } catch (e) {
@@ -43,7 +50,9 @@ export async function githubGet(opts: { repo: string; apiUrl?: string; token?: s
     try {
       body = await res.json();
     } catch (e) {
-      throw new OperationError(`${url} answered 200 with a body that is not JSON (${(e as Error).message}): cannot tell ${what}`);
+      throw new OperationError(
+        `${url} answered 200 with a body that is not JSON (${(e as Error).message}): cannot tell ${what}`,
+      );
     }
   } else await res.body?.cancel();
   return { url, status: res.status, statusText: res.statusText, body };
@@ -57,13 +66,24 @@ export function checkRepo(repo: string): void {
  * Whether a GitHub Release already exists for `tag`, asked of the REST API
  * (`GET /repos/{repo}/releases/tags/{tag}`): 404 means new.
  */
-export async function releaseNewness(opts: { tag: string; repo?: string; apiUrl?: string; token?: string }): Promise<Newness> {
+export async function releaseNewness(opts: {
+  tag: string;
+  repo?: string;
+  apiUrl?: string;
+  token?: string;
+}): Promise<Newness> {
   if (!opts.repo) return 'not checked';
   checkRepo(opts.repo);
-  const r = await githubGet({ ...opts, repo: opts.repo }, `/releases/tags/${encodeURIComponent(opts.tag)}`, `whether ${opts.tag} is released`);
+  const r = await githubGet(
+    { ...opts, repo: opts.repo },
+    `/releases/tags/${encodeURIComponent(opts.tag)}`,
+    `whether ${opts.tag} is released`,
+  );
   if (r.status === 404) return 'new';
   if (r.status === 200) return 'released';
-  throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot tell whether ${opts.tag} is released`);
+  throw new OperationError(
+    `${r.url} answered ${r.status} ${r.statusText}: cannot tell whether ${opts.tag} is released`,
+  );
 }
 
 export interface TagCheck {
@@ -74,16 +94,35 @@ export interface TagCheck {
   failures: Failure[];
 }
 
-export async function checkReleaseTag(opts: { tag: string; pinVersion: string; pinFile: string; repo?: string; apiUrl?: string; token?: string }): Promise<TagCheck> {
+export async function checkReleaseTag(opts: {
+  tag: string;
+  pinVersion: string;
+  pinFile: string;
+  repo?: string;
+  apiUrl?: string;
+  token?: string;
+}): Promise<TagCheck> {
   const tag = opts.tag.replace(/^refs\/tags\//, '');
   const version = tagVersion(tag);
   const failures: Failure[] = [];
   if (version !== opts.pinVersion) {
-    failures.push({ check: 'tag-matches-pin', subject: tag, expected: `v${opts.pinVersion} (version in ${opts.pinFile})`, actual: tag, hint: 'tag the commit whose pin names this version, or update the pin first' });
+    failures.push({
+      check: 'tag-matches-pin',
+      subject: tag,
+      expected: `v${opts.pinVersion} (version in ${opts.pinFile})`,
+      actual: tag,
+      hint: 'tag the commit whose pin names this version, or update the pin first',
+    });
   }
   const newness = await releaseNewness({ tag, repo: opts.repo, apiUrl: opts.apiUrl, token: opts.token });
   if (newness === 'released') {
-    failures.push({ check: 'tag-is-new', subject: tag, expected: 'no GitHub Release yet', actual: `${opts.repo} already has a release ${tag}`, hint: 'a released version is never rebuilt or republished: release a new version (see RELEASING.md)' });
+    failures.push({
+      check: 'tag-is-new',
+      subject: tag,
+      expected: 'no GitHub Release yet',
+      actual: `${opts.repo} already has a release ${tag}`,
+      hint: 'a released version is never rebuilt or republished: release a new version (see RELEASING.md)',
+    });
   }
   return { tag, version, pinVersion: opts.pinVersion, newness, failures };
 }
@@ -98,13 +137,15 @@ export async function checkReleaseTag(opts: { tag: string; pinVersion: string; p
 export function startedFromProblems(opts: { tag: string; startedFrom: string; rehearsal: boolean }): Failure[] {
   const tag = opts.tag.replace(/^refs\/tags\//, '');
   if (opts.rehearsal || opts.startedFrom === `refs/tags/${tag}`) return [];
-  return [{
-    check: 'started-from-tag',
-    subject: `release ${tag}`,
-    expected: `a run started from refs/tags/${tag}`,
-    actual: `a run started from ${opts.startedFrom || '(no ref)'}`,
-    hint: `Actions → release → Run workflow → "Use workflow from": the tag ${tag} (not a branch); the npm-publish environment accepts only v* tags. A rehearsal may run from a branch.`,
-  }];
+  return [
+    {
+      check: 'started-from-tag',
+      subject: `release ${tag}`,
+      expected: `a run started from refs/tags/${tag}`,
+      actual: `a run started from ${opts.startedFrom || '(no ref)'}`,
+      hint: `Actions → release → Run workflow → "Use workflow from": the tag ${tag} (not a branch); the npm-publish environment accepts only v* tags. A rehearsal may run from a branch.`,
+    },
+  ];
 }
 
 /**
@@ -114,7 +155,15 @@ export function startedFromProblems(opts: { tag: string; startedFrom: string; re
  */
 export function repositoryProblems(repo: string | undefined, rehearsal: boolean): Failure[] {
   if (rehearsal || repo === REPOSITORY) return [];
-  return [{ check: 'release-repository', subject: repo ?? '(no repository)', expected: REPOSITORY, actual: repo ?? 'none given (--repo or $GITHUB_REPOSITORY)', hint: `the packages' repository.url names ${REPOSITORY}; npm provenance refuses a publish from any other repository (a fork may rehearse only)` }];
+  return [
+    {
+      check: 'release-repository',
+      subject: repo ?? '(no repository)',
+      expected: REPOSITORY,
+      actual: repo ?? 'none given (--repo or $GITHUB_REPOSITORY)',
+      hint: `the packages' repository.url names ${REPOSITORY}; npm provenance refuses a publish from any other repository (a fork may rehearse only)`,
+    },
+  ];
 }
 
 export function assertTagCheck(r: TagCheck): void {
@@ -133,7 +182,12 @@ export const RELEASE_WORKFLOW = '.github/workflows/release.yml';
 export const VERIFIED_JOB = 'verify / verify the whole set';
 /** The tag check, every build leg, every native check leg and the whole-set verification. */
 export function requiredJobs(targets: readonly string[] = TARGETS.map((t) => t.name)): string[] {
-  return ['check the release tag', ...targets.map((t) => `build / build ${t}`), ...targets.map((t) => `verify / check ${t}`), VERIFIED_JOB];
+  return [
+    'check the release tag',
+    ...targets.map((t) => `build / build ${t}`),
+    ...targets.map((t) => `verify / check ${t}`),
+    VERIFIED_JOB,
+  ];
 }
 /**
  * Jobs of a release run that are skipped by design: build.yml's own `verify`
@@ -159,8 +213,19 @@ export interface BuildRun {
   failures: Failure[];
 }
 
-interface RunJson { event?: string; head_sha?: string; head_branch?: string | null; path?: string; display_title?: string; status?: string; conclusion?: string | null; html_url?: string }
-interface JobsJson { jobs?: Array<{ name?: string; status?: string; conclusion?: string | null }> }
+interface RunJson {
+  event?: string;
+  head_sha?: string;
+  head_branch?: string | null;
+  path?: string;
+  display_title?: string;
+  status?: string;
+  conclusion?: string | null;
+  html_url?: string;
+}
+interface JobsJson {
+  jobs?: Array<{ name?: string; status?: string; conclusion?: string | null }>;
+}
 
 /** A workflow run id is digits; anything else is a usage error. */
 export function checkRunId(runId: string): string {
@@ -181,9 +246,16 @@ export function checkRunId(runId: string): string {
  *    build and verify job successful. The run's own conclusion is not required
  *    to be success: a publish-only run exists because that run's publish failed.
  */
-export async function checkBuildRun(opts: { runId: string; tag: string; repo?: string; apiUrl?: string; token?: string }): Promise<BuildRun> {
+export async function checkBuildRun(opts: {
+  runId: string;
+  tag: string;
+  repo?: string;
+  apiUrl?: string;
+  token?: string;
+}): Promise<BuildRun> {
   checkRunId(opts.runId);
-  if (!opts.repo) throw new UsageError('checking a build run needs the repository: --repo owner/name or $GITHUB_REPOSITORY');
+  if (!opts.repo)
+    throw new UsageError('checking a build run needs the repository: --repo owner/name or $GITHUB_REPOSITORY');
   checkRepo(opts.repo);
   const gh = { repo: opts.repo, apiUrl: opts.apiUrl, token: opts.token };
   const subject = `run ${opts.runId} of ${opts.repo}`;
@@ -195,38 +267,92 @@ export async function checkBuildRun(opts: { runId: string; tag: string; repo?: s
   if (c.status === 200) {
     const sha = (c.body as { sha?: unknown }).sha;
     if (typeof sha === 'string' && /^[0-9a-f]{40}$/.test(sha)) out.tagCommit = sha;
-    else failures.push({ check: 'tag-exists', subject: opts.tag, expected: 'the 40-hex commit the tag points at', actual: `${c.url} answered without one (${JSON.stringify(sha)})` });
-  } else if (c.status === 404 || c.status === 422) failures.push({ check: 'tag-exists', subject: opts.tag, expected: `a tag ${opts.tag} in ${opts.repo}`, actual: `${c.url} answered ${c.status}`, hint: 'push the tag first; a publish-only run publishes what was built from it' });
-  else throw new OperationError(`${c.url} answered ${c.status} ${c.statusText}: cannot tell which commit ${opts.tag} is`);
+    else
+      failures.push({
+        check: 'tag-exists',
+        subject: opts.tag,
+        expected: 'the 40-hex commit the tag points at',
+        actual: `${c.url} answered without one (${JSON.stringify(sha)})`,
+      });
+  } else if (c.status === 404 || c.status === 422)
+    failures.push({
+      check: 'tag-exists',
+      subject: opts.tag,
+      expected: `a tag ${opts.tag} in ${opts.repo}`,
+      actual: `${c.url} answered ${c.status}`,
+      hint: 'push the tag first; a publish-only run publishes what was built from it',
+    });
+  else
+    throw new OperationError(`${c.url} answered ${c.status} ${c.statusText}: cannot tell which commit ${opts.tag} is`);
 
   const r = await githubGet(gh, `/actions/runs/${opts.runId}`, `about ${subject}`);
   if (r.status === 404) {
-    failures.push({ check: 'build-run-exists', subject, expected: 'a workflow run of this repository', actual: 'not found', hint: 'give the id in the URL of the earlier release run (…/actions/runs/<id>)' });
+    failures.push({
+      check: 'build-run-exists',
+      subject,
+      expected: 'a workflow run of this repository',
+      actual: 'not found',
+      hint: 'give the id in the URL of the earlier release run (…/actions/runs/<id>)',
+    });
     return out;
   }
-  if (r.status !== 200) throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
+  if (r.status !== 200)
+    throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
   const run = r.body as RunJson;
-  Object.assign(out, { event: run.event, headSha: run.head_sha, headBranch: run.head_branch, path: run.path, title: run.display_title, status: run.status, conclusion: run.conclusion, url: run.html_url });
+  Object.assign(out, {
+    event: run.event,
+    headSha: run.head_sha,
+    headBranch: run.head_branch,
+    path: run.path,
+    title: run.display_title,
+    status: run.status,
+    conclusion: run.conclusion,
+    url: run.html_url,
+  });
   // `path` is .github/workflows/x.yml, in some answers with "@<ref>" appended
   const path = String(run.path ?? '').replace(/@.*$/, '');
   if (path !== RELEASE_WORKFLOW) {
-    failures.push({ check: 'build-run-workflow', subject, expected: RELEASE_WORKFLOW, actual: run.path ?? '(none)', hint: 'only a release run\'s verified dist may be published; pull-request and other runs are refused' });
+    failures.push({
+      check: 'build-run-workflow',
+      subject,
+      expected: RELEASE_WORKFLOW,
+      actual: run.path ?? '(none)',
+      hint: "only a release run's verified dist may be published; pull-request and other runs are refused",
+    });
   }
   // fail closed: without the tag's commit no run can be shown to be of it
   if (!out.tagCommit || run.head_sha !== out.tagCommit) {
-    failures.push({ check: 'build-run-commit', subject, expected: `the commit of ${opts.tag} (${out.tagCommit})`, actual: `${run.head_sha} (${run.event} of ${run.head_branch})`, hint: `use the run started by pushing ${opts.tag}, or a manual run started from the tag ("Use workflow from: ${opts.tag}")` });
+    failures.push({
+      check: 'build-run-commit',
+      subject,
+      expected: `the commit of ${opts.tag} (${out.tagCommit})`,
+      actual: `${run.head_sha} (${run.event} of ${run.head_branch})`,
+      hint: `use the run started by pushing ${opts.tag}, or a manual run started from the tag ("Use workflow from: ${opts.tag}")`,
+    });
   }
   const pushOfTag = run.event === 'push' && run.head_branch === opts.tag;
   const realDispatch = run.event === 'workflow_dispatch' && run.display_title === releaseRunTitle(opts.tag);
   if (!pushOfTag && !realDispatch) {
-    failures.push({ check: 'build-run-event', subject, expected: `the push of ${opts.tag}, or a manual run titled "${releaseRunTitle(opts.tag)}" (not a rehearsal)`, actual: `${run.event} of ${run.head_branch}, titled "${run.display_title}"` });
+    failures.push({
+      check: 'build-run-event',
+      subject,
+      expected: `the push of ${opts.tag}, or a manual run titled "${releaseRunTitle(opts.tag)}" (not a rehearsal)`,
+      actual: `${run.event} of ${run.head_branch}, titled "${run.display_title}"`,
+    });
   }
   if (run.status !== 'completed') {
-    failures.push({ check: 'build-run-completed', subject, expected: 'completed', actual: String(run.status), hint: 'wait for that run to finish' });
+    failures.push({
+      check: 'build-run-completed',
+      subject,
+      expected: 'completed',
+      actual: String(run.status),
+      hint: 'wait for that run to finish',
+    });
   }
 
   const j = await githubGet(gh, `/actions/runs/${opts.runId}/jobs?per_page=100`, `about the jobs of ${subject}`);
-  if (j.status !== 200) throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
+  if (j.status !== 200)
+    throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
   const jobs = (j.body as JobsJson).jobs ?? [];
   failures.push(...runJobProblems(jobs, subject));
   const verified = jobs.find((x) => x.name === VERIFIED_JOB);
@@ -239,19 +365,43 @@ export async function checkBuildRun(opts: { runId: string; tag: string; repo?: s
  * (requiredJobs) present and successful; a job skipped by design
  * (SKIPPED_BY_DESIGN) skipped; any other build / verify job successful.
  */
-export function runJobProblems(jobs: Array<{ name?: string; status?: string; conclusion?: string | null }>, subject: string): Failure[] {
+export function runJobProblems(
+  jobs: Array<{ name?: string; status?: string; conclusion?: string | null }>,
+  subject: string,
+): Failure[] {
   const failures: Failure[] = [];
   const required = requiredJobs();
   for (const name of required) {
     const x = jobs.find((y) => y.name === name);
     if (x?.conclusion !== 'success') {
-      failures.push({ check: 'build-run-verified', subject, expected: `job "${name}" succeeded`, actual: x ? `${x.status}, ${x.conclusion}` : 'no such job', hint: name === VERIFIED_JOB ? 'only a verified dist may be published' : 'only a run whose every build and check succeeded may be published' });
+      failures.push({
+        check: 'build-run-verified',
+        subject,
+        expected: `job "${name}" succeeded`,
+        actual: x ? `${x.status}, ${x.conclusion}` : 'no such job',
+        hint:
+          name === VERIFIED_JOB
+            ? 'only a verified dist may be published'
+            : 'only a run whose every build and check succeeded may be published',
+      });
     }
   }
   for (const x of jobs.filter((y) => !required.includes(y.name ?? '') && /^(build|verify) \/ /.test(y.name ?? ''))) {
     if (SKIPPED_BY_DESIGN.includes(x.name!)) {
-      if (x.conclusion !== 'skipped' && x.conclusion !== 'success') failures.push({ check: 'build-run-verified', subject, expected: `job "${x.name}" skipped (by design in a release) or succeeded`, actual: `${x.status}, ${x.conclusion}` });
-    } else if (x.conclusion !== 'success') failures.push({ check: 'build-run-verified', subject, expected: `job "${x.name}" succeeded`, actual: `${x.status}, ${x.conclusion}` });
+      if (x.conclusion !== 'skipped' && x.conclusion !== 'success')
+        failures.push({
+          check: 'build-run-verified',
+          subject,
+          expected: `job "${x.name}" skipped (by design in a release) or succeeded`,
+          actual: `${x.status}, ${x.conclusion}`,
+        });
+    } else if (x.conclusion !== 'success')
+      failures.push({
+        check: 'build-run-verified',
+        subject,
+        expected: `job "${x.name}" succeeded`,
+        actual: `${x.status}, ${x.conclusion}`,
+      });
   }
   return failures;
 }

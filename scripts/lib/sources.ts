@@ -62,7 +62,9 @@ async function fetchWithRetry(url: string, what: string, tries = 3): Promise<Res
     }
     await new Promise((r) => setTimeout(r, 500 * 2 ** i));
   }
-  throw new OperationError(`${what}: could not download ${url} after ${tries} tries: ${(lastError as Error)?.message ?? lastError}`);
+  throw new OperationError(
+    `${what}: could not download ${url} after ${tries} tries: ${(lastError as Error)?.message ?? lastError}`,
+  );
 }
 
 export async function download(url: string, what: string): Promise<Buffer> {
@@ -79,7 +81,11 @@ const EXTRACTED_TYPES = ['File', 'Directory', 'OldFile', 'ContiguousFile'];
  * Unpack a .tar.gz into `dest`, refusing anything but regular files and
  * directories, absolute paths and `..` (tar's own stripping would only warn).
  */
-export async function extractSafely(data: Buffer, dest: string, opts: { strip?: number; keep?: (path: string) => boolean; what: string }): Promise<void> {
+export async function extractSafely(
+  data: Buffer,
+  dest: string,
+  opts: { strip?: number; keep?: (path: string) => boolean; what: string },
+): Promise<void> {
   const problems: string[] = [];
   await mkdir(dest, { recursive: true });
   await pipeline(
@@ -91,7 +97,13 @@ export async function extractSafely(data: Buffer, dest: string, opts: { strip?: 
       preserveOwner: false,
       filter: (path, entry) => {
         const type = (entry as tar.ReadEntry).type;
-        if (type === 'GlobalExtendedHeader' || type === 'ExtendedHeader' || type === 'NextFileHasLongPath' || type === 'NextFileHasLongLinkpath') return false;
+        if (
+          type === 'GlobalExtendedHeader' ||
+          type === 'ExtendedHeader' ||
+          type === 'NextFileHasLongPath' ||
+          type === 'NextFileHasLongLinkpath'
+        )
+          return false;
         const problem = tarEntryProblem(path, type, EXTRACTED_TYPES);
         if (problem && problem.kind !== 'type') {
           problems.push(`${path}: path escapes the archive`);
@@ -171,18 +183,28 @@ function mismatch(subject: string, expected: string, actual: string, hint: strin
 type Archives = Record<string, Buffer>;
 
 /** The archive files a pin needs: name in the cache -> how to get and check it. */
-function archiveSpecs(pin: Pin): Array<{ name: string; matches: (data: Buffer) => boolean; expected: string; download: () => Promise<Buffer> }> {
+function archiveSpecs(
+  pin: Pin,
+): Array<{ name: string; matches: (data: Buffer) => boolean; expected: string; download: () => Promise<Buffer> }> {
   const { source, version, file } = pin;
   if (source.kind === 'npm') {
-    return [{
-      name: 'npm-package.tgz',
-      matches: (d) => matchesIntegrity(d, source.integrity),
-      expected: source.integrity,
-      download: () => downloadNpm(pin as Pin & { source: { kind: 'npm' } }),
-    }];
+    return [
+      {
+        name: 'npm-package.tgz',
+        matches: (d) => matchesIntegrity(d, source.integrity),
+        expected: source.integrity,
+        download: () => downloadNpm(pin as Pin & { source: { kind: 'npm' } }),
+      },
+    ];
   }
   if (source.kind === 'agoric-sdk') {
-    return ([['agoric-sdk', source.agoricSdk], ['moddable', source.moddable], ['xsnap-native', source.xsnapNative]] as const).map(([name, a]) => ({
+    return (
+      [
+        ['agoric-sdk', source.agoricSdk],
+        ['moddable', source.moddable],
+        ['xsnap-native', source.xsnapNative],
+      ] as const
+    ).map(([name, a]) => ({
       name: `${name}.tar.gz`,
       matches: (d: Buffer) => sha256Hex(d) === a.sha256,
       expected: `sha256 ${a.sha256}`,
@@ -209,7 +231,13 @@ async function obtainArchives(pin: Pin, dir: string): Promise<Archives> {
       log.warn(`the cached archive ${kept} no longer matches the pin (${spec.expected}); downloading it again`);
     }
     const data = await spec.download();
-    if (!spec.matches(data)) throw mismatch(`${spec.name} for ${pin.version}`, spec.expected, `bytes with sha256 ${sha256Hex(data)}`, 'nothing was unpacked');
+    if (!spec.matches(data))
+      throw mismatch(
+        `${spec.name} for ${pin.version}`,
+        spec.expected,
+        `bytes with sha256 ${sha256Hex(data)}`,
+        'nothing was unpacked',
+      );
     await mkdir(dir, { recursive: true });
     const tmp = `${kept}.partial-${process.pid}`;
     await writeFile(tmp, data);
@@ -224,20 +252,30 @@ async function downloadNpm(pin: Pin & { source: { kind: 'npm' } }): Promise<Buff
   const registry = sourceRegistry();
   const metaUrl = `${registry}/${source.package.replace('/', '%2f')}/${version}`;
   log.info(`reading ${source.package}@${version} metadata from ${registry}`);
-  const meta = (await (await fetchWithRetry(metaUrl, `${source.package}@${version}`)).json()) as { dist?: { integrity?: string; tarball?: string } };
+  const meta = (await (await fetchWithRetry(metaUrl, `${source.package}@${version}`)).json()) as {
+    dist?: { integrity?: string; tarball?: string };
+  };
   const registryIntegrity = meta.dist?.integrity;
   if (!registryIntegrity || !meta.dist?.tarball) {
     throw new OperationError(`${source.package}@${version}: the registry's metadata has no dist.integrity/tarball`);
   }
   if (registryIntegrity !== source.integrity) {
-    throw mismatch(`${source.package}@${version} dist.integrity on ${registry} (pin ${pin.file})`, source.integrity, registryIntegrity,
-      'the registry serves different bytes than the pin names: find out why before changing the pin');
+    throw mismatch(
+      `${source.package}@${version} dist.integrity on ${registry} (pin ${pin.file})`,
+      source.integrity,
+      registryIntegrity,
+      'the registry serves different bytes than the pin names: find out why before changing the pin',
+    );
   }
   log.info(`downloading ${meta.dist.tarball}`);
   const data = await download(meta.dist.tarball, `${source.package}@${version}`);
   if (!matchesIntegrity(data, source.integrity)) {
-    throw mismatch(`${source.package}@${version} tarball ${meta.dist.tarball}`, source.integrity, `bytes with sha256 ${sha256Hex(data)}`,
-      'the download does not match the pinned integrity; nothing was unpacked');
+    throw mismatch(
+      `${source.package}@${version} tarball ${meta.dist.tarball}`,
+      source.integrity,
+      `bytes with sha256 ${sha256Hex(data)}`,
+      'the download does not match the pinned integrity; nothing was unpacked',
+    );
   }
   return data;
 }
@@ -251,7 +289,12 @@ async function unpackNpm(pin: Pin & { source: { kind: 'npm' } }, archives: Archi
   });
   const pkg = JSON.parse(await readFile(join(tree, 'package.json'), 'utf8')) as { version?: string };
   if (pkg.version !== version) {
-    throw mismatch(`${source.package} tarball package.json version`, version, String(pkg.version), `fix "version" in ${pin.file}`);
+    throw mismatch(
+      `${source.package} tarball package.json version`,
+      version,
+      String(pkg.version),
+      `fix "version" in ${pin.file}`,
+    );
   }
   const env = parseBuildEnv(await readFile(join(tree, 'build.env'), 'utf8'));
   const moddableCommit = env.MODDABLE_COMMIT_HASH;
@@ -260,7 +303,13 @@ async function unpackNpm(pin: Pin & { source: { kind: 'npm' } }, archives: Archi
     ['moddableCommit', source.moddableCommit, moddableCommit],
     ['xsnapNativeCommit', source.xsnapNativeCommit, xsnapNativeCommit],
   ] as const) {
-    if (want && want !== got) throw mismatch(`${source.package}@${version} build.env ${name}`, want, String(got), `fix source.${name} in ${pin.file}`);
+    if (want && want !== got)
+      throw mismatch(
+        `${source.package}@${version} build.env ${name}`,
+        want,
+        String(got),
+        `fix source.${name} in ${pin.file}`,
+      );
   }
   await rm(join(tree, 'package.json'));
   await rm(join(tree, 'build.env'));
@@ -273,13 +322,21 @@ async function fetchArchive(a: ArchivePin, name: string, pinFile: string): Promi
   const data = await download(url, `${name} archive`);
   const actual = sha256Hex(data);
   if (actual !== a.sha256) {
-    throw mismatch(`${name} archive ${url} (pin ${pinFile})`, `sha256 ${a.sha256}`, `sha256 ${actual}`,
-      'the archive does not match the pinned sha256; nothing was unpacked');
+    throw mismatch(
+      `${name} archive ${url} (pin ${pinFile})`,
+      `sha256 ${a.sha256}`,
+      `sha256 ${actual}`,
+      'the archive does not match the pinned sha256; nothing was unpacked',
+    );
   }
   return data;
 }
 
-async function unpackAgoricSdk(pin: Pin & { source: { kind: 'agoric-sdk' } }, archives: Archives, tree: string): Promise<Fetched> {
+async function unpackAgoricSdk(
+  pin: Pin & { source: { kind: 'agoric-sdk' } },
+  archives: Archives,
+  tree: string,
+): Promise<Fetched> {
   const { source, version, file } = pin;
   const meta = join(tree, '.agoric-sdk');
   await extractSafely(archives['agoric-sdk.tar.gz'], meta, {
@@ -288,22 +345,46 @@ async function unpackAgoricSdk(pin: Pin & { source: { kind: 'agoric-sdk' } }, ar
     keep: keepUnder(['packages/xsnap/package.json', 'packages/xsnap/build.env']),
   });
   const pkgFile = join(meta, 'packages/xsnap/package.json');
-  if (!existsSync(pkgFile)) throw new OperationError(`agoric-sdk archive at ${source.agoricSdk.commit} has no packages/xsnap/package.json`);
+  if (!existsSync(pkgFile))
+    throw new OperationError(`agoric-sdk archive at ${source.agoricSdk.commit} has no packages/xsnap/package.json`);
   const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as { version?: string };
   if (pkg.version !== version) {
-    throw mismatch(`agoric-sdk ${source.agoricSdk.commit} packages/xsnap/package.json version`, version, String(pkg.version), `fix "version" in ${file}`);
+    throw mismatch(
+      `agoric-sdk ${source.agoricSdk.commit} packages/xsnap/package.json version`,
+      version,
+      String(pkg.version),
+      `fix "version" in ${file}`,
+    );
   }
   const env = parseBuildEnv(await readFile(join(meta, 'packages/xsnap/build.env'), 'utf8'));
   if (env.MODDABLE_COMMIT_HASH !== source.moddable.commit) {
-    throw mismatch('agoric-sdk packages/xsnap/build.env MODDABLE_COMMIT_HASH', source.moddable.commit, String(env.MODDABLE_COMMIT_HASH), `fix source.moddable.commit in ${file}`);
+    throw mismatch(
+      'agoric-sdk packages/xsnap/build.env MODDABLE_COMMIT_HASH',
+      source.moddable.commit,
+      String(env.MODDABLE_COMMIT_HASH),
+      `fix source.moddable.commit in ${file}`,
+    );
   }
   if (env.XSNAP_NATIVE_COMMIT_HASH !== source.xsnapNative.commit) {
-    throw mismatch('agoric-sdk packages/xsnap/build.env XSNAP_NATIVE_COMMIT_HASH', source.xsnapNative.commit, String(env.XSNAP_NATIVE_COMMIT_HASH), `fix source.xsnapNative.commit in ${file}`);
+    throw mismatch(
+      'agoric-sdk packages/xsnap/build.env XSNAP_NATIVE_COMMIT_HASH',
+      source.xsnapNative.commit,
+      String(env.XSNAP_NATIVE_COMMIT_HASH),
+      `fix source.xsnapNative.commit in ${file}`,
+    );
   }
   await rm(meta, { recursive: true, force: true });
   // only what the worker build reads; GitHub archives also carry symlinked examples we never need
-  await extractSafely(archives['moddable.tar.gz'], join(tree, 'moddable'), { strip: 1, what: 'moddable archive', keep: keepUnder(['xs', 'modules/data']) });
-  await extractSafely(archives['xsnap-native.tar.gz'], join(tree, 'xsnap-native'), { strip: 1, what: 'xsnap-native archive', keep: keepUnder(['xsnap']) });
+  await extractSafely(archives['moddable.tar.gz'], join(tree, 'moddable'), {
+    strip: 1,
+    what: 'moddable archive',
+    keep: keepUnder(['xs', 'modules/data']),
+  });
+  await extractSafely(archives['xsnap-native.tar.gz'], join(tree, 'xsnap-native'), {
+    strip: 1,
+    what: 'xsnap-native archive',
+    keep: keepUnder(['xsnap']),
+  });
   return {
     moddableCommit: source.moddable.commit,
     xsnapNativeCommit: source.xsnapNative.commit,
@@ -317,9 +398,10 @@ async function unpackAgoricSdk(pin: Pin & { source: { kind: 'agoric-sdk' } }, ar
 
 /** Unpack verified archives into `tree` and check what they hold against the pin. */
 async function unpackSources(pin: Pin, archives: Archives, tree: string): Promise<Fetched> {
-  const fetched = pin.source.kind === 'npm'
-    ? await unpackNpm(pin as Pin & { source: { kind: 'npm' } }, archives, tree)
-    : await unpackAgoricSdk(pin as Pin & { source: { kind: 'agoric-sdk' } }, archives, tree);
+  const fetched =
+    pin.source.kind === 'npm'
+      ? await unpackNpm(pin as Pin & { source: { kind: 'npm' } }, archives, tree)
+      : await unpackAgoricSdk(pin as Pin & { source: { kind: 'agoric-sdk' } }, archives, tree);
   for (const sub of ['moddable/xs/sources', 'xsnap-native/xsnap/makefiles']) {
     if (!existsSync(join(tree, sub))) throw new OperationError(`sources for ${pin.version} have no ${sub}/`);
   }
@@ -338,12 +420,20 @@ export async function fetchSources(pin: Pin): Promise<SourceTree> {
   if (pin.source.kind === 'dir') {
     const dir = pin.source.path;
     for (const sub of ['moddable', 'xsnap-native']) {
-      if (!existsSync(join(dir, sub))) throw new OperationError(`dir source ${dir} has no ${sub}/ folder (expected the layout of packages/xsnap)`);
+      if (!existsSync(join(dir, sub)))
+        throw new OperationError(`dir source ${dir} has no ${sub}/ folder (expected the layout of packages/xsnap)`);
     }
     return {
       dir,
       releasable: false,
-      identity: { kind: 'dir', version: pin.version, moddableCommit: 'unknown', xsnapNativeCommit: 'unknown', integrity: {}, treeDigest: await treeDigest(dir) },
+      identity: {
+        kind: 'dir',
+        version: pin.version,
+        moddableCommit: 'unknown',
+        xsnapNativeCommit: 'unknown',
+        integrity: {},
+        treeDigest: await treeDigest(dir),
+      },
     };
   }
   const root = sourceCacheDir(pin);
@@ -362,7 +452,9 @@ export async function fetchSources(pin: Pin): Promise<SourceTree> {
       const identity: SourceIdentity = { kind: pin.source.kind, version: pin.version, ...fetched, treeDigest: derived };
       const cached = await treeDigest(tree);
       if (cached !== derived) {
-        log.warn(`cached sources in ${root} differ from the pinned archives (tree digest ${cached}, pinned ${derived}); replacing them`);
+        log.warn(
+          `cached sources in ${root} differ from the pinned archives (tree digest ${cached}, pinned ${derived}); replacing them`,
+        );
         await rm(tree, { recursive: true, force: true });
         await rename(join(check, 'tree'), tree);
         await writeFile(recordFile, canonicalJson(identity) + '\n');
@@ -377,7 +469,12 @@ export async function fetchSources(pin: Pin): Promise<SourceTree> {
   try {
     const archives = await obtainArchives(pin, join(partial, 'archives'));
     const fetched = await unpackSources(pin, archives, join(partial, 'tree'));
-    const identity: SourceIdentity = { kind: pin.source.kind, version: pin.version, ...fetched, treeDigest: await treeDigest(join(partial, 'tree')) };
+    const identity: SourceIdentity = {
+      kind: pin.source.kind,
+      version: pin.version,
+      ...fetched,
+      treeDigest: await treeDigest(join(partial, 'tree')),
+    };
     await writeFile(join(partial, 'source.json'), canonicalJson(identity) + '\n');
     await rm(root, { recursive: true, force: true });
     await rename(partial, root);

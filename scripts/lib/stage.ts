@@ -10,8 +10,17 @@ import { CheckFailed, OperationError, type Failure } from './errors.ts';
 import { run } from './exec.ts';
 import { sha256File } from './hash.ts';
 import {
-  binaryPath, LICENSE_FILES, NOTICE_FILE, NOTICE_TEMPLATE, packageBinaryPath, stagedPackageDir, stagedPackagesDir,
-  tarballName, tarballPath, templateDir, TEMPLATE_FILES,
+  binaryPath,
+  LICENSE_FILES,
+  NOTICE_FILE,
+  NOTICE_TEMPLATE,
+  packageBinaryPath,
+  stagedPackageDir,
+  stagedPackagesDir,
+  tarballName,
+  tarballPath,
+  templateDir,
+  TEMPLATE_FILES,
 } from './layout.ts';
 import { fillNotice } from './package-text.ts';
 import { readBuildInfo, type BuildInfo } from './build.ts';
@@ -45,22 +54,40 @@ export function planStage(opts: { dist: string; version: string; targets: Target
       template: templateDir(t),
       stagedDir: stagedPackageDir(opts.dist, t),
       tarball: tarballPath(opts.dist, t, opts.version),
-      binaries: Object.fromEntries(GOALS.map((g) => [g, { from: binaryPath(opts.dist, t.name, g), to: packageBinaryPath(g) }])),
+      binaries: Object.fromEntries(
+        GOALS.map((g) => [g, { from: binaryPath(opts.dist, t.name, g), to: packageBinaryPath(g) }]),
+      ),
     })),
   };
 }
 
 /** Problems with a target's build output that make it unfit to stage. */
-export async function checkBuildForStage(dist: string, t: Target, version: string): Promise<{ info: BuildInfo; failures: Failure[] }> {
+export async function checkBuildForStage(
+  dist: string,
+  t: Target,
+  version: string,
+): Promise<{ info: BuildInfo; failures: Failure[] }> {
   const info = await readBuildInfo(dist, t.name); // throws UsageError naming build-target.ts
   const failures: Failure[] = [];
   if (info.version !== version) {
-    failures.push({ check: 'build-version', subject: `${t.name} build-info.json`, expected: version, actual: info.version, hint: `rebuild: npx tsx scripts/build-target.ts --target ${t.name}` });
+    failures.push({
+      check: 'build-version',
+      subject: `${t.name} build-info.json`,
+      expected: version,
+      actual: info.version,
+      hint: `rebuild: npx tsx scripts/build-target.ts --target ${t.name}`,
+    });
   }
   for (const g of GOALS) {
     const file = binaryPath(dist, t.name, g);
     if (!existsSync(file)) {
-      failures.push({ check: 'binary-present', subject: `${t.name} ${g} (${file})`, expected: 'a file', actual: 'missing', hint: `npx tsx scripts/build-target.ts --target ${t.name}` });
+      failures.push({
+        check: 'binary-present',
+        subject: `${t.name} ${g} (${file})`,
+        expected: 'a file',
+        actual: 'missing',
+        hint: `npx tsx scripts/build-target.ts --target ${t.name}`,
+      });
     }
   }
   return { info, failures };
@@ -68,14 +95,18 @@ export async function checkBuildForStage(dist: string, t: Target, version: strin
 
 /** `npm pack` one staged folder into `destDir`; returns the tarball path. Gzip header made host-independent. */
 export async function npmPack(stagedDir: string, destDir: string, expectedName: string): Promise<string> {
-  const r = await run(['npm', 'pack', '--json', '--ignore-scripts', '--pack-destination', destDir], { cwd: stagedDir, what: `npm pack of ${stagedDir}` });
+  const r = await run(['npm', 'pack', '--json', '--ignore-scripts', '--pack-destination', destDir], {
+    cwd: stagedDir,
+    what: `npm pack of ${stagedDir}`,
+  });
   let filename: string | undefined;
   try {
     filename = (JSON.parse(r.stdout) as Array<{ filename: string }>)[0]?.filename;
   } catch {
     throw new OperationError(`npm pack in ${stagedDir} printed no JSON: ${r.stdout.slice(0, 200)}`);
   }
-  if (filename !== expectedName) throw new OperationError(`npm pack in ${stagedDir} wrote ${filename}, expected ${expectedName}`);
+  if (filename !== expectedName)
+    throw new OperationError(`npm pack in ${stagedDir} wrote ${filename}, expected ${expectedName}`);
   const file = join(destDir, filename);
   await writeFile(file, normalizeGzipHeader(await readFile(file)));
   return file;
@@ -101,7 +132,8 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
     const r = await checkBuildForStage(plan.dist, t, plan.version);
     failures.push(...r.failures);
     infos.set(pt.target, r.info);
-    if (!r.info.releasable) log.warn(`${pt.target}: build-info says this build is not releasable; verify-artifacts will refuse it`);
+    if (!r.info.releasable)
+      log.warn(`${pt.target}: build-info says this build is not releasable; verify-artifacts will refuse it`);
   }
   if (failures.length) throw new CheckFailed(failures);
 
@@ -113,12 +145,18 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
       const dir = stagedPackageDir(tmp, t);
       await mkdir(dir, { recursive: true });
       const missing = TEMPLATE_FILES.filter((n) => !existsSync(join(pt.template, n)));
-      if (missing.length) throw new OperationError(`package template ${pt.template} lacks ${missing.join(', ')} (run npx tsx scripts/stage-packages.ts --update-templates)`);
+      if (missing.length)
+        throw new OperationError(
+          `package template ${pt.template} lacks ${missing.join(', ')} (run npx tsx scripts/stage-packages.ts --update-templates)`,
+        );
       const pkg = JSON.parse(await readFile(join(pt.template, 'package.json'), 'utf8')) as Record<string, unknown>;
       pkg.version = plan.version;
       await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
       for (const name of ['README.md', ...LICENSE_FILES]) await copyFile(join(pt.template, name), join(dir, name));
-      await writeFile(join(dir, NOTICE_FILE), fillNotice(await readFile(join(pt.template, NOTICE_TEMPLATE), 'utf8'), plan.version, infos.get(t.name)!));
+      await writeFile(
+        join(dir, NOTICE_FILE),
+        fillNotice(await readFile(join(pt.template, NOTICE_TEMPLATE), 'utf8'), plan.version, infos.get(t.name)!),
+      );
       for (const { from, to } of Object.values(pt.binaries)) {
         await mkdir(join(dir, to, '..'), { recursive: true });
         await copyFile(from, join(dir, to));
@@ -126,7 +164,13 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
       }
       const tgz = await npmPack(dir, tmp, tarballName(t, plan.version));
       log.ok(`${t.packageName}@${plan.version}: ${tarballName(t, plan.version)}`);
-      results.push({ target: t.name, packageName: t.packageName, tarball: pt.tarball, stagedDir: pt.stagedDir, sha256: await sha256File(tgz) });
+      results.push({
+        target: t.name,
+        packageName: t.packageName,
+        tarball: pt.tarball,
+        stagedDir: pt.stagedDir,
+        sha256: await sha256File(tgz),
+      });
     }
     // all packed: move into place, replacing any previous staging of these targets
     await mkdir(stagedPackagesDir(plan.dist), { recursive: true });

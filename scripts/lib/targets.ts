@@ -63,8 +63,7 @@ export interface Target {
   math: readonly MathProfile[];
   /** ELF e_machine, or Mach-O cputype, that the binary must carry */
   binary:
-    | { format: 'elf'; machine: number; machineName: string }
-    | { format: 'macho'; cpuType: number; cpuName: string };
+    { format: 'elf'; machine: number; machineName: string } | { format: 'macho'; cpuType: number; cpuName: string };
   /** how to run its binaries, here or elsewhere */
   run: readonly RunWay[];
   /**
@@ -92,45 +91,73 @@ const ALL_MATH: readonly MathProfile[] = ['system', 'portable'];
 
 export const TARGETS: readonly Target[] = [
   {
-    name: 'linux-x64', os: 'linux', cpu: 'x64', libc: 'glibc',
+    name: 'linux-x64',
+    os: 'linux',
+    cpu: 'x64',
+    libc: 'glibc',
     floor: { ...GLIBC_2_31, determinismAtFloor: true },
-    packageName: '@agoric/xsnap-linux-x64', platformDir: 'lin',
-    compiler: 'gcc', toolchains: LINUX_TOOLCHAINS, math: ALL_MATH,
+    packageName: '@agoric/xsnap-linux-x64',
+    platformDir: 'lin',
+    compiler: 'gcc',
+    toolchains: LINUX_TOOLCHAINS,
+    math: ALL_MATH,
     binary: { format: 'elf', machine: ELF_X86_64, machineName: 'x86-64' },
     run: [{ via: 'native' }],
-    ci: { build: 'ubuntu-24.04', check: 'ubuntu-24.04' }, buildHost: 'linux',
+    ci: { build: 'ubuntu-24.04', check: 'ubuntu-24.04' },
+    buildHost: 'linux',
   },
   {
-    name: 'linux-arm64', os: 'linux', cpu: 'arm64', libc: 'glibc',
+    name: 'linux-arm64',
+    os: 'linux',
+    cpu: 'arm64',
+    libc: 'glibc',
     floor: { ...GLIBC_2_31, determinismAtFloor: false },
-    packageName: '@agoric/xsnap-linux-arm64', platformDir: 'lin',
+    packageName: '@agoric/xsnap-linux-arm64',
+    platformDir: 'lin',
     // cross-compiled inside the pinned build root on any Linux host
-    compiler: 'aarch64-linux-gnu-gcc', toolchains: LINUX_TOOLCHAINS, math: ALL_MATH,
+    compiler: 'aarch64-linux-gnu-gcc',
+    toolchains: LINUX_TOOLCHAINS,
+    math: ALL_MATH,
     binary: { format: 'elf', machine: ELF_AARCH64, machineName: 'AArch64' },
     // the build root carries the arm64 runtime (and so does Debian's libc6-arm64-cross)
     run: [
       { via: 'native' },
       { via: 'qemu', host: 'linux-x64', emulator: 'qemu-aarch64', sysroot: 'usr/aarch64-linux-gnu' },
     ],
-    ci: { build: 'ubuntu-24.04', check: 'ubuntu-24.04-arm' }, buildHost: 'linux',
+    ci: { build: 'ubuntu-24.04', check: 'ubuntu-24.04-arm' },
+    buildHost: 'linux',
   },
   {
-    name: 'darwin-x64', os: 'darwin', cpu: 'x64', libc: null, floor: MACOS_11,
-    packageName: '@agoric/xsnap-darwin-x64', platformDir: 'mac',
+    name: 'darwin-x64',
+    os: 'darwin',
+    cpu: 'x64',
+    libc: null,
+    floor: MACOS_11,
+    packageName: '@agoric/xsnap-darwin-x64',
+    platformDir: 'mac',
     compiler: 'cc', // Apple clang; the CPU goes through the mac makefile's MACOS_ARCH
-    toolchains: MACOS_TOOLCHAINS, math: ALL_MATH,
+    toolchains: MACOS_TOOLCHAINS,
+    math: ALL_MATH,
     binary: { format: 'macho', cpuType: CPU_TYPE_X86_64, cpuName: 'x86_64' },
     run: [{ via: 'native' }, { via: 'rosetta', host: 'darwin-arm64' }],
-    ci: { build: 'macos-15-intel', check: 'macos-15-intel' }, buildHost: 'darwin',
+    ci: { build: 'macos-15-intel', check: 'macos-15-intel' },
+    buildHost: 'darwin',
   },
   {
-    name: 'darwin-arm64', os: 'darwin', cpu: 'arm64', libc: null, floor: MACOS_11,
-    packageName: '@agoric/xsnap-darwin-arm64', platformDir: 'mac',
+    name: 'darwin-arm64',
+    os: 'darwin',
+    cpu: 'arm64',
+    libc: null,
+    floor: MACOS_11,
+    packageName: '@agoric/xsnap-darwin-arm64',
+    platformDir: 'mac',
     compiler: 'cc', // Apple clang; the CPU goes through the mac makefile's MACOS_ARCH
-    toolchains: MACOS_TOOLCHAINS, math: ALL_MATH,
+    toolchains: MACOS_TOOLCHAINS,
+    math: ALL_MATH,
     binary: { format: 'macho', cpuType: CPU_TYPE_ARM64, cpuName: 'arm64' },
     run: [{ via: 'native' }],
-    ci: { build: 'macos-15', check: 'macos-15' }, buildHost: 'darwin',
+    ci: { build: 'macos-15', check: 'macos-15' },
+    buildHost: 'darwin',
   },
 ];
 
@@ -162,7 +189,10 @@ export function getTarget(name: string): Target {
 /** Parse a `--targets a,b` list (default: every target), refusing unknown and duplicate names. */
 export function parseTargetList(value: string | undefined): Target[] {
   if (value === undefined || value === '' || value === 'all') return [...TARGETS];
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new UsageError('--targets needs at least one target name');
   const seen = new Set<string>();
   return names.map((n) => {

@@ -21,9 +21,13 @@ export function writeWholeOneAtATime(fsPromises, chosen) {
   fsPromises.writeFile = function writeFileWhole(file, data, options) {
     if (typeof file !== 'string' || !chosen(file)) return writeFile.call(fsPromises, file, data, options);
     const temporary = `${file}.${process.pid}.${++count}.tmp`;
-    const write = () => writeFile.call(fsPromises, temporary, data, options).then(() => rename.call(fsPromises, temporary, file));
+    const write = () =>
+      writeFile.call(fsPromises, temporary, data, options).then(() => rename.call(fsPromises, temporary, file));
     const done = (pending.get(file) ?? Promise.resolve()).then(write, write);
-    pending.set(file, done.catch(() => undefined));
+    pending.set(
+      file,
+      done.catch(() => undefined),
+    );
     return done;
   };
 }

@@ -34,8 +34,15 @@ export class NetstringError extends Error {}
 
 /** One netstring holding the concatenation of `parts`. */
 export function encodeNetstring(...parts: (Buffer | Uint8Array | string)[]): Buffer {
-  const body = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
-  if (body.length > MAX_NETSTRING_LENGTH) throw new NetstringError(`netstring of ${body.length} bytes is longer than the worker accepts (${MAX_NETSTRING_LENGTH})`);
+  const body = Buffer.concat(
+    parts.map((p) =>
+      typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p.buffer, p.byteOffset, p.byteLength),
+    ),
+  );
+  if (body.length > MAX_NETSTRING_LENGTH)
+    throw new NetstringError(
+      `netstring of ${body.length} bytes is longer than the worker accepts (${MAX_NETSTRING_LENGTH})`,
+    );
   return Buffer.concat([Buffer.from(`${body.length}:`, 'ascii'), body, Buffer.from(',', 'ascii')]);
 }
 
@@ -78,15 +85,28 @@ export class NetstringDecoder {
     let i = 0;
     while (i < buf.length && buf[i] >= 0x30 && buf[i] <= 0x39) i++;
     const digits = buf.subarray(0, i).toString('ascii');
-    if (i > 9) throw new NetstringError(`netstring length prefix ${JSON.stringify(digits.slice(0, 12))}... has more than 9 digits`);
+    if (i > 9)
+      throw new NetstringError(
+        `netstring length prefix ${JSON.stringify(digits.slice(0, 12))}... has more than 9 digits`,
+      );
     if (i === buf.length) return null; // length still arriving
-    if (i === 0) throw new NetstringError(`netstring must start with a decimal length, got byte 0x${buf[0].toString(16).padStart(2, '0')}`);
-    if (buf[i] !== 0x3a) throw new NetstringError(`netstring length ${digits} must be followed by ':', got byte 0x${buf[i].toString(16).padStart(2, '0')}`);
+    if (i === 0)
+      throw new NetstringError(
+        `netstring must start with a decimal length, got byte 0x${buf[0].toString(16).padStart(2, '0')}`,
+      );
+    if (buf[i] !== 0x3a)
+      throw new NetstringError(
+        `netstring length ${digits} must be followed by ':', got byte 0x${buf[i].toString(16).padStart(2, '0')}`,
+      );
     const length = Number(digits);
-    if (length > this.maxLength) throw new NetstringError(`netstring of ${length} bytes exceeds the limit of ${this.maxLength}`);
+    if (length > this.maxLength)
+      throw new NetstringError(`netstring of ${length} bytes exceeds the limit of ${this.maxLength}`);
     const end = i + 1 + length;
     if (buf.length <= end) return null; // body or trailer still arriving
-    if (buf[end] !== 0x2c) throw new NetstringError(`netstring of length ${length} must end with ',', got byte 0x${buf[end].toString(16).padStart(2, '0')}`);
+    if (buf[end] !== 0x2c)
+      throw new NetstringError(
+        `netstring of length ${length} must end with ',', got byte 0x${buf[end].toString(16).padStart(2, '0')}`,
+      );
     const msg = Buffer.from(buf.subarray(i + 1, end)); // copy: do not pin the chunk
     this.buf = buf.subarray(end + 1);
     return msg;
@@ -212,7 +232,10 @@ export class XsnapWorker {
       });
       this.child.on('close', (code, signal) => {
         this.exitInfo = { code, signal };
-        if (this.pending) this.fail(new OperationError(`${this.name}: worker exited during ${this.pending.what}: ${this.describeExit()}`));
+        if (this.pending)
+          this.fail(
+            new OperationError(`${this.name}: worker exited during ${this.pending.what}: ${this.describeExit()}`),
+          );
         resolve();
       });
     });
@@ -225,7 +248,11 @@ export class XsnapWorker {
 
   private describeExit(): string {
     const info = this.exitInfo;
-    let s = !info ? 'still running' : info.signal ? `killed by ${info.signal}` : `exit ${info.code}${WORKER_EXIT_CODES[info.code ?? -1] ? ` (${WORKER_EXIT_CODES[info.code!]})` : ''}`;
+    let s = !info
+      ? 'still running'
+      : info.signal
+        ? `killed by ${info.signal}`
+        : `exit ${info.code}${WORKER_EXIT_CODES[info.code ?? -1] ? ` (${WORKER_EXIT_CODES[info.code!]})` : ''}`;
     const tail = this.stderr.trim().split('\n').slice(-10).join('\n');
     if (tail) s += `\n${tail}`;
     return s;
@@ -259,7 +286,9 @@ export class XsnapWorker {
         .then(
           (answer) => this.toWorker.write(encodeNetstring('/', answer)),
           (e) => {
-            this.fail(new OperationError(`${this.name}: answering the worker's issueCommand failed: ${(e as Error).message}`));
+            this.fail(
+              new OperationError(`${this.name}: answering the worker's issueCommand failed: ${(e as Error).message}`),
+            );
             this.child.kill('SIGKILL');
           },
         );
@@ -267,7 +296,11 @@ export class XsnapWorker {
     }
     const p = this.pending;
     if (!p) {
-      this.fail(new OperationError(`${this.name}: unexpected message from the worker with no request in flight: ${JSON.stringify(m.subarray(0, 80).toString('latin1'))}`));
+      this.fail(
+        new OperationError(
+          `${this.name}: unexpected message from the worker with no request in flight: ${JSON.stringify(m.subarray(0, 80).toString('latin1'))}`,
+        ),
+      );
       this.child.kill('SIGKILL');
       return;
     }
@@ -275,7 +308,11 @@ export class XsnapWorker {
     if (prefix === '.') p.resolve(m);
     else if (prefix === '!') p.reject(new WorkerException(this.name, m.subarray(1).toString('utf8')));
     else {
-      p.reject(new OperationError(`${this.name}: protocol error: reply to ${p.what} starts with ${JSON.stringify(prefix)}, expected '.', '!' or '?'`));
+      p.reject(
+        new OperationError(
+          `${this.name}: protocol error: reply to ${p.what} starts with ${JSON.stringify(prefix)}, expected '.', '!' or '?'`,
+        ),
+      );
       this.child.kill('SIGKILL');
     }
   }
@@ -285,15 +322,24 @@ export class XsnapWorker {
     const run = () =>
       new Promise<Buffer>((resolve, reject) => {
         if (this.fatal) return reject(this.fatal);
-        if (this.exitInfo) return reject(new OperationError(`${this.name}: worker is not running (${this.describeExit()}), cannot send ${what}`));
+        if (this.exitInfo)
+          return reject(
+            new OperationError(`${this.name}: worker is not running (${this.describeExit()}), cannot send ${what}`),
+          );
         const timer = setTimeout(() => {
-          this.fail(new OperationError(`${this.name}: no answer to ${what} within ${this.timeoutMs / 1000} s; killed the worker`));
+          this.fail(
+            new OperationError(
+              `${this.name}: no answer to ${what} within ${this.timeoutMs / 1000} s; killed the worker`,
+            ),
+          );
           this.child.kill('SIGKILL');
         }, this.timeoutMs);
-        const done = <T>(f: (v: T) => void) => (v: T) => {
-          clearTimeout(timer);
-          f(v);
-        };
+        const done =
+          <T>(f: (v: T) => void) =>
+          (v: T) => {
+            clearTimeout(timer);
+            f(v);
+          };
         this.pending = { resolve: done(resolve), reject: done(reject), what };
         this.toWorker.write(encodeNetstring(...parts));
       });
@@ -341,7 +387,8 @@ export class XsnapWorker {
       await this.exited;
     }
     if (this.fatal) throw this.fatal;
-    if (this.exitInfo?.code === null || this.exitInfo?.code === undefined) throw new OperationError(`${this.name}: worker did not exit after quit: ${this.describeExit()}`);
+    if (this.exitInfo?.code === null || this.exitInfo?.code === undefined)
+      throw new OperationError(`${this.name}: worker did not exit after quit: ${this.describeExit()}`);
     return this.exitInfo.code;
   }
 

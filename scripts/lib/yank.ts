@@ -18,7 +18,9 @@ export function yankMessage(reason: string, moved?: { from: string; to: string }
   return `${reason} [yanked${moved ? `; latest was ${moved.from}, moved to ${moved.to}` : ''}]`;
 }
 
-export function parseYankMessage(msg: string | undefined): { reason: string; moved?: { from: string; to: string } } | null {
+export function parseYankMessage(
+  msg: string | undefined,
+): { reason: string; moved?: { from: string; to: string } } | null {
   if (!msg) return null;
   const m = MARKER.exec(msg);
   if (!m) return { reason: msg }; // deprecated by hand: yanked all the same
@@ -26,7 +28,8 @@ export function parseYankMessage(msg: string | undefined): { reason: string; mov
 }
 
 export function checkReason(reason: string | undefined): string {
-  if (!reason || !reason.trim()) throw new UsageError('--reason "<why>" is required: users see it when they install the version');
+  if (!reason || !reason.trim())
+    throw new UsageError('--reason "<why>" is required: users see it when they install the version');
   if (/[\r\n]/.test(reason)) throw new UsageError('--reason must be one line');
   if (MARKER.test(reason)) throw new UsageError('--reason must not end with a [yanked...] marker: yank.ts adds it');
   if (reason.length > 500) throw new UsageError('--reason is longer than 500 characters');
@@ -65,7 +68,14 @@ export function previousRelease(docs: Packument[], version: string): string | nu
 }
 
 /** Compute what a yank (or its undo) of `version` must still do, from what the registry holds now. */
-export async function planYank(opts: { registry: string; version: string; targets: Target[]; reason?: string; undo?: boolean; reader?: RegistryReader }): Promise<YankPlan> {
+export async function planYank(opts: {
+  registry: string;
+  version: string;
+  targets: Target[];
+  reason?: string;
+  undo?: boolean;
+  reader?: RegistryReader;
+}): Promise<YankPlan> {
   const { version } = opts;
   const reader = opts.reader ?? new RegistryReader({ registry: opts.registry });
   const docs: Array<{ name: string; doc: Packument | null }> = [];
@@ -80,7 +90,13 @@ export async function planYank(opts: { registry: string; version: string; target
   }));
   const present = docs.filter((d) => d.doc?.versions[version]);
   if (present.length === 0) {
-    failures.push({ check: 'yank-version', subject: `${version} on ${reader.registry}`, expected: `published on at least one of ${opts.targets.map((t) => t.packageName).join(', ')}`, actual: 'on none', hint: 'check --version and --registry' });
+    failures.push({
+      check: 'yank-version',
+      subject: `${version} on ${reader.registry}`,
+      expected: `published on at least one of ${opts.targets.map((t) => t.packageName).join(', ')}`,
+      actual: 'on none',
+      hint: 'check --version and --registry',
+    });
     throw new CheckFailed(failures);
   }
   for (const p of packages.filter((p) => !p.present)) notes.push(`${p.package} has no ${version}: nothing to do there`);
@@ -95,9 +111,20 @@ export async function planYank(opts: { registry: string; version: string; target
     // an interrupted yank recorded where it was moving latest to
     const recorded = packages.map((p) => parseYankMessage(p.deprecated ?? undefined)?.moved).find(Boolean);
     if (onIt.length || recorded) {
-      const to = recorded?.to ?? previousRelease(docs.map((d) => d.doc).filter((d): d is Packument => d !== null), version);
+      const to =
+        recorded?.to ??
+        previousRelease(
+          docs.map((d) => d.doc).filter((d): d is Packument => d !== null),
+          version,
+        );
       if (!to) {
-        failures.push({ check: 'yank-latest', subject: `dist-tag latest at ${version}`, expected: `an earlier release (below ${version}, not a prerelease, not yanked) on every package, to move latest back to`, actual: 'none', hint: 'publish the fixed version first (it moves latest forward), then yank' });
+        failures.push({
+          check: 'yank-latest',
+          subject: `dist-tag latest at ${version}`,
+          expected: `an earlier release (below ${version}, not a prerelease, not yanked) on every package, to move latest back to`,
+          actual: 'none',
+          hint: 'publish the fixed version first (it moves latest forward), then yank',
+        });
         throw new CheckFailed(failures);
       }
       latest = { from: version, to };
@@ -119,13 +146,16 @@ export async function planYank(opts: { registry: string; version: string; target
       latest = { from: moved.to, to: version };
       for (const p of packages.filter((p) => p.present && p.latest !== version)) {
         if (p.latest && semver.valid(p.latest) && semver.gt(p.latest, version)) {
-          notes.push(`${p.package}: latest is ${p.latest}, newer than ${version}: left there (latest only moves forward)`);
+          notes.push(
+            `${p.package}: latest is ${p.latest}, newer than ${version}: left there (latest only moves forward)`,
+          );
           continue;
         }
         tags.push({ kind: 'dist-tag', package: p.package, tag: 'latest', from: p.latest ?? '(none)', to: version });
       }
     }
-    for (const p of packages.filter((p) => p.present && p.deprecated)) marks.push({ kind: 'undeprecate', package: p.package, version });
+    for (const p of packages.filter((p) => p.present && p.deprecated))
+      marks.push({ kind: 'undeprecate', package: p.package, version });
   }
   // the deprecation message records the move of latest: a yank writes it before moving latest, an undo removes it after
   const actions = opts.undo ? [...tags, ...marks] : [...marks, ...tags];
@@ -137,28 +167,55 @@ export async function planYank(opts: { registry: string; version: string; target
  * where latest goes, then moves latest; an undo moves latest, then removes the
  * deprecation): interrupted anywhere, a re-run finds the record and finishes.
  */
-export async function executeYank(plan: YankPlan, client: NpmClient, opts: { otp?: string; onAction?: (a: YankAction) => void } = {}): Promise<void> {
+export async function executeYank(
+  plan: YankPlan,
+  client: NpmClient,
+  opts: { otp?: string; onAction?: (a: YankAction) => void } = {},
+): Promise<void> {
   const otp = opts.otp ? ['--otp', opts.otp] : [];
   for (const a of plan.actions) {
     opts.onAction?.(a);
-    const args = a.kind === 'dist-tag' ? ['dist-tag', 'add', `${a.package}@${a.to}`, a.tag] : ['deprecate', `${a.package}@${a.version}`, a.kind === 'deprecate' ? a.message : ''];
+    const args =
+      a.kind === 'dist-tag'
+        ? ['dist-tag', 'add', `${a.package}@${a.to}`, a.tag]
+        : ['deprecate', `${a.package}@${a.version}`, a.kind === 'deprecate' ? a.message : ''];
     const r = await client.npm([...args, ...otp], `npm ${args[0]} ${a.package}`);
-    if (r.code !== 0) throw new OperationError(`${describeAction(a)}: npm ${args[0]} failed (exit ${r.code}): ${lastLines(r.stderr)}${nextStep('re-run the same command (with a fresh --otp): it carries on from what the registry holds')}`);
+    if (r.code !== 0)
+      throw new OperationError(
+        `${describeAction(a)}: npm ${args[0]} failed (exit ${r.code}): ${lastLines(r.stderr)}${nextStep('re-run the same command (with a fresh --otp): it carries on from what the registry holds')}`,
+      );
   }
 }
 
 /** After executeYank: re-read the registry; a plan computed now must have nothing left to do. */
-export async function readBack(opts: { registry: string; version: string; targets: Target[]; reason?: string; undo?: boolean }): Promise<{ plan: YankPlan; failures: Failure[] }> {
+export async function readBack(opts: {
+  registry: string;
+  version: string;
+  targets: Target[];
+  reason?: string;
+  undo?: boolean;
+}): Promise<{ plan: YankPlan; failures: Failure[] }> {
   const plan = await planYank(opts);
   const failures: Failure[] = plan.actions.map((a) => ({
     check: 'yank-read-back',
     subject: `${a.package} on ${plan.registry}`,
-    expected: a.kind === 'dist-tag' ? `latest at ${a.to}` : a.kind === 'deprecate' ? `${a.version} deprecated "${a.message}"` : `${a.version} not deprecated`,
+    expected:
+      a.kind === 'dist-tag'
+        ? `latest at ${a.to}`
+        : a.kind === 'deprecate'
+          ? `${a.version} deprecated "${a.message}"`
+          : `${a.version} not deprecated`,
     actual: a.kind === 'dist-tag' ? `latest at ${a.from}` : 'not yet',
     hint: 're-run the same command',
   }));
   for (const p of plan.packages.filter((p) => p.present)) {
-    if (!opts.undo && p.latest === opts.version) failures.push({ check: 'yank-read-back', subject: `${p.package} on ${plan.registry}`, expected: `latest not at the yanked ${opts.version}`, actual: `latest at ${p.latest}` });
+    if (!opts.undo && p.latest === opts.version)
+      failures.push({
+        check: 'yank-read-back',
+        subject: `${p.package} on ${plan.registry}`,
+        expected: `latest not at the yanked ${opts.version}`,
+        actual: `latest at ${p.latest}`,
+      });
   }
   return { plan, failures };
 }

@@ -18,7 +18,8 @@ import type { BuildInfo } from '../../scripts/lib/build.ts';
 
 const pin = readPin(join(import.meta.dirname, '../../native/pin.json'));
 const tmp = () => mkdtemp(join(tmpdir(), 'xsnap-build-test-'));
-const info = (dist: string, target: string): BuildInfo => JSON.parse(readFileSync(join(dist, target, 'build-info.json'), 'utf8'));
+const info = (dist: string, target: string): BuildInfo =>
+  JSON.parse(readFileSync(join(dist, target, 'build-info.json'), 'utf8'));
 const bytes = (dist: string, target: string, goal: string) => readFileSync(join(dist, target, goal, 'xsnap-worker'));
 
 /** nothing of a target was left behind in `dist` (no output, no partial folder) */
@@ -37,67 +38,92 @@ t.test('both linux targets are built from the pinned sources and run', async (t)
     t.equal(bi.toolchain.kind, 'pinned');
     t.match(bi.toolchain.compiler, /\(Debian 10\.2\.1/, 'the bullseye compiler built it');
     t.equal(bi.source.kind, 'npm');
-    t.same(Object.values(bi.source.integrity), [(pin.source as { integrity: string }).integrity], 'source integrity recorded');
+    t.same(
+      Object.values(bi.source.integrity),
+      [(pin.source as { integrity: string }).integrity],
+      'source integrity recorded',
+    );
     for (const goal of ['release', 'debug'] as const) {
       const file = join(dist, target, goal, 'xsnap-worker');
       t.equal(bi.binaries[goal]!.sha256, await sha256File(file), `${target} ${goal} digest recorded`);
-      t.ok(Number(bi.binaries[goal]!.facts.maxGlibc!.split('.')[1]) <= 31, `${target} ${goal} needs GLIBC ${bi.binaries[goal]!.facts.maxGlibc} <= 2.31`);
+      t.ok(
+        Number(bi.binaries[goal]!.facts.maxGlibc!.split('.')[1]) <= 31,
+        `${target} ${goal} needs GLIBC ${bi.binaries[goal]!.facts.maxGlibc} <= 2.31`,
+      );
       // run it ourselves, not through the build's own check
       const runner = await hostRunner(getTarget(target));
       t.ok(runner, `${target} can run on this host`);
       const r = await runRaw([...runner!, file, '-v']);
       t.equal(r.code, 0);
-      t.match(r.stdout.trim(), new RegExp(`^xsnap ${pin.version.replace(/\./g, '\\.')} \\(XS [\\d.]+\\)$`), `${target} ${goal} reports ${pin.version}`);
+      t.match(
+        r.stdout.trim(),
+        new RegExp(`^xsnap ${pin.version.replace(/\./g, '\\.')} \\(XS [\\d.]+\\)$`),
+        `${target} ${goal} reports ${pin.version}`,
+      );
     }
   }
   t.not(bytes(dist, 'linux-x64', 'release').equals(bytes(dist, 'linux-arm64', 'release')), true);
 });
 
-t.test('cache: unchanged inputs do no compilation; a tampered cache entry is rebuilt, bit-identically, in another folder', async (t) => {
-  const cache = await isolatedCache();
-  const env = { XSNAP_CACHE_DIR: cache };
-  const [a, b, c] = [await tmp(), await tmp(), await tmp()];
+t.test(
+  'cache: unchanged inputs do no compilation; a tampered cache entry is rebuilt, bit-identically, in another folder',
+  async (t) => {
+    const cache = await isolatedCache();
+    const env = { XSNAP_CACHE_DIR: cache };
+    const [a, b, c] = [await tmp(), await tmp(), await tmp()];
 
-  const first = await runScript('build-target.ts', ['--target', 'linux-x64', '--dist', a, '--json'], { env });
-  t.equal(first.code, 0, first.stderr);
-  t.match(first.stderr, /compiling release \+ debug/);
-  t.equal(JSON.parse(first.stdout).buildInfo.cache.hit, false);
+    const first = await runScript('build-target.ts', ['--target', 'linux-x64', '--dist', a, '--json'], { env });
+    t.equal(first.code, 0, first.stderr);
+    t.match(first.stderr, /compiling release \+ debug/);
+    t.equal(JSON.parse(first.stdout).buildInfo.cache.hit, false);
 
-  const t0 = Date.now();
-  const second = await runScript('build-target.ts', ['--target', 'linux-x64', '--dist', b, '--json'], { env });
-  const seconds = (Date.now() - t0) / 1000;
-  t.equal(second.code, 0, second.stderr);
-  t.notMatch(second.stderr, /compiling|fetching sources/, 'no fetch, no compilation');
-  t.equal(JSON.parse(second.stdout).buildInfo.cache.hit, true);
-  t.comment(`unchanged re-run took ${seconds.toFixed(2)} s`);
-  for (const goal of ['release', 'debug']) t.ok(bytes(a, 'linux-x64', goal).equals(bytes(b, 'linux-x64', goal)), `${goal} reused`);
+    const t0 = Date.now();
+    const second = await runScript('build-target.ts', ['--target', 'linux-x64', '--dist', b, '--json'], { env });
+    const seconds = (Date.now() - t0) / 1000;
+    t.equal(second.code, 0, second.stderr);
+    t.notMatch(second.stderr, /compiling|fetching sources/, 'no fetch, no compilation');
+    t.equal(JSON.parse(second.stdout).buildInfo.cache.hit, true);
+    t.comment(`unchanged re-run took ${seconds.toFixed(2)} s`);
+    for (const goal of ['release', 'debug'])
+      t.ok(bytes(a, 'linux-x64', goal).equals(bytes(b, 'linux-x64', goal)), `${goal} reused`);
 
-  // corrupt the cached release binary: the next build must notice and compile again
-  const key = JSON.parse(second.stdout).buildInfo.cache.key as string;
-  await appendFile(join(cache, 'builds', key, 'release', 'xsnap-worker'), 'tampered');
-  const third = await runScript('build-target.ts', ['--target', 'linux-x64', '--dist', c, '--json'], { env });
-  t.equal(third.code, 0, third.stderr);
-  t.match(third.stderr, /does not match its record/);
-  t.match(third.stderr, /compiling/);
-  // two compilations in two different work folders give the same bytes, equal to the shared build too
-  for (const goal of ['release', 'debug']) {
-    t.ok(bytes(a, 'linux-x64', goal).equals(bytes(c, 'linux-x64', goal)), `${goal}: bit-identical across two build folders`);
-    t.ok(bytes(a, 'linux-x64', goal).equals(bytes(sharedDist(), 'linux-x64', goal)), `${goal}: identical to the shared build`);
-  }
-});
+    // corrupt the cached release binary: the next build must notice and compile again
+    const key = JSON.parse(second.stdout).buildInfo.cache.key as string;
+    await appendFile(join(cache, 'builds', key, 'release', 'xsnap-worker'), 'tampered');
+    const third = await runScript('build-target.ts', ['--target', 'linux-x64', '--dist', c, '--json'], { env });
+    t.equal(third.code, 0, third.stderr);
+    t.match(third.stderr, /does not match its record/);
+    t.match(third.stderr, /compiling/);
+    // two compilations in two different work folders give the same bytes, equal to the shared build too
+    for (const goal of ['release', 'debug']) {
+      t.ok(
+        bytes(a, 'linux-x64', goal).equals(bytes(c, 'linux-x64', goal)),
+        `${goal}: bit-identical across two build folders`,
+      );
+      t.ok(
+        bytes(a, 'linux-x64', goal).equals(bytes(sharedDist(), 'linux-x64', goal)),
+        `${goal}: identical to the shared build`,
+      );
+    }
+  },
+);
 
 t.test('linux-arm64 rebuilt without the cache is bit-identical to the shared build', async (t) => {
   const dist = await tmp();
   const r = await runScript('build-target.ts', ['--target', 'linux-arm64', '--dist', dist, '--no-cache']);
   t.equal(r.code, 0, r.stderr);
-  for (const goal of ['release', 'debug']) t.ok(bytes(dist, 'linux-arm64', goal).equals(bytes(sharedDist(), 'linux-arm64', goal)), `${goal} identical`);
+  for (const goal of ['release', 'debug'])
+    t.ok(bytes(dist, 'linux-arm64', goal).equals(bytes(sharedDist(), 'linux-arm64', goal)), `${goal} identical`);
 });
 
 t.test('usage errors exit 2 with a clear message and write nothing', async (t) => {
   const dist = await tmp();
   const cases: Array<[string[], RegExp]> = [
     [[], /--target is required/],
-    [['--target', 'linux-ia64'], /unknown target "linux-ia64"\. Supported targets: linux-x64, linux-arm64, darwin-x64, darwin-arm64/],
+    [
+      ['--target', 'linux-ia64'],
+      /unknown target "linux-ia64"\. Supported targets: linux-x64, linux-arm64, darwin-x64, darwin-arm64/,
+    ],
     [['--target', 'win32-x64'], /Windows is not supported/],
     [['--target', 'darwin-arm64'], /darwin-arm64 cannot be built on linux: it needs a macOS host/],
     [['--target', 'linux-x64', '--goal', 'fast'], /--goal must be release, debug or both/],
@@ -130,14 +156,26 @@ t.test('sources are checked before anything is unpacked or built', async (t) => 
     const dist = await tmp();
     const other = sriSha512(Buffer.from('other bytes'));
     serveNpmPackage(server, src, { integrity: other });
-    await writeFile(pinFile, JSON.stringify({ version: pin.version, source: { kind: 'npm', package: '@agoric/xsnap', integrity: src.integrity } }));
-    const r = await runScript('build-target.ts', ['--target', 'linux-x64', '--pin', pinFile, '--dist', dist], { env: { XSNAP_CACHE_DIR: cache, XSNAP_SOURCE_REGISTRY: server.url } });
+    await writeFile(
+      pinFile,
+      JSON.stringify({
+        version: pin.version,
+        source: { kind: 'npm', package: '@agoric/xsnap', integrity: src.integrity },
+      }),
+    );
+    const r = await runScript('build-target.ts', ['--target', 'linux-x64', '--pin', pinFile, '--dist', dist], {
+      env: { XSNAP_CACHE_DIR: cache, XSNAP_SOURCE_REGISTRY: server.url },
+    });
     t.equal(r.code, 1);
     t.match(r.stderr, /dist\.integrity/);
     t.match(r.stderr, `expected: ${src.integrity}`);
     t.match(r.stderr, `actual:   ${other}`);
     assertNothingWritten(t, dist, 'linux-x64');
-    t.same(readdirSync(join(cache)).filter((f) => f !== 'buildroots'), [], 'no sources or builds cached');
+    t.same(
+      readdirSync(join(cache)).filter((f) => f !== 'buildroots'),
+      [],
+      'no sources or builds cached',
+    );
   });
 
   t.test('npm: the download does not match the pinned integrity', async (t) => {
@@ -146,8 +184,16 @@ t.test('sources are checked before anything is unpacked or built', async (t) => 
     const tampered = Buffer.from(src.tarball);
     tampered[tampered.length - 100] ^= 0xff;
     serveNpmPackage(server, src, { tarball: tampered });
-    await writeFile(pinFile, JSON.stringify({ version: pin.version, source: { kind: 'npm', package: '@agoric/xsnap', integrity: src.integrity } }));
-    const r = await runScript('build-target.ts', ['--target', 'linux-x64', '--pin', pinFile, '--dist', dist], { env: { XSNAP_CACHE_DIR: cache, XSNAP_SOURCE_REGISTRY: server.url } });
+    await writeFile(
+      pinFile,
+      JSON.stringify({
+        version: pin.version,
+        source: { kind: 'npm', package: '@agoric/xsnap', integrity: src.integrity },
+      }),
+    );
+    const r = await runScript('build-target.ts', ['--target', 'linux-x64', '--pin', pinFile, '--dist', dist], {
+      env: { XSNAP_CACHE_DIR: cache, XSNAP_SOURCE_REGISTRY: server.url },
+    });
     t.equal(r.code, 1);
     t.match(r.stderr, /does not match the pinned integrity; nothing was unpacked/);
     assertNothingWritten(t, dist, 'linux-x64');
@@ -166,20 +212,31 @@ t.test('sources are checked before anything is unpacked or built', async (t) => 
     badPin.moddable.sha256 = wrong;
     await writeFile(pinFile, JSON.stringify({ version: pin.version, source: badPin }));
     const dist = await tmp();
-    const bad = await runScript('build-target.ts', ['--target', 'linux-x64', '--goal', 'release', '--pin', pinFile, '--dist', dist], { env });
+    const bad = await runScript(
+      'build-target.ts',
+      ['--target', 'linux-x64', '--goal', 'release', '--pin', pinFile, '--dist', dist],
+      { env },
+    );
     t.equal(bad.code, 1);
     t.match(bad.stderr, /moddable archive http:\/\/127\.0\.0\.1:\d+\/agoric-labs\/moddable\/archive\//);
     t.match(bad.stderr, `expected: sha256 ${wrong}`);
     assertNothingWritten(t, dist, 'linux-x64');
 
     await writeFile(pinFile, JSON.stringify({ version: pin.version, source: sdk.pinSource }));
-    const good = await runScript('build-target.ts', ['--target', 'linux-x64', '--goal', 'release', '--pin', pinFile, '--dist', dist, '--json'], { env });
+    const good = await runScript(
+      'build-target.ts',
+      ['--target', 'linux-x64', '--goal', 'release', '--pin', pinFile, '--dist', dist, '--json'],
+      { env },
+    );
     t.equal(good.code, 0, good.stderr);
     const bi = JSON.parse(good.stdout).buildInfo as BuildInfo;
     t.equal(bi.source.kind, 'agoric-sdk');
     t.equal(bi.source.moddableCommit, src.moddableCommit);
     t.equal(bi.releasable, false, 'a single goal is not releasable');
     // the same C sources by another route give the same binary
-    t.ok(bytes(dist, 'linux-x64', 'release').equals(bytes(sharedDist(), 'linux-x64', 'release')), 'agoric-sdk-sourced release binary equals the npm-sourced one');
+    t.ok(
+      bytes(dist, 'linux-x64', 'release').equals(bytes(sharedDist(), 'linux-x64', 'release')),
+      'agoric-sdk-sourced release binary equals the npm-sourced one',
+    );
   });
 });

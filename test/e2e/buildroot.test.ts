@@ -21,8 +21,31 @@ const root = await ensureBuildRoot();
 
 /** actions/cache v5's tar invocations (GNU tar on Linux, zstd; @actions/cache tar.ts getTarArgs/getCommands). */
 const cacheTar = {
-  create: (workspace: string) => ['tar', '--posix', '-cf', 'cache.tzst', '--exclude', 'cache.tzst', '-P', '-C', workspace, '--files-from', 'manifest.txt', '--use-compress-program', 'zstdmt --long=30'],
-  extract: (archive: string, workspace: string) => ['tar', '-xf', archive, '-P', '-C', workspace, '--use-compress-program', 'unzstd --long=30'],
+  create: (workspace: string) => [
+    'tar',
+    '--posix',
+    '-cf',
+    'cache.tzst',
+    '--exclude',
+    'cache.tzst',
+    '-P',
+    '-C',
+    workspace,
+    '--files-from',
+    'manifest.txt',
+    '--use-compress-program',
+    'zstdmt --long=30',
+  ],
+  extract: (archive: string, workspace: string) => [
+    'tar',
+    '-xf',
+    archive,
+    '-P',
+    '-C',
+    workspace,
+    '--use-compress-program',
+    'unzstd --long=30',
+  ],
 };
 
 /** Save `paths` (relative to `from`) as actions/cache does, and restore them into a fresh workspace as an unprivileged user. */
@@ -34,7 +57,14 @@ async function saveAndRestore(from: string, paths: string[]) {
   chmodSync(join(archiveFolder, 'cache.tzst'), 0o644);
   const workspace = mkdtempSync(join(tmpdir(), 'xsnap-cache-restore-'));
   chownSync(workspace, NOBODY, NOBODY);
-  const restored = await runRaw(['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', ...cacheTar.extract(join(archiveFolder, 'cache.tzst'), workspace)]);
+  const restored = await runRaw([
+    'setpriv',
+    `--reuid=${NOBODY}`,
+    `--regid=${NOBODY}`,
+    '--clear-groups',
+    '--',
+    ...cacheTar.extract(join(archiveFolder, 'cache.tzst'), workspace),
+  ]);
   return {
     created,
     restored,
@@ -46,40 +76,79 @@ async function saveAndRestore(from: string, paths: string[]) {
   };
 }
 
-t.test('the build root holds no device nodes, passes its check, and a command inside gets a working /dev', async (t) => {
-  const special = await run(['find', root.path, '-xdev', '(', '-type', 'c', '-o', '-type', 'b', '-o', '-type', 'p', ')', '-print']);
-  t.equal(special.stdout.trim(), '', 'no device nodes or fifos to restore');
-  t.same(await checkBuildRoot(root.path), []);
-  const r = await run(enterArgv(root.path, ['sh', '-c', 'echo x > /dev/null && test -c /dev/null && head -c 16 /dev/urandom | wc -c']));
-  t.equal(r.stdout.trim(), '16');
-  t.same(readdirSync(join(root.path, 'dev')), [], 'nothing left in dev/ once the command is done (the namespace is gone)');
-});
+t.test(
+  'the build root holds no device nodes, passes its check, and a command inside gets a working /dev',
+  async (t) => {
+    const special = await run([
+      'find',
+      root.path,
+      '-xdev',
+      '(',
+      '-type',
+      'c',
+      '-o',
+      '-type',
+      'b',
+      '-o',
+      '-type',
+      'p',
+      ')',
+      '-print',
+    ]);
+    t.equal(special.stdout.trim(), '', 'no device nodes or fifos to restore');
+    t.same(await checkBuildRoot(root.path), []);
+    const r = await run(
+      enterArgv(root.path, ['sh', '-c', 'echo x > /dev/null && test -c /dev/null && head -c 16 /dev/urandom | wc -c']),
+    );
+    t.equal(r.stdout.trim(), '16');
+    t.same(
+      readdirSync(join(root.path, 'dev')),
+      [],
+      'nothing left in dev/ once the command is done (the namespace is gone)',
+    );
+  },
+);
 
-t.test("actions/cache's non-root restore gives back the whole build root, which passes its check and compiles", async (t) => {
-  const name = basename(root.path);
-  const r = await saveAndRestore(dirname(dirname(root.path)), [`buildroots/${name}`]);
-  t.teardown(r.cleanup);
-  t.equal(r.created.code, 0, r.created.stderr);
-  t.equal(r.restored.code, 0, `non-root tar restore: ${r.restored.stderr.slice(0, 2000)}`);
-  const restored = join(r.workspace, 'buildroots', name);
-  t.same(await checkBuildRoot(restored), [], 'the restored root checks out');
-  const cc = await runRaw(enterArgv(restored, ['sh', '-c', 'gcc-10 --version && aarch64-linux-gnu-gcc-10 --version && echo "int main(void){return 0;}" > /tmp/t.c && gcc -o /tmp/t /tmp/t.c && /tmp/t && echo built']));
-  t.equal(cc.code, 0, cc.stderr);
-  t.match(cc.stdout, /built/);
-});
+t.test(
+  "actions/cache's non-root restore gives back the whole build root, which passes its check and compiles",
+  async (t) => {
+    const name = basename(root.path);
+    const r = await saveAndRestore(dirname(dirname(root.path)), [`buildroots/${name}`]);
+    t.teardown(r.cleanup);
+    t.equal(r.created.code, 0, r.created.stderr);
+    t.equal(r.restored.code, 0, `non-root tar restore: ${r.restored.stderr.slice(0, 2000)}`);
+    const restored = join(r.workspace, 'buildroots', name);
+    t.same(await checkBuildRoot(restored), [], 'the restored root checks out');
+    const cc = await runRaw(
+      enterArgv(restored, [
+        'sh',
+        '-c',
+        'gcc-10 --version && aarch64-linux-gnu-gcc-10 --version && echo "int main(void){return 0;}" > /tmp/t.c && gcc -o /tmp/t /tmp/t.c && /tmp/t && echo built',
+      ]),
+    );
+    t.equal(cc.code, 0, cc.stderr);
+    t.match(cc.stdout, /built/);
+  },
+);
 
-t.test("planted defect: a tree with debootstrap's device nodes fails that same restore, and its stamp alone is not trusted", async (t) => {
-  const from = mkdtempSync(join(tmpdir(), 'xsnap-devroot-'));
-  t.teardown(() => rmSync(from, { recursive: true, force: true }));
-  mkdirSync(join(from, 'buildroots/bullseye-x/dev'), { recursive: true });
-  await run(['mknod', '-m', '666', join(from, 'buildroots/bullseye-x/dev/null'), 'c', '1', '3']);
-  writeFileSync(join(from, 'buildroots/bullseye-x/xsnap-buildroot.json'), JSON.stringify({ id: root.id, suite: 'bullseye', packages: root.packages }));
-  const r = await saveAndRestore(from, ['buildroots/bullseye-x']);
-  t.teardown(r.cleanup);
-  t.equal(r.created.code, 0, r.created.stderr);
-  t.equal(r.restored.code, 2, 'tar exits 2: the restore counts as a miss');
-  t.match(r.restored.stderr, /Cannot mknod/);
-  const left = join(r.workspace, 'buildroots/bullseye-x');
-  t.ok(existsSync(join(left, 'xsnap-buildroot.json')), 'the stamp was restored all the same');
-  t.match(await checkBuildRoot(left, { id: root.id }), [{ check: 'buildroot-packages' }], 'and the root is refused');
-});
+t.test(
+  "planted defect: a tree with debootstrap's device nodes fails that same restore, and its stamp alone is not trusted",
+  async (t) => {
+    const from = mkdtempSync(join(tmpdir(), 'xsnap-devroot-'));
+    t.teardown(() => rmSync(from, { recursive: true, force: true }));
+    mkdirSync(join(from, 'buildroots/bullseye-x/dev'), { recursive: true });
+    await run(['mknod', '-m', '666', join(from, 'buildroots/bullseye-x/dev/null'), 'c', '1', '3']);
+    writeFileSync(
+      join(from, 'buildroots/bullseye-x/xsnap-buildroot.json'),
+      JSON.stringify({ id: root.id, suite: 'bullseye', packages: root.packages }),
+    );
+    const r = await saveAndRestore(from, ['buildroots/bullseye-x']);
+    t.teardown(r.cleanup);
+    t.equal(r.created.code, 0, r.created.stderr);
+    t.equal(r.restored.code, 2, 'tar exits 2: the restore counts as a miss');
+    t.match(r.restored.stderr, /Cannot mknod/);
+    const left = join(r.workspace, 'buildroots/bullseye-x');
+    t.ok(existsSync(join(left, 'xsnap-buildroot.json')), 'the stamp was restored all the same');
+    t.match(await checkBuildRoot(left, { id: root.id }), [{ check: 'buildroot-packages' }], 'and the root is refused');
+  },
+);

@@ -31,7 +31,15 @@ t.test('pack then unpack keeps bytes and execute bits', async (t) => {
   for (const target of LINUX_TARGETS) await pack(dist, out, target);
   t.same(readdirSync(out).sort(), LINUX_TARGETS.map((x) => `xsnap-build-${x}.tar`).sort());
   const fresh = join(dir, 'fresh');
-  const r = await runScript('ci-artifact.ts', ['--unpack', out, '--dist', fresh, '--targets', LINUX_TARGETS.join(','), '--json']);
+  const r = await runScript('ci-artifact.ts', [
+    '--unpack',
+    out,
+    '--dist',
+    fresh,
+    '--targets',
+    LINUX_TARGETS.join(','),
+    '--json',
+  ]);
   t.equal(r.code, 0, r.stderr);
   t.same(JSON.parse(r.stdout).checkedTargets.sort(), [...LINUX_TARGETS].sort());
   for (const target of LINUX_TARGETS) {
@@ -44,10 +52,25 @@ t.test('pack then unpack keeps bytes and execute bits', async (t) => {
   }
   t.same(readdirSync(fresh).sort(), [...LINUX_TARGETS].sort(), 'no staging folder left behind');
   // a second unpack into the same dist refuses to overwrite, unless --replace
-  const again = await runScript('ci-artifact.ts', ['--unpack', out, '--dist', fresh, '--targets', LINUX_TARGETS.join(',')]);
+  const again = await runScript('ci-artifact.ts', [
+    '--unpack',
+    out,
+    '--dist',
+    fresh,
+    '--targets',
+    LINUX_TARGETS.join(','),
+  ]);
   t.equal(again.code, 1);
   t.match(again.stderr, /artifact-overwrite/);
-  const replaced = await runScript('ci-artifact.ts', ['--unpack', out, '--dist', fresh, '--targets', LINUX_TARGETS.join(','), '--replace']);
+  const replaced = await runScript('ci-artifact.ts', [
+    '--unpack',
+    out,
+    '--dist',
+    fresh,
+    '--targets',
+    LINUX_TARGETS.join(','),
+    '--replace',
+  ]);
   t.equal(replaced.code, 0, replaced.stderr);
 });
 
@@ -59,7 +82,14 @@ t.test('a whole dist round-trips for the publish job', async (t) => {
   const file = await pack(dist, join(dir, 'out'), 'dist');
   t.match(file, /xsnap-dist\.tar$/);
   const fresh = join(dir, 'fresh');
-  const r = await runScript('ci-artifact.ts', ['--unpack', join(dir, 'out'), '--dist', fresh, '--targets', LINUX_TARGETS.join(',')]);
+  const r = await runScript('ci-artifact.ts', [
+    '--unpack',
+    join(dir, 'out'),
+    '--dist',
+    fresh,
+    '--targets',
+    LINUX_TARGETS.join(','),
+  ]);
   t.equal(r.code, 0, r.stderr);
   t.equal(readFileSync(join(fresh, 'release', 'SHA256SUMS'), 'utf8'), 'x\n');
 });
@@ -101,7 +131,10 @@ t.test('bad artifacts are refused and nothing lands in dist', async (t) => {
       make: async (src, out) => {
         mkdirSync(join(src, 'a'));
         writeFileSync(join(src, 'escape'), 'x');
-        await tar.create({ file: join(out, 'xsnap-build-linux-x64.tar'), cwd: join(src, 'a'), portable: true, preservePaths: true }, ['../escape']);
+        await tar.create(
+          { file: join(out, 'xsnap-build-linux-x64.tar'), cwd: join(src, 'a'), portable: true, preservePaths: true },
+          ['../escape'],
+        );
       },
       expect: /artifact-entry\][\s\S]*climbs out/,
     },
@@ -120,7 +153,14 @@ t.test('bad artifacts are refused and nothing lands in dist', async (t) => {
     mkdirSync(out, { recursive: true });
     await c.make(src, out);
     const target = join(dir, c.name.replace(/\W+/g, '-'), 'dist');
-    const r = await runScript('ci-artifact.ts', ['--unpack', out, '--dist', target, '--targets', LINUX_TARGETS.join(',')]);
+    const r = await runScript('ci-artifact.ts', [
+      '--unpack',
+      out,
+      '--dist',
+      target,
+      '--targets',
+      LINUX_TARGETS.join(','),
+    ]);
     t.equal(r.code, 1, `${c.name}: exit 1`);
     t.match(r.stderr, c.expect, c.name);
     t.same(existsSync(target) ? readdirSync(target) : [], [], `${c.name}: nothing placed`);
@@ -138,7 +178,7 @@ t.test('usage errors exit 2', async (t) => {
   t.match(win.stderr, /Windows is not supported/);
 });
 
-t.test('compare-checks: the check legs\' fingerprints against each other and the set', async (t) => {
+t.test("compare-checks: the check legs' fingerprints against each other and the set", async (t) => {
   const dir = t.testdir();
   const dist = copyDist(dir);
   const targets = LINUX_TARGETS.join(',');
@@ -151,7 +191,15 @@ t.test('compare-checks: the check legs\' fingerprints against each other and the
     const r = await runScript('ci-artifact.ts', ['--save-check', target, '--dist', dist, '--out', checks]);
     t.equal(r.code, 0, r.stderr);
   }
-  const ok = await runScript('ci-artifact.ts', ['--compare-checks', checks, '--dist', dist, '--targets', targets, '--json']);
+  const ok = await runScript('ci-artifact.ts', [
+    '--compare-checks',
+    checks,
+    '--dist',
+    dist,
+    '--targets',
+    targets,
+    '--json',
+  ]);
   t.equal(ok.code, 0, ok.stderr);
   const digests = JSON.parse(ok.stdout).digests;
   t.match(digests['linux-x64'], /^[0-9a-f]{64}$/);
@@ -159,7 +207,8 @@ t.test('compare-checks: the check legs\' fingerprints against each other and the
 
   const armFile = join(checks, 'check-linux-arm64.json');
   const original = readFileSync(armFile, 'utf8');
-  const edit = async (change: (m: any) => void) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const edit = async (change: (m: any) => void) => {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
     const m = JSON.parse(original);
     change(m);
     writeFileSync(armFile, JSON.stringify(m, null, 2));
@@ -184,7 +233,10 @@ t.test('compare-checks: the check legs\' fingerprints against each other and the
   // a check leg whose determinism digest of an XS family differs: gated in either profile
   const numbers = await edit((m) => (m.targets['linux-arm64'].determinism.families.parseInt.sha256 = 'f'.repeat(64)));
   t.equal(numbers.code, 1);
-  t.match(numbers.stderr, /check-determinism\] linux-arm64 \(native runner\) vs linux-arm64 \(combined manifest\): family parseInt \(xs\)/);
+  t.match(
+    numbers.stderr,
+    /check-determinism\] linux-arm64 \(native runner\) vs linux-arm64 \(combined manifest\): family parseInt \(xs\)/,
+  );
   t.match(numbers.stderr, /determinism-across-targets\] linux-x64 vs linux-arm64: family parseInt/);
   // a libm family under the system profile: reported, not failed
   const libm = await edit((m) => (m.targets['linux-arm64'].determinism.families['Math.tan'].sha256 = 'e'.repeat(64)));

@@ -9,7 +9,17 @@ import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
 import { VERSION, startTestRegistry, releaseDist, publishDirect } from '../helpers/registry.ts';
 
-const bench = (args: string[]) => runScript('../bench/compare-release.ts', ['--runs', '1', '--workloads', 'generators,json', '--threshold', '100000', '--json', ...args]);
+const bench = (args: string[]) =>
+  runScript('../bench/compare-release.ts', [
+    '--runs',
+    '1',
+    '--workloads',
+    'generators,json',
+    '--threshold',
+    '100000',
+    '--json',
+    ...args,
+  ]);
 
 t.test('compare-release: the same binary passes with equal meters; a meter change fails unless accepted', async (t) => {
   const reg = await startTestRegistry();
@@ -22,12 +32,28 @@ t.test('compare-release: the same binary passes with equal meters; a meter chang
   const same = await bench(['--base', VERSION, '--registry', reg.direct, '--candidate', release]);
   t.equal(same.code, 0, same.stderr);
   const r = JSON.parse(same.stdout);
-  t.equal(r.base.sha256, r.candidate.sha256, 'the base from the registry is the candidate\'s bytes');
-  t.same(r.rows.map((x: { workload: string; meterChanged: boolean }) => [x.workload, x.meterChanged]), [['generators', false], ['json', false]]);
-  t.ok(r.rows.every((x: { base: { ms: number[] } }) => x.base.ms.length === 1), 'one measured round each (after the warm-up)');
+  t.equal(r.base.sha256, r.candidate.sha256, "the base from the registry is the candidate's bytes");
+  t.same(
+    r.rows.map((x: { workload: string; meterChanged: boolean }) => [x.workload, x.meterChanged]),
+    [
+      ['generators', false],
+      ['json', false],
+    ],
+  );
+  t.ok(
+    r.rows.every((x: { base: { ms: number[] } }) => x.base.ms.length === 1),
+    'one measured round each (after the warm-up)',
+  );
   t.match(same.stderr, /\| generators \| [\d.]+ \| [\d.]+ \| [\d.]+/, 'the table');
 
-  const fromBundle = await bench(['--base', VERSION, '--base-bundle', join(dist, 'release', `xsnap-worker-binaries-${VERSION}.tar.gz`), '--candidate', release]);
+  const fromBundle = await bench([
+    '--base',
+    VERSION,
+    '--base-bundle',
+    join(dist, 'release', `xsnap-worker-binaries-${VERSION}.tar.gz`),
+    '--candidate',
+    release,
+  ]);
   t.equal(fromBundle.code, 0, fromBundle.stderr);
   t.match(JSON.parse(fromBundle.stdout).base.from, /bundle/);
 
@@ -35,7 +61,16 @@ t.test('compare-release: the same binary passes with equal meters; a meter chang
   t.equal(changed.code, 1);
   t.match(changed.stderr, /\[perf-meter\] workload generators: compute meter/);
   t.notMatch(changed.stderr, /workload json: compute meter/, 'json meters the same in both builds');
-  const accepted = await bench(['--base', VERSION, '--registry', reg.direct, '--candidate', debug, '--accept', 'debug build, for the test']);
+  const accepted = await bench([
+    '--base',
+    VERSION,
+    '--registry',
+    reg.direct,
+    '--candidate',
+    debug,
+    '--accept',
+    'debug build, for the test',
+  ]);
   t.equal(accepted.code, 0, accepted.stderr);
   t.equal(JSON.parse(accepted.stdout).verdict.accepted, 'debug build, for the test');
 

@@ -13,58 +13,94 @@ import { VERSION, startTestRegistry, releaseDist, publishDirect } from '../helpe
 
 const MANIFEST = `xsnap-worker-manifest-${VERSION}.json`;
 
-t.test('the published set installed with npm, Yarn and pnpm: the right package only, executable, running, same numbers', async (t) => {
-  const reg = await startTestRegistry();
-  t.teardown(() => reg.stop());
-  const dist = await releaseDist();
-  for (const target of LINUX_TARGETS) await publishDirect(reg, join(dist, `agoric-xsnap-${target}-${VERSION}.tgz`));
-  const dir = t.testdir();
-  const manifest = join(dir, MANIFEST);
-  copyFileSync(join(dist, 'release', MANIFEST), manifest);
-  const delivery = (args: string[]) => runScript('check-delivery.ts', ['--manifest', manifest, '--registry', reg.direct, '--json', ...args], { env: { NPM_TOKEN: 'npm_never_given_to_package_managers' } });
+t.test(
+  'the published set installed with npm, Yarn and pnpm: the right package only, executable, running, same numbers',
+  async (t) => {
+    const reg = await startTestRegistry();
+    t.teardown(() => reg.stop());
+    const dist = await releaseDist();
+    for (const target of LINUX_TARGETS) await publishDirect(reg, join(dist, `agoric-xsnap-${target}-${VERSION}.tgz`));
+    const dir = t.testdir();
+    const manifest = join(dir, MANIFEST);
+    copyFileSync(join(dist, 'release', MANIFEST), manifest);
+    const delivery = (args: string[]) =>
+      runScript('check-delivery.ts', ['--manifest', manifest, '--registry', reg.direct, '--json', ...args], {
+        env: { NPM_TOKEN: 'npm_never_given_to_package_managers' },
+      });
 
-  const all = await delivery(['--platforms', 'host,linux-arm64,linux-x64-musl', '--npm-lockfile-from', 'linux-x64', '--determinism']);
-  t.equal(all.code, 0, all.stderr);
-  const r = JSON.parse(all.stdout);
-  const got = r.installs.map((i: { pm: string; platform: string; installed: string[] }) => `${i.pm} ${i.platform}: ${i.installed.join(',') || '-'}`);
-  t.same(got, [
-    'npm (lockfile) linux-x64-glibc: @agoric/xsnap-linux-x64',
-    'npm linux-x64-glibc: @agoric/xsnap-linux-x64',
-    'npm linux-arm64-glibc: @agoric/xsnap-linux-arm64',
-    'npm linux-x64-musl: -',
-    'yarn linux-x64-glibc: @agoric/xsnap-linux-x64',
-    'yarn linux-arm64-glibc: @agoric/xsnap-linux-arm64',
-    'yarn linux-x64-musl: -',
-    'pnpm linux-x64-glibc: @agoric/xsnap-linux-x64',
-    'pnpm linux-arm64-glibc: @agoric/xsnap-linux-arm64',
-    'pnpm linux-x64-musl: -',
-  ]);
-  t.equal(r.determinism.target, 'linux-x64');
-  t.ok(r.determinism.results > 0);
-  t.notMatch(all.stdout + all.stderr, 'npm_never_given_to_package_managers');
+    const all = await delivery([
+      '--platforms',
+      'host,linux-arm64,linux-x64-musl',
+      '--npm-lockfile-from',
+      'linux-x64',
+      '--determinism',
+    ]);
+    t.equal(all.code, 0, all.stderr);
+    const r = JSON.parse(all.stdout);
+    const got = r.installs.map(
+      (i: { pm: string; platform: string; installed: string[] }) =>
+        `${i.pm} ${i.platform}: ${i.installed.join(',') || '-'}`,
+    );
+    t.same(got, [
+      'npm (lockfile) linux-x64-glibc: @agoric/xsnap-linux-x64',
+      'npm linux-x64-glibc: @agoric/xsnap-linux-x64',
+      'npm linux-arm64-glibc: @agoric/xsnap-linux-arm64',
+      'npm linux-x64-musl: -',
+      'yarn linux-x64-glibc: @agoric/xsnap-linux-x64',
+      'yarn linux-arm64-glibc: @agoric/xsnap-linux-arm64',
+      'yarn linux-x64-musl: -',
+      'pnpm linux-x64-glibc: @agoric/xsnap-linux-x64',
+      'pnpm linux-arm64-glibc: @agoric/xsnap-linux-arm64',
+      'pnpm linux-x64-musl: -',
+    ]);
+    t.equal(r.determinism.target, 'linux-x64');
+    t.ok(r.determinism.results > 0);
+    t.notMatch(all.stdout + all.stderr, 'npm_never_given_to_package_managers');
 
-  // Yarn's defaults refuse a set younger than a day; pnpm with minimumReleaseAge too
-  const yarnGate = await delivery(['--pm', 'yarn', '--yarn-default-age-gate']);
-  t.equal(yarnGate.code, 1);
-  t.match(yarnGate.stderr, /\[delivery-install\] yarn install for linux-x64-glibc[\s\S]*All versions satisfying "0\.15\.0" are quarantined/);
-  const pnpmAge = await delivery(['--pm', 'pnpm', '--pnpm-minimum-release-age', '1440']);
-  t.equal(pnpmAge.code, 1);
-  t.match(pnpmAge.stderr, /\[delivery-install\] pnpm install for linux-x64-glibc[\s\S]*minimumReleaseAge/);
+    // Yarn's defaults refuse a set younger than a day; pnpm with minimumReleaseAge too
+    const yarnGate = await delivery(['--pm', 'yarn', '--yarn-default-age-gate']);
+    t.equal(yarnGate.code, 1);
+    t.match(
+      yarnGate.stderr,
+      /\[delivery-install\] yarn install for linux-x64-glibc[\s\S]*All versions satisfying "0\.15\.0" are quarantined/,
+    );
+    const pnpmAge = await delivery(['--pm', 'pnpm', '--pnpm-minimum-release-age', '1440']);
+    t.equal(pnpmAge.code, 1);
+    t.match(pnpmAge.stderr, /\[delivery-install\] pnpm install for linux-x64-glibc[\s\S]*minimumReleaseAge/);
 
-  // planted defects: other bytes for the arm64 binary, another digest for a determinism family
-  const m = JSON.parse(readFileSync(manifest, 'utf8'));
-  m.targets['linux-arm64'].release.sha256 = '0'.repeat(64);
-  const family = Object.keys(m.targets['linux-x64'].determinism.families).find((f) => m.targets['linux-x64'].determinism.families[f].source === 'xs')!;
-  m.targets['linux-x64'].determinism.families[family].compute += 1;
-  const bad = join(dir, 'bad.json');
-  writeFileSync(bad, JSON.stringify(m));
-  const planted = await runScript('check-delivery.ts', ['--manifest', bad, '--registry', reg.direct, '--pm', 'npm', '--platforms', 'host,linux-arm64', '--determinism']);
-  t.equal(planted.code, 1);
-  t.match(planted.stderr, /\[delivery-sha256\] npm install for linux-arm64-glibc: @agoric\/xsnap-linux-arm64\/bin\/release\/xsnap-worker/);
-  t.match(planted.stderr, new RegExp(`\\[delivery-determinism\\] linux-x64 installed by npm vs the manifest: family ${family}`));
+    // planted defects: other bytes for the arm64 binary, another digest for a determinism family
+    const m = JSON.parse(readFileSync(manifest, 'utf8'));
+    m.targets['linux-arm64'].release.sha256 = '0'.repeat(64);
+    const family = Object.keys(m.targets['linux-x64'].determinism.families).find(
+      (f) => m.targets['linux-x64'].determinism.families[f].source === 'xs',
+    )!;
+    m.targets['linux-x64'].determinism.families[family].compute += 1;
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify(m));
+    const planted = await runScript('check-delivery.ts', [
+      '--manifest',
+      bad,
+      '--registry',
+      reg.direct,
+      '--pm',
+      'npm',
+      '--platforms',
+      'host,linux-arm64',
+      '--determinism',
+    ]);
+    t.equal(planted.code, 1);
+    t.match(
+      planted.stderr,
+      /\[delivery-sha256\] npm install for linux-arm64-glibc: @agoric\/xsnap-linux-arm64\/bin\/release\/xsnap-worker/,
+    );
+    t.match(
+      planted.stderr,
+      new RegExp(`\\[delivery-determinism\\] linux-x64 installed by npm vs the manifest: family ${family}`),
+    );
 
-  // usage
-  t.equal((await runScript('check-delivery.ts', ['--registry', reg.direct])).code, 2);
-  t.equal((await delivery(['--pm', 'bun'])).code, 2);
-  t.equal((await delivery(['--platforms', 'win32-x64'])).code, 2);
-});
+    // usage
+    t.equal((await runScript('check-delivery.ts', ['--registry', reg.direct])).code, 2);
+    t.equal((await delivery(['--pm', 'bun'])).code, 2);
+    t.equal((await delivery(['--platforms', 'win32-x64'])).code, 2);
+  },
+);

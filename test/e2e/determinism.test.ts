@@ -8,8 +8,20 @@ import { join } from 'node:path';
 import { sharedDist } from '../helpers/shared-build.ts';
 import { stagedCopy, stagedDist, LINUX } from '../helpers/staged.ts';
 import { runScript } from '../helpers/run.ts';
-import { diffDeterminism, differencesToFailures, loadCorpus, runDeterminism, type Measured } from '../../scripts/lib/determinism.ts';
-import { checkBinary, fusedInstructions, glibcFloorRunner, hostRunner, libmImports } from '../../scripts/lib/binary-checks.ts';
+import {
+  diffDeterminism,
+  differencesToFailures,
+  loadCorpus,
+  runDeterminism,
+  type Measured,
+} from '../../scripts/lib/determinism.ts';
+import {
+  checkBinary,
+  fusedInstructions,
+  glibcFloorRunner,
+  hostRunner,
+  libmImports,
+} from '../../scripts/lib/binary-checks.ts';
 import { readElf } from '../../scripts/lib/elf.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { binaryPath } from '../../scripts/lib/layout.ts';
@@ -33,55 +45,112 @@ async function measure(dist: string, target: 'linux-x64' | 'linux-arm64', floor 
 
 const systemRuns = (async () => {
   const dist = sharedDist('system');
-  return { x64: await measure(dist, 'linux-x64'), floor: await measure(dist, 'linux-x64', true), arm64: await measure(dist, 'linux-arm64') };
+  return {
+    x64: await measure(dist, 'linux-x64'),
+    floor: await measure(dist, 'linux-x64', true),
+    arm64: await measure(dist, 'linux-arm64'),
+  };
 })();
 const portableRuns = (async () => {
   const dist = sharedDist('portable');
-  return { x64: await measure(dist, 'linux-x64'), floor: await measure(dist, 'linux-x64', true), arm64: await measure(dist, 'linux-arm64') };
+  return {
+    x64: await measure(dist, 'linux-x64'),
+    floor: await measure(dist, 'linux-x64', true),
+    arm64: await measure(dist, 'linux-arm64'),
+  };
 })();
 
 t.test('the worker generates the same inputs as Node, on x64 and on arm64', async (t) => {
   const dist = sharedDist('system');
   const expected = corpus.families.map((f) => corpus.inputs(f.name, 5, 20));
   for (const target of [x64, arm64]) {
-    const worker = new XsnapWorker({ binary: binaryPath(dist, target.name, 'release'), runner: (await hostRunner(target))!, meteringLimit: 0 });
+    const worker = new XsnapWorker({
+      binary: binaryPath(dist, target.name, 'release'),
+      runner: (await hostRunner(target))!,
+      meteringLimit: 0,
+    });
     try {
       await worker.evaluate(corpus.source);
-      const r = await worker.evaluate('new TextEncoder().encode(JSON.stringify(determinism.families.map((f) => determinism.inputs(f.name, 5, 20)))).buffer');
+      const r = await worker.evaluate(
+        'new TextEncoder().encode(JSON.stringify(determinism.families.map((f) => determinism.inputs(f.name, 5, 20)))).buffer',
+      );
       // compared by their IEEE bits: XS prints some doubles with other digits than V8 (see docs/consensus.md)
-      const bitsOnly = (v: string[][]) => v.map((xs) => xs.map((x) => x.replace(/-?[\d.]+(e[+-]?\d+)? (?=\/\* 0x)/g, '')));
-      t.same(bitsOnly(JSON.parse(r.reply.toString('utf8'))), bitsOnly(expected), `${target.name}: the worker's inputs equal Node's`);
+      const bitsOnly = (v: string[][]) =>
+        v.map((xs) => xs.map((x) => x.replace(/-?[\d.]+(e[+-]?\d+)? (?=\/\* 0x)/g, '')));
+      t.same(
+        bitsOnly(JSON.parse(r.reply.toString('utf8'))),
+        bitsOnly(expected),
+        `${target.name}: the worker's inputs equal Node's`,
+      );
     } finally {
       await worker.close();
     }
   }
 });
 
-t.test('system profile: the families XS computes itself agree on x64 and arm64; libm families are reported', async (t) => {
-  const runs = await systemRuns;
-  for (const other of [runs.arm64, runs.floor]) {
-    const diffs = diffDeterminism(runs.x64, other, 'system');
-    t.same(diffs.filter((d) => d.verdict === 'fail').map((d) => d.family), [], `${other.label}: no gated difference`);
-    t.ok(diffs.every((d) => d.source !== 'xs'), `${other.label}: every XS family (parseInt, hypot of 3, number formatting, Date, ...) agrees`);
-  }
-  const arm = diffDeterminism(runs.x64, runs.arm64, 'system');
-  t.ok(arm.some((d) => d.verdict === 'host-dependent' && d.family === 'Math.cbrt'), 'cbrt differs between the glibc libms of x64 and arm64: reported');
-  t.ok(arm.some((d) => d.verdict === 'known' && d.family === 'nan-bits'), 'NaN bit patterns differ (x86 makes negative NaNs): the known divergence');
-  const { failures, reports } = differencesToFailures(arm, runs.x64.label, runs.arm64.label, 'determinism-across-targets');
-  t.same(failures, []);
-  t.match(reports.find((r) => r.includes('Math.cbrt')), /host-dependent \(system libm\): Math\.cbrt: linux-arm64 vs linux-x64: \d+ of 300 results differ; first at #\d+: Math\.cbrt\(.+ \/\* 0x[0-9a-f]{16} \*\/\) -> 0x[0-9a-f]{16} .* vs 0x[0-9a-f]{16}/);
-});
+t.test(
+  'system profile: the families XS computes itself agree on x64 and arm64; libm families are reported',
+  async (t) => {
+    const runs = await systemRuns;
+    for (const other of [runs.arm64, runs.floor]) {
+      const diffs = diffDeterminism(runs.x64, other, 'system');
+      t.same(
+        diffs.filter((d) => d.verdict === 'fail').map((d) => d.family),
+        [],
+        `${other.label}: no gated difference`,
+      );
+      t.ok(
+        diffs.every((d) => d.source !== 'xs'),
+        `${other.label}: every XS family (parseInt, hypot of 3, number formatting, Date, ...) agrees`,
+      );
+    }
+    const arm = diffDeterminism(runs.x64, runs.arm64, 'system');
+    t.ok(
+      arm.some((d) => d.verdict === 'host-dependent' && d.family === 'Math.cbrt'),
+      'cbrt differs between the glibc libms of x64 and arm64: reported',
+    );
+    t.ok(
+      arm.some((d) => d.verdict === 'known' && d.family === 'nan-bits'),
+      'NaN bit patterns differ (x86 makes negative NaNs): the known divergence',
+    );
+    const { failures, reports } = differencesToFailures(
+      arm,
+      runs.x64.label,
+      runs.arm64.label,
+      'determinism-across-targets',
+    );
+    t.same(failures, []);
+    t.match(
+      reports.find((r) => r.includes('Math.cbrt')),
+      /host-dependent \(system libm\): Math\.cbrt: linux-arm64 vs linux-x64: \d+ of 300 results differ; first at #\d+: Math\.cbrt\(.+ \/\* 0x[0-9a-f]{16} \*\/\) -> 0x[0-9a-f]{16} .* vs 0x[0-9a-f]{16}/,
+    );
+  },
+);
 
 t.test('portable profile: every family agrees across x64 host glibc, x64 glibc 2.31 and arm64 (qemu)', async (t) => {
   const runs = await portableRuns;
-  t.same(diffDeterminism(runs.x64, runs.floor, 'portable', []), [], 'x64: host glibc and the glibc floor give identical bits, every family');
+  t.same(
+    diffDeterminism(runs.x64, runs.floor, 'portable', []),
+    [],
+    'x64: host glibc and the glibc floor give identical bits, every family',
+  );
   const arm = diffDeterminism(runs.x64, runs.arm64, 'portable', []);
-  t.same(arm.map((d) => d.family), ['nan-bits'], 'x64 and arm64: identical bits in every family but the NaN patterns');
-  t.same(diffDeterminism(runs.x64, runs.arm64, 'portable').map((d) => d.verdict), ['known']);
+  t.same(
+    arm.map((d) => d.family),
+    ['nan-bits'],
+    'x64 and arm64: identical bits in every family but the NaN patterns',
+  );
+  t.same(
+    diffDeterminism(runs.x64, runs.arm64, 'portable').map((d) => d.verdict),
+    ['known'],
+  );
   for (const target of [x64, arm64]) {
     const elf = readElf(await readFile(binaryPath(sharedDist('portable'), target.name, 'release')));
     t.same(libmImports(elf), [], `${target.name} portable: imports no libm function`);
-    t.ok(libmImports(readElf(await readFile(binaryPath(sharedDist('system'), target.name, 'release')))).includes('cbrt'), `${target.name} system: imports cbrt from libm (the check can see imports)`);
+    t.ok(
+      libmImports(readElf(await readFile(binaryPath(sharedDist('system'), target.name, 'release')))).includes('cbrt'),
+      `${target.name} system: imports cbrt from libm (the check can see imports)`,
+    );
   }
 });
 
@@ -120,19 +189,37 @@ t.test('a system binary checked as portable fails, naming its libm imports', asy
   t.match(r.failures, [{ check: 'portable-libm', actual: /^imports .*\bcbrt\b.* from libm$/ }]);
 });
 
-t.test('libm families of two libms under the portable rule fail, naming the first input and both outputs in hex bits', async (t) => {
-  // a real divergence: x64 with glibc's libm against arm64 with musl's
-  const sys = await systemRuns;
-  const port = await portableRuns;
-  const { failures } = differencesToFailures(diffDeterminism(sys.x64, port.arm64, 'portable'), 'linux-x64 (system)', 'linux-arm64 (portable)', 'determinism-across-targets');
-  const cbrt = failures.find((f) => f.subject.includes('family Math.cbrt'));
-  t.ok(cbrt, 'Math.cbrt fails');
-  t.match(cbrt!.subject, /first differing input #\d+: Math\.cbrt\(.* \/\* 0x[0-9a-f]{16} \*\/\)/);
-  t.match(cbrt!.expected, /^0x[0-9a-f]{16} \(.*\) \(linux-x64 \(system\)\)$/);
-  t.match(cbrt!.actual, /^0x[0-9a-f]{16} \(.*\) \(linux-arm64 \(portable\)\); \d+ of 300 results differ$/);
-});
+t.test(
+  'libm families of two libms under the portable rule fail, naming the first input and both outputs in hex bits',
+  async (t) => {
+    // a real divergence: x64 with glibc's libm against arm64 with musl's
+    const sys = await systemRuns;
+    const port = await portableRuns;
+    const { failures } = differencesToFailures(
+      diffDeterminism(sys.x64, port.arm64, 'portable'),
+      'linux-x64 (system)',
+      'linux-arm64 (portable)',
+      'determinism-across-targets',
+    );
+    const cbrt = failures.find((f) => f.subject.includes('family Math.cbrt'));
+    t.ok(cbrt, 'Math.cbrt fails');
+    t.match(cbrt!.subject, /first differing input #\d+: Math\.cbrt\(.* \/\* 0x[0-9a-f]{16} \*\/\)/);
+    t.match(cbrt!.expected, /^0x[0-9a-f]{16} \(.*\) \(linux-x64 \(system\)\)$/);
+    t.match(cbrt!.actual, /^0x[0-9a-f]{16} \(.*\) \(linux-arm64 \(portable\)\); \d+ of 300 results differ$/);
+  },
+);
 
-interface Report { ok: boolean; failures: Failure[]; notes: string[]; determinism?: { profile: string; hostIndependence: { differingFamilies: string[] } | null; reported: string[]; targets: Record<string, { measuredHere: boolean; results: number }> } }
+interface Report {
+  ok: boolean;
+  failures: Failure[];
+  notes: string[];
+  determinism?: {
+    profile: string;
+    hostIndependence: { differingFamilies: string[] } | null;
+    reported: string[];
+    targets: Record<string, { measuredHere: boolean; results: number }>;
+  };
+}
 const verify = async (dist: string) => {
   const r = await runScript('verify-artifacts.ts', ['--dist', dist, '--targets', LINUX, '--skip-install', '--json']);
   return { code: r.code, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
@@ -142,14 +229,30 @@ t.test('verify-artifacts gates a portable release: targets and glibc versions ag
   const dist = await stagedDist('portable');
   const manifest = JSON.parse(await readFile(join(dist, 'release', `xsnap-worker-manifest-${VERSION}.json`), 'utf8'));
   for (const target of ['linux-x64', 'linux-arm64']) {
-    t.match(manifest.targets[target].math, { profile: 'portable', library: 'musl', version: '1.2.3', integrity: 'sha256:7d5b0b6062521e4627e099e4c9dc8248d32a30285e959b7eecaa780cf8cfd4a4' });
-    t.equal(Object.keys(manifest.targets[target].determinism.families).length, corpus.families.length - 1, `${target}: one digest per family`);
+    t.match(manifest.targets[target].math, {
+      profile: 'portable',
+      library: 'musl',
+      version: '1.2.3',
+      integrity: 'sha256:7d5b0b6062521e4627e099e4c9dc8248d32a30285e959b7eecaa780cf8cfd4a4',
+    });
+    t.equal(
+      Object.keys(manifest.targets[target].determinism.families).length,
+      corpus.families.length - 1,
+      `${target}: one digest per family`,
+    );
   }
   const { code, report } = await verify(dist);
   t.equal(code, 0, report.failures.map((f) => f.subject).join('\n'));
   t.equal(report.determinism!.profile, 'portable');
-  t.same(report.determinism!.hostIndependence!.differingFamilies, [], 'linux-x64: host glibc and glibc 2.31 agree on every family');
-  t.ok(report.determinism!.reported.every((r) => r.startsWith('known divergence: nan-bits')), 'only the known NaN divergence is reported');
+  t.same(
+    report.determinism!.hostIndependence!.differingFamilies,
+    [],
+    'linux-x64: host glibc and glibc 2.31 agree on every family',
+  );
+  t.ok(
+    report.determinism!.reported.every((r) => r.startsWith('known divergence: nan-bits')),
+    'only the known NaN divergence is reported',
+  );
 });
 
 t.test('verify-artifacts fails when a manifest digest of one family is changed, naming it', async (t) => {
@@ -161,7 +264,15 @@ t.test('verify-artifacts fails when a manifest digest of one family is changed, 
   const { code, report } = await verify(dist);
   t.equal(code, 1);
   const f = report.failures.filter((x) => x.check.startsWith('determinism'));
-  t.ok(f.some((x) => x.check === 'determinism' && /linux-arm64 \(here\) vs linux-arm64 \(manifest\): family parseInt \(xs\)/.test(x.subject) && x.expected!.includes('0'.repeat(64))), 'the measurement differs from the manifest');
+  t.ok(
+    f.some(
+      (x) =>
+        x.check === 'determinism' &&
+        /linux-arm64 \(here\) vs linux-arm64 \(manifest\): family parseInt \(xs\)/.test(x.subject) &&
+        x.expected!.includes('0'.repeat(64)),
+    ),
+    'the measurement differs from the manifest',
+  );
 });
 
 t.test('verify-artifacts on a system release: host-dependent libm families are reported, not failed', async (t) => {
@@ -169,23 +280,51 @@ t.test('verify-artifacts on a system release: host-dependent libm families are r
   const { code, report } = await verify(dist);
   t.equal(code, 0, report.failures.map((f) => f.subject).join('\n'));
   t.equal(report.determinism!.profile, 'system');
-  t.ok(report.determinism!.reported.some((r) => /^host-dependent \(system libm\): Math\.cbrt: linux-(x64 vs linux-arm64|arm64 vs linux-x64)/.test(r)), 'cbrt reported across targets');
-  t.ok(report.notes.some((n) => n.includes('host-dependent (system libm)')), 'and printed among the notes');
+  t.ok(
+    report.determinism!.reported.some((r) =>
+      /^host-dependent \(system libm\): Math\.cbrt: linux-(x64 vs linux-arm64|arm64 vs linux-x64)/.test(r),
+    ),
+    'cbrt reported across targets',
+  );
+  t.ok(
+    report.notes.some((n) => n.includes('host-dependent (system libm)')),
+    'and printed among the notes',
+  );
 });
 
-t.test('without a build root (CI verify runners), the glibc floor comes from the pinned libc6 package and gives the same results', async (t) => {
-  const bin = binaryPath(sharedDist('system'), 'linux-x64', 'release');
-  const code = `
+t.test(
+  'without a build root (CI verify runners), the glibc floor comes from the pinned libc6 package and gives the same results',
+  async (t) => {
+    const bin = binaryPath(sharedDist('system'), 'linux-x64', 'release');
+    const code = `
     const { glibcFloorRunner } = await import(${JSON.stringify(new URL('../../scripts/lib/binary-checks.ts', import.meta.url).pathname)});
     const { runDeterminism } = await import(${JSON.stringify(new URL('../../scripts/lib/determinism.ts', import.meta.url).pathname)});
     const runner = await glibcFloorRunner();
     const r = await runDeterminism(${JSON.stringify(bin)}, runner, { perFamily: 50 });
     console.log(JSON.stringify({ runner, record: r.record }));`;
-  const emptyCache = t.testdir();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, XSNAP_CACHE_DIR: emptyCache }, encoding: 'utf8', timeout: 300_000 });
-  t.equal(r.status, 0, r.stderr);
-  const child = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { runner: string[]; record: Measured['record'] };
-  t.match(child.runner[0], /xsnap-glibc-floor-.*\/lib\/x86_64-linux-gnu\/ld-linux-x86-64\.so\.2$/, 'the loader of the unpacked libc6, not a build root');
-  const root = await runDeterminism(bin, (await glibcFloorRunner())!, { perFamily: 50 });
-  t.same(diffDeterminism({ label: 'build root glibc', record: root.record }, { label: 'libc6 package', record: child.record }, 'portable', []), [], 'the same glibc 2.31: identical results, every family');
-});
+    const emptyCache = t.testdir();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, XSNAP_CACHE_DIR: emptyCache },
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    t.equal(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { runner: string[]; record: Measured['record'] };
+    t.match(
+      child.runner[0],
+      /xsnap-glibc-floor-.*\/lib\/x86_64-linux-gnu\/ld-linux-x86-64\.so\.2$/,
+      'the loader of the unpacked libc6, not a build root',
+    );
+    const root = await runDeterminism(bin, (await glibcFloorRunner())!, { perFamily: 50 });
+    t.same(
+      diffDeterminism(
+        { label: 'build root glibc', record: root.record },
+        { label: 'libc6 package', record: child.record },
+        'portable',
+        [],
+      ),
+      [],
+      'the same glibc 2.31: identical results, every family',
+    );
+  },
+);

@@ -28,7 +28,14 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-interface Run { id: number; event: string; display_title: string; head_branch: string; created_at: string; jobs?: typeof jobs }
+interface Run {
+  id: number;
+  event: string;
+  display_title: string;
+  head_branch: string;
+  created_at: string;
+  jobs?: typeof jobs;
+}
 
 /** The API (runs, jobs, artifacts, tag) and a storage origin the zip download redirects to. */
 async function github(t: Test, zip: Buffer, runs: Run[], opts: { digest?: string } = {}) {
@@ -51,13 +58,39 @@ async function github(t: Test, zip: Buffer, runs: Run[], opts: { digest?: string
     if (p === `/repos/${REPO}/commits/tags/${tag}`) return send(200, { sha: TAG_COMMIT });
     if (p === `/repos/${REPO}/actions/workflows/release.yml/runs`) {
       if (u.searchParams.get('head_sha') !== TAG_COMMIT) return send(200, { workflow_runs: [] });
-      return send(200, { total_count: runs.length, workflow_runs: runs.map((r) => ({ id: r.id, created_at: r.created_at })) });
+      return send(200, {
+        total_count: runs.length,
+        workflow_runs: runs.map((r) => ({ id: r.id, created_at: r.created_at })),
+      });
     }
     for (const r of runs) {
       const base = `/repos/${REPO}/actions/runs/${r.id}`;
-      if (p === base) return send(200, { id: r.id, path: RELEASE_WORKFLOW, head_sha: TAG_COMMIT, head_branch: r.head_branch, event: r.event, display_title: r.display_title, status: 'completed', conclusion: 'success', html_url: `https://github.com/${REPO}/actions/runs/${r.id}` });
+      if (p === base)
+        return send(200, {
+          id: r.id,
+          path: RELEASE_WORKFLOW,
+          head_sha: TAG_COMMIT,
+          head_branch: r.head_branch,
+          event: r.event,
+          display_title: r.display_title,
+          status: 'completed',
+          conclusion: 'success',
+          html_url: `https://github.com/${REPO}/actions/runs/${r.id}`,
+        });
       if (p === `${base}/jobs`) return send(200, { jobs: r.jobs ?? jobs });
-      if (p === `${base}/artifacts`) return send(200, { artifacts: [{ id: r.id * 10, name: 'xsnap-verified-dist', size_in_bytes: zip.length, expired: false, digest: `sha256:${opts.digest ?? sha256Hex(zip)}`, archive_download_url: `${apiUrl}/repos/${REPO}/actions/artifacts/${r.id * 10}/zip` }] });
+      if (p === `${base}/artifacts`)
+        return send(200, {
+          artifacts: [
+            {
+              id: r.id * 10,
+              name: 'xsnap-verified-dist',
+              size_in_bytes: zip.length,
+              expired: false,
+              digest: `sha256:${opts.digest ?? sha256Hex(zip)}`,
+              archive_download_url: `${apiUrl}/repos/${REPO}/actions/artifacts/${r.id * 10}/zip`,
+            },
+          ],
+        });
     }
     if (/\/actions\/artifacts\/\d+\/zip$/.test(p)) {
       res.writeHead(302, { location: `${storageUrl}/blob/${p.split('/').at(-2)}?sig=xyz` });
@@ -66,47 +99,83 @@ async function github(t: Test, zip: Buffer, runs: Run[], opts: { digest?: string
     send(404, { message: 'Not Found' });
   });
   const apiUrl = await listen(api);
-  t.teardown(() => { api.close(); storage.close(); });
+  t.teardown(() => {
+    api.close();
+    storage.close();
+  });
   return { apiUrl, seen, storageSeen };
 }
 
-const push: Run = { id: 101, event: 'push', display_title: releaseRunTitle(tag), head_branch: tag, created_at: '2026-11-01T10:00:00Z' };
-const rehearsal: Run = { id: 202, event: 'workflow_dispatch', display_title: `${releaseRunTitle(tag)} (rehearsal)`, head_branch: 'main', created_at: '2026-11-02T10:00:00Z' };
+const push: Run = {
+  id: 101,
+  event: 'push',
+  display_title: releaseRunTitle(tag),
+  head_branch: tag,
+  created_at: '2026-11-01T10:00:00Z',
+};
+const rehearsal: Run = {
+  id: 202,
+  event: 'workflow_dispatch',
+  display_title: `${releaseRunTitle(tag)} (rehearsal)`,
+  head_branch: 'main',
+  created_at: '2026-11-02T10:00:00Z',
+};
 
 /** A verified dist (the shared linux build, staged and manifested), packed and zipped as GitHub serves it. */
-async function artifactZip(t: Test, tamper?: (dist: string) => void, extra?: Record<string, Uint8Array>): Promise<Buffer> {
+async function artifactZip(
+  t: Test,
+  tamper?: (dist: string) => void,
+  extra?: Record<string, Uint8Array>,
+): Promise<Buffer> {
   const dist = await stagedCopy(t.testdir());
   tamper?.(dist);
   const { file } = await packArtifact({ dist, what: 'dist', out: join(dist, '..', 'packed') });
   return Buffer.from(zipSync({ 'xsnap-dist.tar': new Uint8Array(readFileSync(file)), ...extra }));
 }
 
-const fetchRelease = (apiUrl: string, args: string[]) => runScript('fetch-release.ts', ['--repo', REPO, '--targets', LINUX, '--json', ...args], { env: { GITHUB_API_URL: apiUrl, GITHUB_TOKEN: TOKEN, GH_TOKEN: '' } });
+const fetchRelease = (apiUrl: string, args: string[]) =>
+  runScript('fetch-release.ts', ['--repo', REPO, '--targets', LINUX, '--json', ...args], {
+    env: { GITHUB_API_URL: apiUrl, GITHUB_TOKEN: TOKEN, GH_TOKEN: '' },
+  });
 
-t.test('--tag: the verified push run is found (a newer rehearsal passed over), downloaded without leaking the token, unpacked; publish-all --dry-run runs on it', async (t) => {
-  const zip = await artifactZip(t);
-  const gh = await github(t, zip, [push, rehearsal]);
-  const out = join(t.testdir(), 'dist-fetched');
-  const r = await fetchRelease(gh.apiUrl, ['--tag', tag, '--dist', out]);
-  t.equal(r.code, 0, r.stderr);
-  const res = JSON.parse(r.stdout);
-  t.equal(res.run.id, '101');
-  t.equal(res.kind, 'tag');
-  t.match(r.stderr, /run 202 passed over: build-run-event/);
-  t.same(res.checkedTargets, ['linux-arm64', 'linux-x64']);
-  t.equal(res.next, `npx tsx scripts/publish-all.ts --dry-run --dist ${out}`);
-  t.ok(existsSync(join(out, 'release', `xsnap-worker-manifest-${VERSION}.json`)));
-  t.ok(gh.seen.every((s) => s.endsWith(`Bearer ${TOKEN}`)), 'the API gets the token');
-  t.same(gh.storageSeen, ['/blob/1010?sig=xyz auth='], 'the storage origin never gets it');
-  t.notMatch(r.stdout + r.stderr, TOKEN);
+t.test(
+  '--tag: the verified push run is found (a newer rehearsal passed over), downloaded without leaking the token, unpacked; publish-all --dry-run runs on it',
+  async (t) => {
+    const zip = await artifactZip(t);
+    const gh = await github(t, zip, [push, rehearsal]);
+    const out = join(t.testdir(), 'dist-fetched');
+    const r = await fetchRelease(gh.apiUrl, ['--tag', tag, '--dist', out]);
+    t.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout);
+    t.equal(res.run.id, '101');
+    t.equal(res.kind, 'tag');
+    t.match(r.stderr, /run 202 passed over: build-run-event/);
+    t.same(res.checkedTargets, ['linux-arm64', 'linux-x64']);
+    t.equal(res.next, `npx tsx scripts/publish-all.ts --dry-run --dist ${out}`);
+    t.ok(existsSync(join(out, 'release', `xsnap-worker-manifest-${VERSION}.json`)));
+    t.ok(
+      gh.seen.every((s) => s.endsWith(`Bearer ${TOKEN}`)),
+      'the API gets the token',
+    );
+    t.same(gh.storageSeen, ['/blob/1010?sig=xyz auth='], 'the storage origin never gets it');
+    t.notMatch(r.stdout + r.stderr, TOKEN);
 
-  // the rehearsal itself, against a real registry: every check that does not write
-  const reg = await startTestRegistry();
-  t.teardown(() => reg.stop());
-  const dry = await runScript('publish-all.ts', ['--dry-run', '--dist', out, '--registry', reg.direct, '--targets', LINUX]);
-  t.equal(dry.code, 0, dry.stderr);
-  t.match(dry.stdout + dry.stderr, /dry-run|would/i);
-});
+    // the rehearsal itself, against a real registry: every check that does not write
+    const reg = await startTestRegistry();
+    t.teardown(() => reg.stop());
+    const dry = await runScript('publish-all.ts', [
+      '--dry-run',
+      '--dist',
+      out,
+      '--registry',
+      reg.direct,
+      '--targets',
+      LINUX,
+    ]);
+    t.equal(dry.code, 0, dry.stderr);
+    t.match(dry.stdout + dry.stderr, /dry-run|would/i);
+  },
+);
 
 t.test('--run-id alone: a rehearsal run (no tag yet); --dry-run downloads nothing', async (t) => {
   const zip = await artifactZip(t);

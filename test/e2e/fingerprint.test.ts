@@ -7,7 +7,14 @@ import { sharedDist } from '../helpers/shared-build.ts';
 import { binaryPath } from '../../scripts/lib/layout.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { hostRunner } from '../../scripts/lib/binary-checks.ts';
-import { CORPUS_DIR, compareFingerprints, fingerprintBinary, fingerprintDigest, readCorpus, type Fingerprint } from '../../scripts/lib/fingerprint.ts';
+import {
+  CORPUS_DIR,
+  compareFingerprints,
+  fingerprintBinary,
+  fingerprintDigest,
+  readCorpus,
+  type Fingerprint,
+} from '../../scripts/lib/fingerprint.ts';
 import type { Failure } from '../../scripts/lib/errors.ts';
 import { XsnapWorker } from '../../scripts/lib/worker-protocol.ts';
 
@@ -36,17 +43,27 @@ t.test('linux-x64 and linux-arm64 release binaries give identical, non-trivial f
   t.equal(snapshots.size, names.length, 'distinct workloads give distinct snapshots');
   for (const n of names) {
     const m = x64.workloads[n].meter;
-    for (const step of ['eval', 'run', 'resume', 'restored']) t.ok(m[`${step}.compute`] > 0 && m[`${step}.currentHeapCount`] > 0, `${n} ${step}: metered`);
-    t.notOk(Object.keys(m).some((k) => k.includes('timestamps')), `${n}: no wall-clock values`);
+    for (const step of ['eval', 'run', 'resume', 'restored'])
+      t.ok(m[`${step}.compute`] > 0 && m[`${step}.currentHeapCount`] > 0, `${n} ${step}: metered`);
+    t.notOk(
+      Object.keys(m).some((k) => k.includes('timestamps')),
+      `${n}: no wall-clock values`,
+    );
   }
-  t.ok(x64.workloads['gc-metering'].meter['run.compute'] > 100 * x64.workloads.dates.meter['resume.compute'], 'heavy and light workloads meter differently');
+  t.ok(
+    x64.workloads['gc-metering'].meter['run.compute'] > 100 * x64.workloads.dates.meter['resume.compute'],
+    'heavy and light workloads meter differently',
+  );
 });
 
 t.test('the same binary gives the same fingerprint twice, from a copy elsewhere', async (t) => {
   const dir = t.testdir({});
   const copy = join(dir, 'xsnap-worker');
   await copyFile(binaryPath(dist, 'linux-x64', 'release'), copy);
-  const [a, b] = await Promise.all([fingerprintBinary(binaryPath(dist, 'linux-x64', 'release'), [], quiet), fingerprintBinary(copy, [], { ...quiet, concurrency: 1 })]);
+  const [a, b] = await Promise.all([
+    fingerprintBinary(binaryPath(dist, 'linux-x64', 'release'), [], quiet),
+    fingerprintBinary(copy, [], { ...quiet, concurrency: 1 }),
+  ]);
   t.equal(a.digest, b.digest);
 });
 
@@ -69,7 +86,9 @@ t.test('compareFingerprints names the workload, targets and values that differ',
   const removed = structuredClone(real);
   delete (removed.workloads as Record<string, unknown>).bigint;
   removed.digest = fingerprintDigest(removed);
-  t.match(compareFingerprints({ a: real, b: removed }), [{ check: 'fingerprint-workload', subject: /workload bigint/, expected: 'present', actual: 'absent' }]);
+  t.match(compareFingerprints({ a: real, b: removed }), [
+    { check: 'fingerprint-workload', subject: /workload bigint/, expected: 'present', actual: 'absent' },
+  ]);
 
   const tamperedDigest = { ...real, digest: 'f'.repeat(64) };
   t.match(compareFingerprints({ a: real, b: tamperedDigest }), [{ check: 'fingerprint-digest' }]);
@@ -77,14 +96,27 @@ t.test('compareFingerprints names the workload, targets and values that differ',
   // other values under a digest copied from the real one: the digest is recomputed, not trusted
   const disguised = structuredClone(changed);
   disguised.digest = real.digest;
-  t.match(compareFingerprints({ a: real, b: disguised }), [{ check: 'fingerprint-digest', subject: /b: fingerprint digest does not match its workloads/, expected: changed.digest, actual: real.digest }]);
-  t.match(compareFingerprints({ only: disguised }), [{ check: 'fingerprint-digest' }], 'even a single carried fingerprint is checked');
+  t.match(compareFingerprints({ a: real, b: disguised }), [
+    {
+      check: 'fingerprint-digest',
+      subject: /b: fingerprint digest does not match its workloads/,
+      expected: changed.digest,
+      actual: real.digest,
+    },
+  ]);
+  t.match(
+    compareFingerprints({ only: disguised }),
+    [{ check: 'fingerprint-digest' }],
+    'even a single carried fingerprint is checked',
+  );
 
   // a difference outside the named fields (here an extra field) still fails
   const extra = structuredClone(real) as typeof real & { workloads: Record<string, Record<string, unknown>> };
   extra.workloads.numbers.extra = 1;
   extra.digest = fingerprintDigest(extra);
-  t.match(compareFingerprints({ a: real, b: extra }), [{ check: 'fingerprint-digest', subject: /b vs a: fingerprint digest/ }]);
+  t.match(compareFingerprints({ a: real, b: extra }), [
+    { check: 'fingerprint-digest', subject: /b vs a: fingerprint digest/ },
+  ]);
 
   const otherCorpus = { ...real, corpusDigest: 'e'.repeat(64) };
   otherCorpus.digest = fingerprintDigest(otherCorpus);
@@ -97,14 +129,26 @@ t.test('a workload over the meter limit is reported naming the binary and worklo
   await cp(join(CORPUS_DIR, '_prelude.js'), join(corpus, '_prelude.js'));
   await writeFile(join(corpus, 'spin.js'), 'fp.define({ run() { for (;;) {} }, resume() { return 1; } });\n');
   const bin = binaryPath(dist, 'linux-x64', 'release');
-  await t.rejects(fingerprintBinary(bin, [], { corpusDir: corpus }), { message: new RegExp(`${bin} workload spin: step run failed: .*exit 17 \\(too much computation`), exitCode: 1 });
+  await t.rejects(fingerprintBinary(bin, [], { corpusDir: corpus }), {
+    message: new RegExp(`${bin} workload spin: step run failed: .*exit 17 \\(too much computation`),
+    exitCode: 1,
+  });
 });
 
 t.test('a hung worker is killed after the timeout and reported', async (t) => {
   // No metering limit: the loop would run forever.
-  const w = new XsnapWorker({ binary: binaryPath(dist, 'linux-x64', 'release'), name: 'spinner', meteringLimit: 0, cwd: t.testdir({}), timeoutMs: 300 });
+  const w = new XsnapWorker({
+    binary: binaryPath(dist, 'linux-x64', 'release'),
+    name: 'spinner',
+    meteringLimit: 0,
+    cwd: t.testdir({}),
+    timeoutMs: 300,
+  });
   const started = Date.now();
-  await t.rejects(w.evaluate('for (;;) {}'), { message: /spinner: no answer to evaluate within 0.3 s; killed the worker/, exitCode: 1 });
+  await t.rejects(w.evaluate('for (;;) {}'), {
+    message: /spinner: no answer to evaluate within 0.3 s; killed the worker/,
+    exitCode: 1,
+  });
   await w.done;
   t.ok(Date.now() - started < 5000);
   await t.rejects(w.evaluate('1'), { message: /spinner/ }, 'a killed worker refuses further requests');
@@ -114,18 +158,30 @@ t.test('an exception in a workload is reported with its message', async (t) => {
   const corpus = t.testdir({});
   await cp(join(CORPUS_DIR, '_prelude.js'), join(corpus, '_prelude.js'));
   await writeFile(join(corpus, 'broken.js'), 'fp.define({ run() { return 1; } }); null.x;\n');
-  await t.rejects(fingerprintBinary(binaryPath(dist, 'linux-x64', 'release'), [], { corpusDir: corpus }), { message: /workload broken: step eval failed: .*uncaught exception in the worker: TypeError: .*cannot coerce null to object/ });
+  await t.rejects(fingerprintBinary(binaryPath(dist, 'linux-x64', 'release'), [], { corpusDir: corpus }), {
+    message:
+      /workload broken: step eval failed: .*uncaught exception in the worker: TypeError: .*cannot coerce null to object/,
+  });
 });
 
 t.test('worker protocol: issueCommand round trip, -r restore, errors, clean quit', async (t) => {
   const dir = t.testdir({});
   const bin = binaryPath(dist, 'linux-arm64', 'release');
   const runner = (await hostRunner(getTarget('linux-arm64')))!;
-  const w = new XsnapWorker({ binary: bin, runner, cwd: dir, handleCommand: (b) => Buffer.from(`host saw ${b.length} bytes`) });
-  const r = await w.evaluate('globalThis.n = 41; const te = new TextEncoder(); te.encode(new TextDecoder().decode(issueCommand(te.encode("abc").buffer))).buffer');
+  const w = new XsnapWorker({
+    binary: bin,
+    runner,
+    cwd: dir,
+    handleCommand: (b) => Buffer.from(`host saw ${b.length} bytes`),
+  });
+  const r = await w.evaluate(
+    'globalThis.n = 41; const te = new TextEncoder(); te.encode(new TextDecoder().decode(issueCommand(te.encode("abc").buffer))).buffer',
+  );
   t.equal(r.reply.toString(), 'host saw 3 bytes');
   t.ok(r.meter.compute > 0);
-  await t.rejects(w.evaluate('throw new RangeError("nope")'), { message: /uncaught exception in the worker: RangeError: nope/ });
+  await t.rejects(w.evaluate('throw new RangeError("nope")'), {
+    message: /uncaught exception in the worker: RangeError: nope/,
+  });
   const snap = await w.snapshot(join(dir, 's.xss'));
   t.ok(snap.size > 10_000, `snapshot of ${snap.size} bytes`);
   t.equal(await w.close(), 15, 'the worker exits with the error of its last evaluation');

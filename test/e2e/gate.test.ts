@@ -9,7 +9,11 @@ import { VERSION, startTestRegistry, releaseDist, publishAll, publishEnv } from 
 
 const MANIFEST = `xsnap-worker-manifest-${VERSION}.json`;
 const gate = (manifest: string, registry: string, extra: string[] = []) =>
-  runScript('verify-artifacts.ts', ['--published', '--manifest', manifest, '--registry', registry, '--targets', LINUX, '--json', ...extra], { env: { XSNAP_DIST_DIR: '/nonexistent' } });
+  runScript(
+    'verify-artifacts.ts',
+    ['--published', '--manifest', manifest, '--registry', registry, '--targets', LINUX, '--json', ...extra],
+    { env: { XSNAP_DIST_DIR: '/nonexistent' } },
+  );
 
 t.test('the gate with only the manifest: refuses before the release, passes after, refuses other bytes', async (t) => {
   const reg = await startTestRegistry();
@@ -22,7 +26,10 @@ t.test('the gate with only the manifest: refuses before the release, passes afte
   const before = await gate(manifest, reg.direct);
   t.equal(before.code, 1, 'nothing published yet: refused');
   t.match(before.stderr, /@agoric\/xsnap-linux-x64/);
-  t.same(JSON.parse(before.stdout).published.map((p: { status: string }) => p.status), ['no-package', 'no-package']);
+  t.same(
+    JSON.parse(before.stdout).published.map((p: { status: string }) => p.status),
+    ['no-package', 'no-package'],
+  );
 
   const pub = await publishAll(reg, dist, publishEnv(reg, join(dir, 'tmp')));
   t.equal(pub.code, 0, pub.stderr);
@@ -32,7 +39,10 @@ t.test('the gate with only the manifest: refuses before the release, passes afte
   const report = JSON.parse(after.stdout);
   t.equal(report.ok, true);
   t.equal(report.version, VERSION, 'version taken from the manifest');
-  t.same(report.published.map((p: { status: string }) => p.status), ['ok', 'ok']);
+  t.same(
+    report.published.map((p: { status: string }) => p.status),
+    ['ok', 'ok'],
+  );
 
   // a manifest naming other bytes for one binary: the registry's bytes are checked, not trusted
   const edited = JSON.parse(readFileSync(manifest, 'utf8'));
@@ -68,34 +78,59 @@ t.test('gate usage errors exit 2', async (t) => {
   const notPublished = await runScript('verify-artifacts.ts', ['--manifest', join(dir, 'bad.json')]);
   t.equal(notPublished.code, 2);
   t.match(notPublished.stderr, /--manifest and --dist-tag go with --published/);
-  for (const [file, msg] of [['bad.json', /version "latest" is not an exact npm version/], ['not-json.json', /cannot be read as JSON/], ['missing.json', /cannot be read as JSON|missing/]] as const) {
-    const r = await runScript('verify-artifacts.ts', ['--published', '--manifest', join(dir, file), '--registry', 'http://127.0.0.1:9']);
+  for (const [file, msg] of [
+    ['bad.json', /version "latest" is not an exact npm version/],
+    ['not-json.json', /cannot be read as JSON/],
+    ['missing.json', /cannot be read as JSON|missing/],
+  ] as const) {
+    const r = await runScript('verify-artifacts.ts', [
+      '--published',
+      '--manifest',
+      join(dir, file),
+      '--registry',
+      'http://127.0.0.1:9',
+    ]);
     t.equal(r.code, 2, file);
     t.match(r.stderr, msg);
   }
 });
 
-t.test('publish-all --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), --approve releases, --stop-registry stops it', async (t) => {
-  const dir = t.testdir();
-  const env = { XSNAP_REGISTRY_DIR: join(dir, 'registry') };
-  const dist = join(dir, 'dist');
-  cpSync(await releaseDist(), dist, { recursive: true });
-  const kept = await runScript('publish-all.ts', ['--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist, '--skip-verify'], { env });
-  t.equal(kept.code, 0, kept.stderr);
-  t.match(kept.stderr, /preflight \(--via stage\)/, 'the local registry is staged to by default');
-  const url = /local registry still running at (\S+)/.exec(kept.stdout)?.[1];
-  t.ok(url, 'its URL is printed');
-  t.equal((await fetch(`${url}-/ping`)).status, 200, 'still answering');
-  const approved = await runScript('publish-all.ts', ['--approve', '--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist], { env });
-  t.equal(approved.code, 0, approved.stderr);
-  t.match(approved.stdout, /released .* \(visibility window \d+ ms\)/);
-  const stop = await runScript('publish-all.ts', ['--stop-registry'], { env });
-  t.equal(stop.code, 0, stop.stderr);
-  t.match(stop.stdout, /stopped the local registry/);
-  await t.rejects(fetch(`${url}-/ping`), 'no longer answering');
+t.test(
+  'publish-all --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), --approve releases, --stop-registry stops it',
+  async (t) => {
+    const dir = t.testdir();
+    const env = { XSNAP_REGISTRY_DIR: join(dir, 'registry') };
+    const dist = join(dir, 'dist');
+    cpSync(await releaseDist(), dist, { recursive: true });
+    const kept = await runScript(
+      'publish-all.ts',
+      ['--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist, '--skip-verify'],
+      { env },
+    );
+    t.equal(kept.code, 0, kept.stderr);
+    t.match(kept.stderr, /preflight \(--via stage\)/, 'the local registry is staged to by default');
+    const url = /local registry still running at (\S+)/.exec(kept.stdout)?.[1];
+    t.ok(url, 'its URL is printed');
+    t.equal((await fetch(`${url}-/ping`)).status, 200, 'still answering');
+    const approved = await runScript(
+      'publish-all.ts',
+      ['--approve', '--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist],
+      { env },
+    );
+    t.equal(approved.code, 0, approved.stderr);
+    t.match(approved.stdout, /released .* \(visibility window \d+ ms\)/);
+    const stop = await runScript('publish-all.ts', ['--stop-registry'], { env });
+    t.equal(stop.code, 0, stop.stderr);
+    t.match(stop.stdout, /stopped the local registry/);
+    await t.rejects(fetch(`${url}-/ping`), 'no longer answering');
 
-  // started again on the kept storage (its user exists already): its kept token works, and there is nothing to do
-  const again = await runScript('publish-all.ts', ['--registry', 'local', '--targets', LINUX, '--dist', dist, '--skip-verify'], { env });
-  t.equal(again.code, 0, again.stderr);
-  t.match(again.stdout, /nothing to do: .* is fully published/);
-});
+    // started again on the kept storage (its user exists already): its kept token works, and there is nothing to do
+    const again = await runScript(
+      'publish-all.ts',
+      ['--registry', 'local', '--targets', LINUX, '--dist', dist, '--skip-verify'],
+      { env },
+    );
+    t.equal(again.code, 0, again.stderr);
+    t.match(again.stdout, /nothing to do: .* is fully published/);
+  },
+);

@@ -37,18 +37,38 @@ t.test('dist/release checks with sha256sum -c and holds what was promised', asyn
     t.match(e.tarball.integrity, /^sha512-/);
     t.ok(e.fingerprint.digest, 'fingerprint recorded');
   }
-  t.equal(m.targets['linux-x64'].fingerprint.digest, m.targets['linux-arm64'].fingerprint.digest, 'same behaviour on both');
+  t.equal(
+    m.targets['linux-x64'].fingerprint.digest,
+    m.targets['linux-arm64'].fingerprint.digest,
+    'same behaviour on both',
+  );
   // nothing about this machine or this moment
-  for (const bad of [hostname(), '/root', 'durationSeconds', 'hostname', String(new Date().getFullYear())]) t.notMatch(text, bad, `no ${bad}`);
+  for (const bad of [hostname(), '/root', 'durationSeconds', 'hostname', String(new Date().getFullYear())])
+    t.notMatch(text, bad, `no ${bad}`);
   // the bundle as real tar sees it
   const list = await runRaw(['tar', 'tvzf', join(release, BUNDLE)]);
   t.equal(list.code, 0);
   const lines = list.stdout.trim().split('\n');
-  t.same(lines.map((l) => l.split(/\s+/).pop()), [
-    'dist/', 'dist/linux-arm64/', 'dist/linux-arm64/debug/', 'dist/linux-arm64/debug/xsnap-worker', 'dist/linux-arm64/release/', 'dist/linux-arm64/release/xsnap-worker',
-    'dist/linux-x64/', 'dist/linux-x64/debug/', 'dist/linux-x64/debug/xsnap-worker', 'dist/linux-x64/release/', 'dist/linux-x64/release/xsnap-worker',
-  ]);
-  t.ok(lines.every((l) => / 0\/0 /.test(l) && / 1970-01-01 00:00 /.test(l)), 'owner 0/0, mtime 0');
+  t.same(
+    lines.map((l) => l.split(/\s+/).pop()),
+    [
+      'dist/',
+      'dist/linux-arm64/',
+      'dist/linux-arm64/debug/',
+      'dist/linux-arm64/debug/xsnap-worker',
+      'dist/linux-arm64/release/',
+      'dist/linux-arm64/release/xsnap-worker',
+      'dist/linux-x64/',
+      'dist/linux-x64/debug/',
+      'dist/linux-x64/debug/xsnap-worker',
+      'dist/linux-x64/release/',
+      'dist/linux-x64/release/xsnap-worker',
+    ],
+  );
+  t.ok(
+    lines.every((l) => / 0\/0 /.test(l) && / 1970-01-01 00:00 /.test(l)),
+    'owner 0/0, mtime 0',
+  );
   const gz = await readFile(join(release, BUNDLE));
   t.equal(gz.readUInt32LE(4), 0, 'no gzip mtime');
   t.equal(gz[9], 0xff, 'gzip OS byte fixed, whatever the host');
@@ -60,44 +80,101 @@ t.test('regenerating from the same inputs gives the same bytes; --save refuses a
   await rm(join(dist, 'release'), { recursive: true });
   const saved = await mkdtemp(join(tmpdir(), 'xsnap-manifests-'));
   t.teardown(() => rm(saved, { recursive: true, force: true }));
-  const r = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', LINUX, '--save', '--manifests-dir', join(saved, 'm'), '--json']);
+  const r = await runScript('generate-manifest.ts', [
+    '--dist',
+    dist,
+    '--targets',
+    LINUX,
+    '--save',
+    '--manifests-dir',
+    join(saved, 'm'),
+    '--json',
+  ]);
   t.equal(r.code, 0, r.stderr);
   for (const f of [MANIFEST, BUNDLE, 'SHA256SUMS']) {
-    t.equal(sha256Hex(await readFile(join(dist, 'release', f))), sha256Hex(await readFile(join(first, 'release', f))), `${f} identical`);
+    t.equal(
+      sha256Hex(await readFile(join(dist, 'release', f))),
+      sha256Hex(await readFile(join(first, 'release', f))),
+      `${f} identical`,
+    );
   }
-  t.equal(await readFile(join(saved, 'm', MANIFEST), 'utf8'), await readFile(join(dist, 'release', MANIFEST), 'utf8'), 'saved copy');
+  t.equal(
+    await readFile(join(saved, 'm', MANIFEST), 'utf8'),
+    await readFile(join(dist, 'release', MANIFEST), 'utf8'),
+    'saved copy',
+  );
   // a different manifest already committed for this version: refused
   await writeFile(join(saved, 'm', MANIFEST), '{"version":"other"}\n');
   // ...and dist/release/ left as it was: mark it to see that it is not replaced
   await writeFile(join(dist, 'release', 'marker'), 'before');
-  const again = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', LINUX, '--save', '--manifests-dir', join(saved, 'm')]);
+  const again = await runScript('generate-manifest.ts', [
+    '--dist',
+    dist,
+    '--targets',
+    LINUX,
+    '--save',
+    '--manifests-dir',
+    join(saved, 'm'),
+  ]);
   t.equal(again.code, 1);
   t.match(again.stderr, /committed-manifest.*same version/s);
-  t.equal(await readFile(join(dist, 'release', 'marker'), 'utf8'), 'before', 'dist/release not replaced by a refused run');
-  t.same(readdirSync(dist).filter((f) => f.includes('partial')), [], 'no partial folder left');
+  t.equal(
+    await readFile(join(dist, 'release', 'marker'), 'utf8'),
+    'before',
+    'dist/release not replaced by a refused run',
+  );
+  t.same(
+    readdirSync(dist).filter((f) => f.includes('partial')),
+    [],
+    'no partial folder left',
+  );
 });
 
 t.test('a fingerprint carried from another host must be of these bytes', async (t) => {
   const dist = await stagedCopy(t.testdir());
-  await writeFile(join(dist, 'linux-x64', 'fingerprint.json'), JSON.stringify({ target: 'linux-x64', binarySha256: 'f'.repeat(64), fingerprint: { corpusDigest: 'x', digest: 'y', workloads: {} } }));
+  await writeFile(
+    join(dist, 'linux-x64', 'fingerprint.json'),
+    JSON.stringify({
+      target: 'linux-x64',
+      binarySha256: 'f'.repeat(64),
+      fingerprint: { corpusDigest: 'x', digest: 'y', workloads: {} },
+    }),
+  );
   const r = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', 'linux-x64']);
   t.equal(r.code, 1);
   t.match(r.stderr, /\[fingerprint\] linux-x64: .*fingerprint\.json.*measured on f{64}/s);
 });
 
-t.test('--fingerprints-from takes a check leg\'s manifest and compares it with a fresh measurement', async (t) => {
+t.test("--fingerprints-from takes a check leg's manifest and compares it with a fresh measurement", async (t) => {
   const dist = await stagedCopy(t.testdir());
   const checks = join(dist, 'checks');
   await mkdir(checks);
   const m = JSON.parse(await readFile(join(dist, 'release', MANIFEST), 'utf8'));
   await writeFile(join(checks, 'check-linux-x64.json'), JSON.stringify(m));
-  const ok = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', LINUX, '--fingerprints-from', checks]);
+  const ok = await runScript('generate-manifest.ts', [
+    '--dist',
+    dist,
+    '--targets',
+    LINUX,
+    '--fingerprints-from',
+    checks,
+  ]);
   t.equal(ok.code, 0, ok.stderr);
   m.targets['linux-x64'].fingerprint.digest = 'not-what-this-binary-does';
   await writeFile(join(checks, 'check-linux-x64.json'), JSON.stringify(m));
-  const bad = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', LINUX, '--fingerprints-from', checks]);
+  const bad = await runScript('generate-manifest.ts', [
+    '--dist',
+    dist,
+    '--targets',
+    LINUX,
+    '--fingerprints-from',
+    checks,
+  ]);
   t.equal(bad.code, 1);
-  t.match(bad.stderr, /\[fingerprint\] linux-x64: .*check-linux-x64\.json against a fresh measurement.*not-what-this-binary-does/s);
+  t.match(
+    bad.stderr,
+    /\[fingerprint\] linux-x64: .*check-linux-x64\.json against a fresh measurement.*not-what-this-binary-does/s,
+  );
 });
 
 t.test('missing tarballs name stage-packages; a subset gives a subset manifest', async (t) => {
@@ -109,6 +186,13 @@ t.test('missing tarballs name stage-packages; a subset gives a subset manifest',
   const one = await runScript('generate-manifest.ts', ['--dist', dist, '--targets', 'linux-x64', '--json']);
   t.equal(one.code, 0, one.stderr);
   t.same(Object.keys(JSON.parse(one.stdout).manifest.targets), ['linux-x64']);
-  const v = await runScript('verify-artifacts.ts', ['--dist', dist, '--targets', 'linux-x64', '--skip-install', '--skip-fingerprint']);
+  const v = await runScript('verify-artifacts.ts', [
+    '--dist',
+    dist,
+    '--targets',
+    'linux-x64',
+    '--skip-install',
+    '--skip-fingerprint',
+  ]);
   t.equal(v.code, 0, v.stdout + v.stderr);
 });

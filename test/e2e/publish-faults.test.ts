@@ -12,7 +12,18 @@ import { verifyPublished } from '../../scripts/lib/published.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import type { FaultRule } from '../helpers/fault-proxy.ts';
-import { VERSION, PACKAGES, startTestRegistry, releaseDist, seed, publishAll, publishAllKilledWhen, publishEnv, latestOf, type TestRegistry } from '../helpers/registry.ts';
+import {
+  VERSION,
+  PACKAGES,
+  startTestRegistry,
+  releaseDist,
+  seed,
+  publishAll,
+  publishAllKilledWhen,
+  publishEnv,
+  latestOf,
+  type TestRegistry,
+} from '../helpers/registry.ts';
 import type { ScriptResult } from '../helpers/run.ts';
 
 const targets = LINUX_TARGETS.map(getTarget);
@@ -20,9 +31,12 @@ const X64 = getTarget('linux-x64').packageName;
 const ARM64 = getTarget('linux-arm64').packageName;
 const SEEDED = Object.fromEntries(PACKAGES.map((p) => [p, `${VERSION}-seed`]));
 const RELEASED = Object.fromEntries(PACKAGES.map((p) => [p, VERSION]));
-const leftoverConfigs = (tmp: string) => (existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('xsnap-npm-')) : []);
+const leftoverConfigs = (tmp: string) =>
+  existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('xsnap-npm-')) : [];
 
-async function seededRegistry(t: Test): Promise<{ reg: TestRegistry; dist: string; env: NodeJS.ProcessEnv; tmp: string }> {
+async function seededRegistry(
+  t: Test,
+): Promise<{ reg: TestRegistry; dist: string; env: NodeJS.ProcessEnv; tmp: string }> {
   const reg = await startTestRegistry();
   t.teardown(() => reg.stop());
   const dist = await releaseDist();
@@ -32,7 +46,14 @@ async function seededRegistry(t: Test): Promise<{ reg: TestRegistry; dist: strin
 }
 
 /** A hard fault: non-zero exit naming the package, the gate refuses, no latest moved; then a plain re-run finishes. */
-async function unfinishedThenFinished(t: Test, reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, r: ScriptResult, failed: string) {
+async function unfinishedThenFinished(
+  t: Test,
+  reg: TestRegistry,
+  dist: string,
+  env: NodeJS.ProcessEnv,
+  r: ScriptResult,
+  failed: string,
+) {
   t.not(r.code, 0, 'publish-all exits non-zero');
   t.notOk((r.stdout + r.stderr).includes(reg.token), 'the token is never printed');
   const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct });
@@ -51,7 +72,7 @@ async function unfinishedThenFinished(t: Test, reg: TestRegistry, dist: string, 
 }
 
 const hardFaults: Array<[string, FaultRule]> = [
-  ['one package\'s publish answered 503 every time', { publishOf: ARM64, action: '503' }],
+  ["one package's publish answered 503 every time", { publishOf: ARM64, action: '503' }],
   ['the connection dropped on every publish of one package', { publishOf: ARM64, action: 'drop' }],
 ];
 
@@ -61,7 +82,11 @@ for (const [name, rule] of hardFaults) {
     reg.proxy.setRules([rule]);
     const r = await publishAll(reg, dist, env, ['--json']);
     t.equal(r.code, 1);
-    t.match(r.stderr, new RegExp(`${ARM64.replace('/', '\\/')}@${VERSION}: publish failed after 3 attempts`), 'names the package');
+    t.match(
+      r.stderr,
+      new RegExp(`${ARM64.replace('/', '\\/')}@${VERSION}: publish failed after 3 attempts`),
+      'names the package',
+    );
     t.equal(reg.proxy.hits[0], 3, 'three attempts, then gave up');
     const out = JSON.parse(r.stdout);
     const byPkg = Object.fromEntries(out.outcomes.map((o: { package: string }) => [o.package, o]));
@@ -85,7 +110,7 @@ t.test('the process killed between two publishes', async (t) => {
   t.ok(leftoverConfigs(tmp).length <= 1);
   await unfinishedThenFinished(t, reg, dist, env, { ...r, code: r.code }, ARM64);
   // ...until the next run, which removes configs whose process is gone
-  t.same(leftoverConfigs(tmp), [], 'the killed run\'s npm config was swept by the re-run');
+  t.same(leftoverConfigs(tmp), [], "the killed run's npm config was swept by the re-run");
 });
 
 t.test('a single transient 503 is retried and the release finishes', async (t) => {
@@ -112,7 +137,7 @@ t.test('a publish that landed although its answer was lost counts as published',
   t.same(gate.failures, []);
 });
 
-t.test('a lost answer plus read-after-write lag: the retry\'s conflict means it landed', async (t) => {
+t.test("a lost answer plus read-after-write lag: the retry's conflict means it landed", async (t) => {
   const { reg, dist, env } = await seededRegistry(t);
   // The first publish reaches the registry but its answer is lost, and the next
   // five reads of the package still show it without the new version (our check
@@ -127,10 +152,18 @@ t.test('a lost answer plus read-after-write lag: the retry\'s conflict means it 
   t.equal(r.code, 0, `publish-all succeeds\n${r.stderr}`);
   t.equal(reg.proxy.hits[0], 1, 'the first publish was the one that landed');
   t.equal(reg.proxy.seen.filter((s) => s === `PUT /${ARM64}`).length, 2, 'one retry, answered by the registry itself');
-  t.match(r.stderr, new RegExp(`${ARM64.replace('/', '\\/')}@${VERSION}: the registry says this version is already there`), 'the conflict is named');
+  t.match(
+    r.stderr,
+    new RegExp(`${ARM64.replace('/', '\\/')}@${VERSION}: the registry says this version is already there`),
+    'the conflict is named',
+  );
   t.match(r.stderr, /not readable yet \(absent\)/, 'the read-back waited out the lag');
   const arm = JSON.parse(r.stdout).outcomes.find((o: { package: string }) => o.package === ARM64);
-  t.same([arm.publish, arm.attempts, arm.verified, arm.tag], ['published', 2, true, 'moved'], 'not marked failed: published, verified, tagged');
+  t.same(
+    [arm.publish, arm.attempts, arm.verified, arm.tag],
+    ['published', 2, true, 'moved'],
+    'not marked failed: published, verified, tagged',
+  );
   t.same(await latestOf(reg), RELEASED);
   const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
   t.same(gate.failures, [], 'the gate passes');

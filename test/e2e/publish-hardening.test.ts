@@ -15,7 +15,17 @@ import { runScript, spawnScript } from '../../scripts/lib/run-script.ts';
 import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import { LINUX } from '../helpers/staged.ts';
 import {
-  VERSION, PACKAGES, startTestRegistry, releaseDist, seed, publishAll, publishEnv, latestOf, packuments, publishDirect, variantTarball,
+  VERSION,
+  PACKAGES,
+  startTestRegistry,
+  releaseDist,
+  seed,
+  publishAll,
+  publishEnv,
+  latestOf,
+  packuments,
+  publishDirect,
+  variantTarball,
 } from '../helpers/registry.ts';
 
 const targets = LINUX_TARGETS.map(getTarget);
@@ -36,7 +46,9 @@ t.test('item 1: no credential reaches a program being checked, in the preflight 
   const envFile = join(dir, 'recorded-env.txt');
   const bin = join(dist, 'linux-x64', 'release', 'xsnap-worker');
   renameSync(bin, real);
-  writeFileSync(join(dir, 'standin.c'), `#include <stdio.h>
+  writeFileSync(
+    join(dir, 'standin.c'),
+    `#include <stdio.h>
 #include <unistd.h>
 extern char **environ;
 int main(int argc, char **argv) {
@@ -46,14 +58,18 @@ int main(int argc, char **argv) {
   execv(argv[0], argv);
   return 127;
 }
-`);
+`,
+  );
   const cc = spawnSync('cc', ['-static', '-O2', '-o', bin, join(dir, 'standin.c')], { encoding: 'utf8' });
   t.equal(cc.status, 0, `the stand-in compiles: ${cc.stderr}`);
   const info = JSON.parse(readFileSync(join(dist, 'linux-x64', 'build-info.json'), 'utf8'));
   info.binaries.release.sha256 = sha256Hex(readFileSync(bin));
   info.binaries.release.size = readFileSync(bin).length;
   writeFileSync(join(dist, 'linux-x64', 'build-info.json'), JSON.stringify(info, null, 2) + '\n');
-  for (const [script, args] of [['stage-packages.ts', ['--dist', dist, '--targets', LINUX]], ['generate-manifest.ts', ['--dist', dist, '--targets', LINUX]]] as const) {
+  for (const [script, args] of [
+    ['stage-packages.ts', ['--dist', dist, '--targets', LINUX]],
+    ['generate-manifest.ts', ['--dist', dist, '--targets', LINUX]],
+  ] as const) {
     const r = await runScript(script, [...args]);
     t.equal(r.code, 0, `${script} with the stand-in: ${r.stderr}`);
   }
@@ -71,12 +87,20 @@ int main(int argc, char **argv) {
   t.equal(pre.code, 0, `the whole preflight passes with the stand-in\n${pre.stderr}`);
   const pub = await publishAll(reg, dist, env);
   t.equal(pub.code, 0, pub.stderr);
-  const gate = await runScript('verify-artifacts.ts', ['--published', '--registry', reg.direct, '--dist', dist, '--targets', LINUX], { env: secrets });
+  const gate = await runScript(
+    'verify-artifacts.ts',
+    ['--published', '--registry', reg.direct, '--dist', dist, '--targets', LINUX],
+    { env: secrets },
+  );
   t.equal(gate.code, 0, `the gate passes\n${gate.stderr}`);
 
   const recorded = readFileSync(envFile, 'utf8');
   t.ok((recorded.match(/^--- run$/gm) ?? []).length >= 3, 'the stand-in ran (version check, fingerprint, gate)');
-  t.notMatch(recorded, SECRET_NAMES, 'no NPM_TOKEN, NODE_AUTH_TOKEN, ACTIONS_ID_TOKEN_REQUEST_* or GITHUB_TOKEN in its environment');
+  t.notMatch(
+    recorded,
+    SECRET_NAMES,
+    'no NPM_TOKEN, NODE_AUTH_TOKEN, ACTIONS_ID_TOKEN_REQUEST_* or GITHUB_TOKEN in its environment',
+  );
   for (const v of Object.values(secrets)) t.notOk(recorded.includes(v), 'no secret value either');
 });
 
@@ -85,14 +109,36 @@ t.test('item 2: a registry URL with credentials is refused (exit 2) without echo
   const summary = join(dir, 'summary.md');
   const dist = await releaseDist();
   for (const url of ['http://someone:pa55w0rd-in-url@127.0.0.1:9/', 'https://:pa55w0rd-in-url@registry.example/']) {
-    const r = await runScript('publish-all.ts', ['--registry', url, '--targets', LINUX, '--dist', dist, '--json'], { env: { GITHUB_STEP_SUMMARY: summary, NPM_TOKEN: 'x'.repeat(8) } });
+    const r = await runScript('publish-all.ts', ['--registry', url, '--targets', LINUX, '--dist', dist, '--json'], {
+      env: { GITHUB_STEP_SUMMARY: summary, NPM_TOKEN: 'x'.repeat(8) },
+    });
     t.equal(r.code, 2, 'a usage error');
     t.match(r.stderr, /carries credentials/);
-    t.notOk((r.stdout + r.stderr + readFileSync(summary, 'utf8')).includes('pa55w0rd-in-url'), 'the password is in no output and no summary');
+    t.notOk(
+      (r.stdout + r.stderr + readFileSync(summary, 'utf8')).includes('pa55w0rd-in-url'),
+      'the password is in no output and no summary',
+    );
   }
-  const gate = await runScript('verify-artifacts.ts', ['--published', '--registry', 'http://someone:pa55w0rd-in-url@127.0.0.1:9/', '--dist', dist, '--targets', LINUX, '--skip-install', '--skip-fingerprint'], { env: { GITHUB_STEP_SUMMARY: summary } });
+  const gate = await runScript(
+    'verify-artifacts.ts',
+    [
+      '--published',
+      '--registry',
+      'http://someone:pa55w0rd-in-url@127.0.0.1:9/',
+      '--dist',
+      dist,
+      '--targets',
+      LINUX,
+      '--skip-install',
+      '--skip-fingerprint',
+    ],
+    { env: { GITHUB_STEP_SUMMARY: summary } },
+  );
   t.not(gate.code, 0, 'the gate refuses it too');
-  t.notOk((gate.stdout + gate.stderr + readFileSync(summary, 'utf8')).includes('pa55w0rd-in-url'), 'without echoing it');
+  t.notOk(
+    (gate.stdout + gate.stderr + readFileSync(summary, 'utf8')).includes('pa55w0rd-in-url'),
+    'without echoing it',
+  );
 });
 
 t.test('item 3: npm settings from the environment cannot redirect the publish or swap its token', async (t) => {
@@ -108,7 +154,9 @@ t.test('item 3: npm settings from the environment cannot redirect the publish or
   t.teardown(() => evil.close());
   const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`;
   const swapped = 'swapped-token'; // a stand-in value, not a credential
-  const dir = t.testdir({ 'npmrc': `@agoric:registry=${evilUrl}\n${reg.url.replace(/^http:/, '')}:_authToken=${swapped}\n` });
+  const dir = t.testdir({
+    npmrc: `@agoric:registry=${evilUrl}\n${reg.url.replace(/^http:/, '')}:_authToken=${swapped}\n`,
+  });
   const env = {
     ...publishEnv(reg, join(dir, 'tmp')),
     'npm_config_@agoric:registry': evilUrl,
@@ -146,7 +194,9 @@ t.test('item 5: latest is re-read before it moves: a newer release finished mean
   const dist = await releaseDist();
   await seed(reg, dist);
   const newer = semver.inc(VERSION, 'patch')!;
-  const newerTarballs = await Promise.all(LINUX_TARGETS.map((target) => variantTarball(dist, target, { version: newer })));
+  const newerTarballs = await Promise.all(
+    LINUX_TARGETS.map((target) => variantTarball(dist, target, { version: newer })),
+  );
   // the repro: while this run reads its packages back, a newer version is fully released
   reg.proxy.onceOn('GET', /\.tgz$/, async () => {
     for (const tb of newerTarballs) await publishDirect(reg, tb);
@@ -155,8 +205,16 @@ t.test('item 5: latest is re-read before it moves: a newer release finished mean
   t.equal(r.code, 1, 'not exit 0');
   t.match(r.stderr, new RegExp(`refusing to move "latest" backwards to ${VERSION.replace(/\./g, '\\.')}`));
   t.notMatch(r.stderr, /Re-run publish-all to continue/, 'a re-run cannot fix this and is not suggested');
-  t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, newer])), `latest stays on ${newer} everywhere`);
-  t.same(reg.proxy.seen.filter((s) => /dist-tags\/latest$/.test(s) && s.startsWith('PUT')), [], 'no latest move was even attempted');
+  t.same(
+    await latestOf(reg),
+    Object.fromEntries(PACKAGES.map((p) => [p, newer])),
+    `latest stays on ${newer} everywhere`,
+  );
+  t.same(
+    reg.proxy.seen.filter((s) => /dist-tags\/latest$/.test(s) && s.startsWith('PUT')),
+    [],
+    'no latest move was even attempted',
+  );
 });
 
 t.test('item 6: one run per registry and version; "re-run" only when a re-run can finish', async (t) => {
@@ -174,7 +232,11 @@ t.test('item 6: one run per registry and version; "re-run" only when a re-run ca
   await reg.proxy.held();
   const b = await publishAll(reg, dist, env);
   t.equal(b.code, 1, 'the second run stops');
-  t.match(b.stderr, new RegExp(`another publish-all of ${VERSION.replace(/\./g, '\\.')} to .* is running \\(pid ${a.pid}`), 'naming the run that holds the lock');
+  t.match(
+    b.stderr,
+    new RegExp(`another publish-all of ${VERSION.replace(/\./g, '\\.')} to .* is running \\(pid ${a.pid}`),
+    'naming the run that holds the lock',
+  );
   t.match(b.stderr, /nothing was written/);
   a.kill('SIGKILL');
   await new Promise((r) => a.once('close', r));
@@ -194,7 +256,8 @@ t.test('item 6: one run per registry and version; "re-run" only when a re-run ca
 
 t.test('item 9: empty values, http to the public registry, a trailing dot, a non-http registry', async (t) => {
   const dist = await releaseDist();
-  const run = (args: string[]) => runScript('publish-all.ts', [...args, '--dist', dist, '--dry-run'], { env: { NPM_TOKEN: '' } });
+  const run = (args: string[]) =>
+    runScript('publish-all.ts', [...args, '--dist', dist, '--dry-run'], { env: { NPM_TOKEN: '' } });
   for (const flag of ['--registry=', '--tag=', '--dist=', '--targets=']) {
     const r = await runScript('publish-all.ts', [flag, '--dry-run'], { env: { NPM_TOKEN: '' } });
     t.equal(r.code, 2, `${flag} is a usage error`);
@@ -219,44 +282,83 @@ t.test('item 10: --stop-registry signals only our own registry', async (t) => {
   t.teardown(() => sleeper.kill('SIGKILL'));
   mkdirSync(join(dir, 'registry'), { recursive: true });
   writeFileSync(join(dir, 'registry', 'server.json'), JSON.stringify({ pid: sleeper.pid, url: 'http://127.0.0.1:9/' }));
-  const r = await runScript('publish-all.ts', ['--stop-registry'], { env: { XSNAP_REGISTRY_DIR: join(dir, 'registry') } });
+  const r = await runScript('publish-all.ts', ['--stop-registry'], {
+    env: { XSNAP_REGISTRY_DIR: join(dir, 'registry') },
+  });
   t.equal(r.code, 1, 'refused');
   t.match(r.stderr, /not this folder's registry/);
   t.equal(sleeper.exitCode, null, 'the other process got no signal');
   t.ok(existsSync(join(dir, 'registry', 'server.json')), 'its record is left for a person to look at');
 });
 
-t.test('item 11: Latest, zero attempts, the missing-manifest hint, staging tags left by abandoned releases', async (t) => {
-  const dist = await releaseDist();
-  const upper = await runScript('publish-all.ts', ['--registry', 'http://127.0.0.1:9/', '--targets', LINUX, '--dist', dist, '--tag', 'Latest', '--dry-run']);
-  t.equal(upper.code, 2, '--tag Latest is a usage error');
-  t.match(upper.stderr, /case-sensitive/);
-  const zero = await runScript('publish-all.ts', ['--registry', 'http://127.0.0.1:9/', '--targets', LINUX, '--dist', dist], { env: { NPM_TOKEN: 'x'.repeat(8), XSNAP_PUBLISH_ATTEMPTS: '0' } });
-  t.equal(zero.code, 2, 'XSNAP_PUBLISH_ATTEMPTS=0 is a usage error, not "failed after 0 attempts"');
-  t.match(zero.stderr, /XSNAP_PUBLISH_ATTEMPTS=0: must be a whole number >= 1/);
-  const missing = await runScript('publish-all.ts', ['--registry', 'http://127.0.0.1:9/', '--targets', LINUX, '--dist', join(t.testdirName, 'none'), '--dry-run']);
-  t.equal(missing.code, 2);
-  t.match(missing.stderr, /generate-manifest/);
-  t.notMatch(missing.stderr, /--manifest/, 'names no option publish-all lacks');
+t.test(
+  'item 11: Latest, zero attempts, the missing-manifest hint, staging tags left by abandoned releases',
+  async (t) => {
+    const dist = await releaseDist();
+    const upper = await runScript('publish-all.ts', [
+      '--registry',
+      'http://127.0.0.1:9/',
+      '--targets',
+      LINUX,
+      '--dist',
+      dist,
+      '--tag',
+      'Latest',
+      '--dry-run',
+    ]);
+    t.equal(upper.code, 2, '--tag Latest is a usage error');
+    t.match(upper.stderr, /case-sensitive/);
+    const zero = await runScript(
+      'publish-all.ts',
+      ['--registry', 'http://127.0.0.1:9/', '--targets', LINUX, '--dist', dist],
+      { env: { NPM_TOKEN: 'x'.repeat(8), XSNAP_PUBLISH_ATTEMPTS: '0' } },
+    );
+    t.equal(zero.code, 2, 'XSNAP_PUBLISH_ATTEMPTS=0 is a usage error, not "failed after 0 attempts"');
+    t.match(zero.stderr, /XSNAP_PUBLISH_ATTEMPTS=0: must be a whole number >= 1/);
+    const missing = await runScript('publish-all.ts', [
+      '--registry',
+      'http://127.0.0.1:9/',
+      '--targets',
+      LINUX,
+      '--dist',
+      join(t.testdirName, 'none'),
+      '--dry-run',
+    ]);
+    t.equal(missing.code, 2);
+    t.match(missing.stderr, /generate-manifest/);
+    t.notMatch(missing.stderr, /--manifest/, 'names no option publish-all lacks');
 
-  const reg = await startTestRegistry();
-  t.teardown(() => reg.stop());
-  await seed(reg, dist);
-  const older = `${VERSION}-abandoned`;
-  const newer = semver.inc(VERSION, 'minor')!;
-  for (const target of LINUX_TARGETS) {
-    await publishDirect(reg, await variantTarball(dist, target, { version: older }), `staging-${older}`);
-    await publishDirect(reg, await variantTarball(dist, target, { version: `${newer}-rc.1` }), `staging-${newer}-rc.1`);
-  }
-  const r = await publishAll(reg, dist, publishEnv(reg, join(t.testdirName, 'tmp')));
-  t.equal(r.code, 0, r.stderr);
-  const docs = await packuments(reg);
-  for (const p of PACKAGES) {
-    t.equal(docs[p]!['dist-tags'][`staging-${older}`], undefined, `${p}: the abandoned older staging tag was removed`);
-    t.equal(docs[p]!['dist-tags'][`staging-${VERSION}`], undefined, `${p}: this release's staging tag was removed`);
-    t.equal(docs[p]!['dist-tags'][`staging-${newer}-rc.1`], `${newer}-rc.1`, `${p}: a newer release's staging tag is left`);
-  }
-  t.match(r.stderr, new RegExp(`"staging-${newer.replace(/\./g, '\\.')}-rc\\.1" .* is left`), 'and that is said');
-  const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
-  t.same(gate.failures, []);
-});
+    const reg = await startTestRegistry();
+    t.teardown(() => reg.stop());
+    await seed(reg, dist);
+    const older = `${VERSION}-abandoned`;
+    const newer = semver.inc(VERSION, 'minor')!;
+    for (const target of LINUX_TARGETS) {
+      await publishDirect(reg, await variantTarball(dist, target, { version: older }), `staging-${older}`);
+      await publishDirect(
+        reg,
+        await variantTarball(dist, target, { version: `${newer}-rc.1` }),
+        `staging-${newer}-rc.1`,
+      );
+    }
+    const r = await publishAll(reg, dist, publishEnv(reg, join(t.testdirName, 'tmp')));
+    t.equal(r.code, 0, r.stderr);
+    const docs = await packuments(reg);
+    for (const p of PACKAGES) {
+      t.equal(
+        docs[p]!['dist-tags'][`staging-${older}`],
+        undefined,
+        `${p}: the abandoned older staging tag was removed`,
+      );
+      t.equal(docs[p]!['dist-tags'][`staging-${VERSION}`], undefined, `${p}: this release's staging tag was removed`);
+      t.equal(
+        docs[p]!['dist-tags'][`staging-${newer}-rc.1`],
+        `${newer}-rc.1`,
+        `${p}: a newer release's staging tag is left`,
+      );
+    }
+    t.match(r.stderr, new RegExp(`"staging-${newer.replace(/\./g, '\\.')}-rc\\.1" .* is left`), 'and that is said');
+    const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
+    t.same(gate.failures, []);
+  },
+);

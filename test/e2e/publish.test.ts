@@ -10,18 +10,33 @@ import { verifyPublished } from '../../scripts/lib/published.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import {
-  VERSION, PACKAGES, startTestRegistry, releaseDist, seed, publishAll, publishEnv, latestOf, packuments, publishDirect, variantTarball
+  VERSION,
+  PACKAGES,
+  startTestRegistry,
+  releaseDist,
+  seed,
+  publishAll,
+  publishEnv,
+  latestOf,
+  packuments,
+  publishDirect,
+  variantTarball,
 } from '../helpers/registry.ts';
 
 const targets = LINUX_TARGETS.map(getTarget);
-const leftoverConfigs = (tmp: string) => (existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('xsnap-npm-')) : []);
+const leftoverConfigs = (tmp: string) =>
+  existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('xsnap-npm-')) : [];
 
 t.test('happy path: the set published, verified, latest moved last; a second run does nothing', async (t) => {
   const reg = await startTestRegistry();
   t.teardown(() => reg.stop());
   const dist = await releaseDist();
   await seed(reg, dist);
-  t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, `${VERSION}-seed`])), 'seeded: latest is the earlier version');
+  t.same(
+    await latestOf(reg),
+    Object.fromEntries(PACKAGES.map((p) => [p, `${VERSION}-seed`])),
+    'seeded: latest is the earlier version',
+  );
 
   const dir = t.testdir({ 'summary.md': '' });
   const tmp = join(dir, 'tmp');
@@ -31,8 +46,18 @@ t.test('happy path: the set published, verified, latest moved last; a second run
   t.equal(r.code, 0, `publish-all succeeds\n${r.stderr}`);
   const out = JSON.parse(r.stdout);
   t.equal(out.ok, true);
-  t.same(out.plan.packages.map((p: { action: string }) => p.action), ['publish', 'publish'], 'plan: publish both');
-  t.same(out.outcomes.map((o: { publish: string; verified: boolean; tag: string }) => [o.publish, o.verified, o.tag]), [['published', true, 'moved'], ['published', true, 'moved']]);
+  t.same(
+    out.plan.packages.map((p: { action: string }) => p.action),
+    ['publish', 'publish'],
+    'plan: publish both',
+  );
+  t.same(
+    out.outcomes.map((o: { publish: string; verified: boolean; tag: string }) => [o.publish, o.verified, o.tag]),
+    [
+      ['published', true, 'moved'],
+      ['published', true, 'moved'],
+    ],
+  );
 
   // the registry holds exactly our bytes
   const docs = await packuments(reg);
@@ -51,20 +76,30 @@ t.test('happy path: the set published, verified, latest moved last; a second run
   const firstTagMove = seen.findIndex((s) => /^PUT \/-\/package\/.*\/dist-tags\/latest$/.test(s));
   const lastPublish = seen.map((s) => /^PUT \/@agoric\/xsnap-[^/]+$/.test(s)).lastIndexOf(true);
   const lastTarballRead = seen.map((s) => /^GET .*\.tgz$/.test(s)).lastIndexOf(true);
-  t.ok(firstTagMove > lastPublish && firstTagMove > lastTarballRead, `latest moved only after all publishes (${lastPublish}) and read-backs (${lastTarballRead}); first move at ${firstTagMove}`);
+  t.ok(
+    firstTagMove > lastPublish && firstTagMove > lastTarballRead,
+    `latest moved only after all publishes (${lastPublish}) and read-backs (${lastTarballRead}); first move at ${firstTagMove}`,
+  );
 
   const md = readFileSync(summary, 'utf8');
   t.match(md, /\| `@agoric\/xsnap-linux-x64` \| absent \| publish \|/, 'step summary has the table');
 
   const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
   t.same(gate.failures, [], 'the agoric-sdk gate passes');
-  t.same(gate.packages.map((p) => p.status), ['ok', 'ok']);
+  t.same(
+    gate.packages.map((p) => p.status),
+    ['ok', 'ok'],
+  );
 
   reg.proxy.setRules([]);
   const again = await publishAll(reg, dist, env);
   t.equal(again.code, 0, 'second run exits 0');
   t.match(again.stdout, /nothing to do/);
-  t.same(reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)), [], 'second run wrote nothing');
+  t.same(
+    reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)),
+    [],
+    'second run wrote nothing',
+  );
 
   for (const run of [r, again]) t.notOk((run.stdout + run.stderr).includes(reg.token), 'the token is never printed');
   t.notOk(readFileSync(summary, 'utf8').includes(reg.token), 'nor written to the step summary');
@@ -80,9 +115,14 @@ t.test('dry run: every non-writing check, the plan, no write', async (t) => {
   const r = await publishAll(reg, dist, publishEnv(reg, tmp), ['--dry-run']);
   t.equal(r.code, 0, `dry run may start the real run\n${r.stderr}`);
   t.match(r.stderr, /npm whoami = xsnap-publisher/, 'token checked');
-  for (const p of PACKAGES) t.match(r.stderr, new RegExp(`npm publish --dry-run ${p}`), `${p}: npm publish --dry-run ran`);
+  for (const p of PACKAGES)
+    t.match(r.stderr, new RegExp(`npm publish --dry-run ${p}`), `${p}: npm publish --dry-run ran`);
   t.match(r.stdout, /move "latest" 0\.15\.0-seed -> /);
-  t.same(reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)), [], 'nothing written');
+  t.same(
+    reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)),
+    [],
+    'nothing written',
+  );
   t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, `${VERSION}-seed`])));
   t.same(leftoverConfigs(tmp), []);
 
@@ -101,7 +141,13 @@ t.test('first ever publish: the plan says the registry sets latest itself', asyn
   const r = await publishAll(reg, dist, publishEnv(reg, join(t.testdirName, 'tmp')), ['--dry-run', '--json']);
   t.equal(r.code, 0, r.stderr);
   const plan = JSON.parse(r.stdout).plan;
-  t.same(plan.packages.map((p: { remote: string; firstEverPublish: boolean }) => [p.remote, p.firstEverPublish]), [['no-package', true], ['no-package', true]]);
+  t.same(
+    plan.packages.map((p: { remote: string; firstEverPublish: boolean }) => [p.remote, p.firstEverPublish]),
+    [
+      ['no-package', true],
+      ['no-package', true],
+    ],
+  );
   t.match(plan.notes.join('\n'), /first ever publish.*points `latest` at/);
 });
 
@@ -122,41 +168,62 @@ t.test('a different tarball under the same version: refused before any write', a
   const out = JSON.parse(r.stdout);
   t.equal(out.plan.refused, true);
   t.equal(out.failures[0].check, 'same-version-different-bytes');
-  t.same(reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)), [], 'nothing was written (not even linux-x64)');
+  t.same(
+    reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)),
+    [],
+    'nothing was written (not even linux-x64)',
+  );
   t.same(await packuments(reg), before, 'registry unchanged');
   t.same(leftoverConfigs(tmp), [], 'temporary npm config removed after failure');
   t.notOk((r.stdout + r.stderr).includes(reg.token));
 
   const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct });
-  t.same(gate.packages.map((p) => p.status), ['absent', 'different'], 'the gate refuses too');
+  t.same(
+    gate.packages.map((p) => p.status),
+    ['absent', 'different'],
+    'the gate refuses too',
+  );
 });
 
-t.test('latest ahead of X.Y.Z: refused before any write; a backport tag publishes without touching latest', async (t) => {
-  const reg = await startTestRegistry();
-  t.teardown(() => reg.stop());
-  const dist = await releaseDist();
-  const newer = semver.inc(VERSION, 'minor')!;
-  await seed(reg, dist, newer);
-  const before = await packuments(reg);
-  reg.proxy.setRules([]);
-  const env = publishEnv(reg, join(t.testdirName, 'tmp'));
+t.test(
+  'latest ahead of X.Y.Z: refused before any write; a backport tag publishes without touching latest',
+  async (t) => {
+    const reg = await startTestRegistry();
+    t.teardown(() => reg.stop());
+    const dist = await releaseDist();
+    const newer = semver.inc(VERSION, 'minor')!;
+    await seed(reg, dist, newer);
+    const before = await packuments(reg);
+    reg.proxy.setRules([]);
+    const env = publishEnv(reg, join(t.testdirName, 'tmp'));
 
-  const r = await publishAll(reg, dist, env);
-  t.equal(r.code, 2, 'a usage error');
-  t.match(r.stderr, new RegExp(`refusing to move "latest" backwards to ${VERSION.replace(/\./g, '\\.')}: .*latest is ${newer.replace(/\./g, '\\.')}`), 'names where latest is');
-  t.match(r.stderr, /--tag backport-/, 'says what to do');
-  t.same(reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)), [], 'nothing was written');
-  t.same(await packuments(reg), before, 'registry unchanged');
+    const r = await publishAll(reg, dist, env);
+    t.equal(r.code, 2, 'a usage error');
+    t.match(
+      r.stderr,
+      new RegExp(
+        `refusing to move "latest" backwards to ${VERSION.replace(/\./g, '\\.')}: .*latest is ${newer.replace(/\./g, '\\.')}`,
+      ),
+      'names where latest is',
+    );
+    t.match(r.stderr, /--tag backport-/, 'says what to do');
+    t.same(
+      reg.proxy.seen.filter((s) => /^(PUT|DELETE)/.test(s)),
+      [],
+      'nothing was written',
+    );
+    t.same(await packuments(reg), before, 'registry unchanged');
 
-  const tag = `backport-${semver.major(VERSION)}.${semver.minor(VERSION)}`;
-  const b = await publishAll(reg, dist, env, ['--tag', tag]);
-  t.equal(b.code, 0, `the backport is published under its own tag\n${b.stderr}`);
-  const docs = await packuments(reg);
-  for (const p of PACKAGES) {
-    t.equal(docs[p]!['dist-tags'].latest, newer, `${p}: latest stays on ${newer}`);
-    t.equal(docs[p]!['dist-tags'][tag], VERSION, `${p}: "${tag}" -> ${VERSION}`);
-  }
-});
+    const tag = `backport-${semver.major(VERSION)}.${semver.minor(VERSION)}`;
+    const b = await publishAll(reg, dist, env, ['--tag', tag]);
+    t.equal(b.code, 0, `the backport is published under its own tag\n${b.stderr}`);
+    const docs = await packuments(reg);
+    for (const p of PACKAGES) {
+      t.equal(docs[p]!['dist-tags'].latest, newer, `${p}: latest stays on ${newer}`);
+      t.equal(docs[p]!['dist-tags'][tag], VERSION, `${p}: "${tag}" -> ${VERSION}`);
+    }
+  },
+);
 
 t.test('verify-artifacts failing stops the release before any write', async (t) => {
   const reg = await startTestRegistry();
@@ -176,13 +243,29 @@ t.test('verify-artifacts failing stops the release before any write', async (t) 
 
 t.test('usage errors', async (t) => {
   const dist = await releaseDist();
-  const pub = await publishAllRaw(['--registry', 'https://registry.npmjs.org/', '--targets', 'linux-x64', '--dist', dist, '--dry-run']);
+  const pub = await publishAllRaw([
+    '--registry',
+    'https://registry.npmjs.org/',
+    '--targets',
+    'linux-x64',
+    '--dist',
+    dist,
+    '--dry-run',
+  ]);
   t.equal(pub.code, 2, 'a subset on the public registry is refused');
   t.match(pub.stderr, /whole set/);
   const win = await publishAllRaw(['--registry', 'http://127.0.0.1:9/', '--targets', 'win32-x64', '--dry-run']);
   t.equal(win.code, 2);
   t.match(win.stderr, /Windows is not supported/);
-  const missing = await publishAllRaw(['--registry', 'http://127.0.0.1:9/', '--targets', 'linux-x64', '--dist', join(t.testdirName, 'nope'), '--dry-run']);
+  const missing = await publishAllRaw([
+    '--registry',
+    'http://127.0.0.1:9/',
+    '--targets',
+    'linux-x64',
+    '--dist',
+    join(t.testdirName, 'nope'),
+    '--dry-run',
+  ]);
   t.equal(missing.code, 2, 'no manifest: usage error naming the command to run');
   t.match(missing.stderr, /generate-manifest/);
 });

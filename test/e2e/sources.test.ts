@@ -23,12 +23,18 @@ t.test('an altered cached tree with a matching source.json is not taken on trust
   process.env.XSNAP_CACHE_DIR = cache;
   process.env.XSNAP_SOURCE_REGISTRY = server.url;
   t.teardown(() => {
-    for (const [k, v] of [['XSNAP_CACHE_DIR', saved.cache], ['XSNAP_SOURCE_REGISTRY', saved.registry]] as const) {
+    for (const [k, v] of [
+      ['XSNAP_CACHE_DIR', saved.cache],
+      ['XSNAP_SOURCE_REGISTRY', saved.registry],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
   });
-  const pin = parsePin({ version, source: { kind: 'npm', package: '@agoric/xsnap', integrity: src.integrity } }, join(cache, 'pin.json'));
+  const pin = parsePin(
+    { version, source: { kind: 'npm', package: '@agoric/xsnap', integrity: src.integrity } },
+    join(cache, 'pin.json'),
+  );
 
   const first = await fetchSources(pin);
   const original = first.identity.treeDigest;
@@ -45,8 +51,12 @@ t.test('an altered cached tree with a matching source.json is not taken on trust
   await writeFile(join(root, 'source.json'), canonicalJson(record) + '\n');
 
   const again = await fetchSources(pin);
-  t.equal(again.identity.treeDigest, original, 'the identity is the pinned archive\'s, not the record\'s');
-  t.equal(await readFile(victim, 'utf8'), pristine, 'the altered file was replaced from the kept, re-hashed archive (offline)');
+  t.equal(again.identity.treeDigest, original, "the identity is the pinned archive's, not the record's");
+  t.equal(
+    await readFile(victim, 'utf8'),
+    pristine,
+    'the altered file was replaced from the kept, re-hashed archive (offline)',
+  );
   t.equal(await treeDigest(again.dir), original);
 
   // the kept archive altered as well: offline there is nothing the pin vouches for
@@ -55,6 +65,10 @@ t.test('an altered cached tree with a matching source.json is not taken on trust
   bytes[bytes.length - 100] ^= 0xff;
   await writeFile(archive, bytes);
   await writeFile(victim, pristine + '\n/* planted again */\n');
-  await t.rejects(fetchSources(pin), /could not download|cannot|ECONNREFUSED|fetch failed/i, 'refused: the archive no longer matches the pin and cannot be fetched again');
+  await t.rejects(
+    fetchSources(pin),
+    /could not download|cannot|ECONNREFUSED|fetch failed/i,
+    'refused: the archive no longer matches the pin and cannot be fetched again',
+  );
   t.match(await readFile(victim, 'utf8'), /planted again/, 'and nothing claimed the tree as good');
 });

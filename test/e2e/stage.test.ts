@@ -24,16 +24,35 @@ t.test('each tarball holds exactly the package, binaries executable', async (t) 
     const file = join(dist, `agoric-xsnap-${target.name}-${VERSION}.tgz`);
     t.ok(existsSync(file), `${file} named as npm names it`);
     const entries = await readTarEntries(await readFile(file));
-    t.same(entries.map((e) => e.path.replace(/^package\//, '')).sort(), allowedPackageFiles(), `${target.name}: exactly the allowed files`);
-    t.ok(entries.every((e) => e.type === 'File'), 'regular files only');
+    t.same(
+      entries.map((e) => e.path.replace(/^package\//, '')).sort(),
+      allowedPackageFiles(),
+      `${target.name}: exactly the allowed files`,
+    );
+    t.ok(
+      entries.every((e) => e.type === 'File'),
+      'regular files only',
+    );
     const info = JSON.parse(await readFile(join(dist, target.name, 'build-info.json'), 'utf8'));
     for (const goal of ['release', 'debug']) {
       const bin = entries.find((e) => e.path === `package/bin/${goal}/xsnap-worker`)!;
       t.equal(bin.mode & 0o777, 0o755, `${goal} binary mode 0755`);
-      t.equal(sha256Hex(bin.data), sha256Hex(await readFile(join(dist, target.name, goal, 'xsnap-worker'))), `${goal} binary is the built one`);
+      t.equal(
+        sha256Hex(bin.data),
+        sha256Hex(await readFile(join(dist, target.name, goal, 'xsnap-worker'))),
+        `${goal} binary is the built one`,
+      );
     }
     const pkg = JSON.parse(entries.find((e) => e.path === 'package/package.json')!.data.toString());
-    t.match(pkg, { name: target.packageName, version: VERSION, os: [target.os], cpu: [target.cpu], libc: ['glibc'], license: LICENSE_EXPRESSION, publishConfig: { access: 'public' } });
+    t.match(pkg, {
+      name: target.packageName,
+      version: VERSION,
+      os: [target.os],
+      cpu: [target.cpu],
+      libc: ['glibc'],
+      license: LICENSE_EXPRESSION,
+      publishConfig: { access: 'public' },
+    });
     t.equal(pkg.scripts, undefined, 'no scripts');
     const notice = entries.find((e) => e.path === 'package/THIRD_PARTY_NOTICES.md')!.data.toString();
     t.match(notice, info.source.moddableCommit);
@@ -58,9 +77,17 @@ t.test('same inputs, same tarball bytes (another folder, other mtimes)', async (
   t.equal(json.packages.length, 2);
   for (const target of linux) {
     const name = `agoric-xsnap-${target.name}-${VERSION}.tgz`;
-    t.equal(sha256Hex(await readFile(join(dist, name))), sha256Hex(await readFile(join(first, name))), `${name} identical`);
+    t.equal(
+      sha256Hex(await readFile(join(dist, name))),
+      sha256Hex(await readFile(join(first, name))),
+      `${name} identical`,
+    );
   }
-  t.same((await readdir(dist)).filter((n) => n.startsWith('.')), [], 'no temporary folders left');
+  t.same(
+    (await readdir(dist)).filter((n) => n.startsWith('.')),
+    [],
+    'no temporary folders left',
+  );
 });
 
 t.test('missing build output names the command that makes it (exit 2)', async (t) => {
@@ -88,7 +115,10 @@ t.test('--dry-run plans and writes nothing; --help and unknown flags', async (t)
   for (const target of linux) await cp(join(sharedDist(), target.name), join(dist, target.name), { recursive: true });
   const r = await runScript('stage-packages.ts', ['--dist', dist, '--targets', LINUX, '--dry-run', '--json']);
   t.equal(r.code, 0, r.stderr);
-  t.same(JSON.parse(r.stdout).plan.targets.map((p: { target: string }) => p.target), ['linux-x64', 'linux-arm64']);
+  t.same(
+    JSON.parse(r.stdout).plan.targets.map((p: { target: string }) => p.target),
+    ['linux-x64', 'linux-arm64'],
+  );
   t.same((await readdir(dist)).sort(), ['linux-arm64', 'linux-x64']);
   const h = await runScript('stage-packages.ts', ['--help']);
   t.equal(h.code, 0);

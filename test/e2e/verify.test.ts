@@ -17,9 +17,20 @@ const VERSION = readPin(pinPath()).version;
 const tgz = (target: string) => `agoric-xsnap-${target}-${VERSION}.tgz`;
 const manifestFile = (dist: string) => join(dist, 'release', `xsnap-worker-manifest-${VERSION}.json`);
 
-interface Report { ok: boolean; failures: Failure[]; checks: Record<string, number>; notes: string[]; install?: Array<{ platform: string; installed: string[] }>; fingerprints?: Record<string, { digest: string; measuredHere: boolean }> }
+interface Report {
+  ok: boolean;
+  failures: Failure[];
+  checks: Record<string, number>;
+  notes: string[];
+  install?: Array<{ platform: string; installed: string[] }>;
+  fingerprints?: Record<string, { digest: string; measuredHere: boolean }>;
+}
 
-async function verify(dist: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; report: Report; stderr: string }> {
+async function verify(
+  dist: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; report: Report; stderr: string }> {
   const r = await runScript('verify-artifacts.ts', ['--dist', dist, '--targets', LINUX, '--json', ...extra], { env });
   let report: Report;
   try {
@@ -31,11 +42,22 @@ async function verify(dist: string, extra: string[] = [], env: NodeJS.ProcessEnv
 }
 
 /** Write a gzipped tarball holding exactly `entries` (any type, any path: for tampering). */
-function writeTar(entries: Array<Pick<TarEntry, 'path' | 'type' | 'mode' | 'data'> & { linkpath?: string | null }>): Buffer {
+function writeTar(
+  entries: Array<Pick<TarEntry, 'path' | 'type' | 'mode' | 'data'> & { linkpath?: string | null }>,
+): Buffer {
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const block = Buffer.alloc(512);
-    new tar.Header({ path: e.path, type: e.type as 'File', mode: e.mode, size: e.type === 'File' ? e.data.length : 0, linkpath: e.linkpath ?? undefined, uid: 0, gid: 0, mtime: new Date(0) }).encode(block, 0);
+    new tar.Header({
+      path: e.path,
+      type: e.type as 'File',
+      mode: e.mode,
+      size: e.type === 'File' ? e.data.length : 0,
+      linkpath: e.linkpath ?? undefined,
+      uid: 0,
+      gid: 0,
+      mtime: new Date(0),
+    }).encode(block, 0);
     blocks.push(block);
     if (e.type === 'File') blocks.push(e.data, Buffer.alloc((512 - (e.data.length % 512)) % 512));
   }
@@ -43,7 +65,12 @@ function writeTar(entries: Array<Pick<TarEntry, 'path' | 'type' | 'mode' | 'data
   return gzipSync(Buffer.concat(blocks));
 }
 
-async function editTarball(file: string, edit: (entries: TarEntry[]) => Array<Pick<TarEntry, 'path' | 'type' | 'mode' | 'data'> & { linkpath?: string | null }>) {
+async function editTarball(
+  file: string,
+  edit: (
+    entries: TarEntry[],
+  ) => Array<Pick<TarEntry, 'path' | 'type' | 'mode' | 'data'> & { linkpath?: string | null }>,
+) {
   await writeFile(file, writeTar(edit(await readTarEntries(await readFile(file)))));
 }
 
@@ -59,12 +86,28 @@ t.test('the untouched pipeline output verifies, every check included', async (t)
   t.equal(code, 0, stderr);
   t.ok(report.ok);
   t.same(report.failures, []);
-  for (const group of ['binary-digest', 'tarball-integrity', 'tarball-binary-digest', 'bundle-binary-digest', 'bundle-reproducible', 'sums-digest', 'binary-header', 'installability', 'fingerprint', 'version-tag', 'package-no-scripts']) {
+  for (const group of [
+    'binary-digest',
+    'tarball-integrity',
+    'tarball-binary-digest',
+    'bundle-binary-digest',
+    'bundle-reproducible',
+    'sums-digest',
+    'binary-header',
+    'installability',
+    'fingerprint',
+    'version-tag',
+    'package-no-scripts',
+  ]) {
     t.ok(report.checks[group] > 0, `check group ${group} ran`);
   }
   // exactly that platform's package lands; musl gets none of our glibc packages
   const installs = Object.fromEntries((report.install ?? []).map((i) => [i.platform, i.installed]));
-  t.same(installs, { 'linux-x64-glibc': ['@agoric/xsnap-linux-x64'], 'linux-arm64-glibc': ['@agoric/xsnap-linux-arm64'], 'linux-x64-musl': [] });
+  t.same(installs, {
+    'linux-x64-glibc': ['@agoric/xsnap-linux-x64'],
+    'linux-arm64-glibc': ['@agoric/xsnap-linux-arm64'],
+    'linux-x64-musl': [],
+  });
   // both measured here (arm64 under qemu) and equal
   t.ok(report.fingerprints?.['linux-x64']?.measuredHere && report.fingerprints?.['linux-arm64']?.measuredHere);
   t.equal(report.fingerprints?.['linux-x64']?.digest, report.fingerprints?.['linux-arm64']?.digest);
@@ -82,41 +125,90 @@ interface Tamper {
 const CASES: Tamper[] = [
   {
     name: 'a byte of a binary inside a tarball',
-    tamper: (d) => editTarball(join(d, tgz('linux-x64')), (es) => es.map((e) => (e.path === 'package/bin/release/xsnap-worker' ? { ...e, data: flip(e.data) } : e))),
+    tamper: (d) =>
+      editTarball(join(d, tgz('linux-x64')), (es) =>
+        es.map((e) => (e.path === 'package/bin/release/xsnap-worker' ? { ...e, data: flip(e.data) } : e)),
+      ),
     check: 'tarball-binary-digest',
     names: /agoric-xsnap-linux-x64-[^:]+\.tgz: package\/bin\/release\/xsnap-worker/,
   },
   {
     name: 'a binary of the wrong architecture (arm64 swapped in as x64)',
     tamper: async (d) => {
-      const arm = (await readTarEntries(await readFile(join(d, tgz('linux-arm64'))))).find((e) => e.path === 'package/bin/release/xsnap-worker')!;
-      await editTarball(join(d, tgz('linux-x64')), (es) => es.map((e) => (e.path === arm.path ? { ...e, data: arm.data } : e)));
+      const arm = (await readTarEntries(await readFile(join(d, tgz('linux-arm64'))))).find(
+        (e) => e.path === 'package/bin/release/xsnap-worker',
+      )!;
+      await editTarball(join(d, tgz('linux-x64')), (es) =>
+        es.map((e) => (e.path === arm.path ? { ...e, data: arm.data } : e)),
+      );
     },
     check: 'elf-machine',
     names: /linux-x64 release in agoric-xsnap-linux-x64.*e_machine 62.*e_machine 183/s,
   },
   {
     name: 'an extra file in a tarball',
-    tamper: (d) => editTarball(join(d, tgz('linux-arm64')), (es) => [...es, { path: 'package/install.js', type: 'File', mode: 0o644, data: Buffer.from('require("child_process")') }]),
+    tamper: (d) =>
+      editTarball(join(d, tgz('linux-arm64')), (es) => [
+        ...es,
+        { path: 'package/install.js', type: 'File', mode: 0o644, data: Buffer.from('require("child_process")') },
+      ]),
     check: 'tarball-extra-file',
     names: /agoric-xsnap-linux-arm64-.*package\/install\.js/,
   },
   {
     name: 'another version in a package.json',
-    tamper: (d) => editTarball(join(d, tgz('linux-x64')), (es) => es.map((e) => (e.path === 'package/package.json' ? { ...e, data: Buffer.from(e.data.toString().replace(`"version": "${VERSION}"`, '"version": "9.9.9"')) } : e))),
+    tamper: (d) =>
+      editTarball(join(d, tgz('linux-x64')), (es) =>
+        es.map((e) =>
+          e.path === 'package/package.json'
+            ? { ...e, data: Buffer.from(e.data.toString().replace(`"version": "${VERSION}"`, '"version": "9.9.9"')) }
+            : e,
+        ),
+      ),
     check: 'version-package',
     names: new RegExp(`package\\.json "version".*expected: ${VERSION.replace(/\./g, '\\.')}.*actual: 9\\.9\\.9`, 's'),
   },
   {
     // issue 10 item 7: a deny-list of package.json keys let directories.bin through (npm then links node_modules/.bin/xsnap-worker)
     name: 'directories.bin in a package.json',
-    tamper: (d) => editTarball(join(d, tgz('linux-x64')), (es) => es.map((e) => (e.path === 'package/package.json' ? { ...e, data: Buffer.from(JSON.stringify({ ...JSON.parse(e.data.toString()), directories: { bin: 'bin/release' } }, null, 2)) } : e))),
+    tamper: (d) =>
+      editTarball(join(d, tgz('linux-x64')), (es) =>
+        es.map((e) =>
+          e.path === 'package/package.json'
+            ? {
+                ...e,
+                data: Buffer.from(
+                  JSON.stringify({ ...JSON.parse(e.data.toString()), directories: { bin: 'bin/release' } }, null, 2),
+                ),
+              }
+            : e,
+        ),
+      ),
     check: 'package-no-scripts',
     names: /package\.json "directories".*actual: \{"bin":"bin\/release"\}/s,
   },
   {
     name: 'a registry in publishConfig',
-    tamper: (d) => editTarball(join(d, tgz('linux-arm64')), (es) => es.map((e) => (e.path === 'package/package.json' ? { ...e, data: Buffer.from(JSON.stringify({ ...JSON.parse(e.data.toString()), publishConfig: { access: 'public', registry: 'http://127.0.0.1:9/' } }, null, 2)) } : e))),
+    tamper: (d) =>
+      editTarball(join(d, tgz('linux-arm64')), (es) =>
+        es.map((e) =>
+          e.path === 'package/package.json'
+            ? {
+                ...e,
+                data: Buffer.from(
+                  JSON.stringify(
+                    {
+                      ...JSON.parse(e.data.toString()),
+                      publishConfig: { access: 'public', registry: 'http://127.0.0.1:9/' },
+                    },
+                    null,
+                    2,
+                  ),
+                ),
+              }
+            : e,
+        ),
+      ),
     check: 'package-no-scripts',
     names: /package\.json "publishConfig".*127\.0\.0\.1:9/s,
   },
@@ -150,19 +242,33 @@ const CASES: Tamper[] = [
   },
   {
     name: 'a symlink in a tarball',
-    tamper: (d) => editTarball(join(d, tgz('linux-x64')), (es) => es.map((e) => (e.path === 'package/README.md' ? { path: e.path, type: 'SymbolicLink', mode: 0o777, data: Buffer.alloc(0), linkpath: '/etc/passwd' } : e))),
+    tamper: (d) =>
+      editTarball(join(d, tgz('linux-x64')), (es) =>
+        es.map((e) =>
+          e.path === 'package/README.md'
+            ? { path: e.path, type: 'SymbolicLink', mode: 0o777, data: Buffer.alloc(0), linkpath: '/etc/passwd' }
+            : e,
+        ),
+      ),
     check: 'tarball-entry-type',
     names: /package\/README\.md.*symlink to \/etc\/passwd/s,
   },
   {
     name: 'a .. path in a tarball',
-    tamper: (d) => editTarball(join(d, tgz('linux-x64')), (es) => [...es, { path: 'package/../../escape.txt', type: 'File', mode: 0o644, data: Buffer.from('x') }]),
+    tamper: (d) =>
+      editTarball(join(d, tgz('linux-x64')), (es) => [
+        ...es,
+        { path: 'package/../../escape.txt', type: 'File', mode: 0o644, data: Buffer.from('x') },
+      ]),
     check: 'tarball-path',
     names: /package\/\.\.\/\.\.\/escape\.txt.*path contains \.\./s,
   },
   {
     name: 'a lost execute bit in a tarball',
-    tamper: (d) => editTarball(join(d, tgz('linux-arm64')), (es) => es.map((e) => (e.path === 'package/bin/debug/xsnap-worker' ? { ...e, mode: 0o644 } : e))),
+    tamper: (d) =>
+      editTarball(join(d, tgz('linux-arm64')), (es) =>
+        es.map((e) => (e.path === 'package/bin/debug/xsnap-worker' ? { ...e, mode: 0o644 } : e)),
+      ),
     check: 'tarball-binary-mode',
     names: /package\/bin\/debug\/xsnap-worker.*lost its execute bit/s,
   },
@@ -213,9 +319,16 @@ t.test('each tampering fails verification and names the culprit', async (t) => {
       const { code, report } = results.get(c.name)!;
       t.equal(code, 1, 'exit 1: a check failed');
       t.notOk(report.ok);
-      const text = report.failures.map((f) => `[${f.check}] ${f.subject}\n expected: ${f.expected}\n actual: ${f.actual}`);
-      const hit = report.failures.filter((f) => f.check === c.check).map((f) => `[${f.check}] ${f.subject}\n expected: ${f.expected}\n actual: ${f.actual}`);
-      t.ok(hit.some((s) => c.names.test(s)), `a ${c.check} failure matching ${c.names}; got:\n${text.join('\n')}`);
+      const text = report.failures.map(
+        (f) => `[${f.check}] ${f.subject}\n expected: ${f.expected}\n actual: ${f.actual}`,
+      );
+      const hit = report.failures
+        .filter((f) => f.check === c.check)
+        .map((f) => `[${f.check}] ${f.subject}\n expected: ${f.expected}\n actual: ${f.actual}`);
+      t.ok(
+        hit.some((s) => c.names.test(s)),
+        `a ${c.check} failure matching ${c.names}; got:\n${text.join('\n')}`,
+      );
     });
   }
 });
@@ -240,8 +353,17 @@ t.test('a missing manifest is named with the command that makes it', async (t) =
 t.test('--published asks scripts/lib/published.ts and reports its failures', async (t) => {
   const dist = await stagedCopy(t.testdir());
   // nothing listens on port 9: the registry is unreachable, so the published check must fail, not pass
-  const { code, report } = await verify(dist, ['--skip-install', '--skip-fingerprint', '--published', '--registry', 'http://127.0.0.1:9/']);
+  const { code, report } = await verify(dist, [
+    '--skip-install',
+    '--skip-fingerprint',
+    '--published',
+    '--registry',
+    'http://127.0.0.1:9/',
+  ]);
   t.equal(code, 1);
-  t.ok(report.failures.length > 0 && report.failures.every((f) => !/^(binary|tarball|bundle|sums)/.test(f.check)), 'only the registry part fails');
+  t.ok(
+    report.failures.length > 0 && report.failures.every((f) => !/^(binary|tarball|bundle|sums)/.test(f.check)),
+    'only the registry part fails',
+  );
   t.ok(report.checks.published > 0, 'the published check ran');
 });

@@ -17,7 +17,10 @@ export async function ciNodeBinDir(): Promise<string> {
   await mkdir(join(cacheDir(), 'node'), { recursive: true });
   const tmp = await mkdtemp(`${dir}.partial-`);
   try {
-    const r = await run(['npm', 'pack', `${CI_NODE_PACKAGE.name}@${CI_NODE_PACKAGE.version}`, '--json', '--pack-destination', tmp], { what: `npm pack ${CI_NODE_PACKAGE.name}@${CI_NODE_PACKAGE.version}`, cwd: tmp });
+    const r = await run(
+      ['npm', 'pack', `${CI_NODE_PACKAGE.name}@${CI_NODE_PACKAGE.version}`, '--json', '--pack-destination', tmp],
+      { what: `npm pack ${CI_NODE_PACKAGE.name}@${CI_NODE_PACKAGE.version}`, cwd: tmp },
+    );
     const tgz = join(tmp, (JSON.parse(r.stdout) as Array<{ filename: string }>)[0].filename);
     // the registry's bytes, checked against the pinned integrity (not only npm's own check)
     ssri.checkData(await readFile(tgz), CI_NODE_PACKAGE.integrity, { error: true });

@@ -69,7 +69,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const forward = (req: IncomingMessage, res: ServerResponse | null, onDone?: () => void) => {
     const up = request(
       // a fresh connection per request: a reused keep-alive socket the registry just closed would reset
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent: false },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent: false,
+      },
       (upRes) => {
         if (!res) {
           upRes.resume();
@@ -94,18 +101,31 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const snapshot = (path: string, host: string | undefined) =>
     new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
       const get = request(
-        { host: upstream.hostname, port: upstream.port, method: 'GET', path: path.replace(/^\/(@[^/]+)\//, '/$1%2f'), headers: { accept: 'application/json', ...(host ? { host } : {}) } },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: 'GET',
+          path: path.replace(/^\/(@[^/]+)\//, '/$1%2f'),
+          headers: { accept: 'application/json', ...(host ? { host } : {}) },
+        },
         (r) => {
           const chunks: Buffer[] = [];
           r.on('data', (c: Buffer) => chunks.push(c));
-          r.on('end', () => resolve({ status: r.statusCode ?? 502, headers: { 'content-type': String(r.headers['content-type'] ?? 'application/json') }, body: Buffer.concat(chunks) }));
+          r.on('end', () =>
+            resolve({
+              status: r.statusCode ?? 502,
+              headers: { 'content-type': String(r.headers['content-type'] ?? 'application/json') },
+              body: Buffer.concat(chunks),
+            }),
+          );
         },
       );
       get.on('error', reject);
       get.end();
     });
 
-  const hooks: Array<{ method: string; path: RegExp; fn: () => Promise<CannedAnswer | void> | CannedAnswer | void }> = [];
+  const hooks: Array<{ method: string; path: RegExp; fn: () => Promise<CannedAnswer | void> | CannedAnswer | void }> =
+    [];
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
     state.seen.push(`${req.method} ${path}`);
@@ -116,7 +136,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const answer = await h.fn();
       if (answer) {
         req.resume();
-        res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(answer.body)) });
+        res.writeHead(answer.status, {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(answer.body)),
+        });
         res.end(answer.body);
         return;
       }
@@ -129,7 +152,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       res.end(lag.body);
       return;
     }
-    const i = rules.findIndex((r, idx) => req.method === 'PUT' && path === `/${r.publishOf}` && state.hits[idx] < (r.times ?? Infinity));
+    const i = rules.findIndex(
+      (r, idx) => req.method === 'PUT' && path === `/${r.publishOf}` && state.hits[idx] < (r.times ?? Infinity),
+    );
     if (i < 0) return forward(req, res);
     state.hits[i]++;
     const lagReads = rules[i].lagReads;

@@ -68,7 +68,11 @@ export const releaseDist = stagedDist;
  * a seed version (an earlier release of the package, real content) or the
  * same version with other bytes (`extraFile`).
  */
-export async function variantTarball(dist: string, target: string, change: { version?: string; extraFile?: string }): Promise<string> {
+export async function variantTarball(
+  dist: string,
+  target: string,
+  change: { version?: string; extraFile?: string },
+): Promise<string> {
   const work = mkdtempSync(join(tmpdir(), 'xsnap-variant-'));
   const dir = join(work, 'pkg');
   cpSync(join(dist, 'packages', target), dir, { recursive: true });
@@ -82,7 +86,9 @@ export async function variantTarball(dist: string, target: string, change: { ver
     const c = spawn('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: dir });
     let s = '';
     c.stdout.on('data', (d) => (s += d));
-    c.on('close', (code) => (code === 0 ? resolve(JSON.parse(s)[0].filename) : reject(new Error(`npm pack failed in ${dir}`))));
+    c.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(s)[0].filename) : reject(new Error(`npm pack failed in ${dir}`)),
+    );
   });
   return join(work, out);
 }
@@ -111,8 +117,27 @@ export async function stageDirect(reg: TestRegistry, tarball: string, tag = 'lat
 }
 
 /** publish-all --approve against the test registry. */
-export function approveAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = [], opts: { targets?: string } = {}): Promise<ScriptResult> {
-  return runScript('publish-all.ts', ['--approve', '--registry', reg.url, '--targets', opts.targets ?? LINUX_TARGETS.join(','), '--dist', dist, ...extra], { env });
+export function approveAll(
+  reg: TestRegistry,
+  dist: string,
+  env: NodeJS.ProcessEnv,
+  extra: string[] = [],
+  opts: { targets?: string } = {},
+): Promise<ScriptResult> {
+  return runScript(
+    'publish-all.ts',
+    [
+      '--approve',
+      '--registry',
+      reg.url,
+      '--targets',
+      opts.targets ?? LINUX_TARGETS.join(','),
+      '--dist',
+      dist,
+      ...extra,
+    ],
+    { env },
+  );
 }
 
 /** Seed every linux package with an earlier version, so `latest` exists before the release. */
@@ -126,7 +151,8 @@ export async function packuments(reg: TestRegistry): Promise<Record<string, Pack
   return out;
 }
 
-export const latestOf = async (reg: TestRegistry) => Object.fromEntries(Object.entries(await packuments(reg)).map(([k, v]) => [k, v?.['dist-tags'].latest ?? null]));
+export const latestOf = async (reg: TestRegistry) =>
+  Object.fromEntries(Object.entries(await packuments(reg)).map(([k, v]) => [k, v?.['dist-tags'].latest ?? null]));
 
 /** The environment publish-all runs with: the registry's token, a private TMPDIR to watch for left-over npm configs. */
 export function publishEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
@@ -139,12 +165,36 @@ export function publishEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
  * only when `verify` is set: the happy path and the verify-gate test run it, the
  * others test what comes after it and pass --skip-verify.
  */
-export function publishAll(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, extra: string[] = [], opts: { verify?: boolean; targets?: string } = {}): Promise<ScriptResult> {
-  return runScript('publish-all.ts', ['--registry', reg.url, '--targets', opts.targets ?? LINUX_TARGETS.join(','), '--dist', dist, ...(opts.verify ? [] : ['--skip-verify']), ...extra], { env });
+export function publishAll(
+  reg: TestRegistry,
+  dist: string,
+  env: NodeJS.ProcessEnv,
+  extra: string[] = [],
+  opts: { verify?: boolean; targets?: string } = {},
+): Promise<ScriptResult> {
+  return runScript(
+    'publish-all.ts',
+    [
+      '--registry',
+      reg.url,
+      '--targets',
+      opts.targets ?? LINUX_TARGETS.join(','),
+      '--dist',
+      dist,
+      ...(opts.verify ? [] : ['--skip-verify']),
+      ...extra,
+    ],
+    { env },
+  );
 }
 
 /** Run publish-all and SIGKILL it as soon as its output matches `when`. */
-export function publishAllKilledWhen(reg: TestRegistry, dist: string, env: NodeJS.ProcessEnv, when: RegExp): Promise<ScriptResult & { killed: boolean }> {
+export function publishAllKilledWhen(
+  reg: TestRegistry,
+  dist: string,
+  env: NodeJS.ProcessEnv,
+  when: RegExp,
+): Promise<ScriptResult & { killed: boolean }> {
   return new Promise((resolve, reject) => {
     const args = ['--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, '--skip-verify'];
     const child = spawnScript('publish-all.ts', args, { env: { NO_COLOR: '1', GITHUB_STEP_SUMMARY: '', ...env } });

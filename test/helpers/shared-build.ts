@@ -9,11 +9,15 @@ import { buildTargets } from '../../scripts/lib/run-script.ts';
 /** dist folder holding linux-x64 and linux-arm64 builds of native/pin.json */
 export const SHARED_DIST = process.env.XSNAP_TEST_DIST || join(REPO_ROOT, '.cache', 'test-dist');
 /** the same targets built with the "portable" math profile (the pin says "system") */
-export const SHARED_PORTABLE_DIST = process.env.XSNAP_TEST_PORTABLE_DIST || join(REPO_ROOT, '.cache', 'test-dist-portable');
+export const SHARED_PORTABLE_DIST =
+  process.env.XSNAP_TEST_PORTABLE_DIST || join(REPO_ROOT, '.cache', 'test-dist-portable');
 export const LINUX_TARGETS = ['linux-x64', 'linux-arm64'] as const;
 
 export async function buildShared(): Promise<void> {
-  for (const [dist, math] of [[SHARED_DIST, 'system'], [SHARED_PORTABLE_DIST, 'portable']] as const) {
+  for (const [dist, math] of [
+    [SHARED_DIST, 'system'],
+    [SHARED_PORTABLE_DIST, 'portable'],
+  ] as const) {
     await buildTargets(dist, LINUX_TARGETS, { math });
   }
 }

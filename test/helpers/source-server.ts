@@ -24,12 +24,21 @@ export interface RealSources {
 /** The real @agoric/xsnap tarball of `version`, from the npm registry. */
 export async function realXsnapTarball(version: string): Promise<RealSources> {
   const dir = await mkdtemp(join(tmpdir(), 'xsnap-src-'));
-  await run(['npm', 'pack', `@agoric/xsnap@${version}`, '--pack-destination', dir, '--silent'], { what: 'npm pack @agoric/xsnap' });
+  await run(['npm', 'pack', `@agoric/xsnap@${version}`, '--pack-destination', dir, '--silent'], {
+    what: 'npm pack @agoric/xsnap',
+  });
   const file = (await readdir(dir)).find((f) => f.endsWith('.tgz'))!;
   const tarball = await readFile(join(dir, file));
   await tar.x({ file: join(dir, file), cwd: dir });
   const env = parseBuildEnv(await readFile(join(dir, 'package', 'build.env'), 'utf8'));
-  return { version, tarball, integrity: sriSha512(tarball), moddableCommit: env.MODDABLE_COMMIT_HASH, xsnapNativeCommit: env.XSNAP_NATIVE_COMMIT_HASH, unpacked: join(dir, 'package') };
+  return {
+    version,
+    tarball,
+    integrity: sriSha512(tarball),
+    moddableCommit: env.MODDABLE_COMMIT_HASH,
+    xsnapNativeCommit: env.XSNAP_NATIVE_COMMIT_HASH,
+    unpacked: join(dir, 'package'),
+  };
 }
 
 /** A .tar.gz in GitHub's archive layout holding `files` (relative path -> source path or content). */
@@ -58,8 +67,12 @@ export async function agoricSdkArchives(src: RealSources, sdkCommit = 'a'.repeat
     await cp(join(src.unpacked, 'build.env'), join(root, 'packages/xsnap/build.env'));
     await writeFile(join(root, 'README.md'), 'agoric-sdk (test archive)\n');
   });
-  const moddable = await githubStyleArchive(`moddable-${src.moddableCommit}`, (root) => cp(join(src.unpacked, 'moddable'), root, { recursive: true }));
-  const native = await githubStyleArchive(`xsnap-pub-${src.xsnapNativeCommit}`, (root) => cp(join(src.unpacked, 'xsnap-native'), root, { recursive: true }));
+  const moddable = await githubStyleArchive(`moddable-${src.moddableCommit}`, (root) =>
+    cp(join(src.unpacked, 'moddable'), root, { recursive: true }),
+  );
+  const native = await githubStyleArchive(`xsnap-pub-${src.xsnapNativeCommit}`, (root) =>
+    cp(join(src.unpacked, 'xsnap-native'), root, { recursive: true }),
+  );
   const archives = {
     [`/Agoric/agoric-sdk/archive/${sdkCommit}.tar.gz`]: sdk,
     [`/agoric-labs/moddable/archive/${src.moddableCommit}.tar.gz`]: moddable,
@@ -103,8 +116,19 @@ export async function startFileServer(): Promise<FileServer> {
 }
 
 /** Serve `src` as the npm registry would: version metadata + tarball. */
-export function serveNpmPackage(server: FileServer, src: RealSources, overrides: { integrity?: string; tarball?: Buffer } = {}): void {
+export function serveNpmPackage(
+  server: FileServer,
+  src: RealSources,
+  overrides: { integrity?: string; tarball?: Buffer } = {},
+): void {
   const tgzPath = `/@agoric/xsnap/-/xsnap-${src.version}.tgz`;
-  server.routes.set(`/@agoric%2fxsnap/${src.version}`, JSON.stringify({ name: '@agoric/xsnap', version: src.version, dist: { integrity: overrides.integrity ?? src.integrity, tarball: server.url + tgzPath } }));
+  server.routes.set(
+    `/@agoric%2fxsnap/${src.version}`,
+    JSON.stringify({
+      name: '@agoric/xsnap',
+      version: src.version,
+      dist: { integrity: overrides.integrity ?? src.integrity, tarball: server.url + tgzPath },
+    }),
+  );
   server.routes.set(tgzPath, overrides.tarball ?? src.tarball);
 }

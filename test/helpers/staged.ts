@@ -16,9 +16,16 @@ export const LINUX = LINUX_TARGETS.join(',');
 
 /** Everything the staged result depends on: the builds, the code that stages and manifests, the templates, the corpus. */
 const INPUTS = [
-  'scripts/stage-packages.ts', 'scripts/generate-manifest.ts', 'packages',
-  ...['stage', 'manifest', 'bundle', 'hash', 'fingerprint', 'determinism', 'worker-protocol'].map((m) => `scripts/lib/${m}.ts`),
-  'native/pin.json', 'native/fingerprint-corpus', 'native/determinism-corpus', 'manifests/xsnap-worker-manifest.schema.json',
+  'scripts/stage-packages.ts',
+  'scripts/generate-manifest.ts',
+  'packages',
+  ...['stage', 'manifest', 'bundle', 'hash', 'fingerprint', 'determinism', 'worker-protocol'].map(
+    (m) => `scripts/lib/${m}.ts`,
+  ),
+  'native/pin.json',
+  'native/fingerprint-corpus',
+  'native/determinism-corpus',
+  'manifests/xsnap-worker-manifest.schema.json',
 ];
 
 async function hashTree(h: ReturnType<typeof createHash>, path: string): Promise<void> {

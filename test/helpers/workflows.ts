@@ -12,7 +12,18 @@ import YAML from 'yaml';
 import { data, Evaluator, Lexer, Parser } from '@actions/expressions';
 import type { FunctionDefinition } from '@actions/expressions/funcs/info';
 import { truthy } from '@actions/expressions/result';
-import { convertWorkflowTemplate, isBasicExpression, isBoolean, isMapping, isNumber, isSequence, isString, NoOperationTraceWriter, parseWorkflow as ghParseWorkflow, type WorkflowTemplate } from '@actions/workflow-parser';
+import {
+  convertWorkflowTemplate,
+  isBasicExpression,
+  isBoolean,
+  isMapping,
+  isNumber,
+  isSequence,
+  isString,
+  NoOperationTraceWriter,
+  parseWorkflow as ghParseWorkflow,
+  type WorkflowTemplate,
+} from '@actions/workflow-parser';
 import type { ActionStep, RunStep, WorkflowJob } from '@actions/workflow-parser/model/workflow-template';
 import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token';
 import type { StringToken } from '@actions/workflow-parser/templates/tokens/string-token';
@@ -20,7 +31,12 @@ import type { FileReference } from '@actions/workflow-parser/workflows/file-refe
 import { binaryPath, bundleName, manifestName, SUMS_NAME, tarballName } from '../../scripts/lib/layout.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { CI_NODE_VERSION, CI_NPM_VERSION, REPOSITORY, REPOSITORY_URL } from '../../scripts/lib/project.ts';
-import { repositoryProblems, requiredJobs, SKIPPED_BY_DESIGN, startedFromProblems } from '../../scripts/lib/release-tag.ts';
+import {
+  repositoryProblems,
+  requiredJobs,
+  SKIPPED_BY_DESIGN,
+  startedFromProblems,
+} from '../../scripts/lib/release-tag.ts';
 import { GOALS, TARGETS } from '../../scripts/lib/targets.ts';
 
 export const WORKFLOWS_DIR = join(REPO_ROOT, '.github', 'workflows');
@@ -43,7 +59,9 @@ export function parseWorkflow(file: string, text: string): Workflow {
 
 export function loadWorkflows(): Record<string, Workflow> {
   const out: Record<string, Workflow> = {};
-  for (const f of readdirSync(WORKFLOWS_DIR).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const f of readdirSync(WORKFLOWS_DIR)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     out[f] = parseWorkflow(`.github/workflows/${f}`, readFileSync(join(WORKFLOWS_DIR, f), 'utf8'));
   }
   return out;
@@ -73,10 +91,11 @@ interface LintConfig {
 export function readLintConfig(): LintConfig {
   const cfg = YAML.parse(readFileSync(ACTIONLINT_CONFIG, 'utf8')) ?? {};
   const labels: string[] = cfg['self-hosted-runner']?.labels ?? [];
-  const ignore: RegExp[] = Object.values<{ ignore?: string[] }>(cfg.paths ?? {}).flatMap((p) => (p.ignore ?? []).map((s) => new RegExp(s)));
+  const ignore: RegExp[] = Object.values<{ ignore?: string[] }>(cfg.paths ?? {}).flatMap((p) =>
+    (p.ignore ?? []).map((s) => new RegExp(s)),
+  );
   return { labels, ignore };
 }
-
 
 /**
  * actionlint's findings for a workflow, minus what .github/actionlint.yaml
@@ -151,7 +170,10 @@ export async function githubParse(wf: Workflow, others: Record<string, Workflow>
     },
   };
   const template = await convertWorkflowTemplate(r.context, r.value, provider, { fetchReusableWorkflowDepth: 1 });
-  const more = [...(template.errors ?? []).map((e) => `${wf.file}: ${e.Message}`), ...r.context.errors.getErrors().map((e) => `${wf.file}: ${e.message}`)];
+  const more = [
+    ...(template.errors ?? []).map((e) => `${wf.file}: ${e.Message}`),
+    ...r.context.errors.getErrors().map((e) => `${wf.file}: ${e.message}`),
+  ];
   return { template: more.length ? null : template, errors: [...new Set(more)], withs, root: r.value };
 }
 
@@ -198,9 +220,19 @@ export interface Status {
 const STEP_STATUS: Status = { success: true, failure: false };
 
 function statusFunctions(s: Status): Map<string, FunctionDefinition> {
-  const f = (name: string, value: boolean): FunctionDefinition => ({ name, minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(value) });
+  const f = (name: string, value: boolean): FunctionDefinition => ({
+    name,
+    minArgs: 0,
+    maxArgs: 0,
+    call: () => new data.BooleanData(value),
+  });
   const fns = [f('success', s.success), f('failure', s.failure), f('always', true), f('cancelled', false)];
-  fns.push({ name: 'hashFiles', minArgs: 1, maxArgs: 255, call: (...a) => new data.StringData(`hashFiles(${a.map((x) => x.coerceString()).join(',')})`) });
+  fns.push({
+    name: 'hashFiles',
+    minArgs: 1,
+    maxArgs: 255,
+    call: (...a) => new data.StringData(`hashFiles(${a.map((x) => x.coerceString()).join(',')})`),
+  });
   return new Map(fns.map((x) => [x.name.toLowerCase(), x]));
 }
 
@@ -233,7 +265,8 @@ export function evalToken(tok: TemplateToken | undefined, ctx: Ctx, status: Stat
 }
 
 /** A value as it lands in an environment variable or a command line. */
-export const render = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+export const render = (v: unknown) =>
+  v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 /** How GitHub would run one execution of a job of a workflow, its contexts included. */
 export interface JobRun {
@@ -271,7 +304,13 @@ export function simulateRun(parsed: Parsed, file: string, sc: Scenario): JobRun[
   const template = parsed.template;
   if (!template) throw new Error(`${file} does not parse: ${parsed.errors.join('; ')}`);
   const out: JobRun[] = [];
-  const base: Ctx = { github: sc.github, inputs: sc.inputs, secrets: sc.secrets, vars: {}, runner: { os: 'Linux', arch: 'X64' } };
+  const base: Ctx = {
+    github: sc.github,
+    inputs: sc.inputs,
+    secrets: sc.secrets,
+    vars: {},
+    runner: { os: 'Linux', arch: 'X64' },
+  };
   const walk = (jobs: WorkflowJob[], ctx: Ctx, prefix: string, pathPrefix: string, file: string) => {
     const results = new Map<string, string>();
     const pending = [...jobs];
@@ -281,9 +320,17 @@ export function simulateRun(parsed: Parsed, file: string, sc: Scenario): JobRun[
       const job = pending.splice(i, 1)[0];
       const id = job.id.value;
       const path = pathPrefix + id;
-      const needs = Object.fromEntries((job.needs ?? []).map((n) => [n.value, { result: results.get(n.value), outputs: sc.outputs?.[pathPrefix + n.value] ?? {} }]));
+      const needs = Object.fromEntries(
+        (job.needs ?? []).map((n) => [
+          n.value,
+          { result: results.get(n.value), outputs: sc.outputs?.[pathPrefix + n.value] ?? {} },
+        ]),
+      );
       const needResults = Object.values(needs).map((n) => n.result);
-      const status = { success: needResults.every((r) => r === 'success'), failure: needResults.some((r) => r === 'failure') };
+      const status = {
+        success: needResults.every((r) => r === 'success'),
+        failure: needResults.some((r) => r === 'failure'),
+      };
       const jobCtx: Ctx = { ...ctx, needs };
       const runs = isTruthy(evalToken(job.if, jobCtx, status));
       let result: string = runs ? 'success' : 'skipped';
@@ -294,14 +341,38 @@ export function simulateRun(parsed: Parsed, file: string, sc: Scenario): JobRun[
           const defs = evalToken(job['input-definitions'], jobCtx) as Record<string, { default?: unknown }> | undefined;
           for (const [k, d] of Object.entries(defs ?? {})) inputs[k] = d?.default ?? null;
           Object.assign(inputs, evalToken(job['input-values'], jobCtx) ?? {});
-          walk(job.jobs, { ...ctx, inputs }, `${displayName(jobCtx)} / `, `${path}/`, job.ref.value.replace(/^\.\//, ''));
-        } else out.push({ name: prefix + displayName(jobCtx), path, runs, result: runs ? 'success' : 'skipped', job, file, ctx: jobCtx }); // skipped, or a call beyond the depth loaded
+          walk(
+            job.jobs,
+            { ...ctx, inputs },
+            `${displayName(jobCtx)} / `,
+            `${path}/`,
+            job.ref.value.replace(/^\.\//, ''),
+          );
+        } else
+          out.push({
+            name: prefix + displayName(jobCtx),
+            path,
+            runs,
+            result: runs ? 'success' : 'skipped',
+            job,
+            file,
+            ctx: jobCtx,
+          }); // skipped, or a call beyond the depth loaded
       } else {
-        const strategy = evalToken(job.strategy, jobCtx) as { matrix?: { include?: Array<Record<string, unknown>> } } | undefined;
+        const strategy = evalToken(job.strategy, jobCtx) as
+          { matrix?: { include?: Array<Record<string, unknown>> } } | undefined;
         const legs = runs && strategy?.matrix?.include?.length ? strategy.matrix.include : [undefined];
         for (const matrix of legs) {
           const legCtx = matrix ? { ...jobCtx, matrix, strategy: { 'fail-fast': false } } : jobCtx;
-          out.push({ name: prefix + displayName(legCtx), path, runs, result: runs ? 'success' : 'skipped', job, file, ctx: legCtx });
+          out.push({
+            name: prefix + displayName(legCtx),
+            path,
+            runs,
+            result: runs ? 'success' : 'skipped',
+            job,
+            file,
+            ctx: legCtx,
+          });
         }
       }
       if (sc.results?.[path]) result = sc.results[path];
@@ -328,22 +399,35 @@ export function evaluateSteps(run: JobRun, parsed: Parsed): { env: Record<string
   const job = run.job;
   if (job.type !== 'job') return { env: {}, steps: [] };
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries((evalToken(job.env, run.ctx) as Record<string, unknown>) ?? {})) env[k] = render(v);
+  for (const [k, v] of Object.entries((evalToken(job.env, run.ctx) as Record<string, unknown>) ?? {}))
+    env[k] = render(v);
   const jobId = run.path.split('/').pop();
   const steps = job.steps.map((s, i): EvaluatedStep => {
     const st = s as ActionStep & RunStep;
     const stepEnv = { ...env };
-    for (const [k, v] of Object.entries((evalToken(st.env, { ...run.ctx, env }) as Record<string, unknown>) ?? {})) stepEnv[k] = render(v);
+    for (const [k, v] of Object.entries((evalToken(st.env, { ...run.ctx, env }) as Record<string, unknown>) ?? {}))
+      stepEnv[k] = render(v);
     const ctx = { ...run.ctx, env: stepEnv };
     const runs = isTruthy(evalToken(st.if, ctx));
     let command: string | undefined;
     if (st.run) {
-      command = render(evalToken(st.run, ctx)).trim().replace(/"?\$\{?([A-Z_][A-Z0-9_]*)\}?"?/g, (m, name) => (name in stepEnv ? stepEnv[name] : m));
+      command = render(evalToken(st.run, ctx))
+        .trim()
+        .replace(/"?\$\{?([A-Z_][A-Z0-9_]*)\}?"?/g, (m, name) => (name in stepEnv ? stepEnv[name] : m));
     }
     const uses = st.uses ? render(evalToken(st.uses, ctx)) : undefined;
     const withToken = parsed.withs.get(`${run.file}|${jobId}|${i}`);
-    const withValues = Object.fromEntries(Object.entries((evalToken(withToken, ctx) as Record<string, unknown>) ?? {}).map(([k, v]) => [k, render(v)]));
-    return { name: render(evalToken(st.name, ctx)) || uses || command || st.id, runs, command, uses, with: withValues, env: stepEnv };
+    const withValues = Object.fromEntries(
+      Object.entries((evalToken(withToken, ctx) as Record<string, unknown>) ?? {}).map(([k, v]) => [k, render(v)]),
+    );
+    return {
+      name: render(evalToken(st.name, ctx)) || uses || command || st.id,
+      runs,
+      command,
+      uses,
+      with: withValues,
+      env: stepEnv,
+    };
   });
   return { env, steps };
 }
@@ -361,9 +445,11 @@ export function matrixProblems(wf: Workflow, jobId: string, role: 'build' | 'che
   }
   for (const e of include) {
     const t = TARGETS.find((x) => x.name === e.target);
-    if (t && e.runner !== t.ci[role]) problems.push(`${wf.file} ${jobId}: ${t.name} runs on ${e.runner}, target table says ci.${role} = ${t.ci[role]}`);
+    if (t && e.runner !== t.ci[role])
+      problems.push(`${wf.file} ${jobId}: ${t.name} runs on ${e.runner}, target table says ci.${role} = ${t.ci[role]}`);
   }
-  if (wf.doc.jobs?.[jobId]?.['runs-on'] !== '${{ matrix.runner }}') problems.push(`${wf.file} ${jobId}: runs-on must be \${{ matrix.runner }}`);
+  if (wf.doc.jobs?.[jobId]?.['runs-on'] !== '${{ matrix.runner }}')
+    problems.push(`${wf.file} ${jobId}: runs-on must be \${{ matrix.runner }}`);
   return problems;
 }
 
@@ -413,7 +499,8 @@ export const SETUP_COMMANDS: RegExp[] = [
   /^gh release download "\$RELEASE_TAG" --pattern "xsnap-worker-manifest-\*\.json" --dir gate$/,
   /^gh release edit "\$RELEASE_TAG" --draft=false --latest="\$GH_LATEST"$/,
 ];
-const PROJECT_SCRIPT = /^(?:sudo --preserve-env env "PATH=\$PATH" )?npx tsx (scripts\/[\w-]+\.ts)(?: (?:[\w./=-]+|"[^"`;|&]*"|\$\{\w+:\+--[\w-]+ "\$\w+"\}))*$/;
+const PROJECT_SCRIPT =
+  /^(?:sudo --preserve-env env "PATH=\$PATH" )?npx tsx (scripts\/[\w-]+\.ts)(?: (?:[\w./=-]+|"[^"`;|&]*"|\$\{\w+:\+--[\w-]+ "\$\w+"\}))*$/;
 
 /** Every `run:` is one line calling a project script, or one allow-listed setup command. */
 export function runStepProblems(wf: Workflow, opts: { requireScriptsExist?: boolean } = {}): string[] {
@@ -429,10 +516,12 @@ export function runStepProblems(wf: Workflow, opts: { requireScriptsExist?: bool
       }
       const m = PROJECT_SCRIPT.exec(run);
       if (m) {
-        if (opts.requireScriptsExist !== false && !existsSync(join(REPO_ROOT, m[1]))) problems.push(`${where}: ${m[1]} does not exist`);
+        if (opts.requireScriptsExist !== false && !existsSync(join(REPO_ROOT, m[1])))
+          problems.push(`${where}: ${m[1]} does not exist`);
         continue;
       }
-      if (!SETUP_COMMANDS.some((re) => re.test(run))) problems.push(`${where}: "${run}" is neither a project script nor an allowed setup command`);
+      if (!SETUP_COMMANDS.some((re) => re.test(run)))
+        problems.push(`${where}: "${run}" is neither a project script nor an allowed setup command`);
     }
   }
   return problems;
@@ -444,8 +533,10 @@ export function pinProblems(wf: Workflow): string[] {
   wf.text.split('\n').forEach((line, i) => {
     const m = /^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/.exec(line);
     if (!m || m[1].startsWith('./')) return;
-    if (!/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(m[1])) problems.push(`${wf.file}:${i + 1}: ${m[1]} is not pinned by a full commit SHA`);
-    else if (!/#\s*v\d/.test(m[2])) problems.push(`${wf.file}:${i + 1}: ${m[1]} has no "# vX.Y.Z" comment naming the version`);
+    if (!/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(m[1]))
+      problems.push(`${wf.file}:${i + 1}: ${m[1]} is not pinned by a full commit SHA`);
+    else if (!/#\s*v\d/.test(m[2]))
+      problems.push(`${wf.file}:${i + 1}: ${m[1]} has no "# vX.Y.Z" comment naming the version`);
   });
   return problems;
 }
@@ -454,24 +545,32 @@ export function pinProblems(wf: Workflow): string[] {
  * Least privilege: top-level `contents: read` only; `id-token: write` and
  * secrets only in release.yml's publish job.
  */
-export function privilegeProblems(wfs: Record<string, Workflow>, allowed = { file: 'release.yml', job: 'publish' }): string[] {
+export function privilegeProblems(
+  wfs: Record<string, Workflow>,
+  allowed = { file: 'release.yml', job: 'publish' },
+): string[] {
   const problems: string[] = [];
   for (const [name, wf] of Object.entries(wfs)) {
     const top = wf.doc.permissions;
-    if (!top || Object.keys(top).length !== 1 || top.contents !== 'read') problems.push(`${wf.file}: top-level permissions must be exactly {contents: read}, got ${JSON.stringify(top)}`);
+    if (!top || Object.keys(top).length !== 1 || top.contents !== 'read')
+      problems.push(`${wf.file}: top-level permissions must be exactly {contents: read}, got ${JSON.stringify(top)}`);
     for (const [jobId, job] of Object.entries<Doc>(wf.doc.jobs ?? {})) {
       const privileged = name === allowed.file && jobId === allowed.job;
       const perms = job.permissions;
-      if (perms === 'write-all' || (perms && perms['id-token'] === 'write' && !privileged)) problems.push(`${wf.file} ${jobId}: id-token/write permissions outside the publish job`);
-      if (!privileged && /\bsecrets\./.test(YAML.stringify(job))) problems.push(`${wf.file} ${jobId}: uses secrets outside the publish job`);
-      if (!privileged && job.secrets !== undefined) problems.push(`${wf.file} ${jobId}: passes secrets to a called workflow`);
+      if (perms === 'write-all' || (perms && perms['id-token'] === 'write' && !privileged))
+        problems.push(`${wf.file} ${jobId}: id-token/write permissions outside the publish job`);
+      if (!privileged && /\bsecrets\./.test(YAML.stringify(job)))
+        problems.push(`${wf.file} ${jobId}: uses secrets outside the publish job`);
+      if (!privileged && job.secrets !== undefined)
+        problems.push(`${wf.file} ${jobId}: passes secrets to a called workflow`);
     }
     if (top && top['id-token'] !== undefined) problems.push(`${wf.file}: id-token at the top level`);
   }
   const p = wfs[allowed.file]?.doc.jobs?.[allowed.job];
   if (!p) problems.push(`${allowed.file}: no ${allowed.job} job`);
   else {
-    if (p.permissions?.['id-token'] !== 'write') problems.push(`${allowed.file} ${allowed.job}: needs id-token: write (provenance)`);
+    if (p.permissions?.['id-token'] !== 'write')
+      problems.push(`${allowed.file} ${allowed.job}: needs id-token: write (provenance)`);
     if (!p.environment) problems.push(`${allowed.file} ${allowed.job}: must run in a protected environment`);
   }
   return problems;
@@ -515,7 +614,15 @@ export function transitiveNeeds(template: WorkflowTemplate | null, jobId: string
   return seen;
 }
 
-export type ScenarioKey = 'push' | 'rehearsal' | 'dispatch' | 'dispatchFromBranch' | 'publishOnly' | 'publishOnlyRehearsal' | 'backport' | 'fork';
+export type ScenarioKey =
+  | 'push'
+  | 'rehearsal'
+  | 'dispatch'
+  | 'dispatchFromBranch'
+  | 'publishOnly'
+  | 'publishOnlyRehearsal'
+  | 'backport'
+  | 'fork';
 
 /** The ways release.yml can run (github, inputs with their defaults, secrets, the tag job's outputs). */
 export function releaseScenarios(tag = 'v0.15.0'): Record<ScenarioKey, Scenario> {
@@ -531,8 +638,19 @@ export function releaseScenarios(tag = 'v0.15.0'): Record<ScenarioKey, Scenario>
     workflow: 'release',
   });
   const fromTag = `refs/tags/${tag}`;
-  const dispatch = (inputs: Record<string, unknown>) => ({ tag, rehearsal: true, 'build-run-id': '', 'dist-tag': 'latest', ...inputs });
-  const sc = (name: string, g: Scenario['github'], inputs: Record<string, unknown>, rehearsalRef = false): Scenario => ({
+  const dispatch = (inputs: Record<string, unknown>) => ({
+    tag,
+    rehearsal: true,
+    'build-run-id': '',
+    'dist-tag': 'latest',
+    ...inputs,
+  });
+  const sc = (
+    name: string,
+    g: Scenario['github'],
+    inputs: Record<string, unknown>,
+    rehearsalRef = false,
+  ): Scenario => ({
     name,
     github: g,
     inputs,
@@ -543,10 +661,27 @@ export function releaseScenarios(tag = 'v0.15.0'): Record<ScenarioKey, Scenario>
     push: sc('pushed tag', github('push', fromTag), {}),
     rehearsal: sc('manual rehearsal', github('workflow_dispatch', 'refs/heads/main'), dispatch({}), true),
     dispatch: sc('manual release from the tag', github('workflow_dispatch', fromTag), dispatch({ rehearsal: false })),
-    dispatchFromBranch: sc('manual release from a branch', github('workflow_dispatch', 'refs/heads/main'), dispatch({ rehearsal: false })),
-    publishOnly: sc('publish-only re-run', github('workflow_dispatch', fromTag), dispatch({ rehearsal: false, 'build-run-id': '999' })),
-    publishOnlyRehearsal: sc('publish-only rehearsal', github('workflow_dispatch', 'refs/heads/main'), dispatch({ 'build-run-id': '999' }), true),
-    backport: sc('backport (publish-only, dist-tag backport-0.15)', github('workflow_dispatch', fromTag), dispatch({ rehearsal: false, 'build-run-id': '999', 'dist-tag': 'backport-0.15' })),
+    dispatchFromBranch: sc(
+      'manual release from a branch',
+      github('workflow_dispatch', 'refs/heads/main'),
+      dispatch({ rehearsal: false }),
+    ),
+    publishOnly: sc(
+      'publish-only re-run',
+      github('workflow_dispatch', fromTag),
+      dispatch({ rehearsal: false, 'build-run-id': '999' }),
+    ),
+    publishOnlyRehearsal: sc(
+      'publish-only rehearsal',
+      github('workflow_dispatch', 'refs/heads/main'),
+      dispatch({ 'build-run-id': '999' }),
+      true,
+    ),
+    backport: sc(
+      'backport (publish-only, dist-tag backport-0.15)',
+      github('workflow_dispatch', fromTag),
+      dispatch({ rehearsal: false, 'build-run-id': '999', 'dist-tag': 'backport-0.15' }),
+    ),
     fork: sc('pushed tag in a fork', github('push', fromTag, 'someone/xsnap-worker-binaries'), {}),
   };
 }
@@ -557,7 +692,10 @@ export function releaseRun(model: Model, sc: Scenario): JobRun[] {
 }
 
 /** release.yml's publish job in a scenario, and what its steps would do. */
-export function publishJob(model: Model, sc: Scenario): { run: JobRun; env: Record<string, string>; steps: EvaluatedStep[] } {
+export function publishJob(
+  model: Model,
+  sc: Scenario,
+): { run: JobRun; env: Record<string, string>; steps: EvaluatedStep[] } {
   const run = releaseRun(model, sc).find((j) => j.path === 'publish');
   if (!run) throw new Error(`${RELEASE}: no publish job`);
   return { run, ...evaluateSteps(run, model.parsed['release.yml']) };
@@ -579,7 +717,10 @@ export function runTitle(model: Model, sc: Scenario): string {
 
 /** A step that writes to the outside world: npm publish, the GitHub Release, an attestation. */
 export function isWritingStep(s: EvaluatedStep): boolean {
-  return Boolean((s.command && (/scripts\/publish-all\.ts/.test(s.command) || /^gh release/.test(s.command))) || (s.uses && /attest|release/.test(s.uses)));
+  return Boolean(
+    (s.command && (/scripts\/publish-all\.ts/.test(s.command) || /^gh release/.test(s.command))) ||
+    (s.uses && /attest|release/.test(s.uses)),
+  );
 }
 
 /**
@@ -590,7 +731,9 @@ export function isWritingStep(s: EvaluatedStep): boolean {
 export function rehearsalProblems(model: Model): string[] {
   const problems: string[] = [];
   const release = model.wfs['release.yml'];
-  for (const s of release.doc.jobs?.publish?.steps ?? []) if (s.env && 'PUBLISH_MODE' in s.env) problems.push(`${release.file} publish: step "${s.name}" overrides the PUBLISH_MODE switch`);
+  for (const s of release.doc.jobs?.publish?.steps ?? [])
+    if (s.env && 'PUBLISH_MODE' in s.env)
+      problems.push(`${release.file} publish: step "${s.name}" overrides the PUBLISH_MODE switch`);
   const sc = releaseScenarios();
   for (const key of ['rehearsal', 'publishOnlyRehearsal'] as const) {
     const { steps, run } = publishJob(model, sc[key]);
@@ -599,26 +742,38 @@ export function rehearsalProblems(model: Model): string[] {
     if (publish.length !== 1) problems.push(`${sc[key].name}: expected one publish-all step, found ${publish.length}`);
     for (const s of steps.filter((x) => x.runs && isWritingStep(x))) {
       const args = s.command?.split(/\s+/) ?? [];
-      if (!(s.command && /scripts\/publish-all\.ts/.test(s.command) && args.includes('--dry-run') && !args.includes('--no-dry-run'))) {
+      if (!(
+        s.command &&
+        /scripts\/publish-all\.ts/.test(s.command) &&
+        args.includes('--dry-run') &&
+        !args.includes('--no-dry-run')
+      )) {
         problems.push(`${sc[key].name}: step "${s.name}" would write (${s.command ?? s.uses})`);
       }
     }
     // the publishing token never reaches a rehearsal (it runs branch code)
-    for (const s of steps) if (Object.values(s.env).includes(sc[key].secrets.NPM_TOKEN)) problems.push(`${sc[key].name}: step "${s.name}" gets secrets.NPM_TOKEN`);
+    for (const s of steps)
+      if (Object.values(s.env).includes(sc[key].secrets.NPM_TOKEN))
+        problems.push(`${sc[key].name}: step "${s.name}" gets secrets.NPM_TOKEN`);
   }
   for (const key of ['push', 'dispatch', 'publishOnly', 'backport'] as const) {
     const { steps, run } = publishJob(model, sc[key]);
     if (!run.runs) problems.push(`${sc[key].name}: the publish job does not run`);
     const pub = steps.find((s) => s.command && /scripts\/publish-all\.ts/.test(s.command));
-    if (!pub?.runs || pub.command!.split(/\s+/).includes('--dry-run')) problems.push(`${sc[key].name}: publish-all does not really publish (${pub?.command})`);
+    if (!pub?.runs || pub.command!.split(/\s+/).includes('--dry-run'))
+      problems.push(`${sc[key].name}: publish-all does not really publish (${pub?.command})`);
     // staged publishing with trusted publishing (issue 9): no npm token at all in a real release
-    if (pub && pub.env.NPM_TOKEN) problems.push(`${sc[key].name}: publish-all gets an npm token (trusted publishing needs none)`);
-    if (pub && !/--via stage/.test(pub.command ?? '')) problems.push(`${sc[key].name}: publish-all does not stage (--via stage)`);
+    if (pub && pub.env.NPM_TOKEN)
+      problems.push(`${sc[key].name}: publish-all gets an npm token (trusted publishing needs none)`);
+    if (pub && !/--via stage/.test(pub.command ?? ''))
+      problems.push(`${sc[key].name}: publish-all does not stage (--via stage)`);
     // the gate runs after the maintainer's approval, in publish-release.yml
     for (const needle of [/^gh release create .*--draft/]) {
-      if (!steps.some((s) => s.runs && s.command && needle.test(s.command))) problems.push(`${sc[key].name}: no step runs ${needle}`);
+      if (!steps.some((s) => s.runs && s.command && needle.test(s.command)))
+        problems.push(`${sc[key].name}: no step runs ${needle}`);
     }
-    if (!steps.some((s) => s.runs && s.uses?.startsWith('actions/attest-build-provenance@'))) problems.push(`${sc[key].name}: no build provenance attestation`);
+    if (!steps.some((s) => s.runs && s.uses?.startsWith('actions/attest-build-provenance@')))
+      problems.push(`${sc[key].name}: no build provenance attestation`);
   }
   return problems;
 }
@@ -642,7 +797,12 @@ const flagValue = (args: string[], flag: string) => (args.includes(flag) ? args[
 /** The tag check step of release.yml in a scenario (with its evaluated command). */
 export function tagCheckStep(model: Model, sc: Scenario): EvaluatedStep | undefined {
   const tag = releaseRun(model, sc).find((j) => j.path === 'tag');
-  return tag && evaluateSteps(tag, model.parsed['release.yml']).steps.find((s) => s.runs && /scripts\/check-release-tag\.ts/.test(s.command ?? ''));
+  return (
+    tag &&
+    evaluateSteps(tag, model.parsed['release.yml']).steps.find(
+      (s) => s.runs && /scripts\/check-release-tag\.ts/.test(s.command ?? ''),
+    )
+  );
 }
 
 /**
@@ -668,9 +828,20 @@ export function refProblems(model: Model): string[] {
     const args = argsOf(step.command!);
     const startedFrom = flagValue(args, '--started-from');
     const rehearsal = flagValue(args, '--rehearsal');
-    const refused = startedFrom !== undefined && rehearsal !== undefined && startedFromProblems({ tag: String(sc.inputs.tag ?? sc.github.ref_name), startedFrom, rehearsal: rehearsal === 'true' }).length > 0;
-    if (!admitted && !refused) problems.push(`${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, and the tag job does not refuse it first (${step.command})`);
-    if (admitted && refused) problems.push(`${sc.name}: the tag job refuses a run that ${env} admits (${step.command})`);
+    const refused =
+      startedFrom !== undefined &&
+      rehearsal !== undefined &&
+      startedFromProblems({
+        tag: String(sc.inputs.tag ?? sc.github.ref_name),
+        startedFrom,
+        rehearsal: rehearsal === 'true',
+      }).length > 0;
+    if (!admitted && !refused)
+      problems.push(
+        `${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, and the tag job does not refuse it first (${step.command})`,
+      );
+    if (admitted && refused)
+      problems.push(`${sc.name}: the tag job refuses a run that ${env} admits (${step.command})`);
   }
   return problems;
 }
@@ -678,24 +849,45 @@ export function refProblems(model: Model): string[] {
 /** The publish job depends on the tag check, on every build leg (build.yml) and on verification (verify.yml). */
 export function publishGraphProblems(model: Model): string[] {
   const problems: string[] = [];
-  const { release, build, verify } = { release: model.wfs['release.yml'], build: model.wfs['build.yml'], verify: model.wfs['verify.yml'] };
+  const { release, build, verify } = {
+    release: model.wfs['release.yml'],
+    build: model.wfs['build.yml'],
+    verify: model.wfs['verify.yml'],
+  };
   const t = model.parsed['release.yml'].template;
   if (!t) return [`${release.file}: GitHub's parser refuses it`];
   const needs = transitiveNeeds(t, 'publish');
-  const callers = (file: string) => t.jobs.filter((j) => j.type === 'reusableWorkflowJob' && j.ref.value === `./.github/workflows/${file}`).map((j) => j.id.value);
-  for (const [file, what] of [['build.yml', 'every build leg'], ['verify.yml', 'verification']] as const) {
+  const callers = (file: string) =>
+    t.jobs
+      .filter((j) => j.type === 'reusableWorkflowJob' && j.ref.value === `./.github/workflows/${file}`)
+      .map((j) => j.id.value);
+  for (const [file, what] of [
+    ['build.yml', 'every build leg'],
+    ['verify.yml', 'verification'],
+  ] as const) {
     const ids = callers(file);
     if (ids.length === 0) problems.push(`${release.file}: no job calls ${file}`);
-    if (!ids.some((id) => needs.has(id))) problems.push(`${release.file} publish: does not depend on ${what} (${file})`);
+    if (!ids.some((id) => needs.has(id)))
+      problems.push(`${release.file} publish: does not depend on ${what} (${file})`);
   }
-  if (!t.jobs.some((j) => needs.has(j.id.value) && j.type === 'job' && j.steps.some((s) => /check-release-tag\.ts/.test(render((s as RunStep).run && evalToken((s as RunStep).run, {}, STEP_STATUS)))))) {
+  if (
+    !t.jobs.some(
+      (j) =>
+        needs.has(j.id.value) &&
+        j.type === 'job' &&
+        j.steps.some((s) =>
+          /check-release-tag\.ts/.test(render((s as RunStep).run && evalToken((s as RunStep).run, {}, STEP_STATUS))),
+        ),
+    )
+  ) {
     problems.push(`${release.file} publish: does not depend on the release tag check`);
   }
   const bt = model.parsed['build.yml'].template;
   const vt = model.parsed['verify.yml'].template;
   if (!bt?.events.workflow_call) problems.push(`${build.file}: not callable (on.workflow_call)`);
   if (!vt?.events.workflow_call) problems.push(`${verify.file}: not callable (on.workflow_call)`);
-  if (!transitiveNeeds(vt, 'verify').has('check')) problems.push(`${verify.file} verify: does not depend on the per-target check legs`);
+  if (!transitiveNeeds(vt, 'verify').has('check'))
+    problems.push(`${verify.file} verify: does not depend on the per-target check legs`);
   if (release.doc.jobs?.publish?.['continue-on-error']) problems.push(`${release.file} publish: continue-on-error`);
   for (const id of callers('build.yml').concat(callers('verify.yml'))) {
     if (release.doc.jobs?.[id]?.['continue-on-error']) problems.push(`${release.file} ${id}: continue-on-error`);
@@ -708,8 +900,15 @@ export function publishGraphProblems(model: Model): string[] {
  * tag (what check-release-tag.ts --build-run-id later reads): every job, its
  * display name and conclusion, the publish job failed (why one re-publishes).
  */
-export function releaseRunJobs(model: Model, tag = 'v0.15.0'): Array<{ name: string; status: string; conclusion: string }> {
-  return releaseRun(model, releaseScenarios(tag).push).map((j) => ({ name: j.name, status: 'completed', conclusion: j.path === 'publish' ? 'failure' : j.result }));
+export function releaseRunJobs(
+  model: Model,
+  tag = 'v0.15.0',
+): Array<{ name: string; status: string; conclusion: string }> {
+  return releaseRun(model, releaseScenarios(tag).push).map((j) => ({
+    name: j.name,
+    status: 'completed',
+    conclusion: j.path === 'publish' ? 'failure' : j.result,
+  }));
 }
 
 /**
@@ -720,11 +919,23 @@ export function releaseRunJobs(model: Model, tag = 'v0.15.0'): Array<{ name: str
 export function jobListProblems(model: Model): string[] {
   const problems: string[] = [];
   const jobs = releaseRun(model, releaseScenarios().push).filter((j) => j.path !== 'publish');
-  const ran = jobs.filter((j) => j.runs).map((j) => j.name).sort();
-  const skipped = jobs.filter((j) => !j.runs).map((j) => j.name).sort();
+  const ran = jobs
+    .filter((j) => j.runs)
+    .map((j) => j.name)
+    .sort();
+  const skipped = jobs
+    .filter((j) => !j.runs)
+    .map((j) => j.name)
+    .sort();
   const required = requiredJobs().sort();
-  if (ran.join('\n') !== required.join('\n')) problems.push(`jobs of a release run [${ran.join(', ')}] differ from check-release-tag's required jobs [${required.join(', ')}]`);
-  if (skipped.join('\n') !== [...SKIPPED_BY_DESIGN].sort().join('\n')) problems.push(`jobs skipped in a release run [${skipped.join(', ')}] differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`);
+  if (ran.join('\n') !== required.join('\n'))
+    problems.push(
+      `jobs of a release run [${ran.join(', ')}] differ from check-release-tag's required jobs [${required.join(', ')}]`,
+    );
+  if (skipped.join('\n') !== [...SKIPPED_BY_DESIGN].sort().join('\n'))
+    problems.push(
+      `jobs skipped in a release run [${skipped.join(', ')}] differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`,
+    );
   return problems;
 }
 
@@ -746,7 +957,8 @@ export interface DistFile {
 export function releaseDistLayout(version: string): DistFile[] {
   const files: DistFile[] = [];
   for (const t of TARGETS) {
-    for (const goal of GOALS) files.push({ path: binaryPath('dist', t.name, goal), content: `binary ${t.name} ${goal}` });
+    for (const goal of GOALS)
+      files.push({ path: binaryPath('dist', t.name, goal), content: `binary ${t.name} ${goal}` });
     files.push({ path: `dist/${t.name}/build-info.json`, content: `build-info ${t.name}` });
     files.push({ path: `dist/${t.name}/fingerprint.json`, content: `fingerprint ${t.name}` });
     files.push({ path: `dist/packages/${t.name}/package.json`, content: `package.json ${t.name}` });
@@ -763,7 +975,12 @@ export function releaseDistLayout(version: string): DistFile[] {
 
 /** The files a glob (only `*`, never across `/`, as in the workflows) matches. */
 export function expandGlob(pattern: string, files: DistFile[]): DistFile[] {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}$`,
+  );
   return files.filter((f) => re.test(f.path));
 }
 
@@ -774,8 +991,17 @@ export function releaseAssetSpecs(release: Workflow): { gh: string[] | null; att
   const attest = steps.find((s) => String(s.uses ?? '').startsWith('actions/attest-build-provenance@'));
   return {
     // the file after --notes-file is the notes, not an asset
-    gh: gh ? (String(gh.run).match(/"[^"]*"|\S+/g) ?? []).filter((a, i, all) => a.startsWith('dist/') && all[i - 1] !== '--notes-file') : null,
-    attest: attest ? String(attest.with?.['subject-path'] ?? '').split('\n').map((l) => l.trim()).filter(Boolean) : null,
+    gh: gh
+      ? (String(gh.run).match(/"[^"]*"|\S+/g) ?? []).filter(
+          (a, i, all) => a.startsWith('dist/') && all[i - 1] !== '--notes-file',
+        )
+      : null,
+    attest: attest
+      ? String(attest.with?.['subject-path'] ?? '')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : null,
   };
 }
 
@@ -805,7 +1031,8 @@ export function releaseAssetProblems(release: Workflow, version = '0.15.0'): str
         matched.add(f.path);
       }
     }
-    for (const f of required) if (!matched.has(f.path)) problems.push(`${release.file} ${what}: ${f.path} is not included`);
+    for (const f of required)
+      if (!matched.has(f.path)) problems.push(`${release.file} ${what}: ${f.path} is not included`);
   };
   // a release asset is named by its base name
   check('gh release create', gh, (f) => `asset name ${f.path.split('/').pop()}`, releaseFiles);
@@ -818,7 +1045,11 @@ export function releaseAssetProblems(release: Workflow, version = '0.15.0'): str
 
 /** The name the runs API gives the whole-set verification job: `<caller job name> / <called job name>`, from a simulated release run. */
 export function verifiedJobName(model: Model): string | null {
-  return releaseRun(model, releaseScenarios().push).find((j) => j.path.endsWith('/verify') && j.path.split('/').length === 2 && j.path.startsWith('verify/'))?.name ?? null;
+  return (
+    releaseRun(model, releaseScenarios().push).find(
+      (j) => j.path.endsWith('/verify') && j.path.split('/').length === 2 && j.path.startsWith('verify/'),
+    )?.name ?? null
+  );
 }
 
 /**
@@ -836,16 +1067,27 @@ export function buildRunCheckProblems(model: Model): string[] {
     if (downloadIndex < 0) return [`${release.file} publish: no download-artifact step`];
     const runId = steps[downloadIndex].with['run-id'] ?? '';
     if (runId === String(sc[key].github.run_id) || runId === '') continue; // this run's own verified artifact
-    const i = steps.findIndex((s) => s.runs && s.command && /scripts\/check-release-tag\.ts/.test(s.command) && s.command.split(/\s+/).includes('--build-run-id'));
-    if (i < 0) problems.push(`${sc[key].name}: artifacts of run ${runId} are downloaded with no check-release-tag.ts --build-run-id step`);
+    const i = steps.findIndex(
+      (s) =>
+        s.runs &&
+        s.command &&
+        /scripts\/check-release-tag\.ts/.test(s.command) &&
+        s.command.split(/\s+/).includes('--build-run-id'),
+    );
+    if (i < 0)
+      problems.push(
+        `${sc[key].name}: artifacts of run ${runId} are downloaded with no check-release-tag.ts --build-run-id step`,
+      );
     else {
       const checked = flagValue(argsOf(steps[i].command!), '--build-run-id');
-      if (checked !== runId) problems.push(`${sc[key].name}: the run check checks run ${checked}, the download is of run ${runId}`);
+      if (checked !== runId)
+        problems.push(`${sc[key].name}: the run check checks run ${checked}, the download is of run ${runId}`);
       if (i > downloadIndex) problems.push(`${sc[key].name}: the run check comes after the download`);
       if (!steps[i].env.GITHUB_TOKEN) problems.push(`${sc[key].name}: the run check has no GITHUB_TOKEN`);
     }
   }
-  if (release.doc.jobs?.publish?.permissions?.actions !== 'read') problems.push(`${release.file} publish: needs actions: read (runs API, earlier run's artifacts)`);
+  if (release.doc.jobs?.publish?.permissions?.actions !== 'read')
+    problems.push(`${release.file} publish: needs actions: read (runs API, earlier run's artifacts)`);
   return problems;
 }
 
@@ -855,27 +1097,63 @@ export function buildRunCheckProblems(model: Model): string[] {
  */
 export function verifiedArtifactProblems(model: Model): string[] {
   const problems: string[] = [];
-  const { verify, build, release } = { verify: model.wfs['verify.yml'], build: model.wfs['build.yml'], release: model.wfs['release.yml'] };
+  const { verify, build, release } = {
+    verify: model.wfs['verify.yml'],
+    build: model.wfs['build.yml'],
+    release: model.wfs['release.yml'],
+  };
   const uploads = (tag: string) => {
-    const sc: Scenario = { name: `verify.yml called with tag "${tag}"`, github: { event_name: 'push', ref: 'refs/heads/main', run_id: '1111' }, inputs: { tag, ref: '' }, secrets: {} };
+    const sc: Scenario = {
+      name: `verify.yml called with tag "${tag}"`,
+      github: { event_name: 'push', ref: 'refs/heads/main', run_id: '1111' },
+      inputs: { tag, ref: '' },
+      secrets: {},
+    };
     const job = simulateRun(model.parsed['verify.yml'], verify.file, sc).find((j) => j.path === 'verify');
     if (!job) return null;
-    return evaluateSteps(job, model.parsed['verify.yml']).steps.filter((s) => s.runs && s.uses?.startsWith('actions/upload-artifact@') && s.with.name === 'xsnap-verified-dist');
+    return evaluateSteps(job, model.parsed['verify.yml']).steps.filter(
+      (s) => s.runs && s.uses?.startsWith('actions/upload-artifact@') && s.with.name === 'xsnap-verified-dist',
+    );
   };
   const none = uploads('');
   if (!none) return [`${verify.file}: no verify job`];
   if (none.length) problems.push(`${verify.file} verify: uploads xsnap-verified-dist outside a release (no tag)`);
-  if (!uploads('v0.15.0')?.length) problems.push(`${verify.file} verify: does not upload xsnap-verified-dist in a release`);
+  if (!uploads('v0.15.0')?.length)
+    problems.push(`${verify.file} verify: does not upload xsnap-verified-dist in a release`);
   // the calls: build.yml's own (pull requests, main) passes no tag; release.yml's passes the release tag
-  const pr: Scenario = { name: 'pull request', github: { event_name: 'pull_request', ref: 'refs/pull/7/merge', run_id: '2222', event: { pull_request: { number: 7 } } }, inputs: { ref: '' }, secrets: {} };
-  const prCaller = model.parsed['build.yml'].template?.jobs.find((j) => j.type === 'reusableWorkflowJob' && j.ref.value === './.github/workflows/verify.yml');
+  const pr: Scenario = {
+    name: 'pull request',
+    github: {
+      event_name: 'pull_request',
+      ref: 'refs/pull/7/merge',
+      run_id: '2222',
+      event: { pull_request: { number: 7 } },
+    },
+    inputs: { ref: '' },
+    secrets: {},
+  };
+  const prCaller = model.parsed['build.yml'].template?.jobs.find(
+    (j) => j.type === 'reusableWorkflowJob' && j.ref.value === './.github/workflows/verify.yml',
+  );
   const prCtx = { github: pr.github, inputs: pr.inputs, needs: { build: { result: 'success', outputs: {} } } };
-  if (!prCaller || !isTruthy(evalToken(prCaller.if, prCtx, { success: true, failure: false }))) problems.push(`${build.file}: pull requests do not run verify.yml`);
-  const prTag = prCaller && (evalToken((prCaller as { 'input-values'?: TemplateToken })['input-values'], prCtx) as Record<string, unknown> | undefined);
-  if (prTag?.tag) problems.push(`${build.file} verify: passes a tag to verify.yml (pull requests would upload a publishable dist)`);
+  if (!prCaller || !isTruthy(evalToken(prCaller.if, prCtx, { success: true, failure: false })))
+    problems.push(`${build.file}: pull requests do not run verify.yml`);
+  const prTag =
+    prCaller &&
+    (evalToken((prCaller as { 'input-values'?: TemplateToken })['input-values'], prCtx) as
+      Record<string, unknown> | undefined);
+  if (prTag?.tag)
+    problems.push(`${build.file} verify: passes a tag to verify.yml (pull requests would upload a publishable dist)`);
   const rel = releaseRun(model, releaseScenarios().push).filter((j) => j.path.startsWith('verify/'));
-  const relCaller = model.parsed['release.yml'].template?.jobs.find((j) => j.type === 'reusableWorkflowJob' && j.ref.value === './.github/workflows/verify.yml');
-  const relInputs = relCaller && (evalToken((relCaller as { 'input-values'?: TemplateToken })['input-values'], { ...rel[0]?.ctx, needs: { tag: { result: 'success', outputs: releaseScenarios().push.outputs!.tag } } }) as Record<string, unknown> | undefined);
+  const relCaller = model.parsed['release.yml'].template?.jobs.find(
+    (j) => j.type === 'reusableWorkflowJob' && j.ref.value === './.github/workflows/verify.yml',
+  );
+  const relInputs =
+    relCaller &&
+    (evalToken((relCaller as { 'input-values'?: TemplateToken })['input-values'], {
+      ...rel[0]?.ctx,
+      needs: { tag: { result: 'success', outputs: releaseScenarios().push.outputs!.tag } },
+    }) as Record<string, unknown> | undefined);
   if (!relInputs?.tag) problems.push(`${release.file}: does not pass the release tag to verify.yml`);
   return problems;
 }
@@ -888,19 +1166,43 @@ export function concurrencyProblems(model: Model): string[] {
   const t = model.parsed['build.yml'].template;
   if (!t?.concurrency) return [`${model.wfs['build.yml'].file}: no concurrency group`];
   const conc = (event: string, extra: Record<string, unknown>) => {
-    const github = { event_name: event, run_id: String(extra.run_id ?? '1'), ref: extra.ref ?? 'refs/heads/main', event: extra.event ?? {}, workflow: 'build' };
-    const v = evalToken(t.concurrency, { github, inputs: {} }) as { group?: string; 'cancel-in-progress'?: unknown } | string;
-    return typeof v === 'string' ? { group: v, cancel: false } : { group: render(v.group), cancel: isTruthy(v['cancel-in-progress']) };
+    const github = {
+      event_name: event,
+      run_id: String(extra.run_id ?? '1'),
+      ref: extra.ref ?? 'refs/heads/main',
+      event: extra.event ?? {},
+      workflow: 'build',
+    };
+    const v = evalToken(t.concurrency, { github, inputs: {} }) as
+      { group?: string; 'cancel-in-progress'?: unknown } | string;
+    return typeof v === 'string'
+      ? { group: v, cancel: false }
+      : { group: render(v.group), cancel: isTruthy(v['cancel-in-progress']) };
   };
-  const pr = (n: number, run: number) => conc('pull_request', { run_id: run, ref: `refs/pull/${n}/merge`, event: { pull_request: { number: n } } });
-  const a = pr(7, 1), b = pr(7, 2), c = pr(8, 3);
-  if (a.group !== b.group || !a.group) problems.push(`two runs of pull request 7 are in different groups (${a.group}, ${b.group}): the older is not cancelled`);
+  const pr = (n: number, run: number) =>
+    conc('pull_request', { run_id: run, ref: `refs/pull/${n}/merge`, event: { pull_request: { number: n } } });
+  const a = pr(7, 1),
+    b = pr(7, 2),
+    c = pr(8, 3);
+  if (a.group !== b.group || !a.group)
+    problems.push(
+      `two runs of pull request 7 are in different groups (${a.group}, ${b.group}): the older is not cancelled`,
+    );
   if (!b.cancel) problems.push('a newer run of a pull request does not cancel the older one (cancel-in-progress)');
   if (a.group === c.group) problems.push(`pull requests 7 and 8 share the group ${a.group}`);
-  const main1 = conc('push', { run_id: 10 }), main2 = conc('push', { run_id: 11 });
-  if (main1.cancel || main1.group === main2.group) problems.push(`pushes to main cancel or queue behind each other (${main1.group}, cancel ${main1.cancel})`);
-  for (const [n, a2, b2] of [['a release call', conc('push', { run_id: 20, ref: 'refs/tags/v0.15.0' }), conc('workflow_dispatch', { run_id: 21, ref: 'refs/tags/v0.15.0' })]] as const) {
-    if (a2.cancel || b2.cancel || a2.group === b2.group || /^release-/.test(a2.group)) problems.push(`${n} could be cancelled or queued by build.yml's group (${a2.group})`);
+  const main1 = conc('push', { run_id: 10 }),
+    main2 = conc('push', { run_id: 11 });
+  if (main1.cancel || main1.group === main2.group)
+    problems.push(`pushes to main cancel or queue behind each other (${main1.group}, cancel ${main1.cancel})`);
+  for (const [n, a2, b2] of [
+    [
+      'a release call',
+      conc('push', { run_id: 20, ref: 'refs/tags/v0.15.0' }),
+      conc('workflow_dispatch', { run_id: 21, ref: 'refs/tags/v0.15.0' }),
+    ],
+  ] as const) {
+    if (a2.cancel || b2.cancel || a2.group === b2.group || /^release-/.test(a2.group))
+      problems.push(`${n} could be cancelled or queued by build.yml's group (${a2.group})`);
   }
   return problems;
 }
@@ -909,7 +1211,12 @@ export function concurrencyProblems(model: Model): string[] {
 export function latestReleaseProblems(model: Model): string[] {
   const problems: string[] = [];
   const sc = releaseScenarios();
-  for (const [key, want] of [['push', 'true'], ['dispatch', 'true'], ['publishOnly', 'true'], ['backport', 'false']] as const) {
+  for (const [key, want] of [
+    ['push', 'true'],
+    ['dispatch', 'true'],
+    ['publishOnly', 'true'],
+    ['backport', 'false'],
+  ] as const) {
     const gh = publishJob(model, sc[key]).steps.find((s) => s.runs && /^gh release create/.test(s.command ?? ''));
     if (!gh) {
       problems.push(`${sc[key].name}: no gh release create step runs`);
@@ -917,7 +1224,10 @@ export function latestReleaseProblems(model: Model): string[] {
     }
     const latest = argsOf(gh.command!).find((a) => a.startsWith('--latest'));
     const got = latest === '--latest' ? 'true' : latest?.replace(/^--latest=/, '');
-    if (got !== want) problems.push(`${sc[key].name}: gh release create ${latest ?? 'without --latest'}; expected --latest=${want} (dist-tag ${sc[key].inputs['dist-tag'] ?? 'latest'})`);
+    if (got !== want)
+      problems.push(
+        `${sc[key].name}: gh release create ${latest ?? 'without --latest'}; expected --latest=${want} (dist-tag ${sc[key].inputs['dist-tag'] ?? 'latest'})`,
+      );
   }
   return problems;
 }
@@ -930,11 +1240,19 @@ export function latestReleaseProblems(model: Model): string[] {
 export function setupProblems(model: Model): string[] {
   const problems: string[] = [];
   const sc = releaseScenarios();
-  for (const s of publishJob(model, sc.push).steps) if (/setup\.sh|apt-get|apt /.test(s.command ?? '')) problems.push(`release.yml publish: step "${s.name}" installs packages (${s.command}) in the job that holds the credentials`);
+  for (const s of publishJob(model, sc.push).steps)
+    if (/setup\.sh|apt-get|apt /.test(s.command ?? ''))
+      problems.push(
+        `release.yml publish: step "${s.name}" installs packages (${s.command}) in the job that holds the credentials`,
+      );
   const verify = releaseRun(model, sc.push).find((j) => j.path === 'verify/verify');
   const cmds = verify ? evaluateSteps(verify, model.parsed['release.yml']).steps.map((s) => s.command ?? '') : [];
-  if (!cmds.some((c) => c === 'bash scripts/setup.sh --arm64-runtime')) problems.push(`verify.yml verify: does not install the arm64 runtime (bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`);
-  if (cmds.some((c) => c === 'bash scripts/setup.sh')) problems.push('verify.yml verify: runs the whole set-up (debootstrap, gcc, ...), not what its checks need');
+  if (!cmds.some((c) => c === 'bash scripts/setup.sh --arm64-runtime'))
+    problems.push(
+      `verify.yml verify: does not install the arm64 runtime (bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`,
+    );
+  if (cmds.some((c) => c === 'bash scripts/setup.sh'))
+    problems.push('verify.yml verify: runs the whole set-up (debootstrap, gcc, ...), not what its checks need');
   return problems;
 }
 
@@ -944,12 +1262,17 @@ export function setupProblems(model: Model): string[] {
  * workflows name no other; a release run in another repository is refused by
  * the tag job before anything is built.
  */
-export function repositoryAgreementProblems(model: Model, packageJsons: Array<{ file: string; json: { repository?: { url?: string }; homepage?: string } }>): string[] {
+export function repositoryAgreementProblems(
+  model: Model,
+  packageJsons: Array<{ file: string; json: { repository?: { url?: string }; homepage?: string } }>,
+): string[] {
   const problems: string[] = [];
   const url = `git+${REPOSITORY_URL}.git`;
   for (const p of packageJsons) {
-    if (p.json.repository?.url !== url) problems.push(`${p.file}: repository.url ${p.json.repository?.url} is not ${url}`);
-    if (p.json.homepage && !p.json.homepage.startsWith(REPOSITORY_URL)) problems.push(`${p.file}: homepage ${p.json.homepage} is not in ${REPOSITORY_URL}`);
+    if (p.json.repository?.url !== url)
+      problems.push(`${p.file}: repository.url ${p.json.repository?.url} is not ${url}`);
+    if (p.json.homepage && !p.json.homepage.startsWith(REPOSITORY_URL))
+      problems.push(`${p.file}: homepage ${p.json.homepage} is not in ${REPOSITORY_URL}`);
   }
   for (const wf of Object.values(model.wfs)) {
     for (const m of wf.text.matchAll(/github\.com\/([\w.-]+\/[\w.-]+)|repository == '([^']+)'/g)) {
@@ -964,7 +1287,10 @@ export function repositoryAgreementProblems(model: Model, packageJsons: Array<{ 
     const rehearsal = flagValue(args, '--rehearsal');
     const repo = flagValue(args, '--repo') ?? String(sc[key].github.repository); // the script's default: $GITHUB_REPOSITORY
     const refused = rehearsal !== undefined && repositoryProblems(repo, rehearsal === 'true').length > 0;
-    if (key === 'fork' && !refused) problems.push(`${sc[key].name}: a release in ${repo} is not refused by the tag job (npm provenance names ${REPOSITORY})`);
+    if (key === 'fork' && !refused)
+      problems.push(
+        `${sc[key].name}: a release in ${repo} is not refused by the tag job (npm provenance names ${REPOSITORY})`,
+      );
     if (key === 'push' && refused) problems.push(`${sc[key].name}: a release in ${REPOSITORY} is refused`);
   }
   return problems;
@@ -1001,11 +1327,21 @@ export function actionRuntimeProblems(wf: Workflow): string[] {
     if (!m) return;
     const [, action, sha, version, major] = m;
     const min = NODE24_MAJORS[action];
-    if (min === undefined) problems.push(`${wf.file}:${i + 1}: ${action} is not known to run on Node 24 (add its first Node 24 major to NODE24_MAJORS)`);
-    else if (Number(major) < min) problems.push(`${wf.file}:${i + 1}: ${action} ${version} runs on Node 20 (removed from the runners); use v${min} or later`);
+    if (min === undefined)
+      problems.push(
+        `${wf.file}:${i + 1}: ${action} is not known to run on Node 24 (add its first Node 24 major to NODE24_MAJORS)`,
+      );
+    else if (Number(major) < min)
+      problems.push(
+        `${wf.file}:${i + 1}: ${action} ${version} runs on Node 20 (removed from the runners); use v${min} or later`,
+      );
     const known = ACTION_TAGS[`${action}@${version}`];
-    if (!known) problems.push(`${wf.file}:${i + 1}: ${action}@${version}: record the commit of that tag in ACTION_TAGS (from the action's repository)`);
-    else if (known !== sha) problems.push(`${wf.file}:${i + 1}: ${action}@${sha} is not the commit of ${version} (${known})`);
+    if (!known)
+      problems.push(
+        `${wf.file}:${i + 1}: ${action}@${version}: record the commit of that tag in ACTION_TAGS (from the action's repository)`,
+      );
+    else if (known !== sha)
+      problems.push(`${wf.file}:${i + 1}: ${action}@${sha} is not the commit of ${version} (${known})`);
   });
   return problems;
 }
@@ -1032,16 +1368,22 @@ export function toolchainProblems(wfs: Record<string, Workflow>): string[] {
       }
       const node = String(steps[setup].with?.['node-version'] ?? '');
       nodes.add(node);
-      if (!/^24\.\d+\.\d+$/.test(node)) problems.push(`${wf.file} ${jobId}: node-version "${node}" is not one exact 24.x.y`);
-      else if (node !== CI_NODE_VERSION) problems.push(`${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} (scripts/lib/project.ts, the Node the pack test compares)`);
+      if (!/^24\.\d+\.\d+$/.test(node))
+        problems.push(`${wf.file} ${jobId}: node-version "${node}" is not one exact 24.x.y`);
+      else if (node !== CI_NODE_VERSION)
+        problems.push(
+          `${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} (scripts/lib/project.ts, the Node the pack test compares)`,
+        );
       const npmIndex = steps.findIndex((s) => /^npm install -g npm@/.test(String(s.run ?? '')));
       const ciIndex = steps.findIndex((s) => /^npm ci\b/.test(String(s.run ?? '')));
       const npm = npmIndex < 0 ? '' : /npm@(\S+)/.exec(steps[npmIndex].run)![1];
       if (npmIndex < 0) problems.push(`${wf.file} ${jobId}: does not install the pinned npm`);
       else {
         npms.add(npm);
-        if (npm !== CI_NPM_VERSION) problems.push(`${wf.file} ${jobId}: npm@${npm} is not CI_NPM_VERSION ${CI_NPM_VERSION}`);
-        if (npmIndex < setup || (ciIndex >= 0 && npmIndex > ciIndex)) problems.push(`${wf.file} ${jobId}: npm must be installed after setup-node and before npm ci`);
+        if (npm !== CI_NPM_VERSION)
+          problems.push(`${wf.file} ${jobId}: npm@${npm} is not CI_NPM_VERSION ${CI_NPM_VERSION}`);
+        if (npmIndex < setup || (ciIndex >= 0 && npmIndex > ciIndex))
+          problems.push(`${wf.file} ${jobId}: npm must be installed after setup-node and before npm ci`);
       }
     }
   }

@@ -11,6 +11,10 @@ t.test('bench/*.ts import nothing from test/', async (t) => {
   t.ok(files.length >= 5, 'the benches are there');
   for (const f of files) {
     const imports = [...readFileSync(join(dir, f), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-    t.same(imports.filter((i) => i.includes('/test/') || i.startsWith('../test')), [], `${f} imports no test helper`);
+    t.same(
+      imports.filter((i) => i.includes('/test/') || i.startsWith('../test')),
+      [],
+      `${f} imports no test helper`,
+    );
   }
 });

@@ -11,8 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runRaw } from '../../scripts/lib/exec.ts';
 import {
-  BUILD_ROOT_SPEC, buildRootId, checkBuildRoot, checkDebs, debFileName, debianMirrors, DEBIAN_ARCHIVE_MIRROR, enterArgv, KEYRING, pinnedKeyring, readLock,
-  selectMirror, verifyRelease, type BuildRootLock,
+  BUILD_ROOT_SPEC,
+  buildRootId,
+  checkBuildRoot,
+  checkDebs,
+  debFileName,
+  debianMirrors,
+  DEBIAN_ARCHIVE_MIRROR,
+  enterArgv,
+  KEYRING,
+  pinnedKeyring,
+  readLock,
+  selectMirror,
+  verifyRelease,
+  type BuildRootLock,
 } from '../../scripts/lib/buildroot.ts';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -22,7 +34,8 @@ const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('he
 async function makeKey(dir: string, name: string) {
   // a short home: gpg-agent's socket path must fit in a Unix socket address
   const home = mkdtempSync(join(tmpdir(), 'gpg-'));
-  const gpg = (...args: string[]) => runRaw(['gpg', '--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
+  const gpg = (...args: string[]) =>
+    runRaw(['gpg', '--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
   const k = await gpg('--quick-gen-key', `${name} <${name}@example.invalid>`, 'ed25519', 'sign', 'never');
   if (k.code !== 0) throw new Error(k.stderr);
   const keyring = join(dir, `${name}.gpg`);
@@ -70,15 +83,25 @@ t.test('the Release signature: good with the pinned keys; tampered, foreign or u
 
   const unsigned = join(dir, 'InRelease.unsigned');
   writeFileSync(unsigned, RELEASE_TEXT);
-  t.equal((await verifyRelease(unsigned, debian.keyring))[0]?.check, 'release-signature', 'no signature: refused, never "unchecked"');
+  t.equal(
+    (await verifyRelease(unsigned, debian.keyring))[0]?.check,
+    'release-signature',
+    'no signature: refused, never "unchecked"',
+  );
 
   const otherSuite = join(dir, 'InRelease.bookworm');
   await debian.sign(RELEASE_TEXT.replace(`Codename: ${BUILD_ROOT_SPEC.suite}`, 'Codename: bookworm'), otherSuite);
-  t.match((await verifyRelease(otherSuite, debian.keyring))[0], { check: 'release-suite', actual: 'Codename: bookworm' }, "a good signature on another suite's Release is refused");
+  t.match(
+    (await verifyRelease(otherSuite, debian.keyring))[0],
+    { check: 'release-suite', actual: 'Codename: bookworm' },
+    "a good signature on another suite's Release is refused",
+  );
 });
 
 /** A loopback mirror: path -> [status, body]. */
-async function mirror(files: Record<string, [number, string | Buffer]>): Promise<{ url: string; seen: string[]; server: Server }> {
+async function mirror(
+  files: Record<string, [number, string | Buffer]>,
+): Promise<{ url: string; seen: string[]; server: Server }> {
   const seen: string[] = [];
   const server = createServer((req, res) => {
     seen.push(req.url!);
@@ -111,27 +134,45 @@ t.test('mirrors: the main one, else the archive; a bad signature stops, never fa
   const evil = await mirror({ [path]: [200, readFileSync(forged)] });
   t.teardown(() => [main, gone, archive, evil].forEach((m) => m.server.close()));
 
-  t.equal(await selectMirror(debian.keyring, [main.url, archive.url]), main.url, 'the main mirror while it serves the suite');
+  t.equal(
+    await selectMirror(debian.keyring, [main.url, archive.url]),
+    main.url,
+    'the main mirror while it serves the suite',
+  );
   t.same(archive.seen, [], 'the archive is not asked then');
-  t.equal(await selectMirror(debian.keyring, [gone.url, archive.url]), archive.url, 'the archive once the main mirror answers 404');
-  await t.rejects(selectMirror(debian.keyring, [evil.url, archive.url]), /release-signature/, 'a forged Release stops everything');
+  t.equal(
+    await selectMirror(debian.keyring, [gone.url, archive.url]),
+    archive.url,
+    'the archive once the main mirror answers 404',
+  );
+  await t.rejects(
+    selectMirror(debian.keyring, [evil.url, archive.url]),
+    /release-signature/,
+    'a forged Release stops everything',
+  );
   t.equal(archive.seen.filter((u) => u === path).length, 1, 'and the archive was not tried after the forged one');
-  await t.rejects(selectMirror(debian.keyring, [gone.url, 'http://127.0.0.1:9/debian']), /no mirror serves Debian bullseye:[\s\S]*HTTP 404[\s\S]*127\.0\.0\.1:9[\s\S]*XSNAP_DEBIAN_ARCHIVE_MIRROR/);
+  await t.rejects(
+    selectMirror(debian.keyring, [gone.url, 'http://127.0.0.1:9/debian']),
+    /no mirror serves Debian bullseye:[\s\S]*HTTP 404[\s\S]*127\.0\.0\.1:9[\s\S]*XSNAP_DEBIAN_ARCHIVE_MIRROR/,
+  );
 });
 
-t.test('the mirror list: main (or $XSNAP_DEBIAN_MIRROR), then the archive (or $XSNAP_DEBIAN_ARCHIVE_MIRROR)', async (t) => {
-  const saved = { m: process.env.XSNAP_DEBIAN_MIRROR, a: process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR };
-  t.teardown(() => {
-    process.env.XSNAP_DEBIAN_MIRROR = saved.m ?? '';
-    process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = saved.a ?? '';
-  });
-  process.env.XSNAP_DEBIAN_MIRROR = '';
-  process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = '';
-  t.same(debianMirrors(), ['http://deb.debian.org/debian', DEBIAN_ARCHIVE_MIRROR]);
-  process.env.XSNAP_DEBIAN_MIRROR = 'http://mirror.example/debian/';
-  process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = 'http://snapshot.example/archive/debian';
-  t.same(debianMirrors(), ['http://mirror.example/debian', 'http://snapshot.example/archive/debian']);
-});
+t.test(
+  'the mirror list: main (or $XSNAP_DEBIAN_MIRROR), then the archive (or $XSNAP_DEBIAN_ARCHIVE_MIRROR)',
+  async (t) => {
+    const saved = { m: process.env.XSNAP_DEBIAN_MIRROR, a: process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR };
+    t.teardown(() => {
+      process.env.XSNAP_DEBIAN_MIRROR = saved.m ?? '';
+      process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = saved.a ?? '';
+    });
+    process.env.XSNAP_DEBIAN_MIRROR = '';
+    process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = '';
+    t.same(debianMirrors(), ['http://deb.debian.org/debian', DEBIAN_ARCHIVE_MIRROR]);
+    process.env.XSNAP_DEBIAN_MIRROR = 'http://mirror.example/debian/';
+    process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = 'http://snapshot.example/archive/debian';
+    t.same(debianMirrors(), ['http://mirror.example/debian', 'http://snapshot.example/archive/debian']);
+  },
+);
 
 t.test('the keyring is the pinned package or nothing', async (t) => {
   const cache = t.testdir({});
@@ -144,7 +185,12 @@ t.test('the keyring is the pinned package or nothing', async (t) => {
   const wrong = await mirror({ [`/debian/${KEYRING.path}`]: [200, 'not the keyring package'] });
   const none = await mirror({});
   t.teardown(() => [wrong, none].forEach((m) => m.server.close()));
-  await t.rejects(pinnedKeyring([wrong.url]), new RegExp(`deb-pinned[\\s\\S]*expected:\\s+sha256 ${KEYRING.sha256}[\\s\\S]*actual:\\s+sha256 ${sha256('not the keyring package')}`));
+  await t.rejects(
+    pinnedKeyring([wrong.url]),
+    new RegExp(
+      `deb-pinned[\\s\\S]*expected:\\s+sha256 ${KEYRING.sha256}[\\s\\S]*actual:\\s+sha256 ${sha256('not the keyring package')}`,
+    ),
+  );
   await t.rejects(pinnedKeyring([none.url]), /cannot fetch the pinned debian-archive-keyring 2025\.1:[\s\S]*HTTP 404/);
   t.notOk(existsSync(join(cache, 'debs')) && readdirSync(join(cache, 'debs')).length, 'nothing cached');
   t.match(KEYRING.sha256, /^[0-9a-f]{64}$/);
@@ -160,36 +206,81 @@ t.test('the locked package set: every .deb at its pinned sha256, nothing else', 
       { name: 'bsdutils', version: '1:2.36.1-8+deb11u2', arch: 'amd64', sha256: sha256('bsdutils deb') },
     ],
   };
-  const dir = t.testdir({ [debFileName(lock.packages[0])]: 'make deb', 'bsdutils_1%3a2.36.1-8+deb11u2_amd64.deb': 'bsdutils deb' });
+  const dir = t.testdir({
+    [debFileName(lock.packages[0])]: 'make deb',
+    'bsdutils_1%3a2.36.1-8+deb11u2_amd64.deb': 'bsdutils deb',
+  });
   t.same(await checkDebs(dir, lock), [], "the lock's packages, ':' as debootstrap writes it");
   writeFileSync(join(dir, debFileName(lock.packages[0])), 'another make');
   writeFileSync(join(dir, 'evil_1.0_amd64.deb'), 'x');
   rmSync(join(dir, 'bsdutils_1%3a2.36.1-8+deb11u2_amd64.deb'));
   const f = await checkDebs(dir, lock);
-  t.match(f.map((x) => `${x.subject.split('/').pop()}: ${x.actual}`).sort(), ['bsdutils_1%3a2.36.1-8+deb11u2_amd64.deb: not downloaded', /^evil_1\.0_amd64\.deb: a package the lock does not list/, `make_4.3-4.1_amd64.deb: sha256 ${sha256('another make')}`]);
+  t.match(f.map((x) => `${x.subject.split('/').pop()}: ${x.actual}`).sort(), [
+    'bsdutils_1%3a2.36.1-8+deb11u2_amd64.deb: not downloaded',
+    /^evil_1\.0_amd64\.deb: a package the lock does not list/,
+    `make_4.3-4.1_amd64.deb: sha256 ${sha256('another make')}`,
+  ]);
   t.match(f[0].hint, /--update-lock/);
 
   // the committed lock: the spec's suite, exact versions, sha256 each, and the toolchain in it
   const real = readLock();
   t.ok(real.packages.length > 100);
-  for (const p of real.packages) t.match(p, { name: /^[a-z0-9][a-z0-9+.-]+$/, version: /\S/, arch: /^(amd64|all)$/, sha256: /^[0-9a-f]{64}$/ }, p.name);
-  for (const p of ['gcc-10', 'libc6-dev', 'gcc-10-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'make']) t.ok(real.packages.some((x) => x.name === p), p);
-  t.not(buildRootId(real), buildRootId({ ...real, packages: real.packages.map((p, i) => (i === 0 ? { ...p, sha256: sha256('x') } : p)) }), 'another .deb, another build root id');
+  for (const p of real.packages)
+    t.match(
+      p,
+      { name: /^[a-z0-9][a-z0-9+.-]+$/, version: /\S/, arch: /^(amd64|all)$/, sha256: /^[0-9a-f]{64}$/ },
+      p.name,
+    );
+  for (const p of ['gcc-10', 'libc6-dev', 'gcc-10-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'make'])
+    t.ok(
+      real.packages.some((x) => x.name === p),
+      p,
+    );
+  t.not(
+    buildRootId(real),
+    buildRootId({ ...real, packages: real.packages.map((p, i) => (i === 0 ? { ...p, sha256: sha256('x') } : p)) }),
+    'another .deb, another build root id',
+  );
 });
 
 /** A tree laid out as debootstrap and dpkg leave it: status, md5sums, the files, and a stamp. */
 function fakeRoot(dir: string, lock: BuildRootLock, id: string) {
-  const files: Record<string, string> = { 'usr/bin/make': 'make binary', 'usr/share/doc/make/copyright': 'GPL', 'usr/lib/x86_64-linux-gnu/libc.so.6': 'libc' };
-  const owner: Record<string, string> = { 'usr/bin/make': 'make', 'usr/share/doc/make/copyright': 'make', 'usr/lib/x86_64-linux-gnu/libc.so.6': 'libc6' };
+  const files: Record<string, string> = {
+    'usr/bin/make': 'make binary',
+    'usr/share/doc/make/copyright': 'GPL',
+    'usr/lib/x86_64-linux-gnu/libc.so.6': 'libc',
+  };
+  const owner: Record<string, string> = {
+    'usr/bin/make': 'make',
+    'usr/share/doc/make/copyright': 'make',
+    'usr/lib/x86_64-linux-gnu/libc.so.6': 'libc6',
+  };
   for (const [p, c] of Object.entries(files)) {
     mkdirSync(join(dir, p, '..'), { recursive: true });
     writeFileSync(join(dir, p), c);
   }
   mkdirSync(join(dir, 'var/lib/dpkg/info'), { recursive: true });
-  writeFileSync(join(dir, 'var/lib/dpkg/status'), lock.packages.map((p) => `Package: ${p.name}\nStatus: install ok installed\nVersion: ${p.version}\nArchitecture: ${p.arch}\n`).join('\n'));
-  writeFileSync(join(dir, 'var/lib/dpkg/info/make.md5sums'), Object.keys(files).filter((p) => owner[p] === 'make').map((p) => `${md5(files[p])}  ${p}`).join('\n') + '\n');
-  writeFileSync(join(dir, 'var/lib/dpkg/info/libc6:amd64.md5sums'), `${md5('libc')}  usr/lib/x86_64-linux-gnu/libc.so.6\n`);
-  writeFileSync(join(dir, 'xsnap-buildroot.json'), JSON.stringify({ id, suite: 'bullseye', packages: { make: '4.3-4.1' } }));
+  writeFileSync(
+    join(dir, 'var/lib/dpkg/status'),
+    lock.packages
+      .map((p) => `Package: ${p.name}\nStatus: install ok installed\nVersion: ${p.version}\nArchitecture: ${p.arch}\n`)
+      .join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'var/lib/dpkg/info/make.md5sums'),
+    Object.keys(files)
+      .filter((p) => owner[p] === 'make')
+      .map((p) => `${md5(files[p])}  ${p}`)
+      .join('\n') + '\n',
+  );
+  writeFileSync(
+    join(dir, 'var/lib/dpkg/info/libc6:amd64.md5sums'),
+    `${md5('libc')}  usr/lib/x86_64-linux-gnu/libc.so.6\n`,
+  );
+  writeFileSync(
+    join(dir, 'xsnap-buildroot.json'),
+    JSON.stringify({ id, suite: 'bullseye', packages: { make: '4.3-4.1' } }),
+  );
 }
 
 t.test('a build root on disk is trusted only after its packages and files check out, never on its stamp', async (t) => {
@@ -211,16 +302,27 @@ t.test('a build root on disk is trusted only after its packages and files check 
   const stampOnly = join(good, '..', 'stamp-only');
   mkdirSync(stampOnly, { recursive: true });
   writeFileSync(join(stampOnly, 'xsnap-buildroot.json'), JSON.stringify({ id }));
-  t.match((await checkBuildRoot(stampOnly, { lock, id }))[0], { check: 'buildroot-packages', expected: 'var/lib/dpkg/status' }, 'a stamp alone is refused');
+  t.match(
+    (await checkBuildRoot(stampOnly, { lock, id }))[0],
+    { check: 'buildroot-packages', expected: 'var/lib/dpkg/status' },
+    'a stamp alone is refused',
+  );
 
   rmSync(join(good, 'usr/lib/x86_64-linux-gnu/libc.so.6'));
   writeFileSync(join(good, 'usr/bin/make'), 'a make changed after install');
   const f = await checkBuildRoot(good, { lock, id });
-  t.match(f.map((x) => `${x.subject.replace(good, '')}: ${x.actual}`).sort(), [`/usr/bin/make: md5 ${md5('a make changed after install')}`, '/usr/lib/x86_64-linux-gnu/libc.so.6: missing']);
+  t.match(f.map((x) => `${x.subject.replace(good, '')}: ${x.actual}`).sort(), [
+    `/usr/bin/make: md5 ${md5('a make changed after install')}`,
+    '/usr/lib/x86_64-linux-gnu/libc.so.6: missing',
+  ]);
 
   const other = t.testdir({});
   fakeRoot(other, { ...lock, packages: [{ ...lock.packages[0], version: '4.2' }, lock.packages[1]] }, id);
-  t.match((await checkBuildRoot(other, { lock, id }))[0], { check: 'buildroot-packages', expected: 'make 4.3-4.1 installed', actual: 'make 4.2' });
+  t.match((await checkBuildRoot(other, { lock, id }))[0], {
+    check: 'buildroot-packages',
+    expected: 'make 4.3-4.1 installed',
+    actual: 'make 4.2',
+  });
   const noStamp = t.testdir({});
   t.match(await checkBuildRoot(noStamp, { lock, id }), [{ check: 'buildroot-stamp', actual: 'missing' }]);
   fakeRoot(noStamp, lock, 'another-id');

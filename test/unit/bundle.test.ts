@@ -5,10 +5,11 @@ import { readTarEntries, unsafePath } from '../../scripts/lib/tarball.ts';
 import { bundleLayout } from '../../scripts/lib/layout.ts';
 import { gzipSync } from 'node:zlib';
 
-const files = () => new Map([
-  ['dist/linux-x64/release/xsnap-worker', Buffer.from('release bytes')],
-  ['dist/linux-x64/debug/xsnap-worker', Buffer.alloc(1300, 7)],
-]);
+const files = () =>
+  new Map([
+    ['dist/linux-x64/release/xsnap-worker', Buffer.from('release bytes')],
+    ['dist/linux-x64/debug/xsnap-worker', Buffer.alloc(1300, 7)],
+  ]);
 
 t.test('same files, same bytes, whatever the insertion order', async (t) => {
   const a = makeBundle(files());
@@ -17,7 +18,10 @@ t.test('same files, same bytes, whatever the insertion order', async (t) => {
   t.equal(a.readUInt32LE(4), 0, 'no gzip mtime');
   t.equal(a[9], 0xff, 'fixed OS byte');
   const entries = await readTarEntries(a);
-  t.same(entries.map((e) => e.path), bundleLayout(['linux-x64']));
+  t.same(
+    entries.map((e) => e.path),
+    bundleLayout(['linux-x64']),
+  );
   t.ok(entries.every((e) => e.uid === 0 && e.gid === 0 && e.mtime === 0 && (e.mode & 0o777) === 0o755));
   t.same(entries.find((e) => e.path.endsWith('debug/xsnap-worker'))!.data, Buffer.alloc(1300, 7));
 });

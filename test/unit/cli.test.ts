@@ -2,7 +2,9 @@ import t from 'tap';
 import { parseFlags, helpText, redact, registerSecret, type CommandSpec } from '../../scripts/lib/cli.ts';
 
 const spec: CommandSpec = {
-  name: 'x.ts', summary: 'test', usage: 'x.ts',
+  name: 'x.ts',
+  summary: 'test',
+  usage: 'x.ts',
   options: [
     { name: 'target', type: 'string', description: 't' },
     { name: 'dry-run', type: 'boolean', description: 'd' },
@@ -11,7 +13,13 @@ const spec: CommandSpec = {
 };
 
 t.test('flags', async (t) => {
-  t.same(parseFlags(spec, ['--target', 'a', '--dry-run']), { target: 'a', 'dry-run': true, 'no-cache': false, json: false, help: false });
+  t.same(parseFlags(spec, ['--target', 'a', '--dry-run']), {
+    target: 'a',
+    'dry-run': true,
+    'no-cache': false,
+    json: false,
+    help: false,
+  });
   t.equal(parseFlags(spec, ['--no-cache'])['no-cache'], true);
   t.equal(parseFlags(spec, [])['no-cache'], false);
   t.throws(() => parseFlags(spec, ['--bogus']), /unknown argument --bogus/);

@@ -4,7 +4,17 @@
 import t from 'tap';
 import { runInNewContext } from 'node:vm';
 import { readFileSync } from 'node:fs';
-import { DETERMINISM_CORPUS, diffDeterminism, differencesToFailures, digestedFamilies, loadCorpus, perFamilyFromEnv, readKnownDivergences, SIZES, type DeterminismRecord } from '../../scripts/lib/determinism.ts';
+import {
+  DETERMINISM_CORPUS,
+  diffDeterminism,
+  differencesToFailures,
+  digestedFamilies,
+  loadCorpus,
+  perFamilyFromEnv,
+  readKnownDivergences,
+  SIZES,
+  type DeterminismRecord,
+} from '../../scripts/lib/determinism.ts';
 import { FUSED_MNEMONICS } from '../../scripts/lib/binary-checks.ts';
 import { parsePin } from '../../scripts/lib/pin.ts';
 
@@ -28,27 +38,93 @@ t.test('inputs are made from bits, not from arithmetic: known values for seed 1'
   // family draws its inputs changes them (and must change the corpus digest, which it does).
   const sin = corpus.inputs('Math.sin', 1, 3);
   t.equal(sin.length, 3);
-  for (const s of sin) t.match(s, /^Math\.sin\((-?[\d.e+-]+|NaN|-?Infinity|-0) \/\* 0x[0-9a-f]{16} \*\/\)$|^Math\.sin\((NaN|-0)\)$/, 'shows the value and its IEEE bits');
+  for (const s of sin)
+    t.match(
+      s,
+      /^Math\.sin\((-?[\d.e+-]+|NaN|-?Infinity|-0) \/\* 0x[0-9a-f]{16} \*\/\)$|^Math\.sin\((NaN|-0)\)$/,
+      'shows the value and its IEEE bits',
+    );
   const parse = corpus.inputs('parseInt', 1, 20);
   for (const p of parse) {
     const m = /^parseInt\("([ +-]?)([0-9a-zA-Z]+)", (\d+)\)$/.exec(p);
     t.ok(m, `parseInt input ${p}`);
     const radix = Number(m![3]);
     t.ok(radix >= 2 && radix <= 36 && m![2].length >= 16 && m![2].length <= 35, 'radix 2..36, 16..35 digits');
-    t.ok([...m![2].toLowerCase()].every((c) => parseInt(c, 36) < radix), 'digits of the radix');
+    t.ok(
+      [...m![2].toLowerCase()].every((c) => parseInt(c, 36) < radix),
+      'digits of the radix',
+    );
   }
   // the first inputs of seed 1, as the generator made them when the corpus was written:
   // a change to the PRNG or to how a family draws its inputs shows here (and changes the corpus digest)
-  t.same(corpus.inputs('Math.sin', 1, 2), ['Math.sin(-1.4122475678097053e-8 /* 0xbe4e53e9c19c85a5 */)', 'Math.sin(2.2180536270750735e-308 /* 0x000ff313af3f8841 */)']);
-  t.same(corpus.inputs('parseInt', 1, 2), ['parseInt("+qfnb1od0gs1osqqgj", 29)', 'parseInt("+22f390c1e619ec98c65c586df6b7", 16)']);
+  t.same(corpus.inputs('Math.sin', 1, 2), [
+    'Math.sin(-1.4122475678097053e-8 /* 0xbe4e53e9c19c85a5 */)',
+    'Math.sin(2.2180536270750735e-308 /* 0x000ff313af3f8841 */)',
+  ]);
+  t.same(corpus.inputs('parseInt', 1, 2), [
+    'parseInt("+qfnb1od0gs1osqqgj", 29)',
+    'parseInt("+22f390c1e619ec98c65c586df6b7", 16)',
+  ]);
   t.same(corpus.inputs('Date.parse', 1, 1), ['Date.parse("6745-12-16T07:30:34.423Z")']);
 });
 
 t.test('the families the issue lists are there, with their sources', async (t) => {
   const names = corpus.families.map((f) => f.name);
-  const math = ['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'asinh', 'acosh', 'atanh', 'exp', 'expm1', 'log', 'log1p', 'log2', 'log10', 'cbrt', 'sqrt', 'abs', 'floor', 'ceil', 'trunc', 'round', 'sign', 'fround'];
+  const math = [
+    'sin',
+    'cos',
+    'tan',
+    'asin',
+    'acos',
+    'atan',
+    'sinh',
+    'cosh',
+    'tanh',
+    'asinh',
+    'acosh',
+    'atanh',
+    'exp',
+    'expm1',
+    'log',
+    'log1p',
+    'log2',
+    'log10',
+    'cbrt',
+    'sqrt',
+    'abs',
+    'floor',
+    'ceil',
+    'trunc',
+    'round',
+    'sign',
+    'fround',
+  ];
   for (const f of math) t.ok(names.includes(`Math.${f}`), `Math.${f}`);
-  for (const f of ['Math.atan2', 'Math.hypot(a,b)', 'Math.hypot(a,b,c)', 'Math.pow', '**', '%', 'parseInt', 'parseFloat', 'Number(string)', 'toString(radix)', 'toFixed', 'toPrecision', 'toExponential', 'Date.UTC', 'Date setters', 'Date.parse', 'BigInt to Number', 'Number to BigInt', 'JSON.parse', 'JSON.stringify', 'nan-bits', 'Date local time']) t.ok(names.includes(f), f);
+  for (const f of [
+    'Math.atan2',
+    'Math.hypot(a,b)',
+    'Math.hypot(a,b,c)',
+    'Math.pow',
+    '**',
+    '%',
+    'parseInt',
+    'parseFloat',
+    'Number(string)',
+    'toString(radix)',
+    'toFixed',
+    'toPrecision',
+    'toExponential',
+    'Date.UTC',
+    'Date setters',
+    'Date.parse',
+    'BigInt to Number',
+    'Number to BigInt',
+    'JSON.parse',
+    'JSON.stringify',
+    'nan-bits',
+    'Date local time',
+  ])
+    t.ok(names.includes(f), f);
   const source = (n: string) => corpus.families.find((f) => f.name === n)!.source;
   t.equal(source('Math.cbrt'), 'libm');
   t.equal(source('Math.hypot(a,b)'), 'libm', 'XS calls c_hypot for two arguments');
@@ -56,11 +132,17 @@ t.test('the families the issue lists are there, with their sources', async (t) =
   t.equal(source('parseInt'), 'xs');
   t.equal(source('Math.sqrt'), 'xs', 'sqrt is exact in IEEE 754');
   t.equal(source('nan-bits'), 'hardware');
-  t.same(corpus.families.filter((f) => f.local).map((f) => f.name), ['Date local time']);
+  t.same(
+    corpus.families.filter((f) => f.local).map((f) => f.name),
+    ['Date local time'],
+  );
 });
 
 t.test('a release run is at least 1,000,000 results per binary; the size comes from the environment', async (t) => {
-  t.ok(digestedFamilies(corpus).length * SIZES.release >= 1_000_000, `${digestedFamilies(corpus).length} families x ${SIZES.release}`);
+  t.ok(
+    digestedFamilies(corpus).length * SIZES.release >= 1_000_000,
+    `${digestedFamilies(corpus).length} families x ${SIZES.release}`,
+  );
   t.equal(perFamilyFromEnv({}), SIZES.release);
   t.equal(perFamilyFromEnv({ XSNAP_DETERMINISM_SIZE: 'quick' }), SIZES.quick);
   t.equal(perFamilyFromEnv({ XSNAP_DETERMINISM_SIZE: '123' }), 123);
@@ -68,28 +150,74 @@ t.test('a release run is at least 1,000,000 results per binary; the size comes f
 });
 
 const record = (families: Record<string, [string, number?]>): DeterminismRecord => ({
-  corpusDigest: 'c'.repeat(64), seed: 1, perFamily: 4, timeZoneDependent: false,
-  families: Object.fromEntries(Object.entries(families).map(([name, [sha, compute]]) => [name, { source: corpus.families.find((f) => f.name === name)!.source, count: 4, sha256: sha.repeat(64).slice(0, 64), compute: compute ?? 10 }])),
+  corpusDigest: 'c'.repeat(64),
+  seed: 1,
+  perFamily: 4,
+  timeZoneDependent: false,
+  families: Object.fromEntries(
+    Object.entries(families).map(([name, [sha, compute]]) => [
+      name,
+      {
+        source: corpus.families.find((f) => f.name === name)!.source,
+        count: 4,
+        sha256: sha.repeat(64).slice(0, 64),
+        compute: compute ?? 10,
+      },
+    ]),
+  ),
 });
 
 t.test('which differences fail: XS families always, libm under portable, never the known divergence', async (t) => {
   const a = record({ parseInt: ['a'], 'Math.cbrt': ['b'], 'nan-bits': ['c'] });
   const b = record({ parseInt: ['1'], 'Math.cbrt': ['2'], 'nan-bits': ['3'] });
-  const verdicts = (profile: 'system' | 'portable', known = readKnownDivergences()) => Object.fromEntries(diffDeterminism({ label: 'x', record: a }, { label: 'y', record: b }, profile, known).map((d) => [d.family, d.verdict]));
+  const verdicts = (profile: 'system' | 'portable', known = readKnownDivergences()) =>
+    Object.fromEntries(
+      diffDeterminism({ label: 'x', record: a }, { label: 'y', record: b }, profile, known).map((d) => [
+        d.family,
+        d.verdict,
+      ]),
+    );
   t.same(verdicts('system'), { parseInt: 'fail', 'Math.cbrt': 'host-dependent', 'nan-bits': 'known' });
   t.same(verdicts('portable'), { parseInt: 'fail', 'Math.cbrt': 'fail', 'nan-bits': 'known' });
-  t.same(verdicts('portable', []), { parseInt: 'fail', 'Math.cbrt': 'fail', 'nan-bits': 'fail' }, 'without its entry in known-divergences.json, nan-bits fails');
-  t.same(diffDeterminism({ label: 'x', record: a }, { label: 'y', record: a }, 'portable'), [], 'identical records: nothing');
-  const meter = diffDeterminism({ label: 'x', record: a }, { label: 'y', record: record({ parseInt: ['a', 11], 'Math.cbrt': ['b'], 'nan-bits': ['c'] }) }, 'system');
-  t.same(meter.map((d) => [d.family, d.verdict]), [['parseInt', 'fail']], 'the same bits with another compute meter is a difference too');
+  t.same(
+    verdicts('portable', []),
+    { parseInt: 'fail', 'Math.cbrt': 'fail', 'nan-bits': 'fail' },
+    'without its entry in known-divergences.json, nan-bits fails',
+  );
+  t.same(
+    diffDeterminism({ label: 'x', record: a }, { label: 'y', record: a }, 'portable'),
+    [],
+    'identical records: nothing',
+  );
+  const meter = diffDeterminism(
+    { label: 'x', record: a },
+    { label: 'y', record: record({ parseInt: ['a', 11], 'Math.cbrt': ['b'], 'nan-bits': ['c'] }) },
+    'system',
+  );
+  t.same(
+    meter.map((d) => [d.family, d.verdict]),
+    [['parseInt', 'fail']],
+    'the same bits with another compute meter is a difference too',
+  );
   const other = { ...b, seed: 2 };
-  t.equal(diffDeterminism({ label: 'x', record: a }, { label: 'y', record: other }, 'system')[0].family, '(corpus)', 'different seeds cannot be compared');
+  t.equal(
+    diffDeterminism({ label: 'x', record: a }, { label: 'y', record: other }, 'system')[0].family,
+    '(corpus)',
+    'different seeds cannot be compared',
+  );
 });
 
 t.test('a failure names the family, the first differing input and both outputs as IEEE bits', async (t) => {
   const n = 4;
   const inputs = corpus.inputs('parseInt', 1, n);
-  const bits = (xs: number[]) => Buffer.concat(xs.map((x) => { const b = Buffer.alloc(8); b.writeDoubleLE(x); return b; }));
+  const bits = (xs: number[]) =>
+    Buffer.concat(
+      xs.map((x) => {
+        const b = Buffer.alloc(8);
+        b.writeDoubleLE(x);
+        return b;
+      }),
+    );
   const rawA = bits([1, 2, 3, 4]);
   const rawB = bits([1, 2, 3.0000000000000004, 4]);
   const a = { label: 'linux-x64', record: record({ parseInt: ['a'] }), raw: new Map([['parseInt', rawA]]) };
@@ -108,14 +236,27 @@ t.test('a failure names the family, the first differing input and both outputs a
 
 t.test('fused multiply-add mnemonics, as objdump and otool print them', async (t) => {
   const arm = FUSED_MNEMONICS.arm64;
-  for (const l of ['  4011c8:\tfmadd\td0, d1, d2, d3', '  10:\tfnmsub\td0, d1, d2, d3', ' 0000000100003f40\tfmsub\td0, d1, d2, d3', '  20:\tfmla\tv0.2d, v1.2d, v2.2d']) t.ok(arm.test(l), l);
-  for (const l of ['  84:\tfmul\td3, d4, d3', '  88:\tfadd\td0, d0, d1', '  8c:\tfmov\tx0, d0', '  90:\tbl\t400 <fmadd_helper>']) t.notOk(arm.test(l), l);
+  for (const l of [
+    '  4011c8:\tfmadd\td0, d1, d2, d3',
+    '  10:\tfnmsub\td0, d1, d2, d3',
+    ' 0000000100003f40\tfmsub\td0, d1, d2, d3',
+    '  20:\tfmla\tv0.2d, v1.2d, v2.2d',
+  ])
+    t.ok(arm.test(l), l);
+  for (const l of [
+    '  84:\tfmul\td3, d4, d3',
+    '  88:\tfadd\td0, d0, d1',
+    '  8c:\tfmov\tx0, d0',
+    '  90:\tbl\t400 <fmadd_helper>',
+  ])
+    t.notOk(arm.test(l), l);
   const x64 = FUSED_MNEMONICS.x64;
-  for (const l of ['  1000:\tvfmadd231sd %xmm2,%xmm1,%xmm0', '  1005:\tvfnmsub132pd %ymm2,%ymm1,%ymm0']) t.ok(x64.test(l), l);
+  for (const l of ['  1000:\tvfmadd231sd %xmm2,%xmm1,%xmm0', '  1005:\tvfnmsub132pd %ymm2,%ymm1,%ymm0'])
+    t.ok(x64.test(l), l);
   for (const l of ['  1000:\tmulsd  %xmm1,%xmm0', '  1004:\taddsd  %xmm2,%xmm0']) t.notOk(x64.test(l), l);
 });
 
-t.test('the pin\'s math profile: system by default, portable allowed, anything else refused', async (t) => {
+t.test("the pin's math profile: system by default, portable allowed, anything else refused", async (t) => {
   const integrity = 'sha512-' + 'A'.repeat(86) + '==';
   const source = { kind: 'npm', package: '@agoric/xsnap', integrity };
   t.equal(parsePin({ version: '1.2.3', source }, 'p.json').math, 'system');

@@ -1,7 +1,14 @@
 // The dist/ contract: names read back as they are written, whatever a target's name looks like.
 import t from 'tap';
 import {
-  assetVersion, binaryPath, bundleBinaryPath, bundleName, manifestName, stagedPackageDir, tarballName, tarballPath,
+  assetVersion,
+  binaryPath,
+  bundleBinaryPath,
+  bundleName,
+  manifestName,
+  stagedPackageDir,
+  tarballName,
+  tarballPath,
 } from '../../scripts/lib/layout.ts';
 import { getTarget, TARGETS } from '../../scripts/lib/targets.ts';
 

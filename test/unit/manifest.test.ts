@@ -3,7 +3,11 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  parseManifest, readManifest, schemaFailures, renderManifest, type Manifest,
+  parseManifest,
+  readManifest,
+  schemaFailures,
+  renderManifest,
+  type Manifest,
 } from '../../scripts/lib/manifest.ts';
 import { parseSums, renderSums } from '../../scripts/lib/hash.ts';
 import { deterministicToolchain } from '../../scripts/lib/release-dir.ts';
@@ -16,16 +20,37 @@ function sample(): Manifest {
   return {
     schemaVersion: 1,
     version: '1.2.3',
-    source: { kind: 'npm', version: '1.2.3', moddableCommit: 'a'.repeat(40), xsnapNativeCommit: 'b'.repeat(40), integrity: { '@agoric/xsnap@1.2.3': 'sha512-x' }, treeDigest: hex('c') },
+    source: {
+      kind: 'npm',
+      version: '1.2.3',
+      moddableCommit: 'a'.repeat(40),
+      xsnapNativeCommit: 'b'.repeat(40),
+      integrity: { '@agoric/xsnap@1.2.3': 'sha512-x' },
+      treeDigest: hex('c'),
+    },
     targets: {
       'linux-x64': {
-        package: '@agoric/xsnap-linux-x64', os: 'linux', cpu: 'x64', libc: 'glibc',
-        release: bin('release', 'd'), debug: bin('debug', 'e'),
+        package: '@agoric/xsnap-linux-x64',
+        os: 'linux',
+        cpu: 'x64',
+        libc: 'glibc',
+        release: bin('release', 'd'),
+        debug: bin('debug', 'e'),
         tarball: { name: 'agoric-xsnap-linux-x64-1.2.3.tgz', integrity: 'sha512-' + 'A'.repeat(86) + '==', size: 99 },
         toolchain: { kind: 'pinned', compiler: 'gcc' },
-        fingerprint: { corpusDigest: 'c1', digest: 'd1', workloads: { w: { resultSha256: 'r', meter: { 'run.compute': 5 }, snapshotSha256: 's' } } },
+        fingerprint: {
+          corpusDigest: 'c1',
+          digest: 'd1',
+          workloads: { w: { resultSha256: 'r', meter: { 'run.compute': 5 }, snapshotSha256: 's' } },
+        },
         math: { profile: 'system' },
-        determinism: { corpusDigest: hex('f'), seed: 1, perFamily: 10, timeZoneDependent: false, families: { 'Math.sin': { source: 'libm', count: 10, sha256: hex('a'), compute: 7 } } },
+        determinism: {
+          corpusDigest: hex('f'),
+          seed: 1,
+          perFamily: 10,
+          timeZoneDependent: false,
+          families: { 'Math.sin': { source: 'libm', count: 10, sha256: hex('a'), compute: 7 } },
+        },
       },
     },
   };
@@ -42,7 +67,11 @@ t.test('the schema accepts a complete manifest and names what is wrong', async (
   t.same(await schemaFailures(sample(), 'm.json'), []);
   const noTarball = sample() as any;
   delete noTarball.targets['linux-x64'].tarball;
-  t.match((await schemaFailures(noTarball, 'm.json'))[0], { check: 'manifest-schema', subject: /m\.json at \/targets\/linux-x64/, actual: /tarball/ });
+  t.match((await schemaFailures(noTarball, 'm.json'))[0], {
+    check: 'manifest-schema',
+    subject: /m\.json at \/targets\/linux-x64/,
+    actual: /tarball/,
+  });
   const win = sample() as any;
   win.targets['win32-x64'] = win.targets['linux-x64'];
   t.ok((await schemaFailures(win, 'm.json')).length > 0, 'no win32 target');
@@ -52,11 +81,26 @@ t.test('the schema accepts a complete manifest and names what is wrong', async (
 });
 
 t.test('only deterministic toolchain facts, canonical bytes', async (t) => {
-  const tc = { kind: 'pinned', compiler: 'gcc', buildRootId: 'x', packages: { make: '4.3' }, path: '/root/.cache/x', hostname: 'vm' } as unknown as ToolchainInfo;
+  const tc = {
+    kind: 'pinned',
+    compiler: 'gcc',
+    buildRootId: 'x',
+    packages: { make: '4.3' },
+    path: '/root/.cache/x',
+    hostname: 'vm',
+  } as unknown as ToolchainInfo;
   t.same(deterministicToolchain(tc), { kind: 'pinned', compiler: 'gcc', buildRootId: 'x', packages: { make: '4.3' } });
   const a = renderManifest(sample());
   const reordered = JSON.parse(a);
-  t.equal(renderManifest({ targets: reordered.targets, version: reordered.version, source: reordered.source, schemaVersion: 1 }), a);
+  t.equal(
+    renderManifest({
+      targets: reordered.targets,
+      version: reordered.version,
+      source: reordered.source,
+      schemaVersion: 1,
+    }),
+    a,
+  );
   t.ok(a.endsWith('}\n'));
 });
 

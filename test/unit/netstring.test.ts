@@ -6,7 +6,10 @@ t.test('encode frames the concatenation of its parts', async (t) => {
   t.equal(encodeNetstring('').toString(), '0:,');
   // length counts bytes, not characters
   t.equal(encodeNetstring('é😀').toString('utf8'), '6:é😀,');
-  t.equal(encodeNetstring(Buffer.from([0, 1, 2]), new Uint8Array([3])).toString('hex'), Buffer.from('4:\x00\x01\x02\x03,', 'latin1').toString('hex'));
+  t.equal(
+    encodeNetstring(Buffer.from([0, 1, 2]), new Uint8Array([3])).toString('hex'),
+    Buffer.from('4:\x00\x01\x02\x03,', 'latin1').toString('hex'),
+  );
 });
 
 t.test('decode: several messages in one chunk, and the empty message', async (t) => {
@@ -62,7 +65,9 @@ t.test('decode: malformed input fails with a clear error and stays failed', asyn
 });
 
 t.test('parseOkay splits the meter JSON from the result bytes', async (t) => {
-  const r = parseOkay(Buffer.from('.{"currentHeapCount":3,"compute":42,"allocate":7,"timestamps":[1.5,2.5]}\x01\x00\x01ab', 'latin1'));
+  const r = parseOkay(
+    Buffer.from('.{"currentHeapCount":3,"compute":42,"allocate":7,"timestamps":[1.5,2.5]}\x01\x00\x01ab', 'latin1'),
+  );
   t.same(r.meter, { currentHeapCount: 3, compute: 42, allocate: 7 }, 'timestamps (wall clock) are dropped');
   t.same([...r.reply], [0, 1, 0x61, 0x62], 'result bytes kept exactly, including 0x01');
   t.same(parseOkay(Buffer.from('.')), { meter: {}, reply: Buffer.alloc(0) });

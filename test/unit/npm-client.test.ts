@@ -10,35 +10,43 @@ import { sweepStaleConfigs } from '../../scripts/lib/npm-client.ts';
 const deadPid = () => spawnSync('true').pid;
 const isRoot = process.getuid?.() === 0;
 
-t.test('stale configs of this user are removed; live ones and other users\' are left', { skip: isRoot ? false : 'needs root to make a folder owned by another user' }, async (t) => {
-  const tmp = t.testdir();
-  const dead = deadPid();
-  const mine = join(tmp, `xsnap-npm-${dead}-mine`);
-  const theirs = join(tmp, `xsnap-npm-${dead}-theirs`);
-  const live = join(tmp, `xsnap-npm-${process.pid}-live`);
-  for (const d of [mine, theirs, live]) {
-    mkdirSync(d, { mode: 0o700 });
-    writeFileSync(join(d, 'npmrc'), '//r/:_authToken=x\n', { mode: 0o600 });
-  }
-  // another user's leftover in a shared /tmp (nobody, 65534)
-  chownSync(theirs, 65534, 65534);
-  chownSync(join(theirs, 'npmrc'), 65534, 65534);
-  t.doesNotThrow(() => sweepStaleConfigs(tmp));
-  t.notOk(existsSync(mine), 'this user\'s config whose process is gone: removed');
-  t.ok(existsSync(join(theirs, 'npmrc')), 'another user\'s folder: not touched');
-  t.ok(existsSync(join(live, 'npmrc')), 'a running process\'s config: kept');
-});
+t.test(
+  "stale configs of this user are removed; live ones and other users' are left",
+  { skip: isRoot ? false : 'needs root to make a folder owned by another user' },
+  async (t) => {
+    const tmp = t.testdir();
+    const dead = deadPid();
+    const mine = join(tmp, `xsnap-npm-${dead}-mine`);
+    const theirs = join(tmp, `xsnap-npm-${dead}-theirs`);
+    const live = join(tmp, `xsnap-npm-${process.pid}-live`);
+    for (const d of [mine, theirs, live]) {
+      mkdirSync(d, { mode: 0o700 });
+      writeFileSync(join(d, 'npmrc'), '//r/:_authToken=x\n', { mode: 0o600 });
+    }
+    // another user's leftover in a shared /tmp (nobody, 65534)
+    chownSync(theirs, 65534, 65534);
+    chownSync(join(theirs, 'npmrc'), 65534, 65534);
+    t.doesNotThrow(() => sweepStaleConfigs(tmp));
+    t.notOk(existsSync(mine), "this user's config whose process is gone: removed");
+    t.ok(existsSync(join(theirs, 'npmrc')), "another user's folder: not touched");
+    t.ok(existsSync(join(live, 'npmrc')), "a running process's config: kept");
+  },
+);
 
-t.test('a stale config that cannot be removed does not stop the client', { skip: isRoot ? 'root can remove any folder here' : false }, async (t) => {
-  const tmp = t.testdir();
-  const stuck = join(tmp, `xsnap-npm-${deadPid()}-stuck`);
-  mkdirSync(join(stuck, 'locked'), { recursive: true });
-  writeFileSync(join(stuck, 'locked', 'npmrc'), 'x\n');
-  chmodSync(join(stuck, 'locked'), 0o500);
-  t.teardown(() => chmodSync(join(stuck, 'locked'), 0o700));
-  t.doesNotThrow(() => sweepStaleConfigs(tmp));
-  t.ok(existsSync(stuck), 'left in place (with a warning)');
-});
+t.test(
+  'a stale config that cannot be removed does not stop the client',
+  { skip: isRoot ? 'root can remove any folder here' : false },
+  async (t) => {
+    const tmp = t.testdir();
+    const stuck = join(tmp, `xsnap-npm-${deadPid()}-stuck`);
+    mkdirSync(join(stuck, 'locked'), { recursive: true });
+    writeFileSync(join(stuck, 'locked', 'npmrc'), 'x\n');
+    chmodSync(join(stuck, 'locked'), 0o500);
+    t.teardown(() => chmodSync(join(stuck, 'locked'), 0o700));
+    t.doesNotThrow(() => sweepStaleConfigs(tmp));
+    t.ok(existsSync(stuck), 'left in place (with a warning)');
+  },
+);
 
 t.test('a missing temp folder is not an error', async (t) => {
   t.doesNotThrow(() => sweepStaleConfigs(join(t.testdirName, 'does-not-exist')));
@@ -48,18 +56,33 @@ t.test('the registry token goes to the registry only, never to a tarball host el
   const { createServer } = await import('node:http');
   const { RegistryReader } = await import('../../scripts/lib/npm-client.ts');
   const seen: Record<string, string | undefined> = {};
-  const servers = await Promise.all([0, 1].map(() => new Promise<import('node:http').Server>((resolve) => {
-    const s = createServer((req, res) => {
-      seen[`${(s.address() as import('node:net').AddressInfo).port}${req.url}`] = req.headers.authorization;
-      res.end('bytes');
-    });
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
+  const servers = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<import('node:http').Server>((resolve) => {
+          const s = createServer((req, res) => {
+            seen[`${(s.address() as import('node:net').AddressInfo).port}${req.url}`] = req.headers.authorization;
+            res.end('bytes');
+          });
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
   t.teardown(() => servers.forEach((s) => s.close()));
-  const [registry, elsewhere] = servers.map((s) => `http://127.0.0.1:${(s.address() as import('node:net').AddressInfo).port}`);
+  const [registry, elsewhere] = servers.map(
+    (s) => `http://127.0.0.1:${(s.address() as import('node:net').AddressInfo).port}`,
+  );
   const reader = new RegistryReader({ registry, token: 'npm_registry_only_token' });
   await reader.download(`${registry}/pkg/-/pkg-1.0.0.tgz`);
   await reader.download(`${elsewhere}/pkg/-/pkg-1.0.0.tgz`);
-  t.equal(Object.entries(seen).find(([k]) => registry.endsWith(k.split('/')[0]))?.[1], 'Bearer npm_registry_only_token', 'the registry gets the token');
-  t.equal(Object.entries(seen).find(([k]) => elsewhere.endsWith(k.split('/')[0]))?.[1], undefined, 'another host does not');
+  t.equal(
+    Object.entries(seen).find(([k]) => registry.endsWith(k.split('/')[0]))?.[1],
+    'Bearer npm_registry_only_token',
+    'the registry gets the token',
+  );
+  t.equal(
+    Object.entries(seen).find(([k]) => elsewhere.endsWith(k.split('/')[0]))?.[1],
+    undefined,
+    'another host does not',
+  );
 });

@@ -4,7 +4,12 @@
 import t from 'tap';
 import { median, verdictOf, renderTable, type WorkloadResult } from '../../scripts/lib/perf.ts';
 
-const row = (workload: string, base: number[], cand: number[], compute: [number, number] = [100, 100]): WorkloadResult => ({
+const row = (
+  workload: string,
+  base: number[],
+  cand: number[],
+  compute: [number, number] = [100, 100],
+): WorkloadResult => ({
   workload,
   base: { ms: base, median: median(base), compute: [compute[0], compute[0]] },
   candidate: { ms: cand, median: median(cand), compute: [compute[1], compute[1]] },
@@ -39,16 +44,27 @@ t.test('more than 5% slower on the geometric mean: fail; accepted with a reason:
 });
 
 t.test('one workload slower but the mean within: pass, the workload is named', async (t) => {
-  const v = verdictOf([row('a', [10, 10, 10], [11, 11, 11]), row('b', [20, 20, 20], [19, 19, 19]), row('c', [5, 5, 5], [5, 5, 5])], labels);
+  const v = verdictOf(
+    [row('a', [10, 10, 10], [11, 11, 11]), row('b', [20, 20, 20], [19, 19, 19]), row('c', [5, 5, 5], [5, 5, 5])],
+    labels,
+  );
   t.equal(v.ok, true);
   t.same(v.slower, ['a']);
-  t.match(renderTable([row('a', [10, 10, 10], [11, 11, 11])], labels.base, labels.candidate), /\| a \| 10\.0 \| 11\.0 \| 1\.100 slower \|/);
+  t.match(
+    renderTable([row('a', [10, 10, 10], [11, 11, 11])], labels.base, labels.candidate),
+    /\| a \| 10\.0 \| 11\.0 \| 1\.100 slower \|/,
+  );
 });
 
 t.test('any meter change fails, even when faster', async (t) => {
   const v = verdictOf([row('gen', [10, 10, 10], [9, 9, 9], [1000, 1001])], labels);
   t.equal(v.ok, false);
-  t.match(v.failures[0], { check: 'perf-meter', subject: 'workload gen: compute meter', expected: '1000 (base 0.15.0)', actual: '1001 (candidate)' });
+  t.match(v.failures[0], {
+    check: 'perf-meter',
+    subject: 'workload gen: compute meter',
+    expected: '1000 (base 0.15.0)',
+    actual: '1001 (candidate)',
+  });
   t.match(renderTable([row('gen', [10], [9], [1000, 1001])], labels.base, labels.candidate), /1001 CHANGED/);
   t.equal(verdictOf([row('gen', [10], [9], [1000, 1001])], { ...labels, accept: 'upstream metering fix' }).ok, true);
 });

@@ -17,14 +17,49 @@ const integrity = 'sha512-' + Buffer.alloc(64, 1).toString('base64');
 t.test('pin: versions and kinds', async (t) => {
   t.equal(checkVersion('0.15.0', 'x'), '0.15.0');
   t.equal(checkVersion('0.14.3-u16.1', 'x'), '0.14.3-u16.1');
-  for (const bad of ['v0.15.0', '0.15', 'latest', '0.15.0+build', '', 15]) t.throws(() => checkVersion(bad, 'pin'), /is not an exact npm version/, String(bad));
-  t.equal(parsePin({ version: '1.2.3', source: { kind: 'npm', package: '@agoric/xsnap', integrity } }, 'p.json').source.kind, 'npm');
-  t.throws(() => parsePin({ version: '1.2.3', source: { kind: 'npm', package: '@agoric/xsnap', integrity: 'sha1-abc' } }, 'p.json'), /sha512 SRI/);
+  for (const bad of ['v0.15.0', '0.15', 'latest', '0.15.0+build', '', 15])
+    t.throws(() => checkVersion(bad, 'pin'), /is not an exact npm version/, String(bad));
+  t.equal(
+    parsePin({ version: '1.2.3', source: { kind: 'npm', package: '@agoric/xsnap', integrity } }, 'p.json').source.kind,
+    'npm',
+  );
+  t.throws(
+    () =>
+      parsePin(
+        { version: '1.2.3', source: { kind: 'npm', package: '@agoric/xsnap', integrity: 'sha1-abc' } },
+        'p.json',
+      ),
+    /sha512 SRI/,
+  );
   t.throws(() => parsePin({ version: '1.2.3', source: { kind: 'git' } }, 'p.json'), /source\.kind must be/);
   const archive = { repo: 'a/b', commit: 'c'.repeat(40), sha256: 'd'.repeat(64) };
-  t.equal(parsePin({ version: '1.2.3', source: { kind: 'agoric-sdk', agoricSdk: archive, moddable: archive, xsnapNative: archive } }, 'p.json').source.kind, 'agoric-sdk');
-  t.throws(() => parsePin({ version: '1.2.3', source: { kind: 'agoric-sdk', agoricSdk: archive, moddable: { ...archive, sha256: 'short' }, xsnapNative: archive } }, 'p.json'), /moddable\.sha256 must be 64 hex/);
-  t.match(parsePin({ version: '1.2.3', source: { kind: 'dir', path: 'src' } }, '/x/native/p.json').source, { kind: 'dir', path: '/x/native/src' });
+  t.equal(
+    parsePin(
+      { version: '1.2.3', source: { kind: 'agoric-sdk', agoricSdk: archive, moddable: archive, xsnapNative: archive } },
+      'p.json',
+    ).source.kind,
+    'agoric-sdk',
+  );
+  t.throws(
+    () =>
+      parsePin(
+        {
+          version: '1.2.3',
+          source: {
+            kind: 'agoric-sdk',
+            agoricSdk: archive,
+            moddable: { ...archive, sha256: 'short' },
+            xsnapNative: archive,
+          },
+        },
+        'p.json',
+      ),
+    /moddable\.sha256 must be 64 hex/,
+  );
+  t.match(parsePin({ version: '1.2.3', source: { kind: 'dir', path: 'src' } }, '/x/native/p.json').source, {
+    kind: 'dir',
+    path: '/x/native/src',
+  });
 });
 
 t.test('build.env and canonical JSON', async (t) => {
@@ -41,13 +76,19 @@ async function archiveWith(populate: (root: string) => Promise<void>, entries: s
 }
 
 t.test('extraction refuses symlinks and path escapes, keeping nothing', async (t) => {
-  const withLink = await archiveWith(async (d) => {
-    await mkdir(join(d, 'top/xs'), { recursive: true });
-    await writeFile(join(d, 'top/xs/a.c'), 'int a;');
-    await symlink('/etc/passwd', join(d, 'top/xs/link'));
-  }, ['top']);
+  const withLink = await archiveWith(
+    async (d) => {
+      await mkdir(join(d, 'top/xs'), { recursive: true });
+      await writeFile(join(d, 'top/xs/a.c'), 'int a;');
+      await symlink('/etc/passwd', join(d, 'top/xs/link'));
+    },
+    ['top'],
+  );
   const dest = await mkdtemp(join(tmpdir(), 'xsnap-unit-dest-'));
-  await t.rejects(extractSafely(withLink, dest, { strip: 1, what: 'test archive' }), /top\/xs\/link: SymbolicLink entries are not allowed/);
+  await t.rejects(
+    extractSafely(withLink, dest, { strip: 1, what: 'test archive' }),
+    /top\/xs\/link: SymbolicLink entries are not allowed/,
+  );
   t.notOk(existsSync(join(dest, 'xs/link')), 'symlink not created');
 
   // a `..` entry, written by hand because tar refuses to create one
@@ -70,7 +111,10 @@ t.test('extraction refuses symlinks and path escapes, keeping nothing', async (t
   const { gzipSync } = await import('node:zlib');
   const escaping = gzipSync(Buffer.concat([header, body, Buffer.alloc(1024)]));
   const dest2 = await mkdtemp(join(tmpdir(), 'xsnap-unit-dest-'));
-  await t.rejects(extractSafely(escaping, join(dest2, 'inner'), { what: 'test archive' }), /\.\.\/escape\.txt: path escapes the archive/);
+  await t.rejects(
+    extractSafely(escaping, join(dest2, 'inner'), { what: 'test archive' }),
+    /\.\.\/escape\.txt: path escapes the archive/,
+  );
   t.notOk(existsSync(join(dest2, 'escape.txt')), 'nothing written outside');
 });
 
@@ -86,7 +130,7 @@ t.test('tree digest covers content and the execute bit', async (t) => {
   t.not(await treeDigest(d), two);
 });
 
-t.test('ELF reader on this host\'s own programs', async (t) => {
+t.test("ELF reader on this host's own programs", async (t) => {
   const elf = readElf(await readFile(process.execPath));
   t.equal(elf.machine, process.arch === 'x64' ? 62 : 183);
   t.ok(elf.glibcVersions.length > 0, 'node needs some GLIBC versions');

@@ -2,7 +2,13 @@
 // registry state, before it writes anything.
 import t from 'tap';
 import { UsageError } from '../../scripts/lib/errors.ts';
-import { planRelease, describePlan, stagingTagFor, checkDistTag, type PlanInput } from '../../scripts/lib/publish-plan.ts';
+import {
+  planRelease,
+  describePlan,
+  stagingTagFor,
+  checkDistTag,
+  type PlanInput,
+} from '../../scripts/lib/publish-plan.ts';
 import { isPublishConflict } from '../../scripts/lib/publish-execute.ts';
 import { isPublicRegistry, normaliseRegistry } from '../../scripts/lib/npm-client.ts';
 
@@ -22,15 +28,30 @@ function refusal(fn: () => unknown): UsageError | undefined {
 }
 
 const input = (remote: PlanInput['remote'], tag = 'latest', version = '1.2.3'): PlanInput => ({
-  version, registry: 'http://r/', registryKind: 'custom', tag, provenance: false, dryRun: false, members, remote,
+  version,
+  registry: 'http://r/',
+  registryKind: 'custom',
+  tag,
+  provenance: false,
+  dryRun: false,
+  members,
+  remote,
 });
 
 t.test('absent packages are published; the tag moves from the old version', async (t) => {
-  const plan = planRelease(input({
-    '@agoric/xsnap-linux-x64': { status: 'absent', distTags: { latest: '1.2.2' } },
-    '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.2.2' } },
-  }));
-  t.same(plan.packages.map((p) => [p.action, p.tag.action, p.tag.current, p.firstEverPublish]), [['publish', 'move', '1.2.2', false], ['publish', 'move', '1.2.2', false]]);
+  const plan = planRelease(
+    input({
+      '@agoric/xsnap-linux-x64': { status: 'absent', distTags: { latest: '1.2.2' } },
+      '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.2.2' } },
+    }),
+  );
+  t.same(
+    plan.packages.map((p) => [p.action, p.tag.action, p.tag.current, p.firstEverPublish]),
+    [
+      ['publish', 'move', '1.2.2', false],
+      ['publish', 'move', '1.2.2', false],
+    ],
+  );
   t.equal(plan.stagingTag, stagingTagFor('1.2.3'));
   t.notOk(plan.refused);
   t.notOk(plan.nothingToDo);
@@ -38,31 +59,53 @@ t.test('absent packages are published; the tag moves from the old version', asyn
 });
 
 t.test('one package with other bytes: the whole release is refused', async (t) => {
-  const plan = planRelease(input({
-    '@agoric/xsnap-linux-x64': { status: 'absent', distTags: {} },
-    '@agoric/xsnap-linux-arm64': { status: 'different', integrity: 'sha512-ZZZ', distTags: { latest: '1.2.3' } },
-  }));
+  const plan = planRelease(
+    input({
+      '@agoric/xsnap-linux-x64': { status: 'absent', distTags: {} },
+      '@agoric/xsnap-linux-arm64': { status: 'different', integrity: 'sha512-ZZZ', distTags: { latest: '1.2.3' } },
+    }),
+  );
   t.ok(plan.refused);
   t.equal(plan.packages[1].action, 'refuse');
   t.match(describePlan(plan)[1], /REFUSE.*sha512-ZZZ.*sha512-BBB/);
 });
 
 t.test('first ever publish is called out: the registry sets latest itself', async (t) => {
-  const plan = planRelease(input({
-    '@agoric/xsnap-linux-x64': { status: 'no-package', distTags: {} },
-    '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.0.0' } },
-  }));
-  t.same(plan.packages.map((p) => p.firstEverPublish), [true, false]);
+  const plan = planRelease(
+    input({
+      '@agoric/xsnap-linux-x64': { status: 'no-package', distTags: {} },
+      '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.0.0' } },
+    }),
+  );
+  t.same(
+    plan.packages.map((p) => p.firstEverPublish),
+    [true, false],
+  );
   t.match(plan.notes[0], /@agoric\/xsnap-linux-x64: first ever publish.*`latest`/);
 });
 
-t.test('an interrupted run: one published under staging, nothing tagged; the re-run publishes the rest and tags all', async (t) => {
-  const plan = planRelease(input({
-    '@agoric/xsnap-linux-x64': { status: 'ok', integrity: 'sha512-AAA', distTags: { latest: '1.2.2', 'staging-1.2.3': '1.2.3' } },
-    '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.2.2' } },
-  }));
-  t.same(plan.packages.map((p) => [p.remote, p.action, p.tag.action, p.stagingTagLeft]), [['identical', 'none', 'move', true], ['absent', 'publish', 'move', false]]);
-});
+t.test(
+  'an interrupted run: one published under staging, nothing tagged; the re-run publishes the rest and tags all',
+  async (t) => {
+    const plan = planRelease(
+      input({
+        '@agoric/xsnap-linux-x64': {
+          status: 'ok',
+          integrity: 'sha512-AAA',
+          distTags: { latest: '1.2.2', 'staging-1.2.3': '1.2.3' },
+        },
+        '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.2.2' } },
+      }),
+    );
+    t.same(
+      plan.packages.map((p) => [p.remote, p.action, p.tag.action, p.stagingTagLeft]),
+      [
+        ['identical', 'none', 'move', true],
+        ['absent', 'publish', 'move', false],
+      ],
+    );
+  },
+);
 
 t.test('everything identical and tagged: nothing to do', async (t) => {
   const done = { status: 'ok' as const, distTags: { latest: '1.2.3' } };
@@ -70,7 +113,10 @@ t.test('everything identical and tagged: nothing to do', async (t) => {
   t.ok(plan.nothingToDo);
   const otherTag = planRelease(input({ '@agoric/xsnap-linux-x64': done, '@agoric/xsnap-linux-arm64': done }, 'next'));
   t.notOk(otherTag.nothingToDo, 'a different requested tag still has to move');
-  t.same(otherTag.packages.map((p) => p.tag.action), ['move', 'move']);
+  t.same(
+    otherTag.packages.map((p) => p.tag.action),
+    ['move', 'move'],
+  );
 });
 
 t.test('latest never moves backwards: a backport needs its own tag', async (t) => {
@@ -80,20 +126,44 @@ t.test('latest never moves backwards: a backport needs its own tag', async (t) =
   };
   const err = refusal(() => planRelease(input(remote)));
   t.equal(err?.exitCode, 2, 'moving latest 1.3.0 -> 1.2.3 is a usage error (exit 2)');
-  t.match(err?.message, /backwards to 1\.2\.3: @agoric\/xsnap-linux-x64 latest is 1\.3\.0; nothing was written/, 'names the package and where latest is');
+  t.match(
+    err?.message,
+    /backwards to 1\.2\.3: @agoric\/xsnap-linux-x64 latest is 1\.3\.0; nothing was written/,
+    'names the package and where latest is',
+  );
   t.notMatch(err?.message, /xsnap-linux-arm64 latest/, 'only the package that is ahead is named');
   t.match(err?.message, /--tag backport-1\.2/, 'says what to do');
   const backport = planRelease(input(remote, 'backport-1.2'));
-  t.same(backport.packages.map((p) => [p.action, p.tag.name, p.tag.action]), [['publish', 'backport-1.2', 'move'], ['publish', 'backport-1.2', 'move']], 'an explicit other tag is planned');
-  t.ok(refusal(() => planRelease(input({
-    '@agoric/xsnap-linux-x64': { status: 'ok' as const, distTags: { latest: '2.0.0' } },
-    '@agoric/xsnap-linux-arm64': { status: 'ok' as const, distTags: { latest: '2.0.0' } },
-  }))), 'also when the version is already published: the move itself is refused');
-  const forward = planRelease(input({
-    '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: { latest: '1.2.3-rc.1' } },
-    '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: {} },
-  }));
-  t.same(forward.packages.map((p) => p.tag.action), ['move', 'move'], 'forward from a prerelease, or from unset, is fine');
+  t.same(
+    backport.packages.map((p) => [p.action, p.tag.name, p.tag.action]),
+    [
+      ['publish', 'backport-1.2', 'move'],
+      ['publish', 'backport-1.2', 'move'],
+    ],
+    'an explicit other tag is planned',
+  );
+  t.ok(
+    refusal(() =>
+      planRelease(
+        input({
+          '@agoric/xsnap-linux-x64': { status: 'ok' as const, distTags: { latest: '2.0.0' } },
+          '@agoric/xsnap-linux-arm64': { status: 'ok' as const, distTags: { latest: '2.0.0' } },
+        }),
+      ),
+    ),
+    'also when the version is already published: the move itself is refused',
+  );
+  const forward = planRelease(
+    input({
+      '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: { latest: '1.2.3-rc.1' } },
+      '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: {} },
+    }),
+  );
+  t.same(
+    forward.packages.map((p) => p.tag.action),
+    ['move', 'move'],
+    'forward from a prerelease, or from unset, is fine',
+  );
 });
 
 t.test('latest never points at a prerelease unless another tag is asked for', async (t) => {
@@ -103,9 +173,17 @@ t.test('latest never points at a prerelease unless another tag is asked for', as
   };
   const err = refusal(() => planRelease(input(remote, 'latest', '2.0.0-rc.1')));
   t.equal(err?.exitCode, 2, 'a usage error (exit 2)');
-  t.match(err?.message, /prerelease 2\.0\.0-rc\.1.*nothing was written[\s\S]*--tag next/, 'refused, naming the way out');
+  t.match(
+    err?.message,
+    /prerelease 2\.0\.0-rc\.1.*nothing was written[\s\S]*--tag next/,
+    'refused, naming the way out',
+  );
   const next = planRelease(input(remote, 'next', '2.0.0-rc.1'));
-  t.same(next.packages.map((p) => p.action), ['publish', 'publish'], '--tag next is planned');
+  t.same(
+    next.packages.map((p) => p.action),
+    ['publish', 'publish'],
+    '--tag next is planned',
+  );
   t.match(next.notes[0], /first ever publish/, 'still warns that a first publish sets latest by itself');
 });
 
@@ -115,18 +193,43 @@ t.test('tags npm would refuse at dist-tag add are refused before the plan', asyn
     '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: {} },
   };
   for (const tag of ['x', 'X', 'v1', 'v2-compat', '1', '*', 'staging-1.2.3', '-next', 'has space']) {
-    t.ok(refusal(() => planRelease(input(remote, tag))), `"${tag}" refused by the plan`);
-    t.ok(refusal(() => checkDistTag(tag)), `"${tag}" refused by checkDistTag`);
+    t.ok(
+      refusal(() => planRelease(input(remote, tag))),
+      `"${tag}" refused by the plan`,
+    );
+    t.ok(
+      refusal(() => checkDistTag(tag)),
+      `"${tag}" refused by checkDistTag`,
+    );
   }
   t.match(refusal(() => checkDistTag('x'))?.message, /semver range/, 'the range case says why');
-  for (const tag of ['latest', 'next', 'beta', 'backport-0.14', 'rc']) t.doesNotThrow(() => checkDistTag(tag), `"${tag}" accepted`);
+  for (const tag of ['latest', 'next', 'beta', 'backport-0.14', 'rc'])
+    t.doesNotThrow(() => checkDistTag(tag), `"${tag}" accepted`);
 });
 
 t.test('the registry\'s "already published" answers are recognised, other errors are not', async (t) => {
-  t.ok(isPublishConflict('npm error code E409\nnpm error 409 Conflict - PUT http://127.0.0.1:4873/@agoric%2fxsnap-linux-x64 - this package is already present'), 'Verdaccio');
-  t.ok(isPublishConflict('npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You cannot publish over the previously published versions: 0.15.0.'), 'registry.npmjs.org');
-  t.notOk(isPublishConflict('npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You do not have permission to publish "@agoric/xsnap-linux-x64".'), 'a permission error is not a conflict');
-  t.notOk(isPublishConflict('npm error code ECONNRESET\nnpm error network request failed, reason: socket hang up'), 'a lost answer is not a conflict');
+  t.ok(
+    isPublishConflict(
+      'npm error code E409\nnpm error 409 Conflict - PUT http://127.0.0.1:4873/@agoric%2fxsnap-linux-x64 - this package is already present',
+    ),
+    'Verdaccio',
+  );
+  t.ok(
+    isPublishConflict(
+      'npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You cannot publish over the previously published versions: 0.15.0.',
+    ),
+    'registry.npmjs.org',
+  );
+  t.notOk(
+    isPublishConflict(
+      'npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You do not have permission to publish "@agoric/xsnap-linux-x64".',
+    ),
+    'a permission error is not a conflict',
+  );
+  t.notOk(
+    isPublishConflict('npm error code ECONNRESET\nnpm error network request failed, reason: socket hang up'),
+    'a lost answer is not a conflict',
+  );
 });
 
 t.test('registry URLs', async (t) => {
@@ -140,7 +243,14 @@ t.test('registry URLs', async (t) => {
 
 t.test('registry URLs: credentials, http to the public registry, trailing dot, other schemes (exit 2)', async (t) => {
   const { displayRegistry } = await import('../../scripts/lib/npm-client.ts');
-  for (const bad of ['http://u:secret-pw@127.0.0.1:1/', 'https://:secret-pw@r.example/', 'http://registry.npmjs.org/', 'ftp://x/', 'not a url', '']) {
+  for (const bad of [
+    'http://u:secret-pw@127.0.0.1:1/',
+    'https://:secret-pw@r.example/',
+    'http://registry.npmjs.org/',
+    'ftp://x/',
+    'not a url',
+    '',
+  ]) {
     const err = refusal(() => normaliseRegistry(bad));
     t.equal(err?.exitCode, 2, `"${displayRegistry(bad)}" is a usage error`);
     t.notMatch(err?.message ?? '', /secret-pw/, 'never echoing a password');
@@ -153,51 +263,142 @@ t.test('registry URLs: credentials, http to the public registry, trailing dot, o
 t.test('child processes get a minimal environment: no tokens, no npm settings', async (t) => {
   const { minimalEnv } = await import('../../scripts/lib/exec.ts');
   const { oidcEnv } = await import('../../scripts/lib/npm-client.ts');
-  const env = minimalEnv({ NO_COLOR: '1' }, {
-    PATH: '/bin', HOME: '/root', NPM_TOKEN: 'a', NODE_AUTH_TOKEN: 'b', GITHUB_TOKEN: 'c', ACTIONS_ID_TOKEN_REQUEST_URL: 'd', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'e',
-    'npm_config_@agoric:registry': 'http://elsewhere/', NPM_CONFIG_USERCONFIG: '/x', HTTPS_PROXY: 'http://proxy:3128', NODE_EXTRA_CA_CERTS: '/ca.pem',
-  });
+  const env = minimalEnv(
+    { NO_COLOR: '1' },
+    {
+      PATH: '/bin',
+      HOME: '/root',
+      NPM_TOKEN: 'a',
+      NODE_AUTH_TOKEN: 'b',
+      GITHUB_TOKEN: 'c',
+      ACTIONS_ID_TOKEN_REQUEST_URL: 'd',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'e',
+      'npm_config_@agoric:registry': 'http://elsewhere/',
+      NPM_CONFIG_USERCONFIG: '/x',
+      HTTPS_PROXY: 'http://proxy:3128',
+      NODE_EXTRA_CA_CERTS: '/ca.pem',
+    },
+  );
   t.same(Object.keys(env).sort(), ['HOME', 'HTTPS_PROXY', 'NODE_EXTRA_CA_CERTS', 'NO_COLOR', 'PATH']);
-  const oidc = oidcEnv({ ACTIONS_ID_TOKEN_REQUEST_URL: 'u', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't', GITHUB_TOKEN: 'never', GITHUB_REPOSITORY: 'a/b', NPM_TOKEN: 'never' });
-  t.same(Object.keys(oidc).sort(), ['ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_URL', 'GITHUB_REPOSITORY'], 'only the publishing command gets the OIDC request variables, never GITHUB_TOKEN');
+  const oidc = oidcEnv({
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'u',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 't',
+    GITHUB_TOKEN: 'never',
+    GITHUB_REPOSITORY: 'a/b',
+    NPM_TOKEN: 'never',
+  });
+  t.same(
+    Object.keys(oidc).sort(),
+    ['ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_URL', 'GITHUB_REPOSITORY'],
+    'only the publishing command gets the OIDC request variables, never GITHUB_TOKEN',
+  );
 });
 
 t.test('tags are lower case; retry settings must make sense', async (t) => {
   const { retryPolicyFromEnv } = await import('../../scripts/lib/publish-execute.ts');
-  for (const tag of ['Latest', 'LATEST', 'Next']) t.match(refusal(() => checkDistTag(tag))?.message, /case-sensitive/, `"${tag}" refused`);
-  for (const [k, v] of [['XSNAP_PUBLISH_ATTEMPTS', '0'], ['XSNAP_READBACK_ATTEMPTS', '-1'], ['XSNAP_RETRY_BASE_MS', 'x'], ['XSNAP_PUBLISH_ATTEMPTS', '1.5']]) {
+  for (const tag of ['Latest', 'LATEST', 'Next'])
+    t.match(refusal(() => checkDistTag(tag))?.message, /case-sensitive/, `"${tag}" refused`);
+  for (const [k, v] of [
+    ['XSNAP_PUBLISH_ATTEMPTS', '0'],
+    ['XSNAP_READBACK_ATTEMPTS', '-1'],
+    ['XSNAP_RETRY_BASE_MS', 'x'],
+    ['XSNAP_PUBLISH_ATTEMPTS', '1.5'],
+  ]) {
     t.equal(refusal(() => retryPolicyFromEnv({ [k]: v }))?.exitCode, 2, `${k}=${v} is a usage error`);
   }
   t.same(retryPolicyFromEnv({}), { publishAttempts: 3, readAttempts: 8, baseMs: 500 });
 });
 
-t.test('stage plan: stage, already staged, refuse other bytes, bootstrap on the public registry, latest forward', async (t) => {
-  const { planStage } = await import('../../scripts/lib/staged-publish.ts');
-  const entry = (pkg: string) => ({ target: 'linux-x64' as const, package: pkg, binaries: {} as never, tarball: { name: 'x.tgz', integrity: 'sha512-OURS' } });
-  const state = (pkg: string, status: string, distTags: Record<string, string>, staged: Array<{ id: string; ours: boolean }> = []) => ({
-    target: 'linux-x64' as const, package: pkg, entry: entry(pkg),
-    published: { target: 'linux-x64' as const, package: pkg, status: status as never, distTags, failures: [] },
-    staged: staged.map((s) => ({ stage: { id: s.id, packageName: pkg, version: '1.2.3', tag: 'latest', actor: 'someone' }, ours: s.ours, integrity: s.ours ? 'sha512-OURS' : 'sha512-THEIRS', failures: [] })),
-  });
-  const X = '@agoric/xsnap-linux-x64';
-  const A = '@agoric/xsnap-linux-arm64';
-  const base = { version: '1.2.3', registry: 'https://registry.npmjs.org/', registryKind: 'public' as const, tag: 'latest', integrityOf: () => 'sha512-OURS' };
-  const plan = planStage({ ...base, states: [state(X, 'absent', { latest: '1.2.2' }), state(A, 'absent', { latest: '1.2.2' }, [{ id: 'stage-1111', ours: true }])] });
-  t.same(plan.packages.map((p) => [p.action, p.stageId ?? null]), [['stage', null], ['staged', 'stage-1111']]);
-  t.same(plan.failures, []);
+t.test(
+  'stage plan: stage, already staged, refuse other bytes, bootstrap on the public registry, latest forward',
+  async (t) => {
+    const { planStage } = await import('../../scripts/lib/staged-publish.ts');
+    const entry = (pkg: string) => ({
+      target: 'linux-x64' as const,
+      package: pkg,
+      binaries: {} as never,
+      tarball: { name: 'x.tgz', integrity: 'sha512-OURS' },
+    });
+    const state = (
+      pkg: string,
+      status: string,
+      distTags: Record<string, string>,
+      staged: Array<{ id: string; ours: boolean }> = [],
+    ) => ({
+      target: 'linux-x64' as const,
+      package: pkg,
+      entry: entry(pkg),
+      published: { target: 'linux-x64' as const, package: pkg, status: status as never, distTags, failures: [] },
+      staged: staged.map((s) => ({
+        stage: { id: s.id, packageName: pkg, version: '1.2.3', tag: 'latest', actor: 'someone' },
+        ours: s.ours,
+        integrity: s.ours ? 'sha512-OURS' : 'sha512-THEIRS',
+        failures: [],
+      })),
+    });
+    const X = '@agoric/xsnap-linux-x64';
+    const A = '@agoric/xsnap-linux-arm64';
+    const base = {
+      version: '1.2.3',
+      registry: 'https://registry.npmjs.org/',
+      registryKind: 'public' as const,
+      tag: 'latest',
+      integrityOf: () => 'sha512-OURS',
+    };
+    const plan = planStage({
+      ...base,
+      states: [
+        state(X, 'absent', { latest: '1.2.2' }),
+        state(A, 'absent', { latest: '1.2.2' }, [{ id: 'stage-1111', ours: true }]),
+      ],
+    });
+    t.same(
+      plan.packages.map((p) => [p.action, p.stageId ?? null]),
+      [
+        ['stage', null],
+        ['staged', 'stage-1111'],
+      ],
+    );
+    t.same(plan.failures, []);
 
-  const other = planStage({ ...base, states: [state(X, 'absent', {}), state(A, 'absent', {}, [{ id: 'stage-2222', ours: false }])] });
-  t.equal(other.packages[1].action, 'refuse');
-  t.match(other.failures[0].hint, /--reject stage-2222/, 'says how to reject it');
+    const other = planStage({
+      ...base,
+      states: [state(X, 'absent', {}), state(A, 'absent', {}, [{ id: 'stage-2222', ours: false }])],
+    });
+    t.equal(other.packages[1].action, 'refuse');
+    t.match(other.failures[0].hint, /--reject stage-2222/, 'says how to reject it');
 
-  const never = planStage({ ...base, states: [state(X, 'no-package', {}), state(A, 'absent', { latest: '1.2.2' })] });
-  t.equal(never.failures[0].check, 'package-exists', 'the public registry: a never-published package needs the bootstrap');
-  t.match(never.failures[0].hint, /One-time bootstrap[\s\S]*@agoric\/xsnap-linux-x64[\s\S]*npm trust/);
-  const local = planStage({ ...base, registryKind: 'local', states: [state(X, 'no-package', {}), state(A, 'no-package', {})] });
-  t.same(local.failures, [], 'elsewhere a note only');
-  t.match(local.notes[0], /never published on this registry/);
+    const never = planStage({ ...base, states: [state(X, 'no-package', {}), state(A, 'absent', { latest: '1.2.2' })] });
+    t.equal(
+      never.failures[0].check,
+      'package-exists',
+      'the public registry: a never-published package needs the bootstrap',
+    );
+    t.match(never.failures[0].hint, /One-time bootstrap[\s\S]*@agoric\/xsnap-linux-x64[\s\S]*npm trust/);
+    const local = planStage({
+      ...base,
+      registryKind: 'local',
+      states: [state(X, 'no-package', {}), state(A, 'no-package', {})],
+    });
+    t.same(local.failures, [], 'elsewhere a note only');
+    t.match(local.notes[0], /never published on this registry/);
 
-  t.match(refusal(() => planStage({ ...base, states: [state(X, 'absent', { latest: '2.0.0' }), state(A, 'absent', { latest: '1.2.2' })] }))?.message, /backwards to 1\.2\.3.*nothing was staged/);
-  const published = planStage({ ...base, states: [state(X, 'ok', { latest: '1.2.3' }), state(A, 'ok', { latest: '1.2.3' })] });
-  t.same(published.packages.map((p) => p.action), ['published', 'published']);
-});
+    t.match(
+      refusal(() =>
+        planStage({
+          ...base,
+          states: [state(X, 'absent', { latest: '2.0.0' }), state(A, 'absent', { latest: '1.2.2' })],
+        }),
+      )?.message,
+      /backwards to 1\.2\.3.*nothing was staged/,
+    );
+    const published = planStage({
+      ...base,
+      states: [state(X, 'ok', { latest: '1.2.3' }), state(A, 'ok', { latest: '1.2.3' })],
+    });
+    t.same(
+      published.packages.map((p) => p.action),
+      ['published', 'published'],
+    );
+  },
+);

@@ -40,7 +40,12 @@ t.test('checkWholeSet: the public registry gets every target', async (t) => {
 
 t.test('directReport: nothing to do', async (t) => {
   const input: PlanInput = {
-    version: '1.2.3', registry: 'http://r/', registryKind: 'custom', tag: 'latest', provenance: false, dryRun: false,
+    version: '1.2.3',
+    registry: 'http://r/',
+    registryKind: 'custom',
+    tag: 'latest',
+    provenance: false,
+    dryRun: false,
     members: [{ target: 'linux-x64', package: '@agoric/xsnap-linux-x64', tarball: '/d/a.tgz', integrity: 'sha512-A' }],
     remote: { '@agoric/xsnap-linux-x64': { status: 'ok', integrity: 'sha512-A', distTags: { latest: '1.2.3' } } },
   };

@@ -38,10 +38,24 @@ t.test('a template that drifts is reported with the fix', async (t) => {
 
 t.test('names and notices', async (t) => {
   t.equal(tarballName(TARGETS[0], '1.2.3'), `agoric-xsnap-${TARGETS[0].name}-1.2.3.tgz`);
-  t.same(allowedPackageFiles().filter((f) => f.startsWith('bin/')), ['bin/debug/xsnap-worker', 'bin/release/xsnap-worker']);
-  const files = renderTemplate(TARGETS[0], { 'LICENSE.Apache-2.0': 'a', 'LICENSE.GPL-3.0': 'g', 'LICENSE.LGPL-3.0': 'l' });
+  t.same(
+    allowedPackageFiles().filter((f) => f.startsWith('bin/')),
+    ['bin/debug/xsnap-worker', 'bin/release/xsnap-worker'],
+  );
+  const files = renderTemplate(TARGETS[0], {
+    'LICENSE.Apache-2.0': 'a',
+    'LICENSE.GPL-3.0': 'g',
+    'LICENSE.LGPL-3.0': 'l',
+  });
   const info = {
-    source: { kind: 'npm', version: '1.2.3', moddableCommit: 'a'.repeat(40), xsnapNativeCommit: 'b'.repeat(40), integrity: { '@agoric/xsnap@1.2.3': 'sha512-x' }, treeDigest: 'c'.repeat(64) },
+    source: {
+      kind: 'npm',
+      version: '1.2.3',
+      moddableCommit: 'a'.repeat(40),
+      xsnapNativeCommit: 'b'.repeat(40),
+      integrity: { '@agoric/xsnap@1.2.3': 'sha512-x' },
+      treeDigest: 'c'.repeat(64),
+    },
     toolchain: { kind: 'pinned', compiler: 'gcc 10', buildRootId: 'r1', suite: 'bullseye' },
   } as unknown as BuildInfo;
   const notice = fillNotice(files[NOTICE_TEMPLATE], '1.2.3', info);

@@ -6,7 +6,12 @@ import { readTarEntries, readTarballFiles, tarEntryProblem, unsafePath } from '.
 import { entryProblem } from '../../scripts/lib/ci-artifact.ts';
 
 t.test('readTarEntries lists every entry; readTarballFiles keeps the regular files by path', async (t) => {
-  const data = makeBundle(new Map([['dist/a/x', Buffer.from('x')], ['dist/b', Buffer.from('bb')]]));
+  const data = makeBundle(
+    new Map([
+      ['dist/a/x', Buffer.from('x')],
+      ['dist/b', Buffer.from('bb')],
+    ]),
+  );
   const listed = (await readTarEntries(data)).map((e) => `${e.type} ${e.path}`);
   t.same(listed, ['Directory dist/', 'Directory dist/a/', 'File dist/a/x', 'File dist/b']);
   const files = await readTarballFiles(data);
@@ -33,7 +38,7 @@ t.test('types: files and directories unless the caller allows more', async (t) =
   t.equal(tarEntryProblem('a/old', 'OldFile', ['File', 'OldFile']), null);
 });
 
-t.test('the callers\' words', async (t) => {
+t.test("the callers' words", async (t) => {
   t.equal(unsafePath('/x'), 'absolute path');
   t.equal(unsafePath('x/../y'), 'path contains ..');
   t.equal(unsafePath('x/link'), null, 'unsafePath is about the path alone');

@@ -3,8 +3,18 @@ import { readFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  TARGET_NAMES, TARGETS, floorText, getTarget, glibcFloorOf, hostTarget, macosMinOf, parseTargetList, runnerFor,
-  type Libc, type Target, type TargetName,
+  TARGET_NAMES,
+  TARGETS,
+  floorText,
+  getTarget,
+  glibcFloorOf,
+  hostTarget,
+  macosMinOf,
+  parseTargetList,
+  runnerFor,
+  type Libc,
+  type Target,
+  type TargetName,
 } from '../../scripts/lib/targets.ts';
 import { checkBinary } from '../../scripts/lib/binary-checks.ts';
 import { planBuild } from '../../scripts/lib/build.ts';
@@ -17,7 +27,10 @@ import { tarballName } from '../../scripts/lib/layout.ts';
 import { templatePackageJson, templateReadme } from '../../scripts/lib/package-text.ts';
 
 t.test('target table', async (t) => {
-  t.same(TARGETS.map((x) => x.name), ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64']);
+  t.same(
+    TARGETS.map((x) => x.name),
+    ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64'],
+  );
   t.throws(() => getTarget('win32-x64'), /Windows is not supported/);
   t.throws(() => parseTargetList('linux-x64,linux-x64'), /twice/);
 });
@@ -56,7 +69,10 @@ t.test('each target says its C library, floor, toolchains and math profiles', as
   t.equal(floorText(byName('darwin-arm64')), 'macOS 11.0 or newer');
   // only linux-x64 has a pinned loader for the floor (x86-64 libc6 in buildroot-lock.json)
   const atFloor = TARGETS.filter((x) => x.floor?.kind === 'glibc' && x.floor.determinismAtFloor);
-  t.same(atFloor.map((x) => x.name), ['linux-x64']);
+  t.same(
+    atFloor.map((x) => x.name),
+    ['linux-x64'],
+  );
   for (const x of TARGETS) {
     t.same(x.math, ['system', 'portable'], `${x.name} builds with either math profile`);
     t.ok(x.math.every((m) => MATH_PROFILES.includes(m)));
@@ -135,10 +151,14 @@ t.test('a musl target: musl as its libc everywhere, no glibc floor check, runs o
   // its package, README, install platforms and delivery
   t.same(templatePackageJson(musl).libc, ['musl']);
   t.match(templateReadme(musl), /Needs the musl C library\./);
-  t.same(platformsFor([getTarget('linux-x64'), musl]).map((p) => [p.libc, p.expect]), [
-    ['glibc', '@agoric/xsnap-linux-x64'],
-    ['musl', '@agoric/xsnap-linux-x64-musl'],
-  ], 'no "none fits" musl host once a musl package is in the set');
+  t.same(
+    platformsFor([getTarget('linux-x64'), musl]).map((p) => [p.libc, p.expect]),
+    [
+      ['glibc', '@agoric/xsnap-linux-x64'],
+      ['musl', '@agoric/xsnap-linux-x64-musl'],
+    ],
+    'no "none fits" musl host once a musl package is in the set',
+  );
   t.equal(targetFor({ os: 'linux', cpu: 'x64', libc: 'musl' }, [getTarget('linux-x64'), musl]), musl);
   t.equal(targetFor({ os: 'linux', cpu: 'x64', libc: 'glibc' }, [getTarget('linux-x64'), musl])?.name, 'linux-x64');
   // run: natively on a musl host, not on glibc's
@@ -183,9 +203,21 @@ function schemaTargetProblems(schema: Schema, targets: readonly Target[]): strin
     const b = [...new Set(want.filter((x) => x !== null))].sort().join(', ');
     if (a !== b) problems.push(`schema ${field} [${a}], target table [${b}]`);
   };
-  sameSet('os', def.os.enum, targets.map((x) => x.os));
-  sameSet('cpu', def.cpu.enum, targets.map((x) => x.cpu));
-  sameSet('libc', def.libc.enum, targets.map((x) => x.libc));
+  sameSet(
+    'os',
+    def.os.enum,
+    targets.map((x) => x.os),
+  );
+  sameSet(
+    'cpu',
+    def.cpu.enum,
+    targets.map((x) => x.cpu),
+  );
+  sameSet(
+    'libc',
+    def.libc.enum,
+    targets.map((x) => x.libc),
+  );
   const profiles = schema.definitions.math.properties.profile.enum as string[];
   for (const x of targets) {
     const pkgPattern = def.package.pattern;
@@ -215,7 +247,10 @@ t.test('the manifest schema lists exactly the targets of the table', async (t) =
   // a target whose name, C library and package the schema has never heard of (made up, so adding a real one
   // to both the table and the schema keeps this test as it is)
   const planted: Target = {
-    ...musl, name: 'planted-x64' as TargetName, libc: 'planted' as Libc, packageName: '@agoric/planted',
+    ...musl,
+    name: 'planted-x64' as TargetName,
+    libc: 'planted' as Libc,
+    packageName: '@agoric/planted',
   };
   const added = schemaTargetProblems(readSchema(), [...TARGETS, planted]).join('\n');
   t.match(added, `target table [${[...TARGET_NAMES, 'planted-x64'].join(', ')}]`);

