@@ -20,7 +20,8 @@ await runCommand(
         type: 'string',
         valueName: 'profile',
         description:
-          'system (the host\'s libm) or portable (pinned musl libm, static); overrides the pin\'s "math" for this build',
+          "system (the host's libm) or portable (pinned musl libm, static); overrides the pin's " +
+          '"math" for this build',
         default: "the pin's",
       },
       {
@@ -85,13 +86,17 @@ and the binary must import no libm math function. See docs/consensus.md.`,
     if (flags['dry-run']) {
       return {
         json: { plan },
-        text: `would build ${plan.target} ${plan.goals.join('+')} of ${plan.version} (${plan.sourceKind} source, ${plan.toolchain} toolchain, math profile ${plan.math}) into ${plan.outDir}${plan.releasable ? '' : ' (not releasable)'}`,
+        text:
+          `would build ${plan.target} ${plan.goals.join('+')} of ${plan.version} (${plan.sourceKind} source, ` +
+          `${plan.toolchain} toolchain, math profile ${plan.math}) into ` +
+          `${plan.outDir}${plan.releasable ? '' : ' (not releasable)'}`,
       };
     }
     const info = await executeBuild(plan, pin);
     if (!info.releasable)
       log.warn(
-        `${plan.target}: this build is not releasable (${plan.toolchain} toolchain, ${plan.sourceKind} source, goals ${plan.goals.join('+')})`,
+        `${plan.target}: this build is not ` +
+          `releasable (${plan.toolchain} toolchain, ${plan.sourceKind} source, goals ${plan.goals.join('+')})`,
       );
     const rows = Object.entries(info.binaries).map(
       ([goal, b]) => `| ${goal} | \`${b!.sha256}\` | ${b!.facts.reportedVersion ?? 'not run here'} |`,
@@ -99,10 +104,18 @@ and the binary must import no libm math function. See docs/consensus.md.`,
     return {
       json: { plan, buildInfo: info },
       text: [
-        `${plan.target} ${plan.version}: ${info.cache.hit ? 'reused cached build' : 'built'} in ${info.durationSeconds} s, math profile ${info.math.profile}${info.math.library ? ` (${info.math.library} ${info.math.version}, static)` : ' (host libm)'}`,
+        `${plan.target} ${plan.version}: ${info.cache.hit ? 'reused cached build' : 'built'} in ` +
+          `${info.durationSeconds} s, math profile ${info.math.profile}${
+            info.math.library ? ` (` + `${info.math.library} ${info.math.version}, static)` : ' (host libm)'
+          }`,
         ...Object.entries(info.binaries).map(([goal, b]) => `  ${plan.outDir}/${b!.path}  sha256 ${b!.sha256}`),
       ].join('\n'),
-      summary: `### build ${plan.target} ${plan.version}\n\n| goal | sha256 | -v |\n|---|---|---|\n${rows.join('\n')}\n\nToolchain: ${info.toolchain.compiler}${info.toolchain.buildRootId ? ` (build root ${info.toolchain.buildRootId})` : ''}; math profile ${info.math.profile}; cache ${info.cache.hit ? 'hit' : 'miss'}; releasable: ${info.releasable}`,
+      summary:
+        `### build ${plan.target} ${plan.version}\n\n| goal | sha256 | -v ` +
+        `|\n|---|---|---|\n${rows.join('\n')}\n\nToolchain: ` +
+        `${info.toolchain.compiler}${
+          info.toolchain.buildRootId ? ` (build root ${info.toolchain.buildRootId}` + `)` : ''
+        }; math profile ${info.math.profile}; cache ${info.cache.hit ? 'hit' : 'miss'}; releasable: ${info.releasable}`,
     };
   },
 );

@@ -32,7 +32,9 @@ await runCommand(
       {
         name: 'update-lock',
         type: 'boolean',
-        description: `resolve the package set anew (debootstrap --download-only, root) and write ${LOCK_FILE.replace(/.*\/scripts\//, 'scripts/')}`,
+        description:
+          `resolve the package set anew (debootstrap --download-only, root) ` +
+          `and write ${LOCK_FILE.replace(/.*\/scripts\//, 'scripts/')}`,
       },
       { name: 'path', type: 'boolean', description: 'print where the build root lives' },
     ],
@@ -51,7 +53,9 @@ ${debianMirrors().join(', ')} ($XSNAP_DEBIAN_MIRROR, $XSNAP_DEBIAN_ARCHIVE_MIRRO
       const { lock, mirror } = await updateLock();
       return {
         json: { lock: LOCK_FILE, packages: lock.packages.length, mirror },
-        text: `${LOCK_FILE}: ${lock.packages.length} packages from ${mirror}; the build root id is now ${buildRootId(readLock())}`,
+        text:
+          `${LOCK_FILE}: ${lock.packages.length} packages from ${mirror}; the build root ` +
+          `id is now ${buildRootId(readLock())}`,
       };
     }
     if (flags.ensure) {

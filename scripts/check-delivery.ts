@@ -32,9 +32,12 @@ await runCommand(
   {
     name: 'check-delivery.ts',
     summary:
-      'install the published set with npm, Yarn and pnpm, check what each installs, run it, compare the determinism digests with the manifest',
+      'install the published set with npm, Yarn and pnpm, check what each installs, run it, compare ' +
+      'the determinism digests with the manifest',
     usage:
-      'npx tsx scripts/check-delivery.ts (--manifest xsnap-worker-manifest-X.Y.Z.json | --version X.Y.Z|latest) [--registry url] [--pm npm,yarn,pnpm] [--platforms host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
+      'npx tsx scripts/check-delivery.ts (--manifest xsnap-worker-manifest-X.Y.Z.json | --version ' +
+      'X.Y.Z|latest) [--registry url] [--pm npm,yarn,pnpm] [--platforms ' +
+      'host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
     options: [
       {
         name: 'manifest',
@@ -47,7 +50,10 @@ await runCommand(
         name: 'version',
         type: 'string',
         valueName: 'X.Y.Z|latest',
-        description: `instead of --manifest: the committed manifests/xsnap-worker-manifest-X.Y.Z.json; latest: the version the registry's latest dist-tag names on every package of the set`,
+        description:
+          `instead of --manifest: the committed ` +
+          `manifests/xsnap-worker-manifest-X.Y.Z.json; latest: the version the registry's latest ` +
+          `dist-tag names on every package of the set`,
       },
       {
         name: 'registry',
@@ -68,7 +74,8 @@ await runCommand(
         type: 'string',
         valueName: 'list',
         description:
-          'platforms to install for: host (this machine, no override) or os-cpu[-libc] (npm --os/--cpu/--libc; Yarn and pnpm supportedArchitectures)',
+          'platforms to install for: host (this machine, no override) or os-cpu[-libc] (npm ' +
+          '--os/--cpu/--libc; Yarn and pnpm supportedArchitectures)',
         default: 'host',
       },
       {
@@ -76,13 +83,15 @@ await runCommand(
         type: 'string',
         valueName: 'os-cpu[-libc]',
         description:
-          'npm: make the lockfile for this platform first, then npm ci from it for each platform (a lockfile made on linux-x64 installed on arm64)',
+          'npm: make the lockfile for this platform first, then npm ci from it for each platform (a ' +
+          'lockfile made on linux-x64 installed on arm64)',
       },
       {
         name: 'yarn-default-age-gate',
         type: 'boolean',
         description:
-          'Yarn: keep its default npmMinimalAgeGate (1440 minutes): a set younger than a day is then refused ("quarantined")',
+          'Yarn: keep its default npmMinimalAgeGate (1440 minutes): a set younger than a day is ' +
+          'then refused ("quarantined")',
       },
       {
         name: 'pnpm-minimum-release-age',
@@ -94,7 +103,8 @@ await runCommand(
         name: 'determinism',
         type: 'boolean',
         description:
-          "run the determinism corpus (the manifest's seed and size) on the installed release binary of this host's target and compare every family with the manifest",
+          "run the determinism corpus (the manifest's seed and size) on the installed release " +
+          "binary of this host's target and compare every family with the manifest",
       },
       {
         name: 'keep',
@@ -139,7 +149,9 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
       );
     if (!existsSync(manifestFile))
       throw new UsageError(
-        `${manifestFile} does not exist${versionFlag ? ' (commit the release manifest with generate-manifest.ts --save)' : ''}`,
+        `${manifestFile} does not exist${
+          versionFlag ? ' (commit the release manifest with ' + 'generate-manifest.ts --save)' : ''
+        }`,
       );
     const read = readManifest(manifestFile);
     if (read.error !== undefined) throw new UsageError(`${manifestFile}: not JSON (${read.error})`);
@@ -182,8 +194,15 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
       if (failures.length) throw new CheckFailed(failures);
       return {
         json: { ok: true, version, registry, installs: rows, determinism },
-        text: `${version} from ${registry}: ${rows.length} install(s) checked${determinism ? `, determinism corpus (${determinism.results} results) equals the manifest` : ''}\n${table}`,
-        summary: `### delivery of ${version}\n\n${table}${determinism ? `\n\ndeterminism corpus on ${determinism.target}: ${determinism.results} results equal the manifest's digests` : ''}`,
+        text: `${version} from ${registry}: ${rows.length} install(s) checked${
+          determinism ? `, determinism ` + `corpus (${determinism.results} results) equals the manifest` : ''
+        }\n${table}`,
+        summary: `### delivery of ${version}\n\n${table}${
+          determinism
+            ? `\n\ndeterminism ` +
+              `corpus on ${determinism.target}: ${determinism.results} results equal the manifest's digests`
+            : ''
+        }`,
       };
     } finally {
       if (!keep) await rm(root, { recursive: true, force: true });

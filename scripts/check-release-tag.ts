@@ -29,7 +29,8 @@ await runCommand(
     name: 'check-release-tag.ts',
     summary: 'check a release tag: vX.Y.Z, matches the source pin, not released yet',
     usage:
-      'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] [--started-from <ref> --rehearsal true|false] [--build-run-id <id>] [--github-output]',
+      'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] ' +
+      '[--started-from <ref> --rehearsal true|false] [--build-run-id <id>] [--github-output]',
     options: [
       {
         name: 'tag',
@@ -56,7 +57,9 @@ await runCommand(
         name: 'build-run-id',
         type: 'string',
         valueName: 'id',
-        description: `also check that workflow run <id> is a verified ${RELEASE_WORKFLOW} run of the tag's commit (publish-only releases)`,
+        description:
+          `also check that workflow run <id> is ` +
+          `a verified ${RELEASE_WORKFLOW} run of the tag's commit (publish-only releases)`,
       },
       {
         name: 'started-from',
@@ -69,7 +72,9 @@ await runCommand(
         name: 'rehearsal',
         type: 'string',
         valueName: 'true|false',
-        description: `whether the run is a rehearsal; false: a real release, which must run from the tag (--started-from) in ${REPOSITORY}`,
+        description:
+          `whether the run is a rehearsal; false: a real release, which must run from ` +
+          `the tag (--started-from) in ${REPOSITORY}`,
       },
       { name: 'github-output', type: 'boolean', description: 'append tag=, version= and ref= to $GITHUB_OUTPUT' },
       PIN_OPTION,
@@ -139,8 +144,17 @@ admits only v* tags) and --repo ${REPOSITORY} (npm provenance checks it).
     const runText = run ? `; run ${run.id} is a verified release run of ${run.tagCommit} (${run.event})` : '';
     return {
       json: { ...r, ref, ...(run ? { buildRun: run } : {}) },
-      text: `${r.tag}: matches the pin (${pin.version})${r.newness === 'new' ? ', no GitHub Release yet' : ''}; builds ${ref}${runText}`,
-      summary: `### release tag ${r.tag}\n\nmatches the pin ${pin.version}; GitHub Release: ${r.newness}; builds \`${ref}\`${run ? `\n\nbuild run [${run.id}](${run.url ?? ''}): ${run.event} at \`${run.headSha}\`, \`${VERIFIED_JOB}\` ${run.verifiedJob}` : ''}`,
+      text: `${r.tag}: matches the pin (${pin.version})${
+        r.newness === 'new' ? ', no GitHub ' + 'Release yet' : ''
+      }; builds ${ref}${runText}`,
+      summary:
+        `### release tag ${r.tag}\n\nmatches the pin ${pin.version}; GitHub Release: ${r.newness}` +
+        `; builds \`${ref}\`${
+          run
+            ? `\n\nbuild run [${run.id}](${run.url ?? ''}): ${run.event} at \`${run.headSha}` +
+              `\`, \`${VERIFIED_JOB}\` ${run.verifiedJob}`
+            : ''
+        }`,
     };
   },
 );

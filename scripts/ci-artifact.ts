@@ -16,20 +16,23 @@ await runCommand(
     summary:
       "pack and unpack build output between CI jobs (keeping execute bits), and compare the check legs' fingerprints",
     usage:
-      'npx tsx scripts/ci-artifact.ts (--pack <target|dist> | --unpack <dir> | --save-check <target> | --compare-checks <dir>) [options]',
+      'npx tsx scripts/ci-artifact.ts (--pack <target|dist> | --unpack <dir> | --save-check ' +
+      '<target> | --compare-checks <dir>) [options]',
     options: [
       {
         name: 'pack',
         type: 'string',
         valueName: 'target|dist',
-        description: `pack dist/<target>/ into <out>/xsnap-build-<target>.tar, or all of dist/ into <out>/xsnap-dist.tar`,
+        description:
+          `pack dist/<target>/ into <out>/xsnap-build-<target>.tar, or all of dist/ into ` + `<out>/xsnap-dist.tar`,
       },
       {
         name: 'unpack',
         type: 'string',
         valueName: 'dir',
         description:
-          'unpack every xsnap-*.tar in <dir> into dist/, after checking every entry and re-hashing every binary against its build-info.json',
+          'unpack every xsnap-*.tar in <dir> into dist/, after checking every entry and re-hashing ' +
+          'every binary against its build-info.json',
       },
       {
         name: 'save-check',
@@ -97,7 +100,9 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
         });
         return {
           json: { action, ...r },
-          text: `unpacked ${r.placed.join(', ')} into ${dist} (binaries re-hashed: ${r.checkedTargets.join(', ') || 'none'})`,
+          text:
+            `unpacked ${r.placed.join(', ')} into ${dist} (binaries ` +
+            `re-hashed: ${r.checkedTargets.join(', ') || 'none'})`,
         };
       }
       case 'save-check': {
@@ -115,8 +120,15 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
         const rows = targets.map((t) => `| ${t.name} | \`${r.digests[t.name] ?? '?'}\` |`);
         return {
           json: { action, ok: true, digests: r.digests, reported: r.reported },
-          text: `the same binaries, the same behaviour fingerprint and the same determinism digests (gated families) on ${targets.map((t) => t.name).join(', ')}`,
-          summary: `### behaviour fingerprints, measured on each target's own runner\n\n| target | fingerprint digest |\n|---|---|\n${rows.join('\n')}${r.reported.length ? `\n\nReported, not failed:\n${r.reported.map((l) => `- ${l}`).join('\n')}` : ''}`,
+          text:
+            `the same binaries, the same behaviour fingerprint and the same determinism digests ` +
+            `(gated families) on ${targets.map((t) => t.name).join(', ')}`,
+          summary:
+            `### behaviour fingerprints, measured on each target's own runner\n\n| target | ` +
+            `fingerprint digest ` +
+            `|\n|---|---|\n${rows.join('\n')}${
+              r.reported.length ? `\n\nReported, ` + `not failed:\n${r.reported.map((l) => `- ${l}`).join('\n')}` : ''
+            }`,
         };
       }
       default:

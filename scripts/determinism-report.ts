@@ -28,7 +28,8 @@ await runCommand(
   {
     name: 'determinism-report.ts',
     summary:
-      'count, per numeric family, the results that differ between linux-x64 and linux-arm64, and between glibc versions',
+      'count, per numeric family, the results that differ between linux-x64 and linux-arm64, and ' +
+      'between glibc versions',
     usage: 'npx tsx scripts/determinism-report.ts [--dist <dir>] [--per-family <n>] [--seed <n>]',
     options: [
       distOption('a dist with linux-x64 and linux-arm64 builds (build-target.ts)'),
@@ -74,7 +75,8 @@ differ, compared as raw IEEE bits. Reports only: it exits 0 whatever it finds
       { column: columns[1], a: runs['linux-x64'], b: runs[`linux-x64 at ${floor}`] },
     ]);
     const table = renderDivergenceTable(rows, columns, perFamily);
-    const title = `Math profile ${profile}; seed ${seed}, ${perFamily} results per family; results compared as raw IEEE bits.`;
+    const title =
+      `Math profile ${profile}; seed ${seed}, ${perFamily} results per family; results ` + `compared as raw IEEE bits.`;
     return {
       json: { profile, seed, perFamily, rows },
       text: `${title}\n\n${table}`,

@@ -19,22 +19,27 @@ await runCommand(
   {
     name: 'fetch-release.ts',
     summary:
-      "download a release run's verified dist/ (all four targets) through the GitHub API, checked, for a local publish-all.ts --dry-run",
+      "download a release run's verified dist/ (all four targets) through the GitHub API, checked, " +
+      'for a local publish-all.ts --dry-run',
     usage:
-      'npx tsx scripts/fetch-release.ts (--tag vX.Y.Z | --run-id <id> | --tag vX.Y.Z --run-id <id>) [--dist dir] [--repo owner/name] [--dry-run]',
+      'npx tsx scripts/fetch-release.ts (--tag vX.Y.Z | --run-id <id> | --tag vX.Y.Z --run-id <id>) ' +
+      '[--dist dir] [--repo owner/name] [--dry-run]',
     options: [
       {
         name: 'tag',
         type: 'string',
         valueName: 'vX.Y.Z',
-        description: `the newest verified ${RELEASE_WORKFLOW} run of the tag's commit (checked as check-release-tag.ts --build-run-id does)`,
+        description:
+          `the newest verified ${RELEASE_WORKFLOW} run of the tag's commit (checked as ` +
+          `check-release-tag.ts --build-run-id does)`,
       },
       {
         name: 'run-id',
         type: 'string',
         valueName: 'id',
         description:
-          'this run; without --tag, a rehearsal run ("release vX.Y.Z (rehearsal)": no tag yet, the day before a release)',
+          'this run; without --tag, a rehearsal run ("release vX.Y.Z (rehearsal)": no tag yet, the ' +
+          'day before a release)',
       },
       {
         name: 'repo',
@@ -103,7 +108,8 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
     const pinVersion = readPin(pinPath(flags)).version;
     if (pinVersion !== found.version)
       log.warn(
-        `this checkout's pin is ${pinVersion}, the run built ${found.version}: rehearse from a checkout of that run's commit (${found.run.headSha})`,
+        `this checkout's pin is ${pinVersion}, the run built ${found.version}: rehearse from a ` +
+          `checkout of that run's commit (${found.run.headSha})`,
       );
     if (flags['dry-run']) {
       return {
@@ -115,7 +121,9 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
           artifact: found.artifact,
           dist,
         },
-        text: `would download artifact ${found.artifact.id} (${found.artifact.size} bytes) of run ${found.run.id} into ${dist}`,
+        text:
+          `would download artifact ${found.artifact.id} (${found.artifact.size} bytes) of run ${found.run.id}` +
+          ` into ${dist}`,
       };
     }
     const r = await fetchRelease({ found, api, dist, targets, replace: Boolean(flags.replace) });
@@ -149,7 +157,10 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
         next,
       },
       text: `fetched the verified ${found.version} set of run ${found.run.id} into ${dist}${nextStep(next, '')}`,
-      summary: `### fetch-release: ${found.version} from run ${found.run.id}\n\n${found.kind === 'tag' ? 'a verified release run of the tag' : 'a verified rehearsal run (no tag)'}; targets ${r.checkedTargets.join(', ')} into \`${join(dist)}\`\n\nnext: \`${next}\``,
+      summary:
+        `### fetch-release: ${found.version} from run ${found.run.id}` +
+        `\n\n${found.kind === 'tag' ? 'a verified release run of the tag' : 'a verified rehearsal run (no tag)'}` +
+        `; targets ${r.checkedTargets.join(', ')} into \`${join(dist)}\`\n\nnext: \`${next}\``,
     };
   },
 );

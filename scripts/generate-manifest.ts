@@ -17,7 +17,8 @@ await runCommand(
     name: 'generate-manifest.ts',
     summary: 'write the release manifest, the release bundle and SHA256SUMS into dist/release/',
     usage:
-      'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] [--fingerprint-only] | --handoff [--dist-tag tag]',
+      'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] ' +
+      '[--fingerprint-only] | --handoff [--dist-tag tag]',
     options: [
       {
         name: 'targets',
@@ -45,19 +46,24 @@ await runCommand(
         name: 'fingerprint-only',
         type: 'boolean',
         description:
-          'only measure the behaviour fingerprint of the targets runnable here into dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host',
+          'only measure the behaviour fingerprint of the targets runnable here into ' +
+          'dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host',
       },
       {
         name: 'fingerprints-from',
         type: 'string',
         valueName: 'dir',
         description:
-          'a folder of manifests (or fingerprint.json files) measured on other hosts: fingerprints for the targets this host cannot run',
+          'a folder of manifests (or fingerprint.json files) measured on other hosts: fingerprints ' +
+          'for the targets this host cannot run',
       },
       {
         name: 'handoff',
         type: 'boolean',
-        description: `only write dist/release/${HANDOFF_NAME} from the manifest already there: its sha256 and the line agoric-sdk pins, the optionalDependencies block, the gate command (also the GitHub Release notes)`,
+        description:
+          `only write dist/release/${HANDOFF_NAME} from the manifest already there: its ` +
+          `sha256 and the line agoric-sdk pins, the optionalDependencies block, the gate command ` +
+          `(also the GitHub Release notes)`,
       },
       {
         name: 'dist-tag',

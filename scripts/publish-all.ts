@@ -26,21 +26,26 @@ const spec = {
   name: 'publish-all.ts',
   summary: 'publish every @agoric/xsnap-<target> package at the pinned version, all or nothing, resumable',
   usage:
-    'npx tsx scripts/publish-all.ts [--via stage|direct] [--dry-run] [--registry <url>|local] [--tag <tag>] [--targets a,b] [options]\n       npx tsx scripts/publish-all.ts --approve [--otp <code>] [--registry <url>|local]   (a maintainer, after --via stage)\n       npx tsx scripts/publish-all.ts --reject <stage-id> [--otp <code>] [--registry <url>|local]',
+    'npx tsx scripts/publish-all.ts [--via stage|direct] [--dry-run] [--registry <url>|local] ' +
+    '[--tag <tag>] [--targets a,b] [options]\n       npx tsx scripts/publish-all.ts --approve ' +
+    '[--otp <code>] [--registry <url>|local]   (a maintainer, after --via stage)\n       npx tsx ' +
+    'scripts/publish-all.ts --reject <stage-id> [--otp <code>] [--registry <url>|local]',
   options: [
     {
       name: 'via',
       type: 'string' as const,
       valueName: 'stage|direct',
       description:
-        'stage: npm staged publishing (nothing visible until --approve); direct: publish under a staging dist-tag, then move --tag',
+        'stage: npm staged publishing (nothing visible until --approve); direct: publish under a ' +
+        'staging dist-tag, then move --tag',
       default: 'stage for the public registry and local, direct for any other URL',
     },
     {
       name: 'approve',
       type: 'boolean' as const,
       description:
-        'approve the staged set: re-download and re-check every staged version, re-check latest, approve all (or nothing), read back, run the gate',
+        'approve the staged set: re-download and re-check every staged version, re-check latest, ' +
+        'approve all (or nothing), read back, run the gate',
     },
     {
       name: 'reject',

@@ -27,7 +27,8 @@ await runCommand(
   {
     name: 'release-local.ts',
     summary:
-      'the whole release chain for the targets this machine can build, published to an embedded local npm registry, then installed back and run',
+      'the whole release chain for the targets this machine can build, published to an embedded ' +
+      'local npm registry, then installed back and run',
     usage: 'npx tsx scripts/release-local.ts [--targets linux-x64,linux-arm64] [--dist dir]',
     options: [
       {
@@ -65,7 +66,11 @@ the set already published with identical bytes and has nothing to publish.`,
     for (const t of targets)
       await timed(`build ${t.name}`, () => stage('build-target.ts', ['--target', t.name, ...common]));
     const math = (await readBuildInfo(dist, targets[0].name)).math;
-    const mathLine = `math profile ${math.profile}: ${math.profile === 'portable' ? `${math.library} ${math.version} libm, linked statically` : "the host's dynamic libm (libm results may differ by host: docs/consensus.md)"}`;
+    const mathLine = `math profile ${math.profile}: ${
+      math.profile === 'portable'
+        ? `${math.library} ` + `${math.version} libm, linked statically`
+        : "the host's dynamic libm (libm results may differ by host: docs/consensus.md)"
+    }`;
     log.ok(mathLine);
     await timed('stage packages', () => stage('stage-packages.ts', ['--targets', names, ...common]));
     await timed('generate manifest', () => stage('generate-manifest.ts', ['--targets', names, ...common]));
@@ -150,13 +155,16 @@ the set already published with identical bytes and has nothing to publish.`,
     return {
       json: { version: pin.version, targets: targets.map((t) => t.name), dist, math, installed },
       text: [
-        `release ${pin.version} of ${names}: built, staged, verified, published to the embedded registry and installed back in ${seconds} s`,
+        `release ${pin.version} of ${names}: built, staged, verified, published to the embedded ` +
+          `registry and installed back in ${seconds} s`,
         ...targets.map((t) => `  ${join(dist, t.name)}/{release,debug}/xsnap-worker`),
         `  ${mathLine}`,
         `  packages: ${stagedPackagesDir(dist)}, manifest and bundle: ${releaseDir(dist)}`,
         `  installed ${installed.package}: ${installed.reported}; ran "6 * 7" -> ${installed.evaluated}`,
       ].join('\n'),
-      summary: `### local release ${pin.version}\n\nTargets: ${names}; ${mathLine}. Installed back \`${installed.package}\`: ${installed.reported}.`,
+      summary:
+        `### local release ${pin.version}\n\nTargets: ${names}; ${mathLine}. Installed ` +
+        `back \`${installed.package}\`: ${installed.reported}.`,
     };
   },
 );

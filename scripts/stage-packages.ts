@@ -76,7 +76,11 @@ requested target packed.`,
     return {
       json: { plan, packages: staged },
       text: staged.map((s) => `${s.tarball}  sha256 ${s.sha256}`).join('\n'),
-      summary: `### stage ${pin.version}\n\n| package | tarball | sha256 |\n|---|---|---|\n${staged.map((s) => `| ${s.packageName} | ${s.tarball.split('/').pop()} | \`${s.sha256}\` |`).join('\n')}`,
+      summary:
+        `### stage ${pin.version}\n\n| package | tarball | sha256 ` +
+        `|\n|---|---|---|\n${staged
+          .map((s) => `| ${s.packageName} | ${s.tarball.split('/').pop()} | \`${s.sha256}` + `\` |`)
+          .join('\n')}`,
     };
   },
 );

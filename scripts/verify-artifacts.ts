@@ -16,7 +16,8 @@ await runCommand(
     name: 'verify-artifacts.ts',
     summary: 'verify the binaries, npm tarballs, release bundle, manifest and SHA256SUMS from their bytes',
     usage:
-      'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published [--registry url] [--manifest file] [--dist-tag tag]]',
+      'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published ' +
+      '[--registry url] [--manifest file] [--dist-tag tag]]',
     options: [
       {
         name: 'targets',
@@ -51,7 +52,8 @@ await runCommand(
         type: 'string',
         valueName: 'file',
         description:
-          'with --published: check the registry against this manifest alone (e.g. the GitHub Release asset), without any build output',
+          'with --published: check the registry against this manifest alone (e.g. the GitHub ' +
+          'Release asset), without any build output',
       },
       {
         name: 'dist-tag',
@@ -64,7 +66,8 @@ await runCommand(
         name: 'skip-fingerprint',
         type: 'boolean',
         description:
-          'do not run the fingerprint and determinism corpora here (the manifest values are still compared across targets)',
+          'do not run the fingerprint and determinism corpora here (the manifest values are still ' +
+          'compared across targets)',
       },
       {
         name: 'manifests-dir',

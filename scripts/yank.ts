@@ -14,7 +14,8 @@ await runCommand(
     name: 'yank.ts',
     summary: 'yank a released version: deprecate it on every package, move latest back, read back (resumable, --undo)',
     usage:
-      'npx tsx scripts/yank.ts --version X.Y.Z --reason "<why>" [--registry url] [--otp code] [--dry-run] | --version X.Y.Z --undo',
+      'npx tsx scripts/yank.ts --version X.Y.Z --reason "<why>" [--registry url] [--otp code] ' +
+      '[--dry-run] | --version X.Y.Z --undo',
     options: [
       { name: 'version', type: 'string', valueName: 'X.Y.Z', description: 'the released version to yank' },
       {
@@ -107,7 +108,9 @@ deprecate and move dist-tags; never printed).`,
     log.ok(`read back: ${what} holds on every package`);
     return {
       json: { ok: true, version, undo, latest: plan.latest, done: plan.actions, packages: back.plan.packages },
-      text: `${undo ? 'un-yanked' : 'yanked'} ${version} on ${targets.length} package(s)${plan.latest ? `; latest ${plan.latest.from} -> ${plan.latest.to}` : ''}`,
+      text: `${undo ? 'un-yanked' : 'yanked'} ${version} on ${targets.length} package(s)${
+        plan.latest ? `; latest ` + `${plan.latest.from} -> ${plan.latest.to}` : ''
+      }`,
       summary: `### yank.ts: ${what}\n\n${yankTable(back.plan, version)}`,
     };
   },

@@ -218,7 +218,8 @@ export async function checkBinary(
             'portable-libm',
             'no libm math function imported (math profile portable)',
             `imports ${libm.join(', ')} from libm`,
-            'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked ahead of -lm',
+            'a function the worker uses is missing from native/portable-libm/pin.json files, or the ' +
+              'archive was not linked ahead of -lm',
           );
       }
       const floor = glibcFloorOf(target); // none for musl: its binaries carry no symbol versions
@@ -250,7 +251,8 @@ export async function checkBinary(
             'portable-libm',
             'no libm math function imported (math profile portable)',
             `imports ${libm.join(', ')} from libSystem`,
-            'a function the worker uses is missing from native/portable-libm/pin.json files, or the archive was not linked',
+            'a function the worker uses is missing from native/portable-libm/pin.json files, or the ' +
+              'archive was not linked',
           );
       }
       const min = semver.coerce(macho.minMacos ?? '');
@@ -285,7 +287,8 @@ export async function checkBinary(
         'fused-multiply-add',
         'no fused multiply-add instruction in the code',
         `${fused.count} (${fused.first.join('; ')})`,
-        'build with -ffp-contract=off: a fused a*b+c rounds once, so this target computes other doubles than the others',
+        'build with -ffp-contract=off: a fused a*b+c rounds once, so this target computes other ' +
+          'doubles than the others',
       );
   }
 

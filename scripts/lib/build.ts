@@ -392,7 +392,8 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
       const tree = await fetchSources(pin);
       source = tree.identity;
       log.step(
-        `${plan.target}: compiling ${plan.goals.join(' + ')} with ${toolchain.info.compiler} (-j${plan.jobs}), math profile ${plan.math}`,
+        `${plan.target}: compiling ${plan.goals.join(' + ')} with ${toolchain.info.compiler} (-j${plan.jobs}), ` +
+          `math profile ${plan.math}`,
       );
       await compile(plan, target, toolchain, tree.dir, staged);
     }
@@ -423,7 +424,9 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
       };
       if (!r.failures.length)
         log.ok(
-          `${goal}: ${r.facts.reportedVersion ?? 'not run here'}; ${r.facts.format === 'elf' ? `needs GLIBC ${r.facts.maxGlibc}` : `min macOS ${r.facts.minMacos}`}`,
+          `${goal}: ${r.facts.reportedVersion ?? 'not run here'}; ${
+            r.facts.format === 'elf' ? `needs GLIBC ` + `${r.facts.maxGlibc}` : `min macOS ${r.facts.minMacos}`
+          }`,
         );
     }
     if (failures.length) throw new CheckFailed(failures);
@@ -478,7 +481,8 @@ export async function readBuildInfo(dist: string, target: Target['name']): Promi
   const file = buildInfoPath(dist, target);
   if (!existsSync(file)) {
     throw new UsageError(
-      `no build output for ${target} in ${dist} (${file} is missing): run npx tsx scripts/build-target.ts --target ${target}${dist.endsWith('/dist') ? '' : ` --dist ${dist}`}`,
+      `no build output for ${target} in ${dist} (${file} is missing): run npx tsx ` +
+        `scripts/build-target.ts --target ${target}${dist.endsWith('/dist') ? '' : ` --dist ${dist}`}`,
     );
   }
   return JSON.parse(await readFile(file, 'utf8')) as BuildInfo;

@@ -81,7 +81,9 @@ export function readLock(file = LOCK_FILE): BuildRootLock {
     lock.include.join() !== BUILD_ROOT_SPEC.include.join()
   ) {
     throw new UsageError(
-      `${file} is for ${lock.suite}/${lock.arch} with ${lock.include.join(',')}, the spec is ${BUILD_ROOT_SPEC.suite}/${BUILD_ROOT_SPEC.arch} with ${BUILD_ROOT_SPEC.include.join(',')}: run npx tsx scripts/buildroot.ts --update-lock`,
+      `${file} is for ${lock.suite}/${lock.arch} with ${lock.include.join(',')}, the spec is ` +
+        `${BUILD_ROOT_SPEC.suite}/${BUILD_ROOT_SPEC.arch} with ${BUILD_ROOT_SPEC.include.join(',')}: run npx tsx ` +
+        `scripts/buildroot.ts --update-lock`,
     );
   }
   return lock;
@@ -190,7 +192,9 @@ export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debia
           subject: url,
           expected: `sha256 ${p.sha256}`,
           actual: `sha256 ${got}`,
-          hint: `the mirror serves another ${p.package} under the pinned name; use another mirror (XSNAP_DEBIAN_MIRROR)`,
+          hint:
+            `the mirror serves another ${p.package} under the pinned name; use another mirror ` +
+            `(XSNAP_DEBIAN_MIRROR)`,
         },
       ]);
     }
@@ -202,7 +206,9 @@ export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debia
   }
   if (!deb)
     throw new OperationError(
-      `cannot fetch the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`,
+      `cannot fetch ` +
+        `the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to ` +
+        `a Debian mirror that serves it`,
     );
   await mkdir(into, { recursive: true });
   const debFile = join(into, `${p.package}.deb`);
@@ -226,7 +232,8 @@ export async function verifyRelease(
   const gpgv = await which('gpgv');
   if (!gpgv)
     throw new OperationError(
-      'gpgv is needed to check the Release signature of the build root: apt-get install gpgv (scripts/setup.sh installs it)',
+      'gpgv is needed to check the Release signature of the build root: apt-get install gpgv ' +
+        '(scripts/setup.sh installs it)',
     );
   const r = await runRaw([gpgv, '--keyring', keyring, file]);
   if (r.code !== 0) {
@@ -297,7 +304,8 @@ export async function selectMirror(
     await rm(dir, { recursive: true, force: true });
   }
   throw new OperationError(
-    `no mirror serves Debian ${suite}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR (main) or XSNAP_DEBIAN_ARCHIVE_MIRROR (archive) to a mirror that does (see RELEASING.md)`,
+    `no mirror serves Debian ${suite}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR (main) or ` +
+      `XSNAP_DEBIAN_ARCHIVE_MIRROR (archive) to a mirror that does (see RELEASING.md)`,
   );
 }
 
@@ -328,7 +336,8 @@ export async function checkDebs(dir: string, lock: BuildRootLock): Promise<Failu
   const failures: Failure[] = [];
   const got = new Map((await debsIn(dir)).map((p) => [debFileName(p), p]));
   const hint =
-    'the mirror serves other packages than the lock pins; if that is deliberate, run npx tsx scripts/buildroot.ts --update-lock and review the diff';
+    'the mirror serves other packages than the lock pins; if that is deliberate, run npx tsx ' +
+    'scripts/buildroot.ts --update-lock and review the diff';
   for (const p of lock.packages) {
     const name = debFileName(p);
     const g = got.get(name);
@@ -527,7 +536,8 @@ export function enterArgv(root: string, argv: string[]): string[] {
     'mkdir -p "$root/dev"',
     'mount -t tmpfs -o mode=0755,nosuid,noexec xsnap-dev "$root/dev"',
     'for d in null zero full random urandom tty; do : > "$root/dev/$d"; mount --bind "/dev/$d" "$root/dev/$d"; done',
-    'ln -s /proc/self/fd "$root/dev/fd"; ln -s fd/0 "$root/dev/stdin"; ln -s fd/1 "$root/dev/stdout"; ln -s fd/2 "$root/dev/stderr"',
+    'ln -s /proc/self/fd "$root/dev/fd"; ln -s fd/0 "$root/dev/stdin"; ln -s fd/1 ' +
+      '"$root/dev/stdout"; ln -s fd/2 "$root/dev/stderr"',
     'exec chroot "$root" "$@"',
   ].join('\n');
   return [
@@ -622,7 +632,10 @@ async function runDebootstrap(argv: string[], what: string): Promise<void> {
   });
 }
 
-/** Download the locked package set (checked against the lock) into `target` with the pinned keyring; returns the mirror used. */
+/**
+ * Download the locked package set (checked against the lock) into `target` with the pinned keyring; returns the mirror
+ * used.
+ */
 async function downloadLocked(
   target: string,
   lock: BuildRootLock,
@@ -642,7 +655,8 @@ async function createBuildRoot(dir: string, lock: BuildRootLock): Promise<BuildR
     throw new UsageError('the pinned build root is a Linux chroot; build linux targets on Linux');
   if (process.getuid?.() !== 0) {
     throw new UsageError(
-      'making and entering the pinned build root (debootstrap, chroot) needs root; run as root (CI does), or pass --toolchain host for a quick, non-releasable local build',
+      'making and entering the pinned build root (debootstrap, chroot) needs root; run as root (CI ' +
+        'does), or pass --toolchain host for a quick, non-releasable local build',
     );
   }
   const debootstrap = await debootstrapPath();

@@ -13,7 +13,10 @@ import type { Failure } from './errors.ts';
 import { runRaw } from './exec.ts';
 import type { Target } from './targets.ts';
 
-/** `<binary> -v` reports `xsnap <version> (XS ...)`; [] when this host cannot run the target at all (said by the caller). */
+/**
+ * `<binary> -v` reports `xsnap <version> (XS ...)`; [] when this host cannot run the target at all (said by the
+ * caller).
+ */
 export async function checkHostVersion(
   binary: string,
   target: Target,
@@ -46,7 +49,10 @@ export interface DeterminismCheck {
   seconds: number;
 }
 
-/** Run the corpus (the manifest's seed and size) on the binary and compare every family digest and meter with the manifest's. */
+/**
+ * Run the corpus (the manifest's seed and size) on the binary and compare every family digest and meter with the
+ * manifest's.
+ */
 export async function checkDeterminismAgainst(
   binary: string,
   runner: string[],

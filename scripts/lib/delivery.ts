@@ -138,7 +138,9 @@ export async function installSet(req: InstallRequest): Promise<InstallOutcome> {
       ...(req.yarnDefaultAgeGate ? [] : ['npmMinimalAgeGate: 0']),
       ...(platform
         ? [
-            `supportedArchitectures:\n  os: ["${platform.os}"]\n  cpu: ["${platform.cpu}"]${platform.libc ? `\n  libc: ["${platform.libc}"]` : ''}`,
+            `supportedArchitectures:\n  os: ["${platform.os}"]\n  cpu: ["${platform.cpu}"]${
+              platform.libc ? `\n  ` + `libc: ["${platform.libc}"]` : ''
+            }`,
           ]
         : []),
     ];

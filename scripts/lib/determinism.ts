@@ -355,17 +355,23 @@ export function differencesToFailures(
     if (d.verdict === 'fail') {
       failures.push({
         check,
-        subject: `${bLabel} vs ${aLabel}: family ${d.family} (${d.source})${d.first ? `, first differing input #${d.first.index}: ${d.first.input}` : ''}`,
+        subject: `${bLabel} vs ${aLabel}: family ${d.family} (${d.source})${
+          d.first ? `, first differing input #` + `${d.first.index}: ${d.first.input}` : ''
+        }`,
         expected: d.first ? `${d.first.a} (${aLabel})` : `${d.a} (${aLabel})`,
         actual: d.first ? `${d.first.b} (${bLabel}); ${how}` : `${d.b} (${bLabel}); ${how}`,
         hint:
           d.source === 'libm'
-            ? 'a libm family differs under the portable math profile: the portable libm is not portable here (compiler flags? a function resolved from the system libm?)'
-            : 'the targets compute different numbers: a consensus failure between validators. Do not release; find the cause (compiler contraction, libm, flags).',
+            ? 'a libm family differs under the portable math profile: the portable libm is not ' +
+              'portable here (compiler flags? a function resolved from the system libm?)'
+            : 'the targets compute different numbers: a consensus failure between validators. Do ' +
+              'not release; find the cause (compiler contraction, libm, flags).',
       });
     } else {
       reports.push(
-        `${d.verdict === 'known' ? 'known divergence' : 'host-dependent (system libm)'}: ${d.family}: ${bLabel} vs ${aLabel}: ${how}${first}`,
+        `${
+          d.verdict === 'known' ? 'known divergence' : 'host-dependent ' + '(system libm)'
+        }: ${d.family}: ${bLabel} vs ${aLabel}: ${how}${first}`,
       );
     }
   }
@@ -417,7 +423,9 @@ export function compareAcrossTargets(
   return { failures, reports };
 }
 
-/** The targets' recorded digests compared (manifest, CI check legs): one profile, then every target against the first. */
+/**
+ * The targets' recorded digests compared (manifest, CI check legs): one profile, then every target against the first.
+ */
 export function compareTargetsDeterminism(
   entries: Record<string, { math?: { profile: MathProfile }; determinism?: DeterminismRecord }>,
 ): { failures: Failure[]; reports: string[] } {

@@ -12,8 +12,10 @@ import { redact } from './cli.ts';
  * ACTIONS_ID_TOKEN_REQUEST_* (which could mint an OIDC token), no npm_config_*
  * (which could send npm elsewhere), nothing a program being checked could leak.
  */
-const INHERITED =
-  /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|TMP|TEMP|TERM|NO_COLOR|FORCE_COLOR|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR)$/;
+const INHERITED = new RegExp(
+  '^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|TMP|TEMP|TERM|NO_COLOR|FORCE_COLOR|' +
+    '(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR)$',
+);
 
 /** A minimal, explicit environment: the INHERITED variables of `from`, plus `extra`. */
 export function minimalEnv(

@@ -44,7 +44,10 @@ export interface Artifact {
 
 export interface FoundRun {
   run: BuildRun;
-  /** tag: a release run of the tag's commit (as --build-run-id checks); rehearsal: a completed, verified release.yml run whose title names the version */
+  /**
+   * tag: a release run of the tag's commit (as --build-run-id checks); rehearsal: a completed, verified release.yml run
+   * whose title names the version
+   */
   kind: 'tag' | 'rehearsal';
   version: string;
   artifact: Artifact;
@@ -134,7 +137,8 @@ async function checkRehearsalRun(api: GitHubApi, runId: string): Promise<{ run: 
       check: 'build-run-event',
       subject,
       expected:
-        'a release run titled "release vX.Y.Z" or "release vX.Y.Z (rehearsal)" (not a publish-only run: it builds nothing)',
+        'a release run titled "release vX.Y.Z" or "release vX.Y.Z (rehearsal)" (not a publish-only ' +
+        'run: it builds nothing)',
       actual: `"${run.display_title}"`,
     });
   const j = await githubGet(api, `/actions/runs/${runId}/jobs?per_page=100`, `about the jobs of ${subject}`);
@@ -312,7 +316,10 @@ export function tarFromZip(zip: Buffer, subject: string): Buffer {
   return Buffer.from(files[DIST_ARTIFACT_FILE]);
 }
 
-/** Download, check and unpack into `dist` (ci-artifact.ts's checks: entries, binaries against build-info, every target present). */
+/**
+ * Download, check and unpack into `dist` (ci-artifact.ts's checks: entries, binaries against build-info, every target
+ * present).
+ */
 export async function fetchRelease(opts: {
   found: FoundRun;
   api: GitHubApi;

@@ -131,7 +131,9 @@ export async function fingerprintBinary(
       // one line per binary: the details are the same on every run (see PLAN.md, "Findings")
       const workloads = [...new Set(failures.map((f) => /workload (\S+):/.exec(f.subject)?.[1] ?? f.subject))];
       log.warn(
-        `${binaryPath}: restored from its own heap snapshot, the worker diverges on ${workloads.join(', ')} (${failures.length} values, the same on every target: see PLAN.md, "Findings"; XSNAP_DEBUG=1 shows them)`,
+        `${binaryPath}: restored from its own heap snapshot, the worker ` +
+          `diverges on ${workloads.join(', ')} (${failures.length} values, the same on every ` +
+          `target: see PLAN.md, "Findings"; XSNAP_DEBUG=1 shows them)`,
       );
       if (process.env.XSNAP_DEBUG) failures.forEach((f) => log.warn(formatFailure(f)));
     }
@@ -207,7 +209,8 @@ async function runWorkload(
 
   const failures: Failure[] = [];
   const hint =
-    'a worker restored from a heap snapshot behaves differently from the one that wrote it: a vat reloaded from a snapshot would diverge from one that was not';
+    'a worker restored from a heap snapshot behaves differently from the one that wrote it: a vat ' +
+    'reloaded from a snapshot would diverge from one that was not';
   if (!again.reply.equals(replies.resume.reply)) {
     failures.push({
       check: 'fingerprint-restore',
@@ -276,7 +279,8 @@ export function compareFingerprints(byTarget: Record<string, Fingerprint>): Fail
   const [refName, ...others] = names;
   const ref = byTarget[refName];
   const hint =
-    'the targets behave differently on the same input: a consensus failure between validators on these platforms. Do not release; find the cause (compiler, libm, flags).';
+    'the targets behave differently on the same input: a consensus failure between validators on ' +
+    'these platforms. Do not release; find the cause (compiler, libm, flags).';
   for (const name of others) {
     const fp = byTarget[name];
     const pair = `${name} vs ${refName}`;

@@ -51,7 +51,9 @@ export function handoffOf(manifestText: string, opts: { file: string; distTag?: 
     manifestSha256: sha,
     pinLine: `  '${version}': '${sha}',`,
     optionalDependencies,
-    gate: `npx tsx scripts/verify-artifacts.ts --published --manifest ${name} --tag v${version} --dist-tag ${distTag}${targetsArg}`,
+    gate:
+      `npx tsx scripts/verify-artifacts.ts --published ` +
+      `--manifest ${name} --tag v${version} --dist-tag ${distTag}${targetsArg}`,
     distTag,
   };
 }
@@ -119,7 +121,8 @@ export function handoffFromDist(
   const file = manifestPath(dist, version);
   if (!existsSync(file))
     throw new UsageError(
-      `${file} is missing: run npx tsx scripts/generate-manifest.ts first (the hand-off is derived from the manifest's bytes)`,
+      `${file} is missing: run npx tsx scripts/generate-manifest.ts first (the hand-off is derived ` +
+        `from the manifest's bytes)`,
     );
   const handoff = handoffOf(readFileSync(file, 'utf8'), { file, distTag });
   return { file: handoffPath(dist), text: renderHandoff(handoff), handoff };

@@ -101,7 +101,9 @@ async function installOne(
     `--globalconfig=${emptyGlobal}`,
   ];
   const r = await runRaw(argv, { cwd: dir, timeoutMs: 120_000 });
-  const subject = `npm install --os=${p.os} --cpu=${p.cpu}${p.libc ? ` --libc=${p.libc}` : ''} of ${Object.keys(opts.tarballs).length} tarball(s)`;
+  const subject =
+    `npm install --os=${p.os} --cpu=${p.cpu}${p.libc ? ` --libc=${p.libc}` : ''} of ` +
+    `${Object.keys(opts.tarballs).length} tarball(s)`;
   if (r.code !== 0) {
     failures.push({
       check: 'installability',

@@ -39,7 +39,10 @@ export function registryRuntime(flavour: RegistryFlavour): { node: string; modul
   const module = join(REGISTRY9_DIR, 'node_modules', 'verdaccio');
   if (!existsSync(node) || !existsSync(join(module, 'package.json'))) {
     throw new OperationError(
-      `the staging registry (Verdaccio 9 on Node 24) is not installed in ${REGISTRY9_DIR}${existsSync(join(REGISTRY9_DIR, 'node_modules')) ? ` for ${process.platform}-${process.arch}` : ''}: run bash scripts/setup.sh (npm ci --prefix tools/registry9)`,
+      `the staging registry (Verdaccio 9 on Node 24) is not ` +
+        `installed in ${REGISTRY9_DIR}${
+          existsSync(join(REGISTRY9_DIR, 'node_modules')) ? ` for ` + `${process.platform}-${process.arch}` : ''
+        }: run bash scripts/setup.sh (npm ci --prefix tools/registry9)`,
     );
   }
   return { node, module };
@@ -169,7 +172,8 @@ async function tokenFor(url: string, dir: string): Promise<{ token: string; user
   const body = (await res.json().catch(() => ({}))) as { token?: string; error?: string };
   if (!res.ok || !body.token) {
     throw new OperationError(
-      `local registry ${url}: could not create or log in user ${user} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`,
+      `local registry ${url}: could not create or ` +
+        `log in user ${user} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`,
     );
   }
   registerSecret(body.token);

@@ -43,7 +43,8 @@ export function normaliseRegistry(url: string): string {
   }
   if (u.username || u.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) {
     throw new UsageError(
-      'the registry URL carries credentials (user:password@): refused, and not echoed; give the token in NPM_TOKEN / NODE_AUTH_TOKEN instead',
+      'the registry URL carries credentials (user:password@): refused, and not echoed; give the ' +
+        'token in NPM_TOKEN / NODE_AUTH_TOKEN instead',
     );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
@@ -281,13 +282,18 @@ export class NpmClient extends RegistryReader {
     const r = await this.npm(['whoami'], 'npm whoami');
     if (r.code !== 0) {
       throw new OperationError(
-        `the token does not work on ${this.registry} (npm whoami exit ${r.code}): ${lastLines(r.stderr)}${nextStep('check NPM_TOKEN / NODE_AUTH_TOKEN is a valid automation token for this registry')}`,
+        `the token does ` +
+          `not work on ${this.registry} (npm whoami exit ${r.code}): ${lastLines(r.stderr)}${nextStep(
+            'check ' + 'NPM_TOKEN / NODE_AUTH_TOKEN is a valid automation token for this registry',
+          )}`,
       );
     }
     return r.stdout.trim();
   }
 
-  /** `npm publish <private copy> --tag <tag>`; resolves with the CLI's result (the caller decides what a failure means). */
+  /**
+   * `npm publish <private copy> --tag <tag>`; resolves with the CLI's result (the caller decides what a failure means).
+   */
   publish(tarball: TarballBytes, opts: PublishOptions): Promise<RunResult> {
     const args = ['publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
     if (opts.dryRun) args.push('--dry-run');

@@ -89,15 +89,19 @@ corresponding sources.
 
 /** Filled at staging from build-info.json: `{{name}}` placeholders only. */
 export function templateNotice(t: Target): string {
-  return `# Third-party notices for ${t.packageName}@{{version}}
+  return (
+    `# Third-party notices for ${t.packageName}@{{version}}
 
 The binaries in this package were built from these exact sources.
 
 | component | license | revision |
 |---|---|---|
-| Moddable SDK, Agoric's fork (XS engine, \`moddable/xs\`, \`moddable/modules/data\`) | LGPL-3.0-or-later, parts Apache-2.0 | https://github.com/agoric-labs/moddable/tree/{{moddableCommit}} |
-| xsnap-native (\`xsnap-native/xsnap\`) | Apache-2.0 | https://github.com/agoric-labs/xsnap-pub/tree/{{xsnapNativeCommit}} |
-| @agoric/xsnap {{sourceVersion}} (the source tree as built) | Apache-2.0 | {{sourceKind}} source, integrity {{sourceIntegrity}} |
+| Moddable SDK, Agoric's fork (XS engine, \`moddable/xs\`, \`moddable/modules/data\`) | ` +
+    `LGPL-3.0-or-later, parts Apache-2.0 | https://github.com/agoric-labs/moddable/tree/{{moddableCommit}} |
+| xsnap-native (\`xsnap-native/xsnap\`) | Apache-2.0 | ` +
+    `https://github.com/agoric-labs/xsnap-pub/tree/{{xsnapNativeCommit}} |
+| @agoric/xsnap {{sourceVersion}} (the source tree as built) | Apache-2.0 | {{sourceKind}} source, ` +
+    `integrity {{sourceIntegrity}} |
 
 Digest of the unpacked source tree (sha256 over path, mode, content): \`{{treeDigest}}\`.
 
@@ -107,7 +111,8 @@ The full corresponding source of the LGPL-licensed parts is available at the
 revisions above and inside the \`@agoric/xsnap@{{sourceVersion}}\` npm package.
 You may relink or replace them under the terms of the GNU Lesser General Public
 License version 3 (\`LICENSE.LGPL-3.0\`, which supplements \`LICENSE.GPL-3.0\`).
-`;
+`
+  );
 }
 
 export function templateLicense(): string {

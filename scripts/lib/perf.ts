@@ -160,7 +160,9 @@ export function verdictOf(
       check: 'perf-speed',
       subject: `${opts.candidate} against ${opts.base}`,
       expected: `at most ${(threshold * 100).toFixed(0)}% slower (geometric mean of the median ratios)`,
-      actual: `${((geomean - 1) * 100).toFixed(1)}% slower${slower.length ? ` (${slower.join(', ')} each more than ${(threshold * 100).toFixed(0)}%)` : ''}`,
+      actual: `${((geomean - 1) * 100).toFixed(1)}% slower${
+        slower.length ? ` (${slower.join(', ')} each more ` + `than ${(threshold * 100).toFixed(0)}%)` : ''
+      }`,
       hint: 'find the cause, or accept it: --accept "<reason>"',
     });
   }
@@ -170,7 +172,9 @@ export function verdictOf(
       subject: `workload ${r.workload}: compute meter`,
       expected: `${[...new Set(r.base.compute)].join('/')} (${opts.base})`,
       actual: `${[...new Set(r.candidate.compute)].join('/')} (${opts.candidate})`,
-      hint: 'computrons are consensus-visible: a change must be deliberate and announced; --accept "<reason>" records it',
+      hint:
+        'computrons are consensus-visible: a change must be deliberate and announced; --accept ' +
+        '"<reason>" records it',
     });
   }
   return {
@@ -186,10 +190,15 @@ export function verdictOf(
 const fmt = (ms: number) => ms.toFixed(1);
 
 export function renderTable(rows: WorkloadResult[], base: string, candidate: string): string {
-  const head = `| workload | ${base} median ms | ${candidate} median ms | ratio | ${base} computrons | ${candidate} computrons |`;
+  const head =
+    `| workload | ${base} median ms | ${candidate} median ms ` +
+    `| ratio | ${base} computrons | ${candidate} computrons |`;
   const lines = rows.map(
     (r) =>
-      `| ${r.workload} | ${fmt(r.base.median)} | ${fmt(r.candidate.median)} | ${r.ratio.toFixed(3)}${r.ratio > 1 + DEFAULT_THRESHOLD ? ' slower' : ''} | ${[...new Set(r.base.compute)].join('/')} | ${[...new Set(r.candidate.compute)].join('/')}${r.meterChanged ? ' CHANGED' : ''} |`,
+      `| ${r.workload} | ${fmt(r.base.median)} | ${fmt(r.candidate.median)} | ` +
+      `${r.ratio.toFixed(3)}${r.ratio > 1 + DEFAULT_THRESHOLD ? ' slower' : ''} | ` +
+      `${[...new Set(r.base.compute)].join('/')} | ` +
+      `${[...new Set(r.candidate.compute)].join('/')}${r.meterChanged ? ' CHANGED' : ''} |`,
   );
   return [head, '|---|---|---|---|---|---|', ...lines].join('\n');
 }

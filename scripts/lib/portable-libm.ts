@@ -180,7 +180,8 @@ export async function prepareLibmBuild(opts: {
     lines.push(`${q(opts.compiler)} ${flags.map(q).join(' ')} -c ${q(s)} -o ${q(s.replace(/[/.]/g, '_') + '.o')}`);
   // D: deterministic (no timestamps, uids); objects in a fixed order
   lines.push(
-    `${q(ar)} ${darwin ? 'rcs' : 'rcsD'} ${q(archive)} ${sources.map((s) => q(s.replace(/[/.]/g, '_') + '.o')).join(' ')}`,
+    `${q(ar)} ${darwin ? 'rcs' : 'rcsD'} ${q(archive)} ` +
+      `${sources.map((s) => q(s.replace(/[/.]/g, '_') + '.o')).join(' ')}`,
   );
   await writeFile(join(opts.hostDir, 'build.sh'), lines.join('\n') + '\n');
   return { script: `${inside}/build.sh`, archive };

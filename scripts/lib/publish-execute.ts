@@ -97,7 +97,8 @@ async function publishOne(
           .pop()
           ?.replace(/^\s*npm error\s*/, '') ?? lastError;
       log.warn(
-        `${p.package}@${plan.version}: the registry says this version is already there (${answer}); the read-back checks it is ours`,
+        `${p.package}@${plan.version}: the registry says this version is ` +
+          `already there (${answer}); the read-back checks it is ours`,
       );
       return;
     }
@@ -116,7 +117,8 @@ async function publishOne(
     if (attempt < policy.publishAttempts) {
       const wait = backoff(policy, attempt);
       log.warn(
-        `${p.package}: publish attempt ${attempt}/${policy.publishAttempts} failed (${lastError.split('\n')[0]}); retrying in ${(wait / 1000).toFixed(1)} s`,
+        `${p.package}: publish attempt ${attempt}/${policy.publishAttempts} failed (${lastError.split('\n')[0]}); ` +
+          `retrying in ${(wait / 1000).toFixed(1)} s`,
       );
       await sleep(wait);
     }
@@ -221,7 +223,9 @@ async function tidyStagingTags(
             await client.distTagRm(p.package, tag);
             if (v !== plan.version) log.info(`${p.package}: removed "${tag}" left by an abandoned release of ${v}`);
           } catch (e) {
-            const w = `${(e as Error).message}; "${tag}" is left on ${p.package}: remove it with npm dist-tag rm ${p.package} ${tag}`;
+            const w =
+              `${(e as Error).message}; "${tag}" is left on ${p.package}: remove it with ` +
+              `npm dist-tag rm ${p.package} ${tag}`;
             warnings.push(w);
             log.warn(w);
           }
@@ -329,7 +333,9 @@ export async function executePlan(
       subject: `"${plan.tag}" on ${names.join(', ')} (read just now)`,
       expected: `at most ${plan.version}`,
       actual: before.problem.message,
-      hint: `${plan.version} is published under "${plan.stagingTag}" but "${plan.tag}" was not moved; ${before.problem.hint}`,
+      hint:
+        `${plan.version} is published under "${plan.stagingTag}" but "${plan.tag}" was not moved; ` +
+        `${before.problem.hint}`,
     });
     return { outcomes: [...outcomes.values()], failures, warnings, resumable: false };
   }

@@ -73,7 +73,8 @@ export function acquirePublishLock(registryKey: string, version: string): Publis
     }
     if (holder && typeof holder.pid === 'number' && alive(holder.pid) && holder.pid !== process.pid) {
       throw new OperationError(
-        `another publish-all of ${version} to ${registryKey} is running (pid ${holder.pid}, since ${holder.since}); nothing was written.` +
+        `another publish-all of ${version} to ${registryKey} is running (pid ${holder.pid}, since ${holder.since}` +
+          `); nothing was written.` +
           nextStep(`wait for it to finish, then re-run (it has nothing to do if that run completed). Lock: ${file}`),
       );
     }

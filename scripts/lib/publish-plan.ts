@@ -23,15 +23,18 @@ export function checkDistTag(tag: string): void {
   // "latest", escaping every rule about it. Tags here are lower case, always.
   if (/[A-Z]/.test(tag))
     throw new UsageError(
-      `--tag "${tag}": dist-tags are case-sensitive on npm, so "${tag}" would be another tag than "${tag.toLowerCase()}"; use lower case (e.g. "${tag.toLowerCase()}")`,
+      `--tag "${tag}": dist-tags are case-sensitive on npm, so "${tag}" would be another ` +
+        `tag than "${tag.toLowerCase()}"; use lower case (e.g. "${tag.toLowerCase()}")`,
     );
   if (!/^[a-z][a-z0-9._-]*$/.test(tag) || /^v\d/.test(tag))
     throw new UsageError(
-      `--tag "${tag}" is not a usable dist-tag: letters, digits, ".", "_", "-", starting with a letter, not version-like`,
+      `--tag "${tag}" is not a usable dist-tag: letters, digits, ".", "_", "-", starting with a ` +
+        `letter, not version-like`,
     );
   if (semver.validRange(tag) !== null)
     throw new UsageError(
-      `--tag "${tag}" reads as a semver range (${semver.validRange(tag)}), which npm refuses as a dist-tag; pick a name such as "next" or "backport-0.14"`,
+      `--tag "${tag}" reads as a semver range (${semver.validRange(tag)}), which npm refuses as a ` +
+        `dist-tag; pick a name such as "next" or "backport-0.14"`,
     );
   if (tag.startsWith('staging-')) throw new UsageError(`--tag "${tag}": staging-* tags are publish-all's own`);
 }
@@ -107,7 +110,9 @@ export function latestMoveProblem(
   if (!ahead.length) return null;
   const minor = `${semver.major(version)}.${semver.minor(version)}`;
   return {
-    message: `refusing to move "latest" backwards to ${version}: ${ahead.map((p) => `${p.package} latest is ${p.current}`).join(', ')}`,
+    message:
+      `refusing to move "latest" ` +
+      `backwards to ${version}: ${ahead.map((p) => `${p.package} latest is ${p.current}`).join(', ')}`,
     hint: `publish the backport under its own tag, e.g. --tag backport-${minor}`,
   };
 }
@@ -162,8 +167,10 @@ export function planRelease(input: PlanInput): Plan {
   const first = packages.filter((p) => p.firstEverPublish && p.action === 'publish');
   if (first.length) {
     notes.push(
-      `${first.map((p) => p.package).join(', ')}: first ever publish of ${first.length === 1 ? 'this package' : 'these packages'}; ` +
-        `the registry points \`latest\` at ${input.version} as soon as it is published, whatever the tag, so \`latest\` cannot be held back there until the whole set is verified.`,
+      `${first.map((p) => p.package).join(', ')}: first ever ` +
+        `publish of ${first.length === 1 ? 'this package' : 'these packages'}; ` +
+        `the registry points \`latest\` at ${input.version} as soon as it is published, whatever ` +
+        `the tag, so \`latest\` cannot be held back there until the whole set is verified.`,
     );
   }
   if (input.provenance) notes.push('publishing with --provenance (GitHub Actions)');
@@ -189,9 +196,12 @@ export function describePlan(plan: Plan): string[] {
   const lines = plan.packages.map((p) => {
     const what =
       p.action === 'refuse'
-        ? `REFUSE: the registry holds other bytes at ${plan.version} (${p.remoteIntegrity ?? 'no integrity'}, ours ${p.integrity})`
+        ? `REFUSE: the registry holds ` +
+          `other bytes at ${plan.version} (${p.remoteIntegrity ?? 'no integrity'}, ours ${p.integrity})`
         : p.action === 'publish'
-          ? `publish ${plan.version} under "${plan.stagingTag}"${p.firstEverPublish ? ' (first ever publish: the registry sets latest itself)' : ''}, read back, then`
+          ? `publish ${plan.version} under "${plan.stagingTag}"${
+              p.firstEverPublish ? ' (first ever ' + 'publish: the registry sets latest itself)' : ''
+            }, read back, then`
           : `already published with our bytes;`;
     const tag =
       p.action === 'refuse'

@@ -42,7 +42,8 @@ export function readManifestSet(
     // name only the options the calling script has
     const options = opts.options ?? '--dist or --manifest';
     throw new UsageError(
-      `manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx scripts/generate-manifest.ts\` first (or pass ${options})`,
+      `manifest ${file} is missing: run \`npx tsx scripts/stage-packages.ts\` and \`npx tsx ` +
+        `scripts/generate-manifest.ts\` first (or pass ${options})`,
     );
   }
   const read = readManifest(file);
@@ -267,7 +268,9 @@ export async function checkPublishedPackage(
           subject,
           expected: entry.tarball.integrity,
           actual: integrity ?? `no integrity (shasum ${v.dist.shasum})`,
-          hint: 'the registry holds other bytes under this version: a version can never be republished; release a new version',
+          hint:
+            'the registry holds other bytes under this version: a version can never be ' +
+            'republished; release a new version',
         },
       ],
     };
@@ -337,7 +340,9 @@ export async function verifyPublished(opts: {
         subject: `${c.package}@${opts.version} on ${reader.registry}`,
         expected: 'not deprecated',
         actual: `yanked: "${c.deprecated}"`,
-        hint: 'this version was yanked: do not publish @agoric/xsnap at it; release a new version (RELEASING.md, "Yank")',
+        hint:
+          'this version was yanked: do not publish @agoric/xsnap at it; release a new version ' +
+          '(RELEASING.md, "Yank")',
       });
   }
   if (opts.tag) {

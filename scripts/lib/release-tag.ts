@@ -143,7 +143,9 @@ export function startedFromProblems(opts: { tag: string; startedFrom: string; re
       subject: `release ${tag}`,
       expected: `a run started from refs/tags/${tag}`,
       actual: `a run started from ${opts.startedFrom || '(no ref)'}`,
-      hint: `Actions → release → Run workflow → "Use workflow from": the tag ${tag} (not a branch); the npm-publish environment accepts only v* tags. A rehearsal may run from a branch.`,
+      hint:
+        `Actions → release → Run workflow → "Use workflow from": the tag ${tag} (not a branch); ` +
+        `the npm-publish environment accepts only v* tags. A rehearsal may run from a branch.`,
     },
   ];
 }
@@ -161,7 +163,9 @@ export function repositoryProblems(repo: string | undefined, rehearsal: boolean)
       subject: repo ?? '(no repository)',
       expected: REPOSITORY,
       actual: repo ?? 'none given (--repo or $GITHUB_REPOSITORY)',
-      hint: `the packages' repository.url names ${REPOSITORY}; npm provenance refuses a publish from any other repository (a fork may rehearse only)`,
+      hint:
+        `the packages' repository.url names ${REPOSITORY}; npm provenance refuses a publish ` +
+        `from any other repository (a fork may rehearse only)`,
     },
   ];
 }
@@ -327,7 +331,9 @@ export async function checkBuildRun(opts: {
       subject,
       expected: `the commit of ${opts.tag} (${out.tagCommit})`,
       actual: `${run.head_sha} (${run.event} of ${run.head_branch})`,
-      hint: `use the run started by pushing ${opts.tag}, or a manual run started from the tag ("Use workflow from: ${opts.tag}")`,
+      hint:
+        `use the run started by pushing ${opts.tag}, or a manual run started from the tag ("Use ` +
+        `workflow from: ${opts.tag}")`,
     });
   }
   const pushOfTag = run.event === 'push' && run.head_branch === opts.tag;

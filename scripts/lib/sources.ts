@@ -453,7 +453,8 @@ export async function fetchSources(pin: Pin): Promise<SourceTree> {
       const cached = await treeDigest(tree);
       if (cached !== derived) {
         log.warn(
-          `cached sources in ${root} differ from the pinned archives (tree digest ${cached}, pinned ${derived}); replacing them`,
+          `cached sources in ${root} differ from the pinned archives ` +
+            `(tree digest ${cached}, pinned ${derived}); replacing them`,
         );
         await rm(tree, { recursive: true, force: true });
         await rename(join(check, 'tree'), tree);

@@ -147,7 +147,8 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
       const missing = TEMPLATE_FILES.filter((n) => !existsSync(join(pt.template, n)));
       if (missing.length)
         throw new OperationError(
-          `package template ${pt.template} lacks ${missing.join(', ')} (run npx tsx scripts/stage-packages.ts --update-templates)`,
+          `package template ${pt.template} lacks ${missing.join(', ')} (run npx tsx ` +
+            `scripts/stage-packages.ts --update-templates)`,
         );
       const pkg = JSON.parse(await readFile(join(pt.template, 'package.json'), 'utf8')) as Record<string, unknown>;
       pkg.version = plan.version;

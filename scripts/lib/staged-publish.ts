@@ -45,7 +45,10 @@ export interface StageState {
   staged: StagedCheck[];
 }
 
-/** What the registry holds for one package at `version`: published (bytes checked) and staged (each downloaded and checked). */
+/**
+ * What the registry holds for one package at `version`: published (bytes checked) and staged (each downloaded and
+ * checked).
+ */
 export async function readStageState(client: NpmClient, entry: ManifestEntry, version: string): Promise<StageState> {
   const published = await checkPublishedPackage(client, entry, version);
   const staged: StagedCheck[] = [];
@@ -57,7 +60,8 @@ export async function readStageState(client: NpmClient, entry: ManifestEntry, ve
         entry,
         version,
         `${entry.package}@${version} staged as ${stage.id}${stage.actor ? ` by ${stage.actor}` : ''}`,
-        `these are not our bytes: reject it with ${scriptHint('publish-all.ts', '--reject', stage.id)} (or npm stage reject ${stage.id})`,
+        `these are not our bytes: ` +
+          `reject it with ${scriptHint('publish-all.ts', '--reject', stage.id)} (or npm stage reject ${stage.id})`,
       );
       staged.push({ stage, ours: failures.length === 0, integrity: sriSha512(data), failures });
     }
@@ -94,11 +98,13 @@ export interface StagePlan {
 /** The one-time bootstrap of a package that has never been published (RELEASING.md, "Bootstrap"). */
 export function bootstrapText(pkgs: string[], version: string): string {
   return [
-    `${pkgs.join(', ')} ${pkgs.length === 1 ? 'has' : 'have'} never been published: staged publishing and trusted publishing need the package to exist.`,
+    `${pkgs.join(', ')} ${pkgs.length === 1 ? 'has' : 'have'} never been published: staged ` +
+      `publishing and trusted publishing need the package to exist.`,
     'One-time bootstrap, by a maintainer with 2FA (RELEASING.md, "Bootstrap a new platform package"):',
     ...pkgs.map(
       (p) =>
-        `  npm publish <a placeholder ${p}@0.0.0-bootstrap.0 tarball> --tag bootstrap --access public   # then: npm trust github ${p} --file release.yml`,
+        `  npm publish <a placeholder ${p}@0.0.0-bootstrap.0 tarball> --tag bootstrap --access ` +
+        `public   # then: npm trust github ${p} --file release.yml`,
     ),
     `then re-run publish-all --via stage for ${version}.`,
   ].join('\n');
@@ -143,10 +149,15 @@ export function planStage(input: {
       for (const o of others) {
         failures.push({
           check: 'staged-other-bytes',
-          subject: `${s.package}@${input.version} staged as ${o.stage.id}${o.stage.actor ? ` by ${o.stage.actor}` : ''}`,
+          subject: `${s.package}@${input.version} staged as ${o.stage.id}${
+            o.stage.actor ? ` by ` + `${o.stage.actor}` : ''
+          }`,
           expected: base.integrity,
           actual: o.integrity ?? 'unreadable',
-          hint: `not our bytes: nothing was staged or approved; reject it with ${scriptHint('publish-all.ts', '--reject', o.stage.id, '--registry', input.registry)} (or npm stage reject ${o.stage.id}), then re-run`,
+          hint:
+            `not our bytes: nothing was staged or approved; ` +
+            `reject it with ${scriptHint('publish-all.ts', '--reject', o.stage.id, '--registry', input.registry)}` +
+            ` (or npm stage reject ${o.stage.id}), then re-run`,
         });
       }
       return { ...base, action: 'refuse', reason: 'staged with other bytes' };
@@ -176,7 +187,8 @@ export function planStage(input: {
       });
     } else {
       notes.push(
-        `${never.map((p) => p.package).join(', ')}: never published on this registry; on the public registry they would need the one-time bootstrap (RELEASING.md)`,
+        `${never.map((p) => p.package).join(', ')}: never published on this registry; on the public ` +
+          `registry they would need the one-time bootstrap (RELEASING.md)`,
       );
     }
   }
@@ -220,10 +232,19 @@ export interface StagedLine {
 }
 
 export function approveCommand(registry: string, registryFlag: string, version: string): string {
-  return `${scriptHint('publish-all.ts', '--approve', '--registry', registryFlag === 'local' ? 'local' : registry, '[--otp <code>]')}   # ${version}`;
+  const command = scriptHint(
+    'publish-all.ts',
+    '--approve',
+    '--registry',
+    registryFlag === 'local' ? 'local' : registry,
+    '[--otp <code>]',
+  );
+  return `${command}   # ${version}`;
 }
 
-/** Stage what the plan says, then download every staged version of the set and check it; the result lines, or failures. */
+/**
+ * Stage what the plan says, then download every staged version of the set and check it; the result lines, or failures.
+ */
 export async function executeStage(
   plan: StagePlan,
   members: SetMember[],
@@ -235,7 +256,8 @@ export async function executeStage(
   const toStage = plan.packages.filter((p) => p.action === 'stage');
   if (toStage.length)
     log.step(
-      `staging ${toStage.length} package${toStage.length === 1 ? '' : 's'} under "${plan.tag}" (invisible until approved)`,
+      `staging ${toStage.length} package${toStage.length === 1 ? '' : 's'} under "${plan.tag}" (invisible until ` +
+        `approved)`,
     );
   await Promise.all(
     toStage.map(async (p) => {
@@ -334,7 +356,8 @@ async function readApproved(
   for (let attempt = 1; last.status !== 'ok' && last.status !== 'different' && attempt < attempts; attempt++) {
     const wait = backoff(policy, attempt);
     log.info(
-      `${entry.package}@${version}: approval refused as already present, not readable yet; reading again in ${(wait / 1000).toFixed(1)} s`,
+      `${entry.package}@${version}: approval refused as already present, not readable yet; ` +
+        `reading again in ${(wait / 1000).toFixed(1)} s`,
     );
     await new Promise((r) => setTimeout(r, wait));
     last = await checkPublishedPackage(client, entry, version, { download: false });
@@ -411,7 +434,9 @@ export async function approveSet(opts: {
         subject: `"${tag}" on ${todo.map((x) => x.state.package).join(', ')} (read just now)`,
         expected: `at most ${version}`,
         actual: problem.message,
-        hint: `approving would move it backwards: reject the stages (publish-all --reject <id>) and stage again with ${problem.hint.replace(/^publish .* under /, '')}`,
+        hint:
+          `approving would move it backwards: reject the stages (publish-all --reject <id>) and ` +
+          `stage again with ${problem.hint.replace(/^publish .* under /, '')}`,
       });
   }
   if (failures.length) {
@@ -449,7 +474,8 @@ export async function approveSet(opts: {
       );
       if (now.status === 'ok') {
         log.warn(
-          `${state.package}@${version}: approval answered exit ${r.code}, but the version is published with our integrity (approved elsewhere)`,
+          `${state.package}@${version}: approval answered exit ${r.code}, but the version is ` +
+            `published with our integrity (approved elsewhere)`,
         );
         return { package: state.package, stageId: stage.id, result: 'approved-elsewhere' };
       }

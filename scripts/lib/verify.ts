@@ -74,7 +74,10 @@ export interface VerifyOptions {
   distTag?: string;
   /** skip the npm install check per platform (a few seconds) */
   skipInstall?: boolean;
-  /** skip running the fingerprint corpus (a few seconds per target); the manifest's values are still compared across targets */
+  /**
+   * skip running the fingerprint corpus (a few seconds per target); the manifest's values are still compared across
+   * targets
+   */
   skipFingerprint?: boolean;
   /** where committed manifests live (a committed one for this version must equal dist's) */
   manifestsDir?: string;
@@ -708,7 +711,9 @@ async function verifyTarget(t: Target, x: TargetContext): Promise<void> {
           c.fail({
             check: 'package-no-scripts',
             subject: s(field),
-            expected: `only ${Object.keys(template).join(', ')}: a platform package runs nothing, links nothing and pulls in nothing at install`,
+            expected:
+              `only ${Object.keys(template).join(', ')}: a platform package runs nothing, ` +
+              `links nothing and pulls in nothing at install`,
             actual: JSON.stringify(pkg[field]),
           });
       }
@@ -1064,7 +1069,8 @@ async function verifyDeterminism(x: {
   report.reported.push(...across.reports);
   if (Object.values(report.targets).some((t) => t.timeZoneDependent))
     c.notes.push(
-      "the worker depends on the host's time zone: Date's local-time methods give other results under another TZ (agoric-sdk runs workers with TZ fixed)",
+      "the worker depends on the host's time zone: Date's local-time methods give other results " +
+        'under another TZ (agoric-sdk runs workers with TZ fixed)',
     );
   report.reported.forEach((r) => c.notes.push(r));
   return report;

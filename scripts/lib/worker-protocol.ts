@@ -298,7 +298,8 @@ export class XsnapWorker {
     if (!p) {
       this.fail(
         new OperationError(
-          `${this.name}: unexpected message from the worker with no request in flight: ${JSON.stringify(m.subarray(0, 80).toString('latin1'))}`,
+          `${this.name}: unexpected message from the worker with no request ` +
+            `in flight: ${JSON.stringify(m.subarray(0, 80).toString('latin1'))}`,
         ),
       );
       this.child.kill('SIGKILL');
@@ -310,7 +311,8 @@ export class XsnapWorker {
     else {
       p.reject(
         new OperationError(
-          `${this.name}: protocol error: reply to ${p.what} starts with ${JSON.stringify(prefix)}, expected '.', '!' or '?'`,
+          `${this.name}: protocol ` +
+            `error: reply to ${p.what} starts with ${JSON.stringify(prefix)}, expected '.', '!' or '?'`,
         ),
       );
       this.child.kill('SIGKILL');

@@ -121,7 +121,9 @@ export async function planYank(opts: {
         failures.push({
           check: 'yank-latest',
           subject: `dist-tag latest at ${version}`,
-          expected: `an earlier release (below ${version}, not a prerelease, not yanked) on every package, to move latest back to`,
+          expected:
+            `an earlier release (below ${version}, not a prerelease, not yanked) on every ` +
+            `package, to move latest back to`,
           actual: 'none',
           hint: 'publish the fixed version first (it moves latest forward), then yank',
         });
@@ -182,7 +184,9 @@ export async function executeYank(
     const r = await client.npm([...args, ...otp], `npm ${args[0]} ${a.package}`);
     if (r.code !== 0)
       throw new OperationError(
-        `${describeAction(a)}: npm ${args[0]} failed (exit ${r.code}): ${lastLines(r.stderr)}${nextStep('re-run the same command (with a fresh --otp): it carries on from what the registry holds')}`,
+        `${describeAction(a)}: npm ${args[0]} failed (exit ${r.code}): ${lastLines(r.stderr)}${nextStep(
+          're-run ' + 'the same command (with a fresh --otp): it carries on from what the registry holds',
+        )}`,
       );
   }
 }
