@@ -44,7 +44,8 @@ for (const [math, dist] of Object.entries(dists)) {
     }
     const r = await runDeterminism(binaryPath(dist, target, 'release'), runner, { perFamily: SIZES.release });
     console.log(
-      `| ${target} ${math}${runner.length ? ' (qemu)' : ''} | ${totalResults(r.record)} | ${r.seconds.toFixed(1)} | ${goal} |`,
+      `| ${target} ${math}${runner.length ? ' (qemu)' : ''} | ` +
+        `${totalResults(r.record)} | ${r.seconds.toFixed(1)} | ${goal} |`,
     );
   }
 }

@@ -123,7 +123,8 @@ t.test(
       enterArgv(restored, [
         'sh',
         '-c',
-        'gcc-10 --version && aarch64-linux-gnu-gcc-10 --version && echo "int main(void){return 0;}" > /tmp/t.c && gcc -o /tmp/t /tmp/t.c && /tmp/t && echo built',
+        'gcc-10 --version && aarch64-linux-gnu-gcc-10 --version && ' +
+          'echo "int main(void){return 0;}" > /tmp/t.c && gcc -o /tmp/t /tmp/t.c && /tmp/t && echo built',
       ]),
     );
     t.equal(cc.code, 0, cc.stderr);

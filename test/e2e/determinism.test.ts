@@ -72,7 +72,8 @@ t.test('the worker generates the same inputs as Node, on x64 and on arm64', asyn
     try {
       await worker.evaluate(corpus.source);
       const r = await worker.evaluate(
-        'new TextEncoder().encode(JSON.stringify(determinism.families.map((f) => determinism.inputs(f.name, 5, 20)))).buffer',
+        'new TextEncoder().encode(JSON.stringify(' +
+          'determinism.families.map((f) => determinism.inputs(f.name, 5, 20)))).buffer',
       );
       // compared by their IEEE bits: XS prints some doubles with other digits than V8 (see docs/consensus.md)
       const bitsOnly = (v: string[][]) =>
@@ -293,7 +294,8 @@ t.test('verify-artifacts on a system release: host-dependent libm families are r
 });
 
 t.test(
-  'without a build root (CI verify runners), the glibc floor comes from the pinned libc6 package and gives the same results',
+  'without a build root (CI verify runners), the glibc floor comes from ' +
+    'the pinned libc6 package and gives the same results',
   async (t) => {
     const bin = binaryPath(sharedDist('system'), 'linux-x64', 'release');
     const code = `

@@ -175,7 +175,8 @@ t.test('worker protocol: issueCommand round trip, -r restore, errors, clean quit
     handleCommand: (b) => Buffer.from(`host saw ${b.length} bytes`),
   });
   const r = await w.evaluate(
-    'globalThis.n = 41; const te = new TextEncoder(); te.encode(new TextDecoder().decode(issueCommand(te.encode("abc").buffer))).buffer',
+    'globalThis.n = 41; const te = new TextEncoder(); ' +
+      'te.encode(new TextDecoder().decode(issueCommand(te.encode("abc").buffer))).buffer',
   );
   t.equal(r.reply.toString(), 'host saw 3 bytes');
   t.ok(r.meter.compute > 0);

@@ -838,7 +838,8 @@ export function refProblems(model: Model): string[] {
       }).length > 0;
     if (!admitted && !refused)
       problems.push(
-        `${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, and the tag job does not refuse it first (${step.command})`,
+        `${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, ` +
+          `and the tag job does not refuse it first (${step.command})`,
       );
     if (admitted && refused)
       problems.push(`${sc.name}: the tag job refuses a run that ${env} admits (${step.command})`);
@@ -930,11 +931,13 @@ export function jobListProblems(model: Model): string[] {
   const required = requiredJobs().sort();
   if (ran.join('\n') !== required.join('\n'))
     problems.push(
-      `jobs of a release run [${ran.join(', ')}] differ from check-release-tag's required jobs [${required.join(', ')}]`,
+      `jobs of a release run [${ran.join(', ')}] ` +
+        `differ from check-release-tag's required jobs [${required.join(', ')}]`,
     );
   if (skipped.join('\n') !== [...SKIPPED_BY_DESIGN].sort().join('\n'))
     problems.push(
-      `jobs skipped in a release run [${skipped.join(', ')}] differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`,
+      `jobs skipped in a release run [${skipped.join(', ')}] ` +
+        `differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`,
     );
   return problems;
 }
@@ -1226,7 +1229,8 @@ export function latestReleaseProblems(model: Model): string[] {
     const got = latest === '--latest' ? 'true' : latest?.replace(/^--latest=/, '');
     if (got !== want)
       problems.push(
-        `${sc[key].name}: gh release create ${latest ?? 'without --latest'}; expected --latest=${want} (dist-tag ${sc[key].inputs['dist-tag'] ?? 'latest'})`,
+        `${sc[key].name}: gh release create ${latest ?? 'without --latest'}; ` +
+          `expected --latest=${want} (dist-tag ${sc[key].inputs['dist-tag'] ?? 'latest'})`,
       );
   }
   return problems;
@@ -1249,7 +1253,8 @@ export function setupProblems(model: Model): string[] {
   const cmds = verify ? evaluateSteps(verify, model.parsed['release.yml']).steps.map((s) => s.command ?? '') : [];
   if (!cmds.some((c) => c === 'bash scripts/setup.sh --arm64-runtime'))
     problems.push(
-      `verify.yml verify: does not install the arm64 runtime (bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`,
+      `verify.yml verify: does not install the arm64 runtime ` +
+        `(bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`,
     );
   if (cmds.some((c) => c === 'bash scripts/setup.sh'))
     problems.push('verify.yml verify: runs the whole set-up (debootstrap, gcc, ...), not what its checks need');
@@ -1338,7 +1343,8 @@ export function actionRuntimeProblems(wf: Workflow): string[] {
     const known = ACTION_TAGS[`${action}@${version}`];
     if (!known)
       problems.push(
-        `${wf.file}:${i + 1}: ${action}@${version}: record the commit of that tag in ACTION_TAGS (from the action's repository)`,
+        `${wf.file}:${i + 1}: ${action}@${version}: ` +
+          `record the commit of that tag in ACTION_TAGS (from the action's repository)`,
       );
     else if (known !== sha)
       problems.push(`${wf.file}:${i + 1}: ${action}@${sha} is not the commit of ${version} (${known})`);
@@ -1372,7 +1378,8 @@ export function toolchainProblems(wfs: Record<string, Workflow>): string[] {
         problems.push(`${wf.file} ${jobId}: node-version "${node}" is not one exact 24.x.y`);
       else if (node !== CI_NODE_VERSION)
         problems.push(
-          `${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} (scripts/lib/project.ts, the Node the pack test compares)`,
+          `${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} ` +
+            `(scripts/lib/project.ts, the Node the pack test compares)`,
         );
       const npmIndex = steps.findIndex((s) => /^npm install -g npm@/.test(String(s.run ?? '')));
       const ciIndex = steps.findIndex((s) => /^npm ci\b/.test(String(s.run ?? '')));

@@ -50,7 +50,8 @@ t.test('a new tag matching the pin passes and writes the step outputs', async (t
   t.match(
     seen[0],
     new RegExp(
-      `GET /repos/Agoric/xsnap-worker-binaries/releases/tags/${tag.replace(/\./g, '\\.')} Bearer ghs_secret_token_value`,
+      `GET /repos/Agoric/xsnap-worker-binaries/releases/tags/` +
+        `${tag.replace(/\./g, '\\.')} Bearer ghs_secret_token_value`,
     ),
   );
   t.equal(readFileSync(out, 'utf8'), `tag=${tag}\nversion=${version}\nref=refs/tags/${tag}\n`);
@@ -213,7 +214,8 @@ t.test('build run: a run at another commit (a rehearsal from a branch) is refuse
   t.match(
     branch.stderr,
     new RegExp(
-      `build-run-commit\\][\\s\\S]*expected:\\s+the commit of ${tag.replace(/\./g, '\\.')} \\(${TAG_COMMIT}\\)[\\s\\S]*actual:\\s+${OTHER_COMMIT}`,
+      `build-run-commit\\][\\s\\S]*expected:\\s+the commit of ${tag.replace(/\./g, '\\.')} \\(${TAG_COMMIT}\\)` +
+        `[\\s\\S]*actual:\\s+${OTHER_COMMIT}`,
     ),
   );
   t.match(branch.stderr, /build-run-event\][\s\S]*titled "release v[\d.]+ \(rehearsal\)"/);

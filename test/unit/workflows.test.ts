@@ -74,7 +74,8 @@ t.test('the five workflows exist', async (t) => {
 });
 
 t.test(
-  "delivery.yml: manual and weekly, on every target's own runner, calling check-delivery.ts with flags it has (issue 13)",
+  "delivery.yml: manual and weekly, on every target's own runner, " +
+    'calling check-delivery.ts with flags it has (issue 13)',
   async (t) => {
     const delivery = wfs['delivery.yml'];
     t.same(matrixProblems(delivery, 'delivery', 'check'), []);
@@ -349,7 +350,8 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
 });
 
 t.test(
-  'the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, with its dist-tag (issue 13)',
+  'the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, ' +
+    'with its dist-tag (issue 13)',
   async (t) => {
     for (const [key, distTag] of [
       ['push', 'latest'],
@@ -479,7 +481,8 @@ t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN get
 });
 
 t.test(
-  'a release started from a branch is refused by the tag job, before any build, with "Use workflow from: the tag" (issue 11)',
+  'a release started from a branch is refused by the tag job, before any build, ' +
+    'with "Use workflow from: the tag" (issue 11)',
   async (t) => {
     t.same(refProblems(model), []);
     // the npm-publish environment would refuse it at the publish job, after building
@@ -516,7 +519,8 @@ t.test(
 );
 
 t.test(
-  'smaller items: PR concurrency, backports never "Latest", no set-up in the publishing job, one repository name (issue 11)',
+  'smaller items: PR concurrency, backports never "Latest", ' +
+    'no set-up in the publishing job, one repository name (issue 11)',
   async (t) => {
     t.same(concurrencyProblems(model), []);
     t.same(latestReleaseProblems(model), []);
