@@ -48,7 +48,10 @@ const cacheTar = {
   ],
 };
 
-/** Save `paths` (relative to `from`) as actions/cache does, and restore them into a fresh workspace as an unprivileged user. */
+/**
+ * Save `paths` (relative to `from`) as actions/cache does, and restore them into a fresh workspace
+ * as an unprivileged user.
+ */
 async function saveAndRestore(from: string, paths: string[]) {
   const archiveFolder = mkdtempSync(join(tmpdir(), 'xsnap-cache-archive-'));
   chmodSync(archiveFolder, 0o755);

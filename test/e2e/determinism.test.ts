@@ -123,7 +123,10 @@ t.test(
     t.same(failures, []);
     t.match(
       reports.find((r) => r.includes('Math.cbrt')),
-      /host-dependent \(system libm\): Math\.cbrt: linux-arm64 vs linux-x64: \d+ of 300 results differ; first at #\d+: Math\.cbrt\(.+ \/\* 0x[0-9a-f]{16} \*\/\) -> 0x[0-9a-f]{16} .* vs 0x[0-9a-f]{16}/,
+      new RegExp(
+        'host-dependent \\(system libm\\): Math\\.cbrt: linux-arm64 vs linux-x64: \\d+ of 300 results differ; ' +
+          'first at #\\d+: Math\\.cbrt\\(.+ \\/\\* 0x[0-9a-f]{16} \\*\\/\\) -> 0x[0-9a-f]{16} .* vs 0x[0-9a-f]{16}',
+      ),
     );
   },
 );
@@ -298,9 +301,12 @@ t.test(
     'the pinned libc6 package and gives the same results',
   async (t) => {
     const bin = binaryPath(sharedDist('system'), 'linux-x64', 'release');
-    const code = `
-    const { glibcFloorRunner } = await import(${JSON.stringify(new URL('../../scripts/lib/binary-checks.ts', import.meta.url).pathname)});
-    const { runDeterminism } = await import(${JSON.stringify(new URL('../../scripts/lib/determinism.ts', import.meta.url).pathname)});
+    const code =
+      `
+    const { glibcFloorRunner } = await import(` +
+      `${JSON.stringify(new URL('../../scripts/lib/binary-checks.ts', import.meta.url).pathname)});
+    const { runDeterminism } = await import(` +
+      `${JSON.stringify(new URL('../../scripts/lib/determinism.ts', import.meta.url).pathname)});
     const runner = await glibcFloorRunner();
     const r = await runDeterminism(${JSON.stringify(bin)}, runner, { perFamily: 50 });
     console.log(JSON.stringify({ runner, record: r.record }));`;

@@ -159,8 +159,10 @@ t.test('an exception in a workload is reported with its message', async (t) => {
   await cp(join(CORPUS_DIR, '_prelude.js'), join(corpus, '_prelude.js'));
   await writeFile(join(corpus, 'broken.js'), 'fp.define({ run() { return 1; } }); null.x;\n');
   await t.rejects(fingerprintBinary(binaryPath(dist, 'linux-x64', 'release'), [], { corpusDir: corpus }), {
-    message:
-      /workload broken: step eval failed: .*uncaught exception in the worker: TypeError: .*cannot coerce null to object/,
+    message: new RegExp(
+      'workload broken: step eval failed: .*uncaught exception in the worker: ' +
+        'TypeError: .*cannot coerce null to object',
+    ),
   });
 });
 

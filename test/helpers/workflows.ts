@@ -484,7 +484,8 @@ export function targetMatrixProblems(wfs: Record<string, Workflow>): string[] {
 
 /** Plain setup commands a `run:` step may be, besides `npx tsx scripts/<script>.ts ...`. */
 export const SETUP_COMMANDS: RegExp[] = [
-  // install scripts never run (the publish job holds credentials; tsx needs none: esbuild's binary is an optional dependency)
+  // install scripts never run (the publish job holds credentials;
+  // tsx needs none: esbuild's binary is an optional dependency)
   /^npm ci --no-audit --no-fund --ignore-scripts$/,
   // one exact npm: npm pack makes the tarballs whose bytes the manifest records (toolchainProblems)
   /^npm install -g npm@\d+\.\d+\.\d+ --no-audit --no-fund$/,
@@ -495,12 +496,18 @@ export const SETUP_COMMANDS: RegExp[] = [
   /^sudo chown -R "\$\(id -u\):\$\(id -g\)" dist "\$XSNAP_CACHE_DIR"$/,
   // a draft (issue 9): published by publish-release.yml once the gate passes after the approval
   // the notes are the agoric-sdk hand-off that generate-manifest.ts --handoff wrote (issue 13)
-  /^gh release create "\$RELEASE_TAG" --draft --verify-tag --latest="\$GH_LATEST" --title "[^"$`]*\$RELEASE_TAG" --notes-file dist\/release\/agoric-sdk-handoff\.md dist\/release\/\*$/,
+  new RegExp(
+    '^gh release create "\\$RELEASE_TAG" --draft --verify-tag --latest="\\$GH_LATEST" ' +
+      '--title "[^"$`]*\\$RELEASE_TAG" ' +
+      '--notes-file dist\\/release\\/agoric-sdk-handoff\\.md dist\\/release\\/\\*$',
+  ),
   /^gh release download "\$RELEASE_TAG" --pattern "xsnap-worker-manifest-\*\.json" --dir gate$/,
   /^gh release edit "\$RELEASE_TAG" --draft=false --latest="\$GH_LATEST"$/,
 ];
-const PROJECT_SCRIPT =
-  /^(?:sudo --preserve-env env "PATH=\$PATH" )?npx tsx (scripts\/[\w-]+\.ts)(?: (?:[\w./=-]+|"[^"`;|&]*"|\$\{\w+:\+--[\w-]+ "\$\w+"\}))*$/;
+const PROJECT_SCRIPT = new RegExp(
+  '^(?:sudo --preserve-env env "PATH=\\$PATH" )?npx tsx (scripts\\/[\\w-]+\\.ts)' +
+    '(?: (?:[\\w./=-]+|"[^"`;|&]*"|\\$\\{\\w+:\\+--[\\w-]+ "\\$\\w+"\\}))*$',
+);
 
 /** Every `run:` is one line calling a project script, or one allow-listed setup command. */
 export function runStepProblems(wf: Workflow, opts: { requireScriptsExist?: boolean } = {}): string[] {
@@ -1046,7 +1053,10 @@ export function releaseAssetProblems(release: Workflow, version = '0.15.0'): str
 
 // ---------------------------------------------------------------- publish-only: the run check
 
-/** The name the runs API gives the whole-set verification job: `<caller job name> / <called job name>`, from a simulated release run. */
+/**
+ * The name the runs API gives the whole-set verification job: `<caller job name> / <called job name>`,
+ * from a simulated release run.
+ */
 export function verifiedJobName(model: Model): string | null {
   return (
     releaseRun(model, releaseScenarios().push).find(
@@ -1290,7 +1300,8 @@ export function repositoryAgreementProblems(
     const step = tagCheckStep(model, sc[key]);
     const args = step ? argsOf(step.command!) : [];
     const rehearsal = flagValue(args, '--rehearsal');
-    const repo = flagValue(args, '--repo') ?? String(sc[key].github.repository); // the script's default: $GITHUB_REPOSITORY
+    // the script's default: $GITHUB_REPOSITORY
+    const repo = flagValue(args, '--repo') ?? String(sc[key].github.repository);
     const refused = rehearsal !== undefined && repositoryProblems(repo, rehearsal === 'true').length > 0;
     if (key === 'fork' && !refused)
       problems.push(

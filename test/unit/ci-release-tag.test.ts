@@ -197,7 +197,10 @@ t.test("build run: a run of another workflow (a pull request's build.yml) is ref
   t.equal(r.code, 1);
   t.match(
     r.stderr,
-    /build-run-workflow\] run 4242 of Agoric\/x[\s\S]*expected:\s+\.github\/workflows\/release\.yml[\s\S]*actual:\s+\.github\/workflows\/build\.yml/,
+    new RegExp(
+      'build-run-workflow\\] run 4242 of Agoric\\/x[\\s\\S]*expected:\\s+\\.github\\/workflows\\/release\\.yml' +
+        '[\\s\\S]*actual:\\s+\\.github\\/workflows\\/build\\.yml',
+    ),
   );
   t.match(r.stderr, /build-run-event/);
 });
@@ -279,7 +282,10 @@ t.test('a real release must start from its tag, in the repository the packages n
   t.equal(fromBranch.code, 1);
   t.match(
     fromBranch.stderr,
-    /started-from-tag\] release v[\d.]+[\s\S]*expected:\s+a run started from refs\/tags\/v[\d.]+[\s\S]*actual:\s+a run started from refs\/heads\/main[\s\S]*Use workflow from/,
+    new RegExp(
+      'started-from-tag\\] release v[\\d.]+[\\s\\S]*expected:\\s+a run started from refs\\/tags\\/v[\\d.]+' +
+        '[\\s\\S]*actual:\\s+a run started from refs\\/heads\\/main[\\s\\S]*Use workflow from',
+    ),
   );
   t.same(seen, [], 'refused before asking GitHub');
   const fork = await runScript(
@@ -311,7 +317,10 @@ t.test('build run: a run whose verification failed, or still running, is refused
   t.equal(failed.code, 1);
   t.match(
     failed.stderr,
-    /build-run-verified\][\s\S]*expected:\s+job "verify \/ verify the whole set" succeeded[\s\S]*actual:\s+completed, failure/,
+    new RegExp(
+      'build-run-verified\\][\\s\\S]*expected:\\s+job "verify \\/ verify the whole set" succeeded' +
+        '[\\s\\S]*actual:\\s+completed, failure',
+    ),
   );
   const buildFailed = await checkRun(
     t,

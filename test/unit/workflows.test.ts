@@ -333,7 +333,10 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
   );
   t.match(
     releaseAssetProblems(twice).join('\n'),
-    /gh release create: dist\/agoric-xsnap-linux-x64-0\.15\.0\.tgz duplicates dist\/release\/agoric-xsnap-linux-x64-0\.15\.0\.tgz/,
+    new RegExp(
+      'gh release create: dist\\/agoric-xsnap-linux-x64-0\\.15\\.0\\.tgz duplicates ' +
+        'dist\\/release\\/agoric-xsnap-linux-x64-0\\.15\\.0\\.tgz',
+    ),
   );
   const attestTwice = broken(
     release,
@@ -506,7 +509,10 @@ t.test(
     const unguarded = broken(release, ' --started-from "$STARTED_FROM" --rehearsal "$REHEARSAL"', '');
     t.match(
       refProblems(await w(unguarded)).join('\n'),
-      /manual release from a branch: publish would run in npm-publish, which refuses refs\/heads\/main, and the tag job does not refuse it first/,
+      new RegExp(
+        'manual release from a branch: publish would run in npm-publish, which refuses refs\\/heads\\/main, ' +
+          'and the tag job does not refuse it first',
+      ),
     );
     // a guard that refuses too much
     const strict = broken(
