@@ -32,9 +32,11 @@ await runCommand(
   {
     name: 'compare-release.ts',
     summary:
-      'performance gate: the candidate against the previous release, same host, interleaved runs: median JS time and compute meter per workload',
+      'performance gate: the candidate against the previous release, same host, ' +
+      'interleaved runs: median JS time and compute meter per workload',
     usage:
-      'npx tsx bench/compare-release.ts --base X.Y.Z [--registry url | --base-bundle file] [--candidate binary | --dist dir] [--runs 7] [--accept "<reason>"]',
+      'npx tsx bench/compare-release.ts --base X.Y.Z [--registry url | --base-bundle file] ' +
+      '[--candidate binary | --dist dir] [--runs 7] [--accept "<reason>"]',
     options: [
       { name: 'base', type: 'string', valueName: 'X.Y.Z', description: 'the previous release to compare with' },
       {
@@ -62,7 +64,9 @@ await runCommand(
         name: 'target',
         type: 'string',
         valueName: 'target',
-        description: `which target's binaries (${TARGET_NAMES.join(', ')}); both run the same way on this host (linux-arm64 under qemu)`,
+        description:
+          `which target's binaries (${TARGET_NAMES.join(', ')}); ` +
+          `both run the same way on this host (linux-arm64 under qemu)`,
         default: "this host's",
       },
       {
@@ -70,7 +74,8 @@ await runCommand(
         type: 'string',
         valueName: 'n',
         description:
-          'measured rounds (after one warm-up round); each round runs every workload once on each binary, alternating which goes first',
+          'measured rounds (after one warm-up round); ' +
+          'each round runs every workload once on each binary, alternating which goes first',
         default: '7',
       },
       {
@@ -126,7 +131,8 @@ against its sha256.`,
     const candidateFile = stringFlag(flags, 'candidate') ?? binaryPath(distDir(flags), target.name, 'release');
     if (!existsSync(candidateFile))
       throw new UsageError(
-        `${candidateFile} does not exist: build the candidate (npx tsx scripts/build-target.ts --target ${target.name}) or give --candidate`,
+        `${candidateFile} does not exist: ` +
+          `build the candidate (npx tsx scripts/build-target.ts --target ${target.name}) or give --candidate`,
       );
     const workloads = await loadWorkloads(undefined, stringFlag(flags, 'workloads')?.split(','));
     const candidate: Contender = {
@@ -149,7 +155,10 @@ against its sha256.`,
           });
       const base = { ...base0, runner };
       log.step(
-        `${target.name}: candidate ${candidate.sha256.slice(0, 12)} against ${base.label} ${base.sha256.slice(0, 12)}: ${workloads.length} workloads, 1 warm-up + ${runs} interleaved rounds${runner.length ? ` (via ${runner[0]})` : ''}`,
+        `${target.name}: candidate ${candidate.sha256.slice(0, 12)} against ${base.label} ` +
+          `${base.sha256.slice(0, 12)}: ` +
+          `${workloads.length} workloads, 1 warm-up + ${runs} interleaved rounds` +
+          `${runner.length ? ` (via ${runner[0]})` : ''}`,
       );
       const rows = await runComparison({
         base,
@@ -165,8 +174,10 @@ against its sha256.`,
         v.failures.length === 0
           ? `PASS: geometric mean ratio ${v.geomean.toFixed(3)} (limit ${(1 + threshold).toFixed(2)}), no meter change`
           : v.accepted
-            ? `ACCEPTED (${v.accepted}): ${v.failures.map((f) => f.check).join(', ')}; geometric mean ratio ${v.geomean.toFixed(3)}`
-            : `FAIL: geometric mean ratio ${v.geomean.toFixed(3)}${v.meterChanges.length ? `; meter changed: ${v.meterChanges.join(', ')}` : ''}`;
+            ? `ACCEPTED (${v.accepted}): ${v.failures.map((f) => f.check).join(', ')}; ` +
+              `geometric mean ratio ${v.geomean.toFixed(3)}`
+            : `FAIL: geometric mean ratio ${v.geomean.toFixed(3)}` +
+              `${v.meterChanges.length ? `; meter changed: ${v.meterChanges.join(', ')}` : ''}`;
       if (!v.ok || flags.json) process.stderr.write(table + '\n');
       if (!v.ok) {
         // the table belongs in the step summary of a failure too
@@ -199,7 +210,9 @@ against its sha256.`,
           },
         },
         text: `${table}\n${verdictLine}`,
-        summary: `### performance: candidate against ${version} (${target.name}, ${runs} interleaved rounds)\n\n${table}\n\n**${verdictLine}**`,
+        summary:
+          `### performance: candidate against ${version} (${target.name}, ${runs} interleaved rounds)` +
+          `\n\n${table}\n\n**${verdictLine}**`,
       };
     } finally {
       await rm(work, { recursive: true, force: true });

@@ -44,18 +44,21 @@ for (const [math, dist] of Object.entries(dists)) {
     }
     const r = await runDeterminism(binaryPath(dist, target, 'release'), runner, { perFamily: SIZES.release });
     console.log(
-      `| ${target} ${math}${runner.length ? ' (qemu)' : ''} | ${totalResults(r.record)} | ${r.seconds.toFixed(1)} | ${goal} |`,
+      `| ${target} ${math}${runner.length ? ' (qemu)' : ''} | ` +
+        `${totalResults(r.record)} | ${r.seconds.toFixed(1)} | ${goal} |`,
     );
   }
 }
 
 // A Math-heavy workload: every libm-backed function, in a loop, as a vat doing numeric work would.
-const WORKLOAD = `(() => {
+const WORKLOAD =
+  `(() => {
   let acc = 0;
   for (let i = 1; i <= 300000; i++) {
     const x = i / 977;
     acc += Math.sin(x) + Math.cos(x) + Math.tan(x / 3) + Math.exp(-x / 50) + Math.log(x) + Math.pow(x, 0.37)
-      + Math.atan2(x, 3) + Math.cbrt(x) + Math.hypot(x, 1) + Math.sqrt(x) + Math.log1p(x) + Math.sinh(x / 300) + x ** 1.5;
+      + Math.atan2(x, 3) + Math.cbrt(x) + Math.hypot(x, 1) + Math.sqrt(x) + Math.log1p(x)` +
+  ` + Math.sinh(x / 300) + x ** 1.5;
   }
   return new TextEncoder().encode(String(acc)).buffer;
 })()`;

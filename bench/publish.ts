@@ -102,7 +102,8 @@ if (args.only !== 'direct') {
     set.push(r.s);
     windows.push(r.windowMs);
     console.error(
-      `staged round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, set ${set[i].toFixed(2)} s, window ${r.windowMs} ms`,
+      `staged round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, ` +
+        `set ${set[i].toFixed(2)} s, window ${r.windowMs} ms`,
     );
   }
   const ratio = median(set) / median(one);
@@ -110,7 +111,9 @@ if (args.only !== 'direct') {
     `stage+verify+approve, one package:        median ${median(one).toFixed(2)} s over ${rounds} runs`,
     `stage+verify+approve, the set:            median ${median(set).toFixed(2)} s over ${rounds} runs`,
     `staged: set / one = ${ratio.toFixed(2)}x (goal <= 1.5x): ${ratio <= 1.5 ? 'met' : 'NOT met'}`,
-    `visibility window (first to last package installable): median ${median(windows)} ms, max ${Math.max(...windows)} ms (goal < 1000 ms): ${Math.max(...windows) < 1000 ? 'met' : 'NOT met'}`,
+    `visibility window (first to last package installable): ` +
+      `median ${median(windows)} ms, max ${Math.max(...windows)} ms (goal < 1000 ms): ` +
+      `${Math.max(...windows) < 1000 ? 'met' : 'NOT met'}`,
   );
 }
 for (const line of results) console.log(line);

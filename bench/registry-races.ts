@@ -125,7 +125,8 @@ async function downloadRound(clients: number): Promise<{ failed: number; died: b
     });
     if (!alive)
       console.log(
-        `the registry's log ends:\n${readFileSync(join(dir, 'verdaccio.log'), 'utf8').trimEnd().split('\n').slice(-15).join('\n')}`,
+        `the registry's log ends:\n` +
+          `${readFileSync(join(dir, 'verdaccio.log'), 'utf8').trimEnd().split('\n').slice(-15).join('\n')}`,
       );
     const reasons = [
       ...new Set(
@@ -153,11 +154,13 @@ if (args.only !== 'download') {
     short += Number(r.short);
     refused += Number(r.refused);
     console.log(
-      `package-list round ${round}: ${r.torn ? 'list torn' : r.short ? 'list short' : 'list whole'}${r.refused ? ', restart refused' : ''}`,
+      `package-list round ${round}: ${r.torn ? 'list torn' : r.short ? 'list short' : 'list whole'}` +
+        `${r.refused ? ', restart refused' : ''}`,
     );
   }
   console.log(
-    `package-list, ${flavour}: ${rounds} rounds of ${count} concurrent approvals: ${torn} torn lists, ${short} short lists, ${refused} refused restarts\n`,
+    `package-list, ${flavour}: ${rounds} rounds of ${count} concurrent approvals: ` +
+      `${torn} torn lists, ${short} short lists, ${refused} refused restarts\n`,
   );
 }
 if (args.only !== 'package-list') {
@@ -174,6 +177,7 @@ if (args.only !== 'package-list') {
     );
   }
   console.log(
-    `download, ${flavour}: ${rounds} rounds of ${clients} concurrent staged-tarball downloads: registry died in ${died}, ${failed} downloads failed`,
+    `download, ${flavour}: ${rounds} rounds of ${clients} concurrent ` +
+      `staged-tarball downloads: registry died in ${died}, ${failed} downloads failed`,
   );
 }

@@ -83,7 +83,9 @@ try {
   console.log(`  ratio: ${ratio.toFixed(2)}x (goal >= 0.8x) ${ratio >= 0.8 ? 'MET' : 'NOT MET'}`);
   console.log(`stage + manifest + verify, ${TARGETS.join(' + ')}: ${(stage + manifest + verify).toFixed(1)} s`);
   console.log(
-    `  stage-packages ${stage.toFixed(1)} s, generate-manifest ${manifest.toFixed(1)} s (fingerprints), verify-artifacts ${verify.toFixed(1)} s (all checks: install per platform, fingerprints, -v under qemu)`,
+    `  stage-packages ${stage.toFixed(1)} s, generate-manifest ${manifest.toFixed(1)} s (fingerprints), ` +
+      `verify-artifacts ${verify.toFixed(1)} s (all checks: ` +
+      `install per platform, fingerprints, -v under qemu)`,
   );
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -48,7 +48,10 @@ const cacheTar = {
   ],
 };
 
-/** Save `paths` (relative to `from`) as actions/cache does, and restore them into a fresh workspace as an unprivileged user. */
+/**
+ * Save `paths` (relative to `from`) as actions/cache does, and restore them into a fresh workspace
+ * as an unprivileged user.
+ */
 async function saveAndRestore(from: string, paths: string[]) {
   const archiveFolder = mkdtempSync(join(tmpdir(), 'xsnap-cache-archive-'));
   chmodSync(archiveFolder, 0o755);
@@ -123,7 +126,8 @@ t.test(
       enterArgv(restored, [
         'sh',
         '-c',
-        'gcc-10 --version && aarch64-linux-gnu-gcc-10 --version && echo "int main(void){return 0;}" > /tmp/t.c && gcc -o /tmp/t /tmp/t.c && /tmp/t && echo built',
+        'gcc-10 --version && aarch64-linux-gnu-gcc-10 --version && ' +
+          'echo "int main(void){return 0;}" > /tmp/t.c && gcc -o /tmp/t /tmp/t.c && /tmp/t && echo built',
       ]),
     );
     t.equal(cc.code, 0, cc.stderr);

@@ -216,7 +216,8 @@ t.test("compare-checks: the check legs' fingerprints against each other and the 
   };
   // one workload's meter count differs on one target: a consensus failure
   const meter = await edit((m) => {
-    const w = Object.values<any>(m.targets['linux-arm64'].fingerprint.workloads)[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const w = Object.values<any>(m.targets['linux-arm64'].fingerprint.workloads)[0];
     const k = Object.keys(w.meter)[0];
     w.meter[k] += 1;
   });

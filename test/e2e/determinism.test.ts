@@ -72,7 +72,8 @@ t.test('the worker generates the same inputs as Node, on x64 and on arm64', asyn
     try {
       await worker.evaluate(corpus.source);
       const r = await worker.evaluate(
-        'new TextEncoder().encode(JSON.stringify(determinism.families.map((f) => determinism.inputs(f.name, 5, 20)))).buffer',
+        'new TextEncoder().encode(JSON.stringify(' +
+          'determinism.families.map((f) => determinism.inputs(f.name, 5, 20)))).buffer',
       );
       // compared by their IEEE bits: XS prints some doubles with other digits than V8 (see docs/consensus.md)
       const bitsOnly = (v: string[][]) =>
@@ -122,7 +123,10 @@ t.test(
     t.same(failures, []);
     t.match(
       reports.find((r) => r.includes('Math.cbrt')),
-      /host-dependent \(system libm\): Math\.cbrt: linux-arm64 vs linux-x64: \d+ of 300 results differ; first at #\d+: Math\.cbrt\(.+ \/\* 0x[0-9a-f]{16} \*\/\) -> 0x[0-9a-f]{16} .* vs 0x[0-9a-f]{16}/,
+      new RegExp(
+        'host-dependent \\(system libm\\): Math\\.cbrt: linux-arm64 vs linux-x64: \\d+ of 300 results differ; ' +
+          'first at #\\d+: Math\\.cbrt\\(.+ \\/\\* 0x[0-9a-f]{16} \\*\\/\\) -> 0x[0-9a-f]{16} .* vs 0x[0-9a-f]{16}',
+      ),
     );
   },
 );
@@ -293,12 +297,16 @@ t.test('verify-artifacts on a system release: host-dependent libm families are r
 });
 
 t.test(
-  'without a build root (CI verify runners), the glibc floor comes from the pinned libc6 package and gives the same results',
+  'without a build root (CI verify runners), the glibc floor comes from ' +
+    'the pinned libc6 package and gives the same results',
   async (t) => {
     const bin = binaryPath(sharedDist('system'), 'linux-x64', 'release');
-    const code = `
-    const { glibcFloorRunner } = await import(${JSON.stringify(new URL('../../scripts/lib/binary-checks.ts', import.meta.url).pathname)});
-    const { runDeterminism } = await import(${JSON.stringify(new URL('../../scripts/lib/determinism.ts', import.meta.url).pathname)});
+    const code =
+      `
+    const { glibcFloorRunner } = await import(` +
+      `${JSON.stringify(new URL('../../scripts/lib/binary-checks.ts', import.meta.url).pathname)});
+    const { runDeterminism } = await import(` +
+      `${JSON.stringify(new URL('../../scripts/lib/determinism.ts', import.meta.url).pathname)});
     const runner = await glibcFloorRunner();
     const r = await runDeterminism(${JSON.stringify(bin)}, runner, { perFamily: 50 });
     console.log(JSON.stringify({ runner, record: r.record }));`;

@@ -139,7 +139,8 @@ const fetchRelease = (apiUrl: string, args: string[]) =>
   });
 
 t.test(
-  '--tag: the verified push run is found (a newer rehearsal passed over), downloaded without leaking the token, unpacked; publish-all --dry-run runs on it',
+  '--tag: the verified push run is found (a newer rehearsal passed over), ' +
+    'downloaded without leaking the token, unpacked; publish-all --dry-run runs on it',
   async (t) => {
     const zip = await artifactZip(t);
     const gh = await github(t, zip, [push, rehearsal]);

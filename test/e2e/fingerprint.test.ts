@@ -159,8 +159,10 @@ t.test('an exception in a workload is reported with its message', async (t) => {
   await cp(join(CORPUS_DIR, '_prelude.js'), join(corpus, '_prelude.js'));
   await writeFile(join(corpus, 'broken.js'), 'fp.define({ run() { return 1; } }); null.x;\n');
   await t.rejects(fingerprintBinary(binaryPath(dist, 'linux-x64', 'release'), [], { corpusDir: corpus }), {
-    message:
-      /workload broken: step eval failed: .*uncaught exception in the worker: TypeError: .*cannot coerce null to object/,
+    message: new RegExp(
+      'workload broken: step eval failed: .*uncaught exception in the worker: ' +
+        'TypeError: .*cannot coerce null to object',
+    ),
   });
 });
 
@@ -175,7 +177,8 @@ t.test('worker protocol: issueCommand round trip, -r restore, errors, clean quit
     handleCommand: (b) => Buffer.from(`host saw ${b.length} bytes`),
   });
   const r = await w.evaluate(
-    'globalThis.n = 41; const te = new TextEncoder(); te.encode(new TextDecoder().decode(issueCommand(te.encode("abc").buffer))).buffer',
+    'globalThis.n = 41; const te = new TextEncoder(); ' +
+      'te.encode(new TextDecoder().decode(issueCommand(te.encode("abc").buffer))).buffer',
   );
   t.equal(r.reply.toString(), 'host saw 3 bytes');
   t.ok(r.meter.compute > 0);

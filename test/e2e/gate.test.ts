@@ -96,7 +96,8 @@ t.test('gate usage errors exit 2', async (t) => {
 });
 
 t.test(
-  'publish-all --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), --approve releases, --stop-registry stops it',
+  'publish-all --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), ' +
+    '--approve releases, --stop-registry stops it',
   async (t) => {
     const dir = t.testdir();
     const env = { XSNAP_REGISTRY_DIR: join(dir, 'registry') };

@@ -78,7 +78,8 @@ t.test('happy path: the set published, verified, latest moved last; a second run
   const lastTarballRead = seen.map((s) => /^GET .*\.tgz$/.test(s)).lastIndexOf(true);
   t.ok(
     firstTagMove > lastPublish && firstTagMove > lastTarballRead,
-    `latest moved only after all publishes (${lastPublish}) and read-backs (${lastTarballRead}); first move at ${firstTagMove}`,
+    `latest moved only after all publishes (${lastPublish}) and read-backs (${lastTarballRead}); ` +
+      `first move at ${firstTagMove}`,
   );
 
   const md = readFileSync(summary, 'utf8');
@@ -202,7 +203,8 @@ t.test(
     t.match(
       r.stderr,
       new RegExp(
-        `refusing to move "latest" backwards to ${VERSION.replace(/\./g, '\\.')}: .*latest is ${newer.replace(/\./g, '\\.')}`,
+        `refusing to move "latest" backwards to ` +
+          `${VERSION.replace(/\./g, '\\.')}: .*latest is ${newer.replace(/\./g, '\\.')}`,
       ),
       'names where latest is',
     );

@@ -169,7 +169,8 @@ const CASES: Tamper[] = [
     names: new RegExp(`package\\.json "version".*expected: ${VERSION.replace(/\./g, '\\.')}.*actual: 9\\.9\\.9`, 's'),
   },
   {
-    // issue 10 item 7: a deny-list of package.json keys let directories.bin through (npm then links node_modules/.bin/xsnap-worker)
+    // issue 10 item 7: a deny-list of package.json keys let directories.bin through
+    // (npm then links node_modules/.bin/xsnap-worker)
     name: 'directories.bin in a package.json',
     tamper: (d) =>
       editTarball(join(d, tgz('linux-x64')), (es) =>

@@ -163,7 +163,8 @@ t.test('the hand-off: written from the manifest, checked by verify, a planted ch
   t.match(text, `"@agoric/xsnap-linux-arm64": "${VERSION}"`);
   t.match(
     text,
-    `npx tsx scripts/verify-artifacts.ts --published --manifest ${MANIFEST} --tag v${VERSION} --dist-tag latest --targets linux-x64,linux-arm64`,
+    `npx tsx scripts/verify-artifacts.ts --published --manifest ${MANIFEST} --tag v${VERSION} ` +
+      `--dist-tag latest --targets linux-x64,linux-arm64`,
   );
   t.equal(JSON.parse(r.stdout).handoff.manifestSha256, sha);
   const verify = (extra: string[] = []) =>

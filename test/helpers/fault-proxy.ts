@@ -97,7 +97,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   /** stale documents still to serve, by path */
   const stale = new Map<string, { reads: number; status: number; headers: Record<string, string>; body: Buffer }>();
-  /** the package document as the registry serves it now, asked with the client's Host (so tarball URLs point at the proxy) */
+  /**
+   * the package document as the registry serves it now, asked with the client's Host
+   * (so tarball URLs point at the proxy)
+   */
   const snapshot = (path: string, host: string | undefined) =>
     new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
       const get = request(

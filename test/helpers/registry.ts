@@ -32,7 +32,10 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-/** A fresh registry: Verdaccio 6 (classic, no staging: for --via direct) unless `flavour: 'staging'` (Verdaccio 9 on Node 24). */
+/**
+ * A fresh registry: Verdaccio 6 (classic, no staging: for --via direct) unless `flavour: 'staging'`
+ * (Verdaccio 9 on Node 24).
+ */
 export async function startTestRegistry(opts: { flavour?: RegistryFlavour } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'xsnap-test-registry-'));
   const reg: LocalRegistry = await startLocalRegistry({ dir, flavour: opts.flavour ?? 'classic' });

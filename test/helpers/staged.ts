@@ -14,7 +14,10 @@ import { stageReleaseSet } from '../../scripts/lib/run-script.ts';
 export const STAGED_ROOT = join(REPO_ROOT, '.cache', 'test-staged');
 export const LINUX = LINUX_TARGETS.join(',');
 
-/** Everything the staged result depends on: the builds, the code that stages and manifests, the templates, the corpus. */
+/**
+ * Everything the staged result depends on: the builds, the code that stages and manifests,
+ * the templates, the corpus.
+ */
 const INPUTS = [
   'scripts/stage-packages.ts',
   'scripts/generate-manifest.ts',
@@ -46,7 +49,10 @@ async function inputsKey(dist: string): Promise<string> {
   return h.digest('hex').slice(0, 16);
 }
 
-/** A dist holding the shared linux builds (of a math profile), their staged packages and dist/release/. Read-only: copy before changing. */
+/**
+ * A dist holding the shared linux builds (of a math profile), their staged packages and dist/release/.
+ * Read-only: copy before changing.
+ */
 export async function stagedDist(math: 'system' | 'portable' = 'system'): Promise<string> {
   const shared = sharedDist(math);
   const final = join(STAGED_ROOT, await inputsKey(shared));

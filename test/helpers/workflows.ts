@@ -484,7 +484,8 @@ export function targetMatrixProblems(wfs: Record<string, Workflow>): string[] {
 
 /** Plain setup commands a `run:` step may be, besides `npx tsx scripts/<script>.ts ...`. */
 export const SETUP_COMMANDS: RegExp[] = [
-  // install scripts never run (the publish job holds credentials; tsx needs none: esbuild's binary is an optional dependency)
+  // install scripts never run (the publish job holds credentials;
+  // tsx needs none: esbuild's binary is an optional dependency)
   /^npm ci --no-audit --no-fund --ignore-scripts$/,
   // one exact npm: npm pack makes the tarballs whose bytes the manifest records (toolchainProblems)
   /^npm install -g npm@\d+\.\d+\.\d+ --no-audit --no-fund$/,
@@ -495,12 +496,18 @@ export const SETUP_COMMANDS: RegExp[] = [
   /^sudo chown -R "\$\(id -u\):\$\(id -g\)" dist "\$XSNAP_CACHE_DIR"$/,
   // a draft (issue 9): published by publish-release.yml once the gate passes after the approval
   // the notes are the agoric-sdk hand-off that generate-manifest.ts --handoff wrote (issue 13)
-  /^gh release create "\$RELEASE_TAG" --draft --verify-tag --latest="\$GH_LATEST" --title "[^"$`]*\$RELEASE_TAG" --notes-file dist\/release\/agoric-sdk-handoff\.md dist\/release\/\*$/,
+  new RegExp(
+    '^gh release create "\\$RELEASE_TAG" --draft --verify-tag --latest="\\$GH_LATEST" ' +
+      '--title "[^"$`]*\\$RELEASE_TAG" ' +
+      '--notes-file dist\\/release\\/agoric-sdk-handoff\\.md dist\\/release\\/\\*$',
+  ),
   /^gh release download "\$RELEASE_TAG" --pattern "xsnap-worker-manifest-\*\.json" --dir gate$/,
   /^gh release edit "\$RELEASE_TAG" --draft=false --latest="\$GH_LATEST"$/,
 ];
-const PROJECT_SCRIPT =
-  /^(?:sudo --preserve-env env "PATH=\$PATH" )?npx tsx (scripts\/[\w-]+\.ts)(?: (?:[\w./=-]+|"[^"`;|&]*"|\$\{\w+:\+--[\w-]+ "\$\w+"\}))*$/;
+const PROJECT_SCRIPT = new RegExp(
+  '^(?:sudo --preserve-env env "PATH=\\$PATH" )?npx tsx (scripts\\/[\\w-]+\\.ts)' +
+    '(?: (?:[\\w./=-]+|"[^"`;|&]*"|\\$\\{\\w+:\\+--[\\w-]+ "\\$\\w+"\\}))*$',
+);
 
 /** Every `run:` is one line calling a project script, or one allow-listed setup command. */
 export function runStepProblems(wf: Workflow, opts: { requireScriptsExist?: boolean } = {}): string[] {
@@ -838,7 +845,8 @@ export function refProblems(model: Model): string[] {
       }).length > 0;
     if (!admitted && !refused)
       problems.push(
-        `${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, and the tag job does not refuse it first (${step.command})`,
+        `${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, ` +
+          `and the tag job does not refuse it first (${step.command})`,
       );
     if (admitted && refused)
       problems.push(`${sc.name}: the tag job refuses a run that ${env} admits (${step.command})`);
@@ -930,11 +938,13 @@ export function jobListProblems(model: Model): string[] {
   const required = requiredJobs().sort();
   if (ran.join('\n') !== required.join('\n'))
     problems.push(
-      `jobs of a release run [${ran.join(', ')}] differ from check-release-tag's required jobs [${required.join(', ')}]`,
+      `jobs of a release run [${ran.join(', ')}] ` +
+        `differ from check-release-tag's required jobs [${required.join(', ')}]`,
     );
   if (skipped.join('\n') !== [...SKIPPED_BY_DESIGN].sort().join('\n'))
     problems.push(
-      `jobs skipped in a release run [${skipped.join(', ')}] differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`,
+      `jobs skipped in a release run [${skipped.join(', ')}] ` +
+        `differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`,
     );
   return problems;
 }
@@ -1043,7 +1053,10 @@ export function releaseAssetProblems(release: Workflow, version = '0.15.0'): str
 
 // ---------------------------------------------------------------- publish-only: the run check
 
-/** The name the runs API gives the whole-set verification job: `<caller job name> / <called job name>`, from a simulated release run. */
+/**
+ * The name the runs API gives the whole-set verification job: `<caller job name> / <called job name>`,
+ * from a simulated release run.
+ */
 export function verifiedJobName(model: Model): string | null {
   return (
     releaseRun(model, releaseScenarios().push).find(
@@ -1226,7 +1239,8 @@ export function latestReleaseProblems(model: Model): string[] {
     const got = latest === '--latest' ? 'true' : latest?.replace(/^--latest=/, '');
     if (got !== want)
       problems.push(
-        `${sc[key].name}: gh release create ${latest ?? 'without --latest'}; expected --latest=${want} (dist-tag ${sc[key].inputs['dist-tag'] ?? 'latest'})`,
+        `${sc[key].name}: gh release create ${latest ?? 'without --latest'}; ` +
+          `expected --latest=${want} (dist-tag ${sc[key].inputs['dist-tag'] ?? 'latest'})`,
       );
   }
   return problems;
@@ -1249,7 +1263,8 @@ export function setupProblems(model: Model): string[] {
   const cmds = verify ? evaluateSteps(verify, model.parsed['release.yml']).steps.map((s) => s.command ?? '') : [];
   if (!cmds.some((c) => c === 'bash scripts/setup.sh --arm64-runtime'))
     problems.push(
-      `verify.yml verify: does not install the arm64 runtime (bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`,
+      `verify.yml verify: does not install the arm64 runtime ` +
+        `(bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`,
     );
   if (cmds.some((c) => c === 'bash scripts/setup.sh'))
     problems.push('verify.yml verify: runs the whole set-up (debootstrap, gcc, ...), not what its checks need');
@@ -1285,7 +1300,8 @@ export function repositoryAgreementProblems(
     const step = tagCheckStep(model, sc[key]);
     const args = step ? argsOf(step.command!) : [];
     const rehearsal = flagValue(args, '--rehearsal');
-    const repo = flagValue(args, '--repo') ?? String(sc[key].github.repository); // the script's default: $GITHUB_REPOSITORY
+    // the script's default: $GITHUB_REPOSITORY
+    const repo = flagValue(args, '--repo') ?? String(sc[key].github.repository);
     const refused = rehearsal !== undefined && repositoryProblems(repo, rehearsal === 'true').length > 0;
     if (key === 'fork' && !refused)
       problems.push(
@@ -1338,7 +1354,8 @@ export function actionRuntimeProblems(wf: Workflow): string[] {
     const known = ACTION_TAGS[`${action}@${version}`];
     if (!known)
       problems.push(
-        `${wf.file}:${i + 1}: ${action}@${version}: record the commit of that tag in ACTION_TAGS (from the action's repository)`,
+        `${wf.file}:${i + 1}: ${action}@${version}: ` +
+          `record the commit of that tag in ACTION_TAGS (from the action's repository)`,
       );
     else if (known !== sha)
       problems.push(`${wf.file}:${i + 1}: ${action}@${sha} is not the commit of ${version} (${known})`);
@@ -1372,7 +1389,8 @@ export function toolchainProblems(wfs: Record<string, Workflow>): string[] {
         problems.push(`${wf.file} ${jobId}: node-version "${node}" is not one exact 24.x.y`);
       else if (node !== CI_NODE_VERSION)
         problems.push(
-          `${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} (scripts/lib/project.ts, the Node the pack test compares)`,
+          `${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} ` +
+            `(scripts/lib/project.ts, the Node the pack test compares)`,
         );
       const npmIndex = steps.findIndex((s) => /^npm install -g npm@/.test(String(s.run ?? '')));
       const ciIndex = steps.findIndex((s) => /^npm ci\b/.test(String(s.run ?? '')));

@@ -55,7 +55,9 @@ async function makeKey(dir: string, name: string) {
   };
 }
 
-const RELEASE_TEXT = `Origin: Debian\nLabel: Debian\nSuite: oldoldstable\nCodename: ${BUILD_ROOT_SPEC.suite}\nDate: Sat, 09 Aug 2025 09:16:30 UTC\n`;
+const RELEASE_TEXT =
+  `Origin: Debian\nLabel: Debian\nSuite: oldoldstable\nCodename: ${BUILD_ROOT_SPEC.suite}\n` +
+  `Date: Sat, 09 Aug 2025 09:16:30 UTC\n`;
 
 t.test('the Release signature: good with the pinned keys; tampered, foreign or unsigned refused', async (t) => {
   const dir = t.testdir({});
@@ -188,7 +190,8 @@ t.test('the keyring is the pinned package or nothing', async (t) => {
   await t.rejects(
     pinnedKeyring([wrong.url]),
     new RegExp(
-      `deb-pinned[\\s\\S]*expected:\\s+sha256 ${KEYRING.sha256}[\\s\\S]*actual:\\s+sha256 ${sha256('not the keyring package')}`,
+      `deb-pinned[\\s\\S]*expected:\\s+sha256 ${KEYRING.sha256}` +
+        `[\\s\\S]*actual:\\s+sha256 ${sha256('not the keyring package')}`,
     ),
   );
   await t.rejects(pinnedKeyring([none.url]), /cannot fetch the pinned debian-archive-keyring 2025\.1:[\s\S]*HTTP 404/);

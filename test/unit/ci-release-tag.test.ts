@@ -50,7 +50,8 @@ t.test('a new tag matching the pin passes and writes the step outputs', async (t
   t.match(
     seen[0],
     new RegExp(
-      `GET /repos/Agoric/xsnap-worker-binaries/releases/tags/${tag.replace(/\./g, '\\.')} Bearer ghs_secret_token_value`,
+      `GET /repos/Agoric/xsnap-worker-binaries/releases/tags/` +
+        `${tag.replace(/\./g, '\\.')} Bearer ghs_secret_token_value`,
     ),
   );
   t.equal(readFileSync(out, 'utf8'), `tag=${tag}\nversion=${version}\nref=refs/tags/${tag}\n`);
@@ -196,7 +197,10 @@ t.test("build run: a run of another workflow (a pull request's build.yml) is ref
   t.equal(r.code, 1);
   t.match(
     r.stderr,
-    /build-run-workflow\] run 4242 of Agoric\/x[\s\S]*expected:\s+\.github\/workflows\/release\.yml[\s\S]*actual:\s+\.github\/workflows\/build\.yml/,
+    new RegExp(
+      'build-run-workflow\\] run 4242 of Agoric\\/x[\\s\\S]*expected:\\s+\\.github\\/workflows\\/release\\.yml' +
+        '[\\s\\S]*actual:\\s+\\.github\\/workflows\\/build\\.yml',
+    ),
   );
   t.match(r.stderr, /build-run-event/);
 });
@@ -213,7 +217,8 @@ t.test('build run: a run at another commit (a rehearsal from a branch) is refuse
   t.match(
     branch.stderr,
     new RegExp(
-      `build-run-commit\\][\\s\\S]*expected:\\s+the commit of ${tag.replace(/\./g, '\\.')} \\(${TAG_COMMIT}\\)[\\s\\S]*actual:\\s+${OTHER_COMMIT}`,
+      `build-run-commit\\][\\s\\S]*expected:\\s+the commit of ${tag.replace(/\./g, '\\.')} \\(${TAG_COMMIT}\\)` +
+        `[\\s\\S]*actual:\\s+${OTHER_COMMIT}`,
     ),
   );
   t.match(branch.stderr, /build-run-event\][\s\S]*titled "release v[\d.]+ \(rehearsal\)"/);
@@ -277,7 +282,10 @@ t.test('a real release must start from its tag, in the repository the packages n
   t.equal(fromBranch.code, 1);
   t.match(
     fromBranch.stderr,
-    /started-from-tag\] release v[\d.]+[\s\S]*expected:\s+a run started from refs\/tags\/v[\d.]+[\s\S]*actual:\s+a run started from refs\/heads\/main[\s\S]*Use workflow from/,
+    new RegExp(
+      'started-from-tag\\] release v[\\d.]+[\\s\\S]*expected:\\s+a run started from refs\\/tags\\/v[\\d.]+' +
+        '[\\s\\S]*actual:\\s+a run started from refs\\/heads\\/main[\\s\\S]*Use workflow from',
+    ),
   );
   t.same(seen, [], 'refused before asking GitHub');
   const fork = await runScript(
@@ -309,7 +317,10 @@ t.test('build run: a run whose verification failed, or still running, is refused
   t.equal(failed.code, 1);
   t.match(
     failed.stderr,
-    /build-run-verified\][\s\S]*expected:\s+job "verify \/ verify the whole set" succeeded[\s\S]*actual:\s+completed, failure/,
+    new RegExp(
+      'build-run-verified\\][\\s\\S]*expected:\\s+job "verify \\/ verify the whole set" succeeded' +
+        '[\\s\\S]*actual:\\s+completed, failure',
+    ),
   );
   const buildFailed = await checkRun(
     t,

@@ -210,19 +210,25 @@ t.test('tags npm would refuse at dist-tag add are refused before the plan', asyn
 t.test('the registry\'s "already published" answers are recognised, other errors are not', async (t) => {
   t.ok(
     isPublishConflict(
-      'npm error code E409\nnpm error 409 Conflict - PUT http://127.0.0.1:4873/@agoric%2fxsnap-linux-x64 - this package is already present',
+      'npm error code E409\n' +
+        'npm error 409 Conflict - PUT http://127.0.0.1:4873/@agoric%2fxsnap-linux-x64 - ' +
+        'this package is already present',
     ),
     'Verdaccio',
   );
   t.ok(
     isPublishConflict(
-      'npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You cannot publish over the previously published versions: 0.15.0.',
+      'npm error code E403\n' +
+        'npm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - ' +
+        'You cannot publish over the previously published versions: 0.15.0.',
     ),
     'registry.npmjs.org',
   );
   t.notOk(
     isPublishConflict(
-      'npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You do not have permission to publish "@agoric/xsnap-linux-x64".',
+      'npm error code E403\n' +
+        'npm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - ' +
+        'You do not have permission to publish "@agoric/xsnap-linux-x64".',
     ),
     'a permission error is not a conflict',
   );

@@ -74,7 +74,8 @@ t.test('the five workflows exist', async (t) => {
 });
 
 t.test(
-  "delivery.yml: manual and weekly, on every target's own runner, calling check-delivery.ts with flags it has (issue 13)",
+  "delivery.yml: manual and weekly, on every target's own runner, " +
+    'calling check-delivery.ts with flags it has (issue 13)',
   async (t) => {
     const delivery = wfs['delivery.yml'];
     t.same(matrixProblems(delivery, 'delivery', 'check'), []);
@@ -332,7 +333,10 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
   );
   t.match(
     releaseAssetProblems(twice).join('\n'),
-    /gh release create: dist\/agoric-xsnap-linux-x64-0\.15\.0\.tgz duplicates dist\/release\/agoric-xsnap-linux-x64-0\.15\.0\.tgz/,
+    new RegExp(
+      'gh release create: dist\\/agoric-xsnap-linux-x64-0\\.15\\.0\\.tgz duplicates ' +
+        'dist\\/release\\/agoric-xsnap-linux-x64-0\\.15\\.0\\.tgz',
+    ),
   );
   const attestTwice = broken(
     release,
@@ -349,7 +353,8 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
 });
 
 t.test(
-  'the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, with its dist-tag (issue 13)',
+  'the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, ' +
+    'with its dist-tag (issue 13)',
   async (t) => {
     for (const [key, distTag] of [
       ['push', 'latest'],
@@ -479,7 +484,8 @@ t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN get
 });
 
 t.test(
-  'a release started from a branch is refused by the tag job, before any build, with "Use workflow from: the tag" (issue 11)',
+  'a release started from a branch is refused by the tag job, before any build, ' +
+    'with "Use workflow from: the tag" (issue 11)',
   async (t) => {
     t.same(refProblems(model), []);
     // the npm-publish environment would refuse it at the publish job, after building
@@ -503,7 +509,10 @@ t.test(
     const unguarded = broken(release, ' --started-from "$STARTED_FROM" --rehearsal "$REHEARSAL"', '');
     t.match(
       refProblems(await w(unguarded)).join('\n'),
-      /manual release from a branch: publish would run in npm-publish, which refuses refs\/heads\/main, and the tag job does not refuse it first/,
+      new RegExp(
+        'manual release from a branch: publish would run in npm-publish, which refuses refs\\/heads\\/main, ' +
+          'and the tag job does not refuse it first',
+      ),
     );
     // a guard that refuses too much
     const strict = broken(
@@ -516,7 +525,8 @@ t.test(
 );
 
 t.test(
-  'smaller items: PR concurrency, backports never "Latest", no set-up in the publishing job, one repository name (issue 11)',
+  'smaller items: PR concurrency, backports never "Latest", ' +
+    'no set-up in the publishing job, one repository name (issue 11)',
   async (t) => {
     t.same(concurrencyProblems(model), []);
     t.same(latestReleaseProblems(model), []);
