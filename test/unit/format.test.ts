@@ -1,13 +1,14 @@
 // The code is formatted by Prettier (pinned in package.json, settings in
-// .prettierrc.json: `npx prettier --write scripts test bench` fixes it); the
-// check is shown failing on planted input. (Prettier wraps code at 120 columns
-// but leaves long strings and comments alone: those are not checked yet.)
+// .prettierrc.json: `npx prettier --write scripts test bench` fixes it) and no
+// line is longer than 120 characters (Prettier leaves long strings and comments
+// alone: split those by hand). Both checks are shown failing on planted input.
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import * as prettier from 'prettier';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 
+const MAX_LINE = 120;
 const CODE = /\.(ts|mts|mjs)$/;
 
 /** Every code file under the project's own folders (scripts, test, bench). */
@@ -25,6 +26,11 @@ function codeFiles(): string[] {
   return out.sort();
 }
 
+/** The lines of `text` longer than MAX_LINE, as "line N (length L)". */
+function longLines(text: string): string[] {
+  return text.split('\n').flatMap((line, i) => (line.length > MAX_LINE ? [`line ${i + 1} (${line.length})`] : []));
+}
+
 async function formatted(file: string, text: string): Promise<boolean> {
   const options = await prettier.resolveConfig(file);
   return prettier.check(text, { ...options, filepath: file });
@@ -39,8 +45,20 @@ t.test('every code file is as Prettier writes it', async (t) => {
   t.same(unformatted, [], 'run: npx prettier --write scripts test bench');
 });
 
-t.test('the check fails on planted input', async (t) => {
+t.test(`no line is longer than ${MAX_LINE} characters`, async (t) => {
+  const long = codeFiles().flatMap((file) =>
+    longLines(readFileSync(file, 'utf8')).map((l) => `${relative(REPO_ROOT, file)}: ${l}`),
+  );
+  t.same(long, [], 'split long strings and comments by hand');
+});
+
+t.test('both checks fail on planted input', async (t) => {
   const file = join(REPO_ROOT, 'scripts', 'lib', 'planted.ts');
   t.equal(await formatted(file, 'export const a = {b:1}\n'), false, 'unformatted code is caught');
   t.equal(await formatted(file, 'export const a = { b: 1 };\n'), true, 'formatted code passes');
+  t.same(
+    longLines(`const ok = 1;\n// ${'x'.repeat(MAX_LINE)}\n`),
+    [`line 2 (${MAX_LINE + 3})`],
+    'a long line is caught',
+  );
 });
