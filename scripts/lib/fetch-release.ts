@@ -16,11 +16,14 @@ import {
   checkRepo,
   checkRunId,
   githubGet,
+  readRunJobs,
   releaseRunTitle,
+  runFields,
   runJobProblems,
   RELEASE_WORKFLOW,
   tagVersion,
   type BuildRun,
+  type RunJson,
 } from './release-tag.ts';
 import type { Target } from './targets.ts';
 
@@ -98,29 +101,8 @@ async function checkRehearsalRun(api: GitHubApi, runId: string): Promise<{ run: 
     ]);
   if (r.status !== 200)
     throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
-  const run = r.body as {
-    event?: string;
-    head_sha?: string;
-    head_branch?: string | null;
-    path?: string;
-    display_title?: string;
-    status?: string;
-    conclusion?: string | null;
-    html_url?: string;
-  };
-  const out: BuildRun = {
-    id: runId,
-    tagCommit: null,
-    event: run.event,
-    headSha: run.head_sha,
-    headBranch: run.head_branch,
-    path: run.path,
-    title: run.display_title,
-    status: run.status,
-    conclusion: run.conclusion,
-    url: run.html_url,
-    failures,
-  };
+  const run = r.body as RunJson;
+  const out: BuildRun = { id: runId, tagCommit: null, ...runFields(run), failures };
   if (String(run.path ?? '').replace(/@.*$/, '') !== RELEASE_WORKFLOW)
     failures.push({ check: 'build-run-workflow', subject, expected: RELEASE_WORKFLOW, actual: run.path ?? '(none)' });
   if (run.status !== 'completed')
@@ -141,10 +123,7 @@ async function checkRehearsalRun(api: GitHubApi, runId: string): Promise<{ run: 
         'run: it builds nothing)',
       actual: `"${run.display_title}"`,
     });
-  const j = await githubGet(api, `/actions/runs/${runId}/jobs?per_page=100`, `about the jobs of ${subject}`);
-  if (j.status !== 200)
-    throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
-  failures.push(...runJobProblems((j.body as { jobs?: [] }).jobs ?? [], subject));
+  failures.push(...runJobProblems(await readRunJobs(api, runId, subject), subject));
   return { run: out, version: m ? tagVersion(m[1]) : undefined };
 }
 

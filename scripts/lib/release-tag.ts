@@ -25,9 +25,12 @@ export function tagFromEnv(flag: string | undefined, env = process.env): string 
 
 export type Newness = 'new' | 'released' | 'not checked';
 
+/** Which repository on which GitHub API, and the token to read it with. */
+export type GitHubRepoApi = { repo: string; apiUrl?: string; token?: string };
+
 /** One GET of the GitHub REST API: the status and the parsed JSON body (null unless 200). */
 export async function githubGet(
-  opts: { repo: string; apiUrl?: string; token?: string },
+  opts: GitHubRepoApi,
   path: string,
   what: string,
 ): Promise<{ url: string; status: number; statusText: string; body: unknown }> {
@@ -217,7 +220,8 @@ export interface BuildRun {
   failures: Failure[];
 }
 
-interface RunJson {
+/** What GitHub answers about a workflow run, as far as the checks read it. */
+export interface RunJson {
   event?: string;
   head_sha?: string;
   head_branch?: string | null;
@@ -227,8 +231,28 @@ interface RunJson {
   conclusion?: string | null;
   html_url?: string;
 }
-interface JobsJson {
-  jobs?: Array<{ name?: string; status?: string; conclusion?: string | null }>;
+type RunJob = { name?: string; status?: string; conclusion?: string | null };
+
+/** The run's fields a BuildRun records, from GitHub's answer. */
+export function runFields(run: RunJson): Omit<BuildRun, 'id' | 'tagCommit' | 'verifiedJob' | 'failures'> {
+  return {
+    event: run.event,
+    headSha: run.head_sha,
+    headBranch: run.head_branch,
+    path: run.path,
+    title: run.display_title,
+    status: run.status,
+    conclusion: run.conclusion,
+    url: run.html_url,
+  };
+}
+
+/** The jobs of run `runId`, read from GitHub (an answer other than 200 is an error). */
+export async function readRunJobs(api: GitHubRepoApi, runId: string, subject: string): Promise<RunJob[]> {
+  const j = await githubGet(api, `/actions/runs/${runId}/jobs?per_page=100`, `about the jobs of ${subject}`);
+  if (j.status !== 200)
+    throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
+  return (j.body as { jobs?: RunJob[] }).jobs ?? [];
 }
 
 /** A workflow run id is digits; anything else is a usage error. */
@@ -303,16 +327,7 @@ export async function checkBuildRun(opts: {
   if (r.status !== 200)
     throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
   const run = r.body as RunJson;
-  Object.assign(out, {
-    event: run.event,
-    headSha: run.head_sha,
-    headBranch: run.head_branch,
-    path: run.path,
-    title: run.display_title,
-    status: run.status,
-    conclusion: run.conclusion,
-    url: run.html_url,
-  });
+  Object.assign(out, runFields(run));
   // `path` is .github/workflows/x.yml, in some answers with "@<ref>" appended
   const path = String(run.path ?? '').replace(/@.*$/, '');
   if (path !== RELEASE_WORKFLOW) {
@@ -356,10 +371,7 @@ export async function checkBuildRun(opts: {
     });
   }
 
-  const j = await githubGet(gh, `/actions/runs/${opts.runId}/jobs?per_page=100`, `about the jobs of ${subject}`);
-  if (j.status !== 200)
-    throw new OperationError(`${j.url} answered ${j.status} ${j.statusText}: cannot check the jobs of ${subject}`);
-  const jobs = (j.body as JobsJson).jobs ?? [];
+  const jobs = await readRunJobs(gh, opts.runId, subject);
   failures.push(...runJobProblems(jobs, subject));
   const verified = jobs.find((x) => x.name === VERIFIED_JOB);
   out.verifiedJob = verified ? String(verified.conclusion) : null;
@@ -371,10 +383,7 @@ export async function checkBuildRun(opts: {
  * (requiredJobs) present and successful; a job skipped by design
  * (SKIPPED_BY_DESIGN) skipped; any other build / verify job successful.
  */
-export function runJobProblems(
-  jobs: Array<{ name?: string; status?: string; conclusion?: string | null }>,
-  subject: string,
-): Failure[] {
+export function runJobProblems(jobs: RunJob[], subject: string): Failure[] {
   const failures: Failure[] = [];
   const required = requiredJobs();
   for (const name of required) {
