@@ -5,7 +5,7 @@ import { formatFailure } from './lib/errors.ts';
 import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
-import { verifyArtifacts, verifyRegistryOnly, type VerifyReport } from './lib/verify.ts';
+import { describePipeline, verifyArtifacts, verifyRegistryOnly, type VerifyReport } from './lib/verify/index.ts';
 import { tagFromEnv } from './lib/release-tag.ts';
 import { UsageError } from './lib/errors.ts';
 import { normaliseRegistry, tokenFromEnv } from './lib/npm-client.ts';
@@ -77,23 +77,14 @@ await runCommand(
         default: 'manifests',
       },
     ],
-    details: `
-Checks, each from bytes read now and compared with an independent record:
-  - dist/<target>/{release,debug}/xsnap-worker, the same binaries inside each npm
-    tarball and inside the release bundle, the manifest's digests and SHA256SUMS agree;
-  - each tarball holds exactly package.json, README.md, LICENSE*, THIRD_PARTY_NOTICES.md
-    and bin/{release,debug}/xsnap-worker (regular files, executable binaries, no
-    symlinks or path escapes); package.json has the right name, version, os, cpu,
-    libc, license and no scripts or dependencies;
-  - ELF machine and GLIBC floor, or Mach-O CPU type and minimum macOS, per target;
-  - every binary this host can run (linux-arm64 under qemu) reports xsnap X.Y.Z with -v;
-  - npm install --os --cpu --libc per platform installs exactly that platform's package;
-  - the behaviour fingerprint, measured here where the binary runs, equals the
-    manifest's and is identical across targets;
-  - versions align: pin, packages, manifest, bundle name, tag;
-  - with --published, the registry serves the same packages (scripts/lib/published.ts).
+    details:
+      `
+Checks, in this order, each from bytes read now and compared with an independent
+record (each step, then the check names its failures carry):
+${describePipeline()}
 
-The agoric-sdk gate, with only the release's manifest:
+` +
+      `The agoric-sdk gate, with only the release's manifest:
   npx tsx scripts/verify-artifacts.ts --published --manifest xsnap-worker-manifest-X.Y.Z.json [--dist-tag latest]
 checks every package of the set on the registry (integrity, binaries' sha256) and
 nothing local; the version comes from the manifest.`,

@@ -34,7 +34,7 @@ export interface BinaryCheckOptions {
   runner: string[] | null;
   /** report a glibc above the floor as a warning, not a failure (host-toolchain builds) */
   glibcFloorIsWarning?: boolean;
-  /** "portable": the binary must import no libm math function */
+  /** "portable": the binary must import no libm math function; "system" (ELF): it must import some */
   math?: MathProfile;
 }
 
@@ -173,15 +173,31 @@ export function parseReportedVersion(line: string): string | null {
   return m ? m[1] : null;
 }
 
+/** The names of the checks checkBinary reports. */
+export const BINARY_CHECKS = [
+  'binary-present',
+  'executable',
+  'binary-format',
+  'elf-machine',
+  'glibc-floor',
+  'macho-cputype',
+  'macos-min-version',
+  'portable-libm',
+  'system-libm',
+  'fused-multiply-add',
+  'reported-version',
+] as const;
+export type BinaryCheck = (typeof BINARY_CHECKS)[number];
+
 export async function checkBinary(
   path: string,
   target: Target,
   label: string,
   opts: BinaryCheckOptions,
-): Promise<{ facts: BinaryFacts; failures: Failure[]; warnings: string[] }> {
-  const failures: Failure[] = [];
+): Promise<{ facts: BinaryFacts; failures: Failure<BinaryCheck>[]; warnings: string[] }> {
+  const failures: Failure<BinaryCheck>[] = [];
   const warnings: string[] = [];
-  const fail = (check: string, expected: string, actual: string, hint?: string) =>
+  const fail = (check: BinaryCheck, expected: string, actual: string, hint?: string) =>
     failures.push({ check, subject: `${label} (${path})`, expected, actual, hint });
   const facts: BinaryFacts = { format: 'unknown', executable: false, reportedVersion: null };
 
@@ -221,6 +237,15 @@ export async function checkBinary(
             'a function the worker uses is missing from native/portable-libm/pin.json files, or the ' +
               'archive was not linked ahead of -lm',
           );
+      } else if (opts.math === 'system' && libmImports(elf).length === 0) {
+        // the profile is read from the bytes both ways: a portable binary labelled system would have its
+        // libm differences reported instead of failed
+        fail(
+          'system-libm',
+          "libm math functions imported from the host's libm (math profile system)",
+          'imports none: a statically linked libm, not the system profile',
+          'the record and the binary disagree on the math profile: rebuild, or fix the record',
+        );
       }
       const floor = glibcFloorOf(target); // none for musl: its binaries carry no symbol versions
       if (floor && elf.maxGlibc && compareGlibc(elf.maxGlibc, floor) > 0) {

@@ -6,9 +6,12 @@ export class UsageError extends Error {
   readonly exitCode = 2;
 }
 
-/** One failed check: which file/target, what was expected, what was found. */
-export interface Failure {
-  check: string;
+/**
+ * One failed check: which file/target, what was expected, what was found. `C` narrows the check's name where a
+ * module declares its names (scripts/lib/verify/).
+ */
+export interface Failure<C extends string = string> {
+  check: C;
   subject: string;
   expected?: string;
   actual?: string;

@@ -258,9 +258,21 @@ function preview(b: Buffer): string {
  * first (by name order); each difference names the workload, the two targets,
  * and both values. Fingerprints of different corpora cannot be compared.
  */
-export function compareFingerprints(byTarget: Record<string, Fingerprint>): Failure[] {
+/** The names of the checks compareFingerprints reports. */
+export const FINGERPRINT_COMPARE_CHECKS = [
+  'fingerprint-digest',
+  'fingerprint-corpus',
+  'fingerprint-workload',
+  'fingerprint-result',
+  'fingerprint-meter',
+  'fingerprint-snapshot',
+] as const;
+
+export function compareFingerprints(
+  byTarget: Record<string, Fingerprint>,
+): Failure<(typeof FINGERPRINT_COMPARE_CHECKS)[number]>[] {
   const names = Object.keys(byTarget).sort();
-  const failures: Failure[] = [];
+  const failures: Failure<(typeof FINGERPRINT_COMPARE_CHECKS)[number]>[] = [];
   // A recorded digest is a claim about its parts, never proof: recompute it first
   // (fingerprints carried from other machines arrive with their digest).
   for (const name of names) {

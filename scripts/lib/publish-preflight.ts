@@ -12,7 +12,7 @@ import type { PlanInput, RegistryKind } from './publish-plan.ts';
 import { checkPublishedPackage, readManifestSet, type ManifestEntry, type ManifestSet } from './published.ts';
 import { readTarballFiles } from './tarball.ts';
 import { TARGET_NAMES, TARGETS, type Target } from './targets.ts';
-import { verifyArtifacts } from './verify.ts';
+import { verifyArtifacts } from './verify/index.ts';
 
 // ---------------------------------------------------------------- our artifacts
 

@@ -11,6 +11,23 @@ import { readManifest, type ManifestBinary, type ManifestTarget } from './manife
 import { readTarballFiles } from './tarball.ts';
 import { GOALS, type Goal, type Target, type TargetName } from './targets.ts';
 
+/** The names of the checks a registry read reports (the gate, publish's read-back, staged approvals). */
+export const PUBLISHED_CHECKS = [
+  'manifest',
+  'registry-read',
+  'published',
+  'tarball-download',
+  'tarball-integrity',
+  'tarball-bytes',
+  'binary-present',
+  'binary-sha256',
+  'binary-mode',
+  'package-json',
+  'yanked',
+  'dist-tag',
+] as const;
+export type PublishedCheckName = (typeof PUBLISHED_CHECKS)[number];
+
 // ---------------------------------------------------------------- the manifest, as we need it
 
 /** One target's entry of the manifest (manifest.ts), as the registry checks use it. */
@@ -50,7 +67,7 @@ export function readManifestSet(
   if (read.error !== undefined) throw new UsageError(`manifest ${file}: not valid JSON (${read.error})`);
   // only what publishing needs is required here: verify reports schema failures itself
   const raw = read.unchecked;
-  const failures: Failure[] = [];
+  const failures: Failure<PublishedCheckName>[] = [];
   const bad = (subject: string, expected: string, actual: unknown) =>
     failures.push({
       check: 'manifest',
@@ -110,8 +127,8 @@ export async function checkTarballBytes(
   version: string,
   subject: string,
   integrityHint: string,
-): Promise<Failure[]> {
-  const failures: Failure[] = [];
+): Promise<Failure<PublishedCheckName>[]> {
+  const failures: Failure<PublishedCheckName>[] = [];
   if (!matchesIntegrity(data, entry.tarball.integrity)) {
     failures.push({
       check: 'tarball-bytes',
@@ -182,7 +199,7 @@ export interface PublishedCheck {
   deprecated?: string;
   /** when the registry says the version was published (ISO) */
   publishedAt?: string;
-  failures: Failure[];
+  failures: Failure<PublishedCheckName>[];
 }
 
 /**
@@ -200,7 +217,7 @@ export async function checkPublishedPackage(
     target: entry.target,
     package: entry.package,
     distTags: {} as Record<string, string>,
-    failures: [] as Failure[],
+    failures: [] as Failure<PublishedCheckName>[],
   };
   const subject = `${entry.package}@${version} on ${reader.registry}`;
   let doc;
@@ -325,7 +342,7 @@ export async function verifyPublished(opts: {
   manifestFile?: string;
   token?: string;
 }): Promise<{
-  failures: Failure[];
+  failures: Failure<PublishedCheckName>[];
   packages: Array<{ target: string; package: string; status: string; deprecated?: string; publishedAt?: string }>;
 }> {
   const set = readManifestSet(opts.dist, opts.version, opts.targets, opts.manifestFile);

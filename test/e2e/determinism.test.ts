@@ -187,10 +187,41 @@ t.test('no fused multiply-add in any arm64 binary; a planted one is found and fa
   t.match(r.failures, [{ check: 'fused-multiply-add', actual: /^1 \(.*fmadd\s+d0, d1, d2, d3/ }]);
 });
 
-t.test('a system binary checked as portable fails, naming its libm imports', async (t) => {
+t.test(
+  'without a build root (CI verify runners), linux-arm64 binaries are still disassembled ' +
+    'for the fused multiply-add check (setup.sh --arm64-runtime installs the aarch64 objdump)',
+  async (t) => {
+    const bin = binaryPath(sharedDist('system'), 'linux-arm64', 'release');
+    const lib = (f: string) => JSON.stringify(new URL(`../../scripts/lib/${f}`, import.meta.url).pathname);
+    const code =
+      `const { disassemblerFor, fusedInstructions } = await import(${lib('binary-checks.ts')});\n` +
+      `const { getTarget } = await import(${lib('targets.ts')});\n` +
+      `const { readFileSync } = await import('node:fs');\n` +
+      `const arm64 = getTarget('linux-arm64');\n` +
+      `const tool = await disassemblerFor(arm64);\n` +
+      `const fused = await fusedInstructions(${JSON.stringify(bin)}, readFileSync(${JSON.stringify(bin)}), arm64);\n` +
+      `console.log(JSON.stringify({ tool, fused }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, XSNAP_CACHE_DIR: t.testdir() },
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    t.equal(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { tool: string[] | null; fused: unknown };
+    t.match(child.tool?.[0], /\/aarch64-linux-gnu-objdump$/, 'the cross objdump on PATH, not a build root');
+    t.same(child.fused, { count: 0, first: [] }, 'and it reads the binary: no fused instruction');
+  },
+);
+
+t.test('a system binary checked as portable fails, naming its libm imports; and the other way round', async (t) => {
   const file = binaryPath(sharedDist('system'), 'linux-x64', 'release');
   const r = await checkBinary(file, x64, 'system as portable', { version: VERSION, runner: [], math: 'portable' });
   t.match(r.failures, [{ check: 'portable-libm', actual: /^imports .*\bcbrt\b.* from libm$/ }]);
+  const asSystem = await checkBinary(file, x64, 'system', { version: VERSION, runner: [], math: 'system' });
+  t.same(asSystem.failures, [], 'a system binary passes as system');
+  const portable = binaryPath(sharedDist('portable'), 'linux-x64', 'release');
+  const p = await checkBinary(portable, x64, 'portable as system', { version: VERSION, runner: [], math: 'system' });
+  t.match(p.failures, [{ check: 'system-libm', actual: /^imports none/ }]);
 });
 
 t.test(

@@ -12,6 +12,7 @@ import { readTarEntries, type TarEntry } from '../../scripts/lib/tarball.ts';
 import { canonicalJson } from '../../scripts/lib/hash.ts';
 import { readPin, pinPath } from '../../scripts/lib/pin.ts';
 import type { Failure } from '../../scripts/lib/errors.ts';
+import type { CheckName } from '../../scripts/lib/verify/index.ts';
 
 const VERSION = readPin(pinPath()).version;
 const tgz = (target: string) => `agoric-xsnap-${target}-${VERSION}.tgz`;
@@ -86,7 +87,7 @@ t.test('the untouched pipeline output verifies, every check included', async (t)
   t.equal(code, 0, stderr);
   t.ok(report.ok);
   t.same(report.failures, []);
-  for (const group of [
+  for (const group of <CheckName[]>[
     'binary-digest',
     'tarball-integrity',
     'tarball-binary-digest',
@@ -117,9 +118,16 @@ interface Tamper {
   name: string;
   tamper: (dist: string) => Promise<void>;
   /** a failure with this check whose text matches `names` must be reported */
-  check: string;
+  check: CheckName;
   names: RegExp;
   args?: string[];
+}
+
+/** Both targets' math profile in the manifest said to be portable (together, so that they still agree). */
+async function relabelPortable(d: string) {
+  const m = JSON.parse(await readFile(manifestFile(d), 'utf8'));
+  for (const t of Object.values(m.targets) as Array<{ math: object }>) t.math = { ...t.math, profile: 'portable' };
+  await writeFile(manifestFile(d), canonicalJson(m) + '\n');
 }
 
 const CASES: Tamper[] = [
@@ -222,6 +230,18 @@ const CASES: Tamper[] = [
     },
     check: 'binary-digest',
     names: /targets\.linux-arm64\.debug\.sha256.*expected: 0{64}/s,
+  },
+  {
+    name: "the manifest's math profile relabelled portable (the binaries are system)",
+    tamper: relabelPortable,
+    check: 'manifest-math',
+    names: /targets\.linux-x64\.math against dist\/linux-x64\/build-info\.json.*"profile":"portable"/s,
+  },
+  {
+    name: 'a system binary said to be portable, read from its bytes',
+    tamper: relabelPortable,
+    check: 'portable-libm',
+    names: /linux-arm64 release.*imports .*\bcbrt\b/s,
   },
   {
     name: 'a changed build output',
