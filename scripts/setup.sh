@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install what this project needs on a Debian or Ubuntu machine: the Debian
 # packages (debootstrap and gpgv for the pinned build root, qemu-user to run
-# linux-arm64 binaries, binutils/gcc for host builds, gpg and zstd for the
+# linux-arm64 binaries, binutils/gcc for host builds, the aarch64 binutils to
+# disassemble linux-arm64 binaries without a build root, gpg and zstd for the
 # tests) and the npm packages. Safe to re-run.
 #
 #   bash scripts/setup.sh                  everything (developers, .ci/run, build legs)
-#   bash scripts/setup.sh --arm64-runtime  only what running linux-arm64 binaries
-#                                          needs on an x64 machine: qemu-user and
-#                                          the arm64 C runtime (/usr/aarch64-linux-gnu)
+#   bash scripts/setup.sh --arm64-runtime  only what checking linux-arm64 binaries
+#                                          needs on an x64 machine (CI's verify job):
+#                                          qemu-user, the arm64 C runtime
+#                                          (/usr/aarch64-linux-gnu) and its objdump
+#                                          (the fused multiply-add check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +20,7 @@ case "$mode" in
   --arm64-runtime)
     command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
     [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
+    command -v aarch64-linux-gnu-objdump >/dev/null 2>&1 || need+=(binutils-aarch64-linux-gnu)
     ;;
   all)
     command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
@@ -24,6 +28,7 @@ case "$mode" in
     command -v gpg >/dev/null 2>&1 || need+=(gpg)
     command -v zstd >/dev/null 2>&1 || need+=(zstd)
     command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
+    command -v aarch64-linux-gnu-objdump >/dev/null 2>&1 || need+=(binutils-aarch64-linux-gnu)
     command -v gcc >/dev/null 2>&1 || need+=(gcc)
     command -v make >/dev/null 2>&1 || need+=(make)
     command -v chroot >/dev/null 2>&1 || need+=(coreutils)
@@ -46,7 +51,7 @@ fi
 # the staging registry (Verdaccio 9, npm staged publishing) and the pinned
 # Node 24 it needs, from the npm registry, with their own lockfile: kept apart
 # so that Node 24's `node` never shadows the project's Node
-if [ ! -d tools/registry9/node_modules ] || [ tools/registry9/package-lock.json -nt tools/registry9/node_modules/.package-lock.json ]; then
+if [ "$mode" = all ] && { [ ! -d tools/registry9/node_modules ] || [ tools/registry9/package-lock.json -nt tools/registry9/node_modules/.package-lock.json ]; }; then
   echo "==> installing the staging registry (Verdaccio 9 on Node 24)"
   npm ci --prefix tools/registry9 --no-audit --no-fund --ignore-scripts --loglevel=error
 fi

@@ -491,7 +491,7 @@ export const SETUP_COMMANDS: RegExp[] = [
   /^npm install -g npm@\d+\.\d+\.\d+ --no-audit --no-fund$/,
   // Yarn 4 and pnpm 10 at exact versions, their own lockfile (delivery.yml, issue 13)
   /^npm ci --prefix tools\/pm --no-audit --no-fund --ignore-scripts$/,
-  // everything a build leg needs; --arm64-runtime: only qemu and the arm64 C runtime (the whole-set checks)
+  // everything a build leg needs; --arm64-runtime: only qemu, the arm64 C runtime and objdump (the whole-set checks)
   /^bash scripts\/setup\.sh(?: --arm64-runtime)?$/,
   /^sudo chown -R "\$\(id -u\):\$\(id -g\)" dist "\$XSNAP_CACHE_DIR"$/,
   // a draft (issue 9): published by publish-release.yml once the gate passes after the approval
