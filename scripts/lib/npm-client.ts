@@ -298,13 +298,14 @@ export class NpmClient extends RegistryReader {
     const args = ['publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
     if (opts.dryRun) args.push('--dry-run');
     if (opts.provenance) args.push('--provenance');
-    return this.npm(args, `npm publish ${tarball.name}`);
+    // provenance is signed with the job's OIDC identity: npm needs the request variables for it
+    return this.npm(args, `npm publish ${tarball.name}`, { extraEnv: opts.provenance ? oidcEnv() : {} });
   }
 
   /**
    * `npm stage publish <private copy> --tag <tag>`: the version stays invisible
-   * until approved. `oidc` hands the GitHub Actions OIDC variables to this one
-   * command (trusted publishing), and to nothing else.
+   * until approved. `oidc` (trusted publishing) and `provenance` hand the
+   * GitHub Actions OIDC variables to this one command, and to nothing else.
    */
   async stagePublish(
     tarball: TarballBytes,
@@ -313,7 +314,8 @@ export class NpmClient extends RegistryReader {
     const args = ['stage', 'publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
     if (opts.dryRun) args.push('--dry-run');
     if (opts.provenance) args.push('--provenance');
-    const r = await this.npm(args, `npm stage publish ${tarball.name}`, { extraEnv: opts.oidc ? oidcEnv() : {} });
+    const extraEnv = opts.oidc || opts.provenance ? oidcEnv() : {};
+    const r = await this.npm(args, `npm stage publish ${tarball.name}`, { extraEnv });
     const id = /staged with id ([0-9a-z-]+)/i.exec(r.stdout + r.stderr)?.[1];
     return { ...r, id };
   }

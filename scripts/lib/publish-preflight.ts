@@ -154,7 +154,8 @@ export interface PublishAuth {
 /**
  * How this run may write, from the token the script read: trusted publishing
  * in GitHub Actions (an OIDC token request and no npm token) for staging, and
- * provenance on the public registry there. A run that would write and cannot
+ * provenance on the public registry there (with or without a token, whenever
+ * the job may request an OIDC token). A run that would write and cannot
  * is a usage error before anything starts.
  */
 export function publishAuth(o: AuthInput, env = process.env): PublishAuth {
@@ -167,7 +168,8 @@ export function publishAuth(o: AuthInput, env = process.env): PublishAuth {
     const set = 'set NPM_TOKEN (or NODE_AUTH_TOKEN)';
     throw new UsageError(`no token: ${set} to a token that may ${may} on ${o.registry.url}${trusted}`);
   }
-  return { oidc, provenance: actions && o.registry.kind === 'public' };
+  // provenance is signed with the job's OIDC identity: only where the job may request one (id-token: write)
+  return { oidc, provenance: requestsOidc && o.registry.kind === 'public' };
 }
 
 /** The token works (npm whoami), or why it is not checked. */

@@ -86,3 +86,47 @@ t.test('the registry token goes to the registry only, never to a tarball host el
     'another host does not',
   );
 });
+
+t.test('a publish with provenance hands npm the OIDC request variables; nothing else does', async (t) => {
+  // a stand-in `npm` first on PATH records the environment of each call (a fixture: no registry is involved)
+  const dir = t.testdir();
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'npm'), `#!/bin/sh\nenv > "${dir}/call-$1-$$.env"\n`, { mode: 0o755 });
+  const saved = { ...process.env };
+  t.teardown(() => {
+    process.env = saved;
+  });
+  Object.assign(process.env, {
+    PATH: `${bin}:${process.env.PATH}`,
+    GITHUB_ACTIONS: 'true',
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:9/oidc-url',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'sentinel-oidc-request-token',
+    GITHUB_TOKEN: 'sentinel-github-token',
+    NPM_TOKEN: 'sentinel-npm-token',
+  });
+  const { withNpmClient } = await import('../../scripts/lib/npm-client.ts');
+  const { readdirSync, readFileSync, rmSync } = await import('node:fs');
+  const calls = () => {
+    const files = readdirSync(dir).filter((f) => f.endsWith('.env'));
+    const envs = files.map((f) => readFileSync(join(dir, f), 'utf8'));
+    files.forEach((f) => rmSync(join(dir, f)));
+    return envs;
+  };
+  const bytes = { name: 'agoric-xsnap-linux-x64-1.2.3.tgz', data: Buffer.from('fixture, never unpacked') };
+  await withNpmClient({ registry: 'https://registry.npmjs.org/', token: 'sentinel-npm-token' }, async (c) => {
+    for (const [what, call] of [
+      ['publish', () => c.publish(bytes, { tag: 'staging-1.2.3', provenance: true })],
+      ['stage publish', () => c.stagePublish(bytes, { tag: 'staging-1.2.3', provenance: true })],
+    ] as const) {
+      await call();
+      const [env] = calls();
+      t.match(env, /^ACTIONS_ID_TOKEN_REQUEST_URL=http:\/\/127\.0\.0\.1:9\/oidc-url$/m, `${what}: the OIDC URL`);
+      t.match(env, /^ACTIONS_ID_TOKEN_REQUEST_TOKEN=/m, `${what}: the OIDC request token`);
+      t.notMatch(env, /sentinel-github-token|sentinel-npm-token/, `${what}: no GITHUB_TOKEN, no npm token`);
+    }
+    await c.publish(bytes, { tag: 'staging-1.2.3', provenance: false });
+    await c.stagePublish(bytes, { tag: 'staging-1.2.3', provenance: false });
+    for (const env of calls()) t.notMatch(env, /ACTIONS_ID_TOKEN_REQUEST|sentinel/, 'without provenance: none of them');
+  });
+});

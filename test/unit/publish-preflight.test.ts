@@ -18,6 +18,8 @@ t.test('publishAuth: a token, trusted publishing for staging in Actions, or a us
   t.same(auth({ token: 't' }, actions), { oidc: false, provenance: true });
   t.same(auth({}, actions), { oidc: true, provenance: true });
   t.same(auth({ via: 'direct', dryRun: true }, {}), { oidc: false, provenance: false });
+  // provenance is signed with the job's OIDC identity: not without id-token: write
+  t.same(auth({ token: 't' }, { GITHUB_ACTIONS: 'true' }), { oidc: false, provenance: false });
   const refusal = (fn: () => unknown) => {
     try {
       fn();
