@@ -56,6 +56,13 @@ await runCommand(
           `dist-tag names on every package of the set`,
       },
       {
+        name: 'manifests-dir',
+        type: 'string',
+        valueName: 'dir',
+        description: 'with --version: where the committed release manifests are',
+        default: 'manifests',
+      },
+      {
         name: 'registry',
         type: 'string',
         valueName: 'url',
@@ -134,18 +141,23 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
     const versionFlag = stringFlag(flags, 'version');
     if (Boolean(versionFlag) === Boolean(stringFlag(flags, 'manifest')))
       throw new UsageError('give --manifest <file> or --version X.Y.Z|latest (one of them)');
+    // latest before the first release: the set was never published, so there is nothing to check yet
+    const latest =
+      versionFlag === 'latest'
+        ? await latestOfSet(
+            registry,
+            TARGETS.map((t) => t.packageName),
+          )
+        : undefined;
+    if (latest === null) {
+      const text = `nothing released on ${registry} yet: no package of the set has been published, nothing to check`;
+      return { json: { ok: true, released: false, registry }, text, summary: `### delivery\n\n${text}` };
+    }
     const manifestFile =
       stringFlag(flags, 'manifest') ??
       join(
-        MANIFESTS_DIR,
-        manifestName(
-          versionFlag === 'latest'
-            ? await latestOfSet(
-                registry,
-                TARGETS.map((t) => t.packageName),
-              )
-            : checkVersion(versionFlag, '--version'),
-        ),
+        resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR),
+        manifestName(latest ?? checkVersion(versionFlag, '--version')),
       );
     if (!existsSync(manifestFile))
       throw new UsageError(

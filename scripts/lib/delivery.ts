@@ -241,12 +241,17 @@ export async function checkOutcome(
   return failures;
 }
 
-/** The version `latest` names on every package of the set (they must agree: a set is never partly moved). */
-export async function latestOfSet(registry: string, packages: string[]): Promise<string> {
+/**
+ * The version `latest` names on every package of the set (they must agree: a set is never partly moved), or null
+ * when no package of the set was ever published.
+ */
+export async function latestOfSet(registry: string, packages: string[]): Promise<string | null> {
   const reader = new RegistryReader({ registry });
   const tags: Record<string, string | null> = {};
   for (const p of packages) tags[p] = (await reader.packument(p))?.['dist-tags'].latest ?? null;
   const versions = new Set(Object.values(tags));
+  // never released: no package of the set exists yet (a scheduled check before the first release)
+  if (versions.size === 1 && versions.has(null)) return null;
   if (versions.size !== 1 || versions.has(null)) {
     throw new CheckFailed([
       {

@@ -98,6 +98,41 @@ t.test(
       new RegExp(`\\[delivery-determinism\\] linux-x64 installed by npm vs the manifest: family ${family}`),
     );
 
+    // --version, as delivery.yml runs it: the committed manifest of that version (--manifests-dir)
+    const committed = t.testdir();
+    copyFileSync(join(dist, 'release', MANIFEST), join(committed, MANIFEST));
+    const byVersion = (version: string, dir = committed, registry = reg.direct) =>
+      runScript('check-delivery.ts', [
+        '--version',
+        version,
+        '--manifests-dir',
+        dir,
+        '--registry',
+        registry,
+        '--pm',
+        'npm',
+        '--platforms',
+        'host',
+        '--json',
+      ]);
+    const exact = await byVersion(VERSION);
+    t.equal(exact.code, 0, exact.stderr);
+    t.same(JSON.parse(exact.stdout).installs.length, 1);
+    const uncommitted = await byVersion(VERSION, t.testdir());
+    t.equal(uncommitted.code, 2);
+    t.match(uncommitted.stderr, /does not exist \(commit the release manifest with generate-manifest\.ts --save\)/);
+    // latest on a partial set (no darwin packages here) is refused, naming what each package's latest is
+    const partial = await byVersion('latest');
+    t.equal(partial.code, 1);
+    t.match(partial.stderr, /\[delivery-latest\][\s\S]*@agoric\/xsnap-darwin-x64: none/);
+    t.match(partial.stderr, new RegExp(`@agoric/xsnap-linux-x64: ${VERSION.replace(/\./g, '\\.')}`));
+    // before the first release (an empty registry), the weekly run has nothing to check: it says so and passes
+    const empty = await startTestRegistry();
+    t.teardown(() => empty.stop());
+    const none = await byVersion('latest', committed, empty.direct);
+    t.equal(none.code, 0, none.stderr);
+    t.match(JSON.parse(none.stdout), { ok: true, released: false });
+
     // usage
     t.equal((await runScript('check-delivery.ts', ['--registry', reg.direct])).code, 2);
     t.equal((await delivery(['--pm', 'bun'])).code, 2);
