@@ -332,6 +332,32 @@ t.test('a build root on disk is trusted only after its packages and files check 
   t.match(await checkBuildRoot(noStamp, { lock, id }), [{ check: 'buildroot-stamp', actual: 'id another-id' }]);
 });
 
+t.test('ensureBuildRoot never uses a root on its stamp alone: refused as non-root, nothing made', async (t) => {
+  // what a non-root actions/cache restore that stopped half-way leaves: the stamp, not the rest
+  const cache = t.testdir({});
+  const lib = (f: string) => JSON.stringify(new URL(`../../scripts/lib/${f}`, import.meta.url).pathname);
+  const code =
+    `process.getuid = () => 1001;\n` + // a runner user: no root to make the root anew
+    `const { buildRootDir, buildRootId, ensureBuildRoot } = await import(${lib('buildroot.ts')});\n` +
+    `const { mkdirSync, writeFileSync } = await import('node:fs');\n` +
+    `const dir = buildRootDir();\n` +
+    `mkdirSync(dir, { recursive: true });\n` +
+    `writeFileSync(dir + '/xsnap-buildroot.json', JSON.stringify({ id: buildRootId(), suite: 'bullseye' }));\n` +
+    `try { await ensureBuildRoot(); console.log('USED'); }\n` +
+    `catch (e) { console.log(JSON.stringify({ name: e.constructor.name, failures: e.failures })); }`;
+  const r = await runRaw([process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], {
+    env: { ...process.env, XSNAP_CACHE_DIR: cache },
+  });
+  t.equal(r.code, 0, r.code === 0 ? 'the child ran' : r.stderr);
+  const out = r.stdout.trim().split('\n').at(-1)!;
+  t.not(out, 'USED', 'a stamp-only root is not used');
+  const e = JSON.parse(out) as { name: string; failures: Array<{ check: string; hint?: string }> };
+  t.equal(e.name, 'CheckFailed');
+  t.match(e.failures[0], { check: 'buildroot-packages', hint: /run as root to make the build root anew/ });
+  t.match(r.stderr, /is not intact, so it is not used/);
+  t.same(readdirSync(join(cache, 'buildroots')).length, 1, 'no other root made beside it');
+});
+
 t.test('entering the root: a private mount namespace with a fresh /dev, then chroot', async (t) => {
   const argv = enterArgv('/r', ['make', '-C', '/build']);
   t.same(argv.slice(0, 5), ['unshare', '--mount', '--propagation', 'private', '--']);
