@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { OperationError } from './errors.ts';
 import { REPO_ROOT } from './paths.ts';
 import { registerSecret } from './cli.ts';
-import { minimalEnv } from './exec.ts';
+import { minimalEnv, runRaw } from './exec.ts';
 
 /** default home of the embedded registry: ignored by git */
 export const LOCAL_REGISTRY_DIR = join(REPO_ROOT, '.registry');
@@ -264,13 +264,17 @@ export async function startLocalRegistry(
   });
 }
 
-/** The command line of a running process (Linux /proc), or null. */
-function commandLine(pid: number): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return null;
+/** The command line of a running process: Linux's /proc, else `ps` (macOS has no /proc); null if none. */
+export async function commandLine(pid: number, procfs = '/proc'): Promise<string | null> {
+  if (existsSync(procfs)) {
+    try {
+      return readFileSync(`${procfs}/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {
+      return null;
+    }
   }
+  const r = await runRaw(['ps', '-o', 'command=', '-p', String(pid)]);
+  return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
 }
 
 export type StopResult = 'stopped' | 'not-running' | 'not-ours';
@@ -289,7 +293,7 @@ export async function stopLocalRegistry(dir = LOCAL_REGISTRY_DIR): Promise<StopR
     rmSync(stateFile, { force: true });
     return 'not-running';
   }
-  const cmd = commandLine(state.pid);
+  const cmd = await commandLine(state.pid);
   const configFile = join(dir, 'config.yaml');
   if (!cmd || !cmd.includes('--serve') || !cmd.includes(configFile) || !(await ping(state.url))) return 'not-ours';
   rmSync(stateFile, { force: true });

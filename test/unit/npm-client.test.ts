@@ -130,3 +130,19 @@ t.test('a publish with provenance hands npm the OIDC request variables; nothing 
     for (const env of calls()) t.notMatch(env, /ACTIONS_ID_TOKEN_REQUEST|sentinel/, 'without provenance: none of them');
   });
 });
+
+t.test(
+  "--stop-registry reads a process's command line from /proc, or from ps where there is none (macOS)",
+  async (t) => {
+    const { commandLine } = await import('../../scripts/lib/local-registry.ts');
+    const { spawn } = await import('node:child_process');
+    const sleeper = spawn('sleep', ['30', '0.5'], { stdio: 'ignore' });
+    t.teardown(() => sleeper.kill('SIGKILL'));
+    await new Promise((res) => setTimeout(res, 100));
+    const fromProc = await commandLine(sleeper.pid!);
+    t.equal(fromProc, 'sleep 30 0.5');
+    t.equal(await commandLine(sleeper.pid!, t.testdir() + '/no-procfs'), fromProc, 'ps gives the same line');
+    t.equal(await commandLine(deadPid()), null, 'a process that is gone: null, either way');
+    t.equal(await commandLine(deadPid(), t.testdir() + '/no-procfs'), null);
+  },
+);
