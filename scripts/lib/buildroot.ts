@@ -597,7 +597,7 @@ async function debootstrapPath(): Promise<string> {
   return d;
 }
 
-function debootstrapArgv(
+export function debootstrapArgv(
   debootstrap: string,
   keyring: string,
   target: string,
