@@ -34,7 +34,7 @@ export interface BinaryCheckOptions {
   runner: string[] | null;
   /** report a glibc above the floor as a warning, not a failure (host-toolchain builds) */
   glibcFloorIsWarning?: boolean;
-  /** "portable": the binary must import no libm math function; "system" (ELF): it must import some */
+  /** "portable": the binary must import no libm math function */
   math?: MathProfile;
 }
 
@@ -183,7 +183,6 @@ export const BINARY_CHECKS = [
   'macho-cputype',
   'macos-min-version',
   'portable-libm',
-  'system-libm',
   'fused-multiply-add',
   'reported-version',
 ] as const;
@@ -237,15 +236,6 @@ export async function checkBinary(
             'a function the worker uses is missing from native/portable-libm/pin.json files, or the ' +
               'archive was not linked ahead of -lm',
           );
-      } else if (opts.math === 'system' && libmImports(elf).length === 0) {
-        // the profile is read from the bytes both ways: a portable binary labelled system would have its
-        // libm differences reported instead of failed
-        fail(
-          'system-libm',
-          "libm math functions imported from the host's libm (math profile system)",
-          'imports none: a statically linked libm, not the system profile',
-          'the record and the binary disagree on the math profile: rebuild, or fix the record',
-        );
       }
       const floor = glibcFloorOf(target); // none for musl: its binaries carry no symbol versions
       if (floor && elf.maxGlibc && compareGlibc(elf.maxGlibc, floor) > 0) {

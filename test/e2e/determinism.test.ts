@@ -213,15 +213,10 @@ t.test(
   },
 );
 
-t.test('a system binary checked as portable fails, naming its libm imports; and the other way round', async (t) => {
+t.test('a system binary checked as portable fails, naming its libm imports', async (t) => {
   const file = binaryPath(sharedDist('system'), 'linux-x64', 'release');
   const r = await checkBinary(file, x64, 'system as portable', { version: VERSION, runner: [], math: 'portable' });
   t.match(r.failures, [{ check: 'portable-libm', actual: /^imports .*\bcbrt\b.* from libm$/ }]);
-  const asSystem = await checkBinary(file, x64, 'system', { version: VERSION, runner: [], math: 'system' });
-  t.same(asSystem.failures, [], 'a system binary passes as system');
-  const portable = binaryPath(sharedDist('portable'), 'linux-x64', 'release');
-  const p = await checkBinary(portable, x64, 'portable as system', { version: VERSION, runner: [], math: 'system' });
-  t.match(p.failures, [{ check: 'system-libm', actual: /^imports none/ }]);
 });
 
 t.test(
@@ -252,7 +247,7 @@ interface Report {
     profile: string;
     hostIndependence: { differingFamilies: string[] } | null;
     reported: string[];
-    targets: Record<string, { measuredHere: boolean; results: number }>;
+    targets: Record<string, { measuredHere: boolean; results: number; timeZoneDependent: boolean }>;
   };
 }
 const verify = async (dist: string) => {
@@ -324,6 +319,16 @@ t.test('verify-artifacts on a system release: host-dependent libm families are r
   t.ok(
     report.notes.some((n) => n.includes('host-dependent (system libm)')),
     'and printed among the notes',
+  );
+  // XS's Date local-time methods follow the host's TZ: measured under two zones, said in the report and notes
+  t.same(
+    Object.values(report.determinism!.targets).map((x) => x.timeZoneDependent),
+    [true, true],
+    'both targets measured as depending on the time zone',
+  );
+  t.ok(
+    report.notes.some((n) => n.startsWith("the worker depends on the host's time zone")),
+    'said among the notes',
   );
 });
 
