@@ -126,6 +126,8 @@ the set already published with identical bytes and has nothing to publish.`,
                 '--no-fund',
                 '--userconfig',
                 join(dir, '.npmrc'),
+                '--globalconfig',
+                '/dev/null', // the machine's npm settings (e.g. an @agoric:registry) do not redirect it
                 `${host.packageName}@${pin.version}`,
               ],
               { cwd: dir, what: 'npm install from the local registry' },

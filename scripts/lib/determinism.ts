@@ -28,6 +28,8 @@ export const DEFAULT_SEED = 0x5eed;
 /** Results per family. release: 51 families x 20,000 = 1,020,000 results per binary. */
 export const SIZES = { quick: 100, release: 20_000 } as const;
 export type SizeName = keyof typeof SIZES;
+/** What a release's manifest must hold per binary: the floor (the release size gives 1,020,000). */
+export const RELEASE_MIN_RESULTS = 1_000_000;
 
 /** The two time zones the local-time family runs under (POSIX TZ strings: no tzdata needed). */
 export const LOCAL_TIME_ZONES = ['UTC0', 'XST-5:30XDT,M3.2.0,M11.1.0'] as const;

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { log } from './cli.ts';
 import { CheckFailed, formatFailure, UsageError, type Failure } from './errors.ts';
-import { matchesIntegrity, sriSha512 } from './hash.ts';
+import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
 import { lastLines, type NpmClient, type TarballBytes } from './npm-client.ts';
 import type { PlanInput, RegistryKind } from './publish-plan.ts';
 import { checkPublishedPackage, readManifestSet, type ManifestEntry, type ManifestSet } from './published.ts';
@@ -99,21 +99,28 @@ export interface LocalPreflight {
 }
 
 /**
- * The local half of the preflight: the manifest of the set, our tarballs
- * against it (their bytes kept for publishing), and verify-artifacts unless it
- * has just passed in the same job. Throws CheckFailed: nothing was written.
+ * The local half of the preflight: verify-artifacts unless it has just passed
+ * in the same job, then the manifest of the set and our tarballs against it,
+ * their bytes kept for publishing, and those bytes compared with the bytes
+ * verify-artifacts read: what gets published is what was verified, whatever
+ * happens to dist/ meanwhile. Throws CheckFailed: nothing was written.
  */
 export async function preflightLocal(o: LocalPreflight): Promise<{ set: ManifestSet; members: SetMember[] }> {
   log.step(`preflight (--via ${o.via}): ${o.version} to ${o.registry} (${o.targets.map((t) => t.name).join(', ')})`);
   const failures: Failure[] = [];
-  const set = readManifestSet(o.dist, o.version, o.targets, undefined, { options: '--dist <dir>' });
-  const local = await checkLocalTarballs(o.dist, set);
-  failures.push(...local.failures);
+  let verified: Record<string, string> | undefined;
   if (o.skipVerify) log.warn('verify-artifacts skipped (--skip-verify)');
   else {
     log.info('running verify-artifacts.ts');
-    failures.push(...(await verifyArtifacts({ dist: o.dist, version: o.version, targets: o.targets })).failures);
+    const report = await verifyArtifacts({ dist: o.dist, version: o.version, targets: o.targets });
+    failures.push(...report.failures);
+    verified = report.verifiedBytes ?? {};
   }
+  const set = readManifestSet(o.dist, o.version, o.targets, undefined, { options: '--dist <dir>' });
+  const manifestText = readFileSync(set.file);
+  const local = await checkLocalTarballs(o.dist, set);
+  failures.push(...local.failures);
+  if (verified) failures.push(...changedSinceVerified(verified, set.file, manifestText, local.members));
   if (failures.length) {
     const n = `${failures.length} check${failures.length === 1 ? '' : 's'}`;
     const listed = failures.map((f) => '  ' + formatFailure(f)).join('\n');
@@ -121,6 +128,32 @@ export async function preflightLocal(o: LocalPreflight): Promise<{ set: Manifest
   }
   log.ok('local artifacts verified; tarballs match the manifest');
   return { set, members: local.members };
+}
+
+/** The manifest and tarball bytes held for publishing against those verify-artifacts checked. */
+function changedSinceVerified(
+  verified: Record<string, string>,
+  manifestFile: string,
+  manifestText: Buffer,
+  members: SetMember[],
+): Failure[] {
+  const held = [
+    { file: manifestFile, data: manifestText },
+    ...members.flatMap((m) => (m.bytes ? [{ file: m.tarball, data: m.bytes.data }] : [])),
+  ];
+  return held.flatMap(({ file, data }) => {
+    const now = sha256Hex(data);
+    if (verified[file] === now) return [];
+    return [
+      {
+        check: 'verified-bytes',
+        subject: file,
+        expected: verified[file] ? `the bytes verify-artifacts checked (sha256 ${verified[file]})` : 'checked',
+        actual: `sha256 ${now}: it changed after it was verified`,
+        hint: 'something rewrites dist/ while publish-all runs: find out what, then re-run',
+      },
+    ];
+  });
 }
 
 // ---------------------------------------------------------------- who may write

@@ -4,6 +4,7 @@
 // `npm pack` each package into dist/.
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { log } from './cli.ts';
 import { CheckFailed, OperationError, type Failure } from './errors.ts';
@@ -95,10 +96,21 @@ export async function checkBuildForStage(
 
 /** `npm pack` one staged folder into `destDir`; returns the tarball path. Gzip header made host-independent. */
 export async function npmPack(stagedDir: string, destDir: string, expectedName: string): Promise<string> {
-  const r = await run(['npm', 'pack', '--json', '--ignore-scripts', '--pack-destination', destDir], {
-    cwd: stagedDir,
-    what: `npm pack of ${stagedDir}`,
-  });
+  // no user or machine npm settings: the bytes come from the staged folder and the pinned npm alone (two empty
+  // files: npm refuses one file as both)
+  const empty = await mkdtemp(join(tmpdir(), 'xsnap-pack-config-'));
+  let r;
+  try {
+    await writeFile(join(empty, 'user'), '');
+    await writeFile(join(empty, 'global'), '');
+    const noConfig = ['--userconfig', join(empty, 'user'), '--globalconfig', join(empty, 'global')];
+    r = await run(['npm', 'pack', '--json', '--ignore-scripts', ...noConfig, '--pack-destination', destDir], {
+      cwd: stagedDir,
+      what: `npm pack of ${stagedDir}`,
+    });
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
   let filename: string | undefined;
   try {
     filename = (JSON.parse(r.stdout) as Array<{ filename: string }>)[0]?.filename;

@@ -139,3 +139,46 @@ t.test(
     t.equal((await delivery(['--platforms', 'win32-x64'])).code, 2);
   },
 );
+
+t.test('what an install must produce, each check shown failing on a planted outcome (real binaries)', async (t) => {
+  const { checkOutcome } = await import('../../scripts/lib/delivery.ts');
+  const { mkdirSync, chmodSync } = await import('node:fs');
+  const dist = await releaseDist();
+  const manifest = JSON.parse(readFileSync(join(dist, 'release', MANIFEST), 'utf8'));
+  // an installed package folder as npm leaves it: the real binaries with their modes
+  const root = t.testdir();
+  const installed = (name: string, mode = 0o755) => {
+    const dir = join(root, name);
+    for (const goal of ['release', 'debug']) {
+      mkdirSync(join(dir, 'bin', goal), { recursive: true });
+      const file = join(dir, 'bin', goal, 'xsnap-worker');
+      copyFileSync(join(dist, 'linux-x64', goal, 'xsnap-worker'), file);
+      chmodSync(file, mode);
+    }
+    return dir;
+  };
+  const X64 = '@agoric/xsnap-linux-x64';
+  const ARM64 = '@agoric/xsnap-linux-arm64';
+  const host = { os: 'linux', cpu: 'x64', libc: 'glibc' };
+  const outcome = (installed: string[], paths: Record<string, string>) =>
+    ({ pm: 'npm', platform: 'linux-x64-glibc', code: 0, installed, paths, output: '' }) as const;
+  const good = installed('good');
+  t.same(await checkOutcome(outcome([X64], { [X64]: good }), manifest, host), [], 'the right install passes');
+
+  const both = await checkOutcome(outcome([ARM64, X64], { [X64]: good }), manifest, host);
+  t.match(both, [{ check: 'delivery-selection', expected: `exactly ${X64}`, actual: `${ARM64}, ${X64}` }]);
+  const none = await checkOutcome(outcome([], {}), manifest, host);
+  t.match(none, [{ check: 'delivery-selection', actual: 'nothing installed' }]);
+
+  const noExec = await checkOutcome(outcome([X64], { [X64]: installed('no-exec', 0o644) }), manifest, host);
+  t.match(noExec.filter((f) => f.check === 'delivery-mode').length, 2, 'both binaries lost their execute bit');
+
+  const other = await checkOutcome(outcome([X64], { [X64]: good }), { ...manifest, version: '9.9.9' }, host);
+  t.match(other, [
+    {
+      check: 'delivery-runs',
+      expected: 'xsnap 9.9.9 (XS ...)',
+      actual: new RegExp(`^xsnap ${VERSION.replace(/\./g, '\\.')} \\(XS `),
+    },
+  ]);
+});

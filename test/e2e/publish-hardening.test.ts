@@ -1,14 +1,14 @@
 // Issue 10, release-path hardening: each attack an adversarial review
 // reproduced against publish-all and the gate, reproduced here against a real
 // Verdaccio (behind the fault proxy, which stages the races) and shown fixed.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
-import { sha256Hex } from '../../scripts/lib/hash.ts';
+import { canonicalJson, sha256Hex, sriSha512 } from '../../scripts/lib/hash.ts';
 import { verifyPublished } from '../../scripts/lib/published.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { runScript, spawnScript } from '../../scripts/lib/run-script.ts';
@@ -32,28 +32,29 @@ const targets = LINUX_TARGETS.map(getTarget);
 const X64 = getTarget('linux-x64').packageName;
 const ARM64 = getTarget('linux-arm64').packageName;
 const tgz = (target: string) => `agoric-xsnap-${target}-${VERSION}.tgz`;
+const MANIFEST = `xsnap-worker-manifest-${VERSION}.json`;
 const SECRET_NAMES = /^(NPM_TOKEN|NODE_AUTH_TOKEN|ACTIONS_ID_TOKEN_REQUEST_[A-Z_]+|GITHUB_TOKEN)=/m;
 
-t.test('item 1: no credential reaches a program being checked, in the preflight or the gate', async (t) => {
-  const reg = await startTestRegistry();
-  t.teardown(() => reg.stop());
-  const dir = t.testdir();
+/**
+ * A copy of the release dist whose linux-x64 release binary is a stand-in: a
+ * static ELF (no GLIBC needs, passes the header checks) that does `before`
+ * (C statements), then runs the real worker; restaged and re-manifested so that
+ * every record agrees with it.
+ */
+async function standInDist(t: Test, dir: string, before: string): Promise<string> {
   const dist = join(dir, 'dist');
   cpSync(await releaseDist(), dist, { recursive: true });
-  // the stand-in: a static ELF (no GLIBC needs, passes the header checks) that
-  // appends its environment to a file, then runs the real worker
   const real = join(dir, 'real-xsnap-worker');
-  const envFile = join(dir, 'recorded-env.txt');
   const bin = join(dist, 'linux-x64', 'release', 'xsnap-worker');
   renameSync(bin, real);
   writeFileSync(
     join(dir, 'standin.c'),
     `#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 extern char **environ;
 int main(int argc, char **argv) {
-  FILE *f = fopen(${JSON.stringify(envFile)}, "a");
-  if (f) { fprintf(f, "--- run\\n"); for (char **e = environ; *e; e++) fprintf(f, "%s\\n", *e); fclose(f); }
+  ${before}
   argv[0] = ${JSON.stringify(real)};
   execv(argv[0], argv);
   return 127;
@@ -73,6 +74,21 @@ int main(int argc, char **argv) {
     const r = await runScript(script, [...args]);
     t.equal(r.code, 0, `${script} with the stand-in: ${r.stderr}`);
   }
+  return dist;
+}
+
+t.test('item 1: no credential reaches a program being checked, in the preflight or the gate', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dir = t.testdir();
+  // the stand-in appends its environment to a file, then runs the real worker
+  const envFile = join(dir, 'recorded-env.txt');
+  const dist = await standInDist(
+    t,
+    dir,
+    `FILE *f = fopen(${JSON.stringify(envFile)}, "a");
+  if (f) { fprintf(f, "--- run\\n"); for (char **e = environ; *e; e++) fprintf(f, "%s\\n", *e); fclose(f); }`,
+  );
   writeFileSync(envFile, '');
 
   const secrets = {
@@ -83,19 +99,24 @@ int main(int argc, char **argv) {
     GITHUB_TOKEN: 'sentinel-github-token',
   };
   const env = { ...publishEnv(reg, join(dir, 'tmp')), ...secrets };
+  const runs = () => (readFileSync(envFile, 'utf8').match(/^--- run$/gm) ?? []).length;
   const pre = await publishAll(reg, dist, env, ['--dry-run'], { verify: true });
   t.equal(pre.code, 0, `the whole preflight passes with the stand-in\n${pre.stderr}`);
-  const pub = await publishAll(reg, dist, env);
+  const afterPreflight = runs();
+  t.ok(afterPreflight >= 3, 'the preflight ran the stand-in (version check, fingerprint, determinism)');
+  const pub = await publishAll(reg, dist, env, [], { verify: true });
   t.equal(pub.code, 0, pub.stderr);
+  const afterPublish = runs();
+  t.ok(afterPublish > afterPreflight, 'so did the publishing run');
   const gate = await runScript(
     'verify-artifacts.ts',
     ['--published', '--registry', reg.direct, '--dist', dist, '--targets', LINUX],
     { env: secrets },
   );
   t.equal(gate.code, 0, `the gate passes\n${gate.stderr}`);
+  t.ok(runs() > afterPublish, 'and the gate');
 
   const recorded = readFileSync(envFile, 'utf8');
-  t.ok((recorded.match(/^--- run$/gm) ?? []).length >= 3, 'the stand-in ran (version check, fingerprint, gate)');
   t.notMatch(
     recorded,
     SECRET_NAMES,
@@ -186,6 +207,40 @@ t.test('item 4: the bytes verified are the bytes published, even if the file is 
   const doc = (await packuments(reg))[X64]!;
   const served = await reg.reader.download(doc.versions[VERSION].dist.tarball);
   t.ok(served.equals(original), 'the registry holds the verified bytes, not the swapped file');
+});
+
+t.test('item 4: bytes changed after verify-artifacts read them are refused, not published', async (t) => {
+  const reg = await startTestRegistry();
+  t.teardown(() => reg.stop());
+  const dir = t.testdir();
+  const marker = join(dir, 'swap-once');
+  const bad = join(dir, 'bad');
+  // the stand-in, run for the fingerprint (after verify read the tarballs and the manifest), swaps in a tarball
+  // with an extra file and a manifest that agrees with it: both pass the shallow checks, not the deep ones
+  const dist = await standInDist(
+    t,
+    dir,
+    `if (argc > 1 && strcmp(argv[1], "-v") != 0 && unlink(${JSON.stringify(marker)}) == 0) {
+    rename(${JSON.stringify(join(bad, 'tgz'))}, ${JSON.stringify(join(dir, 'dist', tgz('linux-x64')))});
+    rename(${JSON.stringify(join(bad, 'manifest'))}, ${JSON.stringify(join(dir, 'dist', 'release', MANIFEST))});
+  }`,
+  );
+  mkdirSync(bad);
+  const variant = await variantTarball(dist, 'linux-x64', { extraFile: 'swapped in after verification\n' });
+  cpSync(variant, join(bad, 'tgz'));
+  const m = JSON.parse(readFileSync(join(dist, 'release', MANIFEST), 'utf8'));
+  const data = readFileSync(variant);
+  m.targets['linux-x64'].tarball = { ...m.targets['linux-x64'].tarball, integrity: sriSha512(data), size: data.length };
+  writeFileSync(join(bad, 'manifest'), canonicalJson(m) + '\n');
+  writeFileSync(marker, '');
+
+  const r = await publishAll(reg, dist, publishEnv(reg, join(dir, 'tmp')), [], { verify: true });
+  t.notOk(existsSync(marker), 'the swap happened during the run');
+  t.equal(r.code, 1, 'refused');
+  t.match(r.stderr, /preflight failed, nothing was written/);
+  t.match(r.stderr, new RegExp(`\\[verified-bytes\\] .*${tgz('linux-x64').replace(/\./g, '\\.')}`));
+  t.match(r.stderr, /\[verified-bytes\] .*xsnap-worker-manifest-/);
+  t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, null])), 'nothing published');
 });
 
 t.test('item 5: latest is re-read before it moves: a newer release finished meanwhile is not overtaken', async (t) => {

@@ -13,6 +13,7 @@ import {
   compareAcrossTargets,
   diffDeterminism,
   differencesToFailures,
+  RELEASE_MIN_RESULTS,
   runDeterminism,
   totalResults,
   type DeterminismRecord,
@@ -88,7 +89,13 @@ export const fingerprints = step({
  */
 export const determinism = step({
   name: 'determinism',
-  checks: ['math-profile', 'determinism', 'determinism-host-independence', 'determinism-across-targets'],
+  checks: [
+    'math-profile',
+    'determinism',
+    'determinism-size',
+    'determinism-host-independence',
+    'determinism-across-targets',
+  ],
   async run(x, c) {
     const { dist } = x;
     const recordedProfiles = Object.fromEntries(
@@ -118,6 +125,17 @@ export const determinism = step({
     const runners = corpusRunners(x);
     for (const t of x.targets) {
       const recorded: DeterminismRecord | undefined = x.manifest?.targets?.[t.name]?.determinism;
+      // a release (a tag) carries the full corpus; a smaller one (XSNAP_DETERMINISM_SIZE) is for tests and PRs
+      if (recorded && x.opts.tag !== undefined)
+        c.equal(
+          'determinism-size',
+          `targets.${t.name}.determinism of the manifest for ${x.opts.tag}`,
+          `at least ${RELEASE_MIN_RESULTS} results`,
+          totalResults(recorded) >= RELEASE_MIN_RESULTS
+            ? `at least ${RELEASE_MIN_RESULTS} results`
+            : `${totalResults(recorded)} results`,
+          'a release manifest is made with the release size: generate-manifest.ts without XSNAP_DETERMINISM_SIZE',
+        );
       const runner = runners.get(t.name);
       const bin = binaryPath(dist, t.name, 'release');
       if (runner && existsSync(bin)) {

@@ -5,6 +5,7 @@
 // name is a type error, and one carried by a helper module's failure is caught
 // at run time.
 import type { Failure } from '../errors.ts';
+import { sha256Hex } from '../hash.ts';
 import type { Manifest } from '../manifest.ts';
 import type { Goal, Target } from '../targets.ts';
 import type { InstallResult } from '../install-check.ts';
@@ -55,6 +56,11 @@ export interface VerifyReport {
   fingerprints?: Record<string, { digest: string; measuredHere: boolean }>;
   determinism?: DeterminismReport;
   published?: Array<{ target: string; package: string; status: string }>;
+  /**
+   * sha256 of the bytes the checks read, by path (the manifest and each npm tarball): what publish-all compares the
+   * bytes it holds for publishing with, so that what it publishes is what was verified
+   */
+  verifiedBytes?: Record<string, string>;
 }
 
 /** What one run of the steps shares. Steps read what earlier steps set. */
@@ -73,7 +79,12 @@ export interface VerifyContext {
   /** set by the target-binary step: dist/<target>/<goal>/xsnap-worker bytes, compared by the tarball step */
   distBinaries: Map<string, Partial<Record<Goal, Buffer>>>;
   /** what the steps report beyond checks */
-  report: Pick<VerifyReport, 'install' | 'fingerprints' | 'determinism' | 'published'>;
+  report: Pick<VerifyReport, 'install' | 'fingerprints' | 'determinism' | 'published' | 'verifiedBytes'>;
+}
+
+/** Note the sha256 of bytes a check read (VerifyReport.verifiedBytes). */
+export function readBytes(x: VerifyContext, file: string, data: Buffer | string): void {
+  (x.report.verifiedBytes ??= {})[file] = sha256Hex(data);
 }
 
 /** Everything a run recorded: check counts, failures, notes. */
