@@ -8,14 +8,14 @@
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, hostname, platform, arch, release, tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { basename, join, dirname } from 'node:path';
 import { log, color } from './cli.ts';
 import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
 import { run, firstLine } from './exec.ts';
 import { canonicalJson, idOf, sha256File } from './hash.ts';
 import { cacheDir } from './paths.ts';
 import { buildInfoPath, targetDir, BINARY_NAME } from './layout.ts';
-import { ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
+import { buildRootWorkDir, ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
 import { fetchSources, treeDigest, type SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
 import { canBuildOn, glibcFloorOf, macosMinOf, TARGETS } from './targets.ts';
@@ -172,9 +172,11 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
         );
       },
       workDir: async () => {
-        await mkdir(join(root.path, 'build'), { recursive: true });
-        const host = await mkdtemp(join(root.path, 'build', 'w-'));
-        return { host, inside: host.slice(root.path.length) };
+        // outside the tree, seen inside as /build (enterArgv binds it there)
+        const work = buildRootWorkDir(root.path);
+        await mkdir(work, { recursive: true });
+        const host = await mkdtemp(join(work, 'w-'));
+        return { host, inside: `/build/${basename(host)}` };
       },
     };
   }

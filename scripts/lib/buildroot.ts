@@ -10,7 +10,9 @@
 //  - the main mirror is tried first, then Debian's archive, where old releases go;
 //  - the cached tree holds no device nodes (a non-root `tar`, as actions/cache
 //    restores, could not create them): /dev is a fresh tmpfs, made in a private
-//    mount namespace each time a command enters the root (enterArgv);
+//    mount namespace each time a command enters the root (enterArgv); /tmp is a
+//    fresh tmpfs too and /build is bound from outside the tree, so nothing run
+//    inside writes into the tree (a cache save or a tar of it sees it still);
 //  - a root found on disk is used only after it is checked (checkBuildRoot):
 //    its installed packages equal the lock and every packaged file is present
 //    with dpkg's recorded md5. A stamp alone is never trusted.
@@ -18,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log, timed } from './cli.ts';
 import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
@@ -526,13 +528,23 @@ export async function existingBuildRoot(): Promise<BuildRoot | null> {
 }
 
 /**
+ * Where builds inside `root` work, as /build: outside the cached tree (so a
+ * build never writes into it) and outside the cache, one folder per root.
+ */
+export const buildRootWorkDir = (root: string) => join(tmpdir(), 'xsnap-buildroot-work', basename(root));
+
+/**
  * The argv that runs `argv` inside the root: a private mount namespace (so
  * nothing it mounts outlives it or shows outside), a fresh /dev (tmpfs with
- * null, zero, full, random, urandom and tty bound from the host), then chroot.
+ * null, zero, full, random, urandom and tty bound from the host), a fresh /tmp,
+ * /build bound from buildRootWorkDir(root), then chroot.
  */
 export function enterArgv(root: string, argv: string[]): string[] {
   const script = [
-    'root=$1; shift',
+    'root=$1; work=$2; shift 2',
+    'mkdir -p "$root/tmp" "$root/build" "$work"',
+    'mount -t tmpfs -o mode=1777,nosuid xsnap-tmp "$root/tmp"',
+    'mount --bind "$work" "$root/build"',
     'mkdir -p "$root/dev"',
     'mount -t tmpfs -o mode=0755,nosuid,noexec xsnap-dev "$root/dev"',
     'for d in null zero full random urandom tty; do : > "$root/dev/$d"; mount --bind "/dev/$d" "$root/dev/$d"; done',
@@ -551,6 +563,7 @@ export function enterArgv(root: string, argv: string[]): string[] {
     script,
     'xsnap-buildroot',
     root,
+    buildRootWorkDir(root),
     ...argv,
   ];
 }

@@ -9,7 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { run, runRaw } from '../../scripts/lib/exec.ts';
-import { checkBuildRoot, ensureBuildRoot, enterArgv } from '../../scripts/lib/buildroot.ts';
+import { buildRootWorkDir, checkBuildRoot, ensureBuildRoot, enterArgv } from '../../scripts/lib/buildroot.ts';
 
 if (process.getuid?.() !== 0) {
   t.plan(0, 'the build root needs root (.ci/run and CI run as root)');
@@ -109,6 +109,15 @@ t.test(
       [],
       'nothing left in dev/ once the command is done (the namespace is gone)',
     );
+    // what runs inside never writes into the tree: /tmp is private, /build is bound from outside it (a cache save,
+    // or this suite's own tar of the shared root, once failed with "file changed as we read it" during a build)
+    const probe = `xsnap-probe-${process.pid}`;
+    const w = await run(enterArgv(root.path, ['sh', '-c', `echo x > /tmp/${probe} && echo y > /build/${probe}`]));
+    t.equal(w.code, 0);
+    t.notOk(existsSync(join(root.path, 'tmp', probe)), '/tmp is a fresh tmpfs');
+    t.notOk(existsSync(join(root.path, 'build', probe)), '/build is not in the tree');
+    t.ok(existsSync(join(buildRootWorkDir(root.path), probe)), 'it is in the work folder outside');
+    rmSync(join(buildRootWorkDir(root.path), probe));
   },
 );
 

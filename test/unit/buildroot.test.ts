@@ -26,6 +26,7 @@ import {
   verifyRelease,
   type BuildRootLock,
   debootstrapArgv,
+  buildRootWorkDir,
 } from '../../scripts/lib/buildroot.ts';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -415,6 +416,8 @@ t.test('entering the root: a private mount namespace with a fresh /dev, then chr
   t.same(argv.slice(0, 5), ['unshare', '--mount', '--propagation', 'private', '--']);
   t.match(argv[7], /mount -t tmpfs [^\n]*"\$root\/dev"/);
   t.match(argv[7], /for d in null zero full random urandom tty; do : > "\$root\/dev\/\$d"; mount --bind "\/dev\/\$d"/);
+  t.match(argv[7], /mount -t tmpfs [^\n]*"\$root\/tmp"/);
+  t.match(argv[7], /mount --bind "\$work" "\$root\/build"/);
   t.match(argv[7], /exec chroot "\$root" "\$@"/);
-  t.same(argv.slice(8), ['xsnap-buildroot', '/r', 'make', '-C', '/build']);
+  t.same(argv.slice(8), ['xsnap-buildroot', '/r', buildRootWorkDir('/r'), 'make', '-C', '/build']);
 });
