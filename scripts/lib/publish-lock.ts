@@ -1,10 +1,12 @@
 // One publish-all at a time per registry and version on this machine. Two runs
 // of the same release with different bytes would otherwise interleave (x64 from
 // one build, arm64 from the other) and leave a set neither can finish.
-// The lock is a file created exclusively (O_EXCL) holding the owner's pid; a
-// lock whose owner is gone (killed, machine restarted) is taken over.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The lock is a file holding the owner's pid, created whole or not at all (a
+// hard link to a file written aside); a lock whose owner is gone (killed,
+// machine restarted) is taken over by exactly one run; one that cannot be read
+// is left for a person.
+import { createHash, randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nextStep, OperationError } from './errors.ts';
 import { cacheDir } from './paths.ts';
@@ -46,40 +48,97 @@ export function acquirePublishLock(registryKey: string, version: string): Publis
   mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
   const record: LockRecord = { pid: process.pid, registry: registryKey, version, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(file, JSON.stringify(record) + '\n', { flag: 'wx', mode: 0o600 });
+    if (createWhole(file, JSON.stringify(record) + '\n')) {
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
         process.off('exit', release);
-        try {
-          const now = JSON.parse(readFileSync(file, 'utf8')) as LockRecord;
-          if (now.pid === process.pid) rmSync(file, { force: true });
-        } catch {
-          /* already gone */
-        }
+        if (readRecord(file)?.pid === process.pid) rmSync(file, { force: true });
       };
       process.once('exit', release);
       return { file, release };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    let holder: LockRecord | undefined;
-    try {
-      holder = JSON.parse(readFileSync(file, 'utf8')) as LockRecord;
-    } catch {
-      holder = undefined; // being written, or garbage: look again
-    }
-    if (holder && typeof holder.pid === 'number' && alive(holder.pid) && holder.pid !== process.pid) {
+    const text = readText(file);
+    if (text === undefined) continue; // released meanwhile: try again
+    const holder = parseRecord(text);
+    if (!holder)
+      throw new OperationError(
+        `the publish lock ${file} cannot be read (${JSON.stringify(text.slice(0, 60))}); nothing was written.` +
+          nextStep('if no publish-all of this version is running, remove the file and re-run'),
+      );
+    if (alive(holder.pid) && holder.pid !== process.pid) {
       throw new OperationError(
         `another publish-all of ${version} to ${registryKey} is running (pid ${holder.pid}, since ${holder.since}` +
           `); nothing was written.` +
           nextStep(`wait for it to finish, then re-run (it has nothing to do if that run completed). Lock: ${file}`),
       );
     }
-    // its owner is gone: take it over
-    rmSync(file, { force: true });
+    takeOverStale(file, text); // its owner is gone; whoever races us for it, one of us gets it
   }
   throw new OperationError(`could not take the publish lock ${file}; remove it if no publish-all is running`);
 }
+
+/**
+ * Create `file` holding `text`, whole, only if it does not exist: written aside, then hard-linked into place
+ * (link fails if the name exists), so that a reader never sees a lock half written.
+ */
+function createWhole(file: string, text: string): boolean {
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(aside, text, { mode: 0o600 });
+  try {
+    linkSync(aside, file);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return false;
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+/**
+ * Remove the stale lock whose text we read, and only that one: it is renamed aside first, and if what was renamed
+ * is not what we read (another run took the lock over meanwhile), it is put back. Returns whether it was removed.
+ */
+export function takeOverStale(file: string, staleText: string): boolean {
+  const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return false; // gone already: someone else took it over
+  }
+  if (readText(aside) === staleText) {
+    rmSync(aside, { force: true });
+    return true;
+  }
+  try {
+    linkSync(aside, file); // a live run's lock: give it back
+  } catch {
+    /* a third run created one meanwhile: it holds the lock now */
+  }
+  rmSync(aside, { force: true });
+  return false;
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function parseRecord(text: string): LockRecord | undefined {
+  try {
+    const r = JSON.parse(text) as LockRecord;
+    return typeof r?.pid === 'number' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const readRecord = (file: string) => {
+  const text = readText(file);
+  return text === undefined ? undefined : parseRecord(text);
+};
