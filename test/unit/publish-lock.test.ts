@@ -66,7 +66,8 @@ t.test('eight runs racing for the same dead lock: exactly one gets it', async (t
     `const { existsSync } = await import('node:fs');\n` +
     `const { acquirePublishLock } = await import(${lib});\n` +
     `while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));\n` +
-    `try { acquirePublishLock('http://r/', '1.2.3'); console.log('WON'); await new Promise((r) => setTimeout(r, 1000)); }\n` +
+    `try { acquirePublishLock('http://r/', '1.2.3'); console.log('WON'); ` +
+    `await new Promise((r) => setTimeout(r, 1000)); }\n` +
     `catch { console.log('LOST'); }`;
   const runs = Array.from(
     { length: 8 },
