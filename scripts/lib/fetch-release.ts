@@ -16,6 +16,7 @@ import {
   checkRepo,
   checkRunId,
   githubGet,
+  readReleaseRun,
   readRunJobs,
   releaseRunTitle,
   runFields,
@@ -23,7 +24,6 @@ import {
   RELEASE_WORKFLOW,
   tagVersion,
   type BuildRun,
-  type RunJson,
 } from './release-tag.ts';
 import type { Target } from './targets.ts';
 
@@ -94,25 +94,9 @@ async function artifactOf(api: GitHubApi, runId: string): Promise<Artifact | { p
 async function checkRehearsalRun(api: GitHubApi, runId: string): Promise<{ run: BuildRun; version?: string }> {
   const subject = `run ${runId} of ${api.repo}`;
   const failures: Failure[] = [];
-  const r = await githubGet(api, `/actions/runs/${runId}`, `about ${subject}`);
-  if (r.status === 404)
-    throw new CheckFailed([
-      { check: 'build-run-exists', subject, expected: 'a workflow run of this repository', actual: 'not found' },
-    ]);
-  if (r.status !== 200)
-    throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
-  const run = r.body as RunJson;
+  const run = await readReleaseRun(api, runId, subject, failures);
+  if (!run) throw new CheckFailed(failures);
   const out: BuildRun = { id: runId, tagCommit: null, ...runFields(run), failures };
-  if (String(run.path ?? '').replace(/@.*$/, '') !== RELEASE_WORKFLOW)
-    failures.push({ check: 'build-run-workflow', subject, expected: RELEASE_WORKFLOW, actual: run.path ?? '(none)' });
-  if (run.status !== 'completed')
-    failures.push({
-      check: 'build-run-completed',
-      subject,
-      expected: 'completed',
-      actual: String(run.status),
-      hint: 'wait for that run to finish',
-    });
   const m = /^release (v\d+\.\d+\.\d+)(?: \(rehearsal\))?$/.exec(run.display_title ?? '');
   if (!m)
     failures.push({

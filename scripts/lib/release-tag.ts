@@ -255,6 +255,53 @@ export async function readRunJobs(api: GitHubRepoApi, runId: string, subject: st
   return (j.body as { jobs?: RunJob[] }).jobs ?? [];
 }
 
+/**
+ * Run `runId` as GitHub describes it, with what any run whose dist is taken must be: a release.yml run that has
+ * completed (failures pushed to `failures`); null, with a failure, when there is no such run.
+ */
+export async function readReleaseRun(
+  api: GitHubRepoApi,
+  runId: string,
+  subject: string,
+  failures: Failure[],
+): Promise<RunJson | null> {
+  const r = await githubGet(api, `/actions/runs/${runId}`, `about ${subject}`);
+  if (r.status === 404) {
+    failures.push({
+      check: 'build-run-exists',
+      subject,
+      expected: 'a workflow run of this repository',
+      actual: 'not found',
+      hint: 'give the id in the URL of the earlier release run (…/actions/runs/<id>)',
+    });
+    return null;
+  }
+  if (r.status !== 200)
+    throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
+  const run = r.body as RunJson;
+  // `path` is .github/workflows/x.yml, in some answers with "@<ref>" appended
+  const path = String(run.path ?? '').replace(/@.*$/, '');
+  if (path !== RELEASE_WORKFLOW) {
+    failures.push({
+      check: 'build-run-workflow',
+      subject,
+      expected: RELEASE_WORKFLOW,
+      actual: run.path ?? '(none)',
+      hint: "only a release run's verified dist may be published; pull-request and other runs are refused",
+    });
+  }
+  if (run.status !== 'completed') {
+    failures.push({
+      check: 'build-run-completed',
+      subject,
+      expected: 'completed',
+      actual: String(run.status),
+      hint: 'wait for that run to finish',
+    });
+  }
+  return run;
+}
+
 /** A workflow run id is digits; anything else is a usage error. */
 export function checkRunId(runId: string): string {
   if (!/^[1-9]\d*$/.test(runId)) throw new UsageError(`build run id "${runId}" is not a workflow run id (digits)`);
@@ -313,32 +360,9 @@ export async function checkBuildRun(opts: {
   else
     throw new OperationError(`${c.url} answered ${c.status} ${c.statusText}: cannot tell which commit ${opts.tag} is`);
 
-  const r = await githubGet(gh, `/actions/runs/${opts.runId}`, `about ${subject}`);
-  if (r.status === 404) {
-    failures.push({
-      check: 'build-run-exists',
-      subject,
-      expected: 'a workflow run of this repository',
-      actual: 'not found',
-      hint: 'give the id in the URL of the earlier release run (…/actions/runs/<id>)',
-    });
-    return out;
-  }
-  if (r.status !== 200)
-    throw new OperationError(`${r.url} answered ${r.status} ${r.statusText}: cannot check ${subject}`);
-  const run = r.body as RunJson;
+  const run = await readReleaseRun(gh, opts.runId, subject, failures);
+  if (!run) return out;
   Object.assign(out, runFields(run));
-  // `path` is .github/workflows/x.yml, in some answers with "@<ref>" appended
-  const path = String(run.path ?? '').replace(/@.*$/, '');
-  if (path !== RELEASE_WORKFLOW) {
-    failures.push({
-      check: 'build-run-workflow',
-      subject,
-      expected: RELEASE_WORKFLOW,
-      actual: run.path ?? '(none)',
-      hint: "only a release run's verified dist may be published; pull-request and other runs are refused",
-    });
-  }
   // fail closed: without the tag's commit no run can be shown to be of it
   if (!out.tagCommit || run.head_sha !== out.tagCommit) {
     failures.push({
@@ -359,15 +383,6 @@ export async function checkBuildRun(opts: {
       subject,
       expected: `the push of ${opts.tag}, or a manual run titled "${releaseRunTitle(opts.tag)}" (not a rehearsal)`,
       actual: `${run.event} of ${run.head_branch}, titled "${run.display_title}"`,
-    });
-  }
-  if (run.status !== 'completed') {
-    failures.push({
-      check: 'build-run-completed',
-      subject,
-      expected: 'completed',
-      actual: String(run.status),
-      hint: 'wait for that run to finish',
     });
   }
 
