@@ -83,7 +83,7 @@ export interface VerifyContext {
 }
 
 /** Note the sha256 of bytes a check read (VerifyReport.verifiedBytes). */
-export function readBytes(x: VerifyContext, file: string, data: Buffer | string): void {
+export function noteVerifiedBytes(x: VerifyContext, file: string, data: Buffer | string): void {
   (x.report.verifiedBytes ??= {})[file] = sha256Hex(data);
 }
 

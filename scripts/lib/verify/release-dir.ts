@@ -21,7 +21,7 @@ import {
   tarballName,
 } from '../layout.ts';
 import { unsafePath } from '../tarball.ts';
-import { readBytes, rel, step } from './context.ts';
+import { noteVerifiedBytes, rel, step } from './context.ts';
 
 export const versions = step({
   name: 'versions',
@@ -76,7 +76,7 @@ export const manifest = step({
     }
     const read = readManifest(file, { label: where });
     x.manifestText = read.text;
-    if (read.text !== undefined) readBytes(x, file, read.text);
+    if (read.text !== undefined) noteVerifiedBytes(x, file, read.text);
     if (read.error !== undefined)
       c.fail({ check: 'manifest-json', subject: where, expected: 'JSON', actual: read.error });
     // one that fails the schema is still checked field by field, so every other difference is reported too

@@ -21,7 +21,7 @@ import {
 import { LICENSE_EXPRESSION, templatePackageJson } from '../package-text.ts';
 import { checkInstallability, platformsFor } from '../install-check.ts';
 import { GOALS, type Target } from '../targets.ts';
-import { readBytes, rel, step, type Checks, type VerifyContext } from './context.ts';
+import { noteVerifiedBytes, rel, step, type Checks, type VerifyContext } from './context.ts';
 import { claimedProfile } from './target-binary.ts';
 
 const CHECKS = [
@@ -101,7 +101,7 @@ async function checkTarball(t: Target, x: VerifyContext, c: Checks<(typeof CHECK
     return;
   }
   const data = await readFile(file);
-  readBytes(x, file, data);
+  noteVerifiedBytes(x, file, data);
   if (entry?.tarball) {
     c.ran('tarball-integrity');
     if (!matchesIntegrity(data, entry.tarball.integrity))
