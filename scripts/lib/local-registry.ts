@@ -16,16 +16,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationError } from './errors.ts';
 import { REPO_ROOT } from './paths.ts';
 import { registerSecret } from './cli.ts';
 import { minimalEnv, runRaw } from './exec.ts';
+import { totp } from './registry-rules.mjs';
 
 /** default home of the embedded registry: ignored by git */
 export const LOCAL_REGISTRY_DIR = join(REPO_ROOT, '.registry');
 const USER = 'xsnap-publisher';
+/** the CI identity: what trusted publishing stages as (registry-rules.mjs) */
+const CI_USER = 'xsnap-ci';
 const SERVER_SCRIPT = join(REPO_ROOT, 'scripts', 'lib', 'registry-server.mjs');
 /** the separately installed Verdaccio 9 + Node 24 (tools/registry9/package.json, its own lockfile) */
 export const REGISTRY9_DIR = join(REPO_ROOT, 'tools', 'registry9');
@@ -61,6 +64,19 @@ export interface LocalRegistry {
   started: boolean;
   /** staging: Verdaccio 9 with npm staged publishing; classic: Verdaccio 6 */
   flavour: RegistryFlavour;
+  /**
+   * staging only: npm's rules are enforced (registry-rules.mjs). `token` is then
+   * the maintainer's (every write but a stage publish needs `otp()`), and
+   * `oidcEnv` is what GitHub gives a job with id-token: write, pointed at the
+   * registry's stand-in of GitHub's ID-token endpoint: with it, and no token,
+   * `npm stage publish` authenticates by trusted publishing, as in CI.
+   */
+  rules?: {
+    file: string;
+    oidcEnv: Record<string, string>;
+    /** the maintainer's current one-time code (their authenticator app) */
+    otp(): string;
+  };
   /** stop the server (no-op for a detached one unless force) */
   stop(opts?: { force?: boolean }): Promise<void>;
 }
@@ -126,20 +142,26 @@ async function whoami(url: string, token: string): Promise<boolean> {
 }
 
 /**
- * A token for the publisher user: the one kept from an earlier start when it
- * still works, else create the user (Verdaccio answers with a token), else log
- * in (Verdaccio 6 logs in a request carrying the credentials). The password and
- * the token live in <dir>/password and <dir>/token (0600), inside the ignored folder.
+ * A token for one of our users (the maintainer, USER; or the CI identity,
+ * CI_USER, whose files carry a `ci-` prefix): the one kept from an earlier start
+ * when it still works (`keep`), else create the user (Verdaccio answers with a
+ * token), else log in (a request carrying the credentials). The password and
+ * the token live in <dir>/[ci-]password and <dir>/[ci-]token (0600), inside the
+ * ignored folder.
  */
-async function tokenFor(url: string, dir: string): Promise<{ token: string; user: string }> {
-  const pwFile = join(dir, 'password');
-  const tokenFile = join(dir, 'token');
-  const userFile = join(dir, 'user');
+async function tokenFor(
+  url: string,
+  dir: string,
+  who: { name: string; prefix: string; keep: boolean } = { name: USER, prefix: '', keep: true },
+): Promise<{ token: string; user: string }> {
+  const pwFile = join(dir, `${who.prefix}password`);
+  const tokenFile = join(dir, `${who.prefix}token`);
+  const userFile = join(dir, `${who.prefix}user`);
   if (!existsSync(pwFile)) writeFileSync(pwFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(pwFile, 'utf8').trim();
   registerSecret(password);
-  let user = existsSync(userFile) ? readFileSync(userFile, 'utf8').trim() || USER : USER;
-  if (existsSync(tokenFile)) {
+  let user = existsSync(userFile) ? readFileSync(userFile, 'utf8').trim() || who.name : who.name;
+  if (who.keep && existsSync(tokenFile)) {
     const kept = readFileSync(tokenFile, 'utf8').trim();
     registerSecret(kept);
     if (kept && (await whoami(url, kept))) return { token: kept, user };
@@ -164,9 +186,9 @@ async function tokenFor(url: string, dir: string): Promise<{ token: string; user
   }
   if (res.status === 401 || res.status === 403 || res.status === 409) {
     // the user exists but this registry will not log it in (Verdaccio 9 on a
-    // storage kept from Verdaccio 6): a publisher of our own, under a new name
+    // storage kept from Verdaccio 6): a user of our own, under a new name
     await res.arrayBuffer();
-    user = `${USER}-${randomBytes(4).toString('hex')}`;
+    user = `${who.name}-${randomBytes(4).toString('hex')}`;
     res = await put(user, {});
   }
   const body = (await res.json().catch(() => ({}))) as { token?: string; error?: string };
@@ -182,6 +204,50 @@ async function tokenFor(url: string, dir: string): Promise<{ token: string; user
   return { token: body.token, user };
 }
 
+interface RulesFile {
+  oidcRequestToken: string;
+  publisherToken: string;
+  totpSecret: string;
+  securityKey: boolean;
+}
+
+/**
+ * npm's rules for a staging registry in `dir` (registry-rules.mjs): the CI
+ * identity logged in afresh, the OIDC request token and the maintainer's
+ * authenticator secret kept across starts. Returns the handle's `rules`.
+ */
+async function applyRules(url: string, dir: string, securityKey: boolean): Promise<LocalRegistry['rules']> {
+  const file = join(dir, 'rules.json');
+  let kept: Partial<RulesFile> = {};
+  try {
+    kept = JSON.parse(readFileSync(file, 'utf8')) as Partial<RulesFile>;
+  } catch {
+    /* first start */
+  }
+  // the CI identity's Verdaccio token never answers anything but a stage publish
+  // (not even whoami): log in afresh on every start rather than check a kept one
+  const ci = await tokenFor(url, dir, { name: CI_USER, prefix: 'ci-', keep: false });
+  const rules: RulesFile = {
+    oidcRequestToken: kept.oidcRequestToken ?? randomBytes(24).toString('hex'),
+    publisherToken: ci.token,
+    totpSecret: kept.totpSecret ?? randomBytes(20).toString('hex'),
+    securityKey,
+  };
+  registerSecret(rules.oidcRequestToken);
+  registerSecret(rules.totpSecret);
+  writeFileSync(file + '.tmp', JSON.stringify(rules, null, 2) + '\n', { mode: 0o600 });
+  renameSync(file + '.tmp', file);
+  return {
+    file,
+    oidcEnv: {
+      GITHUB_ACTIONS: 'true',
+      ACTIONS_ID_TOKEN_REQUEST_URL: new URL('-/xsnap/oidc/id-token', url).toString(),
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: rules.oidcRequestToken,
+    },
+    otp: () => totp(rules.totpSecret),
+  };
+}
+
 /**
  * Start Verdaccio with storage in `dir` (default .registry/), or reuse the one a
  * previous detached start left running there. `detached` leaves it running after
@@ -195,6 +261,8 @@ export async function startLocalRegistry(
     flavour?: RegistryFlavour;
     /** Verdaccio as shipped, without verdaccio-workarounds.mjs (bench/registry-races.ts measures its races) */
     asShipped?: boolean;
+    /** staging: the maintainer has only a security key (every write needing 2FA answers EOTP with an authUrl) */
+    securityKey?: boolean;
   } = {},
 ): Promise<LocalRegistry> {
   const dir = opts.dir ?? LOCAL_REGISTRY_DIR;
@@ -203,10 +271,13 @@ export async function startLocalRegistry(
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stateFile = join(dir, 'server.json');
 
+  // a registry left running here: reused only when it is ours (the same check as
+  // stopping it), since its URL then gets the stored password and tokens
   const reuse = readState(stateFile);
-  if (reuse && (reuse.flavour ?? 'classic') === flavour && alive(reuse.pid) && (await ping(reuse.url))) {
+  if (reuse && (reuse.flavour ?? 'classic') === flavour && (await isOurRegistry(dir, reuse))) {
     const { token, user } = await tokenFor(reuse.url, dir);
-    return handle(reuse.url, token, user, dir, reuse.pid, false, flavour, async (o) => {
+    const rules = flavour === 'staging' ? await applyRules(reuse.url, dir, Boolean(opts.securityKey)) : undefined;
+    return handle(reuse.url, token, user, dir, reuse.pid, false, flavour, rules, async (o) => {
       if (o?.force) await stopLocalRegistry(dir);
     });
   }
@@ -221,7 +292,11 @@ export async function startLocalRegistry(
     detached: Boolean(opts.detached),
     stdio: ['ignore', logFd, logFd, 'pipe'],
     // the registry needs none of our credentials
-    env: minimalEnv({ NO_COLOR: '1', ...(opts.asShipped ? { XSNAP_REGISTRY_AS_SHIPPED: '1' } : {}) }),
+    env: minimalEnv({
+      NO_COLOR: '1',
+      ...(opts.asShipped ? { XSNAP_REGISTRY_AS_SHIPPED: '1' } : {}),
+      ...(flavour === 'staging' ? { XSNAP_REGISTRY_RULES: join(dir, 'rules.json') } : {}),
+    }),
   });
   closeSync(logFd);
   const ready = child.stdio[3] as Readable;
@@ -257,7 +332,8 @@ export async function startLocalRegistry(
     child.unref();
   }
   const { token, user } = await tokenFor(url, dir);
-  return handle(url, token, user, dir, pid, true, flavour, async (o) => {
+  const rules = flavour === 'staging' ? await applyRules(url, dir, Boolean(opts.securityKey)) : undefined;
+  return handle(url, token, user, dir, pid, true, flavour, rules, async (o) => {
     if (opts.detached && !o?.force) return;
     await killAndWait(child);
     if (opts.detached) rmSync(stateFile, { force: true });
@@ -293,13 +369,24 @@ export async function stopLocalRegistry(dir = LOCAL_REGISTRY_DIR): Promise<StopR
     rmSync(stateFile, { force: true });
     return 'not-running';
   }
-  const cmd = await commandLine(state.pid);
-  const configFile = join(dir, 'config.yaml');
-  if (!cmd || !cmd.includes('--serve') || !cmd.includes(configFile) || !(await ping(state.url))) return 'not-ours';
+  if (!(await isOurRegistry(dir, state))) return 'not-ours';
   rmSync(stateFile, { force: true });
   process.kill(state.pid, 'SIGTERM');
   for (let i = 0; i < 50 && alive(state.pid); i++) await new Promise((r) => setTimeout(r, 100));
   return 'stopped';
+}
+
+/**
+ * Whether the process server.json names is this folder's registry: alive, its
+ * command line is our server with this folder's config file, and the recorded
+ * URL answers. A reused pid or port, or a state file written by someone else,
+ * is not ours: it gets neither a signal nor our credentials.
+ */
+async function isOurRegistry(dir: string, state: StateFile): Promise<boolean> {
+  if (!alive(state.pid)) return false;
+  const cmd = await commandLine(state.pid);
+  const configFile = join(dir, 'config.yaml');
+  return Boolean(cmd && cmd.includes('--serve') && cmd.includes(configFile) && (await ping(state.url)));
 }
 
 /** The end of the registry's log, for an error message: what Verdaccio said before it stopped. */
@@ -331,9 +418,10 @@ function handle(
   pid: number,
   started: boolean,
   flavour: RegistryFlavour,
+  rules: LocalRegistry['rules'],
   stop: LocalRegistry['stop'],
 ): LocalRegistry {
-  return { url, token, user, dir, pid, started, flavour, stop };
+  return { url, token, user, dir, pid, started, flavour, rules, stop };
 }
 
 async function killAndWait(child: ChildProcess): Promise<void> {

@@ -9,6 +9,7 @@ import { readFileSync, writeSync, closeSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { ServerResponse } from 'node:http';
 import { ignoreLateContentLength, writeWholeOneAtATime } from './verdaccio-workarounds.mjs';
+import { installNpmRules } from './registry-rules.mjs';
 
 // Verdaccio bugs that break it under load (verdaccio-workarounds.mjs), fixed
 // before it is loaded so that its `import * as fsP` sees the wrapper.
@@ -30,6 +31,8 @@ const pkg = JSON.parse(readFileSync(join(moduleDir, 'package.json'), 'utf8'));
 const entry = typeof pkg.exports?.['.']?.import === 'object' ? pkg.exports['.'].import.default : pkg.main;
 const { runServer } = await import(pathToFileURL(join(moduleDir, entry)).href);
 const server = await runServer(configFile);
+// the staging registry refuses what npm refuses (registry-rules.mjs)
+if (process.env.XSNAP_REGISTRY_RULES) installNpmRules(server, process.env.XSNAP_REGISTRY_RULES);
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
   writeSync(3, `listening http://127.0.0.1:${addr.port}/\n`);
