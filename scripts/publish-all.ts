@@ -18,7 +18,13 @@ import {
 } from './lib/publish.ts';
 import { retryPolicyFromEnv } from './lib/publish-execute.ts';
 import { checkDistTag } from './lib/publish-plan.ts';
-import { checkToken, checkWholeSet, preflightLocal, publishAuth } from './lib/publish-preflight.ts';
+import {
+  checkToken,
+  checkWholeSet,
+  preflightLocal,
+  publishAuth,
+  verifyFirstIfAllowed,
+} from './lib/publish-preflight.ts';
 import { readManifestSet } from './lib/published.ts';
 import { TARGET_NAMES, parseTargetList } from './lib/targets.ts';
 
@@ -99,22 +105,46 @@ const spec = {
       description: 'stop a local registry left running by --keep-registry, and do nothing else',
     },
     {
+      name: 'expect-commit',
+      type: 'string' as const,
+      valueName: 'sha',
+      description: "refuse a verify record made at another commit (the release run's, in CI)",
+    },
+    {
       name: 'skip-verify',
       type: 'boolean' as const,
-      description: 'do not run verify-artifacts.ts first (only when it has just passed in the same job)',
+      description: 'use no verify record: the tarballs are checked against the manifest only (never for a release)',
     },
   ],
   details: `
---via stage (default for the public registry and --registry local): the
-preflight below, then \`npm stage publish\` of each package not yet published
-or staged, under --tag; every staged version is downloaded and checked against
-the manifest; one line per package (version, stage id, integrity) and the
-command that approves the set are printed and written to dist/staged-X.Y.Z.json.
-Nothing is installable until a maintainer runs --approve. A re-run with our bytes
-staged has nothing to do; a version staged with other bytes is refused (reject
-it with --reject <id>). On the public registry every package must exist already
-(the one-time bootstrap is in RELEASING.md). In GitHub Actions without a token,
-npm's trusted publishing (OIDC) authenticates the stage publish.
+This process may hold write credentials, so it runs no binary: what it
+publishes must be the bytes verify-artifacts checked, which it reads from
+dist/verified-X.Y.Z.json (verify-artifacts --record, run without credentials,
+in CI in the verify job) and compares by sha256. A --dry-run started without
+any credential runs verify-artifacts --record itself when the record is missing.
+
+--via stage (default for the public registry and --registry local) is what
+trusted publishing allows and nothing more: the public packuments are read
+anonymously, then \`npm stage publish\` runs for each package not yet
+published, under --tag, and each stage id is read from npm's output. No other
+stage command, no tag move. One line per package (stage id, integrity) and the
+command that approves the set are printed and written to
+dist/release/staged-X.Y.Z.json. Nothing is installable until a maintainer runs
+--approve. A re-run cannot list what it staged before: it stages again (a
+registry that answers "already staged" is reported), and the approval picks
+ours. On the public registry every package must exist already (the one-time
+bootstrap is in RELEASING.md). In GitHub Actions without a token, npm's trusted
+publishing (OIDC) authenticates the stage publish; --registry local stands in
+for it the same way (the local registry refuses what npm refuses).
+
+--approve (a maintainer: their npm login session or a read-write token without
+2FA bypass, in NPM_TOKEN; --registry local: its maintainer) lists the stages of
+every package, downloads and checks each against the manifest, picks ours where
+several exist and names the others to reject, re-checks that latest only moves
+forward, then approves the set back to back with --otp, or nothing. Without
+--otp it checks everything, approves nothing and says how to pass a code; an
+account with only a security key gets the URL npm gives and the commands to
+approve each by hand.
 
 --via direct (any other registry URL), in order: preflight (verify-artifacts passes; pin, manifest and tarballs agree on
 X.Y.Z; the token works; for each package what the registry holds at X.Y.Z:
@@ -170,34 +200,66 @@ await runCommand(spec, async (flags) => {
   const dist = distDir(flags);
   const policy = retryPolicyFromEnv();
 
+  if (registryFlag === 'local' && viaFlag === 'direct')
+    throw new UsageError("--registry local keeps npm's rules: staged publishing only (--via stage)");
+  const expectCommit = stringFlag(flags, 'expect-commit');
+  if (expectCommit !== undefined && !/^[0-9a-f]{40}$/.test(expectCommit))
+    throw new UsageError(`--expect-commit takes a full commit sha (40 hex digits), not "${expectCommit}"`);
+  if (expectCommit && flags['skip-verify'])
+    throw new UsageError('--expect-commit needs the verify record: no --skip-verify');
+
+  const skipVerify = Boolean(flags['skip-verify']);
+  const pinFlag = stringFlag(flags, 'pin');
+  const verifyArgs = [
+    '--dist',
+    dist,
+    '--targets',
+    targets.map((t) => t.name).join(','),
+    ...(pinFlag ? ['--pin', pinFlag] : []),
+  ];
+  // before any registry (and its credentials) is opened: a dry run may verify first
+  if (dryRun && !skipVerify && !approve && !rejectId) await verifyFirstIfAllowed(dist, version, verifyArgs);
+
   const registry = await openRegistry(registryFlag, { keep: Boolean(flags['keep-registry']) });
   try {
     const defaultVia = registry.kind === 'custom' ? 'direct' : 'stage';
     const via = approve || rejectId ? 'stage' : ((viaFlag as 'stage' | 'direct' | undefined) ?? defaultVia);
     checkWholeSet(registry.kind, targets, targetsFlag);
-    // the token: read here, once, and handed to everything that talks to the registry
-    const token = registry.token ?? tokenFromEnv();
-    registerSecret(token);
     const mode = approve ? 'approve' : rejectId ? 'reject' : 'publish';
-    const { oidc, provenance } = publishAuth({ token, via, mode, dryRun, registry });
+    // the token: read here, once, and handed to everything that talks to the registry. The
+    // local registry's is its maintainer's: the stage step runs as the CI identity (trusted publishing)
+    const token = registry.kind === 'local' ? (mode === 'publish' ? undefined : registry.token) : tokenFromEnv();
+    registerSecret(token);
+    const { oidcEnv, provenance } = publishAuth({ token, via, mode, dryRun, registry });
     const keep = registry.kind === 'local' && Boolean(flags['keep-registry']);
     const npm = { registry: registry.url, token };
 
     if (rejectId) return await withNpmClient(npm, (client) => rejectStaged(client, rejectId, otp));
     if (approve) {
       const set = readManifestSet(dist, version, targets, undefined, { options: '--dist <dir>' });
-      const ctx = { set, version, tag: tagFlag, otp, policy, registry: registry.url, targets, keep, token };
+      const registryArg = registryFlag === 'local' ? 'local' : registry.url;
+      const ctx = {
+        set,
+        version,
+        tag: tagFlag,
+        otp,
+        policy,
+        registry: registry.url,
+        targets,
+        keep,
+        token,
+        registryArg,
+      };
       return await withNpmClient(npm, (client) => approveStaged({ client, ...ctx }));
     }
     const lock = dryRun ? undefined : lockPublish(registry, version);
     try {
-      const skipVerify = Boolean(flags['skip-verify']);
-      const preflight = { dist, version, targets, skipVerify, via, registry: registry.url };
+      const preflight = { dist, version, targets, skipVerify, via, registry: registry.url, expectCommit, verifyArgs };
       const { set, members } = await preflightLocal(preflight);
       return await withNpmClient(npm, async (client) => {
-        await checkToken(client, token, oidc);
+        await checkToken(client, token, Boolean(oidcEnv));
         const registryArg = registryFlag === 'local' ? 'local' : registry.url;
-        const ctx = { client, set, members, version, tag, dryRun, provenance, oidc, policy };
+        const ctx = { client, set, members, version, tag, dryRun, provenance, oidcEnv, policy };
         const where = { registry, registryArg, dist, keep, token };
         return via === 'stage' ? publishStaged({ ...ctx, ...where }) : publishDirect({ ...ctx, ...where });
       });

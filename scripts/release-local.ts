@@ -43,8 +43,10 @@ await runCommand(
     ],
     details: `
 Stages: build-target.ts (each target), stage-packages.ts, generate-manifest.ts,
-verify-artifacts.ts, publish-all.ts --via stage --registry <embedded Verdaccio 9
-with staged publishing>, publish-all.ts --approve (re-check, approve, read back),
+verify-artifacts.ts --record, publish-all.ts --via stage --registry <embedded
+Verdaccio 9 with staged publishing and npm's rules> as CI runs it (trusted
+publishing, no token), publish-all.ts --approve --otp as a maintainer runs it
+(re-check, approve, read back),
 verify-artifacts.ts --published (the agoric-sdk gate), then npm install of
 @agoric/xsnap-<this platform>@X.Y.Z from that registry and a run of its binary.
 The registry's storage stays in .registry/ (git-ignored), so a second run finds
@@ -74,7 +76,8 @@ the set already published with identical bytes and has nothing to publish.`,
     log.ok(mathLine);
     await timed('stage packages', () => stage('stage-packages.ts', ['--targets', names, ...common]));
     await timed('generate manifest', () => stage('generate-manifest.ts', ['--targets', names, ...common]));
-    await timed('verify artifacts', () => stage('verify-artifacts.ts', ['--targets', names, ...common]));
+    // verified here, without credentials; the publishing steps below only compare with the record
+    await timed('verify artifacts', () => stage('verify-artifacts.ts', ['--record', '--targets', names, ...common]));
 
     const registry = await timed('start the embedded registry', () => startLocalRegistry());
     registerSecret(registry.token);

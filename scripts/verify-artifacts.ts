@@ -9,7 +9,10 @@ import { describePipeline, verifyArtifacts, verifyRegistryOnly, type VerifyRepor
 import { tagFromEnv } from './lib/release-tag.ts';
 import { UsageError } from './lib/errors.ts';
 import { normaliseRegistry, tokenFromEnv } from './lib/npm-client.ts';
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { verifiedRecordPath } from './lib/layout.ts';
+import { repoCommit, writeVerifiedRecord } from './lib/verified-record.ts';
 
 await runCommand(
   {
@@ -61,6 +64,13 @@ await runCommand(
         valueName: 'tag',
         description: 'with --published: this dist-tag (e.g. latest) must point at X.Y.Z on every package',
       },
+      {
+        name: 'record',
+        type: 'boolean',
+        description:
+          'when every check passes, write dist/verified-X.Y.Z.json (the digests of what was checked, and the ' +
+          'commit): what publish-all, which runs no binary, compares against',
+      },
       { name: 'skip-install', type: 'boolean', description: 'skip the npm install check per platform' },
       {
         name: 'skip-fingerprint',
@@ -95,6 +105,8 @@ nothing local; the version comes from the manifest.`,
     const distTag = stringFlag(flags, 'dist-tag');
     if ((manifestFile || distTag) && !flags.published)
       throw new UsageError('--manifest and --dist-tag go with --published');
+    if (flags.record && (flags.published || flags['skip-install'] || flags['skip-fingerprint']))
+      throw new UsageError('--record is for a full verification of dist/: no --published or --skip-*');
     const tag = tagFromEnv(stringFlag(flags, 'tag'));
     // checked here, before anything prints it: credentials in it, http to the public registry, not http(s): exit 2
     const registryFlag = stringFlag(flags, 'registry') ?? process.env.npm_config_registry;
@@ -108,6 +120,8 @@ nothing local; the version comes from the manifest.`,
       );
     } else {
       const pin = readPin(pinPath(flags));
+      // a record is only ever of the run that wrote it: an earlier one goes first
+      if (flags.record) rmSync(verifiedRecordPath(distDir(flags), pin.version), { force: true });
       report = await timed(`verifying ${targets.map((t) => t.name).join(', ')} at ${pin.version}`, () =>
         verifyArtifacts({
           dist: distDir(flags),
@@ -123,6 +137,10 @@ nothing local; the version comes from the manifest.`,
           manifestsDir: resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR),
         }),
       );
+    }
+    if (flags.record && report.ok) {
+      const file = writeVerifiedRecord(distDir(flags), report.version, report.verifiedBytes ?? {}, await repoCommit());
+      log.ok(`recorded what was verified: ${file}`);
     }
     report.notes.forEach((n) => log.info(n));
     const total = Object.values(report.checks).reduce((a, b) => a + b, 0);

@@ -1,5 +1,6 @@
 // Running other programs (make, chroot, npm, the worker) through zx, quietly,
 // with their output kept for error messages and optionally streamed by line.
+import { readFileSync } from 'node:fs';
 import { $, type ProcessOutput } from 'zx';
 import { OperationError } from './errors.ts';
 import { redact } from './cli.ts';
@@ -16,6 +17,29 @@ const INHERITED = new RegExp(
   '^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|TMP|TEMP|TERM|NO_COLOR|FORCE_COLOR|' +
     '(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR)$',
 );
+
+/** Variables that carry a write credential (npm, GitHub, the means to mint a GitHub OIDC token). */
+const CREDENTIAL =
+  /^(NPM_TOKEN|NODE_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|npm_config_.*_authtoken)$/i;
+
+/**
+ * The credentials this process was started with, by name. On Linux any child
+ * can read them from /proc/<ancestor>/environ, whatever environment it is
+ * given, so a process holding one must execute nothing it checks. Read from
+ * /proc/self/environ (what a child would see), else from process.env.
+ */
+export function heldCredentials(environFile = '/proc/self/environ'): string[] {
+  let entries: Array<[string, string]>;
+  try {
+    entries = readFileSync(environFile, 'latin1')
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
+  } catch {
+    entries = Object.entries(process.env).map(([k, v]) => [k, v ?? '']);
+  }
+  return [...new Set(entries.filter(([k, v]) => v && CREDENTIAL.test(k)).map(([k]) => k))].sort();
+}
 
 /** A minimal, explicit environment: the INHERITED variables of `from`, plus `extra`. */
 export function minimalEnv(

@@ -10,7 +10,8 @@
 //   dist/release/                                   generate-manifest.ts: the GitHub release's assets
 //     xsnap-worker-manifest-X.Y.Z.json, xsnap-worker-binaries-X.Y.Z.tar.gz,
 //     agoric-xsnap-<target>-X.Y.Z.tgz (copies), SHA256SUMS, agoric-sdk-handoff.md
-//   dist/staged-X.Y.Z.json                          publish-all.ts --via stage
+//   dist/verified-X.Y.Z.json                        verify-artifacts.ts --record (what publish-all may publish)
+//   dist/release/staged-X.Y.Z.json                  publish-all.ts --via stage (for people; also a draft asset)
 import { join } from 'node:path';
 import { PACKAGE_TEMPLATES } from './paths.ts';
 import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targets.ts';
@@ -112,8 +113,11 @@ export function assetVersion(
   return undefined;
 }
 
-/** dist/staged-X.Y.Z.json: what publish-all staged and how to approve it (a record for people) */
-export const stagedRecordPath = (dist: string, version: string) => join(dist, `staged-${version}.json`);
+/** dist/release/staged-X.Y.Z.json: what publish-all staged and how to approve it (a record for people) */
+export const stagedRecordName = (version: string) => `staged-${version}.json`;
+export const stagedRecordPath = (dist: string, version: string) => join(releaseDir(dist), stagedRecordName(version));
+/** dist/verified-X.Y.Z.json: the digests of what verify-artifacts checked, for the job that publishes */
+export const verifiedRecordPath = (dist: string, version: string) => join(dist, `verified-${version}.json`);
 
 // ------------------------------------------------------------------ CI artifacts
 

@@ -304,17 +304,18 @@ export class NpmClient extends RegistryReader {
 
   /**
    * `npm stage publish <private copy> --tag <tag>`: the version stays invisible
-   * until approved. `oidc` (trusted publishing) and `provenance` hand the
-   * GitHub Actions OIDC variables to this one command, and to nothing else.
+   * until approved. `oidcEnv` (trusted publishing: the GitHub Actions OIDC
+   * variables, or the local registry's stand-in of them) and `provenance` hand
+   * them to this one command, and to nothing else.
    */
   async stagePublish(
     tarball: TarballBytes,
-    opts: PublishOptions & { oidc?: boolean },
+    opts: PublishOptions & { oidcEnv?: Record<string, string> },
   ): Promise<RunResult & { id?: string }> {
     const args = ['stage', 'publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
     if (opts.dryRun) args.push('--dry-run');
     if (opts.provenance) args.push('--provenance');
-    const extraEnv = opts.oidc || opts.provenance ? oidcEnv() : {};
+    const extraEnv = opts.oidcEnv ?? (opts.provenance ? oidcEnv() : {});
     const r = await this.npm(args, `npm stage publish ${tarball.name}`, { extraEnv });
     const id = /staged with id ([0-9a-z-]+)/i.exec(r.stdout + r.stderr)?.[1];
     return { ...r, id };
@@ -375,7 +376,10 @@ export class NpmClient extends RegistryReader {
     return data;
   }
 
-  /** `npm stage approve <id> [--otp]`: resolves with the CLI's result (the caller decides). */
+  /**
+   * `npm stage approve <id> [--otp]`: resolves with the CLI's result (the caller
+   * decides). npm prompts for a code only on a terminal: here an EOTP is an exit.
+   */
   stageApprove(id: string, otp?: string): Promise<RunResult> {
     checkStageId(id);
     return this.npm(['stage', 'approve', id, ...(otp ? ['--otp', otp] : [])], `npm stage approve ${id}`);

@@ -6,13 +6,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { log } from './cli.ts';
 import { CheckFailed, formatFailure, UsageError, type Failure } from './errors.ts';
-import { matchesIntegrity, sha256Hex, sriSha512 } from './hash.ts';
-import { lastLines, type NpmClient, type TarballBytes } from './npm-client.ts';
+import { matchesIntegrity, sriSha512 } from './hash.ts';
+import { lastLines, oidcEnv, type NpmClient, type TarballBytes } from './npm-client.ts';
 import type { PlanInput, RegistryKind } from './publish-plan.ts';
 import { checkPublishedPackage, readManifestSet, type ManifestEntry, type ManifestSet } from './published.ts';
 import { readTarballFiles } from './tarball.ts';
 import { TARGET_NAMES, TARGETS, type Target } from './targets.ts';
-import { verifyArtifacts } from './verify/index.ts';
+import { heldCredentials } from './exec.ts';
+import { verifiedRecordPath } from './layout.ts';
+import { spawnScript } from './run-script.ts';
+import { compareWithRecord, readVerifiedRecord, type VerifiedRecord } from './verified-record.ts';
 
 // ---------------------------------------------------------------- our artifacts
 
@@ -91,69 +94,91 @@ export interface LocalPreflight {
   dist: string;
   version: string;
   targets: Target[];
-  /** verify-artifacts has just passed in the same job */
+  /** no verify record: the bytes are checked against the manifest only (tests of what comes after) */
   skipVerify: boolean;
   /** for the step line: how and where the run publishes */
   via: 'stage' | 'direct';
   registry: string;
+  /** the record must come from this commit (the release run's, --expect-commit) */
+  expectCommit?: string;
+  /** how to make the record, for the hint: verify-artifacts' arguments */
+  verifyArgs: string[];
 }
 
 /**
- * The local half of the preflight: verify-artifacts unless it has just passed
- * in the same job, then the manifest of the set and our tarballs against it,
- * their bytes kept for publishing, and those bytes compared with the bytes
- * verify-artifacts read: what gets published is what was verified, whatever
- * happens to dist/ meanwhile. Throws CheckFailed: nothing was written.
+ * A dry run, started without any credential and before it opens a registry,
+ * may make the verify record itself when there is none: verify-artifacts
+ * --record, as a child. Anything else leaves a missing record to the preflight.
+ */
+export async function verifyFirstIfAllowed(dist: string, version: string, verifyArgs: string[]): Promise<void> {
+  const recordFile = verifiedRecordPath(dist, version);
+  if (existsSync(recordFile) || heldCredentials().length) return;
+  log.step(`no ${recordFile}: running verify-artifacts --record first (this process holds no credential)`);
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawnScript('verify-artifacts.ts', ['--record', ...verifyArgs], { stdio: ['ignore', 2, 2] });
+    child.on('error', reject);
+    child.on('close', (c) => resolve(c ?? 1));
+  });
+  if (code !== 0)
+    throw new CheckFailed(
+      [{ check: 'verify-artifacts', subject: dist, expected: 'verify-artifacts passes', actual: `exit ${code}` }],
+      `verify-artifacts failed (exit ${code}; its failures are above): nothing was written`,
+    );
+}
+
+/**
+ * The local half of the preflight. What gets published must be what
+ * verify-artifacts checked, but this process (or its job) holds the write
+ * credentials, so it runs no binary: it reads verify's record
+ * (dist/verified-X.Y.Z.json), the manifest and our tarballs, keeps the bytes
+ * it will publish, and compares their sha256 with the record. Throws
+ * CheckFailed: nothing was written.
  */
 export async function preflightLocal(o: LocalPreflight): Promise<{ set: ManifestSet; members: SetMember[] }> {
   log.step(`preflight (--via ${o.via}): ${o.version} to ${o.registry} (${o.targets.map((t) => t.name).join(', ')})`);
   const failures: Failure[] = [];
-  let verified: Record<string, string> | undefined;
-  if (o.skipVerify) log.warn('verify-artifacts skipped (--skip-verify)');
+  const recordFile = verifiedRecordPath(o.dist, o.version);
+  let record: VerifiedRecord | null = null;
+  if (o.skipVerify)
+    log.warn('no verify record used (--skip-verify): the tarballs are checked against the manifest only');
   else {
-    log.info('running verify-artifacts.ts');
-    const report = await verifyArtifacts({ dist: o.dist, version: o.version, targets: o.targets });
-    failures.push(...report.failures);
-    verified = report.verifiedBytes ?? {};
+    record = readVerifiedRecord(o.dist, o.version);
+    const held = heldCredentials();
+    if (!record)
+      failures.push({
+        check: 'verified-record',
+        subject: recordFile,
+        expected: 'the record of a passing verify-artifacts --record',
+        actual: 'missing',
+        hint:
+          `run npx tsx scripts/verify-artifacts.ts --record ${o.verifyArgs.join(' ')}` +
+          (held.length
+            ? ` in a shell without ${held.join(', ')}: a process holding a write credential runs no binary`
+            : ''),
+      });
   }
   const set = readManifestSet(o.dist, o.version, o.targets, undefined, { options: '--dist <dir>' });
   const manifestText = readFileSync(set.file);
   const local = await checkLocalTarballs(o.dist, set);
   failures.push(...local.failures);
-  if (verified) failures.push(...changedSinceVerified(verified, set.file, manifestText, local.members));
+  if (record) {
+    const held = [
+      { file: set.file, data: manifestText },
+      ...local.members.flatMap((m) => (m.bytes ? [{ file: m.tarball, data: m.bytes.data }] : [])),
+    ];
+    failures.push(...compareWithRecord(record, recordFile, o.dist, held, o.expectCommit));
+  }
   if (failures.length) {
     const n = `${failures.length} check${failures.length === 1 ? '' : 's'}`;
     const listed = failures.map((f) => '  ' + formatFailure(f)).join('\n');
     throw new CheckFailed(failures, `preflight failed, nothing was written: ${n} failed:\n` + listed);
   }
-  log.ok('local artifacts verified; tarballs match the manifest');
+  log.ok(
+    record
+      ? `the manifest and tarballs are the bytes verify-artifacts checked (${recordFile})`
+      : 'tarballs match the manifest',
+  );
   return { set, members: local.members };
-}
-
-/** The manifest and tarball bytes held for publishing against those verify-artifacts checked. */
-function changedSinceVerified(
-  verified: Record<string, string>,
-  manifestFile: string,
-  manifestText: Buffer,
-  members: SetMember[],
-): Failure[] {
-  const held = [
-    { file: manifestFile, data: manifestText },
-    ...members.flatMap((m) => (m.bytes ? [{ file: m.tarball, data: m.bytes.data }] : [])),
-  ];
-  return held.flatMap(({ file, data }) => {
-    const now = sha256Hex(data);
-    if (verified[file] === now) return [];
-    return [
-      {
-        check: 'verified-bytes',
-        subject: file,
-        expected: verified[file] ? `the bytes verify-artifacts checked (sha256 ${verified[file]})` : 'checked',
-        actual: `sha256 ${now}: it changed after it was verified`,
-        hint: 'something rewrites dist/ while publish-all runs: find out what, then re-run',
-      },
-    ];
-  });
 }
 
 // ---------------------------------------------------------------- who may write
@@ -169,32 +194,36 @@ export function checkWholeSet(kind: RegistryKind, targets: Target[], targetsFlag
 }
 
 export interface AuthInput {
-  /** the token the script read (NPM_TOKEN, NODE_AUTH_TOKEN, or the local registry's own) */
+  /** the token the script read (NPM_TOKEN, NODE_AUTH_TOKEN, or the local registry's maintainer's) */
   token: string | undefined;
   via: 'stage' | 'direct';
   mode: 'publish' | 'approve' | 'reject';
   dryRun: boolean;
-  registry: { url: string; kind: RegistryKind };
+  registry: { url: string; kind: RegistryKind; oidcEnv?: Record<string, string> };
 }
 
 export interface PublishAuth {
-  /** npm's trusted publishing authenticates `npm stage publish` (and nothing else) */
-  oidc: boolean;
+  /**
+   * trusted publishing: the OIDC variables to hand to `npm stage publish` (and
+   * to nothing else); npm exchanges them for a token inside that one command
+   */
+  oidcEnv?: Record<string, string>;
   /** publish with --provenance */
   provenance: boolean;
 }
 
 /**
  * How this run may write, from the token the script read: trusted publishing
- * in GitHub Actions (an OIDC token request and no npm token) for staging, and
- * provenance on the public registry there (with or without a token, whenever
- * the job may request an OIDC token). A run that would write and cannot
- * is a usage error before anything starts.
+ * (no npm token; GitHub Actions' OIDC request variables, or the local
+ * registry's stand-in of them) for staging, and provenance on the public
+ * registry whenever the job may request an OIDC token. A run that would write
+ * and cannot is a usage error before anything starts.
  */
 export function publishAuth(o: AuthInput, env = process.env): PublishAuth {
   const actions = env.GITHUB_ACTIONS === 'true';
   const requestsOidc = actions && Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL);
-  const oidc = o.via === 'stage' && o.mode === 'publish' && !o.token && requestsOidc;
+  const staging = o.via === 'stage' && o.mode === 'publish' && !o.token;
+  const oidc = staging ? (requestsOidc ? oidcEnv(env) : o.registry.oidcEnv) : undefined;
   if (!o.token && !o.dryRun && !oidc) {
     const may = o.mode === 'publish' ? 'publish' : 'approve staged versions';
     const trusted = o.via === 'stage' ? ' (in GitHub Actions, trusted publishing needs id-token: write)' : '';
@@ -202,11 +231,12 @@ export function publishAuth(o: AuthInput, env = process.env): PublishAuth {
     throw new UsageError(`no token: ${set} to a token that may ${may} on ${o.registry.url}${trusted}`);
   }
   // provenance is signed with the job's OIDC identity: only where the job may request one (id-token: write)
-  return { oidc, provenance: requestsOidc && o.registry.kind === 'public' };
+  return { ...(oidc ? { oidcEnv: oidc } : {}), provenance: requestsOidc && o.registry.kind === 'public' };
 }
 
 /** The token works (npm whoami), or why it is not checked. */
 export async function checkToken(client: NpmClient, token: string | undefined, oidc: boolean): Promise<void> {
+  // under trusted publishing there is no token to check: npm whoami would be refused
   if (token) {
     const who = await client.whoami();
     log.ok(`token works: npm whoami = ${who}`);

@@ -3,7 +3,7 @@
 // the log line that goes with each outcome. Wording only: the decisions are
 // made in publish.ts and the modules it calls.
 import { log, type Result } from './cli.ts';
-import { formatFailure, type Failure } from './errors.ts';
+import { formatFailure, scriptHint, type Failure } from './errors.ts';
 import type { ExecuteResult, PackageOutcome } from './publish-execute.ts';
 import { describePlan, type Plan } from './publish-plan.ts';
 import { describeStagePlan, type ApproveOutcome, type StagedLine, type StagePlan } from './staged-publish.ts';
@@ -137,7 +137,12 @@ export function stageReport(plan: StagePlan, dryRun: boolean, o: StageOutcome): 
   }
   const { lines, approve } = o;
   const out = lines.map((l) => {
-    const where = l.status === 'staged' ? `stage id ${l.stageId}` : 'published already';
+    const where =
+      l.status === 'staged'
+        ? `stage id ${l.stageId}`
+        : l.status === 'staged-before'
+          ? 'staged before (the approval lists it)'
+          : 'published already';
     return `${l.package}@${l.version}  ${where}  ${l.integrity}`;
   });
   const waiting =
@@ -156,12 +161,12 @@ export function stageReport(plan: StagePlan, dryRun: boolean, o: StageOutcome): 
       '| package | version | stage id | integrity |',
       '|---|---|---|---|',
       ...lines.map((l) => {
-        const id = l.stageId ? `\`${l.stageId}\`` : 'published';
+        const id = l.stageId ? `\`${l.stageId}\`` : l.status === 'published' ? 'published' : 'staged before';
         return `| \`${l.package}\` | ${l.version} | ${id} | \`${l.integrity}\` |`;
       }),
       '',
-      'Nothing is installable yet. A maintainer approves the whole set (2FA), ' +
-        'which re-checks every staged version first:',
+      'Nothing is installable yet. A maintainer approves the whole set with their own login and a one-time ' +
+        'code; the approval downloads and checks every staged version first:',
       '',
       '```sh',
       approve,
@@ -182,15 +187,42 @@ export interface ApproveReport {
   windowMs: number;
 }
 
-/** What --approve comes to: approval failed (nothing, or halfway), the gate failed, or released. */
+/** Stages to reject, and how the commands name the registry. */
+export interface ApproveHints {
+  toReject: Array<{ package: string; stageId: string; why: string }>;
+  registryArg: string;
+}
+
+/** What --approve comes to: no code given, approval failed (nothing, or halfway), the gate failed, or released. */
 export type ApproveResult =
-  | { kind: 'approval-failed'; failures: Failure[]; approvedNothing: boolean }
+  | ({ kind: 'needs-code' } & ApproveHints)
+  | ({ kind: 'approval-failed'; failures: Failure[]; approvedNothing: boolean; authUrl?: string } & ApproveHints)
   | { kind: 'gate-failed'; failures: Failure[] }
-  | { kind: 'released'; tag: string | null; keep: boolean };
+  | ({ kind: 'released'; tag: string | null; keep: boolean } & ApproveHints);
+
+/** `npm stage approve <id>` by hand, for each stage we would approve: the path of an account with only a security key. */
+function byHand(outcomes: ApproveOutcome[], registry: string): string[] {
+  return outcomes
+    .filter((x) => x.stageId && (x.result === 'not-attempted' || x.result === 'failed'))
+    .map((x) => `  npm stage approve ${x.stageId} --registry ${registry}   # ${x.package}`);
+}
+
+function rejectLines(h: ApproveHints): string[] {
+  if (!h.toReject.length) return [];
+  const where = h.registryArg === 'local' ? 'local' : h.registryArg;
+  return [
+    `${plural(h.toReject.length, 'other stage')} of this version to reject (none can be approved once ours is):`,
+    ...h.toReject.map(
+      (r) =>
+        `  ${scriptHint('publish-all.ts', '--reject', r.stageId, '--registry', where, '--otp', '<code>')}` +
+        `   # ${r.package}: ${r.why}`,
+    ),
+  ];
+}
 
 export function approveReport(a: ApproveReport, o: ApproveResult): Result {
   const { version, registry, outcomes, windowMs } = a;
-  const summaryOf = (head: string, failures: Failure[]) =>
+  const summaryOf = (head: string, failures: Failure[], extra: string[] = []) =>
     [
       `### publish-all --approve ${version} on ${registry}: ${head}`,
       '',
@@ -198,7 +230,27 @@ export function approveReport(a: ApproveReport, o: ApproveResult): Result {
       '|---|---|---|',
       ...outcomes.map((x) => `| \`${x.package}\` | ${x.stageId ?? '-'} | ${x.result} |`),
       ...(failures.length ? ['', ...failures.map((f) => `- ${formatFailure(f).replace(/\n\s+/g, '; ')}`)] : []),
+      ...(extra.length ? ['', '```', ...extra, '```'] : []),
     ].join('\n');
+  if (o.kind === 'needs-code') {
+    const ready = outcomes.filter((x) => x.result === 'not-attempted');
+    const again = scriptHint('publish-all.ts', '--approve', '--registry', o.registryArg, '--otp', '<code>');
+    const lines = [
+      `checked: ${plural(ready.length, 'staged package')} of ${version} hold our bytes and are ready; ` +
+        'approved nothing: approving needs a one-time code (2FA)',
+      `  ${again}   # the code from your authenticator app`,
+      ...(o.registryArg === 'local'
+        ? ["  (the local registry's authenticator: node scripts/lib/registry-rules.mjs --otp .registry)"]
+        : []),
+      'An account with only a security key: approve each by hand in a terminal, one after the other ' +
+        '(npm opens the browser for each):',
+      ...byHand(outcomes, registry),
+      ...rejectLines(o),
+    ];
+    for (const l of lines) log.warn(l);
+    const json = { ok: false, needsCode: true, outcomes, toReject: o.toReject, windowMs };
+    return { json, text: lines.join('\n'), summary: summaryOf('waiting for a one-time code', [], lines), exitCode: 1 };
+  }
   if (o.kind === 'approval-failed') {
     for (const f of o.failures) log.error(formatFailure(f));
     const failed = outcomes.filter((x) => x.result === 'failed').map((x) => x.package);
@@ -207,8 +259,17 @@ export function approveReport(a: ApproveReport, o: ApproveResult): Result {
       : `approval of ${version} stopped halfway: ${failed.join(', ')} not approved. ` +
         'Re-run publish-all --approve to approve the rest.';
     log.error(msg);
-    const json = { ok: false, outcomes, failures: o.failures, windowMs };
-    return { json, text: msg, summary: summaryOf('failed', o.failures), exitCode: 1 };
+    const extra = o.authUrl
+      ? [
+          `the registry asks for a security key, not a code: open ${o.authUrl} to authenticate,`,
+          'or approve each by hand in a terminal (each approval is challenged separately):',
+          ...byHand(outcomes, registry),
+        ]
+      : [];
+    extra.push(...rejectLines(o));
+    for (const l of extra) log.error(l);
+    const json = { ok: false, outcomes, failures: o.failures, windowMs, toReject: o.toReject, authUrl: o.authUrl };
+    return { json, text: [msg, ...extra].join('\n'), summary: summaryOf('failed', o.failures, extra), exitCode: 1 };
   }
   if (o.kind === 'gate-failed') {
     for (const f of o.failures) log.error(formatFailure(f));
@@ -220,8 +281,13 @@ export function approveReport(a: ApproveReport, o: ApproveResult): Result {
   if (o.keep) lines.push(stillRunning(registry));
   const under = o.tag ? ` under "${o.tag}"` : '';
   log.ok(`the gate passes: every package of ${version} is installable with our bytes${under}`);
-  const text = [...lines, `released ${version} on ${registry} (visibility window ${windowMs} ms)`].join('\n');
-  return { json: { ok: true, outcomes, tag: o.tag, windowMs }, text, summary: summaryOf('released', []) };
+  const reject = rejectLines(o);
+  for (const l of reject) log.warn(l);
+  const text = [...lines, ...reject, `released ${version} on ${registry} (visibility window ${windowMs} ms)`].join(
+    '\n',
+  );
+  const json = { ok: true, outcomes, tag: o.tag, windowMs, toReject: o.toReject };
+  return { json, text, summary: summaryOf('released', [], reject) };
 }
 
 export function rejectReport(stageId: string, registry: string): Result {

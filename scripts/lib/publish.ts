@@ -26,9 +26,10 @@ import {
   describeStagePlan,
   executeStage,
   planStage,
-  readStageState,
+  readPublishedState,
   writeStagedRecord,
 } from './staged-publish.ts';
+import { RegistryReader } from './npm-client.ts';
 import type { Target } from './targets.ts';
 
 // ---------------------------------------------------------------- registry
@@ -38,8 +39,12 @@ export interface OpenRegistry {
   kind: RegistryKind;
   /** --registry local: its storage folder */
   dir?: string;
-  /** the local registry's own token; for others, the caller reads NPM_TOKEN */
+  /** the local registry's maintainer token; for others, the caller reads NPM_TOKEN */
   token?: string;
+  /** the local staging registry: its stand-in of GitHub's OIDC variables (trusted publishing, as in CI) */
+  oidcEnv?: Record<string, string>;
+  /** the local staging registry: the maintainer's current one-time code */
+  otp?: () => string;
   stop(): Promise<void>;
 }
 
@@ -56,7 +61,8 @@ export async function openRegistry(flag: string | undefined, opts: { keep?: bool
     const dir = localRegistryDir();
     const reg = await startLocalRegistry({ dir, detached: opts.keep });
     log.info(`local registry ${reg.url} (${reg.started ? 'started' : 'already running'}, storage ${dir})`);
-    return { url: reg.url, kind: 'local', dir, token: reg.token, stop: () => reg.stop() };
+    const rules = reg.rules ? { oidcEnv: reg.rules.oidcEnv, otp: reg.rules.otp } : {};
+    return { url: reg.url, kind: 'local', dir, token: reg.token, ...rules, stop: () => reg.stop() };
   }
   const url = normaliseRegistry(flag ?? PUBLIC_REGISTRY);
   return { url, kind: isPublicRegistry(url) ? 'public' : 'custom', stop: async () => {} };
@@ -96,8 +102,8 @@ export interface PublishContext {
   tag: string;
   dryRun: boolean;
   provenance: boolean;
-  /** trusted publishing authenticates `npm stage publish` */
-  oidc: boolean;
+  /** trusted publishing: the OIDC variables `npm stage publish` (alone) gets */
+  oidcEnv?: Record<string, string>;
   policy: RetryPolicy;
   registry: OpenRegistry;
   /** how the user named the registry ("local" or its URL), for the approve command */
@@ -144,10 +150,15 @@ export async function publishDirect(ctx: PublishContext): Promise<Result> {
   return directReport(plan, { kind: 'executed', result, keep: ctx.keep });
 }
 
-/** --via stage: stage what is missing, download and check every staged version, say how to approve. */
+/**
+ * --via stage: what the public packuments say (read anonymously), then
+ * `npm stage publish` of each package not yet published, and nothing else:
+ * the CI identity (trusted publishing) may do no more. Records the stage ids.
+ */
 export async function publishStaged(ctx: PublishContext): Promise<Result> {
-  const { client, set, members, version, tag, dryRun, registry } = ctx;
-  const states = await Promise.all(set.entries.map((e) => readStageState(client, e, version)));
+  const { set, members, version, tag, dryRun, registry } = ctx;
+  const reader = new RegistryReader({ registry: registry.url });
+  const states = await Promise.all(set.entries.map((e) => readPublishedState(reader, e, version)));
   const readFailures = states.flatMap((s) => (s.published.status === 'error' ? s.published.failures : []));
   if (readFailures.length) throw new CheckFailed(readFailures);
   const integrityOf = (pkg: string) => set.entries.find((e) => e.package === pkg)!.tarball.integrity;
@@ -162,12 +173,14 @@ export async function publishStaged(ctx: PublishContext): Promise<Result> {
       .map((p) => ({ package: p.package, subject: p.package }));
     const what = { command: 'npm stage publish', check: 'npm-stage-publish-dry-run' } as const;
     await dryRunWrites(toStage, members, what, (bytes) =>
-      client.stagePublish(bytes, { tag, dryRun: true, provenance: false }),
+      ctx.client.stagePublish(bytes, { tag, dryRun: true, provenance: false }),
     );
     return stageReport(plan, dryRun, { kind: 'dry-run' });
   }
-  const opts = { provenance: ctx.provenance, oidc: ctx.oidc, policy: ctx.policy };
-  const { lines, failures } = await executeStage(plan, members, client, opts);
+  const { lines, failures } = await executeStage(plan, members, ctx.client, {
+    provenance: ctx.provenance,
+    oidcEnv: ctx.oidcEnv,
+  });
   if (failures.length) return stageReport(plan, dryRun, { kind: 'not-finished', lines, failures });
   const approve = approveCommand(registry.url, ctx.registryArg, version);
   const staged = { version, registry: registry.url, tag, packages: lines, approve };
@@ -190,17 +203,28 @@ export interface ApproveContext {
   keep: boolean;
   /** for the gate's reads */
   token?: string;
+  /** how the user named the registry ("local" or its URL), for the commands we print */
+  registryArg: string;
 }
 
 /** --approve: all or nothing, then read back and the gate. */
 export async function approveStaged(ctx: ApproveContext): Promise<Result> {
   const { client, set, version, registry } = ctx;
   const r = await approveSet({ client, entries: set.entries, version, tag: ctx.tag, otp: ctx.otp, policy: ctx.policy });
+  const hints = { toReject: r.toReject, registryArg: ctx.registryArg };
+  if (r.needsCode)
+    return approveReport({ version, registry, outcomes: r.outcomes, windowMs: 0 }, { kind: 'needs-code', ...hints });
   const times = r.outcomes.map((o) => o.approvedAt).filter((x): x is number => typeof x === 'number');
   const windowMs = times.length ? Math.max(...times) - Math.min(...times) : 0;
   const report = { version, registry, outcomes: r.outcomes, windowMs };
   if (r.failures.length) {
-    return approveReport(report, { kind: 'approval-failed', failures: r.failures, approvedNothing: r.approvedNothing });
+    return approveReport(report, {
+      kind: 'approval-failed',
+      failures: r.failures,
+      approvedNothing: r.approvedNothing,
+      authUrl: r.authUrl,
+      ...hints,
+    });
   }
   log.step('reading every package back and running the gate');
   const gateFailures: Failure[] = [];
@@ -220,7 +244,7 @@ export async function approveStaged(ctx: ApproveContext): Promise<Result> {
   });
   gateFailures.push(...gate.failures);
   if (gateFailures.length) return approveReport(report, { kind: 'gate-failed', failures: gateFailures });
-  return approveReport(report, { kind: 'released', tag: r.tag, keep: ctx.keep });
+  return approveReport(report, { kind: 'released', tag: r.tag, keep: ctx.keep, ...hints });
 }
 
 /** --reject <id>: remove a staged version, and do nothing else. */

@@ -1,24 +1,32 @@
-// Publishing the set with npm's staged publishing (`publish-all --via stage`):
-// nothing is visible until every package is staged with our bytes, checked,
-// and approved by a person in one short burst.
+// Publishing the set with npm's staged publishing: nothing is visible until
+// every package is staged with our bytes, checked, and approved by a person in
+// one short burst. Each half does only what its credential may do on the
+// public registry (RELEASING.md, "Who may write"):
 //
-//   stage    the preflight as for a direct publish; then `npm stage publish` of
-//            each package not yet on the registry nor staged, under --tag; then
-//            every staged version is downloaded (`npm stage download`) and
-//            checked against the manifest. The stage ids and the command that
-//            approves the set are printed and written to dist/staged-X.Y.Z.json.
-//   approve  (`--approve`, a maintainer) every staged version is downloaded
-//            again and re-checked (the file written at stage time is never
-//            trusted), the latest-only-forward rule is re-checked against the
-//            registry now; if anything is off nothing is approved. Otherwise
-//            all are approved back to back, read back, and the gate runs.
-//            A run stopped halfway (an expired one-time code) is finished by a re-run.
-//   reject   (`--reject <id>`) removes a bad stage.
-import { mkdirSync, writeFileSync } from 'node:fs';
+//   stage    (CI: trusted publishing, which authorises `npm stage publish` and
+//            nothing else) reads the public packuments anonymously, then runs
+//            `npm stage publish` for each package not yet published, under
+//            --tag, and reads each stage id from npm's output. No other stage
+//            subcommand, no tag move. The ids, integrities and the command that
+//            approves the set go to dist/release/staged-X.Y.Z.json and the step
+//            summary. A re-run cannot list what it staged before: it stages
+//            again, and where the registry answers "already staged" it says so;
+//            the approval finds every stage and picks ours.
+//   approve  (`--approve`, a maintainer's own credentials and a one-time code)
+//            lists the stages of every package, downloads and checks each one
+//            (the record written at stage time is never trusted), picks ours
+//            where several exist for the version and names the others to
+//            reject, re-checks that latest only moves forward, and approves
+//            the set back to back, or nothing. Without a code it approves
+//            nothing and says how to pass one. A run stopped halfway (an
+//            expired code) is finished by a re-run.
+//   reject   (`--reject <id>`) removes a stage.
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { log } from './cli.ts';
 import { sriSha512 } from './hash.ts';
 import { nextStep, scriptHint, UsageError, type Failure } from './errors.ts';
-import { lastLines, type NpmClient, type StagedVersion } from './npm-client.ts';
+import { lastLines, type NpmClient, type RegistryReader, type StagedVersion } from './npm-client.ts';
 import { checkPublishedPackage, checkTarballBytes, type ManifestEntry, type PublishedCheck } from './published.ts';
 import { backoff, isPublishConflict, type RetryPolicy } from './publish-execute.ts';
 import { latestMoveProblem, type RegistryKind } from './publish-plan.ts';
@@ -26,60 +34,15 @@ import { findMember, verifiedBytes, type SetMember } from './publish-preflight.t
 import type { TargetName } from './targets.ts';
 import { stagedRecordPath } from './layout.ts';
 
-// ---------------------------------------------------------------- what the registry holds
+// ---------------------------------------------------------------- the plan (stage)
 
-export interface StagedCheck {
-  stage: StagedVersion;
-  /** the downloaded staged tarball matches the manifest */
-  ours: boolean;
-  integrity?: string;
-  failures: Failure[];
-}
-
-export interface StageState {
-  target: TargetName;
-  package: string;
-  entry: ManifestEntry;
-  published: PublishedCheck;
-  /** staged versions at X.Y.Z, each downloaded and checked now */
-  staged: StagedCheck[];
-}
-
-/**
- * What the registry holds for one package at `version`: published (bytes checked) and staged (each downloaded and
- * checked).
- */
-export async function readStageState(client: NpmClient, entry: ManifestEntry, version: string): Promise<StageState> {
-  const published = await checkPublishedPackage(client, entry, version);
-  const staged: StagedCheck[] = [];
-  if (published.status === 'absent' || published.status === 'no-package') {
-    for (const stage of (await client.stageList(entry.package)).filter((s) => s.version === version)) {
-      const data = await client.stageDownload(stage.id);
-      const failures = await checkTarballBytes(
-        data,
-        entry,
-        version,
-        `${entry.package}@${version} staged as ${stage.id}${stage.actor ? ` by ${stage.actor}` : ''}`,
-        `these are not our bytes: ` +
-          `reject it with ${scriptHint('publish-all.ts', '--reject', stage.id)} (or npm stage reject ${stage.id})`,
-      );
-      staged.push({ stage, ours: failures.length === 0, integrity: sriSha512(data), failures });
-    }
-  }
-  return { target: entry.target, package: entry.package, entry, published, staged };
-}
-
-// ---------------------------------------------------------------- the plan
-
-export type StageAction = 'stage' | 'staged' | 'published' | 'refuse';
+export type StageAction = 'stage' | 'published' | 'refuse';
 
 export interface StagePackagePlan {
   target: TargetName;
   package: string;
   integrity: string;
   action: StageAction;
-  /** the stage id, once staged */
-  stageId?: string;
   /** where the tag points now */
   tagNow: string | null;
   firstEverPublish: boolean;
@@ -93,6 +56,23 @@ export interface StagePlan {
   packages: StagePackagePlan[];
   failures: Failure[];
   notes: string[];
+}
+
+/** What the public packument says of one package at `version` (read anonymously: the CI identity may read nothing else). */
+export interface StageState {
+  target: TargetName;
+  package: string;
+  entry: ManifestEntry;
+  published: PublishedCheck;
+}
+
+export async function readPublishedState(
+  reader: RegistryReader,
+  entry: ManifestEntry,
+  version: string,
+): Promise<StageState> {
+  const published = await checkPublishedPackage(reader, entry, version);
+  return { target: entry.target, package: entry.package, entry, published };
 }
 
 /** The one-time bootstrap of a package that has never been published (RELEASING.md, "Bootstrap"). */
@@ -111,6 +91,7 @@ export function bootstrapText(pkgs: string[], version: string): string {
 }
 
 /** Decide, from what the registry holds, what staging does; pure. */
+/** What to stage, from what the registry publishes; pure. */
 export function planStage(input: {
   version: string;
   registry: string;
@@ -144,32 +125,6 @@ export function planStage(input: {
         reason: `the registry holds ${s.published.status} bytes at ${input.version}`,
       };
     }
-    const others = s.staged.filter((x) => !x.ours);
-    if (others.length) {
-      for (const o of others) {
-        failures.push({
-          check: 'staged-other-bytes',
-          subject: `${s.package}@${input.version} staged as ${o.stage.id}${
-            o.stage.actor ? ` by ` + `${o.stage.actor}` : ''
-          }`,
-          expected: base.integrity,
-          actual: o.integrity ?? 'unreadable',
-          hint:
-            `not our bytes: nothing was staged or approved; ` +
-            `reject it with ${scriptHint('publish-all.ts', '--reject', o.stage.id, '--registry', input.registry)}` +
-            ` (or npm stage reject ${o.stage.id}), then re-run`,
-        });
-      }
-      return { ...base, action: 'refuse', reason: 'staged with other bytes' };
-    }
-    const mine = s.staged.find((x) => x.ours);
-    if (mine)
-      return {
-        ...base,
-        action: 'staged',
-        stageId: mine.stage.id,
-        reason: `already staged with our bytes (${mine.stage.id})`,
-      };
     return { ...base, action: 'stage' };
   });
   const never = packages.filter((p) => p.firstEverPublish);
@@ -192,9 +147,7 @@ export function planStage(input: {
       );
     }
   }
-  const moving = packages.filter(
-    (p) => p.action !== 'published' && p.action !== 'refuse' && p.tagNow !== input.version,
-  );
+  const moving = packages.filter((p) => p.action === 'stage' && p.tagNow !== input.version);
   const problem = latestMoveProblem(
     input.tag,
     input.version,
@@ -209,12 +162,10 @@ export function describeStagePlan(plan: StagePlan): string[] {
     ...plan.packages.map((p) => {
       const what =
         p.action === 'stage'
-          ? `stage ${plan.version} under "${plan.tag}" (invisible until approved), download and check it`
-          : p.action === 'staged'
-            ? `${p.reason}; download and check it again`
-            : p.action === 'published'
-              ? 'already published with our bytes'
-              : `REFUSE: ${p.reason}`;
+          ? `stage ${plan.version} under "${plan.tag}" (invisible until a maintainer approves it)`
+          : p.action === 'published'
+            ? 'already published with our bytes'
+            : `REFUSE: ${p.reason}`;
       return `${p.package.padEnd(28)} ${what}`;
     }),
     ...plan.notes.map((n) => `note: ${n}`),
@@ -226,9 +177,10 @@ export function describeStagePlan(plan: StagePlan): string[] {
 export interface StagedLine {
   package: string;
   version: string;
+  /** the id npm printed; null when the registry said it was staged before (the approval lists it) */
   stageId: string | null;
   integrity: string;
-  status: 'staged' | 'published';
+  status: 'staged' | 'staged-before' | 'published';
 }
 
 export function approveCommand(registry: string, registryFlag: string, version: string): string {
@@ -237,57 +189,65 @@ export function approveCommand(registry: string, registryFlag: string, version: 
     '--approve',
     '--registry',
     registryFlag === 'local' ? 'local' : registry,
-    '[--otp <code>]',
+    '--otp <code>',
   );
   return `${command}   # ${version}`;
 }
 
+/** npm's "already staged" (Verdaccio answers 409 to a second stage of a version; npm's registry may take it). */
+const alreadyStaged = (npmOutput: string) => /already staged/i.test(npmOutput);
+
 /**
- * Stage what the plan says, then download every staged version of the set and check it; the result lines, or failures.
+ * `npm stage publish` for each package the plan stages, all at once, and
+ * nothing else: the lines to record, or failures. `oidcEnv`: the trusted
+ * publishing variables, given to these commands alone.
  */
 export async function executeStage(
   plan: StagePlan,
   members: SetMember[],
   client: NpmClient,
-  opts: { provenance: boolean; oidc: boolean; policy: RetryPolicy },
+  opts: { provenance: boolean; oidcEnv?: Record<string, string> },
 ): Promise<{ lines: StagedLine[]; failures: Failure[] }> {
   const failures: Failure[] = [];
-  const memberOf = (pkg: string) => findMember(members, pkg);
   const toStage = plan.packages.filter((p) => p.action === 'stage');
   if (toStage.length)
-    log.step(
-      `staging ${toStage.length} package${toStage.length === 1 ? '' : 's'} under "${plan.tag}" (invisible until ` +
-        `approved)`,
-    );
-  await Promise.all(
-    toStage.map(async (p) => {
-      const r = await client.stagePublish(verifiedBytes(memberOf(p.package)), {
+    log.step(`staging ${toStage.length} package${toStage.length === 1 ? '' : 's'} under "${plan.tag}" (invisible)`);
+  const staged = await Promise.all(
+    toStage.map(async (p): Promise<StagedLine | null> => {
+      const r = await client.stagePublish(verifiedBytes(findMember(members, p.package)), {
         tag: plan.tag,
         provenance: opts.provenance,
-        oidc: opts.oidc,
+        oidcEnv: opts.oidcEnv,
       });
-      if (r.code === 0) log.ok(`staged ${p.package}@${plan.version}${r.id ? ` as ${r.id}` : ''}`);
-      else if (/already staged/i.test(r.stderr))
-        log.warn(`${p.package}@${plan.version}: already staged (a concurrent or earlier run); checking what is staged`);
-      else
+      const line = { package: p.package, version: plan.version, integrity: p.integrity };
+      if (r.code === 0 && r.id) {
+        log.ok(`staged ${p.package}@${plan.version} as ${r.id}`);
+        return { ...line, stageId: r.id, status: 'staged' };
+      }
+      if (r.code === 0)
+        failures.push({
+          check: 'stage-id',
+          subject: `${p.package}@${plan.version}`,
+          expected: 'npm stage publish prints "staged with id <id>"',
+          actual: `no stage id in its output: ${lastLines(r.stdout + r.stderr, 2)}`,
+          hint: 'staged, but this npm does not say as what: the approval lists the stages; check the npm version',
+        });
+      else if (alreadyStaged(r.stderr)) {
+        log.warn(`${p.package}@${plan.version}: already staged (an earlier run); the approval lists and checks it`);
+        return { ...line, stageId: null, status: 'staged-before' };
+      } else
         failures.push({
           check: 'stage-publish',
           subject: `${p.package}@${plan.version}`,
           actual: `npm stage publish exit ${r.code}: ${lastLines(r.stderr)}`,
-          hint: 'fix the cause and re-run: packages already staged with our bytes are kept',
+          hint: 'fix the cause and re-run: it stages what is not staged yet',
         });
+      return null;
     }),
   );
-
-  log.step('downloading every staged version and checking it against the manifest');
   const lines: StagedLine[] = [];
-  // every package at once (the local registry's crash under parallel staged downloads
-  // was Verdaccio's, worked around in verdaccio-workarounds.mjs); reported in plan order
-  const checked = plan.packages.filter((x) => x.action !== 'refuse');
-  const states = await Promise.all(checked.map((p) => readStageState(client, memberOf(p.package).entry, plan.version)));
-  for (const [i, p] of checked.entries()) {
-    const state = states[i];
-    if (state.published.status === 'ok') {
+  for (const p of plan.packages) {
+    if (p.action === 'published')
       lines.push({
         package: p.package,
         version: plan.version,
@@ -295,41 +255,21 @@ export async function executeStage(
         integrity: p.integrity,
         status: 'published',
       });
-      continue;
-    }
-    const bad = state.staged.filter((s) => !s.ours);
-    failures.push(...bad.flatMap((s) => s.failures));
-    const mine = state.staged.filter((s) => s.ours);
-    if (!mine.length && !bad.length && !failures.some((f) => f.subject.startsWith(p.package))) {
-      failures.push({
-        check: 'staged',
-        subject: `${p.package}@${plan.version}`,
-        expected: 'staged with our bytes',
-        actual: 'not staged',
-        hint: 're-run publish-all --via stage',
-      });
-    }
-    if (mine.length && !bad.length) {
-      lines.push({
-        package: p.package,
-        version: plan.version,
-        stageId: mine[0].stage.id,
-        integrity: mine[0].integrity!,
-        status: 'staged',
-      });
-      log.ok(`${p.package}@${plan.version}: staged as ${mine[0].stage.id} with our tarball and binaries`);
-    }
+    const l = staged.find((x) => x?.package === p.package);
+    if (l) lines.push(l);
   }
-  const order = plan.packages.map((p) => p.package);
-  lines.sort((a, b) => order.indexOf(a.package) - order.indexOf(b.package));
   return { lines, failures };
 }
 
-/** dist/staged-X.Y.Z.json: what was staged and how to approve it (a record for people; --approve never reads it). */
+/**
+ * dist/release/staged-X.Y.Z.json: what was staged and how to approve it, for
+ * people (a release asset of the draft); --approve never reads it.
+ */
 export function writeStagedRecord(dist: string, version: string, record: unknown): string {
-  mkdirSync(dist, { recursive: true });
   const file = stagedRecordPath(dist, version);
-  writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file + '.tmp', JSON.stringify(record, null, 2) + '\n');
+  renameSync(file + '.tmp', file);
   return file;
 }
 
@@ -365,6 +305,75 @@ async function readApproved(
   return last;
 }
 
+/** One stage of a package at the version, downloaded and checked against the manifest now. */
+export interface StagedCheck {
+  stage: StagedVersion;
+  /** the downloaded staged tarball matches the manifest */
+  ours: boolean;
+  integrity?: string;
+  failures: Failure[];
+}
+
+/** A maintainer's view of one package: published (bytes checked), else every stage at `version`, each checked. */
+export interface ApprovalState extends StageState {
+  staged: StagedCheck[];
+}
+
+export async function readApprovalState(
+  client: NpmClient,
+  entry: ManifestEntry,
+  version: string,
+): Promise<ApprovalState> {
+  const published = await checkPublishedPackage(client, entry, version);
+  const staged: StagedCheck[] = [];
+  if (published.status === 'absent' || published.status === 'no-package') {
+    for (const stage of (await client.stageList(entry.package)).filter((s) => s.version === version)) {
+      const data = await client.stageDownload(stage.id);
+      const failures = await checkTarballBytes(
+        data,
+        entry,
+        version,
+        `${entry.package}@${version} staged as ${stage.id}${stage.actor ? ` by ${stage.actor}` : ''}`,
+        `not our bytes: reject it with ${scriptHint('publish-all.ts', '--reject', stage.id, '--otp', '<code>')}`,
+      );
+      staged.push({ stage, ours: failures.length === 0, integrity: sriSha512(data), failures });
+    }
+  }
+  return { target: entry.target, package: entry.package, entry, published, staged };
+}
+
+/**
+ * Which stage of a version to approve: ours (our exact bytes), the oldest if a
+ * re-run staged it more than once; every other stage, ours or not, is to be
+ * rejected (once ours is approved, none of them can be). Pure.
+ */
+export function chooseStage(staged: StagedCheck[]): { chosen?: StagedCheck; toReject: StagedCheck[] } {
+  const when = (x: StagedCheck) => x.stage.createdAt ?? '';
+  const ours = staged
+    .filter((x) => x.ours)
+    .sort((a, b) => when(a).localeCompare(when(b)) || a.stage.id.localeCompare(b.stage.id));
+  const chosen = ours[0];
+  return { chosen, toReject: staged.filter((x) => x !== chosen) };
+}
+
+/** The authentication URL of npm's EOTP for an account with only a security key (npm prints it), if any. */
+export function eotpAuthUrl(npmOutput: string): string | undefined {
+  return /Open this URL in your browser to authenticate:[\s\S]*?(https?:\/\/\S+)/.exec(npmOutput)?.[1];
+}
+
+export interface ApproveSetResult {
+  outcomes: ApproveOutcome[];
+  failures: Failure[];
+  approvedNothing: boolean;
+  tag: string | null;
+  /** stages to reject (not ours, or ours staged twice) */
+  toReject: Array<{ package: string; stageId: string; why: string }>;
+  /** everything checked, nothing approved: no one-time code was given */
+  needsCode?: boolean;
+  /** an approval answered EOTP with an authentication URL (an account with only a security key) */
+  authUrl?: string;
+}
+
 /**
  * Re-check everything from the registry, approve all or nothing, read back.
  * Returns failures before any approval (nothing approved) or after.
@@ -376,13 +385,14 @@ export async function approveSet(opts: {
   tag?: string;
   otp?: string;
   policy: RetryPolicy;
-}): Promise<{ outcomes: ApproveOutcome[]; failures: Failure[]; approvedNothing: boolean; tag: string | null }> {
+}): Promise<ApproveSetResult> {
   const { client, entries, version } = opts;
-  log.step(`re-checking every staged version of ${version} (downloaded now, never the record written at stage time)`);
-  const states = await Promise.all(entries.map((e) => readStageState(client, e, version)));
+  log.step(`checking every staged version of ${version} (downloaded now, never the record written at stage time)`);
+  const states = await Promise.all(entries.map((e) => readApprovalState(client, e, version)));
   const failures: Failure[] = [];
-  const todo: Array<{ state: StageState; stage: StagedVersion }> = [];
+  const todo: Array<{ state: ApprovalState; stage: StagedVersion }> = [];
   const outcomes: ApproveOutcome[] = [];
+  const toReject: ApproveSetResult['toReject'] = [];
   for (const s of states) {
     if (s.published.status === 'ok') {
       outcomes.push({ package: s.package, stageId: null, result: 'already-published' });
@@ -392,9 +402,19 @@ export async function approveSet(opts: {
       failures.push(...s.published.failures);
       continue;
     }
-    for (const o of s.staged.filter((x) => !x.ours)) failures.push(...o.failures);
-    const mine = s.staged.filter((x) => x.ours);
-    if (!mine.length && !s.staged.length)
+    const { chosen, toReject: others } = chooseStage(s.staged);
+    for (const o of others)
+      toReject.push({
+        package: s.package,
+        stageId: o.stage.id,
+        why: o.ours ? 'our bytes, staged again by a re-run' : `other bytes (${o.integrity ?? 'unreadable'})`,
+      });
+    if (chosen) {
+      todo.push({ state: s, stage: chosen.stage });
+      continue;
+    }
+    failures.push(...s.staged.flatMap((o) => o.failures));
+    if (!s.staged.length)
       failures.push({
         check: 'staged',
         subject: `${s.package}@${version} on ${client.registry}`,
@@ -402,7 +422,14 @@ export async function approveSet(opts: {
         actual: 'neither published nor staged',
         hint: `stage the set first: ${scriptHint('publish-all.ts', '--via', 'stage')}`,
       });
-    if (mine.length) todo.push({ state: s, stage: mine[0].stage });
+    else
+      failures.push({
+        check: 'staged',
+        subject: `${s.package}@${version} on ${client.registry}`,
+        expected: 'a stage with our bytes',
+        actual: `${s.staged.length} stage${s.staged.length === 1 ? '' : 's'}, none with our bytes`,
+        hint: 'reject them (above), then stage the set again',
+      });
   }
   // every version of the set goes out under one tag, the one given at stage time
   const tags = [...new Set(todo.map((x) => x.stage.tag))];
@@ -439,19 +466,22 @@ export async function approveSet(opts: {
           `stage again with ${problem.hint.replace(/^publish .* under /, '')}`,
       });
   }
+  const notAttempted = () => [
+    ...outcomes,
+    ...todo.map((x) => ({ package: x.state.package, stageId: x.stage.id, result: 'not-attempted' as const })),
+  ];
   if (failures.length) {
     log.error(`approving nothing: ${failures.length} problem${failures.length === 1 ? '' : 's'}`);
-    return {
-      outcomes: [
-        ...outcomes,
-        ...todo.map((x) => ({ package: x.state.package, stageId: x.stage.id, result: 'not-attempted' as const })),
-      ],
-      failures,
-      approvedNothing: true,
-      tag,
-    };
+    return { outcomes: notAttempted(), failures, approvedNothing: true, tag, toReject };
+  }
+  // every write but a stage publish needs a one-time code (RELEASING.md): without
+  // one, approving would fail on the first package; everything is checked, so say so
+  if (todo.length && !opts.otp) {
+    log.warn(`every staged version of ${version} checked; approving needs a one-time code: nothing approved`);
+    return { outcomes: notAttempted(), failures: [], approvedNothing: true, tag, toReject, needsCode: true };
   }
   if (todo.length) log.step(`approving ${todo.length} staged package${todo.length === 1 ? '' : 's'} back to back`);
+  let authUrl: string | undefined;
   // back to back: all approvals in flight at once, so the set becomes installable within moments
   const approved = await Promise.all(
     todo.map(async ({ state, stage }): Promise<ApproveOutcome> => {
@@ -479,6 +509,7 @@ export async function approveSet(opts: {
         );
         return { package: state.package, stageId: stage.id, result: 'approved-elsewhere' };
       }
+      authUrl ??= eotpAuthUrl(r.stderr);
       return {
         package: state.package,
         stageId: stage.id,
@@ -496,5 +527,6 @@ export async function approveSet(opts: {
       hint: 'fix the cause (a fresh one-time code, the network) and re-run publish-all --approve: it approves the rest',
     });
   }
-  return { outcomes, failures, approvedNothing: approved.every((x) => x.result === 'failed'), tag };
+  const approvedNothing = approved.every((x) => x.result === 'failed');
+  return { outcomes, failures, approvedNothing, tag, toReject, ...(authUrl ? { authUrl } : {}) };
 }
