@@ -83,6 +83,8 @@ export interface PublishOptions {
   tag: string;
   dryRun?: boolean;
   provenance?: boolean;
+  /** a one-time code, for a registry that asks one for this write */
+  otp?: string;
 }
 
 /** Reads from a registry's HTTP API (no npm config, nothing written). */
@@ -297,6 +299,7 @@ export class NpmClient extends RegistryReader {
   publish(tarball: TarballBytes, opts: PublishOptions): Promise<RunResult> {
     const args = ['publish', this.privateCopy(tarball), '--tag', opts.tag, '--access', 'public'];
     if (opts.dryRun) args.push('--dry-run');
+    if (opts.otp) args.push('--otp', opts.otp);
     if (opts.provenance) args.push('--provenance');
     // provenance is signed with the job's OIDC identity: npm needs the request variables for it
     return this.npm(args, `npm publish ${tarball.name}`, { extraEnv: opts.provenance ? oidcEnv() : {} });

@@ -1,6 +1,9 @@
 // publish-all --via stage / --approve / --reject against a real Verdaccio 9
-// with npm's staged publishing (flags.stage), on the pinned Node 24, behind the
-// fault proxy: the happy path, then the faults and races of issue 9.
+// with npm's staged publishing (flags.stage) and npm's rules in front of it
+// (registry-rules.mjs), on the pinned Node 24, behind the fault proxy. The
+// stage step runs as CI does (trusted publishing: no token, only the OIDC
+// variables), the approval as a maintainer (their token and a one-time code):
+// the happy path, then the faults and races of issues 9 and 17.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, linkSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +27,7 @@ import {
   variantTarball,
   stageDirect,
   approveAll,
+  ciStageEnv,
   type TestRegistry,
 } from '../helpers/registry.ts';
 
@@ -37,27 +41,35 @@ const writes = (reg: TestRegistry) => reg.proxy.seen.filter((s) => /^(PUT|POST|D
 const visible = async (reg: TestRegistry) =>
   Object.fromEntries(Object.entries(await packuments(reg)).map(([k, v]) => [k, Boolean(v?.versions[VERSION])]));
 
-async function staged(t: Test, opts: { seed?: boolean } = {}) {
-  const reg = await startTestRegistry({ flavour: 'staging' });
+const stageIdOf = (dist: string, pkg: string): string =>
+  JSON.parse(readFileSync(join(dist, 'release', `staged-${VERSION}.json`), 'utf8')).packages.find(
+    (p: { package: string }) => p.package === pkg,
+  ).stageId;
+
+async function staged(t: Test, opts: { seed?: boolean; securityKey?: boolean } = {}) {
+  const reg = await startTestRegistry({ flavour: 'staging', securityKey: opts.securityKey });
   t.teardown(() => reg.stop());
   const dir = t.testdir();
   const dist = join(dir, 'dist');
   cpSync(await releaseDist(), dist, { recursive: true });
   if (opts.seed !== false) await seed(reg, dist);
+  // the maintainer's environment (their token), and CI's (no token: trusted publishing)
   const env = publishEnv(reg, join(dir, 'tmp'));
+  const ci = ciStageEnv(reg, join(dir, 'tmp'));
   return {
     reg,
     dist,
     env,
-    stage: (extra: string[] = [], e = env) => publishAll(reg, dist, e, ['--via', 'stage', ...extra]),
+    ci,
+    stage: (extra: string[] = [], e = ci) => publishAll(reg, dist, e, ['--via', 'stage', ...extra]),
   };
 }
 
-t.test('stage, verify staged, approve, gate: nothing is visible before the approval', async (t) => {
-  const { reg, dist, env, stage } = await staged(t);
+t.test('stage as CI, approve as a maintainer with a one-time code, gate: nothing visible before', async (t) => {
+  const { reg, dist, env, ci, stage } = await staged(t);
   const summaryFile = join(t.testdirName, 'summary.md');
   writeFileSync(summaryFile, '');
-  const r = await stage(['--json'], { ...env, GITHUB_STEP_SUMMARY: summaryFile });
+  const r = await stage(['--json'], { ...ci, GITHUB_STEP_SUMMARY: summaryFile });
   t.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   t.same(
@@ -65,14 +77,22 @@ t.test('stage, verify staged, approve, gate: nothing is visible before the appro
     PACKAGES.map((p) => [p, 'staged']),
     'one line per package',
   );
-  for (const l of out.staged) t.match(l.stageId, /^[0-9a-f-]{36}$/, `${l.package}: its stage id`);
-  t.match(out.approve, /publish-all\.ts --approve --registry /, 'the command that approves the set');
-  const record = JSON.parse(readFileSync(join(dist, `staged-${VERSION}.json`), 'utf8'));
-  t.same(record.packages, out.staged, `the same written to dist/staged-${VERSION}.json`);
+  for (const l of out.staged)
+    t.match(l.stageId, /^[0-9a-f-]{36}$/, `${l.package}: its stage id, read from npm's output`);
+  t.match(out.approve, /publish-all\.ts --approve --registry .* --otp <code>/, 'the command that approves the set');
+  const record = JSON.parse(readFileSync(join(dist, 'release', `staged-${VERSION}.json`), 'utf8'));
+  t.same(record.packages, out.staged, `the same written to dist/release/staged-${VERSION}.json`);
   t.match(
     readFileSync(summaryFile, 'utf8'),
     /waiting for approval[\s\S]*--approve/,
     'the step summary says what to approve and how',
+  );
+  // what CI's identity sent: the OIDC exchange and one stage publish per package, nothing else
+  const ciRequests = reg.proxy.seen.filter((x) => !/^GET \/@agoric%2fxsnap-/i.test(x));
+  t.same(
+    ciRequests.filter((x) => !/^POST \/-\/npm\/v1\/oidc\/token\/exchange\//.test(x)).sort(),
+    PACKAGES.map((p) => `POST /-/stage/package/${p.replace('/', '%2f')}`).sort(),
+    'the stage step calls npm stage publish and nothing else: no stage list, download, approve or tag move',
   );
   t.same(
     await visible(reg),
@@ -81,11 +101,27 @@ t.test('stage, verify staged, approve, gate: nothing is visible before the appro
   );
   t.same(await latestOf(reg), SEEDED, 'latest untouched');
 
-  reg.proxy.setRules([]);
-  const again = await stage();
+  // a re-run cannot list what it staged: it stages again, and this registry answers "already staged"
+  const again = await stage(['--json']);
   t.equal(again.code, 0, again.stderr);
-  t.same(writes(reg), [], 'a re-run with our bytes staged writes nothing');
-  t.match(again.stderr, /already staged with our bytes/);
+  t.same(
+    JSON.parse(again.stdout).staged.map((l: { status: string; stageId: string | null }) => [l.status, l.stageId]),
+    PACKAGES.map(() => ['staged-before', null]),
+    'a re-run: staged before, the approval lists it',
+  );
+  t.match(again.stderr, /already staged \(an earlier run\); the approval lists and checks it/);
+
+  const noCode = await approveAll(reg, dist, env, ['--json'], { otp: false });
+  t.equal(noCode.code, 1, 'without a one-time code: exit 1');
+  t.match(noCode.stderr, /approved nothing: approving needs a one-time code/);
+  t.match(noCode.stderr, /--otp <code>/, 'says how to pass one');
+  t.match(noCode.stderr, /npm stage approve [0-9a-f-]{36} --registry/, 'and the by-hand path of a security key');
+  t.same(
+    reg.proxy.seen.filter((x) => /approve$/.test(x)),
+    [],
+    'no approval was sent',
+  );
+  t.same(await visible(reg), Object.fromEntries(PACKAGES.map((p) => [p, false])), 'still nothing visible');
 
   const a = await approveAll(reg, dist, env, ['--json']);
   t.equal(a.code, 0, a.stderr);
@@ -115,16 +151,73 @@ t.test('stage, verify staged, approve, gate: nothing is visible before the appro
   );
   const stageAfter = await stage();
   t.match(stageAfter.stdout, /nothing to do/);
-  for (const run of [r, again, a, twice])
+  for (const run of [r, again, noCode, a, twice])
     t.notOk((run.stdout + run.stderr).includes(reg.token), 'the token is never printed');
+});
+
+t.test("npm's rules: the CI identity may only stage; without credentials no stage is readable", async (t) => {
+  const { reg, dist, ci, stage } = await staged(t, { seed: false });
+  t.equal((await stage()).code, 0);
+  const id = stageIdOf(dist, X64);
+  const { NpmClient } = await import('../../scripts/lib/npm-client.ts');
+  const client = new NpmClient({ registry: reg.url });
+  t.teardown(() => client.dispose());
+  // each command as the stage step would run it: no token, the OIDC variables in its environment
+  for (const args of [
+    ['stage', 'list', X64, '--json'],
+    ['stage', 'view', id],
+    ['stage', 'download', id],
+    ['stage', 'approve', id],
+    ['stage', 'reject', id],
+    ['dist-tag', 'add', `${X64}@${VERSION}`, 'latest'],
+    ['deprecate', `${X64}@${VERSION}`, 'no'],
+    ['whoami'],
+  ]) {
+    const r = await client.npm(args, `npm ${args[0]}`, { extraEnv: ci });
+    t.not(r.code, 0, `npm ${args.join(' ')}: refused under trusted publishing`);
+    t.match(r.stderr, /E401|401|ENEEDAUTH|not logged in|requires you to be logged in/i, `npm ${args[0]}: 401`);
+  }
+  // the token npm's exchange mints may stage-publish its own package and nothing else
+  const idToken = await (
+    await fetch(new URL('-/xsnap/oidc/id-token?audience=npm:127.0.0.1', reg.direct), {
+      headers: { authorization: `Bearer ${ci.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+    })
+  ).json();
+  const minted = await (
+    await fetch(new URL(`-/npm/v1/oidc/token/exchange/package/${X64.replace('/', '%2f')}`, reg.direct), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${(idToken as { value: string }).value}` },
+    })
+  ).json();
+  const as = (path: string, method = 'GET') =>
+    fetch(new URL(path, reg.direct), {
+      method,
+      headers: { authorization: `Bearer ${(minted as { token: string }).token}` },
+    }).then((r) => r.status);
+  t.equal(await as(`-/stage?page=0&perPage=100&package=${encodeURIComponent(X64)}`), 401, 'stage list: 401');
+  t.equal(await as(`-/stage/${id}/tarball`), 401, 'stage download: 401');
+  t.equal(await as(`-/stage/${id}/approve`, 'POST'), 401, 'approve: 401');
+  t.equal(await as(`-/package/${X64.replace('/', '%2f')}/dist-tags/latest`, 'PUT'), 401, 'tag move: 401');
+  t.equal(await as(`-/stage/package/${ARM64.replace('/', '%2f')}`, 'POST'), 401, 'another package: 401');
+  t.equal((await fetch(new URL(`-/stage/${id}`, reg.direct))).status, 401, 'anonymous stage view: 401');
+  t.same(await visible(reg), { [X64]: false, [ARM64]: false }, 'nothing was approved by any of it');
+});
+
+t.test('an account with only a security key: EOTP with an authUrl, and the manual path', async (t) => {
+  const { reg, dist, env, stage } = await staged(t, { seed: false, securityKey: true });
+  t.equal((await stage()).code, 0);
+  const a = await approveAll(reg, dist, env, ['--otp', '123456'], { otp: false });
+  t.equal(a.code, 1);
+  t.match(a.stderr, /approved nothing/);
+  t.match(a.stderr, /asks for a security key, not a code: open http:\/\/\S+\/-\/xsnap\/webauth\/[0-9a-f]+/);
+  t.match(a.stderr, new RegExp(`npm stage approve ${stageIdOf(dist, X64)} --registry`), 'the command per stage');
+  t.same(await visible(reg), { [X64]: false, [ARM64]: false });
 });
 
 t.test('killed between approvals: a re-run approves the rest', async (t) => {
   const { reg, dist, env, stage } = await staged(t, { seed: false });
   t.equal((await stage()).code, 0);
-  const armId = JSON.parse(readFileSync(join(dist, `staged-${VERSION}.json`), 'utf8')).packages.find(
-    (p: { package: string }) => p.package === ARM64,
-  ).stageId;
+  const armId = stageIdOf(dist, ARM64);
   // the arm64 approval never gets an answer; the process is killed once x64 is
   // approved and that approval is held. (Killed on x64's line alone, the arm64
   // `npm stage approve` it left behind could reach the proxy after the re-run's
@@ -142,6 +235,8 @@ t.test('killed between approvals: a re-run approves the rest', async (t) => {
       'tsx',
       join(REPO_ROOT, 'scripts', 'publish-all.ts'),
       '--approve',
+      '--otp',
+      reg.rules!.otp(),
       '--registry',
       reg.url,
       '--targets',
@@ -186,9 +281,7 @@ t.test('a staged tarball replaced by other bytes after staging: nothing is appro
   const { reg, dist, env, stage } = await staged(t, { seed: false });
   t.equal((await stage()).code, 0);
   const stageDir = join(reg.dir, 'storage', '.stage');
-  const armId = JSON.parse(readFileSync(join(dist, `staged-${VERSION}.json`), 'utf8')).packages.find(
-    (p: { package: string }) => p.package === ARM64,
-  ).stageId;
+  const armId = stageIdOf(dist, ARM64);
   const file = readdirSync(join(stageDir, armId)).find((f) => f.endsWith('.tgz'))!;
   cpSync(
     await variantTarball(dist, 'linux-arm64', { extraFile: 'replaced in the registry\n' }),
@@ -210,20 +303,32 @@ t.test('a staged tarball replaced by other bytes after staging: nothing is appro
   );
 });
 
-t.test('a version staged by someone else: refused, and how to reject it; after --reject the set stages', async (t) => {
+t.test('a version staged by someone else: the approval refuses it and says how to reject it', async (t) => {
   const { reg, dist, env, stage } = await staged(t, { seed: false });
   const theirs = await stageDirect(reg, await variantTarball(dist, 'linux-arm64', { extraFile: 'someone else\n' }));
   reg.proxy.setRules([]);
-  const r = await stage();
-  t.equal(r.code, 1);
-  t.match(r.stderr, new RegExp(`\\[staged-other-bytes\\] ${ARM64.replace('/', '\\/')}@.* staged as ${theirs}`));
-  t.match(r.stderr, new RegExp(`--reject ${theirs}`), 'says how to reject it');
-  t.same(writes(reg), [], 'nothing was staged, not even linux-x64');
+  // the stage step cannot see it (no stage list under trusted publishing): it stages, and this
+  // registry answers "already staged" for arm64
+  const r = await stage(['--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.same(
+    JSON.parse(r.stdout).staged.map((l: { package: string; status: string }) => [l.package, l.status]),
+    [
+      [X64, 'staged'],
+      [ARM64, 'staged-before'],
+    ],
+  );
   const a = await approveAll(reg, dist, env);
-  t.equal(a.code, 1, 'and --approve refuses too');
+  t.equal(a.code, 1, 'the approval refuses the set');
   t.match(a.stderr, /approved nothing/);
+  t.match(a.stderr, new RegExp(`\\[tarball-bytes\\] ${ARM64.replace('/', '\\/')}@.* staged as ${theirs}`));
+  t.match(a.stderr, new RegExp(`--reject ${theirs}`), 'says how to reject it');
+  t.same(await visible(reg), { [X64]: false, [ARM64]: false }, 'not even linux-x64 was approved');
 
-  const rej = await publishAll(reg, dist, env, ['--reject', theirs]);
+  const noCode = await publishAll(reg, dist, env, ['--reject', theirs]);
+  t.equal(noCode.code, 1, 'rejecting is a write: without a one-time code it is refused');
+  t.match(noCode.stderr, /one-time password/);
+  const rej = await publishAll(reg, dist, env, ['--reject', theirs, '--otp', reg.rules!.otp()]);
   t.equal(rej.code, 0, rej.stderr);
   t.equal((await stage()).code, 0, 'staged once the other stage is gone');
   t.equal((await approveAll(reg, dist, env)).code, 0);
@@ -261,9 +366,7 @@ t.test(
   async (t) => {
     const { reg, dist, env, stage } = await staged(t, { seed: false });
     t.equal((await stage()).code, 0);
-    const x64Id = JSON.parse(readFileSync(join(dist, `staged-${VERSION}.json`), 'utf8')).packages.find(
-      (p: { package: string }) => p.package === X64,
-    ).stageId;
+    const x64Id = stageIdOf(dist, X64);
     const packument = new RegExp(`^/${X64.replace('/', '\\/')}$`);
     // our x64 approval gets Verdaccio's conflict, as when another approval has
     // stored the tarball but not yet the version; the first read after it still
@@ -276,7 +379,7 @@ t.test(
         const body = await before.text();
         const other = await fetch(new URL(`-/stage/${x64Id}/approve`, reg.direct), {
           method: 'POST',
-          headers: { authorization: `Bearer ${reg.token}` },
+          headers: { authorization: `Bearer ${reg.token}`, 'npm-otp': reg.rules!.otp() },
         });
         t.equal(other.status, 201, 'the other approval lands');
         return { status: before.status, body };
@@ -330,7 +433,7 @@ t.test(
     );
     t.match(r.stderr, /npm stage publish --dry-run @agoric\/xsnap-linux-x64/);
     t.same(writes(reg), [], 'a dry run writes nothing');
-    t.notOk(existsSync(join(dist, `staged-${VERSION}.json`)), 'and records nothing');
+    t.notOk(existsSync(join(dist, 'release', `staged-${VERSION}.json`)), 'and records nothing');
   },
 );
 

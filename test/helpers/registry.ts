@@ -26,9 +26,12 @@ export interface TestRegistry {
   dir: string;
   /** the fault proxy in front of it: what publish-all is pointed at */
   url: string;
+  /** the maintainer's token (staging: every write but a stage publish also needs otp()) */
   token: string;
   proxy: FaultProxy;
   reader: RegistryReader;
+  /** staging only: npm's rules (registry-rules.mjs): the CI identity's OIDC variables, the maintainer's code */
+  rules?: NonNullable<LocalRegistry['rules']>;
   stop(): Promise<void>;
 }
 
@@ -36,9 +39,15 @@ export interface TestRegistry {
  * A fresh registry: Verdaccio 6 (classic, no staging: for --via direct) unless `flavour: 'staging'`
  * (Verdaccio 9 on Node 24).
  */
-export async function startTestRegistry(opts: { flavour?: RegistryFlavour } = {}): Promise<TestRegistry> {
+export async function startTestRegistry(
+  opts: { flavour?: RegistryFlavour; securityKey?: boolean } = {},
+): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'xsnap-test-registry-'));
-  const reg: LocalRegistry = await startLocalRegistry({ dir, flavour: opts.flavour ?? 'classic' });
+  const reg: LocalRegistry = await startLocalRegistry({
+    dir,
+    flavour: opts.flavour ?? 'classic',
+    securityKey: opts.securityKey,
+  });
   const proxy = await startFaultProxy(reg.url);
   return {
     direct: reg.url,
@@ -47,6 +56,7 @@ export async function startTestRegistry(opts: { flavour?: RegistryFlavour } = {}
     token: reg.token,
     proxy,
     reader: new RegistryReader({ registry: reg.url }),
+    rules: reg.rules,
     async stop() {
       await proxy.close();
       await reg.stop();
@@ -96,11 +106,12 @@ export async function variantTarball(
   return join(work, out);
 }
 
-/** Publish a tarball straight to the registry (test setup: seeds and conflicting versions). */
+/** Publish a tarball straight to the registry (test setup: seeds and conflicting versions), as the maintainer. */
 export async function publishDirect(reg: TestRegistry, tarball: string, tag = 'latest'): Promise<void> {
   const client = new NpmClient({ registry: reg.direct, token: reg.token });
   try {
-    const r = await client.publish({ name: basename(tarball), data: readFileSync(tarball) }, { tag });
+    const otp = reg.rules?.otp();
+    const r = await client.publish({ name: basename(tarball), data: readFileSync(tarball) }, { tag, otp });
     if (r.code !== 0) throw new Error(`seed publish of ${tarball} failed: ${r.stderr}`);
   } finally {
     client.dispose();
@@ -119,18 +130,23 @@ export async function stageDirect(reg: TestRegistry, tarball: string, tag = 'lat
   }
 }
 
-/** publish-all --approve against the test registry. */
+/**
+ * publish-all --approve against the test registry, as a maintainer: their token
+ * (`env`) and, unless `otp: false`, the current one-time code of the registry's authenticator.
+ */
 export function approveAll(
   reg: TestRegistry,
   dist: string,
   env: NodeJS.ProcessEnv,
   extra: string[] = [],
-  opts: { targets?: string } = {},
+  opts: { targets?: string; otp?: false } = {},
 ): Promise<ScriptResult> {
+  const otp = opts.otp === false || !reg.rules ? [] : ['--otp', reg.rules.otp()];
   return runScript(
     'publish-all.ts',
     [
       '--approve',
+      ...otp,
       '--registry',
       reg.url,
       '--targets',
@@ -163,19 +179,39 @@ export function publishEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
   return { NPM_TOKEN: reg.token, TMPDIR: tmp, XSNAP_RETRY_BASE_MS: '200', XSNAP_READBACK_ATTEMPTS: '3' };
 }
 
+/** The environment of the stage step in CI: no npm token, only GitHub's OIDC variables (the registry's stand-in). */
+export function ciStageEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
+  if (!reg.rules) throw new Error('the CI identity needs a staging registry (npm rules)');
+  mkdirSync(tmp, { recursive: true });
+  return { ...reg.rules.oidcEnv, TMPDIR: tmp, XSNAP_RETRY_BASE_MS: '200', XSNAP_READBACK_ATTEMPTS: '3' };
+}
+
+/** The variables that carry credentials: never given to verify-artifacts, which runs binaries. */
+const CREDENTIALS = /^(NPM_TOKEN|NODE_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN)$/;
+
 /**
- * Run publish-all against the test registry. verify-artifacts (about 12 s) runs
- * only when `verify` is set: the happy path and the verify-gate test run it, the
- * others test what comes after it and pass --skip-verify.
+ * Run publish-all against the test registry. With `verify`, as CI does:
+ * verify-artifacts --record first (about 12 s), without credentials, then
+ * publish-all, which compares with the record (the result's stderr holds
+ * both); without it, publish-all --skip-verify (tests of what comes after).
  */
-export function publishAll(
+export async function publishAll(
   reg: TestRegistry,
   dist: string,
   env: NodeJS.ProcessEnv,
   extra: string[] = [],
   opts: { verify?: boolean; targets?: string } = {},
 ): Promise<ScriptResult> {
-  return runScript(
+  const targets = opts.targets ?? LINUX_TARGETS.join(',');
+  let verifyStderr = '';
+  if (opts.verify) {
+    const clean = Object.fromEntries(Object.entries(env).filter(([k]) => !CREDENTIALS.test(k)));
+    const v = await runScript('verify-artifacts.ts', ['--record', '--dist', dist, '--targets', targets], {
+      env: clean,
+    });
+    verifyStderr = v.stderr;
+  }
+  const r = await runScript(
     'publish-all.ts',
     [
       '--registry',
@@ -189,6 +225,7 @@ export function publishAll(
     ],
     { env },
   );
+  return { ...r, stderr: verifyStderr + r.stderr };
 }
 
 /** Run publish-all and SIGKILL it as soon as its output matches `when`. */

@@ -316,7 +316,7 @@ t.test('tags are lower case; retry settings must make sense', async (t) => {
 });
 
 t.test(
-  'stage plan: stage, already staged, refuse other bytes, bootstrap on the public registry, latest forward',
+  'stage plan: from the public packuments alone: stage, refuse other published bytes, bootstrap, latest forward',
   async (t) => {
     const { planStage } = await import('../../scripts/lib/staged-publish.ts');
     const entry = (pkg: string) => ({
@@ -325,22 +325,27 @@ t.test(
       binaries: {} as never,
       tarball: { name: 'x.tgz', integrity: 'sha512-OURS' },
     });
-    const state = (
-      pkg: string,
-      status: string,
-      distTags: Record<string, string>,
-      staged: Array<{ id: string; ours: boolean }> = [],
-    ) => ({
+    const state = (pkg: string, status: string, distTags: Record<string, string>) => ({
       target: 'linux-x64' as const,
       package: pkg,
       entry: entry(pkg),
-      published: { target: 'linux-x64' as const, package: pkg, status: status as never, distTags, failures: [] },
-      staged: staged.map((s) => ({
-        stage: { id: s.id, packageName: pkg, version: '1.2.3', tag: 'latest', actor: 'someone' },
-        ours: s.ours,
-        integrity: s.ours ? 'sha512-OURS' : 'sha512-THEIRS',
-        failures: [],
-      })),
+      published: {
+        target: 'linux-x64' as const,
+        package: pkg,
+        status: status as never,
+        distTags,
+        failures:
+          status === 'different'
+            ? [
+                {
+                  check: 'tarball-integrity' as const,
+                  subject: `${pkg}@1.2.3`,
+                  expected: 'sha512-OURS',
+                  actual: 'sha512-X',
+                },
+              ]
+            : [],
+      },
     });
     const X = '@agoric/xsnap-linux-x64';
     const A = '@agoric/xsnap-linux-arm64';
@@ -353,26 +358,18 @@ t.test(
     };
     const plan = planStage({
       ...base,
-      states: [
-        state(X, 'absent', { latest: '1.2.2' }),
-        state(A, 'absent', { latest: '1.2.2' }, [{ id: 'stage-1111', ours: true }]),
-      ],
+      states: [state(X, 'absent', { latest: '1.2.2' }), state(A, 'ok', { latest: '1.2.3' })],
     });
     t.same(
-      plan.packages.map((p) => [p.action, p.stageId ?? null]),
-      [
-        ['stage', null],
-        ['staged', 'stage-1111'],
-      ],
+      plan.packages.map((p) => p.action),
+      ['stage', 'published'],
+      'absent: stage it (a stage of ours from an earlier run cannot be seen: the approval picks it)',
     );
     t.same(plan.failures, []);
 
-    const other = planStage({
-      ...base,
-      states: [state(X, 'absent', {}), state(A, 'absent', {}, [{ id: 'stage-2222', ours: false }])],
-    });
+    const other = planStage({ ...base, states: [state(X, 'absent', {}), state(A, 'different', {})] });
     t.equal(other.packages[1].action, 'refuse');
-    t.match(other.failures[0].hint, /--reject stage-2222/, 'says how to reject it');
+    t.match(other.failures[0].hint ?? '', /never change|release a new version/, 'published other bytes: refused');
 
     const never = planStage({ ...base, states: [state(X, 'no-package', {}), state(A, 'absent', { latest: '1.2.2' })] });
     t.equal(
@@ -408,3 +405,43 @@ t.test(
     );
   },
 );
+
+t.test('approval: ours is chosen among several stages, the others are to be rejected', async (t) => {
+  const { chooseStage, eotpAuthUrl } = await import('../../scripts/lib/staged-publish.ts');
+  const stage = (id: string, ours: boolean, createdAt?: string) => ({
+    stage: { id, packageName: '@agoric/xsnap-linux-x64', version: '1.2.3', tag: 'latest', createdAt },
+    ours,
+    integrity: ours ? 'sha512-OURS' : 'sha512-THEIRS',
+    failures: [],
+  });
+  const theirs = stage('stage-aaaa', false, '2026-12-01T00:00:00Z');
+  const ourLater = stage('stage-bbbb', true, '2026-12-03T00:00:00Z');
+  const ourFirst = stage('stage-cccc', true, '2026-12-02T00:00:00Z');
+  const c = chooseStage([theirs, ourLater, ourFirst]);
+  t.equal(c.chosen?.stage.id, 'stage-cccc', 'ours, the oldest of ours (a re-run staged it again)');
+  t.same(
+    c.toReject.map((x) => x.stage.id).sort(),
+    ['stage-aaaa', 'stage-bbbb'],
+    'every other stage, ours or not, to reject',
+  );
+  const none = chooseStage([theirs]);
+  t.equal(none.chosen, undefined, 'no stage of ours: nothing to approve');
+  t.same(
+    none.toReject.map((x) => x.stage.id),
+    ['stage-aaaa'],
+  );
+  t.same(chooseStage([]), { chosen: undefined, toReject: [] });
+
+  // what npm 11 prints for an EOTP carrying an authUrl (lib/utils/error-message.js), on a non-terminal
+  const npmSays = [
+    'npm error code EOTP',
+    'npm error This operation requires a one-time password.',
+    'npm error Open this URL in your browser to authenticate:',
+    'npm error   https://www.npmjs.com/auth/cli/0f1e2d3c',
+    'npm error',
+    'npm error After authenticating, your token can be retrieved from:',
+    'npm error   https://registry.npmjs.org/-/v1/done?authId=0f1e2d3c',
+  ].join('\n');
+  t.equal(eotpAuthUrl(npmSays), 'https://www.npmjs.com/auth/cli/0f1e2d3c');
+  t.equal(eotpAuthUrl('npm error code EOTP\nnpm error This operation requires a one-time password'), undefined);
+});

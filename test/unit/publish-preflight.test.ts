@@ -14,12 +14,24 @@ const actions = { GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: 'https:/
 t.test('publishAuth: a token, trusted publishing for staging in Actions, or a usage error', async (t) => {
   const base = { token: undefined, via: 'stage', mode: 'publish', dryRun: false, registry: pub } as const;
   const auth = (o: Partial<AuthInput>, env: NodeJS.ProcessEnv) => publishAuth({ ...base, ...o }, env);
-  t.same(auth({ token: 't', via: 'direct', registry: local }, {}), { oidc: false, provenance: false });
-  t.same(auth({ token: 't' }, actions), { oidc: false, provenance: true });
-  t.same(auth({}, actions), { oidc: true, provenance: true });
-  t.same(auth({ via: 'direct', dryRun: true }, {}), { oidc: false, provenance: false });
+  t.same(auth({ token: 't', via: 'direct', registry: local }, {}), { provenance: false });
+  t.same(auth({ token: 't' }, actions), { provenance: true });
+  // trusted publishing: the OIDC variables, for npm stage publish alone (never GITHUB_TOKEN)
+  t.same(auth({}, { ...actions, GITHUB_TOKEN: 'ghs_x', NPM_TOKEN: '' }), {
+    oidcEnv: { GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.example/' },
+    provenance: true,
+  });
+  t.same(auth({ via: 'direct', dryRun: true }, {}), { provenance: false });
   // provenance is signed with the job's OIDC identity: not without id-token: write
-  t.same(auth({ token: 't' }, { GITHUB_ACTIONS: 'true' }), { oidc: false, provenance: false });
+  t.same(auth({ token: 't' }, { GITHUB_ACTIONS: 'true' }), { provenance: false });
+  // the local staging registry's stand-in of GitHub's variables: the same path, as the CI identity
+  const standIn = { GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/-/xsnap/oidc/id-token' };
+  t.same(auth({ registry: { ...local, oidcEnv: standIn } }, {}), { oidcEnv: standIn, provenance: false });
+  t.same(
+    auth({ mode: 'approve', token: 'maintainer', registry: { ...local, oidcEnv: standIn } }, {}),
+    { provenance: false },
+    'a maintainer approving never gets the CI identity',
+  );
   const refusal = (fn: () => unknown) => {
     try {
       fn();
