@@ -3,8 +3,12 @@
 // fresh registry:
 //   direct   publishing the linux set (two packages, in parallel) against one
 //            package alone, on Verdaccio 6 (issue 4; goal: set within 1.5x of one);
-//   staged   stage + verify staged + approve of the set against one package, on
-//            Verdaccio 9 with staged publishing (issue 9; goal: within 1.5x);
+//   staged   the staged flow under npm's rules (issue 17): stage as CI does
+//            (trusted publishing, npm stage publish only), then approve as a
+//            maintainer (list, download and check every stage, approve with a
+//            one-time code, read back, gate), the set against one package, on
+//            Verdaccio 9 with staged publishing and registry-rules.mjs (goal:
+//            within 1.5x);
 //   window   the visibility window of the staged path: the time between the
 //            first and the last package becoming installable (their approvals
 //            returning; goal < 1 s on the local registry).
@@ -34,15 +38,22 @@ const dist = mkdtempSync(join(tmpdir(), 'xsnap-bench-set-'));
 for (const t of LINUX) cpSync(join(builds, t), join(dist, t), { recursive: true });
 await stageReleaseSet(dist, LINUX);
 
-type PublishAll = (extra: string[], dist: string) => ReturnType<typeof runScript>;
+type PublishAll = (extra: string[], dist: string, as?: 'ci' | 'maintainer') => ReturnType<typeof runScript>;
 
-/** A fresh embedded registry, and publish-all run against it as a user runs it. */
+/**
+ * A fresh embedded registry, and publish-all run against it as a user runs it: as the maintainer (their token;
+ * on the staging registry a one-time code too), or as CI (the staging registry's trusted publishing, no token).
+ */
 async function withRegistry<T>(flavour: RegistryFlavour, fn: (publishAll: PublishAll) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'xsnap-bench-registry-'));
   const reg = await startLocalRegistry({ dir, flavour });
-  const env = { NPM_TOKEN: reg.token, TMPDIR: mkdtempSync(join(tmpdir(), 'xsnap-bench-')) };
+  const tmp = { TMPDIR: mkdtempSync(join(tmpdir(), 'xsnap-bench-')) };
+  const envs = { maintainer: { NPM_TOKEN: reg.token, ...tmp }, ci: { ...reg.rules?.oidcEnv, ...tmp } };
   try {
-    return await fn((extra, d) => runScript('publish-all.ts', ['--registry', reg.url, '--dist', d, ...extra], { env }));
+    return await fn((extra, d, as = 'maintainer') => {
+      const otp = as === 'maintainer' && extra.includes('--approve') && reg.rules ? ['--otp', reg.rules.otp()] : [];
+      return runScript('publish-all.ts', ['--registry', reg.url, '--dist', d, ...otp, ...extra], { env: envs[as] });
+    });
   } finally {
     await reg.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -59,14 +70,14 @@ async function direct(targets: string): Promise<number> {
   });
 }
 
-/** stage + verify staged + approve (with its read-back and gate); seconds and the visibility window in ms */
+/** stage (as CI) + approve (as a maintainer: checks every stage, read-back, gate); seconds, visibility window in ms */
 async function staged(targets: string): Promise<{ s: number; windowMs: number }> {
   return withRegistry('staging', async (publishAll) => {
     // the staged record goes to dist/: use a private copy of the set
     const own = mkdtempSync(join(tmpdir(), 'xsnap-bench-dist-'));
     cpSync(dist, own, { recursive: true });
     const t0 = performance.now();
-    const st = await publishAll(['--targets', targets, '--skip-verify', '--via', 'stage'], own);
+    const st = await publishAll(['--targets', targets, '--skip-verify', '--via', 'stage'], own, 'ci');
     if (st.code !== 0) throw new Error(`publish-all --via stage --targets ${targets} failed:\n${st.stderr}`);
     const ap = await publishAll(['--approve', '--targets', targets, '--json'], own);
     const s = (performance.now() - t0) / 1000;
@@ -108,8 +119,8 @@ if (args.only !== 'direct') {
   }
   const ratio = median(set) / median(one);
   results.push(
-    `stage+verify+approve, one package:        median ${median(one).toFixed(2)} s over ${rounds} runs`,
-    `stage+verify+approve, the set:            median ${median(set).toFixed(2)} s over ${rounds} runs`,
+    `stage (CI) + approve (maintainer), one:   median ${median(one).toFixed(2)} s over ${rounds} runs`,
+    `stage (CI) + approve (maintainer), set:   median ${median(set).toFixed(2)} s over ${rounds} runs`,
     `staged: set / one = ${ratio.toFixed(2)}x (goal <= 1.5x): ${ratio <= 1.5 ? 'met' : 'NOT met'}`,
     `visibility window (first to last package installable): ` +
       `median ${median(windows)} ms, max ${Math.max(...windows)} ms (goal < 1000 ms): ` +

@@ -83,20 +83,25 @@ the set already published with identical bytes and has nothing to publish.`,
     registerSecret(registry.token);
     let installed: { package: string; reported: string; evaluated: string };
     try {
-      log.ok(`registry at ${registry.url}`);
-      const auth = { NPM_TOKEN: registry.token };
-      // the real flow: stage the set (nothing visible), then approve it as a
-      // maintainer would (re-checks every staged version, then the gate).
-      // verify-artifacts passed a moment ago in this same job.
-      await timed('stage all (publish-all --via stage)', () =>
+      log.ok(`registry at ${registry.url} (npm's rules: trusted publishing may only stage; approving needs 2FA)`);
+      const rules = registry.rules;
+      if (!rules) throw new OperationError("the embedded registry does not enforce npm's rules: not a rehearsal");
+      // the real flow. CI stages the set: no npm token, only what GitHub gives a job
+      // with id-token: write (here the registry's stand-in of it), which npm exchanges
+      // inside `npm stage publish`; it compares with verify's record and runs no binary
+      await timed('stage all, as CI does (publish-all --via stage, trusted publishing)', () =>
+        stage('publish-all.ts', ['--via', 'stage', '--registry', registry.url, '--targets', names, ...common], {
+          ...rules.oidcEnv,
+        }),
+      );
+      // a maintainer approves it: their own login and a one-time code from their authenticator
+      // (re-checks every staged version, approves, reads back, runs the gate)
+      await timed('approve the staged set as a maintainer (publish-all --approve --otp)', () =>
         stage(
           'publish-all.ts',
-          ['--via', 'stage', '--registry', registry.url, '--targets', names, '--skip-verify', ...common],
-          auth,
+          ['--approve', '--otp', rules.otp(), '--registry', registry.url, '--targets', names, ...common],
+          { NPM_TOKEN: registry.token },
         ),
-      );
-      await timed('approve the staged set (publish-all --approve)', () =>
-        stage('publish-all.ts', ['--approve', '--registry', registry.url, '--targets', names, ...common], auth),
       );
       // the corpora ran in verify-artifacts a moment ago on these same bytes: the gate compares the manifest's values
       await timed('agoric-sdk gate', () =>

@@ -23,6 +23,17 @@ export function isPublicRegistry(url: string): boolean {
   return PUBLIC_HOSTS.has(host);
 }
 
+/**
+ * One name per registry, whatever the spelling: the public registry's aliases are one; elsewhere the
+ * normalised URL with its host in lower case and without a trailing dot.
+ */
+export function registryIdentity(url: string): string {
+  if (isPublicRegistry(url)) return 'npm:public';
+  const u = new URL(url);
+  u.hostname = u.hostname.toLowerCase().replace(/\.+$/, '');
+  return u.toString().replace(/\/?$/, '/');
+}
+
 /** A registry URL as it may be shown: any user:password@ part replaced, whatever else is wrong with it. */
 export function displayRegistry(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');

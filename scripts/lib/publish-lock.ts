@@ -3,13 +3,17 @@
 // one build, arm64 from the other) and leave a set neither can finish.
 // The lock is a file holding the owner's pid, created whole or not at all (a
 // hard link to a file written aside); a lock whose owner is gone (killed,
-// machine restarted) is taken over by exactly one run; one that cannot be read
-// is left for a person.
+// machine restarted) is removed by exactly one run, under a second lock held
+// only for that moment, and never renamed or removed otherwise, so a live
+// run's lock can never be taken away; one that cannot be read is left for a
+// person. The key is the registry's identity, not its spelling: the public
+// registry's aliases (registry.npmjs.org, .org., .com) share one lock.
 import { createHash, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nextStep, OperationError } from './errors.ts';
 import { cacheDir } from './paths.ts';
+import { registryIdentity } from './npm-client.ts';
 
 export interface PublishLock {
   file: string;
@@ -23,10 +27,14 @@ interface LockRecord {
   since: string;
 }
 
-/** Where the lock of (registry, version) lives: $XSNAP_LOCK_DIR, else <cache>/locks. */
+/**
+ * Where the lock of (registry, version) lives: $XSNAP_LOCK_DIR, else <cache>/locks. `registryKey` is a registry
+ * URL (keyed by its identity: every spelling of one registry gets one lock) or "local:<dir>".
+ */
 export function lockFile(registryKey: string, version: string): string {
   const dir = process.env.XSNAP_LOCK_DIR || join(cacheDir(), 'locks');
-  const id = createHash('sha256').update(`${registryKey}\n${version}`).digest('hex').slice(0, 24);
+  const key = /^https?:/.test(registryKey) ? registryIdentity(registryKey) : registryKey;
+  const id = createHash('sha256').update(`${key}\n${version}`).digest('hex').slice(0, 24);
   return join(dir, `publish-${id}.lock`);
 }
 
@@ -74,7 +82,7 @@ export function acquirePublishLock(registryKey: string, version: string): Publis
           nextStep(`wait for it to finish, then re-run (it has nothing to do if that run completed). Lock: ${file}`),
       );
     }
-    takeOverStale(file, text); // its owner is gone; whoever races us for it, one of us gets it
+    takeOverStale(file, text); // its owner is gone: remove it (one of us), then try again to create ours
   }
   throw new OperationError(`could not take the publish lock ${file}; remove it if no publish-all is running`);
 }
@@ -98,27 +106,32 @@ function createWhole(file: string, text: string): boolean {
 }
 
 /**
- * Remove the stale lock whose text we read, and only that one: it is renamed aside first, and if what was renamed
- * is not what we read (another run took the lock over meanwhile), it is put back. Returns whether it was removed.
+ * Remove the stale lock whose text we read, and only that one. Its removal
+ * happens under `<file>.takeover`, itself created whole: while the stale file
+ * exists nobody can create a lock, and while we hold the takeover nobody else
+ * removes anything, so what we re-read and remove is the stale lock and no
+ * live run's. Returns whether it was removed. A takeover left by a run killed
+ * in that moment is left for a person (it names itself).
  */
-export function takeOverStale(file: string, staleText: string): boolean {
-  const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
-  try {
-    renameSync(file, aside);
-  } catch {
-    return false; // gone already: someone else took it over
+export function takeOverStale(file: string, staleText: string, between?: () => void): boolean {
+  const takeover = `${file}.takeover`;
+  if (!createWhole(takeover, JSON.stringify({ pid: process.pid, since: new Date().toISOString() }) + '\n')) {
+    const holder = parseRecord(readText(takeover) ?? '');
+    if (holder && !alive(holder.pid))
+      throw new OperationError(
+        `a run taking over the stale publish lock ${file} died doing it (pid ${holder.pid}); nothing was written.` +
+          nextStep(`if no publish-all of this version is running, remove ${takeover} and re-run`),
+      );
+    return false; // another run is removing it right now
   }
-  if (readText(aside) === staleText) {
-    rmSync(aside, { force: true });
+  try {
+    between?.();
+    if (readText(file) !== staleText) return false; // released, or already taken over: try again
+    rmSync(file, { force: true });
     return true;
+  } finally {
+    rmSync(takeover, { force: true });
   }
-  try {
-    linkSync(aside, file); // a live run's lock: give it back
-  } catch {
-    /* a third run created one meanwhile: it holds the lock now */
-  }
-  rmSync(aside, { force: true });
-  return false;
 }
 
 function readText(file: string): string | undefined {

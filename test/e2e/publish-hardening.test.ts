@@ -26,6 +26,7 @@ import {
   packuments,
   publishDirect,
   variantTarball,
+  ciStageEnv,
 } from '../helpers/registry.ts';
 
 const targets = LINUX_TARGETS.map(getTarget);
@@ -33,7 +34,7 @@ const X64 = getTarget('linux-x64').packageName;
 const ARM64 = getTarget('linux-arm64').packageName;
 const tgz = (target: string) => `agoric-xsnap-${target}-${VERSION}.tgz`;
 const MANIFEST = `xsnap-worker-manifest-${VERSION}.json`;
-const SECRET_NAMES = /^(NPM_TOKEN|NODE_AUTH_TOKEN|ACTIONS_ID_TOKEN_REQUEST_[A-Z_]+|GITHUB_TOKEN)=/m;
+const SECRET_NAMES = /^(NPM_TOKEN|NODE_AUTH_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|GITHUB_TOKEN|GH_TOKEN)=/m;
 
 /**
  * A copy of the release dist whose linux-x64 release binary is a stand-in: a
@@ -77,53 +78,109 @@ int main(int argc, char **argv) {
   return dist;
 }
 
-t.test('item 1: no credential reaches a program being checked, in the preflight or the gate', async (t) => {
-  const reg = await startTestRegistry();
-  t.teardown(() => reg.stop());
-  const dir = t.testdir();
-  // the stand-in appends its environment to a file, then runs the real worker
-  const envFile = join(dir, 'recorded-env.txt');
-  const dist = await standInDist(
-    t,
-    dir,
-    `FILE *f = fopen(${JSON.stringify(envFile)}, "a");
-  if (f) { fprintf(f, "--- run\\n"); for (char **e = environ; *e; e++) fprintf(f, "%s\\n", *e); fclose(f); }`,
-  );
-  writeFileSync(envFile, '');
+// Issue 17 item 4: on Linux a child reads /proc/<ancestor>/environ, so a minimal
+// environment does not hide its parents' credentials: a command that holds one
+// must run no binary at all. The stand-in records its own environment and every
+// ancestor's, then runs the real worker.
+const ANCESTORS_ENVIRON = (file: string) => `FILE *f = fopen(${JSON.stringify(file)}, "a");
+  if (f) {
+    fprintf(f, "--- run\\n");
+    for (int pid = getpid(); pid > 1;) {
+      char path[64]; snprintf(path, sizeof path, "/proc/%d/environ", pid);
+      FILE *e = fopen(path, "r");
+      if (e) { int ch; while ((ch = fgetc(e)) != EOF) fputc(ch ? ch : '\\n', f); fclose(e); }
+      snprintf(path, sizeof path, "/proc/%d/stat", pid);
+      FILE *st = fopen(path, "r"); int ppid = 0;
+      if (st) { if (fscanf(st, "%*d (%*[^)]) %*c %d", &ppid) != 1) ppid = 0; fclose(st); }
+      pid = ppid;
+    }
+    fclose(f);
+  }`;
 
-  const secrets = {
-    NPM_TOKEN: reg.token,
-    NODE_AUTH_TOKEN: 'sentinel-node-auth-token',
-    ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:9/sentinel-oidc-url',
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'sentinel-oidc-request-token',
-    GITHUB_TOKEN: 'sentinel-github-token',
-  };
-  const env = { ...publishEnv(reg, join(dir, 'tmp')), ...secrets };
-  const runs = () => (readFileSync(envFile, 'utf8').match(/^--- run$/gm) ?? []).length;
-  const pre = await publishAll(reg, dist, env, ['--dry-run'], { verify: true });
-  t.equal(pre.code, 0, `the whole preflight passes with the stand-in\n${pre.stderr}`);
-  const afterPreflight = runs();
-  t.ok(afterPreflight >= 3, 'the preflight ran the stand-in (version check, fingerprint, determinism)');
-  const pub = await publishAll(reg, dist, env, [], { verify: true });
-  t.equal(pub.code, 0, pub.stderr);
-  const afterPublish = runs();
-  t.ok(afterPublish > afterPreflight, 'so did the publishing run');
-  const gate = await runScript(
-    'verify-artifacts.ts',
-    ['--published', '--registry', reg.direct, '--dist', dist, '--targets', LINUX],
-    { env: secrets },
-  );
-  t.equal(gate.code, 0, `the gate passes\n${gate.stderr}`);
-  t.ok(runs() > afterPublish, 'and the gate');
+t.test(
+  'issue 17 item 4: no command holding a credential runs a binary; without credentials the check does',
+  async (t) => {
+    const reg = await startTestRegistry({ flavour: 'staging' });
+    t.teardown(() => reg.stop());
+    const dir = t.testdir();
+    const envFile = join(dir, 'recorded-env.txt');
+    const dist = await standInDist(t, dir, ANCESTORS_ENVIRON(envFile));
+    writeFileSync(envFile, '');
+    const runs = () => (readFileSync(envFile, 'utf8').match(/^--- run$/gm) ?? []).length;
+    const sentinels = {
+      NODE_AUTH_TOKEN: 'sentinel-node-auth-token',
+      GITHUB_TOKEN: 'sentinel-github-token',
+      GH_TOKEN: 'sentinel-gh-token',
+    };
+    const tmp = join(dir, 'tmp');
+    const common = ['--registry', reg.url, '--targets', LINUX, '--dist', dist];
 
-  const recorded = readFileSync(envFile, 'utf8');
-  t.notMatch(
-    recorded,
-    SECRET_NAMES,
-    'no NPM_TOKEN, NODE_AUTH_TOKEN, ACTIONS_ID_TOKEN_REQUEST_* or GITHUB_TOKEN in its environment',
-  );
-  for (const v of Object.values(secrets)) t.notOk(recorded.includes(v), 'no secret value either');
-});
+    // the control: a dry run started without any credential verifies first, and runs the stand-in
+    const control = await runScript('publish-all.ts', [...common, '--via', 'stage', '--dry-run'], {
+      env: { TMPDIR: tmp },
+    });
+    t.equal(control.code, 0, `the credential-free dry run verifies and passes\n${control.stderr}`);
+    const afterControl = runs();
+    t.ok(afterControl >= 3, `the control ran the stand-in (${afterControl} runs: -v, fingerprint, determinism)`);
+    t.match(readFileSync(envFile, 'utf8'), /^PATH=/m, "and it read its ancestors' environments (the probe works)");
+
+    const credentialed: Array<[string, string, string[], NodeJS.ProcessEnv]> = [
+      [
+        'a dry run holding a token (no record: refused, not verified here)',
+        'publish-all.ts',
+        [...common, '--via', 'stage', '--dry-run'],
+        { NPM_TOKEN: reg.token, ...sentinels, TMPDIR: tmp },
+      ],
+      [
+        'the stage step as CI runs it (trusted publishing)',
+        'publish-all.ts',
+        [...common, '--via', 'stage'],
+        { ...ciStageEnv(reg, tmp), ...sentinels },
+      ],
+      [
+        'the approval (a maintainer token and a code)',
+        'publish-all.ts',
+        [...common, '--approve', '--otp', reg.rules!.otp()],
+        { NPM_TOKEN: reg.token, ...sentinels, TMPDIR: tmp },
+      ],
+      [
+        'the gate (publish-release.yml)',
+        'verify-artifacts.ts',
+        ['--published', '--registry', reg.direct, '--dist', dist, '--targets', LINUX],
+        { NPM_TOKEN: reg.token, ...sentinels },
+      ],
+      [
+        'the hand-off (the publish job)',
+        'generate-manifest.ts',
+        ['--handoff', '--dist', dist, '--targets', LINUX],
+        { NPM_TOKEN: reg.token, ...sentinels },
+      ],
+    ];
+    // the record of the control run is removed for the first credentialed run: it must not verify itself
+    const { rmSync, renameSync: mv } = await import('node:fs');
+    const recordFile = join(dist, `verified-${VERSION}.json`);
+    mv(recordFile, recordFile + '.kept');
+    for (const [what, script, args, env] of credentialed) {
+      const before = runs();
+      const r = await runScript(script, args, { env });
+      if (what.startsWith('a dry run holding')) {
+        t.equal(r.code, 1, `${what}: refused`);
+        t.match(
+          r.stderr,
+          /\[verified-record\][\s\S]*in a shell without [A-Z_, ]*NPM_TOKEN/,
+          'says how to verify first',
+        );
+        mv(recordFile + '.kept', recordFile);
+      } else t.equal(r.code, 0, `${what}\n${r.stderr}`);
+      t.equal(runs(), before, `${what}: ran no binary`);
+    }
+    rmSync(recordFile + '.kept', { force: true });
+    const recorded = readFileSync(envFile, 'utf8');
+    t.notMatch(recorded, SECRET_NAMES, 'no credential variable in any environment the stand-in could read');
+    for (const v of [reg.token, ...Object.values(sentinels), reg.rules!.oidcEnv.ACTIONS_ID_TOKEN_REQUEST_TOKEN])
+      t.notOk(recorded.includes(v), 'no secret value either');
+  },
+);
 
 t.test('item 2: a registry URL with credentials is refused (exit 2) without echoing them', async (t) => {
   const dir = t.testdir({ 'summary.md': '' });
