@@ -59,8 +59,11 @@ A yank, from what the registry holds now:
 Interrupted (an expired --otp, a network error): re-run the same command; it
 carries on. --undo removes the deprecation and moves latest forward to X.Y.Z
 again where the marker says the yank moved it (never past a newer release).
-Environment: NPM_TOKEN or NODE_AUTH_TOKEN (a stage-only granular token may
-deprecate and move dist-tags; never printed).`,
+Environment: NPM_TOKEN or NODE_AUTH_TOKEN: a maintainer's read-write token
+(or their npm login session's); deprecating and moving dist-tags are writes
+that ask for a one-time code (--otp) unless the token bypasses 2FA, which
+RELEASING.md advises against; trusted publishing (OIDC) cannot do either.
+Never printed.`,
   },
   async (flags) => {
     const v = stringFlag(flags, 'version');

@@ -3,8 +3,10 @@
 // moves back to the newest earlier version that is not yanked, on every package.
 // The registry itself records what was done (a marker at the end of the
 // deprecation message), so a re-run finishes an interrupted yank and `--undo`
-// knows whether to move `latest` forward again. Stage-only npm tokens may
-// deprecate and move dist-tags: no direct-publish token is needed.
+// knows whether to move `latest` forward again. It is a maintainer's job: npm
+// asks a one-time code for a deprecation and a dist-tag move (there is no
+// token that may only stage or only deprecate), and trusted publishing
+// authorises neither.
 import semver from 'semver';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
 import { NpmClient, RegistryReader, lastLines, type Packument } from './npm-client.ts';
