@@ -28,7 +28,10 @@ export type Newness = 'new' | 'draft' | 'released' | 'not checked';
 /** Which repository on which GitHub API, and the token to read it with. */
 export type GitHubRepoApi = { repo: string; apiUrl?: string; token?: string };
 
-/** What one request to the GitHub REST API answered: the status, the parsed JSON body (null unless 2xx), the Link header. */
+/**
+ * What one request to the GitHub REST API answered: the status, the parsed JSON body (null unless 2xx), the Link
+ * header's next page.
+ */
 export interface GitHubAnswer {
   url: string;
   status: number;

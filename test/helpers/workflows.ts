@@ -1475,7 +1475,8 @@ export function commitProblems(model: Model): string[] {
       for (const c of checkouts)
         if (c.with.ref !== RESOLVED_COMMIT)
           problems.push(
-            `${sc.name}: job "${job.name}" checks out "${c.with.ref}", not the tag job's sha output (${RESOLVED_COMMIT})`,
+            `${sc.name}: job "${job.name}" checks out "${c.with.ref}", ` +
+              `not the tag job's sha output (${RESOLVED_COMMIT})`,
           );
       for (const s of steps.filter((x) => x.runs && /scripts\/(publish-all|draft-release)\.ts/.test(x.command ?? ''))) {
         const expect = flagValue(argsOf(s.command!), '--expect-commit');

@@ -435,7 +435,7 @@ async function draft(gh: FakeGitHub, dir: string, ...extra: string[]) {
   return runScript(
     'draft-release.ts',
     ['--tag', tag, '--expect-commit', TAG_SHA, '--assets', join(dir, 'release'), '--repo', 'Agoric/x', ...extra],
-    { env: { GITHUB_API_URL: gh.url, GITHUB_TOKEN: 'ghs_draft_token' } },
+    { env: { GITHUB_API_URL: gh.url, GITHUB_TOKEN: 'ghs_draft_token', GITHUB_STEP_SUMMARY: join(dir, 'summary.md') } },
   );
 }
 
@@ -461,6 +461,9 @@ t.test('draft-release: creates one draft with every file once, the notes from th
   );
   t.notMatch(r.stdout + r.stderr, /ghs_draft_token/, 'the token is never printed');
   t.equal(JSON.parse(r.stdout).plan.action, 'create');
+  const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+  t.match(summary, new RegExp(`### draft release ${tag.replace(/\./g, '\\.')}\n\ncreated \\[the draft\\]`));
+  t.match(summary, /`SHA256SUMS` 10 bytes, sha256 `[0-9a-f]{64}`/);
 });
 
 t.test(

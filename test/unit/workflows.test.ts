@@ -713,7 +713,9 @@ t.test(
     const upper = mutated(
       release,
       (d) =>
-        (d.jobs.publish.concurrency.group = `\${{ (github.event_name == 'workflow_dispatch' && inputs.rehearsal) && 'NPM-PUBLISH' || 'npm-publish' }}`),
+        (d.jobs.publish.concurrency.group =
+          "${{ (github.event_name == 'workflow_dispatch' && inputs.rehearsal) && 'NPM-PUBLISH' || " +
+          "'npm-publish' }}"),
     );
     t.match(releaseConcurrencyProblems(await w(upper)).join('\n'), /share the publish concurrency group "npm-publish"/);
     const cancelling = mutated(release, (d) => (d.concurrency['cancel-in-progress'] = true));
@@ -740,7 +742,10 @@ t.test('no step that holds a write credential executes a binary (issue 17 item 4
   const jobWide = mutated(wfs['publish-release.yml'], (d) => (d.jobs.release.env.GH_TOKEN = '${{ github.token }}'));
   t.match(
     credentialProblems({ ...wfs, 'publish-release.yml': jobWide }).join('\n'),
-    /publish-release\.yml release "agoric-sdk gate.*": runs .*verify-artifacts\.ts .* while holding a token in the job env/,
+    new RegExp(
+      'publish-release\\.yml release "agoric-sdk gate.*": runs .*verify-artifacts\\.ts .* ' +
+        'while holding a token in the job env',
+    ),
   );
   const gateWithToken = mutated(wfs['publish-release.yml'], (d) => {
     const gate = d.jobs.release.steps.find((s: { run?: string }) => /verify-artifacts/.test(s.run ?? ''));
