@@ -208,6 +208,19 @@ export async function refCommit(
 }
 
 /**
+ * Whether `sha` is an annotated tag object pointing at `commit` (`GET /repos/{repo}/git/tags/{sha}`): a push of an
+ * annotated tag names the tag object in some places of the event; it stands for the same commit.
+ */
+async function peelsTo(api: GitHubRepoApi, sha: string, commit: string): Promise<boolean> {
+  const t = await githubGet(api, `/git/tags/${sha}`, `whether ${sha} is an annotated tag of ${commit}`);
+  if (t.status === 404 || t.status === 422) return false;
+  if (t.status !== 200)
+    throw new OperationError(`${t.url} answered ${t.status} ${t.statusText}: cannot tell what ${sha} is`);
+  const o = (t.body as { object?: { type?: string; sha?: string } }).object;
+  return o?.type === 'commit' && o.sha === commit;
+}
+
+/**
  * The one commit a release run builds, verifies and publishes: what `ref` points at, which must be the commit the
  * run was started at (`github.sha`): a tag or branch moved since would make the jobs disagree.
  */
@@ -217,7 +230,7 @@ export async function releaseCommit(
   runCommit: string | undefined,
 ): Promise<{ sha: string | null; failures: Failure[] }> {
   const r = await refCommit(api, ref, 'ref-commit');
-  if (r.sha && runCommit !== undefined && r.sha !== runCommit)
+  if (r.sha && runCommit !== undefined && r.sha !== runCommit && !(await peelsTo(api, runCommit, r.sha)))
     r.failures.push({
       check: 'ref-commit',
       subject: ref,

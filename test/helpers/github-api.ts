@@ -29,6 +29,8 @@ export interface FakeGitHub {
   seen: string[];
   /** `tags/<tag>` or `heads/<branch>` -> commit */
   commits: Record<string, string>;
+  /** annotated tag objects: tag object sha -> the commit it points at */
+  tagObjects: Record<string, string>;
   releases: FakeRelease[];
   /** releases per page of the list (GitHub: per_page, at most 100) */
   pageSize: number;
@@ -45,7 +47,12 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 export async function fakeGitHub(
-  init: { commits?: Record<string, string>; releases?: Array<Partial<FakeRelease>>; pageSize?: number } = {},
+  init: {
+    commits?: Record<string, string>;
+    tagObjects?: Record<string, string>;
+    releases?: Array<Partial<FakeRelease>>;
+    pageSize?: number;
+  } = {},
 ): Promise<FakeGitHub> {
   let nextId = 1000;
   const state: FakeGitHub = {
@@ -53,6 +60,7 @@ export async function fakeGitHub(
     server: undefined as unknown as Server,
     seen: [],
     commits: { ...(init.commits ?? {}) },
+    tagObjects: { ...(init.tagObjects ?? {}) },
     releases: (init.releases ?? []).map((r) => ({
       id: nextId++,
       tag_name: 'v0.0.0',
@@ -87,6 +95,12 @@ export async function fakeGitHub(
     if (req.method === 'GET' && (m = /^\/repos\/[^/]+\/[^/]+\/commits\/(.+)$/.exec(u.pathname))) {
       const sha = state.commits[decodeURIComponent(m[1])];
       return sha ? send(200, { sha }) : send(422, { message: 'No commit found for SHA' });
+    }
+    if (req.method === 'GET' && (m = /^\/repos\/[^/]+\/[^/]+\/git\/tags\/([0-9a-f]{40})$/.exec(u.pathname))) {
+      const commit = state.tagObjects[m[1]];
+      return commit
+        ? send(200, { sha: m[1], object: { type: 'commit', sha: commit } })
+        : send(404, { message: 'Not Found' });
     }
     if (req.method === 'GET' && /^\/repos\/[^/]+\/[^/]+\/releases$/.test(u.pathname)) {
       if (state.listStatus) return send(state.listStatus, { message: 'broken' });

@@ -90,6 +90,19 @@ t.test('the commit: a rehearsal branch resolves too; a moved ref, an unknown ref
         `started at, github\\.sha\\)[\\s\\S]*actual:\\s+c{40}: refs/tags/\\S+ moved since the run started`,
     ),
   );
+  // github.sha naming the annotated tag object of the same commit is the same commit (and another tag's is not)
+  const tagObject = '7a'.repeat(20);
+  const annotated = await api(t, { tagObjects: { [tagObject]: TAG_SHA, ['8b'.repeat(20)]: 'e'.repeat(40) } });
+  const a = await runScript('check-release-tag.ts', [...base, '--run-commit', tagObject, '--github-output'], {
+    env: { ...env, GITHUB_API_URL: annotated.url },
+  });
+  t.equal(a.code, 0, a.stderr);
+  t.match(readFileSync(out, 'utf8'), `sha=${TAG_SHA}\n`);
+  const otherTag = await runScript('check-release-tag.ts', [...base, '--run-commit', '8b'.repeat(20)], {
+    env: { ...env, GITHUB_API_URL: annotated.url },
+  });
+  t.equal(otherTag.code, 1);
+  t.match(otherTag.stderr, /moved since the run started/);
   const unknown = await runScript('check-release-tag.ts', [...base, '--ref', 'refs/heads/gone', '--github-output'], {
     env,
   });
