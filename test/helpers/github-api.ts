@@ -36,6 +36,10 @@ export interface FakeGitHub {
   pageSize: number;
   /** answer the releases list with this status instead */
   listStatus?: number;
+  /** uploads answered 201 but not kept (a lost asset), by name */
+  lose: string[];
+  /** uploads kept with one byte changed (GitHub's digest then differs from the sender's), by name */
+  corrupt: string[];
   /** requests that write (POST, PATCH, DELETE) */
   writes: () => string[];
 }
@@ -71,6 +75,8 @@ export async function fakeGitHub(
       ...r,
     })),
     pageSize: init.pageSize ?? 100,
+    lose: [],
+    corrupt: [],
     writes: () => state.seen.filter((s) => /^(POST|PATCH|DELETE) /.test(s)),
   };
   const view = (r: FakeRelease) => ({
@@ -150,14 +156,15 @@ export async function fakeGitHub(
       const name = u.searchParams.get('name') ?? '';
       if (!r) return send(404, { message: 'Not Found' });
       if (r.assets.some((a) => a.name === name)) return send(422, { errors: [{ code: 'already_exists' }] });
+      const bytes = state.corrupt.includes(name) ? Buffer.concat([body.subarray(0, -1), Buffer.from('!')]) : body;
       const a: FakeAsset = {
         id: nextId++,
         name,
-        size: body.length,
-        digest: `sha256:${createHash('sha256').update(body).digest('hex')}`,
-        bytes: body,
+        size: bytes.length,
+        digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+        bytes,
       };
-      r.assets.push(a);
+      if (!state.lose.includes(name)) r.assets.push(a);
       return send(201, { id: a.id, name: a.name, size: a.size, digest: a.digest, state: 'uploaded' });
     }
     send(404, { message: 'Not Found' });

@@ -557,3 +557,35 @@ t.test('draft-release: refuses before any write: two drafts, a published release
   t.equal(usage.code, 2);
   t.match(usage.stderr, /--expect-commit <sha> is required/);
 });
+
+t.test('draft-release: an asset GitHub lost or holds with other bytes fails the read-back', async (t) => {
+  const dir = releaseDir(t);
+  const lost = await api(t);
+  lost.lose.push('SHA256SUMS');
+  const r = await draft(lost, dir);
+  t.equal(r.code, 1);
+  t.match(
+    r.stderr,
+    new RegExp(
+      'draft-readback\\][\\s\\S]*expected:\\s+one draft with SHA256SUMS, agoric-sdk-handoff\\.md, [\\s\\S]*' +
+        'actual:\\s+1 release\\(s\\), 1 draft\\(s\\); assets of \\d+: agoric-sdk-handoff\\.md, xsnap-worker-manifest',
+    ),
+  );
+  const corrupt = await api(t);
+  corrupt.corrupt.push('SHA256SUMS');
+  const c = await draft(corrupt, dir);
+  t.equal(c.code, 1);
+  t.match(
+    c.stderr,
+    new RegExp(
+      'draft-asset\\] v[\\d.]+: SHA256SUMS[\\s\\S]*expected:\\s+SHA256SUMS, 10 bytes, sha256:[0-9a-f]{64}' +
+        '[\\s\\S]*actual:\\s+SHA256SUMS, 10 bytes, sha256:[0-9a-f]{64}',
+    ),
+  );
+  // a re-run after either puts the draft right, in place
+  corrupt.corrupt.length = 0;
+  const again = await draft(corrupt, dir);
+  t.equal(again.code, 0, again.stderr);
+  t.equal(corrupt.releases.length, 1);
+  t.equal(corrupt.releases[0].assets.find((a) => a.name === 'SHA256SUMS')!.bytes.toString(), 'abc  file\n');
+});
