@@ -13,6 +13,7 @@ import {
   checkBuildRun,
   checkRunId,
   checkReleaseTag,
+  releaseCommit,
   tagFromEnv,
   repositoryProblems,
   requiredJobs,
@@ -30,7 +31,7 @@ await runCommand(
     summary: 'check a release tag: vX.Y.Z, matches the source pin, not released yet',
     usage:
       'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] ' +
-      '[--started-from <ref> --rehearsal true|false] [--build-run-id <id>] [--github-output]',
+      '[--run-commit <sha>] [--started-from <ref> --rehearsal true|false] [--build-run-id <id>] [--github-output]',
     options: [
       {
         name: 'tag',
@@ -50,8 +51,16 @@ await runCommand(
         name: 'ref',
         type: 'string',
         valueName: 'ref',
-        description: 'git ref the release builds, passed through to --github-output',
+        description: 'git ref the release builds: resolved to its commit (sha=) once, for every later job',
         default: 'refs/tags/<tag>',
+      },
+      {
+        name: 'run-commit',
+        type: 'string',
+        valueName: 'sha',
+        description:
+          'the commit the workflow run was started at (github.sha): --ref must still point at it ' +
+          '(a tag or branch moved since is refused)',
       },
       {
         name: 'build-run-id',
@@ -76,14 +85,22 @@ await runCommand(
           `whether the run is a rehearsal; false: a real release, which must run from ` +
           `the tag (--started-from) in ${REPOSITORY}`,
       },
-      { name: 'github-output', type: 'boolean', description: 'append tag=, version= and ref= to $GITHUB_OUTPUT' },
+      {
+        name: 'github-output',
+        type: 'boolean',
+        description: 'append tag=, version=, ref= and sha= (the commit of --ref) to $GITHUB_OUTPUT',
+      },
       PIN_OPTION,
     ],
     details: `
-Exit 2 if the tag is not vX.Y.Z; exit 1 if it differs from the pinned version or
-a GitHub Release already exists for it. Environment: GITHUB_TOKEN (read-only is
-enough; \`actions: read\` for --build-run-id), GITHUB_API_URL (default
-https://api.github.com).
+Exit 2 if the tag is not vX.Y.Z; exit 1 if it differs from the pinned version, a
+published GitHub Release already exists for it (a draft is fine: a re-run updates
+it; the releases list shows drafts only to a token with push access), or --ref
+does not point at --run-commit. With a repository, --ref is resolved to the commit
+it points at (GET /repos/{repo}/commits/{ref}); --github-output writes it as sha=,
+and every later job of release.yml checks out that commit, never the tag's name.
+Environment: GITHUB_TOKEN (read-only is enough; \`actions: read\` for
+--build-run-id), GITHUB_API_URL (default https://api.github.com).
 
 --rehearsal false (a real release) also requires --started-from refs/tags/<tag>
 (start the workflow with "Use workflow from: <tag>": the npm-publish environment
@@ -125,31 +142,41 @@ admits only v* tags) and --repo ${REPOSITORY} (npm provenance checks it).
       ];
       if (early.length) throw new CheckFailed(early);
     }
+    const runCommit = stringFlag(flags, 'run-commit');
+    if (runCommit !== undefined && !/^[0-9a-f]{40}$/.test(runCommit))
+      throw new UsageError(`--run-commit "${runCommit}" is not a 40-hex commit (github.sha)`);
     const r = await checkReleaseTag({ tag, pinVersion: pin.version, pinFile: pin.file, ...api });
+    const ref = stringFlag(flags, 'ref') ?? `refs/tags/${r.tag}`;
+    if (!/^refs\/(tags|heads)\/[^\s]+$/.test(ref))
+      throw new UsageError(`--ref "${ref}" is not refs/tags/<tag> or refs/heads/<branch>`);
+    if (!repo && (flags['github-output'] || runCommit !== undefined))
+      throw new UsageError(
+        '--github-output and --run-commit resolve --ref on GitHub: give --repo owner/name or $GITHUB_REPOSITORY',
+      );
+    const commit = repo ? await releaseCommit({ ...api, repo }, ref, runCommit) : { sha: null, failures: [] };
     let run: BuildRun | undefined;
     if (runId !== undefined) {
       log.step(`checking run ${runId}: a verified ${RELEASE_WORKFLOW} run of ${r.tag}`);
       run = await checkBuildRun({ runId, tag: r.tag, ...api });
     }
-    const failures = [...r.failures, ...(run?.failures ?? [])];
+    const failures = [...r.failures, ...commit.failures, ...(run?.failures ?? [])];
     if (failures.length) throw new CheckFailed(failures);
     if (r.newness === 'not checked')
       log.warn(`no repository given: did not check that ${r.tag} has no GitHub Release yet`);
-    const ref = stringFlag(flags, 'ref') ?? `refs/tags/${r.tag}`;
     if (flags['github-output']) {
       const out = process.env.GITHUB_OUTPUT;
       if (!out) throw new UsageError('--github-output needs $GITHUB_OUTPUT (set by GitHub Actions)');
-      appendFileSync(out, `tag=${r.tag}\nversion=${r.version}\nref=${ref}\n`);
+      appendFileSync(out, `tag=${r.tag}\nversion=${r.version}\nref=${ref}\nsha=${commit.sha}\n`);
     }
     const runText = run ? `; run ${run.id} is a verified release run of ${run.tagCommit} (${run.event})` : '';
     return {
-      json: { ...r, ref, ...(run ? { buildRun: run } : {}) },
+      json: { ...r, ref, commit: commit.sha, ...(run ? { buildRun: run } : {}) },
       text: `${r.tag}: matches the pin (${pin.version})${
-        r.newness === 'new' ? ', no GitHub ' + 'Release yet' : ''
-      }; builds ${ref}${runText}`,
+        r.newness === 'new' ? ', no GitHub ' + 'Release yet' : r.newness === 'draft' ? ', a draft release only' : ''
+      }; builds ${ref}${commit.sha ? ` at ${commit.sha}` : ''}${runText}`,
       summary:
         `### release tag ${r.tag}\n\nmatches the pin ${pin.version}; GitHub Release: ${r.newness}` +
-        `; builds \`${ref}\`${
+        `; builds \`${ref}\`${commit.sha ? ` at \`${commit.sha}\`` : ''}${
           run
             ? `\n\nbuild run [${run.id}](${run.url ?? ''}): ${run.event} at \`${run.headSha}` +
               `\`, \`${VERIFIED_JOB}\` ${run.verifiedJob}`

@@ -23,51 +23,132 @@ export function tagFromEnv(flag: string | undefined, env = process.env): string 
   return env.GITHUB_REF_TYPE === 'tag' && env.GITHUB_REF_NAME ? env.GITHUB_REF_NAME : undefined;
 }
 
-export type Newness = 'new' | 'released' | 'not checked';
+export type Newness = 'new' | 'draft' | 'released' | 'not checked';
 
 /** Which repository on which GitHub API, and the token to read it with. */
 export type GitHubRepoApi = { repo: string; apiUrl?: string; token?: string };
 
-/** One GET of the GitHub REST API: the status and the parsed JSON body (null unless 200). */
-export async function githubGet(
+/**
+ * What one request to the GitHub REST API answered: the status, the parsed JSON body (null unless 2xx), the Link
+ * header's next page.
+ */
+export interface GitHubAnswer {
+  url: string;
+  status: number;
+  statusText: string;
+  body: unknown;
+  /** the `rel="next"` URL of the Link header, for paginated lists */
+  next?: string;
+}
+
+/** The API's base URL (GITHUB_API_URL or api.github.com), without a trailing slash. */
+export const apiBase = (opts: { apiUrl?: string }) => (opts.apiUrl || 'https://api.github.com').replace(/\/+$/, '');
+
+/**
+ * One request to the GitHub REST API: `path` under /repos/{repo}, or an absolute `url` the API itself gave
+ * (a next page, an upload URL). A JSON `json` body or raw `data` bytes; the token goes in the authorization header.
+ */
+export async function githubRequest(
   opts: GitHubRepoApi,
-  path: string,
+  req: { method?: string; path?: string; url?: string; json?: unknown; data?: Buffer },
   what: string,
-): Promise<{ url: string; status: number; statusText: string; body: unknown }> {
-  const api = (opts.apiUrl || 'https://api.github.com').replace(/\/+$/, '');
-  const url = `${api}/repos/${opts.repo}${path}`;
+): Promise<GitHubAnswer> {
+  const url = req.url ?? `${apiBase(opts)}/repos/${opts.repo}${req.path ?? ''}`;
+  const method = req.method ?? 'GET';
   let res: Response;
   try {
     res = await fetch(url, {
+      method,
       headers: {
         accept: 'application/vnd.github+json',
         ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(req.data !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
       },
-      signal: AbortSignal.timeout(30_000),
+      body: req.json !== undefined ? JSON.stringify(req.json) : req.data ? new Uint8Array(req.data) : undefined,
+      signal: AbortSignal.timeout(req.data ? 300_000 : 30_000),
     });
   } catch (e) {
-    throw new OperationError(`cannot ask ${url} ${what}: ${(e as Error).message}`);
+    throw new OperationError(`cannot ask ${method} ${url} ${what}: ${(e as Error).message}`);
   }
   let body: unknown = null;
-  if (res.status === 200) {
+  if (res.status >= 200 && res.status < 300 && res.status !== 204) {
     try {
       body = await res.json();
     } catch (e) {
       throw new OperationError(
-        `${url} answered 200 with a body that is not JSON (${(e as Error).message}): cannot tell ${what}`,
+        `${method} ${url} answered ${res.status} with a body that is not JSON (${(e as Error).message}): ` +
+          `cannot tell ${what}`,
       );
     }
   } else await res.body?.cancel();
-  return { url, status: res.status, statusText: res.statusText, body };
+  const next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
+  return { url, status: res.status, statusText: res.statusText, body, ...(next ? { next } : {}) };
+}
+
+/** One GET of the GitHub REST API: the status and the parsed JSON body (null unless 200). */
+export async function githubGet(opts: GitHubRepoApi, path: string, what: string): Promise<GitHubAnswer> {
+  return githubRequest(opts, { path }, what);
 }
 
 export function checkRepo(repo: string): void {
   if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new UsageError(`repository "${repo}" is not owner/name`);
 }
 
+/** A GitHub Release as the releases API describes it, as far as we read it. */
+export interface ReleaseJson {
+  id: number;
+  tag_name: string;
+  draft: boolean;
+  name?: string | null;
+  body?: string | null;
+  html_url?: string;
+  upload_url?: string;
+  assets?: Array<{ id: number; name: string; size?: number; digest?: string | null }>;
+}
+
+/** Pages of the releases list followed at most (100 releases a page). */
+export const MAX_RELEASE_PAGES = 50;
+
 /**
- * Whether a GitHub Release already exists for `tag`, asked of the REST API
- * (`GET /repos/{repo}/releases/tags/{tag}`): 404 means new.
+ * Every GitHub Release of `tag`, drafts included, from the paginated list
+ * (`GET /repos/{repo}/releases`, following the Link header's rel="next"). The by-tag
+ * endpoint (`/releases/tags/{tag}`) does not return drafts, and the list shows drafts only to a token with push
+ * access (contents: write): with a read-only token a draft is invisible here.
+ */
+export async function tagReleases(api: GitHubRepoApi, tag: string): Promise<ReleaseJson[]> {
+  const out: ReleaseJson[] = [];
+  const base = apiBase(api);
+  let url: string | undefined = `${base}/repos/${api.repo}/releases?per_page=100`;
+  for (let page = 1; url; page++) {
+    if (page > MAX_RELEASE_PAGES)
+      throw new OperationError(
+        `more than ${MAX_RELEASE_PAGES} pages of releases in ${api.repo}: stopped looking for ${tag} ` +
+          `(raise MAX_RELEASE_PAGES in scripts/lib/release-tag.ts)`,
+      );
+    if (!url.startsWith(`${base}/`))
+      throw new OperationError(`the releases list of ${api.repo} points its next page outside ${base}: ${url}`);
+    const r: GitHubAnswer = await githubRequest(api, { url }, `which releases ${tag} has`);
+    if (r.status !== 200 || !Array.isArray(r.body))
+      throw new OperationError(
+        `${r.url} answered ${r.status} ${r.statusText}${r.status === 200 ? ' without a list' : ''}: ` +
+          `cannot tell which GitHub Releases ${tag} has`,
+      );
+    out.push(...(r.body as ReleaseJson[]).filter((x) => x.tag_name === tag));
+    url = r.next;
+  }
+  return out;
+}
+
+/** New (no release), a draft only (a re-run may go on), or released (a published release exists). */
+export function newnessOf(releases: ReleaseJson[]): Newness {
+  if (releases.some((x) => !x.draft)) return 'released';
+  return releases.length ? 'draft' : 'new';
+}
+
+/**
+ * Whether a GitHub Release already exists for `tag`: published ('released'), only as a draft ('draft'), or not
+ * at all ('new'); asked of the releases list, which shows drafts to a token with push access only.
  */
 export async function releaseNewness(opts: {
   tag: string;
@@ -77,16 +158,89 @@ export async function releaseNewness(opts: {
 }): Promise<Newness> {
   if (!opts.repo) return 'not checked';
   checkRepo(opts.repo);
-  const r = await githubGet(
-    { ...opts, repo: opts.repo },
-    `/releases/tags/${encodeURIComponent(opts.tag)}`,
-    `whether ${opts.tag} is released`,
+  return newnessOf(await tagReleases({ ...opts, repo: opts.repo }, opts.tag));
+}
+
+/**
+ * The commit a git ref points at now, asked of the API (`GET /repos/{repo}/commits/{ref}`, with the ref as
+ * `tags/vX.Y.Z` or `heads/<branch>`; an annotated tag is peeled to its commit): the sha, or a failure named `check`.
+ */
+export async function refCommit(
+  api: GitHubRepoApi,
+  ref: string,
+  check: string,
+): Promise<{ sha: string | null; failures: Failure[] }> {
+  const short = ref.replace(/^refs\//, '');
+  const c = await githubGet(
+    api,
+    `/commits/${short.split('/').map(encodeURIComponent).join('/')}`,
+    `which commit ${ref} is`,
   );
-  if (r.status === 404) return 'new';
-  if (r.status === 200) return 'released';
-  throw new OperationError(
-    `${r.url} answered ${r.status} ${r.statusText}: cannot tell whether ${opts.tag} is released`,
-  );
+  if (c.status === 200) {
+    const sha = (c.body as { sha?: unknown }).sha;
+    if (typeof sha === 'string' && /^[0-9a-f]{40}$/.test(sha)) return { sha, failures: [] };
+    return {
+      sha: null,
+      failures: [
+        {
+          check,
+          subject: ref,
+          expected: 'the 40-hex commit it points at',
+          actual: `${c.url} answered without one (${JSON.stringify(sha)})`,
+        },
+      ],
+    };
+  }
+  if (c.status === 404 || c.status === 422)
+    return {
+      sha: null,
+      failures: [
+        {
+          check,
+          subject: ref,
+          expected: `${ref} in ${api.repo}`,
+          actual: `${c.url} answered ${c.status}`,
+          hint: 'push it first; a release builds and publishes what a ref in the repository points at',
+        },
+      ],
+    };
+  throw new OperationError(`${c.url} answered ${c.status} ${c.statusText}: cannot tell which commit ${ref} is`);
+}
+
+/**
+ * Whether `sha` is an annotated tag object pointing at `commit` (`GET /repos/{repo}/git/tags/{sha}`): a push of an
+ * annotated tag names the tag object in some places of the event; it stands for the same commit.
+ */
+async function peelsTo(api: GitHubRepoApi, sha: string, commit: string): Promise<boolean> {
+  const t = await githubGet(api, `/git/tags/${sha}`, `whether ${sha} is an annotated tag of ${commit}`);
+  if (t.status === 404 || t.status === 422) return false;
+  if (t.status !== 200)
+    throw new OperationError(`${t.url} answered ${t.status} ${t.statusText}: cannot tell what ${sha} is`);
+  const o = (t.body as { object?: { type?: string; sha?: string } }).object;
+  return o?.type === 'commit' && o.sha === commit;
+}
+
+/**
+ * The one commit a release run builds, verifies and publishes: what `ref` points at, which must be the commit the
+ * run was started at (`github.sha`): a tag or branch moved since would make the jobs disagree.
+ */
+export async function releaseCommit(
+  api: GitHubRepoApi,
+  ref: string,
+  runCommit: string | undefined,
+): Promise<{ sha: string | null; failures: Failure[] }> {
+  const r = await refCommit(api, ref, 'ref-commit');
+  if (r.sha && runCommit !== undefined && r.sha !== runCommit && !(await peelsTo(api, runCommit, r.sha)))
+    r.failures.push({
+      check: 'ref-commit',
+      subject: ref,
+      expected: `${runCommit} (the commit this run was started at, github.sha)`,
+      actual: `${r.sha}: ${ref} moved since the run started`,
+      hint:
+        'a released tag is never moved; if the tag (or the rehearsal branch) was moved on purpose before ' +
+        'anything was published, start the workflow again',
+    });
+  return r;
 }
 
 export interface TagCheck {
@@ -123,7 +277,7 @@ export async function checkReleaseTag(opts: {
       check: 'tag-is-new',
       subject: tag,
       expected: 'no GitHub Release yet',
-      actual: `${opts.repo} already has a release ${tag}`,
+      actual: `${opts.repo} already has a release ${tag} (published; a draft alone would be fine)`,
       hint: 'a released version is never rebuilt or republished: release a new version (see RELEASING.md)',
     });
   }
@@ -338,27 +492,9 @@ export async function checkBuildRun(opts: {
   const out: BuildRun = { id: opts.runId, tagCommit: null, failures };
 
   // the commit the tag points at (an annotated tag is peeled to its commit by this endpoint)
-  const c = await githubGet(gh, `/commits/tags/${encodeURIComponent(opts.tag)}`, `which commit ${opts.tag} is`);
-  if (c.status === 200) {
-    const sha = (c.body as { sha?: unknown }).sha;
-    if (typeof sha === 'string' && /^[0-9a-f]{40}$/.test(sha)) out.tagCommit = sha;
-    else
-      failures.push({
-        check: 'tag-exists',
-        subject: opts.tag,
-        expected: 'the 40-hex commit the tag points at',
-        actual: `${c.url} answered without one (${JSON.stringify(sha)})`,
-      });
-  } else if (c.status === 404 || c.status === 422)
-    failures.push({
-      check: 'tag-exists',
-      subject: opts.tag,
-      expected: `a tag ${opts.tag} in ${opts.repo}`,
-      actual: `${c.url} answered ${c.status}`,
-      hint: 'push the tag first; a publish-only run publishes what was built from it',
-    });
-  else
-    throw new OperationError(`${c.url} answered ${c.status} ${c.statusText}: cannot tell which commit ${opts.tag} is`);
+  const c = await refCommit(gh, `refs/tags/${opts.tag}`, 'tag-exists');
+  out.tagCommit = c.sha;
+  failures.push(...c.failures.map((f) => ({ ...f, subject: opts.tag })));
 
   const run = await readReleaseRun(gh, opts.runId, subject, failures);
   if (!run) return out;

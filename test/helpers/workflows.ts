@@ -494,13 +494,8 @@ export const SETUP_COMMANDS: RegExp[] = [
   // everything a build leg needs; --arm64-runtime: only qemu, the arm64 C runtime and objdump (the whole-set checks)
   /^bash scripts\/setup\.sh(?: --arm64-runtime)?$/,
   /^sudo chown -R "\$\(id -u\):\$\(id -g\)" dist "\$XSNAP_CACHE_DIR"$/,
-  // a draft (issue 9): published by publish-release.yml once the gate passes after the approval
-  // the notes are the agoric-sdk hand-off that generate-manifest.ts --handoff wrote (issue 13)
-  new RegExp(
-    '^gh release create "\\$RELEASE_TAG" --draft --verify-tag --latest="\\$GH_LATEST" ' +
-      '--title "[^"$`]*\\$RELEASE_TAG" ' +
-      '--notes-file dist\\/release\\/agoric-sdk-handoff\\.md dist\\/release\\/\\*$',
-  ),
+  // the draft release is made by scripts/draft-release.ts (issue 17: one draft, found by listing);
+  // publish-release.yml downloads its manifest and publishes it once the gate passes after the approval
   /^gh release download "\$RELEASE_TAG" --pattern "xsnap-worker-manifest-\*\.json" --dir gate$/,
   /^gh release edit "\$RELEASE_TAG" --draft=false --latest="\$GH_LATEST"$/,
 ];
@@ -631,20 +626,26 @@ export type ScenarioKey =
   | 'backport'
   | 'fork';
 
+/** The commit of the tag, and of the branch a rehearsal runs from, in the scenarios (github.sha). */
+export const TAG_COMMIT = 'a1'.repeat(20);
+export const BRANCH_COMMIT = 'b2'.repeat(20);
+
 /** The ways release.yml can run (github, inputs with their defaults, secrets, the tag job's outputs). */
 export function releaseScenarios(tag = 'v0.15.0'): Record<ScenarioKey, Scenario> {
   const secrets = { NPM_TOKEN: 'real-npm-token', NPM_REHEARSAL_TOKEN: 'read-only-npm-token' };
+  const fromTag = `refs/tags/${tag}`;
   const github = (event: string, ref: string, repository = REPOSITORY) => ({
     event_name: event,
     ref,
     ref_name: ref.replace(/^refs\/(heads|tags)\//, ''),
     ref_type: ref.startsWith('refs/tags/') ? 'tag' : 'branch',
     run_id: '1111',
+    // the commit the run started at (github.sha): a tag push's is the tag's commit
+    sha: ref === fromTag ? TAG_COMMIT : BRANCH_COMMIT,
     token: 'gh-token',
     repository,
     workflow: 'release',
   });
-  const fromTag = `refs/tags/${tag}`;
   const dispatch = (inputs: Record<string, unknown>) => ({
     tag,
     rehearsal: true,
@@ -662,7 +663,8 @@ export function releaseScenarios(tag = 'v0.15.0'): Record<ScenarioKey, Scenario>
     github: g,
     inputs,
     secrets,
-    outputs: { tag: { tag, ref: rehearsalRef ? String(g.ref) : fromTag } },
+    // what check-release-tag.ts --github-output writes: sha is the commit the ref pointed at when the run started
+    outputs: { tag: { tag, ref: rehearsalRef ? String(g.ref) : fromTag, sha: String(g.sha) } },
   });
   return {
     push: sc('pushed tag', github('push', fromTag), {}),
@@ -725,7 +727,10 @@ export function runTitle(model: Model, sc: Scenario): string {
 /** A step that writes to the outside world: npm publish, the GitHub Release, an attestation. */
 export function isWritingStep(s: EvaluatedStep): boolean {
   return Boolean(
-    (s.command && (/scripts\/publish-all\.ts/.test(s.command) || /^gh release/.test(s.command))) ||
+    (s.command &&
+      (/scripts\/publish-all\.ts/.test(s.command) ||
+        /scripts\/draft-release\.ts/.test(s.command) ||
+        /^gh release/.test(s.command))) ||
     (s.uses && /attest|release/.test(s.uses)),
   );
 }
@@ -775,7 +780,7 @@ export function rehearsalProblems(model: Model): string[] {
     if (pub && !/--via stage/.test(pub.command ?? ''))
       problems.push(`${sc[key].name}: publish-all does not stage (--via stage)`);
     // the gate runs after the maintainer's approval, in publish-release.yml
-    for (const needle of [/^gh release create .*--draft/]) {
+    for (const needle of [/^npx tsx scripts\/draft-release\.ts /]) {
       if (!steps.some((s) => s.runs && s.command && needle.test(s.command)))
         problems.push(`${sc[key].name}: no step runs ${needle}`);
     }
@@ -994,18 +999,17 @@ export function expandGlob(pattern: string, files: DistFile[]): DistFile[] {
   return files.filter((f) => re.test(f.path));
 }
 
-/** The file arguments of the `gh release create` step and the attestation's subject-path. */
+/**
+ * The release assets of the draft step (draft-release.ts uploads every regular file of its `--assets` folder
+ * once, under its base name: `<dir>/*`) and the attestation's subject-path.
+ */
 export function releaseAssetSpecs(release: Workflow): { gh: string[] | null; attest: string[] | null } {
   const steps: Doc[] = release.doc.jobs?.publish?.steps ?? [];
-  const gh = steps.find((s) => /^gh release create /.test(String(s.run ?? '').trim()));
+  const draft = steps.find((s) => /^npx tsx scripts\/draft-release\.ts /.test(String(s.run ?? '').trim()));
   const attest = steps.find((s) => String(s.uses ?? '').startsWith('actions/attest-build-provenance@'));
+  const dir = draft ? (flagValue(argsOf(String(draft.run)), '--assets') ?? 'dist/release') : null;
   return {
-    // the file after --notes-file is the notes, not an asset
-    gh: gh
-      ? (String(gh.run).match(/"[^"]*"|\S+/g) ?? []).filter(
-          (a, i, all) => a.startsWith('dist/') && all[i - 1] !== '--notes-file',
-        )
-      : null,
+    gh: dir === null ? null : [`${dir.replace(/\/+$/, '')}/*`],
     attest: attest
       ? String(attest.with?.['subject-path'] ?? '')
           .split('\n')
@@ -1045,7 +1049,7 @@ export function releaseAssetProblems(release: Workflow, version = '0.15.0'): str
       if (!matched.has(f.path)) problems.push(`${release.file} ${what}: ${f.path} is not included`);
   };
   // a release asset is named by its base name
-  check('gh release create', gh, (f) => `asset name ${f.path.split('/').pop()}`, releaseFiles);
+  check('draft release assets', gh, (f) => `asset name ${f.path.split('/').pop()}`, releaseFiles);
   // an attestation subject is the file's bytes (the eight binaries share a base name, not bytes)
   check('attestation subject-path', attest, (f) => `same bytes: ${f.content}`, [...binaries, ...releaseFiles]);
   return problems;
@@ -1220,29 +1224,45 @@ export function concurrencyProblems(model: Model): string[] {
   return problems;
 }
 
-/** A release whose dist-tag is not latest (a backport) must not become GitHub's "Latest" release. */
+/**
+ * A release whose dist-tag is not latest (a backport) must not become GitHub's "Latest" release: publish-release.yml
+ * decides it when it publishes the draft (a draft cannot be "Latest"), from its dist-tag input.
+ */
 export function latestReleaseProblems(model: Model): string[] {
   const problems: string[] = [];
-  const sc = releaseScenarios();
-  for (const [key, want] of [
-    ['push', 'true'],
-    ['dispatch', 'true'],
-    ['publishOnly', 'true'],
-    ['backport', 'false'],
+  const file = '.github/workflows/publish-release.yml';
+  for (const [distTag, want] of [
+    ['latest', 'true'],
+    [undefined, 'true'],
+    ['backport-0.15', 'false'],
   ] as const) {
-    const gh = publishJob(model, sc[key]).steps.find((s) => s.runs && /^gh release create/.test(s.command ?? ''));
-    if (!gh) {
-      problems.push(`${sc[key].name}: no gh release create step runs`);
+    const name = `publish-release with dist-tag ${distTag ?? '(default)'}`;
+    const sc: Scenario = {
+      name,
+      github: { event_name: 'workflow_dispatch', ref: 'refs/heads/main', run_id: '3333', token: 'gh-token' },
+      inputs: { tag: 'v0.15.0', ...(distTag ? { 'dist-tag': distTag } : {}) },
+      secrets: {},
+    };
+    const job = simulateRun(model.parsed['publish-release.yml'], file, sc).find((j) => j.runs);
+    const edit =
+      job &&
+      evaluateSteps(job, model.parsed['publish-release.yml']).steps.find(
+        (s) => s.runs && /^gh release edit .*--draft=false/.test(s.command ?? ''),
+      );
+    if (!edit) {
+      problems.push(`${name}: no step publishes the draft (gh release edit --draft=false)`);
       continue;
     }
-    const latest = argsOf(gh.command!).find((a) => a.startsWith('--latest'));
+    const latest = argsOf(edit.command!).find((a) => a.startsWith('--latest'));
     const got = latest === '--latest' ? 'true' : latest?.replace(/^--latest=/, '');
     if (got !== want)
-      problems.push(
-        `${sc[key].name}: gh release create ${latest ?? 'without --latest'}; ` +
-          `expected --latest=${want} (dist-tag ${sc[key].inputs['dist-tag'] ?? 'latest'})`,
-      );
+      problems.push(`${name}: gh release edit ${latest ?? 'without --latest'}; expected --latest=${want}`);
   }
+  const draft = publishJob(model, releaseScenarios().push).steps.find((s) => /draft-release\.ts/.test(s.command ?? ''));
+  if (draft && /--latest/.test(draft.command ?? ''))
+    problems.push(
+      `release.yml publish: the draft step sets --latest (a draft cannot be "Latest"; publish-release decides)`,
+    );
   return problems;
 }
 
@@ -1407,5 +1427,201 @@ export function toolchainProblems(wfs: Record<string, Workflow>): string[] {
   }
   if (nodes.size > 1) problems.push(`workflows use several Node versions: ${[...nodes].join(', ')}`);
   if (npms.size > 1) problems.push(`workflows use several npm versions: ${[...npms].join(', ')}`);
+  return problems;
+}
+
+// ---------------------------------------------------------------- issue 17: one commit, concurrency, credentials
+
+/** The tag job's sha output in commitProblems: distinct from github.sha, so the wiring itself is what is checked. */
+export const RESOLVED_COMMIT = 'c3'.repeat(20);
+
+/**
+ * One commit through the whole run (issue 17 item 5): the tag job outputs the commit it resolved (`sha`, from its
+ * check-release-tag step, which resolves the ref and holds it to github.sha); every job after it checks out that
+ * output, never a tag or branch name; publish-all gets it as --expect-commit (it refuses a verify record of another
+ * commit) and so does the draft release step.
+ */
+export function commitProblems(model: Model): string[] {
+  const problems: string[] = [];
+  const t = model.parsed['release.yml'].template;
+  const tagJob = t?.jobs.find((j) => j.id.value === 'tag');
+  if (!tagJob || tagJob.type !== 'job') return ['release.yml: no tag job'];
+  const outputs = evalToken(tagJob.outputs, {
+    steps: { tag: { outputs: { tag: 'v0.15.0', ref: 'refs/tags/v0.15.0', sha: RESOLVED_COMMIT } } },
+  }) as Record<string, unknown> | undefined;
+  if (outputs?.sha !== RESOLVED_COMMIT)
+    problems.push(`release.yml tag: output sha is not the check-release-tag step's sha (${render(outputs?.sha)})`);
+  for (const [key, base] of Object.entries(releaseScenarios())) {
+    const sc: Scenario = { ...base, outputs: { tag: { ...base.outputs!.tag, sha: RESOLVED_COMMIT } } };
+    const runs = releaseRun(model, sc).filter((j) => j.runs);
+    const tag = runs.find((j) => j.path === 'tag');
+    const check =
+      tag &&
+      evaluateSteps(tag, model.parsed['release.yml']).steps.find((s) => /check-release-tag/.test(s.command ?? ''));
+    const args = check ? argsOf(check.command!) : [];
+    if (!args.includes('--github-output') || flagValue(args, '--run-commit') !== String(sc.github.sha))
+      problems.push(`${sc.name}: the tag check does not resolve the ref against github.sha (${check?.command})`);
+    for (const job of runs) {
+      const steps = evaluateSteps(job, model.parsed['release.yml']).steps;
+      const checkouts = steps.filter((s) => s.uses?.startsWith('actions/checkout@'));
+      if (job.path === 'tag') {
+        for (const c of checkouts)
+          if (c.with.ref !== String(sc.github.sha))
+            problems.push(`${sc.name}: the tag job checks out ${c.with.ref}, not the commit the run started at`);
+        continue;
+      }
+      if (job.job.type === 'job' && !checkouts.length)
+        problems.push(`${sc.name}: job "${job.name}" checks out nothing`);
+      for (const c of checkouts)
+        if (c.with.ref !== RESOLVED_COMMIT)
+          problems.push(
+            `${sc.name}: job "${job.name}" checks out "${c.with.ref}", ` +
+              `not the tag job's sha output (${RESOLVED_COMMIT})`,
+          );
+      for (const s of steps.filter((x) => x.runs && /scripts\/(publish-all|draft-release)\.ts/.test(x.command ?? ''))) {
+        const expect = flagValue(argsOf(s.command!), '--expect-commit');
+        if (expect !== RESOLVED_COMMIT)
+          problems.push(
+            `${sc.name}: step "${s.name}" passes --expect-commit ${expect ?? '(none)'}, not the tag job's sha output`,
+          );
+      }
+    }
+    if (key === 'push' && !runs.some((j) => j.path.startsWith('verify/')))
+      problems.push(`${sc.name}: no verify job runs`);
+  }
+  return problems;
+}
+
+const REHEARSAL_KEYS = ['rehearsal', 'publishOnlyRehearsal'] as const;
+const REAL_KEYS = ['push', 'dispatch', 'publishOnly', 'backport'] as const;
+
+/** The concurrency group (lower case: GitHub compares them so) and cancel-in-progress of a token in a context. */
+function concurrencyOf(tok: TemplateToken | undefined, ctx: Ctx): { group: string; cancel: boolean } | null {
+  if (!tok) return null;
+  const v = evalToken(tok, ctx) as { group?: unknown; 'cancel-in-progress'?: unknown } | string;
+  return typeof v === 'string'
+    ? { group: v.toLowerCase(), cancel: false }
+    : { group: render(v.group).toLowerCase(), cancel: isTruthy(v['cancel-in-progress']) };
+}
+
+/**
+ * GitHub cancels the pending run (or job) of a concurrency group when another one queues, even with
+ * cancel-in-progress: false. So no rehearsal may share a group with a real release, neither the workflow's nor
+ * the publish job's; real releases of one tag share the workflow's group, every real publish job shares one
+ * group, and nothing cancels a run in progress.
+ */
+export function releaseConcurrencyProblems(model: Model): string[] {
+  const problems: string[] = [];
+  const t = model.parsed['release.yml'].template;
+  const publish = t?.jobs.find((j) => j.id.value === 'publish');
+  if (!t?.concurrency) problems.push('release.yml: no workflow-level concurrency group');
+  if (!publish || publish.type !== 'job' || !publish.concurrency)
+    problems.push('release.yml publish: no concurrency group');
+  if (problems.length) return problems;
+  const sc = releaseScenarios();
+  const of = (key: keyof typeof sc) => {
+    const ctx = { github: sc[key].github, inputs: sc[key].inputs };
+    const job = releaseRun(model, sc[key]).find((j) => j.path === 'publish')!;
+    return {
+      workflow: concurrencyOf(t!.concurrency, ctx)!,
+      publish: concurrencyOf((publish as { concurrency?: TemplateToken }).concurrency, job.ctx)!,
+    };
+  };
+  for (const level of ['workflow', 'publish'] as const) {
+    for (const r of REHEARSAL_KEYS)
+      for (const k of REAL_KEYS)
+        if (of(r)[level].group === of(k)[level].group)
+          problems.push(
+            `${sc[r].name} and ${sc[k].name} share the ${level} concurrency group "${of(k)[level].group}": ` +
+              `a queued rehearsal cancels a pending real release`,
+          );
+    for (const k of [...REHEARSAL_KEYS, ...REAL_KEYS])
+      if (of(k)[level].cancel || !of(k)[level].group)
+        problems.push(
+          `${sc[k].name}: the ${level} concurrency group "${of(k)[level].group}" cancels in progress or is empty`,
+        );
+  }
+  const realWorkflow = new Set(['push', 'dispatch', 'publishOnly'].map((k) => of(k as keyof typeof sc).workflow.group));
+  if (realWorkflow.size !== 1)
+    problems.push(`real releases of one tag are in several workflow groups (${[...realWorkflow].join(', ')})`);
+  const realPublish = new Set(REAL_KEYS.map((k) => of(k).publish.group));
+  if (realPublish.size !== 1)
+    problems.push(`real publish jobs are in several groups (${[...realPublish].join(', ')}): two could stage at once`);
+  return problems;
+}
+
+/**
+ * Commands that execute no built binary (issue 17 item 4), the only ones a step holding a write credential may
+ * run: the npm the workflows pin, npm ci without install scripts, and project scripts in modes that read, hash
+ * or ask an API. verify-artifacts.ts (it runs the binaries: -v, fingerprint, determinism corpus) is not among them.
+ */
+export const NON_EXECUTING_COMMANDS: ReadonlyArray<{ re: RegExp; why: string }> = [
+  { re: /^npm install -g npm@\d+\.\d+\.\d+ --no-audit --no-fund$/, why: 'npm itself, pinned' },
+  { re: /^npm ci --no-audit --no-fund --ignore-scripts$/, why: 'no install script runs' },
+  { re: /^npx tsx scripts\/check-release-tag\.ts /, why: 'the pin and the GitHub API' },
+  { re: /^npx tsx scripts\/ci-artifact\.ts --unpack /, why: 'checks tar entries, hashes the binaries' },
+  { re: /^npx tsx scripts\/publish-all\.ts --via stage /, why: 'hashes dist/ against the verify record only' },
+  { re: /^npx tsx scripts\/generate-manifest\.ts --handoff /, why: "the notes, from the manifest's bytes" },
+  { re: /^npx tsx scripts\/draft-release\.ts /, why: 'the GitHub API' },
+  { re: /^gh release (download|edit) /, why: 'the GitHub API' },
+];
+
+/**
+ * No step that holds a write credential executes a binary (issue 17 item 4). A step holds one when its job has
+ * `id-token: write` (the runner gives every step of that job what it needs to mint an OIDC token) or when its
+ * environment (the job's and its own) carries github.token or a secret. On Linux a child reads its ancestors'
+ * starting environment (/proc/<pid>/environ), so a binary run by such a step could use the credential.
+ */
+export function credentialProblems(wfs: Record<string, Workflow>): string[] {
+  const problems: string[] = [];
+  const holds = (env: unknown) => /github\.token|secrets\./.test(YAML.stringify(env ?? {}));
+  for (const wf of Object.values(wfs)) {
+    for (const [jobId, job] of Object.entries<Doc>(wf.doc?.jobs ?? {})) {
+      const oidc = job.permissions?.['id-token'] === 'write';
+      for (const step of job.steps ?? []) {
+        if (step.run === undefined) continue;
+        const why = oidc
+          ? 'id-token: write'
+          : holds(job.env)
+            ? 'a token in the job env'
+            : holds(step.env)
+              ? 'a token in its env'
+              : null;
+        if (!why) continue;
+        const run = String(step.run).trim();
+        if (/verify-artifacts\.ts/.test(run) || !NON_EXECUTING_COMMANDS.some((c) => c.re.test(run)))
+          problems.push(
+            `${wf.file} ${jobId} "${step.name ?? run}": runs "${run}" while holding ${why}; ` +
+              `only commands that execute no built binary may (NON_EXECUTING_COMMANDS)`,
+          );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * The verify job records what it verified (verify-artifacts.ts --record writes dist/verified-X.Y.Z.json) before it
+ * packs the whole dist/ (`ci-artifact.ts --pack dist`, every top-level file of dist/ included) into
+ * xsnap-verified-dist: the record travels to the publish job, which only hashes and compares against it.
+ */
+export function verifyRecordProblems(model: Model): string[] {
+  const problems: string[] = [];
+  const job = releaseRun(model, releaseScenarios().push).find((j) => j.path === 'verify/verify');
+  if (!job) return ['release.yml: no verify / verify job in a release run'];
+  const steps = evaluateSteps(job, model.parsed['release.yml']).steps;
+  const record = steps.findIndex(
+    (s) => s.runs && /scripts\/verify-artifacts\.ts/.test(s.command ?? '') && argsOf(s.command!).includes('--record'),
+  );
+  const pack = steps.findIndex((s) => s.runs && /scripts\/ci-artifact\.ts --pack /.test(s.command ?? ''));
+  if (record < 0) problems.push('verify.yml verify: the whole-set verification does not write its record (--record)');
+  if (pack < 0) problems.push('verify.yml verify: does not pack the verified dist');
+  else {
+    if (flagValue(argsOf(steps[pack].command!), '--pack') !== 'dist')
+      problems.push(
+        `verify.yml verify: packs ${steps[pack].command}, not the whole dist/ (the record would stay behind)`,
+      );
+    if (record > pack) problems.push('verify.yml verify: the record is written after the dist is packed');
+  }
   return problems;
 }

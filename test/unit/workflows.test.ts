@@ -17,13 +17,16 @@ import {
   VERIFIED_JOB,
 } from '../../scripts/lib/release-tag.ts';
 import { runScript } from '../helpers/run.ts';
+import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token';
 import {
   actionlint,
   actionRuntimeProblems,
   argsOf,
   broken,
   buildRunCheckProblems,
+  commitProblems,
   concurrencyProblems,
+  credentialProblems,
   environmentOf,
   evaluate,
   evalToken,
@@ -43,6 +46,8 @@ import {
   refProblems,
   rehearsalProblems,
   releaseAssetProblems,
+  releaseConcurrencyProblems,
+  RESOLVED_COMMIT,
   releaseDistLayout,
   releaseRun,
   releaseRunJobs,
@@ -57,6 +62,7 @@ import {
   transitiveNeeds,
   verifiedArtifactProblems,
   verifiedJobName,
+  verifyRecordProblems,
   withWorkflow,
 } from '../helpers/workflows.ts';
 
@@ -269,7 +275,10 @@ t.test('rehearsal cannot publish; a real release publishes, gates, releases, att
     rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command,
     /publish-all\.ts --via stage --dry-run --tag latest/,
   );
-  t.notOk(rehearsal.steps.find((s) => s.command?.startsWith('gh release'))?.runs, 'no GitHub Release in a rehearsal');
+  t.notOk(
+    rehearsal.steps.find((s) => /scripts\/draft-release\.ts/.test(s.command ?? ''))?.runs,
+    'no GitHub Release in a rehearsal',
+  );
   t.equal(publishJob(model, sc.push).env.PUBLISH_MODE, '--no-dry-run');
   // the checks fail on a workflow where the switch no longer switches
   const alwaysReal = broken(
@@ -283,9 +292,14 @@ t.test('rehearsal cannot publish; a real release publishes, gates, releases, att
   );
   const ungated = mutated(
     release,
-    (d) => delete d.jobs.publish.steps.find((s: { name?: string }) => s.name === 'Create the GitHub Release').if,
+    (d) =>
+      delete d.jobs.publish.steps.find((s: { name?: string }) => s.name?.startsWith('Create the draft GitHub Release'))
+        .if,
   );
-  t.match(rehearsalProblems(await w(ungated)).join('\n'), /rehearsal: step "Create the GitHub Release" would write/);
+  t.match(
+    rehearsalProblems(await w(ungated)).join('\n'),
+    /rehearsal: step "Create the draft GitHub Release.*" would write/,
+  );
   const overridden = mutated(
     release,
     (d) =>
@@ -325,18 +339,12 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
   // what generate-manifest writes: the tarballs are copied INTO dist/release/
   const layout = releaseDistLayout('0.15.0');
   t.equal(expandGlob('dist/release/*', layout).filter((f) => f.path.endsWith('.tgz')).length, TARGETS.length);
-  // the old command uploaded the four tarballs twice
-  const twice = broken(
-    release,
-    /(--notes-file \S+) dist\/release\/\*\n/,
-    '$1 dist/release/* dist/agoric-xsnap-*.tgz\n',
-  );
+  // the draft step uploads every file of one folder once: dist/ itself would upload the tarballs' other
+  // copies and leave the manifest, SHA256SUMS and the bundle out
+  const wrongDir = broken(release, '--assets dist/release ', '--assets dist ');
   t.match(
-    releaseAssetProblems(twice).join('\n'),
-    new RegExp(
-      'gh release create: dist\\/agoric-xsnap-linux-x64-0\\.15\\.0\\.tgz duplicates ' +
-        'dist\\/release\\/agoric-xsnap-linux-x64-0\\.15\\.0\\.tgz',
-    ),
+    releaseAssetProblems(wrongDir).join('\n'),
+    /draft release assets: dist\/release\/xsnap-worker-manifest-0\.15\.0\.json is not included/,
   );
   const attestTwice = broken(
     release,
@@ -344,12 +352,13 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
     '            dist/agoric-xsnap-*.tgz\n            dist/release/*\n',
   );
   t.match(releaseAssetProblems(attestTwice).join('\n'), /attestation subject-path: .*duplicates/);
-  // and dropping files is no fix either
-  const partial = broken(release, /(--notes-file \S+) dist\/release\/\*\n/, '$1 dist/release/SHA256SUMS\n');
-  t.match(
-    releaseAssetProblems(partial).join('\n'),
-    /gh release create: dist\/release\/xsnap-worker-manifest-0\.15\.0\.json is not included/,
+  // and no draft step at all is no fix either
+  const none = mutated(
+    release,
+    (d) =>
+      (d.jobs.publish.steps = d.jobs.publish.steps.filter((s: { run?: string }) => !/draft-release/.test(s.run ?? ''))),
   );
+  t.match(releaseAssetProblems(none).join('\n'), /no draft release assets step/);
 });
 
 t.test(
@@ -364,7 +373,7 @@ t.test(
       const handoff = steps.findIndex(
         (s) => s.runs && /^npx tsx scripts\/generate-manifest\.ts --handoff/.test(s.command ?? ''),
       );
-      const create = steps.findIndex((s) => /^gh release create /.test(s.command ?? ''));
+      const create = steps.findIndex((s) => /^npx tsx scripts\/draft-release\.ts /.test(s.command ?? ''));
       t.ok(handoff >= 0 && handoff < create, `${key}: hand-off, then the release`);
       t.match(steps[handoff].command, `--dist-tag ${distTag}`);
       t.match(steps[create].command, '--notes-file dist/release/agoric-sdk-handoff.md');
@@ -548,11 +557,13 @@ t.test(
     t.match(concurrencyProblems(await w(noConcurrency)).join('\n'), /no concurrency group/);
     const sharedGroup = mutated(build, (d) => (d.concurrency = { group: 'build', 'cancel-in-progress': true }));
     t.match(concurrencyProblems(await w(sharedGroup)).join('\n'), /pull requests 7 and 8 share the group build/);
-    const alwaysLatest = broken(release, ' --latest="$GH_LATEST"', '');
+    const alwaysLatest = broken(wfs['publish-release.yml'], ' --latest="$GH_LATEST"', '');
     t.match(
       latestReleaseProblems(await w(alwaysLatest)).join('\n'),
-      /backport.*without --latest; expected --latest=false/,
+      /dist-tag backport-0\.15: gh release edit without --latest; expected --latest=false/,
     );
+    const latestDraft = broken(release, '--assets dist/release ', '--assets dist/release --latest=true ');
+    t.match(latestReleaseProblems(await w(latestDraft)).join('\n'), /the draft step sets --latest/);
     const setupInPublish = mutated(release, (d) =>
       d.jobs.publish.steps.splice(3, 0, { name: 'setup', run: 'bash scripts/setup.sh' }),
     );
@@ -629,6 +640,141 @@ t.test(
     );
     t.equal(conc['cancel-in-progress'], false);
     // issue 10 item 5: a slow release must not overtake a newer one: one global group for the publish job
-    t.same(release.doc.jobs.publish.concurrency, { group: 'npm-publish', 'cancel-in-progress': false });
+    const publishConcurrency = (key: keyof typeof sc) => {
+      const job = releaseRun(model, sc[key]).find((j) => j.path === 'publish')!;
+      return evalToken((job.job as { concurrency?: TemplateToken }).concurrency, job.ctx);
+    };
+    for (const key of ['push', 'dispatch', 'publishOnly', 'backport'] as const)
+      t.same(publishConcurrency(key), { group: 'npm-publish', 'cancel-in-progress': false }, key);
   },
 );
+
+t.test('one commit through the whole run: every job after the tag check checks out its sha (issue 17)', async (t) => {
+  t.same(commitProblems(model), []);
+  // what the jobs see: the tag job's output, for build and verify through their ref input
+  const jobs = releaseRun(model, {
+    ...sc.push,
+    outputs: { tag: { ...sc.push.outputs!.tag, sha: RESOLVED_COMMIT } },
+  }).filter((j) => j.runs && j.path !== 'tag');
+  t.ok(jobs.some((j) => j.path === 'build/build') && jobs.some((j) => j.path === 'verify/check'));
+  t.ok(jobs.some((j) => j.path === 'publish'));
+  const pub = publishJob(model, sc.push).steps.find((s) => s.command?.includes('publish-all'))!;
+  t.match(pub.command, `--expect-commit ${sc.push.outputs!.tag.sha}`);
+  // each fails on a workflow that checks out a name, or forgets the commit
+  const byName = broken(
+    release,
+    /(steps:\n\s+- uses: actions\/checkout@\S+ # v[\d.]+\n\s+with:\n\s+ref: )\$\{\{ needs\.tag\.outputs\.sha \}\}/,
+    '$1${{ needs.tag.outputs.ref }}',
+  );
+  t.match(
+    commitProblems(await w(byName)).join('\n'),
+    /pushed tag: job "publish v0\.15\.0" checks out "refs\/tags\/v0\.15\.0", not the tag job's sha output/,
+  );
+  const verifyByTag = mutated(release, (d) => (d.jobs.verify.with.ref = '${{ needs.tag.outputs.tag }}'));
+  t.match(
+    commitProblems(await w(verifyByTag)).join('\n'),
+    /job "verify \/ verify the whole set" checks out "v0\.15\.0"/,
+  );
+  const buildByRef = mutated(build, (d) => (d.jobs.build.steps[0].with.ref = '${{ github.ref }}'));
+  t.match(
+    commitProblems(await w(buildByRef)).join('\n'),
+    /job "build \/ build linux-x64" checks out "refs\/tags\/v0\.15\.0"/,
+  );
+  const noExpect = broken(release, ' --expect-commit "$RELEASE_COMMIT"\n', '\n');
+  t.match(
+    commitProblems(await w(noExpect)).join('\n'),
+    /step "Publish all four platform packages \(all or nothing\)" passes --expect-commit \(none\)/,
+  );
+  const noOutput = mutated(release, (d) => delete d.jobs.tag.outputs.sha);
+  t.match(commitProblems(await w(noOutput)).join('\n'), /release\.yml tag: output sha is not/);
+  const unpinned = broken(release, ' --run-commit "$RUN_COMMIT"', '');
+  t.match(commitProblems(await w(unpinned)).join('\n'), /the tag check does not resolve the ref against github\.sha/);
+});
+
+t.test(
+  'a rehearsal never shares a concurrency group with a real release (GitHub cancels the pending one)',
+  async (t) => {
+    t.same(releaseConcurrencyProblems(model), []);
+    // the groups before issue 17: one per tag for the workflow, npm-publish for every publish job
+    const sharedWorkflow = mutated(
+      release,
+      (d) => (d.concurrency.group = 'release-${{ inputs.tag || github.ref_name }}'),
+    );
+    t.match(
+      releaseConcurrencyProblems(await w(sharedWorkflow)).join('\n'),
+      /manual rehearsal and pushed tag share the workflow concurrency group "release-v0\.15\.0"/,
+    );
+    const sharedPublish = mutated(release, (d) => (d.jobs.publish.concurrency.group = 'npm-publish'));
+    t.match(
+      releaseConcurrencyProblems(await w(sharedPublish)).join('\n'),
+      /publish-only rehearsal and backport .* share the publish concurrency group "npm-publish"/,
+    );
+    // GitHub compares group names without case
+    const upper = mutated(
+      release,
+      (d) =>
+        (d.jobs.publish.concurrency.group =
+          "${{ (github.event_name == 'workflow_dispatch' && inputs.rehearsal) && 'NPM-PUBLISH' || " +
+          "'npm-publish' }}"),
+    );
+    t.match(releaseConcurrencyProblems(await w(upper)).join('\n'), /share the publish concurrency group "npm-publish"/);
+    const cancelling = mutated(release, (d) => (d.concurrency['cancel-in-progress'] = true));
+    t.match(releaseConcurrencyProblems(await w(cancelling)).join('\n'), /cancels in progress/);
+    const perTagPublish = mutated(
+      release,
+      (d) => (d.jobs.publish.concurrency.group = 'npm-publish-${{ needs.tag.outputs.tag }}-${{ inputs.dist-tag }}'),
+    );
+    t.match(releaseConcurrencyProblems(await w(perTagPublish)).join('\n'), /real publish jobs are in several groups/);
+  },
+);
+
+t.test('no step that holds a write credential executes a binary (issue 17 item 4)', async (t) => {
+  t.same(credentialProblems(wfs), []);
+  // the publish job (id-token: write) running the verification, as it did through publish-all
+  const verifyInPublish = mutated(release, (d) =>
+    d.jobs.publish.steps.splice(8, 0, { name: 'verify', run: 'npx tsx scripts/verify-artifacts.ts' }),
+  );
+  t.match(
+    credentialProblems({ ...wfs, 'release.yml': verifyInPublish }).join('\n'),
+    /release\.yml publish "verify": runs "npx tsx scripts\/verify-artifacts\.ts" while holding id-token: write/,
+  );
+  // publish-release.yml with its token job-wide: the gate (verify-artifacts --published) would hold it
+  const jobWide = mutated(wfs['publish-release.yml'], (d) => (d.jobs.release.env.GH_TOKEN = '${{ github.token }}'));
+  t.match(
+    credentialProblems({ ...wfs, 'publish-release.yml': jobWide }).join('\n'),
+    new RegExp(
+      'publish-release\\.yml release "agoric-sdk gate.*": runs .*verify-artifacts\\.ts .* ' +
+        'while holding a token in the job env',
+    ),
+  );
+  const gateWithToken = mutated(wfs['publish-release.yml'], (d) => {
+    const gate = d.jobs.release.steps.find((s: { run?: string }) => /verify-artifacts/.test(s.run ?? ''));
+    gate.env = { GH_TOKEN: '${{ github.token }}' };
+  });
+  t.match(
+    credentialProblems({ ...wfs, 'publish-release.yml': gateWithToken }).join('\n'),
+    /while holding a token in its env/,
+  );
+  // the tokens of publish-release.yml are only in the steps that call gh
+  const steps: Array<{ run?: string; env?: Record<string, string> }> =
+    wfs['publish-release.yml'].doc.jobs.release.steps;
+  t.same(
+    steps.filter((s) => s.env?.GH_TOKEN).map((s) => s.run?.split(' ').slice(0, 3).join(' ')),
+    ['gh release download', 'gh release edit'],
+  );
+  t.notOk(wfs['publish-release.yml'].doc.jobs.release.env.GH_TOKEN, 'no job-wide GH_TOKEN');
+});
+
+t.test('the verify job records what it verified and the record travels with the verified dist', async (t) => {
+  t.same(verifyRecordProblems(model), []);
+  const unrecorded = broken(verify, 'verify-artifacts.ts --record ', 'verify-artifacts.ts ');
+  t.match(verifyRecordProblems(await w(unrecorded)).join('\n'), /does not write its record \(--record\)/);
+  const late = mutated(verify, (d) => {
+    const st = d.jobs.verify.steps;
+    const i = st.findIndex((s: { run?: string }) => /--record/.test(s.run ?? ''));
+    st.push(...st.splice(i, 1));
+  });
+  t.match(verifyRecordProblems(await w(late)).join('\n'), /the record is written after the dist is packed/);
+  const partial = broken(verify, '--pack dist --out ci-release', '--pack linux-x64 --out ci-release');
+  t.match(verifyRecordProblems(await w(partial)).join('\n'), /not the whole dist\/ \(the record would stay behind\)/);
+});
