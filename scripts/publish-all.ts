@@ -4,7 +4,7 @@
 // which says how "all or nothing" is built.
 import { runCommand, stringFlag, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
-import { checkStageId, tokenFromEnv, withNpmClient } from './lib/npm-client.ts';
+import { checkStageId, tokenFromEnv, tokenFromNpmLogin, withNpmClient } from './lib/npm-client.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import {
@@ -228,7 +228,13 @@ await runCommand(spec, async (flags) => {
     const mode = approve ? 'approve' : rejectId ? 'reject' : 'publish';
     // the token: read here, once, and handed to everything that talks to the registry. The
     // local registry's is its maintainer's: the stage step runs as the CI identity (trusted publishing)
-    const token = registry.kind === 'local' ? (mode === 'publish' ? undefined : registry.token) : tokenFromEnv();
+    // A maintainer (--approve, --reject) may use their `npm login` session instead of a token.
+    const token =
+      registry.kind === 'local'
+        ? mode === 'publish'
+          ? undefined
+          : registry.token
+        : (tokenFromEnv() ?? (mode === 'publish' ? undefined : tokenFromNpmLogin(registry.url)));
     registerSecret(token);
     const { oidcEnv, provenance } = publishAuth({ token, via, mode, dryRun, registry });
     const keep = registry.kind === 'local' && Boolean(flags['keep-registry']);

@@ -5,7 +5,14 @@
 import { runCommand, log, stringFlag, registerSecret } from './lib/cli.ts';
 import { CheckFailed, UsageError } from './lib/errors.ts';
 import { checkVersion } from './lib/pin.ts';
-import { isPublicRegistry, normaliseRegistry, PUBLIC_REGISTRY, tokenFromEnv, withNpmClient } from './lib/npm-client.ts';
+import {
+  isPublicRegistry,
+  normaliseRegistry,
+  PUBLIC_REGISTRY,
+  tokenFromEnv,
+  tokenFromNpmLogin,
+  withNpmClient,
+} from './lib/npm-client.ts';
 import { parseTargetList, TARGET_NAMES, TARGETS } from './lib/targets.ts';
 import { describeAction, executeYank, planYank, readBack, yankTable } from './lib/yank.ts';
 
@@ -59,8 +66,8 @@ A yank, from what the registry holds now:
 Interrupted (an expired --otp, a network error): re-run the same command; it
 carries on. --undo removes the deprecation and moves latest forward to X.Y.Z
 again where the marker says the yank moved it (never past a newer release).
-Environment: NPM_TOKEN or NODE_AUTH_TOKEN: a maintainer's read-write token
-(or their npm login session's); deprecating and moving dist-tags are writes
+Credentials: the maintainer's npm login session for the registry (~/.npmrc),
+or NPM_TOKEN / NODE_AUTH_TOKEN, a maintainer's read-write token; deprecating and moving dist-tags are writes
 that ask for a one-time code (--otp) unless the token bypasses 2FA, which
 RELEASING.md advises against; trusted publishing (OIDC) cannot do either.
 Never printed.`,
@@ -100,8 +107,12 @@ Never printed.`,
       };
     }
     if (plan.actions.length) {
-      const token = tokenFromEnv();
-      if (!token) throw new UsageError('NPM_TOKEN (or NODE_AUTH_TOKEN) is required to deprecate and move dist-tags');
+      const token = tokenFromEnv() ?? tokenFromNpmLogin(registry);
+      if (!token)
+        throw new UsageError(
+          'deprecating and moving dist-tags needs a maintainer: npm login to ' +
+            `${registry}, or NPM_TOKEN (or NODE_AUTH_TOKEN)`,
+        );
       await withNpmClient({ registry, token }, (client) =>
         executeYank(plan, client, { otp, onAction: (a) => log.info(`→ ${describeAction(a)}`) }),
       );

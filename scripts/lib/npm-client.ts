@@ -7,7 +7,7 @@
 // success, on failure, and on SIGINT/SIGTERM. (SIGKILL cannot be caught: the
 // file then stays in the OS temp folder, still readable only by this user.)
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { nextStep, OperationError, UsageError } from './errors.ts';
 import { log, registerSecret, redact } from './cli.ts';
@@ -65,6 +65,31 @@ export function normaliseRegistry(url: string): string {
       `registry "${url}": the public npm registry only over https (http would send the token in clear)`,
     );
   return u.toString().replace(/\/?$/, '/');
+}
+
+/**
+ * A maintainer's `npm login` session for `registry`: the `//host/path/:_authToken` line
+ * npm login writes to the user's npm config ($NPM_CONFIG_USERCONFIG, else ~/.npmrc);
+ * registered as a secret. Read, never handed to npm as a config file: our npm runs
+ * still read no user settings (NpmClient).
+ */
+export function tokenFromNpmLogin(registry: string, env = process.env): string | undefined {
+  const file = env.NPM_CONFIG_USERCONFIG || env.npm_config_userconfig || join(env.HOME || homedir(), '.npmrc');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const key = normaliseRegistry(registry).replace(/^https?:/, '') + ':_authToken';
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*([^=;#\s][^=]*?)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m && m[1] === key && m[2] && !m[2].includes('${')) {
+      registerSecret(m[2]);
+      return m[2];
+    }
+  }
+  return undefined;
 }
 
 /** The token from NPM_TOKEN or NODE_AUTH_TOKEN, registered as a secret. */

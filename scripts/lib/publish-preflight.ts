@@ -227,7 +227,8 @@ export function publishAuth(o: AuthInput, env = process.env): PublishAuth {
   if (!o.token && !o.dryRun && !oidc) {
     const may = o.mode === 'publish' ? 'publish' : 'approve staged versions';
     const trusted = o.via === 'stage' ? ' (in GitHub Actions, trusted publishing needs id-token: write)' : '';
-    const set = 'set NPM_TOKEN (or NODE_AUTH_TOKEN)';
+    const set =
+      o.mode === 'publish' ? 'set NPM_TOKEN (or NODE_AUTH_TOKEN)' : `npm login to ${o.registry.url}, or set NPM_TOKEN`;
     throw new UsageError(`no token: ${set} to a token that may ${may} on ${o.registry.url}${trusted}`);
   }
   // provenance is signed with the job's OIDC identity: only where the job may request one (id-token: write)

@@ -42,8 +42,31 @@ t.test('publishAuth: a token, trusted publishing for staging in Actions, or a us
   };
   const approving = refusal(() => auth({ mode: 'approve' }, actions));
   t.ok(approving instanceof UsageError, 'trusted publishing never approves: a usage error');
-  t.match(String(approving), /no token: set NPM_TOKEN \(or NODE_AUTH_TOKEN\) to a token that may approve staged/);
+  t.match(String(approving), /no token: npm login to https:\/\/registry\.npmjs\.org\/, or set NPM_TOKEN to a token/);
   t.match(String(refusal(() => auth({}, {}))), /may publish on https:\/\/registry\.npmjs\.org\/ \(in GitHub Actions/);
+});
+
+t.test("tokenFromNpmLogin: the maintainer's npm login session, for that registry only", async (t) => {
+  const { tokenFromNpmLogin } = await import('../../scripts/lib/npm-client.ts');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const file = join(mkdtempSync(join(tmpdir(), 'xsnap-npmrc-')), 'npmrc');
+  writeFileSync(
+    file,
+    [
+      '; npm login wrote this',
+      '//registry.npmjs.org/:_authToken=npm_session_of_the_maintainer',
+      '//127.0.0.1:4873/:_authToken=${LOCAL_TOKEN}',
+      '//other.example/:_authToken=npm_other',
+    ].join('\n'),
+  );
+  const env = { NPM_CONFIG_USERCONFIG: file };
+  t.equal(tokenFromNpmLogin('https://registry.npmjs.org/', env), 'npm_session_of_the_maintainer');
+  t.equal(tokenFromNpmLogin('https://registry.npmjs.org', env), 'npm_session_of_the_maintainer', 'the URL normalised');
+  t.equal(tokenFromNpmLogin('http://127.0.0.1:4873/', env), undefined, 'a ${VAR} is not a session');
+  t.equal(tokenFromNpmLogin('https://registry.example/', env), undefined, 'another registry: none');
+  t.equal(tokenFromNpmLogin('https://registry.npmjs.org/', { NPM_CONFIG_USERCONFIG: file + '.none' }), undefined);
 });
 
 t.test('checkWholeSet: the public registry gets every target', async (t) => {
