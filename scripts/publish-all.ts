@@ -4,7 +4,7 @@
 // which says how "all or nothing" is built.
 import { runCommand, stringFlag, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
-import { checkStageId, tokenFromEnv, tokenFromNpmLogin, withNpmClient } from './lib/npm-client.ts';
+import { checkStageId, normaliseRegistry, tokenFromEnv, tokenFromNpmLogin, withNpmClient } from './lib/npm-client.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import {
@@ -217,8 +217,13 @@ await runCommand(spec, async (flags) => {
     targets.map((t) => t.name).join(','),
     ...(pinFlag ? ['--pin', pinFlag] : []),
   ];
-  // before any registry (and its credentials) is opened: a dry run may verify first
-  if (dryRun && !skipVerify && !approve && !rejectId) await verifyFirstIfAllowed(dist, version, verifyArgs);
+  // before any registry (and its credentials) is opened: a dry run may verify first, once
+  // what is wrong with the command line (the registry URL, a missing manifest) has been said
+  if (dryRun && !skipVerify && !approve && !rejectId) {
+    if (registryFlag !== undefined && registryFlag !== 'local') normaliseRegistry(registryFlag);
+    readManifestSet(dist, version, targets, undefined, { options: '--dist <dir>' });
+    await verifyFirstIfAllowed(dist, version, verifyArgs);
+  }
 
   const registry = await openRegistry(registryFlag, { keep: Boolean(flags['keep-registry']) });
   try {

@@ -11,7 +11,8 @@
 //                 npm's exchange (POST /-/npm/v1/oidc/token/exchange/package/<name>).
 //                 A token so obtained may POST /-/stage/package/<name> and
 //                 nothing else: every other request carrying it answers 401.
-//   nobody        reads packuments and tarballs; every /-/stage request is 401.
+//   nobody        reads packuments and tarballs; every /-/stage request and every
+//                 write is 401.
 //   maintainer    any other credential (their `npm login` session, a
 //                 read-write granular token without 2FA bypass): may stage and
 //                 read stages; every other write (approve, reject, publish,
@@ -125,7 +126,9 @@ export function npmRulesGate(readRules, next) {
       // logging in / adding a user is how a maintainer gets a session, not a write to a package
       !path.startsWith('/-/user/') &&
       !path.startsWith('/-/v1/login');
-    if (write && token) {
+    // npm answers every write without credentials with 401
+    if (write && !token) return send(res, 401, { error: 'this write needs a logged-in user' });
+    if (write) {
       if (rules.securityKey) {
         const id = randomBytes(8).toString('hex');
         const base = `http://${req.headers.host ?? '127.0.0.1'}`;

@@ -107,11 +107,9 @@ t.test(
     const dist = await standInDist(t, dir, ANCESTORS_ENVIRON(envFile));
     writeFileSync(envFile, '');
     const runs = () => (readFileSync(envFile, 'utf8').match(/^--- run$/gm) ?? []).length;
-    const sentinels = {
-      NODE_AUTH_TOKEN: 'sentinel-node-auth-token',
-      GITHUB_TOKEN: 'sentinel-github-token',
-      GH_TOKEN: 'sentinel-gh-token',
-    };
+    // credentials a job or a person may hold besides the one the command uses (a CI job has no npm token)
+    const sentinels = { GITHUB_TOKEN: 'sentinel-github-token', GH_TOKEN: 'sentinel-gh-token' };
+    const npmTokens = { NPM_TOKEN: reg.token, NODE_AUTH_TOKEN: 'sentinel-node-auth-token' };
     const tmp = join(dir, 'tmp');
     const common = ['--registry', reg.url, '--targets', LINUX, '--dist', dist];
 
@@ -129,7 +127,7 @@ t.test(
         'a dry run holding a token (no record: refused, not verified here)',
         'publish-all.ts',
         [...common, '--via', 'stage', '--dry-run'],
-        { NPM_TOKEN: reg.token, ...sentinels, TMPDIR: tmp },
+        { ...npmTokens, ...sentinels, TMPDIR: tmp },
       ],
       [
         'the stage step as CI runs it (trusted publishing)',
@@ -141,19 +139,19 @@ t.test(
         'the approval (a maintainer token and a code)',
         'publish-all.ts',
         [...common, '--approve'],
-        { NPM_TOKEN: reg.token, ...sentinels, TMPDIR: tmp },
+        { ...npmTokens, ...sentinels, TMPDIR: tmp },
       ],
       [
         'the gate (publish-release.yml)',
         'verify-artifacts.ts',
-        ['--published', '--registry', reg.direct, '--dist', dist, '--targets', LINUX],
-        { NPM_TOKEN: reg.token, ...sentinels },
+        ['--published', '--manifest', join(dist, 'release', MANIFEST), '--registry', reg.direct],
+        { ...npmTokens, ...sentinels },
       ],
       [
         'the hand-off (the publish job)',
         'generate-manifest.ts',
         ['--handoff', '--dist', dist, '--targets', LINUX],
-        { NPM_TOKEN: reg.token, ...sentinels },
+        { ...npmTokens, ...sentinels },
       ],
     ];
     // the record of the control run is removed for the first credentialed run: it must not verify itself
@@ -179,7 +177,8 @@ t.test(
     rmSync(recordFile + '.kept', { force: true });
     const recorded = readFileSync(envFile, 'utf8');
     t.notMatch(recorded, SECRET_NAMES, 'no credential variable in any environment the stand-in could read');
-    for (const v of [reg.token, ...Object.values(sentinels), reg.rules!.oidcEnv.ACTIONS_ID_TOKEN_REQUEST_TOKEN])
+    const secrets = [...Object.values(npmTokens), ...Object.values(sentinels)];
+    for (const v of [...secrets, reg.rules!.oidcEnv.ACTIONS_ID_TOKEN_REQUEST_TOKEN])
       t.notOk(recorded.includes(v), 'no secret value either');
   },
 );
