@@ -200,7 +200,7 @@ export type ApproveResult =
   | { kind: 'gate-failed'; failures: Failure[] }
   | ({ kind: 'released'; tag: string | null; keep: boolean } & ApproveHints);
 
-/** `npm stage approve <id>` by hand, for each stage we would approve: the path of an account with only a security key. */
+/** The by-hand `npm stage approve <id>` of each stage we would approve (an account with only a security key). */
 function byHand(outcomes: ApproveOutcome[], registry: string): string[] {
   return outcomes
     .filter((x) => x.stageId && (x.result === 'not-attempted' || x.result === 'failed'))

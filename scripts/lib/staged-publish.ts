@@ -58,7 +58,7 @@ export interface StagePlan {
   notes: string[];
 }
 
-/** What the public packument says of one package at `version` (read anonymously: the CI identity may read nothing else). */
+/** What the public packument says of a package at `version` (read anonymously: CI's identity may read nothing else). */
 export interface StageState {
   target: TargetName;
   package: string;
