@@ -4,7 +4,15 @@
 // which says how "all or nothing" is built.
 import { runCommand, stringFlag, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
-import { checkStageId, normaliseRegistry, tokenFromEnv, tokenFromNpmLogin, withNpmClient } from './lib/npm-client.ts';
+import {
+  checkStageId,
+  isPublicRegistry,
+  normaliseRegistry,
+  PUBLIC_REGISTRY,
+  tokenFromEnv,
+  tokenFromNpmLogin,
+  withNpmClient,
+} from './lib/npm-client.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import {
@@ -220,7 +228,10 @@ await runCommand(spec, async (flags) => {
   // before any registry (and its credentials) is opened: a dry run may verify first, once
   // what is wrong with the command line (the registry URL, a missing manifest) has been said
   if (dryRun && !skipVerify && !approve && !rejectId) {
-    if (registryFlag !== undefined && registryFlag !== 'local') normaliseRegistry(registryFlag);
+    if (registryFlag !== 'local') {
+      const url = normaliseRegistry(registryFlag ?? PUBLIC_REGISTRY);
+      checkWholeSet(isPublicRegistry(url) ? 'public' : 'custom', targets, targetsFlag);
+    }
     readManifestSet(dist, version, targets, undefined, { options: '--dist <dir>' });
     await verifyFirstIfAllowed(dist, version, verifyArgs);
   }

@@ -144,7 +144,7 @@ t.test(
       [
         'the gate (publish-release.yml)',
         'verify-artifacts.ts',
-        ['--published', '--manifest', join(dist, 'release', MANIFEST), '--registry', reg.direct],
+        ['--published', '--manifest', join(dist, 'release', MANIFEST), '--registry', reg.direct, '--targets', LINUX],
         { ...npmTokens, ...sentinels },
       ],
       [
