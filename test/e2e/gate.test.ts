@@ -4,6 +4,8 @@ import t from 'tap';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
+import { runRaw } from '../../scripts/lib/exec.ts';
+import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { LINUX } from '../helpers/staged.ts';
 import { VERSION, startTestRegistry, releaseDist, publishAll, publishEnv } from '../helpers/registry.ts';
 
@@ -113,9 +115,18 @@ t.test(
     const url = /local registry still running at (\S+)/.exec(kept.stdout)?.[1];
     t.ok(url, 'its URL is printed');
     t.equal((await fetch(`${url}-/ping`)).status, 200, 'still answering');
+    // the maintainer's authenticator for the local registry: the code registry-rules.mjs --otp prints
+    const otp = await runRaw([
+      'node',
+      join(REPO_ROOT, 'scripts/lib/registry-rules.mjs'),
+      '--otp',
+      env.XSNAP_REGISTRY_DIR,
+    ]);
+    t.match(otp.stdout, /^\d{6}\n$/, 'a six-digit code');
+    const code = otp.stdout.trim();
     const approved = await runScript(
       'publish-all.ts',
-      ['--approve', '--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist],
+      ['--approve', '--otp', code, '--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist],
       { env },
     );
     t.equal(approved.code, 0, approved.stderr);
