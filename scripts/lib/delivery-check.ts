@@ -144,7 +144,7 @@ async function deliveredDeterminism(
   const profile = req.manifest.targets?.[target.name]?.math?.profile ?? 'system';
   const label = `${target.name} installed by ${o.pm}`;
   const r = await timed(`determinism corpus on the ${o.pm}-installed ${target.packageName}`, async () =>
-    checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, profile, label),
+    checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, profile, label, target.name),
   );
   failures.push(...r.failures);
   r.reports.forEach((l) => log.warn(l));

@@ -11,7 +11,7 @@ import {
 } from './determinism.ts';
 import type { Failure } from './errors.ts';
 import { runRaw } from './exec.ts';
-import type { Target } from './targets.ts';
+import type { Target, TargetName } from './targets.ts';
 
 /**
  * `<binary> -v` reports `xsnap <version> (XS ...)`; [] when this host cannot run the target at all (said by the
@@ -59,11 +59,12 @@ export async function checkDeterminismAgainst(
   want: DeterminismRecord,
   profile: MathProfile,
   label: string,
+  target: TargetName,
 ): Promise<DeterminismCheck> {
   const run = await runDeterminism(binary, runner, { seed: want.seed, perFamily: want.perFamily });
   const diffs = diffDeterminism(
-    { label: 'manifest', record: want },
-    { label, record: run.record, raw: run.raw },
+    { label: 'manifest', target, record: want },
+    { label, target, record: run.record, raw: run.raw },
     profile,
   );
   const r = differencesToFailures(diffs, 'the manifest', label, 'delivery-determinism');
