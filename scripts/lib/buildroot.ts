@@ -538,7 +538,7 @@ export async function writeContentsPin(dir: string, lock: BuildRootLock, file = 
     packaged: digest,
     unpackaged: unpackagedOf(index, await walkRoot(dir), diversions),
   };
-  await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(pin, null, 1) + '\n');
+  await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(pin, null, 2) + '\n');
   await rename(`${file}.partial-${process.pid}`, file);
   return pin;
 }
