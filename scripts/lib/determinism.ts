@@ -303,15 +303,17 @@ function showItem(kind: FamilyInfo['kind'], b: Buffer | undefined): string {
 
 /**
  * Compare two measurements family by family. `profile` decides which differences
- * fail: under "system" the libm families are host-dependent by design.
+ * fail: under "system" the libm families are host-dependent by design. Measurements
+ * of two corpora (corpusDigest), seeds or sizes are not compared: one "(corpus)" failure.
  */
 export function diffDeterminism(
   a: Measured,
   b: Measured,
   profile: MathProfile,
   known: KnownDivergence[] = readKnownDivergences(),
+  /** the corpus both were measured with (to name a differing input): today's unless a release's is given */
+  corpus: Corpus = loadCorpus(),
 ): FamilyDifference[] {
-  const corpus = loadCorpus();
   const out: FamilyDifference[] = [];
   if (
     a.record.corpusDigest !== b.record.corpusDigest ||
