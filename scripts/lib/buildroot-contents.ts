@@ -14,8 +14,8 @@
 // buildroot-contents.json pins; otherwise it is read again from the .debs.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rename, writeFile } from 'node:fs/promises';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Parser, type ReadEntry } from 'tar';
@@ -200,39 +200,99 @@ export function expectedTree(
   return out;
 }
 
-/** Every entry of the tree (no symlink followed), contents of FRESH_MOUNTS left out, with its Entry. */
-export async function walkRoot(root: string, lanes = 4): Promise<Map<string, Entry>> {
-  const paths: Array<{ rel: string; kind: 'd' | 'l' | 'f' | '?' }> = [];
-  const walk = async (rel: string) => {
-    for (const d of await readdir(join(root, rel), { withFileTypes: true })) {
+/**
+ * What a full check established about a root, kept next to it (`<root>.verified.json`) so that the next check
+ * re-reads only what changed: per entry its stat key (mode, size, mtime, inode, ctime, as git's index keeps them)
+ * and its Entry. Used only for the same pin and lock (`pin`), the same root directory (device and inode: a root
+ * restored from a cache or made anew is another directory), and never for an entry whose ctime is not older than
+ * the snapshot (racy: it may have changed within the clock's resolution).
+ */
+export interface Snapshot {
+  version: 2;
+  pin: string;
+  root: string;
+  /** ctime (ms since the epoch) before which an unchanged stat key means unchanged content */
+  at: number;
+  /** path -> [stat key, Entry]; a directory's key is empty (its entries are compared one by one) */
+  entries: Record<string, [key: string, entry: Entry]>;
+}
+
+export const snapshotFile = (root: string) => `${root}.verified.json`;
+
+export function readSnapshot(root: string, pin: string): Snapshot | null {
+  try {
+    const s = JSON.parse(readFileSync(snapshotFile(root), 'utf8')) as Snapshot;
+    const st = lstatSync(root);
+    return s.version === 2 && s.pin === pin && s.root === `${st.dev}:${st.ino}` ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface Walked {
+  /** path -> Entry, every entry of the tree (no symlink followed), contents of FRESH_MOUNTS left out */
+  actual: Map<string, Entry>;
+  keys: Map<string, string>;
+  /** entries read again (hashed, link read) because the snapshot did not vouch for them */
+  reread: number;
+  /** the snapshot vouches for every entry, and the tree holds exactly its paths */
+  unchanged: boolean;
+  startedAt: number;
+}
+
+/**
+ * Walk the tree: each entry's stat key, and its Entry from `previous` when the key is the same (and not racy), else
+ * read (a file hashed, a link read).
+ */
+export function walkRoot(root: string, previous: Snapshot | null = null): Walked {
+  // a second's margin: file times come from a coarse clock, and an entry changed around the walk is read again
+  const startedAt = Date.now() - 1000;
+  const before = previous ? previous.at : -1;
+  const actual = new Map<string, Entry>();
+  const keys = new Map<string, string>();
+  let reread = 0;
+  const stack = [''];
+  while (stack.length) {
+    const rel = stack.pop()!;
+    for (const d of readdirSync(join(root, rel), { withFileTypes: true })) {
       const p = `${rel}/${d.name}`;
       if (d.isDirectory()) {
-        paths.push({ rel: p, kind: 'd' });
-        if (!FRESH_MOUNTS.includes(p)) await walk(p);
-      } else paths.push({ rel: p, kind: d.isSymbolicLink() ? 'l' : d.isFile() ? 'f' : '?' });
-    }
-  };
-  await walk('');
-  const out = new Map<string, Entry>();
-  const queue = [...paths];
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      for (let x = queue.shift(); x; x = queue.shift()) {
-        const abs = join(root, x.rel);
-        if (x.kind === 'd') out.set(x.rel, 'd');
-        else if (x.kind === 'l') out.set(x.rel, `l:${await readlink(abs)}`);
-        else if (x.kind === 'f')
-          out.set(
-            x.rel,
-            `f:${createHash('sha256')
-              .update(await readFile(abs))
-              .digest('hex')}`,
-          );
-        else out.set(x.rel, `?${(await lstat(abs)).mode.toString(8)}`);
+        // nothing to read: its entries are walked (an added or removed one changes the set of paths)
+        if (previous?.entries[p]?.[1] !== 'd') reread++;
+        actual.set(p, 'd');
+        keys.set(p, '');
+        if (!FRESH_MOUNTS.includes(p)) stack.push(p);
+        continue;
       }
-    }),
-  );
-  return out;
+      const abs = join(root, p);
+      const st = lstatSync(abs);
+      const key = `${st.mode}:${st.size}:${st.mtimeMs}:${st.ino}:${st.ctimeMs}`;
+      const known = previous?.entries[p];
+      let entry: Entry;
+      if (known && known[0] === key && st.ctimeMs < before) entry = known[1];
+      else {
+        reread++;
+        if (st.isSymbolicLink()) entry = `l:${readlinkSync(abs)}`;
+        else if (st.isFile()) entry = `f:${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
+        else entry = `?${st.mode.toString(8)}`;
+      }
+      actual.set(p, entry);
+      keys.set(p, key);
+    }
+  }
+  const unchanged = previous !== null && reread === 0 && Object.keys(previous.entries).length === actual.size;
+  return { actual, keys, reread, unchanged, startedAt };
+}
+
+/** Keep what a check that passed established (the walk's keys and entries), for the next check of this root. */
+export async function writeSnapshot(root: string, pin: string, walked: Walked, as = root): Promise<void> {
+  const st = lstatSync(root);
+  const entries: Snapshot['entries'] = {};
+  for (const [p, e] of walked.actual) entries[p] = [walked.keys.get(p)!, e];
+  const snap: Snapshot = { version: 2, pin, root: `${st.dev}:${st.ino}`, at: walked.startedAt, entries };
+  const file = snapshotFile(as);
+  await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(snap));
+  await rename(`${file}.partial-${process.pid}`, file);
 }
 
 const show = (e: Entry | undefined) =>

@@ -17,7 +17,10 @@
 //    its installed packages equal the lock, and every entry of the tree is what
 //    the repository pins (buildroot-contents.ts): the files of the pinned .debs
 //    themselves, and buildroot-contents.json for the rest; nothing else. Neither
-//    a stamp nor the root's own dpkg records are ever trusted.
+//    a stamp nor the root's own dpkg records are ever trusted. A build re-reads
+//    only the entries whose stat key changed since the last check that passed
+//    (<root>.verified.json, as git's index); a root made anew or restored from a
+//    cache (another directory), another pin, and `buildroot.ts --check` read all.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -27,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { log, timed } from './cli.ts';
 import { CheckFailed, nextStep, OperationError, UsageError, type Failure } from './errors.ts';
 import { run, runRaw, which } from './exec.ts';
-import { canonicalJson, idOf } from './hash.ts';
+import { canonicalJson, idOf, sha256Hex } from './hash.ts';
 import {
   compareTree,
   CONTENTS_FILE,
@@ -36,7 +39,9 @@ import {
   parseDiversions,
   readContentsPin,
   unpackagedOf,
+  readSnapshot,
   walkRoot,
+  writeSnapshot,
   type ContentsPin,
 } from './buildroot-contents.ts';
 import { cacheDir } from './paths.ts';
@@ -425,7 +430,18 @@ export async function installedPackages(root: string): Promise<Map<string, strin
  */
 export async function checkBuildRoot(
   dir: string,
-  opts: { id?: string; lock?: BuildRootLock; contents?: ContentsPin | null } = {},
+  opts: {
+    id?: string;
+    lock?: BuildRootLock;
+    contents?: ContentsPin | null;
+    /**
+     * Re-read only the entries whose stat key changed since the last check that passed (its snapshot); a root without
+     * one for this pin (made anew, restored from a cache, another pin) is read in full. Default: read in full.
+     */
+    incremental?: boolean;
+    /** keep the snapshot for this path (the root's final name, when `dir` is renamed there after the check) */
+    snapshotAs?: string;
+  } = {},
 ): Promise<Failure[]> {
   const lock = opts.lock ?? readLock();
   const id = opts.id ?? buildRootId(lock);
@@ -480,13 +496,18 @@ export async function checkBuildRoot(
         hint: 'npx tsx scripts/buildroot.ts --update-contents (as root), and review the diff',
       },
     ];
+  // what the expected tree depends on besides the tree itself (whose diversions file is one of its entries)
+  const pinKey = sha256Hex(canonicalJson({ id, lock: lock.packages, pin }, 0));
+  const walked = walkRoot(dir, opts.incremental ? readSnapshot(opts.snapshotAs ?? dir, pinKey) : null);
+  if (walked.unchanged) return []; // every entry as the last full comparison found it, for this same pin
   const tree = await expectedContents(
     lock,
     pin,
     await readFile(join(dir, 'var/lib/dpkg/diversions'), 'utf8').catch(() => ''),
   );
   if ('failure' in tree) return [tree.failure];
-  failures.push(...compareTree(dir, tree.expected, await walkRoot(dir)));
+  failures.push(...compareTree(dir, tree.expected, walked.actual));
+  if (!failures.length) await writeSnapshot(dir, pinKey, walked, opts.snapshotAs);
   if (failures.length > 20)
     return [
       ...failures.slice(0, 20),
@@ -536,7 +557,7 @@ export async function writeContentsPin(dir: string, lock: BuildRootLock, file = 
   const pin: ContentsPin = {
     id: buildRootId(lock),
     packaged: digest,
-    unpackaged: unpackagedOf(index, await walkRoot(dir), diversions),
+    unpackaged: unpackagedOf(index, walkRoot(dir).actual, diversions),
   };
   await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(pin, null, 2) + '\n');
   await rename(`${file}.partial-${process.pid}`, file);
@@ -664,7 +685,7 @@ export async function ensureBuildRoot(): Promise<BuildRoot> {
     if (!checked.has(dir))
       checked.set(
         dir,
-        timed(`checking the build root ${dir}`, () => checkBuildRoot(dir, { lock })),
+        timed(`checking the build root ${dir}`, () => checkBuildRoot(dir, { lock, incremental: true })),
       );
     const failures = await checked.get(dir)!;
     if (!failures.length) return (await readStamp(dir))!;
@@ -800,7 +821,7 @@ async function createBuildRoot(
       const pin = await writeContentsPin(partial, lock);
       log.ok(`${CONTENTS_FILE}: ${Object.keys(pin.unpackaged).length} entries beyond the packages; review the diff`);
     }
-    const failures = await checkBuildRoot(partial, { id, lock });
+    const failures = await checkBuildRoot(partial, { id, lock, snapshotAs: dir });
     if (failures.length) throw new CheckFailed(failures);
     await rm(dir, { recursive: true, force: true });
     await rename(partial, dir);

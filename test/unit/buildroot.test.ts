@@ -7,8 +7,13 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  copyFileSync,
+  cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
+  renameSync,
+  utimesSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -40,6 +45,7 @@ import {
   lockedDeb,
   writeContentsPin,
 } from '../../scripts/lib/buildroot.ts';
+import { readSnapshot, snapshotFile, walkRoot, type Snapshot } from '../../scripts/lib/buildroot-contents.ts';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -488,6 +494,71 @@ t.test('a build root on disk is trusted only when every entry is what the reposi
     { check: 'buildroot-contents', expected: `the contents of build root ${id}`, actual: /another-id/ },
   ]);
 });
+
+t.test(
+  'an incremental check re-reads what changed since the last that passed, and still catches a change',
+  async (t) => {
+    const { root, lock, id, contents, cache } = await fakeRoot(t);
+    const check = (incremental: boolean) => checkBuildRoot(root, { lock, id, contents, incremental });
+    // entries changed within a second of a check are read again by the next: let the tree age past that
+    await new Promise((r) => setTimeout(r, 1100));
+    t.notOk(existsSync(snapshotFile(root)), 'no snapshot before a check passed');
+    t.same(await check(true), [], 'no snapshot: a full check, which passes and keeps one');
+    const snapshot = JSON.parse(readFileSync(snapshotFile(root), 'utf8')) as Snapshot;
+    const again = walkRoot(root, snapshot);
+    t.match(again, { reread: 0, unchanged: true }, 'nothing read again');
+    t.equal(walkRoot(root).reread, again.actual.size, 'without the snapshot, every entry is read');
+
+    // the .debs and their cached index moved away: a full check cannot run, an incremental one of an unchanged tree
+    // needs neither
+    const aside = join(cache, '..', 'aside');
+    mkdirSync(aside);
+    for (const d of ['debs', 'buildroots']) renameSync(join(cache, d), join(aside, d));
+    const closed = await mirror({});
+    t.teardown(() => closed.server.close());
+    process.env.XSNAP_DEBIAN_MIRROR = closed.url;
+    process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = closed.url;
+    t.teardown(() => {
+      delete process.env.XSNAP_DEBIAN_MIRROR;
+      delete process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR;
+    });
+    t.same(await check(true), [], 'unchanged: vouched for by the snapshot');
+    await t.rejects(check(false), /cannot fetch the pinned/, 'a full check reads the .debs');
+    for (const d of ['debs', 'buildroots']) renameSync(join(aside, d), join(cache, d));
+
+    // a packaged file replaced; then rewritten in place with its first size and mtime: both caught
+    const make = join(root, 'usr/bin/make');
+    const { mtime } = lstatSync(make);
+    rmSync(make);
+    writeFileSync(make, 'MAKE BINARY');
+    utimesSync(make, mtime, mtime);
+    t.match(await check(true), [{ subject: make, expected: /\(package make\)$/ }]);
+    writeFileSync(make, 'make binary');
+    t.same(await check(true), [], 'put back');
+    writeFileSync(make, 'make binarY');
+    utimesSync(make, mtime, mtime);
+    t.match(await check(true), [{ subject: make, actual: `a file, sha256 ${sha256('make binarY')}` }]);
+    writeFileSync(make, 'make binary');
+    // a file gone and a directory in its place elsewhere: as many paths as before, still a change
+    const copyright = join(root, 'usr/share/doc/make/copyright');
+    rmSync(copyright);
+    mkdirSync(join(root, 'usr/share/doc/make/extra'));
+    t.match(
+      (await check(true)).map((f) => `${f.subject.slice(root.length)}: ${f.actual}`),
+      ['/usr/share/doc/make/copyright: nothing', '/usr/share/doc/make/extra: a directory'],
+    );
+    rmSync(join(root, 'usr/share/doc/make/extra'), { recursive: true });
+    writeFileSync(copyright, 'GPL');
+    // a snapshot of another directory (a root restored from a cache is a new directory): not used
+    writeFileSync(make, 'make binary');
+    t.same(await check(true), [], 'put back');
+    const moved = `${root}-restored`;
+    cpSync(root, moved, { recursive: true, verbatimSymlinks: true });
+    copyFileSync(snapshotFile(root), snapshotFile(moved));
+    const walked = walkRoot(moved, readSnapshot(moved, snapshot.pin));
+    t.match(walked, { unchanged: false, reread: walked.actual.size }, 'a copy is read in full');
+  },
+);
 
 t.test('the stamp and the package list are checked before any file', async (t) => {
   const { root, lock, id, contents, work } = await fakeRoot(t);
