@@ -187,6 +187,7 @@ t.test(
     const dir = join(copy, basename(root.path));
     await run(['cp', '-a', root.path, dir]);
     t.same(await checkBuildRoot(dir), [], 'the copy checks out');
+    t.ok(existsSync(`${dir}.verified.json`), 'and what the check established is kept beside it');
 
     // what the review restored from a poisoned cache: gcc-10's compiler driver replaced, its md5sums list deleted
     const gcc = join(dir, 'usr/bin/x86_64-linux-gnu-gcc-10');
@@ -209,6 +210,11 @@ t.test(
         actual: 'nothing',
       },
     ]);
+    t.match(
+      (await checkBuildRoot(dir, { incremental: true })).map((f) => f.subject),
+      [gcc, md5sums],
+      'the incremental check of a build re-reads what changed: refused too',
+    );
     writeFileSync(gcc, original.gcc, { mode: 0o755 });
     writeFileSync(md5sums, original.md5sums);
     t.same(await checkBuildRoot(dir), [], 'put back: intact');
@@ -230,6 +236,7 @@ t.test(
         /^\/etc\/passwd: a file, sha256 [0-9a-f]{64} \(buildroot-contents\.json\) \/ a file, sha256 [0-9a-f]{64}$/,
       ],
     );
+    t.equal((await checkBuildRoot(dir, { incremental: true })).length, 3, 'incremental: the same three');
     rmSync(cc);
     symlinkSync(ccWas, cc);
     writeFileSync(passwd, passwdWas);
