@@ -14,14 +14,16 @@ import {
   KEYRING,
   LOCK_FILE,
   readLock,
+  updateContents,
   updateLock,
 } from './lib/buildroot.ts';
+import { CONTENTS_FILE } from './lib/buildroot-contents.ts';
 
 await runCommand(
   {
     name: 'buildroot.ts',
     summary: 'make, check or re-pin the Debian build root',
-    usage: 'npx tsx scripts/buildroot.ts [--check | --ensure | --update-lock | --path]',
+    usage: 'npx tsx scripts/buildroot.ts [--check | --ensure | --update-lock | --update-contents | --path]',
     options: [
       {
         name: 'check',
@@ -36,18 +38,28 @@ await runCommand(
           `resolve the package set anew (debootstrap --download-only, root) ` +
           `and write ${LOCK_FILE.replace(/.*\/scripts\//, 'scripts/')}`,
       },
+      {
+        name: 'update-contents',
+        type: 'boolean',
+        description:
+          `pin what the build root holds beyond its packages (and the digest of what they hold) in ` +
+          `${CONTENTS_FILE.replace(/.*\/scripts\//, 'scripts/')} (makes the root if missing, root); review the diff`,
+      },
       { name: 'path', type: 'boolean', description: 'print where the build root lives' },
     ],
     details: `
 The build root is Debian ${BUILD_ROOT_SPEC.suite} (${BUILD_ROOT_SPEC.variant}, ${BUILD_ROOT_SPEC.arch}) with
 ${BUILD_ROOT_SPEC.include.join(', ')}. Its Release file is checked with the keyring of
 ${KEYRING.package} ${KEYRING.version} (pinned by sha256), every .deb against buildroot-lock.json
-(name, version, sha256) before anything is installed. Mirrors, in order:
+(name, version, sha256) before anything is installed. A root on disk is used only when every entry of its tree
+is what the pinned .debs hold (read from the .debs themselves) or what buildroot-contents.json pins, and there is
+nothing else. After --update-lock, run --update-contents. Mirrors, in order:
 ${debianMirrors().join(', ')} ($XSNAP_DEBIAN_MIRROR, $XSNAP_DEBIAN_ARCHIVE_MIRROR).`,
   },
   async (flags) => {
-    const modes = ['check', 'ensure', 'update-lock', 'path'].filter((m) => flags[m]);
-    if (modes.length !== 1) throw new UsageError('give exactly one of --check, --ensure, --update-lock, --path');
+    const modes = ['check', 'ensure', 'update-lock', 'update-contents', 'path'].filter((m) => flags[m]);
+    if (modes.length !== 1)
+      throw new UsageError('give exactly one of --check, --ensure, --update-lock, --update-contents, --path');
     if (flags.path) return { json: { path: buildRootDir(), id: buildRootId() }, text: buildRootDir() };
     if (flags['update-lock']) {
       const { lock, mirror } = await updateLock();
@@ -56,6 +68,14 @@ ${debianMirrors().join(', ')} ($XSNAP_DEBIAN_MIRROR, $XSNAP_DEBIAN_ARCHIVE_MIRRO
         text:
           `${LOCK_FILE}: ${lock.packages.length} packages from ${mirror}; the build root ` +
           `id is now ${buildRootId(readLock())}`,
+      };
+    }
+    if (flags['update-contents']) {
+      const { pin, root } = await updateContents();
+      const n = Object.keys(pin.unpackaged).length;
+      return {
+        json: { contents: CONTENTS_FILE, root, id: pin.id, packaged: pin.packaged, unpackaged: n },
+        text: `${CONTENTS_FILE}: ${n} entries of ${root} beyond its packages (packaged sha256 ${pin.packaged})`,
       };
     }
     if (flags.ensure) {

@@ -114,6 +114,15 @@ await runCommand(
           "binary of this host's target and compare every family with the manifest",
       },
       {
+        name: 'corpus',
+        type: 'string',
+        valueName: 'file',
+        description:
+          "with --determinism: the corpus the release was measured with (its digest must be the manifest's " +
+          "corpusDigest); default: the one kept in <manifests-dir>/determinism-corpus/, today's if it is the " +
+          "same, or the repository's history of corpus.js",
+      },
+      {
         name: 'keep',
         type: 'string',
         valueName: 'dir',
@@ -131,7 +140,8 @@ Checks per package manager and platform: the install succeeds; exactly the
 platform's package is installed (none for musl); both binaries have the
 manifest's sha256 and execute bits; the release binary reports xsnap X.Y.Z with
 -v when this host can run it (linux-arm64 under qemu). --determinism: the corpus
-on the installed release binary against targets.<t>.determinism (under the
+the release was measured with (corpusDigest; --corpus) on the installed release
+binary against targets.<t>.determinism (under the
 "system" math profile the libm families are host-dependent: reported, not failed).
 The package managers get a minimal environment (no tokens) and no settings but
 the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
@@ -201,6 +211,8 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
         yarnDefaultAgeGate: Boolean(flags['yarn-default-age-gate']),
         pnpmMinimumReleaseAge: pnpmAge,
         determinism: Boolean(flags.determinism),
+        corpusFile: stringFlag(flags, 'corpus') ? resolve(stringFlag(flags, 'corpus')!) : undefined,
+        manifestsDir: resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR),
       });
       const table = deliveryTable(rows);
       if (failures.length) throw new CheckFailed(failures);

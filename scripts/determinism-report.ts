@@ -17,7 +17,7 @@ import {
   totalResults,
   type Measured,
 } from './lib/determinism.ts';
-import { getTarget, glibcFloorOf } from './lib/targets.ts';
+import { getTarget, glibcFloorOf, type TargetName } from './lib/targets.ts';
 
 const x64 = getTarget('linux-x64');
 const arm64 = getTarget('linux-arm64');
@@ -59,16 +59,21 @@ differ, compared as raw IEEE bits. Reports only: it exits 0 whatever it finds
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError('--seed must be a whole number >= 0');
     const profile = (await readBuildInfo(dist, 'linux-x64')).math?.profile ?? 'system';
     const runs: Record<string, Measured> = {};
-    const measure = async (label: string, bin: string, runner: string[] | null) => {
+    const measure = async (label: string, bin: string, runner: string[] | null, target: TargetName) => {
       if (!runner) throw new UsageError(`${label} cannot run on this host`);
       log.step(`${label}: ${perFamily} results per family`);
       const r = await runDeterminism(bin, runner, { seed, perFamily });
       log.ok(`${label}: ${totalResults(r.record)} results in ${r.seconds.toFixed(1)} s`);
-      runs[label] = { label, record: r.record, raw: r.raw };
+      runs[label] = { label, target, record: r.record, raw: r.raw };
     };
-    await measure('linux-x64', binaryPath(dist, 'linux-x64', 'release'), await hostRunner(x64));
-    await measure(`linux-x64 at ${floor}`, binaryPath(dist, 'linux-x64', 'release'), await glibcFloorRunner());
-    await measure('linux-arm64', binaryPath(dist, 'linux-arm64', 'release'), await hostRunner(arm64));
+    await measure('linux-x64', binaryPath(dist, 'linux-x64', 'release'), await hostRunner(x64), 'linux-x64');
+    await measure(
+      `linux-x64 at ${floor}`,
+      binaryPath(dist, 'linux-x64', 'release'),
+      await glibcFloorRunner(),
+      'linux-x64',
+    );
+    await measure('linux-arm64', binaryPath(dist, 'linux-arm64', 'release'), await hostRunner(arm64), 'linux-arm64');
     const columns = ['linux-x64 vs linux-arm64', `x64: host glibc vs ${floor}`];
     const rows = divergenceTable([
       { column: columns[0], a: runs['linux-x64'], b: runs['linux-arm64'] },

@@ -14,8 +14,13 @@
 //    fresh tmpfs too and /build is bound from outside the tree, so nothing run
 //    inside writes into the tree (a cache save or a tar of it sees it still);
 //  - a root found on disk is used only after it is checked (checkBuildRoot):
-//    its installed packages equal the lock and every packaged file is present
-//    with dpkg's recorded md5. A stamp alone is never trusted.
+//    its installed packages equal the lock, and every entry of the tree is what
+//    the repository pins (buildroot-contents.ts): the files of the pinned .debs
+//    themselves, and buildroot-contents.json for the rest; nothing else. Neither
+//    a stamp nor the root's own dpkg records are ever trusted. A build re-reads
+//    only the entries whose stat key changed since the last check that passed
+//    (<root>.verified.json, as git's index); a root made anew or restored from a
+//    cache (another directory), another pin, and `buildroot.ts --check` read all.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -23,9 +28,22 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log, timed } from './cli.ts';
-import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
+import { CheckFailed, nextStep, OperationError, UsageError, type Failure } from './errors.ts';
 import { run, runRaw, which } from './exec.ts';
-import { canonicalJson, idOf } from './hash.ts';
+import { canonicalJson, idOf, sha256Hex } from './hash.ts';
+import {
+  compareTree,
+  CONTENTS_FILE,
+  expectedTree,
+  packagedIndex,
+  parseDiversions,
+  readContentsPin,
+  unpackagedOf,
+  readSnapshot,
+  walkRoot,
+  writeSnapshot,
+  type ContentsPin,
+} from './buildroot-contents.ts';
 import { cacheDir } from './paths.ts';
 
 /** The signing keys of Debian's archive, pinned by the sha256 of their package. */
@@ -64,6 +82,8 @@ export interface LockedPackage {
   name: string;
   version: string;
   arch: string;
+  /** where the .deb lies in Debian's pool (from the mirror's Packages index) */
+  path: string;
   sha256: string;
 }
 export interface BuildRootLock {
@@ -167,11 +187,26 @@ export interface PinnedDeb {
  * Returns that folder.
  */
 export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debianMirrors()): Promise<string> {
-  const cached = join(
-    cacheDir(),
-    'debs',
-    `${p.package}_${p.version.replace(/:/g, '%3a')}_${p.sha256.slice(0, 16)}.deb`,
-  );
+  const deb = await readFile(await pinnedDebFile(p, mirrors));
+  await mkdir(into, { recursive: true });
+  const debFile = join(into, `${p.package}.deb`);
+  await writeFile(debFile, deb);
+  const dpkgDeb = await which('dpkg-deb');
+  if (!dpkgDeb) throw new OperationError(`dpkg-deb is needed to unpack the pinned ${p.package}: apt-get install dpkg`);
+  await run([dpkgDeb, '-x', debFile, join(into, 'x')], { what: `unpacking ${p.package}` });
+  return join(into, 'x');
+}
+
+/** Where the cache keeps a pinned .deb (by name, version and the start of its sha256). */
+export const cachedDebPath = (p: Pick<PinnedDeb, 'package' | 'version' | 'sha256'>) =>
+  join(cacheDir(), 'debs', `${p.package}_${p.version.replace(/:/g, '%3a')}_${p.sha256.slice(0, 16)}.deb`);
+
+/**
+ * A pinned .deb in the cache, checked against its sha256 (a cached one re-hashed, a missing or wrong one fetched from
+ * the first mirror that serves it with the pinned sha256). Returns its path in the cache.
+ */
+export async function pinnedDebFile(p: PinnedDeb, mirrors = debianMirrors()): Promise<string> {
+  const cached = cachedDebPath(p);
   let deb: Buffer | null = existsSync(cached) ? await readFile(cached) : null;
   if (deb && sha256(deb) !== p.sha256) {
     log.warn(`cached ${cached} does not have the pinned sha256; fetching it again`);
@@ -212,13 +247,16 @@ export async function fetchPinnedDeb(p: PinnedDeb, into: string, mirrors = debia
         `the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to ` +
         `a Debian mirror that serves it`,
     );
-  await mkdir(into, { recursive: true });
-  const debFile = join(into, `${p.package}.deb`);
-  await writeFile(debFile, deb);
-  const dpkgDeb = await which('dpkg-deb');
-  if (!dpkgDeb) throw new OperationError(`dpkg-deb is needed to unpack the pinned ${p.package}: apt-get install dpkg`);
-  await run([dpkgDeb, '-x', debFile, join(into, 'x')], { what: `unpacking ${p.package}` });
-  return join(into, 'x');
+  return cached;
+}
+
+/** A locked package as a pinned .deb (the lock must say where it lies in the pool). */
+export function lockedDeb(p: LockedPackage, lockFile = LOCK_FILE): PinnedDeb {
+  if (!p.path)
+    throw new OperationError(
+      `${lockFile}: ${p.name} ${p.version} has no pool path${nextStep('npx tsx scripts/buildroot.ts --update-lock')}`,
+    );
+  return { package: p.name, version: p.version, path: p.path, sha256: p.sha256 };
 }
 
 /**
@@ -324,8 +362,8 @@ async function sha256File(file: string): Promise<string> {
 }
 
 /** The .debs in `dir` (debootstrap's var/cache/apt/archives) as lock entries. */
-export async function debsIn(dir: string): Promise<LockedPackage[]> {
-  const out: LockedPackage[] = [];
+export async function debsIn(dir: string): Promise<Array<Omit<LockedPackage, 'path'>>> {
+  const out: Array<Omit<LockedPackage, 'path'>> = [];
   for (const f of (await readdir(dir)).filter((f) => f.endsWith('.deb')).sort()) {
     const [name, version, arch] = f.slice(0, -4).split('_');
     out.push({ name, version: decodeURIComponent(version), arch, sha256: await sha256File(join(dir, f)) });
@@ -384,26 +422,26 @@ export async function installedPackages(root: string): Promise<Map<string, strin
   return out;
 }
 
-function md5File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('md5');
-    createReadStream(file)
-      .on('data', (c) => h.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
-}
-
 /**
- * Whether `dir` is a build root that can be trusted, from its own bytes: the
- * stamp names the expected id, dpkg's status lists exactly the locked
- * packages at their versions, and every file of every package is there with
- * the md5 dpkg recorded for it (var/lib/dpkg/info/<pkg>.md5sums). An empty
- * list means trusted.
+ * Whether `dir` is a build root that can be trusted, from its own bytes against what the repository pins: the stamp
+ * names the expected id, dpkg's status lists exactly the locked packages at their versions, and every entry of the
+ * tree is what the pinned .debs hold or what buildroot-contents.json pins, and there is nothing else. An empty list
+ * means trusted.
  */
 export async function checkBuildRoot(
   dir: string,
-  opts: { id?: string; lock?: BuildRootLock } = {},
+  opts: {
+    id?: string;
+    lock?: BuildRootLock;
+    contents?: ContentsPin | null;
+    /**
+     * Re-read only the entries whose stat key changed since the last check that passed (its snapshot); a root without
+     * one for this pin (made anew, restored from a cache, another pin) is read in full. Default: read in full.
+     */
+    incremental?: boolean;
+    /** keep the snapshot for this path (the root's final name, when `dir` is renamed there after the check) */
+    snapshotAs?: string;
+  } = {},
 ): Promise<Failure[]> {
   const lock = opts.lock ?? readLock();
   const id = opts.id ?? buildRootId(lock);
@@ -447,64 +485,133 @@ export async function checkBuildRoot(
         actual: `${name} ${version} installed`,
       });
   if (failures.length) return failures;
-
-  // every packaged file, with dpkg's md5 (what a partial restore or a stray edit breaks)
-  const info = join(dir, 'var/lib/dpkg/info');
-  const entries: Array<{ md5: string; path: string; pkg: string }> = [];
-  for (const name of want.keys()) {
-    const arch = lock.packages.find((p) => p.name === name)!.arch;
-    const f = [join(info, `${name}.md5sums`), join(info, `${name}:${arch}.md5sums`)].find((x) => existsSync(x));
-    if (!f) continue; // a package without files (e.g. build-essential's metapackage has some; some have none)
-    for (const line of (await readFile(f, 'utf8')).split('\n')) {
-      const m = /^([0-9a-f]{32}) {2}(.+)$/.exec(line);
-      if (m) entries.push({ md5: m[1], path: m[2], pkg: name });
-    }
-  }
-  if (entries.length === 0)
-    failures.push({
-      check: 'buildroot-files',
-      subject,
-      expected: 'dpkg md5sums of the installed packages',
-      actual: 'none found',
-    });
-  let i = 0;
-  const worker = async () => {
-    for (let e = entries[i++]; e; e = entries[i++]) {
-      const file = join(dir, e.path);
-      let got: string;
-      try {
-        const st = await lstat(file);
-        got = st.isFile() ? await md5File(file) : 'not a regular file';
-      } catch {
-        got = 'missing';
-      }
-      if (got !== e.md5)
-        failures.push({
-          check: 'buildroot-files',
-          subject: file,
-          expected: `md5 ${e.md5} (package ${e.pkg})`,
-          actual: got === 'missing' || got === 'not a regular file' ? got : `md5 ${got}`,
-        });
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  const pin = opts.contents === undefined ? readContentsPin() : opts.contents;
+  if (!pin || pin.id !== id)
+    return [
+      {
+        check: 'buildroot-contents',
+        subject: CONTENTS_FILE,
+        expected: `the contents of build root ${id}`,
+        actual: pin ? `the contents of build root ${pin.id}` : 'missing',
+        hint: 'npx tsx scripts/buildroot.ts --update-contents (as root), and review the diff',
+      },
+    ];
+  // what the expected tree depends on besides the tree itself (whose diversions file is one of its entries)
+  const pinKey = sha256Hex(canonicalJson({ id, lock: lock.packages, pin }, 0));
+  const walked = walkRoot(dir, opts.incremental ? readSnapshot(opts.snapshotAs ?? dir, pinKey) : null);
+  if (walked.unchanged) return []; // every entry as the last full comparison found it, for this same pin
+  const tree = await expectedContents(
+    lock,
+    pin,
+    await readFile(join(dir, 'var/lib/dpkg/diversions'), 'utf8').catch(() => ''),
+  );
+  if ('failure' in tree) return [tree.failure];
+  failures.push(...compareTree(dir, tree.expected, walked.actual));
+  if (!failures.length) await writeSnapshot(dir, pinKey, walked, opts.snapshotAs);
   if (failures.length > 20)
     return [
       ...failures.slice(0, 20),
       {
         check: 'buildroot-files',
         subject,
-        expected: 'every packaged file intact',
+        expected: 'every entry of the tree as pinned',
         actual: `${failures.length - 20} more differ`,
       },
     ];
   return failures;
 }
 
+/** The packaged index of the lock's .debs: cached when pinned, else read from the .debs (fetched, sha256 checked). */
+async function lockedIndex(lock: BuildRootLock, want?: string) {
+  const byName = new Map(lock.packages.map((p) => [p.name, p]));
+  return packagedIndex([...byName.keys()].sort(), (name) => pinnedDebFile(lockedDeb(byName.get(name)!)), want);
+}
+
+/** What the tree must hold: the pinned .debs' entries placed as dpkg does, and the pinned rest. */
+async function expectedContents(
+  lock: BuildRootLock,
+  pin: ContentsPin,
+  diversions: string,
+): Promise<{ expected: ReturnType<typeof expectedTree> } | { failure: Failure }> {
+  const { index, digest } = await lockedIndex(lock, pin.packaged);
+  if (digest !== pin.packaged)
+    return {
+      failure: {
+        check: 'buildroot-contents',
+        subject: `${CONTENTS_FILE} (packaged)`,
+        expected: `sha256 ${pin.packaged} of what the locked .debs hold`,
+        actual: `sha256 ${digest}, read from the .debs pinned by ${LOCK_FILE}`,
+        hint: 'npx tsx scripts/buildroot.ts --update-contents (as root), and review the diff',
+      },
+    };
+  return { expected: expectedTree(index, pin.unpackaged, parseDiversions(diversions)) };
+}
+
+/**
+ * Pin what the root in `dir` holds beyond its packages (and the digest of what its packages hold) in `file`: run by
+ * `scripts/buildroot.ts --update-contents` on a root this code made; the diff is for review.
+ */
+export async function writeContentsPin(dir: string, lock: BuildRootLock, file = CONTENTS_FILE): Promise<ContentsPin> {
+  const { index, digest } = await lockedIndex(lock);
+  const diversions = await readFile(join(dir, 'var/lib/dpkg/diversions'), 'utf8').catch(() => '');
+  const pin: ContentsPin = {
+    id: buildRootId(lock),
+    packaged: digest,
+    unpackaged: unpackagedOf(index, walkRoot(dir).actual, diversions),
+  };
+  await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(pin, null, 2) + '\n');
+  await rename(`${file}.partial-${process.pid}`, file);
+  return pin;
+}
+
 // ------------------------------------------------------------------ the root
 
+/**
+ * How a root is made beyond debootstrap: 2 = the files that vary by host, mirror or day removed (VOLATILE), the
+ * .debs kept in the cache. Part of the id: a root made otherwise is another root.
+ */
+const ROOT_FORMAT = 2;
+
 export function buildRootId(lock: BuildRootLock = readLock()): string {
-  return idOf({ spec: BUILD_ROOT_SPEC, packages: lock.packages });
+  const packages = lock.packages.map(({ name, version, arch, sha256 }) => ({ name, version, arch, sha256 }));
+  return idOf({ spec: BUILD_ROOT_SPEC, packages, format: ROOT_FORMAT });
+}
+
+/**
+ * What debootstrap leaves that varies by host (hostname, resolver), mirror (sources.list, apt lists), day (shadow's
+ * last-change dates, logs) or run (backups, ldconfig's aux-cache): removed when a root is made, so that every other
+ * entry of a new root can be pinned (buildroot-contents.json). A build uses none of them.
+ */
+export const VOLATILE = [
+  'etc/hostname',
+  'etc/resolv.conf',
+  'etc/shadow',
+  'etc/shadow-',
+  'etc/gshadow-',
+  'etc/passwd-',
+  'etc/group-',
+  'etc/subuid-',
+  'etc/subgid-',
+  'etc/apt/sources.list',
+  'run/utmp',
+  'var/cache/ldconfig/aux-cache',
+  'var/cache/debconf/config.dat-old',
+  'var/cache/debconf/templates.dat-old',
+  'var/lib/dpkg/status-old',
+  'var/lib/dpkg/diversions-old',
+  'var/lib/dpkg/available-old',
+];
+/** Folders whose files (not the folders) are removed too: logs and apt's downloaded indexes. */
+const VOLATILE_FILES_IN = ['var/log', 'var/lib/apt/lists', 'var/cache/apt'];
+
+async function removeVolatile(root: string): Promise<void> {
+  for (const f of VOLATILE) await rm(join(root, f), { force: true });
+  const files = async (dir: string): Promise<void> => {
+    for (const d of await readdir(dir, { withFileTypes: true }).catch(() => []))
+      if (d.isDirectory()) await files(join(dir, d.name));
+      else await rm(join(dir, d.name), { force: true });
+  };
+  for (const d of VOLATILE_FILES_IN) await files(join(root, d));
 }
 
 export function buildRootDir(lock?: BuildRootLock): string {
@@ -578,7 +685,7 @@ export async function ensureBuildRoot(): Promise<BuildRoot> {
     if (!checked.has(dir))
       checked.set(
         dir,
-        timed(`checking the build root ${dir}`, () => checkBuildRoot(dir, { lock })),
+        timed(`checking the build root ${dir}`, () => checkBuildRoot(dir, { lock, incremental: true })),
       );
     const failures = await checked.get(dir)!;
     if (!failures.length) return (await readStamp(dir))!;
@@ -663,7 +770,11 @@ async function downloadLocked(
   return { mirror, keyring, keyDir };
 }
 
-async function createBuildRoot(dir: string, lock: BuildRootLock): Promise<BuildRoot> {
+async function createBuildRoot(
+  dir: string,
+  lock: BuildRootLock,
+  opts: { pinContents?: boolean } = {},
+): Promise<BuildRoot> {
   if (process.platform !== 'linux')
     throw new UsageError('the pinned build root is a Linux chroot; build linux targets on Linux');
   if (process.getuid?.() !== 0) {
@@ -685,11 +796,20 @@ async function createBuildRoot(dir: string, lock: BuildRootLock): Promise<BuildR
       // the second run finds the checked .debs in place and installs them
       await runDebootstrap(debootstrapArgv(debootstrap, d.keyring, partial, d.mirror, false), 'debootstrap');
     });
-    // the .debs (checked above, 200 MB) and debootstrap's device nodes are not part of the root
-    for (const f of await readdir(join(partial, 'var/cache/apt/archives')))
-      if (f.endsWith('.deb')) await rm(join(partial, 'var/cache/apt/archives', f));
+    // the .debs (checked above, 200 MB) go to the cache, where the root's check reads them; debootstrap's device
+    // nodes and what varies by host or day are not part of the root
+    const archives = join(partial, 'var/cache/apt/archives');
+    const byFile = new Map(lock.packages.map((p) => [debFileName(p), p]));
+    for (const f of await readdir(archives))
+      if (byFile.has(f)) {
+        const to = cachedDebPath(lockedDeb(byFile.get(f)!));
+        await mkdir(dirname(to), { recursive: true });
+        await rename(join(archives, f), to).catch(() => rm(join(archives, f)));
+      }
+    await removeVolatile(partial);
     await rm(join(partial, 'dev'), { recursive: true, force: true });
     await mkdir(join(partial, 'dev'), { mode: 0o755 });
+    await mkdir(join(partial, 'build'), { mode: 0o755, recursive: true });
     const installed = await installedPackages(partial);
     const packages = Object.fromEntries(TOOLCHAIN_PACKAGES.map((p) => [p, installed.get(p) ?? 'missing']));
     const id = buildRootId(lock);
@@ -697,7 +817,11 @@ async function createBuildRoot(dir: string, lock: BuildRootLock): Promise<BuildR
       join(partial, STAMP),
       canonicalJson({ id, suite: BUILD_ROOT_SPEC.suite, spec: BUILD_ROOT_SPEC, packages }) + '\n',
     );
-    const failures = await checkBuildRoot(partial, { id, lock });
+    if (opts.pinContents) {
+      const pin = await writeContentsPin(partial, lock);
+      log.ok(`${CONTENTS_FILE}: ${Object.keys(pin.unpackaged).length} entries beyond the packages; review the diff`);
+    }
+    const failures = await checkBuildRoot(partial, { id, lock, snapshotAs: dir });
     if (failures.length) throw new CheckFailed(failures);
     await rm(dir, { recursive: true, force: true });
     await rename(partial, dir);
@@ -730,7 +854,10 @@ export async function updateLock(file = LOCK_FILE): Promise<{ lock: BuildRootLoc
       suite: BUILD_ROOT_SPEC.suite,
       arch: BUILD_ROOT_SPEC.arch,
       include: BUILD_ROOT_SPEC.include,
-      packages: await debsIn(join(tmp, 'root/var/cache/apt/archives')),
+      packages: await withPoolPaths(
+        await debsIn(join(tmp, 'root/var/cache/apt/archives')),
+        join(tmp, 'root/var/lib/apt/lists'),
+      ),
     };
     await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(lock, null, 2) + '\n');
     await rename(`${file}.partial-${process.pid}`, file);
@@ -738,4 +865,32 @@ export async function updateLock(file = LOCK_FILE): Promise<{ lock: BuildRootLoc
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** Each package's pool path, from the Packages index debootstrap fetched into `lists` (its signed Release checked). */
+async function withPoolPaths(debs: Array<Omit<LockedPackage, 'path'>>, lists: string): Promise<LockedPackage[]> {
+  const where = new Map<string, string>();
+  for (const f of (await readdir(lists)).filter((f) => f.endsWith('_Packages')))
+    for (const para of (await readFile(join(lists, f), 'utf8')).split(/\n\n+/)) {
+      const field = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(para)?.[1];
+      const name = field('Package');
+      if (name) where.set(`${name} ${field('Version')} ${field('Architecture')}`, field('Filename') ?? '');
+    }
+  return debs.map((p) => {
+    const path = where.get(`${p.name} ${p.version} ${p.arch}`);
+    if (!path) throw new OperationError(`${p.name} ${p.version} (${p.arch}) is not in the Packages index in ${lists}`);
+    return { name: p.name, version: p.version, arch: p.arch, path, sha256: p.sha256 };
+  });
+}
+
+/**
+ * Write buildroot-contents.json from the build root of the lock: the cached one as it is, or one made now (root).
+ * What it pins is what the check then requires: review the diff.
+ */
+export async function updateContents(): Promise<{ pin: ContentsPin; root: string }> {
+  const lock = readLock();
+  const dir = buildRootDir(lock);
+  if (existsSync(dir)) return { pin: await writeContentsPin(dir, lock), root: dir };
+  await createBuildRoot(dir, lock, { pinContents: true });
+  return { pin: readContentsPin()!, root: dir };
 }

@@ -350,8 +350,8 @@ export async function compareChecks(opts: {
         const profile = mine.math?.profile ?? 'system';
         const r = differencesToFailures(
           diffDeterminism(
-            { label: `${t.name} (combined manifest)`, record: theirs.determinism },
-            { label: `${t.name} (native runner)`, record: mine.determinism },
+            { label: `${t.name} (combined manifest)`, target: t.name, record: theirs.determinism },
+            { label: `${t.name} (native runner)`, target: t.name, record: mine.determinism },
             profile,
           ),
           `${t.name} (combined manifest)`,

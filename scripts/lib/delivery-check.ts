@@ -16,7 +16,8 @@ import {
   type Platform,
 } from './delivery.ts';
 import { checkDeterminismAgainst } from './delivery-run.ts';
-import { formatFailure, type Failure } from './errors.ts';
+import { releasedCorpus } from './released-corpus.ts';
+import { CheckFailed, formatFailure, type Failure } from './errors.ts';
 import { packageBinaryPath } from './layout.ts';
 import type { UncheckedManifest } from './manifest.ts';
 import type { Target } from './targets.ts';
@@ -41,6 +42,10 @@ export interface DeliveryRequest {
   yarnDefaultAgeGate: boolean;
   pnpmMinimumReleaseAge?: number;
   determinism: boolean;
+  /** the corpus the manifest was measured with (--corpus); else found by its digest (releasedCorpus) */
+  corpusFile?: string;
+  /** where the committed manifests (and the corpora kept with them) are */
+  manifestsDir?: string;
 }
 
 export interface DeliveryRow {
@@ -143,8 +148,22 @@ async function deliveredDeterminism(
   const bin = join(o.paths[target.packageName], packageBinaryPath('release'));
   const profile = req.manifest.targets?.[target.name]?.math?.profile ?? 'system';
   const label = `${target.name} installed by ${o.pm}`;
+  // the corpus the release was measured with, not today's: its digest is the manifest's
+  let corpus: Awaited<ReturnType<typeof releasedCorpus>>;
+  try {
+    corpus = await releasedCorpus(want.corpusDigest, {
+      file: req.corpusFile,
+      manifestsDir: req.manifestsDir,
+      scratch: req.root,
+    });
+  } catch (e) {
+    if (!(e instanceof CheckFailed)) throw e;
+    failures.push(...e.failures);
+    return undefined;
+  }
+  log.info(`determinism corpus ${corpus.corpus.digest.slice(0, 12)} (the manifest's), from ${corpus.from}`);
   const r = await timed(`determinism corpus on the ${o.pm}-installed ${target.packageName}`, async () =>
-    checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, profile, label),
+    checkDeterminismAgainst(bin, (await hostRunner(target)) ?? [], want, profile, label, target.name, corpus),
   );
   failures.push(...r.failures);
   r.reports.forEach((l) => log.warn(l));

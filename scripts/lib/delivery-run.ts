@@ -6,12 +6,13 @@ import {
   differencesToFailures,
   runDeterminism,
   totalResults,
+  type Corpus,
   type DeterminismRecord,
   type MathProfile,
 } from './determinism.ts';
-import type { Failure } from './errors.ts';
+import { OperationError, type Failure } from './errors.ts';
 import { runRaw } from './exec.ts';
-import type { Target } from './targets.ts';
+import type { Target, TargetName } from './targets.ts';
 
 /**
  * `<binary> -v` reports `xsnap <version> (XS ...)`; [] when this host cannot run the target at all (said by the
@@ -59,12 +60,25 @@ export async function checkDeterminismAgainst(
   want: DeterminismRecord,
   profile: MathProfile,
   label: string,
+  target: TargetName,
+  /** the corpus the manifest was measured with (releasedCorpus), checked against want.corpusDigest */
+  corpus: { corpus: Corpus; file: string },
 ): Promise<DeterminismCheck> {
-  const run = await runDeterminism(binary, runner, { seed: want.seed, perFamily: want.perFamily });
+  if (corpus.corpus.digest !== want.corpusDigest)
+    throw new OperationError(
+      `determinism corpus ${corpus.file} has digest ${corpus.corpus.digest}, the manifest's is ${want.corpusDigest}`,
+    );
+  const run = await runDeterminism(binary, runner, {
+    seed: want.seed,
+    perFamily: want.perFamily,
+    corpusFile: corpus.file,
+  });
   const diffs = diffDeterminism(
-    { label: 'manifest', record: want },
-    { label, record: run.record, raw: run.raw },
+    { label: 'manifest', target, record: want },
+    { label, target, record: run.record, raw: run.raw },
     profile,
+    undefined,
+    corpus.corpus,
   );
   const r = differencesToFailures(diffs, 'the manifest', label, 'delivery-determinism');
   return { failures: r.failures, reports: r.reports, results: totalResults(run.record), seconds: run.seconds };

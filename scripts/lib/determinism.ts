@@ -12,11 +12,12 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import type { Failure } from './errors.ts';
-import { OperationError } from './errors.ts';
+import { nextStep, OperationError } from './errors.ts';
 import { sha256Hex } from './hash.ts';
 import { REPO_ROOT } from './paths.ts';
 import { XsnapWorker } from './worker-protocol.ts';
 import type { MathProfile } from './pin.ts';
+import { getTarget, TARGETS, type Target, type TargetName } from './targets.ts';
 
 export type { MathProfile };
 
@@ -202,15 +203,54 @@ export const totalResults = (r: DeterminismRecord) => Object.values(r.families).
 
 // ------------------------------------------------------------------ comparing
 
-/** Divergences the project knows, cannot fix at build level, and reports instead of failing on. */
+/**
+ * A divergence the project knows, cannot fix at build level, and reports instead of failing on, for the pairs of
+ * CPU architectures (npm `cpu`, as in the target table) that its reason explains and for no other comparison.
+ */
 export interface KnownDivergence {
   family: string;
+  /** unordered pairs of distinct CPU architectures, e.g. [["x64", "arm64"]] */
+  between: Array<[Target['cpu'], Target['cpu']]>;
   why: string;
 }
 
+/** Read and check known-divergences.json: every entry names its family, its pairs of CPUs and why. */
 export function readKnownDivergences(file = KNOWN_DIVERGENCES_FILE): KnownDivergence[] {
-  const v = JSON.parse(readFileSync(file, 'utf8')) as { divergences?: KnownDivergence[] };
-  return v.divergences ?? [];
+  const v = JSON.parse(readFileSync(file, 'utf8')) as { divergences?: unknown };
+  const cpus = [...new Set(TARGETS.map((t) => t.cpu))];
+  const bad = (where: string, expected: string, actual: unknown) =>
+    new OperationError(
+      `${file}: ${where}: expected ${expected}, got ${JSON.stringify(actual)}` +
+        nextStep('give each entry {"family", "between": [[cpu, cpu], ...], "why"} with cpus of the target table'),
+    );
+  if (!Array.isArray(v.divergences)) throw bad('divergences', 'an array', v.divergences);
+  return v.divergences.map((e: Partial<KnownDivergence>, i) => {
+    const where = `divergences[${i}]`;
+    if (typeof e?.family !== 'string' || !e.family) throw bad(`${where}.family`, 'a family name', e?.family);
+    if (typeof e.why !== 'string' || !e.why) throw bad(`${where}.why`, 'the reason', e.why);
+    if (!Array.isArray(e.between) || e.between.length === 0)
+      throw bad(`${where}.between`, 'a non-empty list of pairs of CPU architectures', e.between);
+    for (const pair of e.between)
+      if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((c) => cpus.includes(c)) || pair[0] === pair[1])
+        throw bad(`${where}.between`, `pairs of two different CPUs of ${cpus.join(', ')}`, pair);
+    return { family: e.family, between: e.between, why: e.why };
+  });
+}
+
+/**
+ * Does a known divergence exempt this family in a comparison of `a` with `b`? Only between two different targets
+ * whose CPUs are one of the entry's pairs: never one binary against itself or its own manifest (same target).
+ */
+export function exemptBy(known: KnownDivergence[], family: string, a: string, b: string): KnownDivergence | undefined {
+  if (a === b) return undefined;
+  const ta = TARGETS.find((t) => t.name === a);
+  const tb = TARGETS.find((t) => t.name === b);
+  if (!ta || !tb) return undefined;
+  return known.find(
+    (k) =>
+      k.family === family &&
+      k.between.some(([x, y]) => (x === ta.cpu && y === tb.cpu) || (x === tb.cpu && y === ta.cpu)),
+  );
 }
 
 /** One family that differs between two measurements. */
@@ -224,12 +264,19 @@ export interface FamilyDifference {
   count: number;
   /** the first differing input and both outputs, when both result sets are at hand */
   first?: { index: number; input: string; a: string; b: string };
-  /** gated: a failure; otherwise reported (libm under `system`, or a known divergence) */
+  /** gated: a failure; otherwise reported (libm under `system`, or a known divergence); a changed meter always fails */
   verdict: 'fail' | 'host-dependent' | 'known';
+  /** both compute meters, when they differ */
+  meter?: { a: number; b: number };
 }
 
 export interface Measured {
   label: string;
+  /**
+   * The target whose binary was measured. Two measurements of one target (a binary against its own manifest, native
+   * against combined, host glibc against the floor) are never exempted by a known divergence.
+   */
+  target: TargetName;
   record: DeterminismRecord;
   raw?: Map<string, Buffer>;
 }
@@ -256,15 +303,17 @@ function showItem(kind: FamilyInfo['kind'], b: Buffer | undefined): string {
 
 /**
  * Compare two measurements family by family. `profile` decides which differences
- * fail: under "system" the libm families are host-dependent by design.
+ * fail: under "system" the libm families are host-dependent by design. Measurements
+ * of two corpora (corpusDigest), seeds or sizes are not compared: one "(corpus)" failure.
  */
 export function diffDeterminism(
   a: Measured,
   b: Measured,
   profile: MathProfile,
   known: KnownDivergence[] = readKnownDivergences(),
+  /** the corpus both were measured with (to name a differing input): today's unless a release's is given */
+  corpus: Corpus = loadCorpus(),
 ): FamilyDifference[] {
-  const corpus = loadCorpus();
   const out: FamilyDifference[] = [];
   if (
     a.record.corpusDigest !== b.record.corpusDigest ||
@@ -288,7 +337,8 @@ export function diffDeterminism(
     const fb = b.record.families[name];
     const info = corpus.families.find((f) => f.name === name);
     const source = info?.source ?? fa?.source ?? fb?.source ?? 'xs';
-    const verdict: FamilyDifference['verdict'] = known.some((k) => k.family === name)
+    // what the bits may do: the meter is consensus state and is never exempt (below)
+    const bitsVerdict: FamilyDifference['verdict'] = exemptBy(known, name, a.target, b.target)
       ? 'known'
       : source === 'libm' && profile === 'system'
         ? 'host-dependent'
@@ -311,8 +361,9 @@ export function diffDeterminism(
       a: `sha256 ${fa.sha256}, compute ${fa.compute}`,
       b: `sha256 ${fb.sha256}, compute ${fb.compute}`,
       count: fa.count,
-      verdict: fa.sha256 === fb.sha256 ? 'fail' : verdict,
+      verdict: fa.compute !== fb.compute ? 'fail' : bitsVerdict,
     };
+    if (fa.compute !== fb.compute) d.meter = { a: fa.compute, b: fb.compute };
     const ra = a.raw?.get(name);
     const rb = b.raw?.get(name);
     if (ra && rb && info) {
@@ -360,10 +411,12 @@ export function differencesToFailures(
         subject: `${bLabel} vs ${aLabel}: family ${d.family} (${d.source})${
           d.first ? `, first differing input #` + `${d.first.index}: ${d.first.input}` : ''
         }`,
-        expected: d.first ? `${d.first.a} (${aLabel})` : `${d.a} (${aLabel})`,
-        actual: d.first ? `${d.first.b} (${bLabel}); ${how}` : `${d.b} (${bLabel}); ${how}`,
-        hint:
-          d.source === 'libm'
+        expected: d.first && !d.meter ? `${d.first.a} (${aLabel})` : `${d.a} (${aLabel})`,
+        actual: d.first && !d.meter ? `${d.first.b} (${bLabel}); ${how}` : `${d.b} (${bLabel}); ${how}`,
+        hint: d.meter
+          ? `the compute meter differs (${d.meter.a} against ${d.meter.b}): the meter is consensus state, a ` +
+            'changed meter is a chain split whatever the bits do. Do not release; find the cause.'
+          : d.source === 'libm'
             ? 'a libm family differs under the portable math profile: the portable libm is not ' +
               'portable here (compiler flags? a function resolved from the system libm?)'
             : 'the targets compute different numbers: a consensus failure between validators. Do ' +
@@ -435,7 +488,7 @@ export function compareTargetsDeterminism(
   if ('failure' in common) return { failures: [common.failure], reports: [] };
   const measured = Object.entries(entries)
     .filter(([, e]) => e.determinism)
-    .map(([label, e]) => ({ label, record: e.determinism! }));
+    .map(([label, e]) => ({ label, target: getTarget(label).name, record: e.determinism! }));
   return compareAcrossTargets(measured, common.profile);
 }
 

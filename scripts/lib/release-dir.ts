@@ -25,6 +25,7 @@ import {
 } from './layout.ts';
 import { readBuildInfo, type BuildInfo, type ToolchainInfo } from './build.ts';
 import { makeBundle } from './bundle.ts';
+import { refuseOtherCorpus, saveReleasedCorpus } from './released-corpus.ts';
 import { compareFingerprints } from './fingerprint.ts';
 import { compareTargetsDeterminism } from './determinism.ts';
 import { fingerprintFor } from './measure.ts';
@@ -199,11 +200,21 @@ export async function executeManifest(
     sums[manifestName(plan.version)] = sha256Hex(text);
     await writeFile(join(tmp, SUMS_NAME), renderSums(sums));
     await chmod(tmp, 0o755); // mkdtemp made it 0700
-    // refuse a different committed manifest before replacing anything
-    if (plan.saveTo) await refuseChangedCommittedManifest(plan.saveTo, manifestName(plan.version), text);
+    // refuse a different committed manifest, or a corpus other than the one measured, before replacing anything
+    const corpora = [
+      ...new Set(Object.values(manifest.targets).flatMap((t) => (t?.determinism ? [t.determinism.corpusDigest] : []))),
+    ];
+    if (plan.saveTo) {
+      await refuseChangedCommittedManifest(plan.saveTo, manifestName(plan.version), text);
+      for (const digest of corpora) refuseOtherCorpus(plan.saveTo, digest);
+    }
     await rm(plan.outDir, { recursive: true, force: true });
     await rename(tmp, plan.outDir);
-    if (plan.saveTo) await saveManifest(plan.saveTo, manifestName(plan.version), text);
+    if (plan.saveTo) {
+      await saveManifest(plan.saveTo, manifestName(plan.version), text);
+      // the corpus the manifest was measured with, by its digest: delivery checks of this release run it
+      for (const digest of corpora) await saveReleasedCorpus(plan.saveTo, digest);
+    }
     return { manifest, sums, manifestSha256: sums[manifestName(plan.version)] };
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -5,7 +5,19 @@
 // user, must give back a root that passes its check and builds.
 // Needs root (the build root is a chroot), tar, zstd and setpriv.
 import t from 'tap';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { run, runRaw } from '../../scripts/lib/exec.ts';
@@ -163,5 +175,72 @@ t.test(
     const left = join(r.workspace, 'buildroots/bullseye-x');
     t.ok(existsSync(join(left, 'xsnap-buildroot.json')), 'the stamp was restored all the same');
     t.match(await checkBuildRoot(left, { id: root.id }), [{ check: 'buildroot-packages' }], 'and the root is refused');
+  },
+);
+
+t.test(
+  'planted (issue 19): a root with gcc-10 replaced and its md5sums list deleted is refused; so is a changed file ' +
+    'no package owns; put back, it passes (a copy of the real root: the shared one is never changed)',
+  async (t) => {
+    const copy = mkdtempSync(join(tmpdir(), 'xsnap-poisoned-root-'));
+    t.teardown(() => rmSync(copy, { recursive: true, force: true }));
+    const dir = join(copy, basename(root.path));
+    await run(['cp', '-a', root.path, dir]);
+    t.same(await checkBuildRoot(dir), [], 'the copy checks out');
+    t.ok(existsSync(`${dir}.verified.json`), 'and what the check established is kept beside it');
+
+    // what the review restored from a poisoned cache: gcc-10's compiler driver replaced, its md5sums list deleted
+    const gcc = join(dir, 'usr/bin/x86_64-linux-gnu-gcc-10');
+    const md5sums = join(dir, 'var/lib/dpkg/info/gcc-10.md5sums');
+    const original = { gcc: readFileSync(gcc), md5sums: readFileSync(md5sums) };
+    rmSync(gcc);
+    writeFileSync(gcc, '#!/bin/sh\nexec /usr/bin/x86_64-linux-gnu-gcc-10.real "$@"\n', { mode: 0o755 });
+    rmSync(md5sums);
+    t.match(await checkBuildRoot(dir), [
+      {
+        check: 'buildroot-files',
+        subject: gcc,
+        expected: /^a file, sha256 [0-9a-f]{64} \(package gcc-10\)$/,
+        actual: /^a file, sha256 [0-9a-f]{64}$/,
+      },
+      {
+        check: 'buildroot-files',
+        subject: md5sums,
+        expected: /^a file, sha256 [0-9a-f]{64} \(buildroot-contents\.json\)$/,
+        actual: 'nothing',
+      },
+    ]);
+    t.match(
+      (await checkBuildRoot(dir, { incremental: true })).map((f) => f.subject),
+      [gcc, md5sums],
+      'the incremental check of a build re-reads what changed: refused too',
+    );
+    writeFileSync(gcc, original.gcc, { mode: 0o755 });
+    writeFileSync(md5sums, original.md5sums);
+    t.same(await checkBuildRoot(dir), [], 'put back: intact');
+
+    // files no package owns: an alternatives link (cc) pointed elsewhere, /etc/passwd with another user, one more
+    const cc = join(dir, 'etc/alternatives/cc');
+    const ccWas = readlinkSync(cc);
+    const passwd = join(dir, 'etc/passwd');
+    const passwdWas = readFileSync(passwd);
+    rmSync(cc);
+    symlinkSync('/usr/local/bin/evil-cc', cc);
+    writeFileSync(passwd, Buffer.concat([passwdWas, Buffer.from('mallory:x:0:0::/:/bin/sh\n')]));
+    writeFileSync(join(dir, 'etc/ld.so.preload'), '/usr/lib/libevil.so\n');
+    t.match(
+      (await checkBuildRoot(dir)).map((f) => `${f.subject.slice(dir.length)}: ${f.expected} / ${f.actual}`),
+      [
+        `/etc/alternatives/cc: a link to ${ccWas} (buildroot-contents.json) / a link to /usr/local/bin/evil-cc`,
+        /^\/etc\/ld\.so\.preload: nothing \(no locked package holds it.*\) \/ a file, sha256 [0-9a-f]{64}$/,
+        /^\/etc\/passwd: a file, sha256 [0-9a-f]{64} \(buildroot-contents\.json\) \/ a file, sha256 [0-9a-f]{64}$/,
+      ],
+    );
+    t.equal((await checkBuildRoot(dir, { incremental: true })).length, 3, 'incremental: the same three');
+    rmSync(cc);
+    symlinkSync(ccWas, cc);
+    writeFileSync(passwd, passwdWas);
+    rmSync(join(dir, 'etc/ld.so.preload'));
+    t.same(await checkBuildRoot(dir), [], 'put back: intact');
   },
 );

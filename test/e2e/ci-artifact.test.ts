@@ -204,6 +204,12 @@ t.test("compare-checks: the check legs' fingerprints against each other and the 
   const digests = JSON.parse(ok.stdout).digests;
   t.match(digests['linux-x64'], /^[0-9a-f]{64}$/);
   t.equal(digests['linux-arm64'], digests['linux-x64']);
+  t.ok(
+    (JSON.parse(ok.stdout).reported as string[]).includes(
+      'known divergence: nan-bits: linux-x64 vs linux-arm64: digests differ',
+    ),
+    'the NaN bits of x64 and arm64 differ: reported, not failed',
+  );
 
   const armFile = join(checks, 'check-linux-arm64.json');
   const original = readFileSync(armFile, 'utf8');
@@ -243,6 +249,30 @@ t.test("compare-checks: the check legs' fingerprints against each other and the 
   const libm = await edit((m) => (m.targets['linux-arm64'].determinism.families['Math.tan'].sha256 = 'e'.repeat(64)));
   t.equal(libm.code, 0, libm.stderr);
   t.match(libm.stderr, /host-dependent \(system libm\): Math\.tan/);
+  // nan-bits (issue 19): the known x64/arm64 difference is reported across targets, but never between the native
+  // and the combined run of one binary, and never with another meter
+  const nan = await edit((m) => (m.targets['linux-arm64'].determinism.families['nan-bits'].sha256 = 'd'.repeat(64)));
+  t.equal(nan.code, 1);
+  t.match(
+    nan.stderr,
+    /check-determinism\] linux-arm64 \(native runner\) vs linux-arm64 \(combined manifest\): family nan-bits/,
+    'one binary, native and combined: not exempt',
+  );
+  t.notMatch(nan.stderr, /determinism-across-targets\] linux-x64 vs linux-arm64: family nan-bits/);
+  const nanMeter = await edit((m) => {
+    m.targets['linux-arm64'].determinism.families['nan-bits'].sha256 = 'd'.repeat(64);
+    m.targets['linux-arm64'].determinism.families['nan-bits'].compute += 1;
+  });
+  t.equal(nanMeter.code, 1);
+  t.match(
+    nanMeter.stderr,
+    /determinism-across-targets\] linux-x64 vs linux-arm64: family nan-bits[\s\S]*the compute meter differs/,
+    'x64 against arm64 with another meter: fails',
+  );
+  // a libm family under the system profile with another meter: fails (the bits alone are reported)
+  const libmMeter = await edit((m) => (m.targets['linux-arm64'].determinism.families['Math.tan'].compute += 1));
+  t.equal(libmMeter.code, 1);
+  t.match(libmMeter.stderr, /determinism-across-targets\] linux-x64 vs linux-arm64: family Math\.tan/);
   // a check leg built with another math profile
   const profile = await edit((m) => (m.targets['linux-arm64'].math = { profile: 'portable' }));
   t.equal(profile.code, 1);

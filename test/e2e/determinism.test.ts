@@ -40,7 +40,7 @@ async function measure(dist: string, target: 'linux-x64' | 'linux-arm64', floor 
   const runner = floor ? await glibcFloorRunner() : await hostRunner(getTarget(target));
   if (!runner) throw new Error(`cannot run ${target}${floor ? ' at the glibc floor' : ''} here`);
   const r = await runDeterminism(binaryPath(dist, target, 'release'), runner, { perFamily: PER_FAMILY });
-  return { label: `${target}${floor ? ' (glibc 2.31)' : ''}`, record: r.record, raw: r.raw };
+  return { label: `${target}${floor ? ' (glibc 2.31)' : ''}`, target, record: r.record, raw: r.raw };
 }
 
 const systemRuns = (async () => {
@@ -362,8 +362,8 @@ t.test(
     const root = await runDeterminism(bin, (await glibcFloorRunner())!, { perFamily: 50 });
     t.same(
       diffDeterminism(
-        { label: 'build root glibc', record: root.record },
-        { label: 'libc6 package', record: child.record },
+        { label: 'build root glibc', target: 'linux-x64', record: root.record },
+        { label: 'libc6 package', target: 'linux-x64', record: child.record },
         'portable',
         [],
       ),

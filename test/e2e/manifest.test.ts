@@ -2,6 +2,8 @@
 // sha256sum -c, the same bytes when regenerated, a bundle real tar reads, and
 // the manifests/ copy that never silently changes.
 import t from 'tap';
+import { loadCorpus } from '../../scripts/lib/determinism.ts';
+import { releasedCorpusFile } from '../../scripts/lib/released-corpus.ts';
 import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,6 +104,15 @@ t.test('regenerating from the same inputs gives the same bytes; --save refuses a
     await readFile(join(saved, 'm', MANIFEST), 'utf8'),
     await readFile(join(dist, 'release', MANIFEST), 'utf8'),
     'saved copy',
+  );
+  // the corpus the manifest was measured with, kept by its digest (delivery checks of this release run it)
+  const { corpusDigest } = JSON.parse(await readFile(join(dist, 'release', MANIFEST), 'utf8')).targets['linux-x64']
+    .determinism;
+  t.equal(corpusDigest, loadCorpus().digest);
+  t.equal(
+    await readFile(releasedCorpusFile(join(saved, 'm'), corpusDigest), 'utf8'),
+    loadCorpus().source,
+    'the corpus kept with the manifest',
   );
   // a different manifest already committed for this version: refused
   await writeFile(join(saved, 'm', MANIFEST), '{"version":"other"}\n');

@@ -2,11 +2,25 @@
 // signature (real gpgv, keys made here with gpg), the mirror fallback (loopback
 // mirrors), the package lock, the pinned keyring, and the check of a root on
 // disk (a small tree laid out as dpkg leaves it).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  renameSync,
+  utimesSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runRaw } from '../../scripts/lib/exec.ts';
@@ -27,7 +41,11 @@ import {
   type BuildRootLock,
   debootstrapArgv,
   buildRootWorkDir,
+  cachedDebPath,
+  lockedDeb,
+  writeContentsPin,
 } from '../../scripts/lib/buildroot.ts';
+import { readSnapshot, snapshotFile, walkRoot, type Snapshot } from '../../scripts/lib/buildroot-contents.ts';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -258,8 +276,14 @@ t.test('the locked package set: every .deb at its pinned sha256, nothing else', 
     arch: 'amd64',
     include: BUILD_ROOT_SPEC.include,
     packages: [
-      { name: 'make', version: '4.3-4.1', arch: 'amd64', sha256: sha256('make deb') },
-      { name: 'bsdutils', version: '1:2.36.1-8+deb11u2', arch: 'amd64', sha256: sha256('bsdutils deb') },
+      { name: 'make', version: '4.3-4.1', arch: 'amd64', path: 'pool/make.deb', sha256: sha256('make deb') },
+      {
+        name: 'bsdutils',
+        version: '1:2.36.1-8+deb11u2',
+        arch: 'amd64',
+        path: 'pool/bsdutils.deb',
+        sha256: sha256('bsdutils deb'),
+      },
     ],
   };
   const dir = t.testdir({
@@ -299,90 +323,264 @@ t.test('the locked package set: every .deb at its pinned sha256, nothing else', 
   );
 });
 
-/** A tree laid out as debootstrap and dpkg leave it: status, md5sums, the files, and a stamp. */
-function fakeRoot(dir: string, lock: BuildRootLock, id: string) {
-  const files: Record<string, string> = {
-    'usr/bin/make': 'make binary',
-    'usr/share/doc/make/copyright': 'GPL',
-    'usr/lib/x86_64-linux-gnu/libc.so.6': 'libc',
-  };
-  const owner: Record<string, string> = {
-    'usr/bin/make': 'make',
-    'usr/share/doc/make/copyright': 'make',
-    'usr/lib/x86_64-linux-gnu/libc.so.6': 'libc6',
-  };
+/** A real .deb (dpkg-deb --build) holding `files` (path -> content; `->target` makes a symbolic link). */
+async function makeDeb(dir: string, name: string, version: string, files: Record<string, string>): Promise<string> {
+  const tree = join(dir, `${name}-tree`);
+  mkdirSync(join(tree, 'DEBIAN'), { recursive: true });
+  writeFileSync(
+    join(tree, 'DEBIAN/control'),
+    `Package: ${name}\nVersion: ${version}\nArchitecture: amd64\nMaintainer: t <t@example.org>\nDescription: t\n`,
+  );
   for (const [p, c] of Object.entries(files)) {
-    mkdirSync(join(dir, p, '..'), { recursive: true });
-    writeFileSync(join(dir, p), c);
+    mkdirSync(join(tree, p, '..'), { recursive: true });
+    if (c.startsWith('->')) symlinkSync(c.slice(2), join(tree, p));
+    else writeFileSync(join(tree, p), c);
   }
-  mkdirSync(join(dir, 'var/lib/dpkg/info'), { recursive: true });
-  writeFileSync(
-    join(dir, 'var/lib/dpkg/status'),
-    lock.packages
-      .map((p) => `Package: ${p.name}\nStatus: install ok installed\nVersion: ${p.version}\nArchitecture: ${p.arch}\n`)
-      .join('\n'),
-  );
-  writeFileSync(
-    join(dir, 'var/lib/dpkg/info/make.md5sums'),
-    Object.keys(files)
-      .filter((p) => owner[p] === 'make')
-      .map((p) => `${md5(files[p])}  ${p}`)
-      .join('\n') + '\n',
-  );
-  writeFileSync(
-    join(dir, 'var/lib/dpkg/info/libc6:amd64.md5sums'),
-    `${md5('libc')}  usr/lib/x86_64-linux-gnu/libc.so.6\n`,
-  );
-  writeFileSync(
-    join(dir, 'xsnap-buildroot.json'),
-    JSON.stringify({ id, suite: 'bullseye', packages: { make: '4.3-4.1' } }),
-  );
+  const deb = join(dir, `${name}.deb`);
+  const r = await runRaw(['dpkg-deb', '--root-owner-group', '--build', tree, deb]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return deb;
 }
 
-t.test('a build root on disk is trusted only after its packages and files check out, never on its stamp', async (t) => {
+/**
+ * A tree laid out as debootstrap and dpkg leave it (merged /usr, status, md5sums, what maintainer scripts write, a
+ * stamp), the lock of its two .debs (in an isolated cache, where the check reads them), and the contents pin.
+ */
+async function fakeRoot(t: Test) {
+  const work = t.testdir({});
+  const cache = join(work, 'cache');
+  process.env.XSNAP_CACHE_DIR = cache;
+  t.teardown(() => void delete process.env.XSNAP_CACHE_DIR);
+  const packaged = {
+    make: { 'usr/bin/make': 'make binary', 'usr/share/doc/make/copyright': 'GPL' },
+    libc6: { 'lib/x86_64-linux-gnu/libc.so.6': 'libc', 'lib/x86_64-linux-gnu/libc6.so': '->libc.so.6' },
+  };
+  const debs = {
+    make: await makeDeb(work, 'make', '4.3-4.1', packaged.make),
+    libc6: await makeDeb(work, 'libc6', '2.31-13+deb11u11', packaged.libc6),
+  };
   const lock: BuildRootLock = {
     suite: 'bullseye',
     arch: 'amd64',
     include: BUILD_ROOT_SPEC.include,
     packages: [
-      { name: 'make', version: '4.3-4.1', arch: 'amd64', sha256: 'a'.repeat(64) },
-      { name: 'libc6', version: '2.31-13+deb11u11', arch: 'amd64', sha256: 'b'.repeat(64) },
+      { name: 'make', version: '4.3-4.1', arch: 'amd64', path: 'pool/main/m/make-dfsg/make.deb', sha256: '' },
+      { name: 'libc6', version: '2.31-13+deb11u11', arch: 'amd64', path: 'pool/main/g/glibc/libc6.deb', sha256: '' },
     ],
   };
+  for (const p of lock.packages) {
+    const bytes = readFileSync(debs[p.name as keyof typeof debs]);
+    p.sha256 = sha256(bytes);
+    mkdirSync(join(cache, 'debs'), { recursive: true });
+    writeFileSync(cachedDebPath(lockedDeb(p)), bytes);
+  }
   const id = buildRootId(lock);
-  const good = t.testdir({});
-  fakeRoot(good, lock, id);
-  t.same(await checkBuildRoot(good, { lock, id }), [], 'an intact root');
+  const root = join(work, 'root');
+  mkdirSync(join(root, 'usr/lib'), { recursive: true });
+  symlinkSync('usr/lib', join(root, 'lib'));
+  for (const files of Object.values(packaged))
+    for (const [p, c] of Object.entries(files)) {
+      mkdirSync(join(root, p, '..'), { recursive: true });
+      if (c.startsWith('->')) symlinkSync(c.slice(2), join(root, p));
+      else writeFileSync(join(root, p), c);
+    }
+  mkdirSync(join(root, 'var/lib/dpkg/info'), { recursive: true });
+  mkdirSync(join(root, 'etc/alternatives'), { recursive: true });
+  symlinkSync('/usr/bin/make', join(root, 'etc/alternatives/gmake'));
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(
+    join(root, 'var/lib/dpkg/status'),
+    lock.packages
+      .map((p) => `Package: ${p.name}\nStatus: install ok installed\nVersion: ${p.version}\nArchitecture: ${p.arch}\n`)
+      .join('\n'),
+  );
+  writeFileSync(join(root, 'var/lib/dpkg/info/make.md5sums'), `${md5('make binary')}  usr/bin/make\n`);
+  writeFileSync(join(root, 'xsnap-buildroot.json'), JSON.stringify({ id, suite: 'bullseye' }));
+  const contents = await writeContentsPin(root, lock, join(work, 'buildroot-contents.json'));
+  return { root, lock, id, contents, work, cache };
+}
 
+t.test('a build root on disk is trusted only when every entry is what the repository pins', async (t) => {
+  const { root, lock, id, contents, cache } = await fakeRoot(t);
+  t.same(
+    Object.keys(contents.unpackaged),
+    [
+      '/etc',
+      '/etc/alternatives',
+      '/etc/alternatives/gmake',
+      '/etc/passwd',
+      '/lib',
+      '/var',
+      '/var/lib',
+      '/var/lib/dpkg',
+      '/var/lib/dpkg/info',
+      '/var/lib/dpkg/info/make.md5sums',
+      '/var/lib/dpkg/status',
+      '/xsnap-buildroot.json',
+    ],
+    'pinned beyond the packages: what no package holds (merged /usr placed the packages’ /lib in /usr/lib)',
+  );
+  const check = () => checkBuildRoot(root, { lock, id, contents });
+  t.same(await check(), [], 'an intact root');
+
+  // what the adversarial review planted: a packaged binary replaced and its md5sums list deleted
+  writeFileSync(join(root, 'usr/bin/make'), 'a make changed after install');
+  rmSync(join(root, 'var/lib/dpkg/info/make.md5sums'));
+  t.match(await check(), [
+    {
+      check: 'buildroot-files',
+      subject: join(root, 'usr/bin/make'),
+      expected: `a file, sha256 ${sha256('make binary')} (package make)`,
+      actual: `a file, sha256 ${sha256('a make changed after install')}`,
+    },
+    {
+      subject: join(root, 'var/lib/dpkg/info/make.md5sums'),
+      expected: /^a file, sha256 [0-9a-f]{64} \(buildroot-contents.json\)$/,
+      actual: 'nothing',
+    },
+  ]);
+  writeFileSync(join(root, 'usr/bin/make'), 'make binary');
+  writeFileSync(join(root, 'var/lib/dpkg/info/make.md5sums'), `${md5('make binary')}  usr/bin/make\n`);
+  t.same(await check(), [], 'put back: intact again');
+
+  // a file no package owns, changed; an alternatives link pointed elsewhere; an extra file; a packaged link gone
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nmallory:x:0:0::/:/bin/sh\n');
+  rmSync(join(root, 'etc/alternatives/gmake'));
+  symlinkSync('/tmp/evil-make', join(root, 'etc/alternatives/gmake'));
+  writeFileSync(join(root, 'usr/lib/x86_64-linux-gnu/libevil.so'), 'preloaded');
+  rmSync(join(root, 'usr/lib/x86_64-linux-gnu/libc6.so'));
+  t.match(
+    (await check()).map((f) => `${f.subject.slice(root.length)}: ${f.expected} / ${f.actual}`),
+    [
+      /^\/etc\/alternatives\/gmake: a link to \/usr\/bin\/make \(buildroot-contents.json\) \/ a link to \/tmp\/evil-/,
+      /^\/etc\/passwd: a file, sha256 [0-9a-f]{64} \(buildroot-contents.json\) \/ a file, sha256 [0-9a-f]{64}$/,
+      /^\/usr\/lib\/x86_64-linux-gnu\/libc6.so: a link to libc.so.6 \(package libc6\) \/ nothing$/,
+      /^\/usr\/lib\/x86_64-linux-gnu\/libevil.so: nothing \(no locked package holds it, .*\) \/ a file, sha256/,
+    ],
+  );
+
+  // the cached index of the .debs' contents forged under the pinned digest's name: not used, read from the .debs
+  const indexFile = join(cache, 'buildroots', `contents-${contents.packaged}.json`);
+  t.ok(existsSync(indexFile), 'the index is cached under its digest');
+  const forged = JSON.parse(readFileSync(indexFile, 'utf8'));
+  forged.make['/usr/lib/x86_64-linux-gnu/libevil.so'] = `f:${sha256('preloaded')}`;
+  writeFileSync(indexFile, JSON.stringify(forged));
+  t.match(
+    (await check()).map((f) => f.subject.slice(root.length)),
+    [
+      '/etc/alternatives/gmake',
+      '/etc/passwd',
+      '/usr/lib/x86_64-linux-gnu/libc6.so',
+      '/usr/lib/x86_64-linux-gnu/libevil.so',
+    ],
+    'the forged index is not trusted: libevil.so still fails',
+  );
+
+  // a cached .deb with other bytes, and no mirror that serves the pinned one: refused, not used
+  rmSync(indexFile);
+  writeFileSync(cachedDebPath(lockedDeb(lock.packages[0])), 'another make deb');
+  const closed = await mirror({});
+  t.teardown(() => closed.server.close());
+  process.env.XSNAP_DEBIAN_MIRROR = closed.url;
+  process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = closed.url;
+  t.teardown(() => {
+    delete process.env.XSNAP_DEBIAN_MIRROR;
+    delete process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR;
+  });
+  await t.rejects(check(), /cannot fetch the pinned make 4\.3-4\.1:[\s\S]*HTTP 404/);
+
+  // the pin written for another build root: refused, with what to run
+  t.match(await checkBuildRoot(root, { lock, id, contents: { ...contents, id: 'another-id' } }), [
+    { check: 'buildroot-contents', expected: `the contents of build root ${id}`, actual: /another-id/ },
+  ]);
+});
+
+t.test(
+  'an incremental check re-reads what changed since the last that passed, and still catches a change',
+  async (t) => {
+    const { root, lock, id, contents, cache } = await fakeRoot(t);
+    const check = (incremental: boolean) => checkBuildRoot(root, { lock, id, contents, incremental });
+    // entries changed within a second of a check are read again by the next: let the tree age past that
+    await new Promise((r) => setTimeout(r, 1100));
+    t.notOk(existsSync(snapshotFile(root)), 'no snapshot before a check passed');
+    t.same(await check(true), [], 'no snapshot: a full check, which passes and keeps one');
+    const snapshot = JSON.parse(readFileSync(snapshotFile(root), 'utf8')) as Snapshot;
+    const again = walkRoot(root, snapshot);
+    t.match(again, { reread: 0, unchanged: true }, 'nothing read again');
+    t.equal(walkRoot(root).reread, again.actual.size, 'without the snapshot, every entry is read');
+
+    // the .debs and their cached index moved away: a full check cannot run, an incremental one of an unchanged tree
+    // needs neither
+    const aside = join(cache, '..', 'aside');
+    mkdirSync(aside);
+    for (const d of ['debs', 'buildroots']) renameSync(join(cache, d), join(aside, d));
+    const closed = await mirror({});
+    t.teardown(() => closed.server.close());
+    process.env.XSNAP_DEBIAN_MIRROR = closed.url;
+    process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR = closed.url;
+    t.teardown(() => {
+      delete process.env.XSNAP_DEBIAN_MIRROR;
+      delete process.env.XSNAP_DEBIAN_ARCHIVE_MIRROR;
+    });
+    t.same(await check(true), [], 'unchanged: vouched for by the snapshot');
+    await t.rejects(check(false), /cannot fetch the pinned/, 'a full check reads the .debs');
+    for (const d of ['debs', 'buildroots']) renameSync(join(aside, d), join(cache, d));
+
+    // a packaged file replaced; then rewritten in place with its first size and mtime: both caught
+    const make = join(root, 'usr/bin/make');
+    const { mtime } = lstatSync(make);
+    rmSync(make);
+    writeFileSync(make, 'MAKE BINARY');
+    utimesSync(make, mtime, mtime);
+    t.match(await check(true), [{ subject: make, expected: /\(package make\)$/ }]);
+    writeFileSync(make, 'make binary');
+    t.same(await check(true), [], 'put back');
+    writeFileSync(make, 'make binarY');
+    utimesSync(make, mtime, mtime);
+    t.match(await check(true), [{ subject: make, actual: `a file, sha256 ${sha256('make binarY')}` }]);
+    writeFileSync(make, 'make binary');
+    // a file gone and a directory in its place elsewhere: as many paths as before, still a change
+    const copyright = join(root, 'usr/share/doc/make/copyright');
+    rmSync(copyright);
+    mkdirSync(join(root, 'usr/share/doc/make/extra'));
+    t.match(
+      (await check(true)).map((f) => `${f.subject.slice(root.length)}: ${f.actual}`),
+      ['/usr/share/doc/make/copyright: nothing', '/usr/share/doc/make/extra: a directory'],
+    );
+    rmSync(join(root, 'usr/share/doc/make/extra'), { recursive: true });
+    writeFileSync(copyright, 'GPL');
+    // a snapshot of another directory (a root restored from a cache is a new directory): not used
+    writeFileSync(make, 'make binary');
+    t.same(await check(true), [], 'put back');
+    const moved = `${root}-restored`;
+    cpSync(root, moved, { recursive: true, verbatimSymlinks: true });
+    copyFileSync(snapshotFile(root), snapshotFile(moved));
+    const walked = walkRoot(moved, readSnapshot(moved, snapshot.pin));
+    t.match(walked, { unchanged: false, reread: walked.actual.size }, 'a copy is read in full');
+  },
+);
+
+t.test('the stamp and the package list are checked before any file', async (t) => {
+  const { root, lock, id, contents, work } = await fakeRoot(t);
   // what a non-root restore that stopped half-way leaves: the stamp, not the rest
-  const stampOnly = join(good, '..', 'stamp-only');
+  const stampOnly = join(work, 'stamp-only');
   mkdirSync(stampOnly, { recursive: true });
   writeFileSync(join(stampOnly, 'xsnap-buildroot.json'), JSON.stringify({ id }));
   t.match(
-    (await checkBuildRoot(stampOnly, { lock, id }))[0],
+    (await checkBuildRoot(stampOnly, { lock, id, contents }))[0],
     { check: 'buildroot-packages', expected: 'var/lib/dpkg/status' },
     'a stamp alone is refused',
   );
-
-  rmSync(join(good, 'usr/lib/x86_64-linux-gnu/libc.so.6'));
-  writeFileSync(join(good, 'usr/bin/make'), 'a make changed after install');
-  const f = await checkBuildRoot(good, { lock, id });
-  t.match(f.map((x) => `${x.subject.replace(good, '')}: ${x.actual}`).sort(), [
-    `/usr/bin/make: md5 ${md5('a make changed after install')}`,
-    '/usr/lib/x86_64-linux-gnu/libc.so.6: missing',
-  ]);
-
-  const other = t.testdir({});
-  fakeRoot(other, { ...lock, packages: [{ ...lock.packages[0], version: '4.2' }, lock.packages[1]] }, id);
-  t.match((await checkBuildRoot(other, { lock, id }))[0], {
+  const other = { ...lock, packages: [{ ...lock.packages[0], version: '4.2' }, lock.packages[1]] };
+  t.match((await checkBuildRoot(root, { lock: other, id, contents }))[0], {
     check: 'buildroot-packages',
-    expected: 'make 4.3-4.1 installed',
-    actual: 'make 4.2',
+    expected: 'make 4.2 installed',
+    actual: 'make 4.3-4.1',
   });
-  const noStamp = t.testdir({});
-  t.match(await checkBuildRoot(noStamp, { lock, id }), [{ check: 'buildroot-stamp', actual: 'missing' }]);
-  fakeRoot(noStamp, lock, 'another-id');
-  t.match(await checkBuildRoot(noStamp, { lock, id }), [{ check: 'buildroot-stamp', actual: 'id another-id' }]);
+  rmSync(join(root, 'xsnap-buildroot.json'));
+  t.match(await checkBuildRoot(root, { lock, id, contents }), [{ check: 'buildroot-stamp', actual: 'missing' }]);
+  writeFileSync(join(root, 'xsnap-buildroot.json'), JSON.stringify({ id: 'another-id' }));
+  t.match(await checkBuildRoot(root, { lock, id, contents }), [{ check: 'buildroot-stamp', actual: 'id another-id' }]);
 });
 
 t.test('ensureBuildRoot never uses a root on its stamp alone: refused as non-root, nothing made', async (t) => {

@@ -3,7 +3,9 @@
 // million results, and the comparison fails, reports or names exactly what it should.
 import t from 'tap';
 import { runInNewContext } from 'node:vm';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   DETERMINISM_CORPUS,
   diffDeterminism,
@@ -17,6 +19,7 @@ import {
 } from '../../scripts/lib/determinism.ts';
 import { FUSED_MNEMONICS } from '../../scripts/lib/binary-checks.ts';
 import { parsePin } from '../../scripts/lib/pin.ts';
+import type { TargetName } from '../../scripts/lib/targets.ts';
 
 const corpus = loadCorpus();
 
@@ -172,10 +175,12 @@ t.test('which differences fail: XS families always, libm under portable, never t
   const b = record({ parseInt: ['1'], 'Math.cbrt': ['2'], 'nan-bits': ['3'] });
   const verdicts = (profile: 'system' | 'portable', known = readKnownDivergences()) =>
     Object.fromEntries(
-      diffDeterminism({ label: 'x', record: a }, { label: 'y', record: b }, profile, known).map((d) => [
-        d.family,
-        d.verdict,
-      ]),
+      diffDeterminism(
+        { label: 'x', target: 'linux-x64', record: a },
+        { label: 'y', target: 'linux-arm64', record: b },
+        profile,
+        known,
+      ).map((d) => [d.family, d.verdict]),
     );
   t.same(verdicts('system'), { parseInt: 'fail', 'Math.cbrt': 'host-dependent', 'nan-bits': 'known' });
   t.same(verdicts('portable'), { parseInt: 'fail', 'Math.cbrt': 'fail', 'nan-bits': 'known' });
@@ -185,13 +190,21 @@ t.test('which differences fail: XS families always, libm under portable, never t
     'without its entry in known-divergences.json, nan-bits fails',
   );
   t.same(
-    diffDeterminism({ label: 'x', record: a }, { label: 'y', record: a }, 'portable'),
+    diffDeterminism(
+      { label: 'x', target: 'linux-x64', record: a },
+      { label: 'y', target: 'linux-arm64', record: a },
+      'portable',
+    ),
     [],
     'identical records: nothing',
   );
   const meter = diffDeterminism(
-    { label: 'x', record: a },
-    { label: 'y', record: record({ parseInt: ['a', 11], 'Math.cbrt': ['b'], 'nan-bits': ['c'] }) },
+    { label: 'x', target: 'linux-x64', record: a },
+    {
+      label: 'y',
+      target: 'linux-arm64',
+      record: record({ parseInt: ['a', 11], 'Math.cbrt': ['b'], 'nan-bits': ['c'] }),
+    },
     'system',
   );
   t.same(
@@ -201,11 +214,133 @@ t.test('which differences fail: XS families always, libm under portable, never t
   );
   const other = { ...b, seed: 2 };
   t.equal(
-    diffDeterminism({ label: 'x', record: a }, { label: 'y', record: other }, 'system')[0].family,
+    diffDeterminism(
+      { label: 'x', target: 'linux-x64', record: a },
+      { label: 'y', target: 'linux-arm64', record: other },
+      'system',
+    )[0].family,
     '(corpus)',
     'different seeds cannot be compared',
   );
 });
+
+// A known divergence names the pairs it explains: nan-bits is x86-64 against arm64, and nothing else.
+// The compute meter is consensus state: never exempt, whatever the bits do.
+const nanA = record({ 'nan-bits': ['c'], 'Math.cbrt': ['b'] });
+const nanB = record({ 'nan-bits': ['3'], 'Math.cbrt': ['2'] });
+const verdictsOf = (
+  a: { target: TargetName; record: DeterminismRecord },
+  b: { target: TargetName; record: DeterminismRecord },
+  profile: 'system' | 'portable' = 'system',
+) =>
+  Object.fromEntries(
+    diffDeterminism({ label: a.target, ...a }, { label: b.target, ...b }, profile).map((d) => [d.family, d.verdict]),
+  );
+
+t.test('the x64/arm64 nan-bits difference is still reported, not failed', async (t) => {
+  t.same(verdictsOf({ target: 'linux-x64', record: nanA }, { target: 'linux-arm64', record: nanB }), {
+    'nan-bits': 'known',
+    'Math.cbrt': 'host-dependent',
+  });
+  t.same(verdictsOf({ target: 'darwin-arm64', record: nanA }, { target: 'linux-x64', record: nanB }, 'portable'), {
+    'nan-bits': 'known',
+    'Math.cbrt': 'fail',
+  });
+  const { failures, reports } = differencesToFailures(
+    diffDeterminism(
+      { label: 'linux-x64', target: 'linux-x64', record: record({ 'nan-bits': ['c'] }) },
+      { label: 'linux-arm64', target: 'linux-arm64', record: record({ 'nan-bits': ['3'] }) },
+      'system',
+    ),
+    'linux-x64',
+    'linux-arm64',
+    'determinism-across-targets',
+  );
+  t.same(failures, []);
+  t.match(reports, [/^known divergence: nan-bits: linux-arm64 vs linux-x64: digests differ$/]);
+});
+
+t.test('a nan-bits difference between two targets of one architecture fails', async (t) => {
+  t.same(verdictsOf({ target: 'linux-x64', record: nanA }, { target: 'darwin-x64', record: nanB }), {
+    'nan-bits': 'fail',
+    'Math.cbrt': 'host-dependent',
+  });
+  t.same(
+    verdictsOf({ target: 'linux-arm64', record: nanA }, { target: 'darwin-arm64', record: nanB })['nan-bits'],
+    'fail',
+  );
+});
+
+t.test('a nan-bits difference between one binary and itself, or its own manifest, fails', async (t) => {
+  for (const target of ['linux-x64', 'linux-arm64', 'darwin-arm64'] as const)
+    t.same(
+      verdictsOf({ target, record: nanA }, { target, record: nanB })['nan-bits'],
+      'fail',
+      `${target} (manifest) vs ${target} (here): not exempt`,
+    );
+});
+
+t.test('the compute meter is never exempt: not for a known divergence, not for host-dependent libm', async (t) => {
+  const meter = (compute: number) => record({ 'nan-bits': ['3', compute], 'Math.cbrt': ['2', compute] });
+  t.same(
+    verdictsOf({ target: 'linux-x64', record: nanA }, { target: 'linux-arm64', record: meter(11) }),
+    { 'nan-bits': 'fail', 'Math.cbrt': 'fail' },
+    'the x64/arm64 nan-bits bits difference with another meter fails; so does a libm family under system',
+  );
+  t.same(
+    verdictsOf(
+      { target: 'linux-x64', record: nanA },
+      { target: 'linux-arm64', record: record({ 'nan-bits': ['c', 11], 'Math.cbrt': ['b', 11] }) },
+    ),
+    { 'nan-bits': 'fail', 'Math.cbrt': 'fail' },
+    'the same nan-bits bits with another meter fails',
+  );
+  const { failures } = differencesToFailures(
+    diffDeterminism(
+      { label: 'linux-x64', target: 'linux-x64', record: nanA },
+      { label: 'linux-arm64', target: 'linux-arm64', record: meter(11) },
+      'system',
+    ),
+    'linux-x64',
+    'linux-arm64',
+    'determinism-across-targets',
+  );
+  t.match(
+    failures.find((f) => f.subject.includes('nan-bits')),
+    { expected: /compute 10 \(linux-x64\)$/, actual: /compute 11 \(linux-arm64\)/ },
+    'the failure shows both meters',
+  );
+});
+
+t.test(
+  'known-divergences.json: an entry without its CPU pairs, or with a pair the target table lacks, is refused',
+  async (t) => {
+    t.same(readKnownDivergences(), [
+      { family: 'nan-bits', between: [['x64', 'arm64']], why: readKnownDivergences()[0].why },
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'known-div-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'known-divergences.json');
+    for (const [entry, refused] of [
+      [{ family: 'nan-bits', why: 'x' }, /divergences\[0\]\.between: expected a non-empty list .*, got undefined/],
+      [{ family: 'nan-bits', between: [], why: 'x' }, /divergences\[0\]\.between: expected a non-empty list/],
+      [
+        { family: 'nan-bits', between: [['x64', 'x64']], why: 'x' },
+        /pairs of two different CPUs .*, got \["x64","x64"\]/,
+      ],
+      [{ family: 'nan-bits', between: [['x64', 'riscv64']], why: 'x' }, /got \["x64","riscv64"\]/],
+      [{ family: 'nan-bits', between: [['x64', 'arm64']] }, /divergences\[0\]\.why: expected the reason/],
+    ] as const) {
+      writeFileSync(file, JSON.stringify({ divergences: [entry] }));
+      t.throws(() => readKnownDivergences(file), { message: refused }, JSON.stringify(entry));
+      t.throws(
+        () => readKnownDivergences(file),
+        { message: new RegExp(file.replace(/[.]/g, '\\.')) },
+        'names the file',
+      );
+    }
+  },
+);
 
 t.test('a failure names the family, the first differing input and both outputs as IEEE bits', async (t) => {
   const n = 4;
@@ -220,8 +355,18 @@ t.test('a failure names the family, the first differing input and both outputs a
     );
   const rawA = bits([1, 2, 3, 4]);
   const rawB = bits([1, 2, 3.0000000000000004, 4]);
-  const a = { label: 'linux-x64', record: record({ parseInt: ['a'] }), raw: new Map([['parseInt', rawA]]) };
-  const b = { label: 'linux-arm64', record: record({ parseInt: ['b'] }), raw: new Map([['parseInt', rawB]]) };
+  const a = {
+    label: 'linux-x64',
+    target: 'linux-x64' as const,
+    record: record({ parseInt: ['a'] }),
+    raw: new Map([['parseInt', rawA]]),
+  };
+  const b = {
+    label: 'linux-arm64',
+    target: 'linux-arm64' as const,
+    record: record({ parseInt: ['b'] }),
+    raw: new Map([['parseInt', rawB]]),
+  };
   const diffs = diffDeterminism(a, b, 'system');
   t.equal(diffs[0].differing, 1);
   t.equal(diffs[0].first!.index, 2);

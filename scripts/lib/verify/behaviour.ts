@@ -146,7 +146,7 @@ export const determinism = step({
             runner,
             recorded ? { seed: recorded.seed, perFamily: recorded.perFamily } : {},
           );
-          const here: Measured = { label: `${t.name} (here)`, record: run.record, raw: run.raw };
+          const here: Measured = { label: `${t.name} (here)`, target: t.name, record: run.record, raw: run.raw };
           measured.push({ ...here, label: t.name });
           report.targets[t.name] = {
             results: totalResults(run.record),
@@ -156,7 +156,7 @@ export const determinism = step({
           };
           if (recorded)
             record(
-              diffDeterminism({ label: `${t.name} (manifest)`, record: recorded }, here, profile),
+              diffDeterminism({ label: `${t.name} (manifest)`, target: t.name, record: recorded }, here, profile),
               `${t.name} (manifest)`,
               `${t.name} (here)`,
               'determinism',
@@ -174,8 +174,8 @@ export const determinism = step({
               log.info(`${t.name}: running the determinism corpus at the glibc floor (the build root's glibc)`);
               const low = await runDeterminism(bin, floor, { seed: run.record.seed, perFamily: run.record.perFamily });
               const diffs = diffDeterminism(
-                { label: `${t.name} (host glibc)`, record: run.record, raw: run.raw },
-                { label: `${t.name} (glibc floor)`, record: low.record, raw: low.raw },
+                { label: `${t.name} (host glibc)`, target: t.name, record: run.record, raw: run.raw },
+                { label: `${t.name} (glibc floor)`, target: t.name, record: low.record, raw: low.raw },
                 profile,
               );
               record(diffs, `${t.name} (host glibc)`, `${t.name} (glibc floor)`, 'determinism-host-independence');
@@ -194,7 +194,7 @@ export const determinism = step({
           });
         }
       } else if (recorded) {
-        measured.push({ label: t.name, record: recorded });
+        measured.push({ label: t.name, target: t.name, record: recorded });
         report.targets[t.name] = {
           results: totalResults(recorded),
           measuredHere: false,
