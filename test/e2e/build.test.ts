@@ -125,9 +125,12 @@ t.test('usage errors exit 2 with a clear message and write nothing', async (t) =
       /unknown target "linux-ia64"\. Supported targets: linux-x64, linux-arm64, darwin-x64, darwin-arm64/,
     ],
     [['--target', 'win32-x64'], /Windows is not supported/],
-    [['--target', 'darwin-arm64'], /darwin-arm64 cannot be built on linux: it needs a macOS host/],
+    [
+      ['--target', 'darwin-arm64', '--toolchain', 'host'],
+      /darwin-arm64 cannot be built with the host toolchain on linux: it needs a macOS host/,
+    ],
     [['--target', 'linux-x64', '--goal', 'fast'], /--goal must be release, debug or both/],
-    [['--target', 'linux-x64', '--toolchain', 'macos'], /--toolchain for linux-x64 must be pinned or host/],
+    [['--target', 'linux-x64', '--toolchain', 'zig'], /--toolchain for linux-x64 must be pinned or host/],
     [['--target', 'linux-x64', '--jobs', 'many'], /--jobs must be a positive whole number/],
     [['--target', 'linux-x64', '--frobnicate'], /unknown argument --frobnicate/],
   ];
