@@ -21,7 +21,7 @@ import type { MathProfile } from './pin.ts';
 export const LIBM_DIR = join(REPO_ROOT, 'native', 'portable-libm');
 export const LIBM_PIN_FILE = join(LIBM_DIR, 'pin.json');
 /** Our own files compiled or included with musl's (see each file's comment). */
-const SHIM_FILES = ['prelude.h', 'nearbyint.c', 'include-darwin/endian.h'];
+const SHIM_FILES = ['prelude.h', 'nearbyint.c', 'include-darwin/endian.h', 'include-darwin/features.h'];
 
 export interface LibmPin {
   library: string;

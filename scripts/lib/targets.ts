@@ -70,7 +70,16 @@ export interface Target {
   math: readonly MathProfile[];
   /** ELF e_machine, or Mach-O cputype, that the binary must carry */
   binary:
-    { format: 'elf'; machine: number; machineName: string } | { format: 'macho'; cpuType: number; cpuName: string };
+    | { format: 'elf'; machine: number; machineName: string }
+    | {
+        format: 'macho';
+        cpuType: number;
+        cpuName: string;
+        /** the only libraries it may load */
+        dylibs: readonly string[];
+        /** must carry a code signature whose page hashes match (macOS kills unsigned arm64 code) */
+        signed: boolean;
+      };
   /** how to run its binaries, here or elsewhere */
   run: readonly RunWay[];
   /**
@@ -92,6 +101,8 @@ const CPU_TYPE_ARM64 = 0x0100000c;
 /** Ubuntu 20.04 and Debian 11 validators run the linux binaries. */
 const GLIBC_2_31 = { kind: 'glibc', version: '2.31', systems: 'Ubuntu 20.04, Debian 11 and later' } as const;
 const MACOS_11 = { kind: 'macos', version: '11.0' } as const;
+/** macOS has no separate libm or libc: everything the worker calls is in libSystem */
+const MACOS_DYLIBS = ['/usr/lib/libSystem.B.dylib'];
 const LINUX_TOOLCHAINS: readonly ToolchainKind[] = ['pinned', 'host'];
 const MACOS_TOOLCHAINS: readonly ToolchainKind[] = ['zig', 'host'];
 const ALL_MATH: readonly MathProfile[] = ['system', 'portable'];
@@ -149,7 +160,8 @@ export const TARGETS: readonly Target[] = [
     zigTarget: 'x86_64-macos.11.0-none',
     toolchains: MACOS_TOOLCHAINS,
     math: ALL_MATH,
-    binary: { format: 'macho', cpuType: CPU_TYPE_X86_64, cpuName: 'x86_64' },
+    // signed when signed (zig does not sign x86-64; macOS runs unsigned x86-64 code)
+    binary: { format: 'macho', cpuType: CPU_TYPE_X86_64, cpuName: 'x86_64', dylibs: MACOS_DYLIBS, signed: false },
     run: [{ via: 'native' }, { via: 'rosetta', host: 'darwin-arm64' }],
     ci: { build: 'ubuntu-24.04', check: 'macos-15-intel' },
     buildHost: 'linux',
@@ -166,7 +178,7 @@ export const TARGETS: readonly Target[] = [
     zigTarget: 'aarch64-macos.11.0-none',
     toolchains: MACOS_TOOLCHAINS,
     math: ALL_MATH,
-    binary: { format: 'macho', cpuType: CPU_TYPE_ARM64, cpuName: 'arm64' },
+    binary: { format: 'macho', cpuType: CPU_TYPE_ARM64, cpuName: 'arm64', dylibs: MACOS_DYLIBS, signed: true },
     run: [{ via: 'native' }],
     ci: { build: 'ubuntu-24.04', check: 'macos-15' },
     buildHost: 'linux',
