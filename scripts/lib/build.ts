@@ -320,7 +320,9 @@ function buildFlags(plan: BuildPlan, target: Target, work: string) {
   // -ffile-prefix-map keeps the build folder out of the binary (and its debug info).
   // -ffp-contract=off: never fuse a*b+c into one rounding (gcc does on aarch64 by
   // default, Apple clang too): x64 and arm64 must compute the same doubles.
-  const cc = `${compiler} "-D__has_builtin(x)=1" -ffile-prefix-map=${src}=. -ffp-contract=off`;
+  // -D__has_builtin(x)=1: upstream's lin makefiles' gcc flag; Apple clang has __has_builtin (upstream's mac makefile)
+  const hasBuiltin = target.os === 'darwin' ? '' : ' "-D__has_builtin(x)=1"';
+  const cc = `${compiler}${hasBuiltin} -ffile-prefix-map=${src}=. -ffp-contract=off`;
   const make = [`MODDABLE=${src}/moddable`, `XSNAP_VERSION=${plan.version}`, `CC=${cc}`];
   if (target.os === 'darwin') {
     const [, cpu, min] = darwinFlags(plan, target);
