@@ -312,7 +312,9 @@ function buildFlags(plan: BuildPlan, target: Target, work: string) {
       `XSNAP_VERSION=${plan.version}`,
       `CC=${cc}`,
       'MACOS_VERSION_MIN=',
-      `LIBRARIES=${libm ?? ''}`,
+      // -force_load: every member of the portable libm, so its strong definitions win over the weak ones of
+      // zig's compiler-rt (which defines sin, cos, exp, log, floor, ... and was otherwise picked first)
+      `LIBRARIES=${libm ? `-Wl,-force_load,${libm}` : ''}`,
       'LINK_OPTIONS=-Wl,-S',
     ];
     return { cc, make, env };
