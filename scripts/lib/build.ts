@@ -115,7 +115,9 @@ export function planBuild(opts: {
     const where =
       toolchain === 'host'
         ? `a ${target.os === 'darwin' ? 'macOS' : target.os} host`
-        : `a ${target.buildHost === 'darwin' ? 'macOS' : 'Linux'} host`;
+        : toolchain === 'zig'
+          ? 'a Linux x64 host (the pinned zig is built for linux-x64)'
+          : `a ${target.buildHost === 'darwin' ? 'macOS' : 'Linux'} host`;
     throw new UsageError(
       `${target.name} cannot be built with the ${toolchain} toolchain on ${process.platform}: it needs ${where}`,
     );

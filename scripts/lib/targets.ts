@@ -249,14 +249,17 @@ export function hostTarget(
 
 /**
  * Whether this host can build `target` with `toolchain` (default: its releasable one).
- * `host` builds a target on a host of its own os (darwin: Apple clang on macOS).
+ * `host` builds a target on a host of its own os (darwin: Apple clang on macOS); `zig` needs an x64
+ * host, the one the pinned zig package is built for (native/zig/pin.json).
  */
 export function canBuildOn(
   target: Target,
   platform = process.platform,
   toolchain: ToolchainKind = target.toolchains[0],
+  arch = process.arch,
 ): boolean {
-  return toolchain === 'host' ? target.os === platform : target.buildHost === platform;
+  if (toolchain === 'host') return target.os === platform;
+  return target.buildHost === platform && (toolchain !== 'zig' || arch === 'x64');
 }
 
 /**

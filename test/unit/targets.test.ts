@@ -188,6 +188,8 @@ t.test('planBuild reads the toolchains and math profiles of the table', async (t
   t.equal(canBuildOn(getTarget('darwin-arm64'), 'linux'), true, 'darwin builds on Linux (zig)');
   t.equal(canBuildOn(getTarget('darwin-arm64'), 'darwin'), false, 'not its zig build on macOS');
   t.equal(canBuildOn(getTarget('darwin-arm64'), 'darwin', 'host'), true, 'Apple clang on macOS');
+  t.equal(canBuildOn(getTarget('darwin-x64'), 'linux', 'zig', 'arm64'), false, 'the pinned zig runs on x64');
+  t.equal(canBuildOn(getTarget('linux-arm64'), 'linux', 'pinned', 'arm64'), true);
   t.throws(() => plan(musl, { toolchain: 'host' }), /must be pinned, not "host"/);
   t.equal(plan(musl, { math: 'system' }).math, 'system');
   const portable = /linux-x64-musl cannot be built with the portable math profile: it supports system/;
