@@ -112,7 +112,8 @@ export function ensureZig(pin = readZigPin()): Promise<Zig> {
   return z;
 }
 
-async function obtainZig(pin: ZigPin): Promise<Zig> {
+/** zig as the pin names it, checked now (not memoized: ensureZig is what builds use). */
+export async function obtainZig(pin: ZigPin = readZigPin()): Promise<Zig> {
   const host = `${process.platform}-${process.arch}`;
   if (host !== pin.host)
     throw new UsageError(
