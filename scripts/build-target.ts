@@ -29,8 +29,9 @@ await runCommand(
         type: 'string',
         valueName: 'kind',
         description:
-          "pinned (Debian 11 build root, releasable) or host (this machine's cc, never releasable); darwin: macos",
-        default: 'pinned',
+          "linux: pinned (Debian 11 build root, releasable) or host (this machine's cc, never releasable); " +
+          'darwin: zig (the pinned zig on Linux x64, releasable) or host (Apple clang on macOS, never releasable)',
+        default: "the target's first: pinned (linux), zig (darwin)",
       },
       PIN_OPTION,
       distOption('output folder'),
@@ -52,8 +53,12 @@ build root, host, and the version each binary reports).
 Linux targets build inside a Debian 11 (bullseye) root made with debootstrap on
 first use (about a minute, needs root) and cached in $XSNAP_CACHE_DIR (default
 ~/.cache/xsnap-worker-binaries), so they need at most GLIBC ${'2.31'}. linux-arm64 is
-cross-compiled there and run under qemu-aarch64 for its checks. darwin targets
-build only on macOS. A build whose inputs are unchanged is reused from the cache
+cross-compiled there and run under qemu-aarch64 for its checks. darwin-x64 and
+darwin-arm64 are cross-compiled on Linux x64 by the pinned zig (native/zig/pin.json,
+downloaded from the npm registry by integrity and cached), beside the build root;
+they cannot run here: their Mach-O is checked (CPU, macOS 11.0, libSystem only,
+the arm64 code signature's page hashes, no fused multiply-add with llvm-objdump),
+and macOS runners run them. A build whose inputs are unchanged is reused from the cache
 after its hashes are checked.
 
 Environment: XSNAP_CACHE_DIR, XSNAP_SOURCE_REGISTRY (npm source kind),

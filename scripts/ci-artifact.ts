@@ -5,7 +5,14 @@
 // fingerprint to the job that compares all four targets.
 import { runCommand, stringFlag, PIN_OPTION, distOption, log } from './lib/cli.ts';
 import { CheckFailed, UsageError } from './lib/errors.ts';
-import { assertOneAction, compareChecks, packArtifact, saveCheck, unpackArtifacts } from './lib/ci-artifact.ts';
+import {
+  assertOneAction,
+  compareChecks,
+  compareToolchains,
+  packArtifact,
+  saveCheck,
+  unpackArtifacts,
+} from './lib/ci-artifact.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { getTarget, parseTargetList, TARGET_NAMES } from './lib/targets.ts';
@@ -17,7 +24,7 @@ await runCommand(
       "pack and unpack build output between CI jobs (keeping execute bits), and compare the check legs' fingerprints",
     usage:
       'npx tsx scripts/ci-artifact.ts (--pack <target|dist> | --unpack <dir> | --save-check ' +
-      '<target> | --compare-checks <dir>) [options]',
+      '<target> | --compare-checks <dir> | --compare-toolchain <target> --against <dist|record.json>) [options]',
     options: [
       {
         name: 'pack',
@@ -46,6 +53,22 @@ await runCommand(
         type: 'string',
         valueName: 'dir',
         description: "compare the check-<target>.json files in <dir> with each other and with dist/release's manifest",
+      },
+      {
+        name: 'compare-toolchain',
+        type: 'string',
+        valueName: 'target',
+        description:
+          "compare every determinism family's digest and compute meter of dist/<target> (this leg's manifest) " +
+          'with the build in --against (measured here), e.g. Apple clang against zig on a macOS leg',
+      },
+      {
+        name: 'against',
+        type: 'string',
+        valueName: 'dist|file',
+        description:
+          '--compare-toolchain: a dist holding the other build of <target>, or a JSON determinism record ' +
+          '(or manifest) already measured',
       },
       {
         name: 'out',
@@ -80,6 +103,7 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
       unpack: stringFlag(flags, 'unpack'),
       'save-check': stringFlag(flags, 'save-check'),
       'compare-checks': stringFlag(flags, 'compare-checks'),
+      'compare-toolchain': stringFlag(flags, 'compare-toolchain'),
     });
     switch (action) {
       case 'pack': {
@@ -129,6 +153,26 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
             `|\n|---|---|\n${rows.join('\n')}${
               r.reported.length ? `\n\nReported, ` + `not failed:\n${r.reported.map((l) => `- ${l}`).join('\n')}` : ''
             }`,
+        };
+      }
+      case 'compare-toolchain': {
+        const target = getTarget(stringFlag(flags, 'compare-toolchain')!);
+        const against = stringFlag(flags, 'against');
+        if (!against) throw new UsageError('--compare-toolchain needs --against <dist|record.json>');
+        const version = readPin(pinPath(flags)).version;
+        const r = await compareToolchains({ dist, version, target, against });
+        if (r.failures.length) throw new CheckFailed(r.failures);
+        r.reported.forEach((line) => log.warn(line));
+        const same = r.families - r.reported.length;
+        const text =
+          `${target.name}: ${same} of ${r.families} determinism families give the same digests and compute meters ` +
+          `from both builds, the rest reported, not gated (math profile ${r.profile})`;
+        return {
+          json: { action, ok: true, target: target.name, ...r },
+          text,
+          summary:
+            `### ${target.name}: shipped build against ${against}\n\n${text}` +
+            (r.reported.length ? `\n\nReported, not failed:\n${r.reported.map((l) => `- ${l}`).join('\n')}` : ''),
         };
       }
       default:

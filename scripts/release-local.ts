@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
-// The main job, end to end, on this machine: build the linux targets from the
-// pinned sources, stage, manifest, verify, publish to the embedded local
+// The main job, end to end, on this machine: build every target this host can
+// build from the pinned sources (on Linux x64 all four: darwin by zig), stage,
+// manifest, verify, publish to the embedded local
 // registry, run the agoric-sdk gate against it, then install the published
 // package for this platform back from the registry and run its binary.
 // Each stage is the real script, run as CI runs it; this file only chains them.
@@ -17,6 +18,7 @@ import { canBuildOn, hostTarget, parseTargetList, TARGETS } from './lib/targets.
 import { startLocalRegistry } from './lib/local-registry.ts';
 import { XsnapWorker } from './lib/worker-protocol.ts';
 import { readBuildInfo } from './lib/build.ts';
+import { hostRunner } from './lib/binary-checks.ts';
 import { runScriptOk } from './lib/run-script.ts';
 
 /** Run one stage script with its output shown as it goes. */
@@ -57,15 +59,30 @@ the set already published with identical bytes and has nothing to publish.`,
     const pin = readPin(pinFile);
     const dist = distDir(flags);
     const targetsFlag = stringFlag(flags, 'targets');
-    const targets = targetsFlag ? parseTargetList(targetsFlag) : TARGETS.filter((t) => canBuildOn(t));
+    let targets = targetsFlag ? parseTargetList(targetsFlag) : TARGETS.filter((t) => canBuildOn(t));
     const unbuildable = targets.filter((t) => !canBuildOn(t));
     if (unbuildable.length)
       throw new UsageError(`${unbuildable.map((t) => t.name).join(', ')} cannot be built on ${process.platform}`);
-    const names = targets.map((t) => t.name).join(',');
     const common = ['--dist', dist, '--pin', pinFile];
+    // Every buildable target is built and its binaries checked (darwin: the Mach-O checks). A manifest needs each
+    // target's behaviour measured where it runs, and darwin binaries cannot run here: without --targets, the set
+    // staged and published is the targets that run on this host, and the others are named, not silently dropped.
+    const built = targets;
+    if (!targetsFlag) {
+      const here = await Promise.all(targets.map(async (t) => ((await hostRunner(t)) ? t : null)));
+      const notHere = targets.filter((_, i) => !here[i]);
+      targets = targets.filter((_, i) => here[i]);
+      if (notHere.length)
+        log.warn(
+          `${notHere.map((t) => t.name).join(', ')}: built and checked here, but not released by this run: ` +
+            `their behaviour corpora (fingerprint, determinism) cannot run on ${process.platform}-${process.arch}, ` +
+            'and a manifest needs them measured where the binary runs (CI: the macOS check legs in verify.yml)',
+        );
+    }
+    const names = targets.map((t) => t.name).join(',');
     const t0 = performance.now();
 
-    for (const t of targets)
+    for (const t of built)
       await timed(`build ${t.name}`, () => stage('build-target.ts', ['--target', t.name, ...common]));
     const math = (await readBuildInfo(dist, targets[0].name)).math;
     const mathLine = `math profile ${math.profile}: ${
@@ -163,7 +180,14 @@ the set already published with identical bytes and has nothing to publish.`,
     }
     const seconds = ((performance.now() - t0) / 1000).toFixed(0);
     return {
-      json: { version: pin.version, targets: targets.map((t) => t.name), dist, math, installed },
+      json: {
+        version: pin.version,
+        targets: targets.map((t) => t.name),
+        builtOnly: built.filter((t) => !targets.includes(t)).map((t) => t.name),
+        dist,
+        math,
+        installed,
+      },
       text: [
         `release ${pin.version} of ${names}: built, staged, verified, published to the embedded ` +
           `registry and installed back in ${seconds} s`,

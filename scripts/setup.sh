@@ -3,14 +3,16 @@
 # packages (debootstrap and gpgv for the pinned build root, qemu-user to run
 # linux-arm64 binaries, binutils/gcc for host builds, the aarch64 binutils to
 # disassemble linux-arm64 binaries without a build root, gpg and zstd for the
-# tests) and the npm packages. Safe to re-run.
+# tests, llvm's llvm-objdump to disassemble the darwin targets' Mach-O binaries
+# for the fused multiply-add check) and the npm packages. Safe to re-run.
 #
 #   bash scripts/setup.sh                  everything (developers, .ci/run, build legs)
 #   bash scripts/setup.sh --arm64-runtime  only what checking linux-arm64 binaries
 #                                          needs on an x64 machine (CI's verify job):
 #                                          qemu-user, the arm64 C runtime
 #                                          (/usr/aarch64-linux-gnu) and its objdump
-#                                          (the fused multiply-add check)
+#                                          (the fused multiply-add check), and llvm
+#                                          (llvm-objdump, the same check of the darwin binaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,7 @@ case "$mode" in
     command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
     [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
     command -v aarch64-linux-gnu-objdump >/dev/null 2>&1 || need+=(binutils-aarch64-linux-gnu)
+    command -v llvm-objdump >/dev/null 2>&1 || need+=(llvm)
     ;;
   all)
     command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
@@ -29,6 +32,7 @@ case "$mode" in
     command -v zstd >/dev/null 2>&1 || need+=(zstd)
     command -v qemu-aarch64 >/dev/null 2>&1 || need+=(qemu-user)
     command -v aarch64-linux-gnu-objdump >/dev/null 2>&1 || need+=(binutils-aarch64-linux-gnu)
+    command -v llvm-objdump >/dev/null 2>&1 || need+=(llvm)
     command -v gcc >/dev/null 2>&1 || need+=(gcc)
     command -v make >/dev/null 2>&1 || need+=(make)
     command -v chroot >/dev/null 2>&1 || need+=(coreutils)

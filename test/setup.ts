@@ -1,5 +1,6 @@
-// tap's `before` hook: runs once before any test file. Builds the real linux
-// binaries that the e2e tests share, so no test compiles them again.
+// tap's `before` hook: runs once before any test file. Builds the real binaries
+// of every target this host can build (linux in the build root, darwin by zig)
+// that the e2e tests share, so no test compiles them again.
 import { buildShared, SHARED_DIST } from './helpers/shared-build.ts';
 
 if (!process.env.XSNAP_SKIP_SHARED_BUILD) {

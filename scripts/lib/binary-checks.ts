@@ -10,7 +10,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import semver from 'semver';
 import { OperationError, type Failure } from './errors.ts';
 import { readElf, isElf, compareGlibc } from './elf.ts';
-import { readMachO, isMachO } from './macho.ts';
+import { readMachO, isMachO, PLATFORM_MACOS, type MachOInfo } from './macho.ts';
 import { runRaw, which } from './exec.ts';
 import { sha256Hex } from './hash.ts';
 import { glibcFloorOf, macosMinOf, runnerFor, type Target } from './targets.ts';
@@ -93,7 +93,12 @@ async function unpackFloorLibc6(): Promise<string[]> {
 
 /** A disassembler for `target`'s binaries on this host: argv before the file, or null. */
 export async function disassemblerFor(target: Target): Promise<string[] | null> {
-  if (target.binary.format === 'macho') return process.platform === 'darwin' ? ['otool', '-tvV'] : null;
+  if (target.binary.format === 'macho') {
+    // Debian's llvm package (scripts/setup.sh) reads Mach-O anywhere; macOS has otool
+    const llvm = await which('llvm-objdump');
+    if (llvm) return [llvm, '--macho', '-d', '--no-show-raw-insn'];
+    return process.platform === 'darwin' ? ['otool', '-tvV'] : null;
+  }
   const native = target.cpu === process.arch && process.platform === 'linux' ? await which('objdump') : null;
   const cross = target.cpu === 'arm64' ? await which('aarch64-linux-gnu-objdump') : null;
   if (native ?? cross) return [(native ?? cross)!, '-d', '--no-show-raw-insn'];
@@ -126,17 +131,15 @@ export async function fusedInstructions(
   return result;
 }
 
-/** Math functions a Mach-O binary imports (macOS has no separate libm: names from `nm -u`), or why not here. */
-async function machoMathImports(path: string): Promise<string[] | string> {
-  if (process.platform !== 'darwin') return `nm -u of a Mach-O runs on macOS`;
-  const r = await runRaw(['nm', '-u', path]);
-  if (r.code !== 0) return `nm -u failed: ${r.stderr.trim().split('\n')[0]}`;
+/**
+ * Math functions a Mach-O binary imports: its symbol table's undefined externals that the portable libm
+ * defines (macOS has no separate libm: they would bind to libSystem).
+ */
+export function machoMathImports(macho: MachOInfo): string[] {
   const math = new Set(
     [...readLibmPin().files.filter((f) => !f.startsWith('_') && !f.endsWith('_data')), 'nearbyint'].map((f) => `_${f}`),
   );
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim())
+  return macho.imports
     .filter((n) => math.has(n))
     .map((n) => n.slice(1))
     .sort();
@@ -181,12 +184,47 @@ export const BINARY_CHECKS = [
   'elf-machine',
   'glibc-floor',
   'macho-cputype',
+  'macho-platform',
   'macos-min-version',
+  'macho-dylibs',
+  'macho-code-signature',
   'portable-libm',
   'fused-multiply-add',
   'reported-version',
 ] as const;
 export type BinaryCheck = (typeof BINARY_CHECKS)[number];
+
+/**
+ * The code signature: required where the table says `signed` (arm64: macOS kills unsigned code), checked
+ * wherever present. Its CodeDirectory's page hashes must match the file's bytes: a byte changed after
+ * linking (or signing) makes macOS kill the process at the first page it loads.
+ */
+function checkSignature(
+  macho: MachOInfo,
+  required: boolean,
+  fail: (check: BinaryCheck, expected: string, actual: string, hint?: string) => void,
+): void {
+  const sig = macho.codeSignature;
+  const expected = 'an LC_CODE_SIGNATURE whose CodeDirectory page hashes match the file';
+  if (!sig) {
+    if (required) fail('macho-code-signature', expected, 'no LC_CODE_SIGNATURE', 'link with zig (it signs ad hoc)');
+    return;
+  }
+  const hint = 'the file changed after it was signed: rebuild it; never patch a signed binary';
+  if (sig.problems.length) return fail('macho-code-signature', expected, sig.problems.join('; '), hint);
+  const cd = sig.codeDirectory!;
+  if (cd.badPages.length) {
+    const first = cd.badPages[0];
+    const at = `bytes ${first.page * cd.pageSize}..${(first.page + 1) * cd.pageSize - 1}`;
+    fail(
+      'macho-code-signature',
+      expected,
+      `${cd.badPages.length} of ${cd.nCodeSlots} pages differ (first: page ${first.page}, ${at}, ` +
+        `signed ${first.recorded.slice(0, 16)}..., file ${first.actual.slice(0, 16)}...)`,
+      hint,
+    );
+  }
+}
 
 export async function checkBinary(
   path: string,
@@ -257,11 +295,25 @@ export async function checkBinary(
           `cputype 0x${macho.cpuType.toString(16)}`,
           'the binary was built for another architecture',
         );
+      if (macho.platform !== PLATFORM_MACOS)
+        fail(
+          'macho-platform',
+          `LC_BUILD_VERSION platform ${PLATFORM_MACOS} (macOS)`,
+          macho.platform === null ? 'no LC_BUILD_VERSION' : `platform ${macho.platform}`,
+          'link for macOS (zig cc -target <cpu>-macos.<version>-none)',
+        );
+      const extra = macho.dylibs.filter((d) => !want.dylibs.includes(d));
+      if (extra.length || !macho.dylibs.length)
+        fail(
+          'macho-dylibs',
+          `loads only ${want.dylibs.join(', ')}`,
+          macho.dylibs.length ? `loads ${macho.dylibs.join(', ')}` : 'loads no library',
+          'a library beyond libSystem is not on every Mac: link it statically or drop it',
+        );
+      checkSignature(macho, want.signed, fail);
       if (opts.math === 'portable') {
-        const libm = await machoMathImports(path);
-        if (typeof libm === 'string')
-          warnings.push(`${label}: libm imports not checked here (${libm}); its macOS leg checks them`);
-        else if (libm.length)
+        const libm = machoMathImports(macho);
+        if (libm.length)
           fail(
             'portable-libm',
             'no libm math function imported (math profile portable)',
@@ -287,15 +339,14 @@ export async function checkBinary(
 
   if (facts.format !== 'unknown') {
     const fused = await fusedInstructions(path, buf, target);
-    // a darwin binary on Linux is checked on its macOS leg (verify.yml), like its -v
-    if (typeof fused === 'string' && target.os !== process.platform)
-      warnings.push(`${label}: fused multiply-add not checked here (${fused}); its ${target.os} leg checks it`);
-    else if (typeof fused === 'string')
+    if (typeof fused === 'string')
       fail(
         'fused-multiply-add',
         'no fused multiply-add instruction in the code',
         `cannot check: ${fused}`,
-        'install binutils (objdump), or make the build root (build-target.ts) that carries one',
+        want.format === 'macho'
+          ? "install Debian's llvm (llvm-objdump reads Mach-O): bash scripts/setup.sh"
+          : 'install binutils (objdump), or make the build root (build-target.ts) that carries one',
       );
     else if (fused.count)
       fail(

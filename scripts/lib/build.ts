@@ -1,10 +1,12 @@
 // Build one target's xsnap-worker (release and/or debug) with the upstream
 // makefiles, reproducibly, then check it. Plan first (a plain object), then act.
 //
-// Toolchains:
+// Toolchains (the target table says which a target may use; the first is its default):
 //   pinned  linux targets, inside the Debian bullseye build root (releasable)
-//   host    this machine's compiler: quick local builds, never releasable
-//   macos   darwin targets on a macOS host, with a pinned minimum macOS
+//   zig     darwin targets, cross-compiled on Linux x64 by the pinned zig (zig.ts),
+//           beside the build root: a static binary needs no chroot (releasable)
+//   host    this machine's compiler: quick local builds, never releasable (on
+//           macOS, Apple clang: verify.yml compares its binaries with zig's)
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, hostname, platform, arch, release, tmpdir } from 'node:os';
@@ -19,12 +21,13 @@ import { buildRootWorkDir, ensureBuildRoot, enterArgv, type BuildRoot } from './
 import { fetchSources, treeDigest, type SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
 import { canBuildOn, glibcFloorOf, macosMinOf, TARGETS } from './targets.ts';
+import { ensureZig, type ZigIdentity } from './zig.ts';
 import type { Goal, Target, ToolchainKind } from './targets.ts';
 import { MATH_PROFILES, type MathProfile, type Pin } from './pin.ts';
 import { mathInfo, prepareLibmBuild, type MathInfo } from './portable-libm.ts';
 
 /** Bump when the way we build changes, so cached builds are not reused. */
-export const BUILDER_REVISION = 2;
+export const BUILDER_REVISION = 3;
 /** Fixed so nothing time-dependent can enter the binaries. */
 export const SOURCE_DATE_EPOCH = '0';
 
@@ -83,6 +86,9 @@ export interface ToolchainInfo {
   macosMin?: string;
   sdk?: string;
   glibcFloor?: string;
+  /** zig: the pinned package (integrity, tree digest) and the `zig cc -target` triple */
+  zig?: ZigIdentity;
+  zigTarget?: string;
 }
 
 const SUPPORTED_GOALS: Record<string, Goal[]> = { release: ['release'], debug: ['debug'], both: ['release', 'debug'] };
@@ -99,19 +105,23 @@ export function planBuild(opts: {
   useCache?: boolean;
 }): BuildPlan {
   const { target, pin } = opts;
-  if (!canBuildOn(target)) {
-    const where =
-      target.buildHost === 'darwin'
-        ? 'a macOS host (CI builds them on macOS runners: see .github/workflows/build.yml)'
-        : 'a Linux host';
-    throw new UsageError(`${target.name} cannot be built on ${process.platform}: it needs ${where}`);
-  }
   const goals = SUPPORTED_GOALS[opts.goal ?? 'both'];
   if (!goals) throw new UsageError(`--goal must be release, debug or both, not "${opts.goal}"`);
   const allowed = target.toolchains; // the first is the default
   const toolchain = (opts.toolchain ?? allowed[0]) as ToolchainKind;
   if (!allowed.includes(toolchain))
     throw new UsageError(`--toolchain for ${target.name} must be ${allowed.join(' or ')}, not "${toolchain}"`);
+  if (!canBuildOn(target, process.platform, toolchain)) {
+    const where =
+      toolchain === 'host'
+        ? `a ${target.os === 'darwin' ? 'macOS' : target.os} host`
+        : toolchain === 'zig'
+          ? 'a Linux x64 host (the pinned zig is built for linux-x64)'
+          : `a ${target.buildHost === 'darwin' ? 'macOS' : 'Linux'} host`;
+    throw new UsageError(
+      `${target.name} cannot be built with the ${toolchain} toolchain on ${process.platform}: it needs ${where}`,
+    );
+  }
   const math = (opts.math ?? pin.math) as MathProfile;
   if (!MATH_PROFILES.includes(math))
     throw new UsageError(`--math must be ${MATH_PROFILES.join(' or ')}, not "${opts.math}"`);
@@ -180,11 +190,12 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
       },
     };
   }
-  const compiler = compilerFor(plan, target);
+  if (plan.toolchain === 'zig') return zigToolchain(target);
+  const compiler = compilerFor(plan, target).cc[0];
   const line = await firstLine([compiler, '--version']);
   if (!line) throw new OperationError(`compiler ${compiler} is not available on this host`);
   const info: ToolchainInfo = { kind: plan.toolchain, compiler: line };
-  if (plan.toolchain === 'macos') {
+  if (target.os === 'darwin') {
     info.macosMin = macosMinOf(target);
     info.sdk = (await firstLine(['xcrun', '--show-sdk-version'])) ?? 'unknown';
   }
@@ -209,9 +220,52 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
   };
 }
 
-/** The table's compiler, except that a host build for this host's own CPU uses plain cc. */
-function compilerFor(plan: BuildPlan, target: Target): string {
-  return plan.toolchain === 'host' && target.cpu === process.arch ? 'cc' : target.compiler;
+/**
+ * The pinned zig, run on this host beside the build root (no chroot: zig is one
+ * static binary with its own headers, libSystem stubs and linker), in a fixed
+ * environment: PATH puts zig first, then the host's make and sh, which do not
+ * enter the bytes. zig's caches live in the work folder, so every build starts
+ * cold and private, and nothing of this machine's cache state can enter it.
+ */
+async function zigToolchain(target: Target): Promise<Toolchain> {
+  if (!target.zigTarget) throw new UsageError(`${target.name} has no zig target in scripts/lib/targets.ts`);
+  const zig = await ensureZig();
+  const clang = await firstLine([zig.bin, 'cc', '--version']);
+  return {
+    root: null,
+    info: {
+      kind: 'zig',
+      compiler: `zig ${zig.version} (${clang ?? 'clang'})`,
+      zig: zig.identity,
+      zigTarget: target.zigTarget,
+      macosMin: macosMinOf(target),
+    },
+    exec: async (argv, o) => {
+      await run(
+        [
+          '/usr/bin/env',
+          '-i',
+          ...Object.entries({ ...o.env, PATH: `${zig.dir}:/usr/bin:/bin` }).map(([k, v]) => `${k}=${v}`),
+          ...argv,
+        ],
+        { what: o.what, onLine: o.onLine },
+      );
+    },
+    workDir: async () => {
+      const host = await mkdtemp(join(tmpdir(), 'xsnap-zig-'));
+      return { host, inside: host };
+    },
+  };
+}
+
+/**
+ * The compiler and archiver argv: the table's compiler (a host build for this
+ * host's own CPU uses plain cc), or zig's (`zig` is on the build's PATH).
+ */
+function compilerFor(plan: BuildPlan, target: Target): { cc: string[]; ar: string[] } {
+  if (plan.toolchain === 'zig') return { cc: ['zig', 'cc', '-target', target.zigTarget!], ar: ['zig', 'ar'] };
+  const cc = plan.toolchain === 'host' && target.cpu === process.arch ? 'cc' : target.compiler;
+  return { cc: [cc], ar: [cc.replace(/(gcc|cc)$/, 'ar')] };
 }
 
 /** The makefiles' own LIBRARIES, per platform dir: the portable profile puts its libm archive first. */
@@ -219,31 +273,70 @@ const MAKEFILE_LIBRARIES: Record<Target['platformDir'], string> = {
   lin: '-ldl -lm -lpthread',
   mac: '-framework CoreServices',
 };
+/** The stub CoreServices header (zig has no macOS frameworks; xsnap uses none of CoreServices). */
+const STUB_CORESERVICES =
+  '/* empty: xsnap includes <CoreServices/CoreServices.h> (xsString.c) but calls none of it; ' +
+  'zig has no frameworks */\n';
 /** Where the portable libm archive is built, below the work folder. */
 const LIBM_SUBDIR = 'portable-libm';
 
-/** darwin: the CPU and minimum macOS (the target's floor), for the makefile and for the portable libm's own compile */
-const darwinFlags = (target: Target) =>
-  target.binary.format === 'macho'
+/**
+ * darwin with Apple clang: the CPU and minimum macOS (the target's floor), for the makefile and for the
+ * portable libm's own compile. zig's -target triple carries both.
+ */
+const darwinFlags = (plan: BuildPlan, target: Target) =>
+  target.binary.format === 'macho' && plan.toolchain !== 'zig'
     ? ['-arch', target.binary.cpuName, `-mmacosx-version-min=${macosMinOf(target)}`]
     : [];
+/** Below the work folder: an empty CoreServices/CoreServices.h for zig (xsString.c includes it, calls nothing). */
+const STUB_SUBDIR = 'stub-include';
 
 /** CC and make arguments; `work` is the work folder as the compiler sees it (sources in <work>/src). */
 function buildFlags(plan: BuildPlan, target: Target, work: string) {
-  const compiler = compilerFor(plan, target);
+  const compiler = compilerFor(plan, target).cc.join(' ');
   const src = `${work}/src`;
+  const libm = plan.math === 'portable' ? `${work}/${LIBM_SUBDIR}/libxsnap-portable-m.a` : null;
+  const env: Record<string, string> = { LC_ALL: 'C', TZ: 'UTC', SOURCE_DATE_EPOCH, HOME: '/nonexistent' };
+  if (plan.toolchain === 'zig') {
+    // upstream's mac makefile, with zig cc for Apple clang:
+    // - the -target triple carries the CPU and the minimum macOS (MACOS_ARCH stays empty, MACOS_VERSION_MIN= drops
+    //   the makefile's 10.7, which zig refuses);
+    // - LIBRARIES= drops -framework CoreServices: xsnap calls no CoreServices function, xsString.c only includes
+    //   the header, for which an empty one in the stub include folder stands in;
+    // - LINK_OPTIONS=-Wl,-S: no debug map (STABS) in the executable. It would name every object file and zig's
+    //   own cache by absolute path, and the objects it points to are never shipped, so it serves nobody;
+    // - the whole work folder is mapped to "." and zig's caches are in it, so nothing depends on where we build;
+    // - -fno-sanitize=undefined: zig cc turns on UBSan (trapping) for -O0, i.e. the debug goal. Neither upstream
+    //   compiler does, XS was never built so, and clang 16 writes UBSan's source locations unmapped: the debug
+    //   binary held absolute work-folder paths and differed between folders.
+    const cc =
+      `${compiler} -ffp-contract=off -fno-sanitize=undefined -ffile-prefix-map=${work}=. ` + `-I${work}/${STUB_SUBDIR}`;
+    env.ZIG_GLOBAL_CACHE_DIR = `${work}/zig-cache`;
+    env.ZIG_LOCAL_CACHE_DIR = `${work}/zig-cache`;
+    const make = [
+      `MODDABLE=${src}/moddable`,
+      `XSNAP_VERSION=${plan.version}`,
+      `CC=${cc}`,
+      'MACOS_VERSION_MIN=',
+      // -force_load: every member of the portable libm, so its strong definitions win over the weak ones of
+      // zig's compiler-rt (which defines sin, cos, exp, log, floor, ... and was otherwise picked first)
+      `LIBRARIES=${libm ? `-Wl,-force_load,${libm}` : ''}`,
+      'LINK_OPTIONS=-Wl,-S',
+    ];
+    return { cc, make, env };
+  }
   // -ffile-prefix-map keeps the build folder out of the binary (and its debug info).
   // -ffp-contract=off: never fuse a*b+c into one rounding (gcc does on aarch64 by
   // default, Apple clang too): x64 and arm64 must compute the same doubles.
-  const cc = `${compiler} "-D__has_builtin(x)=1" -ffile-prefix-map=${src}=. -ffp-contract=off`;
+  // -D__has_builtin(x)=1: upstream's lin makefiles' gcc flag; Apple clang has __has_builtin (upstream's mac makefile)
+  const hasBuiltin = target.os === 'darwin' ? '' : ' "-D__has_builtin(x)=1"';
+  const cc = `${compiler}${hasBuiltin} -ffile-prefix-map=${src}=. -ffp-contract=off`;
   const make = [`MODDABLE=${src}/moddable`, `XSNAP_VERSION=${plan.version}`, `CC=${cc}`];
   if (target.os === 'darwin') {
-    const [, cpu, min] = darwinFlags(target);
+    const [, cpu, min] = darwinFlags(plan, target);
     make.push(`MACOS_ARCH=-arch ${cpu}`, `MACOS_VERSION_MIN=${min}`);
   }
-  if (plan.math === 'portable')
-    make.push(`LIBRARIES=${work}/${LIBM_SUBDIR}/libxsnap-portable-m.a ${MAKEFILE_LIBRARIES[target.platformDir]}`);
-  const env: Record<string, string> = { LC_ALL: 'C', TZ: 'UTC', SOURCE_DATE_EPOCH, HOME: '/nonexistent' };
+  if (libm) make.push(`LIBRARIES=${libm} ${MAKEFILE_LIBRARIES[target.platformDir]}`);
   if (plan.toolchain === 'pinned') env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
   if (target.os === 'darwin') {
     env.MACOSX_DEPLOYMENT_TARGET = macosMinOf(target)!;
@@ -310,14 +403,20 @@ async function compile(plan: BuildPlan, target: Target, toolchain: Toolchain, so
     await cp(sourceDir, join(work.host, 'src'), { recursive: true });
     const src = `${work.inside}/src`;
     const flags = buildFlags(plan, target, work.inside);
+    if (plan.toolchain === 'zig') {
+      await mkdir(join(work.host, STUB_SUBDIR, 'CoreServices'), { recursive: true });
+      await writeFile(join(work.host, STUB_SUBDIR, 'CoreServices', 'CoreServices.h'), STUB_CORESERVICES);
+    }
     if (plan.math === 'portable') {
       log.step(`${target.name}: compiling the portable libm`);
+      const tools = compilerFor(plan, target);
       const libm = await prepareLibmBuild({
         hostDir: join(work.host, LIBM_SUBDIR),
         insideDir: `${work.inside}/${LIBM_SUBDIR}`,
-        compiler: compilerFor(plan, target),
+        compiler: tools.cc,
+        ar: tools.ar,
         target,
-        extraFlags: darwinFlags(target),
+        extraFlags: darwinFlags(plan, target),
       });
       await toolchain.exec(['sh', libm.script], { env: flags.env, what: `portable libm for ${target.name}` });
     }

@@ -8,8 +8,11 @@ import {
   compareTargetsDeterminism,
   diffDeterminism,
   differencesToFailures,
+  runDeterminism,
   type DeterminismRecord,
+  type Measured,
 } from './determinism.ts';
+import { hostRunner } from './binary-checks.ts';
 import type { MathInfo } from './portable-libm.ts';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -17,6 +20,7 @@ import { basename, join } from 'node:path';
 import * as tar from 'tar';
 import { readBuildInfo } from './build.ts';
 import { CheckFailed, UsageError, type Failure } from './errors.ts';
+import { log } from './cli.ts';
 import { canonicalJson, sha256File } from './hash.ts';
 import {
   binaryPath,
@@ -379,6 +383,107 @@ export async function compareChecks(opts: {
   failures.push(...across.failures);
   reported.push(...across.reports);
   return { failures, digests, reported };
+}
+
+// ---------------------------------------------------------------- toolchains
+
+export interface ToolchainComparison {
+  failures: Failure[];
+  reported: string[];
+  /** families compared, and how the other build was read */
+  families: number;
+  against: 'measured' | 'record';
+  profile: string;
+}
+
+/** A determinism record from a JSON file: a record itself, or a manifest's `targets.<target>.determinism`. */
+function recordFromFile(file: string, target: TargetName): { record: DeterminismRecord; profile?: string } {
+  const v = readLegManifest(file) as UncheckedManifest & Partial<DeterminismRecord>;
+  if (v.families && v.corpusDigest) return { record: v as unknown as DeterminismRecord };
+  const entry = v.targets?.[target];
+  if (!entry?.determinism)
+    throw new CheckFailed([
+      {
+        check: 'toolchain-determinism',
+        subject: file,
+        expected: `a determinism record, or a manifest with targets.${target}.determinism`,
+        actual: entry ? `targets.${target} has no determinism` : `no targets.${target}`,
+      },
+    ]);
+  return { record: entry.determinism, profile: entry.math?.profile };
+}
+
+/**
+ * The shipped (cross-built) binary against the same sources built by this host's own compiler (on a macOS check
+ * leg: Apple clang, `build-target.ts --toolchain host`, never shipped). The shipped binary's determinism record
+ * is the one this leg's manifest measured natively (generate-manifest.ts); the other build is measured here with
+ * the same corpus, seed and size, or read from a record file (`against` ending in .json). Every family's digest
+ * and compute meter must be equal: a difference fails naming the family. Under the `system` math profile the
+ * libm families are reported, not failed (zig links some math functions from its own compiler-rt, Apple clang
+ * calls libSystem's for all); under `portable` they are failed too.
+ */
+export async function compareToolchains(opts: {
+  dist: string;
+  version: string;
+  target: Target;
+  against: string;
+}): Promise<ToolchainComparison> {
+  const { dist, version, target } = opts;
+  const shipped = recordFromFile(manifestPath(dist, version), target.name);
+  const profile = shipped.profile ?? 'system';
+  const shippedInfo = await readBuildInfo(dist, target.name);
+  const label = `${target.name} ${shippedInfo.toolchain.kind} build`;
+  const failures: Failure[] = [];
+  let other: Measured;
+  let against: ToolchainComparison['against'];
+  if (opts.against.endsWith('.json')) {
+    const r = recordFromFile(opts.against, target.name);
+    other = { label: `${opts.against}`, record: r.record };
+    against = 'record';
+  } else {
+    const info = await readBuildInfo(opts.against, target.name);
+    const where = `${opts.against}/${target.name}/build-info.json`;
+    if (info.source.treeDigest !== shippedInfo.source.treeDigest)
+      failures.push({
+        check: 'toolchain-sources',
+        subject: where,
+        expected: `sources with tree digest ${shippedInfo.source.treeDigest} (dist/${target.name})`,
+        actual: info.source.treeDigest,
+        hint: 'build both from the same pin',
+      });
+    if (info.math.profile !== profile)
+      failures.push({
+        check: 'toolchain-math',
+        subject: where,
+        expected: `math profile ${profile}`,
+        actual: info.math.profile,
+        hint: `build with --math ${profile}`,
+      });
+    if (failures.length) return { failures, reported: [], families: 0, against: 'measured', profile };
+    const runner = await hostRunner(target);
+    if (!runner)
+      throw new UsageError(
+        `${target.name} binaries cannot run on ${process.platform}-${process.arch}: compare on its check runner`,
+      );
+    const bin = binaryPath(opts.against, target.name, 'release');
+    log.step(`${target.name}: the determinism corpus on ${bin} (${info.toolchain.compiler})`);
+    const r = await runDeterminism(bin, runner, {
+      seed: shipped.record.seed,
+      perFamily: shipped.record.perFamily,
+    });
+    other = { label: `${target.name} ${info.toolchain.kind} build (${info.toolchain.compiler})`, record: r.record };
+    against = 'measured';
+  }
+  const diffs = diffDeterminism({ label, record: shipped.record }, other, profile as 'system' | 'portable', []);
+  const r = differencesToFailures(diffs, label, other.label, 'determinism-across-toolchains');
+  failures.push(...r.failures);
+  return {
+    failures,
+    reported: r.reports,
+    families: Object.keys(shipped.record.families).length,
+    against,
+    profile,
+  };
 }
 
 export function assertOneAction(actions: Record<string, unknown>): string {

@@ -21,7 +21,7 @@ import type { MathProfile } from './pin.ts';
 export const LIBM_DIR = join(REPO_ROOT, 'native', 'portable-libm');
 export const LIBM_PIN_FILE = join(LIBM_DIR, 'pin.json');
 /** Our own files compiled or included with musl's (see each file's comment). */
-const SHIM_FILES = ['prelude.h', 'nearbyint.c', 'include-darwin/endian.h'];
+const SHIM_FILES = ['prelude.h', 'nearbyint.c', 'include-darwin/endian.h', 'include-darwin/features.h'];
 
 export interface LibmPin {
   library: string;
@@ -117,7 +117,9 @@ export async function fetchLibmArchive(pin = readLibmPin()): Promise<Buffer> {
 export async function prepareLibmBuild(opts: {
   hostDir: string;
   insideDir: string;
-  compiler: string;
+  /** the compiler and archiver, as argv (e.g. ['zig', 'cc', '-target', ...], ['zig', 'ar']) */
+  compiler: string[];
+  ar: string[];
   target: Target;
   extraFlags: string[];
   pin?: LibmPin;
@@ -174,13 +176,16 @@ export async function prepareLibmBuild(opts: {
   const sources = [...pin.files.map((f) => `src/math/${f}.c`), 'shim/nearbyint.c'];
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const archive = `${inside}/libxsnap-portable-m.a`;
-  const ar = opts.compiler.replace(/(gcc|cc)$/, 'ar');
+  const cc = opts.compiler.map(q).join(' ');
+  const ar = opts.ar.map(q).join(' ');
+  // Apple's ar has no D (it honours ZERO_AR_DATE); GNU ar and zig's (llvm-ar) do
+  const appleAr = darwin && opts.ar[0] !== 'zig';
   const lines = ['set -ex', `cd ${q(inside)}`];
   for (const s of sources)
-    lines.push(`${q(opts.compiler)} ${flags.map(q).join(' ')} -c ${q(s)} -o ${q(s.replace(/[/.]/g, '_') + '.o')}`);
+    lines.push(`${cc} ${flags.map(q).join(' ')} -c ${q(s)} -o ${q(s.replace(/[/.]/g, '_') + '.o')}`);
   // D: deterministic (no timestamps, uids); objects in a fixed order
   lines.push(
-    `${q(ar)} ${darwin ? 'rcs' : 'rcsD'} ${q(archive)} ` +
+    `${ar} ${appleAr ? 'rcs' : 'rcsD'} ${q(archive)} ` +
       `${sources.map((s) => q(s.replace(/[/.]/g, '_') + '.o')).join(' ')}`,
   );
   await writeFile(join(opts.hostDir, 'build.sh'), lines.join('\n') + '\n');

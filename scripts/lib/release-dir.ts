@@ -37,7 +37,7 @@ import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targe
 /** Only what does not depend on the machine or the moment of the build. */
 export function deterministicToolchain(t: ToolchainInfo): ManifestTarget['toolchain'] {
   const out: ManifestTarget['toolchain'] = { kind: t.kind, compiler: t.compiler };
-  for (const k of ['buildRootId', 'suite', 'packages', 'glibcFloor', 'macosMin', 'sdk'] as const) {
+  for (const k of ['buildRootId', 'suite', 'packages', 'glibcFloor', 'macosMin', 'sdk', 'zig', 'zigTarget'] as const) {
     if (t[k] !== undefined) (out as Record<string, unknown>)[k] = t[k];
   }
   return out;

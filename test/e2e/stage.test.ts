@@ -1,4 +1,4 @@
-// stage-packages.ts on the real linux builds: what the tarballs hold, that the
+// stage-packages.ts on the real builds (linux, and darwin by zig): what the tarballs hold, that the
 // same inputs give the same bytes, and that bad input leaves nothing behind.
 import t from 'tap';
 import { existsSync } from 'node:fs';
@@ -88,6 +88,27 @@ t.test('same inputs, same tarball bytes (another folder, other mtimes)', async (
     [],
     'no temporary folders left',
   );
+});
+
+t.test('the darwin packages hold the real zig-built binaries, with their os and cpu and no libc', async (t) => {
+  const dist = t.testdir();
+  const darwin = TARGETS.filter((x) => x.os === 'darwin');
+  for (const target of darwin) await cp(join(sharedDist(), target.name), join(dist, target.name), { recursive: true });
+  const list = darwin.map((x) => x.name).join(',');
+  const r = await runScript('stage-packages.ts', ['--dist', dist, '--targets', list]);
+  t.equal(r.code, 0, r.stderr);
+  for (const target of darwin) {
+    const entries = await readTarEntries(await readFile(join(dist, `agoric-xsnap-${target.name}-${VERSION}.tgz`)));
+    for (const goal of ['release', 'debug']) {
+      const bin = entries.find((e) => e.path === `package/bin/${goal}/xsnap-worker`)!;
+      t.equal(bin.mode & 0o777, 0o755, `${target.name} ${goal} binary mode 0755`);
+      t.equal(bin.data.readUInt32LE(0), 0xfeedfacf, `${target.name} ${goal}: a 64-bit Mach-O`);
+      t.ok(bin.data.equals(await readFile(join(dist, target.name, goal, 'xsnap-worker'))), 'the built bytes');
+    }
+    const pkg = JSON.parse(entries.find((e) => e.path === 'package/package.json')!.data.toString());
+    t.match(pkg, { name: target.packageName, version: VERSION, os: ['darwin'], cpu: [target.cpu] });
+    t.equal(pkg.libc, undefined, 'no libc field for darwin');
+  }
 });
 
 t.test('missing build output names the command that makes it (exit 2)', async (t) => {

@@ -1,5 +1,6 @@
 // Manifest pieces that need no build: SHA256SUMS format, the schema, reading, toolchain filtering.
 import t from 'tap';
+import { readZigPin } from '../../scripts/lib/zig.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -78,6 +79,32 @@ t.test('the schema accepts a complete manifest and names what is wrong', async (
   const timestamped = sample() as any;
   timestamped.generatedAt = '2024-01-01';
   t.ok((await schemaFailures(timestamped, 'm.json')).length > 0, 'no extra top-level fields such as timestamps');
+});
+
+t.test('a darwin entry records the pinned zig; the schema holds it and refuses a bad integrity', async (t) => {
+  const zig = readZigPin();
+  const tc = {
+    kind: 'zig',
+    compiler: 'zig 0.11.0 (clang version 16.0.6)',
+    zig: { package: zig.package, version: zig.version, integrity: zig.integrity, treeDigest: hex('9') },
+    zigTarget: 'aarch64-macos.11.0-none',
+    macosMin: '11.0',
+  } as unknown as ToolchainInfo;
+  const m = sample() as any;
+  const entry = structuredClone(m.targets['linux-x64']);
+  delete entry.libc;
+  m.targets['darwin-arm64'] = {
+    ...entry,
+    package: '@agoric/xsnap-darwin-arm64',
+    os: 'darwin',
+    cpu: 'arm64',
+    tarball: { ...entry.tarball, name: 'agoric-xsnap-darwin-arm64-1.2.3.tgz' },
+    toolchain: deterministicToolchain(tc),
+  };
+  t.same(m.targets['darwin-arm64'].toolchain, tc, 'every zig fact is deterministic and kept');
+  t.same(await schemaFailures(m, 'm.json'), []);
+  m.targets['darwin-arm64'].toolchain.zig.integrity = 'sha1-x';
+  t.match(await schemaFailures(m, 'm.json'), [{ subject: /darwin-arm64\/toolchain\/zig\/integrity/ }]);
 });
 
 t.test('only deterministic toolchain facts, canonical bytes', async (t) => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   TARGET_NAMES,
   TARGETS,
+  canBuildOn,
   floorText,
   getTarget,
   glibcFloorOf,
@@ -63,7 +64,9 @@ t.test('each target says its C library, floor, toolchains and math profiles', as
   for (const n of ['darwin-x64', 'darwin-arm64']) {
     t.equal(macosMinOf(byName(n)), '11.0', `${n} minimum macOS`);
     t.equal(glibcFloorOf(byName(n)), undefined);
-    t.same(byName(n).toolchains, ['macos']);
+    t.same(byName(n).toolchains, ['zig', 'host'], `${n}: zig on Linux by default, or Apple clang on macOS`);
+    t.equal(byName(n).buildHost, 'linux', `${n}: its releasable build runs on Linux`);
+    t.match(byName(n).zigTarget, new RegExp(`^${byName(n).cpu === 'x64' ? 'x86_64' : 'aarch64'}-macos\\.11\\.0-none$`));
   }
   t.equal(floorText(byName('linux-arm64')), 'glibc 2.31 or newer (Ubuntu 20.04, Debian 11 and later)');
   t.equal(floorText(byName('darwin-arm64')), 'macOS 11.0 or newer');
@@ -172,11 +175,21 @@ t.test('planBuild reads the toolchains and math profiles of the table', async (t
   const plan = (x: Target, o: { toolchain?: string; math?: string } = {}) =>
     planBuild({ target: here(x), pin, dist: 'dist', ...o });
   t.equal(plan(getTarget('linux-x64')).toolchain, 'pinned', 'the first toolchain is the default');
-  t.equal(plan(getTarget('darwin-arm64')).toolchain, 'macos');
-  const linuxOnMacos = () => plan(getTarget('linux-x64'), { toolchain: 'macos' });
-  t.throws(linuxOnMacos, /--toolchain for linux-x64 must be pinned or host, not "macos"/);
-  const darwinOnHost = () => plan(getTarget('darwin-x64'), { toolchain: 'host' });
-  t.throws(darwinOnHost, /--toolchain for darwin-x64 must be macos, not "host"/);
+  t.equal(plan(getTarget('darwin-arm64')).toolchain, 'zig');
+  t.equal(plan(getTarget('darwin-arm64')).releasable, true, 'a zig build ships');
+  const linuxOnZig = () => plan(getTarget('linux-x64'), { toolchain: 'zig' });
+  t.throws(linuxOnZig, /--toolchain for linux-x64 must be pinned or host, not "zig"/);
+  const darwinPinned = () => plan(getTarget('darwin-x64'), { toolchain: 'pinned' });
+  t.throws(darwinPinned, /--toolchain for darwin-x64 must be zig or host, not "pinned"/);
+  // Apple clang builds only on macOS, and never ships
+  const appleHere = () => planBuild({ target: getTarget('darwin-x64'), pin, dist: 'dist', toolchain: 'host' });
+  if (process.platform === 'darwin') t.equal(appleHere().releasable, false);
+  else t.throws(appleHere, /darwin-x64 cannot be built with the host toolchain on linux: it needs a macOS host/);
+  t.equal(canBuildOn(getTarget('darwin-arm64'), 'linux'), true, 'darwin builds on Linux (zig)');
+  t.equal(canBuildOn(getTarget('darwin-arm64'), 'darwin'), false, 'not its zig build on macOS');
+  t.equal(canBuildOn(getTarget('darwin-arm64'), 'darwin', 'host'), true, 'Apple clang on macOS');
+  t.equal(canBuildOn(getTarget('darwin-x64'), 'linux', 'zig', 'arm64'), false, 'the pinned zig runs on x64');
+  t.equal(canBuildOn(getTarget('linux-arm64'), 'linux', 'pinned', 'arm64'), true);
   t.throws(() => plan(musl, { toolchain: 'host' }), /must be pinned, not "host"/);
   t.equal(plan(musl, { math: 'system' }).math, 'system');
   const portable = /linux-x64-musl cannot be built with the portable math profile: it supports system/;
