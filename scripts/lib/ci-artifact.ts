@@ -438,7 +438,7 @@ export async function compareToolchains(opts: {
   let against: ToolchainComparison['against'];
   if (opts.against.endsWith('.json')) {
     const r = recordFromFile(opts.against, target.name);
-    other = { label: `${opts.against}`, record: r.record };
+    other = { label: `${opts.against}`, target: target.name, record: r.record };
     against = 'record';
   } else {
     const info = await readBuildInfo(opts.against, target.name);
@@ -471,10 +471,19 @@ export async function compareToolchains(opts: {
       seed: shipped.record.seed,
       perFamily: shipped.record.perFamily,
     });
-    other = { label: `${target.name} ${info.toolchain.kind} build (${info.toolchain.compiler})`, record: r.record };
+    other = {
+      label: `${target.name} ${info.toolchain.kind} build (${info.toolchain.compiler})`,
+      target: target.name,
+      record: r.record,
+    };
     against = 'measured';
   }
-  const diffs = diffDeterminism({ label, record: shipped.record }, other, profile as 'system' | 'portable', []);
+  const diffs = diffDeterminism(
+    { label, target: target.name, record: shipped.record },
+    other,
+    profile as 'system' | 'portable',
+    [],
+  );
   const r = differencesToFailures(diffs, label, other.label, 'determinism-across-toolchains');
   failures.push(...r.failures);
   return {
