@@ -56,14 +56,14 @@ t.test("tokenFromNpmLogin: the maintainer's npm login session, for that registry
     file,
     [
       '; npm login wrote this',
-      '//registry.npmjs.org/:_authToken=npm_session_of_the_maintainer',
+      '//registry.npmjs.org/:_authToken=session.of.the.maintainer', // a fixture, not a credential
       '//127.0.0.1:4873/:_authToken=${LOCAL_TOKEN}',
-      '//other.example/:_authToken=npm_other',
+      '//other.example/:_authToken=other.session',
     ].join('\n'),
   );
   const env = { NPM_CONFIG_USERCONFIG: file };
-  t.equal(tokenFromNpmLogin('https://registry.npmjs.org/', env), 'npm_session_of_the_maintainer');
-  t.equal(tokenFromNpmLogin('https://registry.npmjs.org', env), 'npm_session_of_the_maintainer', 'the URL normalised');
+  t.equal(tokenFromNpmLogin('https://registry.npmjs.org/', env), 'session.of.the.maintainer');
+  t.equal(tokenFromNpmLogin('https://registry.npmjs.org', env), 'session.of.the.maintainer', 'the URL normalised');
   t.equal(tokenFromNpmLogin('http://127.0.0.1:4873/', env), undefined, 'a ${VAR} is not a session');
   t.equal(tokenFromNpmLogin('https://registry.example/', env), undefined, 'another registry: none');
   t.equal(tokenFromNpmLogin('https://registry.npmjs.org/', { NPM_CONFIG_USERCONFIG: file + '.none' }), undefined);
