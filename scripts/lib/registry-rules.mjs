@@ -26,6 +26,7 @@
 //     "totpSecret": "<hex>", "securityKey": false }
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 /** RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits): what an authenticator app shows for `secretHex` at `ms`. */
 export function totp(secretHex, ms = Date.now(), digits = 6) {
@@ -181,7 +182,7 @@ export function installNpmRules(server, rulesFile) {
 
 // `node registry-rules.mjs --otp <registry dir>`: the local registry's current
 // one-time code, as the maintainer's authenticator app would show it
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()) && process.argv[2] === '--otp') {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--otp') {
   const dir = process.argv[3] ?? '.registry';
   const rules = JSON.parse(readFileSync(`${dir}/rules.json`, 'utf8'));
   process.stdout.write(totp(rules.totpSecret) + '\n');
