@@ -10,7 +10,6 @@ import {
   buildRootId,
   checkBuildRoot,
   debianMirrors,
-  ensureBuildRoot,
   KEYRING,
   LOCK_FILE,
   readLock,
@@ -23,14 +22,13 @@ await runCommand(
   {
     name: 'buildroot.ts',
     summary: 'make, check or re-pin the Debian build root',
-    usage: 'npx tsx scripts/buildroot.ts [--check | --ensure | --update-lock | --update-contents | --path]',
+    usage: 'npx tsx scripts/buildroot.ts [--check | --update-lock | --update-contents]',
     options: [
       {
         name: 'check',
         type: 'boolean',
         description: 'check the cached build root from its bytes (exit 1 if it is missing or not intact)',
       },
-      { name: 'ensure', type: 'boolean', description: 'check it, or make it (root) when missing or not intact' },
       {
         name: 'update-lock',
         type: 'boolean',
@@ -45,7 +43,6 @@ await runCommand(
           `pin what the build root holds beyond its packages (and the digest of what they hold) in ` +
           `${CONTENTS_FILE.replace(/.*\/scripts\//, 'scripts/')} (makes the root if missing, root); review the diff`,
       },
-      { name: 'path', type: 'boolean', description: 'print where the build root lives' },
     ],
     details: `
 The build root is Debian ${BUILD_ROOT_SPEC.suite} (${BUILD_ROOT_SPEC.variant}, ${BUILD_ROOT_SPEC.arch}) with
@@ -57,10 +54,8 @@ nothing else. After --update-lock, run --update-contents. Mirrors, in order:
 ${debianMirrors().join(', ')} ($XSNAP_DEBIAN_MIRROR, $XSNAP_DEBIAN_ARCHIVE_MIRROR).`,
   },
   async (flags) => {
-    const modes = ['check', 'ensure', 'update-lock', 'update-contents', 'path'].filter((m) => flags[m]);
-    if (modes.length !== 1)
-      throw new UsageError('give exactly one of --check, --ensure, --update-lock, --update-contents, --path');
-    if (flags.path) return { json: { path: buildRootDir(), id: buildRootId() }, text: buildRootDir() };
+    const modes = ['check', 'update-lock', 'update-contents'].filter((m) => flags[m]);
+    if (modes.length !== 1) throw new UsageError('give exactly one of --check, --update-lock, --update-contents');
     if (flags['update-lock']) {
       const { lock, mirror } = await updateLock();
       return {
@@ -77,10 +72,6 @@ ${debianMirrors().join(', ')} ($XSNAP_DEBIAN_MIRROR, $XSNAP_DEBIAN_ARCHIVE_MIRRO
         json: { contents: CONTENTS_FILE, root, id: pin.id, packaged: pin.packaged, unpackaged: n },
         text: `${CONTENTS_FILE}: ${n} entries of ${root} beyond its packages (packaged sha256 ${pin.packaged})`,
       };
-    }
-    if (flags.ensure) {
-      const root = await ensureBuildRoot();
-      return { json: root, text: `build root ${root.id} in ${root.path}: intact` };
     }
     const dir = buildRootDir();
     const failures = await checkBuildRoot(dir);

@@ -2,7 +2,7 @@
 // The divergence table of docs/consensus.md: run the determinism corpus on the
 // linux release binaries of a dist (linux-x64 natively and at the glibc floor,
 // linux-arm64 under qemu or natively) and count, per family, the results that differ.
-import { runCommand, log, stringFlag, distOption } from './lib/cli.ts';
+import { runCommand, log, distOption } from './lib/cli.ts';
 import { UsageError } from './lib/errors.ts';
 import { distDir } from './lib/paths.ts';
 import { binaryPath } from './lib/layout.ts';
@@ -30,33 +30,21 @@ await runCommand(
     summary:
       'count, per numeric family, the results that differ between linux-x64 and linux-arm64, and ' +
       'between glibc versions',
-    usage: 'npx tsx scripts/determinism-report.ts [--dist <dir>] [--per-family <n>] [--seed <n>]',
-    options: [
-      distOption('a dist with linux-x64 and linux-arm64 builds (build-target.ts)'),
-      {
-        name: 'per-family',
-        type: 'string',
-        valueName: 'n',
-        description: 'results per family',
-        default: String(SIZES.release),
-      },
-      { name: 'seed', type: 'string', valueName: 'n', description: 'generator seed', default: String(DEFAULT_SEED) },
-    ],
+    usage: 'npx tsx scripts/determinism-report.ts [--dist <dir>]',
+    options: [distOption('a dist with linux-x64 and linux-arm64 builds (build-target.ts)')],
     details: `
 Runs native/determinism-corpus/corpus.js on dist/linux-x64/release/xsnap-worker
 (with this host's glibc, and with the pinned build root's ${floor}, the floor)
 and dist/linux-arm64/release/xsnap-worker (qemu-aarch64 with the build root's
 arm64 runtime), and prints a Markdown table: per family, how many results
 differ, compared as raw IEEE bits. Reports only: it exits 0 whatever it finds
-(verify-artifacts.ts is the gate).`,
+(verify-artifacts.ts is the gate). The corpus runs at the release's size and seed.`,
   },
   async (flags) => {
     const dist = distDir(flags);
-    const perFamily = Number(stringFlag(flags, 'per-family') ?? SIZES.release);
-    const seed = Number(stringFlag(flags, 'seed') ?? DEFAULT_SEED);
-    if (!Number.isInteger(perFamily) || perFamily < 1)
-      throw new UsageError('--per-family must be a positive whole number');
-    if (!Number.isInteger(seed) || seed < 0) throw new UsageError('--seed must be a whole number >= 0');
+    // the release's corpus: its size and seed, as a release manifest measures it
+    const perFamily = SIZES.release;
+    const seed = DEFAULT_SEED;
     const profile = (await readBuildInfo(dist, 'linux-x64')).math?.profile ?? 'system';
     const runs: Record<string, Measured> = {};
     const measure = async (label: string, bin: string, runner: string[] | null, target: TargetName) => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { runCommand, log, stringFlag, timed, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
 import { OperationError, UsageError } from './lib/errors.ts';
 import { run, runRaw } from './lib/exec.ts';
-import { distDir, REPO_ROOT } from './lib/paths.ts';
+import { distDir } from './lib/paths.ts';
 import { packageBinaryPath, releaseDir, stagedPackagesDir } from './lib/layout.ts';
 import { readPin, pinPath } from './lib/pin.ts';
 import { canBuildOn, hostTarget, parseTargetList, TARGETS } from './lib/targets.ts';

@@ -180,14 +180,6 @@ export function stringFlag(flags: Flags, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export function oneOf<T extends string>(flags: Flags, name: string, allowed: readonly T[], fallback: T): T {
-  const v = stringFlag(flags, name) ?? fallback;
-  if (!(allowed as readonly string[]).includes(v)) {
-    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${v}"`);
-  }
-  return v as T;
-}
-
 // ---------------------------------------------------------------- running
 
 function writeStepSummary(markdown: string | undefined): void {

@@ -152,5 +152,3 @@ export function readPin(file: string): Pin {
   }
   return parsePin(raw, file);
 }
-
-export const isReleasable = (pin: Pin) => pin.source.kind !== 'dir';

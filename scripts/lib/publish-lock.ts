@@ -9,7 +9,7 @@
 // person. The key is the registry's identity, not its spelling: the public
 // registry's aliases (registry.npmjs.org, .org., .com) share one lock.
 import { createHash, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nextStep, OperationError } from './errors.ts';
 import { cacheDir } from './paths.ts';

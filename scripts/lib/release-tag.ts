@@ -1,6 +1,6 @@
 // The release tag: `vX.Y.Z`, the version in the source pin, and not released
 // yet (no GitHub Release carries it). release.yml checks this before building.
-import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
+import { OperationError, UsageError, type Failure } from './errors.ts';
 import { REPOSITORY } from './project.ts';
 import { TARGETS } from './targets.ts';
 
@@ -325,10 +325,6 @@ export function repositoryProblems(repo: string | undefined, rehearsal: boolean)
         `from any other repository (a fork may rehearse only)`,
     },
   ];
-}
-
-export function assertTagCheck(r: TagCheck): void {
-  if (r.failures.length) throw new CheckFailed(r.failures);
 }
 
 // ------------------------------------------------------------------ the earlier run of a publish-only release
