@@ -21,7 +21,7 @@ import { CONTENTS_FILE } from './lib/buildroot-contents.ts';
 await runCommand(
   {
     name: 'buildroot.ts',
-    summary: 'make, check or re-pin the Debian build root',
+    summary: 'check or re-pin the Debian build root (build-target.ts makes it when missing)',
     usage: 'npx tsx scripts/buildroot.ts [--check | --update-lock | --update-contents]',
     options: [
       {
