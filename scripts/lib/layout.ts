@@ -11,7 +11,7 @@
 //     xsnap-worker-manifest-X.Y.Z.json, xsnap-worker-binaries-X.Y.Z.tar.gz,
 //     agoric-xsnap-<target>-X.Y.Z.tgz (copies), SHA256SUMS, agoric-sdk-handoff.md
 //   dist/verified-X.Y.Z.json                        verify-artifacts.ts --record (what publish-all may publish)
-//   dist/release/staged-X.Y.Z.json                  publish-all.ts --via stage (for people; also a draft asset)
+//   dist/release/staged-X.Y.Z.json                  publish-all.ts stage (for people; also a draft asset)
 import { join } from 'node:path';
 import { PACKAGE_TEMPLATES } from './paths.ts';
 import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targets.ts';

@@ -777,8 +777,8 @@ export function rehearsalProblems(model: Model): string[] {
     // staged publishing with trusted publishing (issue 9): no npm token at all in a real release
     if (pub && pub.env.NPM_TOKEN)
       problems.push(`${sc[key].name}: publish-all gets an npm token (trusted publishing needs none)`);
-    if (pub && !/--via stage/.test(pub.command ?? ''))
-      problems.push(`${sc[key].name}: publish-all does not stage (--via stage)`);
+    if (pub && !/scripts\/publish-all\.ts stage /.test(pub.command ?? ''))
+      problems.push(`${sc[key].name}: publish-all does not stage (publish-all.ts stage)`);
     // the gate runs after the maintainer's approval, in publish-release.yml
     for (const needle of [/^npx tsx scripts\/draft-release\.ts /]) {
       if (!steps.some((s) => s.runs && s.command && needle.test(s.command)))
@@ -1560,7 +1560,7 @@ export const NON_EXECUTING_COMMANDS: ReadonlyArray<{ re: RegExp; why: string }> 
   { re: /^npm ci --no-audit --no-fund --ignore-scripts$/, why: 'no install script runs' },
   { re: /^npx tsx scripts\/check-release-tag\.ts /, why: 'the pin and the GitHub API' },
   { re: /^npx tsx scripts\/ci-artifact\.ts --unpack /, why: 'checks tar entries, hashes the binaries' },
-  { re: /^npx tsx scripts\/publish-all\.ts --via stage /, why: 'hashes dist/ against the verify record only' },
+  { re: /^npx tsx scripts\/publish-all\.ts stage /, why: 'hashes dist/ against the verify record only' },
   { re: /^npx tsx scripts\/generate-manifest\.ts --handoff /, why: "the notes, from the manifest's bytes" },
   { re: /^npx tsx scripts\/draft-release\.ts /, why: 'the GitHub API' },
   { re: /^gh release (download|edit) /, why: 'the GitHub API' },

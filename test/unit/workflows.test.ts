@@ -273,7 +273,7 @@ t.test('rehearsal cannot publish; a real release publishes, gates, releases, att
   t.equal(rehearsal.env.PUBLISH_MODE, '--dry-run');
   t.match(
     rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command,
-    /publish-all\.ts --via stage --dry-run --tag latest/,
+    /publish-all\.ts stage --dry-run --tag latest/,
   );
   t.notOk(
     rehearsal.steps.find((s) => /scripts\/draft-release\.ts/.test(s.command ?? ''))?.runs,
@@ -478,6 +478,13 @@ t.test('the publish job runs no install scripts and a rehearsal never gets the p
     rehearsalProblems(await w(leaky)).join('\n'),
     /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/,
   );
+  // one publish path (issue 20): the release job runs publish-all stage, nothing else
+  const notStaging = broken(
+    release,
+    /publish-all\.ts stage "\$PUBLISH_MODE"/,
+    'publish-all.ts approve "$PUBLISH_MODE"',
+  );
+  t.match(rehearsalProblems(await w(notStaging)).join('\n'), /publish-all does not stage \(publish-all\.ts stage\)/);
 });
 
 t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN gets no token at all', async (t) => {
