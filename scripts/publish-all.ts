@@ -15,7 +15,14 @@ import {
 } from './lib/npm-client.ts';
 import { distDir } from './lib/paths.ts';
 import { readPin, pinPath } from './lib/pin.ts';
-import { approveStaged, lockPublish, openRegistry, publishStaged, rejectStaged, stopKeptRegistry } from './lib/publish.ts';
+import {
+  approveStaged,
+  lockPublish,
+  openRegistry,
+  publishStaged,
+  rejectStaged,
+  stopKeptRegistry,
+} from './lib/publish.ts';
 import { checkDistTag, retryPolicyFromEnv } from './lib/publish-rules.ts';
 import {
   checkToken,
@@ -64,7 +71,7 @@ const spec = {
   retired: {
     '--via':
       'staged publishing is the only path (publish-all.ts stage); ' +
-      '--via direct could not move dist-tags under npm\'s 2027 rules',
+      "--via direct could not move dist-tags under npm's 2027 rules",
     '--approve': 'use publish-all.ts approve',
     '--reject': 'use publish-all.ts reject <stage-id>',
     '--stop-registry': 'use publish-all.ts stop-registry',
@@ -80,7 +87,8 @@ const spec = {
       name: 'dry-run',
       type: 'boolean' as const,
       description:
-        'run every check that does not write (npm stage publish --dry-run, whoami when a token is given) and print the plan',
+        'run every check that does not write (npm stage publish --dry-run, whoami when a token is given) ' +
+        'and print the plan',
     },
     {
       name: 'registry',
@@ -239,7 +247,18 @@ await runCommand(spec, async (flags) => {
     if (rejectId) return await withNpmClient(npm, (client) => rejectStaged(client, rejectId, otp));
     if (command === 'approve') {
       const set = readManifestSet(dist, version, targets, undefined, { options: '--dist <dir>' });
-      const ctx = { set, version, tag: tagFlag, otp, policy, registry: registry.url, targets, keep, token, registryArg };
+      const ctx = {
+        set,
+        version,
+        tag: tagFlag,
+        otp,
+        policy,
+        registry: registry.url,
+        targets,
+        keep,
+        token,
+        registryArg,
+      };
       return await withNpmClient(npm, (client) => approveStaged({ client, ...ctx }));
     }
     const lock = dryRun ? undefined : lockPublish(registry, version);

@@ -1,6 +1,7 @@
 // The embedded registry's server process: `node registry-server.mjs --serve
 // <verdaccio module dir> <config file>`. Plain JavaScript, so that it runs on
-// the pinned Node 24 that Verdaccio 9 needs, apart from the project's Node. Writes "listening <url>" to file descriptor 3 once it answers, on a free
+// the pinned Node 24 that Verdaccio 9 needs, apart from the project's Node.
+// Writes "listening <url>" to file descriptor 3 once it answers, on a free
 // loopback port; stdout and stderr (Verdaccio's own log) are left to the caller.
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
