@@ -1,8 +1,6 @@
-// Benchmark of publish-all on embedded registries, as a user runs the script
+// Benchmark of publish-all on the embedded registry, as a user runs the script
 // (verify-artifacts skipped: bench/verify.ts measures it), each run into a
 // fresh registry:
-//   direct   publishing the linux set (two packages, in parallel) against one
-//            package alone, on Verdaccio 6 (issue 4; goal: set within 1.5x of one);
 //   staged   the staged flow under npm's rules (issue 17): stage as CI does
 //            (trusted publishing, npm stage publish only), then approve as a
 //            maintainer (list, download and check every stage, approve with a
@@ -12,18 +10,18 @@
 //   window   the visibility window of the staged path: the time between the
 //            first and the last package becoming installable (their approvals
 //            returning; goal < 1 s on the local registry).
-// Run: npx tsx bench/publish.ts [--rounds 3] [--only direct|staged]
+// Run: npx tsx bench/publish.ts [--rounds 3]
 //      (builds, stages and manifests the linux set itself first: through the
 //      build cache, and outside the timings)
 import minimist from 'minimist';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalRegistry, type RegistryFlavour } from '../scripts/lib/local-registry.ts';
+import { startLocalRegistry } from '../scripts/lib/local-registry.ts';
 import { REPO_ROOT } from '../scripts/lib/paths.ts';
 import { buildTargets, runScript, stageReleaseSet } from '../scripts/lib/run-script.ts';
 
-const args = minimist(process.argv.slice(2), { string: ['rounds', 'only'], default: { rounds: '3' } });
+const args = minimist(process.argv.slice(2), { string: ['rounds'], default: { rounds: '3' } });
 const rounds = Number(args.rounds);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ONE = 'linux-x64';
@@ -38,21 +36,27 @@ const dist = mkdtempSync(join(tmpdir(), 'xsnap-bench-set-'));
 for (const t of LINUX) cpSync(join(builds, t), join(dist, t), { recursive: true });
 await stageReleaseSet(dist, LINUX);
 
-type PublishAll = (extra: string[], dist: string, as?: 'ci' | 'maintainer') => ReturnType<typeof runScript>;
+type PublishAll = (
+  command: 'stage' | 'approve',
+  extra: string[],
+  dist: string,
+  as?: 'ci' | 'maintainer',
+) => ReturnType<typeof runScript>;
 
 /**
- * A fresh embedded registry, and publish-all run against it as a user runs it: as the maintainer (their token;
- * on the staging registry a one-time code too), or as CI (the staging registry's trusted publishing, no token).
+ * A fresh embedded registry, and publish-all run against it as a user runs it: as the maintainer (their token
+ * and a one-time code), or as CI (the registry's stand-in of trusted publishing, no token).
  */
-async function withRegistry<T>(flavour: RegistryFlavour, fn: (publishAll: PublishAll) => Promise<T>): Promise<T> {
+async function withRegistry<T>(fn: (publishAll: PublishAll) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'xsnap-bench-registry-'));
-  const reg = await startLocalRegistry({ dir, flavour });
+  const reg = await startLocalRegistry({ dir });
   const tmp = { TMPDIR: mkdtempSync(join(tmpdir(), 'xsnap-bench-')) };
-  const envs = { maintainer: { NPM_TOKEN: reg.token, ...tmp }, ci: { ...reg.rules?.oidcEnv, ...tmp } };
+  const envs = { maintainer: { NPM_TOKEN: reg.token, ...tmp }, ci: { ...reg.rules.oidcEnv, ...tmp } };
   try {
-    return await fn((extra, d, as = 'maintainer') => {
-      const otp = as === 'maintainer' && extra.includes('--approve') && reg.rules ? ['--otp', reg.rules.otp()] : [];
-      return runScript('publish-all.ts', ['--registry', reg.url, '--dist', d, ...otp, ...extra], { env: envs[as] });
+    return await fn((command, extra, d, as = 'maintainer') => {
+      const otp = as === 'maintainer' && command === 'approve' ? ['--otp', reg.rules.otp()] : [];
+      const args = [command, '--registry', reg.url, '--dist', d, ...otp, ...extra];
+      return runScript('publish-all.ts', args, { env: envs[as] });
     });
   } finally {
     await reg.stop();
@@ -60,50 +64,25 @@ async function withRegistry<T>(flavour: RegistryFlavour, fn: (publishAll: Publis
   }
 }
 
-async function direct(targets: string): Promise<number> {
-  return withRegistry('classic', async (publishAll) => {
-    const t0 = performance.now();
-    const r = await publishAll(['--targets', targets, '--skip-verify', '--via', 'direct'], dist);
-    const s = (performance.now() - t0) / 1000;
-    if (r.code !== 0) throw new Error(`publish-all --targets ${targets} failed:\n${r.stderr}`);
-    return s;
-  });
-}
-
 /** stage (as CI) + approve (as a maintainer: checks every stage, read-back, gate); seconds, visibility window in ms */
 async function staged(targets: string): Promise<{ s: number; windowMs: number }> {
-  return withRegistry('staging', async (publishAll) => {
+  return withRegistry(async (publishAll) => {
     // the staged record goes to dist/: use a private copy of the set
     const own = mkdtempSync(join(tmpdir(), 'xsnap-bench-dist-'));
     cpSync(dist, own, { recursive: true });
     const t0 = performance.now();
-    const st = await publishAll(['--targets', targets, '--skip-verify', '--via', 'stage'], own, 'ci');
-    if (st.code !== 0) throw new Error(`publish-all --via stage --targets ${targets} failed:\n${st.stderr}`);
-    const ap = await publishAll(['--approve', '--targets', targets, '--json'], own);
+    const st = await publishAll('stage', ['--targets', targets, '--skip-verify'], own, 'ci');
+    if (st.code !== 0) throw new Error(`publish-all stage --targets ${targets} failed:\n${st.stderr}`);
+    const ap = await publishAll('approve', ['--targets', targets, '--json'], own);
     const s = (performance.now() - t0) / 1000;
-    if (ap.code !== 0) throw new Error(`publish-all --approve --targets ${targets} failed:\n${ap.stderr}`);
+    if (ap.code !== 0) throw new Error(`publish-all approve --targets ${targets} failed:\n${ap.stderr}`);
     rmSync(own, { recursive: true, force: true });
     return { s, windowMs: JSON.parse(ap.stdout).windowMs };
   });
 }
 
 const results: string[] = [];
-if (args.only !== 'staged') {
-  const one: number[] = [];
-  const set: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    one.push(await direct(ONE));
-    set.push(await direct(SET));
-    console.error(`direct round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, set ${set[i].toFixed(2)} s`);
-  }
-  const ratio = median(set) / median(one);
-  results.push(
-    `direct, one package (linux-x64):          median ${median(one).toFixed(2)} s over ${rounds} runs`,
-    `direct, the set (linux-x64+linux-arm64):  median ${median(set).toFixed(2)} s over ${rounds} runs`,
-    `direct: set / one = ${ratio.toFixed(2)}x (goal <= 1.5x): ${ratio <= 1.5 ? 'met' : 'NOT met'}`,
-  );
-}
-if (args.only !== 'direct') {
+{
   const one: number[] = [];
   const set: number[] = [];
   const windows: number[] = [];

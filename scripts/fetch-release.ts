@@ -2,7 +2,7 @@
 // The release set on the engineer's machine: the verified dist/ of a release
 // run (all four targets, darwin included), found and checked through the
 // GitHub API, downloaded and unpacked with every check of ci-artifact.ts. Then
-// `publish-all.ts --dry-run --dist <dir>` rehearses the release locally.
+// `publish-all.ts stage --dry-run --dist <dir>` rehearses the release locally.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, log, registerSecret, stringFlag, PIN_OPTION } from './lib/cli.ts';
@@ -20,7 +20,7 @@ await runCommand(
     name: 'fetch-release.ts',
     summary:
       "download a release run's verified dist/ (all four targets) through the GitHub API, checked, " +
-      'for a local publish-all.ts --dry-run',
+      'for a local publish-all.ts stage --dry-run',
     usage:
       'npx tsx scripts/fetch-release.ts (--tag vX.Y.Z | --run-id <id> | --tag vX.Y.Z --run-id <id>) ' +
       '[--dist dir] [--repo owner/name] [--dry-run]',
@@ -68,7 +68,7 @@ await runCommand(
     ],
     details: `
 Then rehearse the release against the real set, locally:
-  npx tsx scripts/publish-all.ts --dry-run --dist dist-vX.Y.Z
+  npx tsx scripts/publish-all.ts stage --dry-run --dist dist-vX.Y.Z
 
 The run is asked of the REST API before anything is downloaded: with --tag, it
 is a run of ${RELEASE_WORKFLOW} at the tag's commit, the push of the tag or a
@@ -104,7 +104,7 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
         : `${runText}: a verified rehearsal of v${found.version}; its commit is not tied to a tag`,
     );
     const dist = stringFlag(flags, 'dist') ?? `dist-v${found.version}`;
-    const next = scriptHint('publish-all.ts', '--dry-run', '--dist', dist);
+    const next = scriptHint('publish-all.ts', 'stage', '--dry-run', '--dist', dist);
     const pinVersion = readPin(pinPath(flags)).version;
     if (pinVersion !== found.version)
       log.warn(

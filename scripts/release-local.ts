@@ -45,9 +45,9 @@ await runCommand(
     ],
     details: `
 Stages: build-target.ts (each target), stage-packages.ts, generate-manifest.ts,
-verify-artifacts.ts --record, publish-all.ts --via stage --registry <embedded
+verify-artifacts.ts --record, publish-all.ts stage --registry <embedded
 Verdaccio 9 with staged publishing and npm's rules> as CI runs it (trusted
-publishing, no token), publish-all.ts --approve --otp as a maintainer runs it
+publishing, no token), publish-all.ts approve --otp as a maintainer runs it
 (re-check, approve, read back),
 verify-artifacts.ts --published (the agoric-sdk gate), then npm install of
 @agoric/xsnap-<this platform>@X.Y.Z from that registry and a run of its binary.
@@ -108,25 +108,20 @@ the manifest records them as unmeasured, and every stage is told it rehearses
     try {
       log.ok(`registry at ${registry.url} (npm's rules: trusted publishing may only stage; approving needs 2FA)`);
       const rules = registry.rules;
-      if (!rules) throw new OperationError("the embedded registry does not enforce npm's rules: not a rehearsal");
       // the real flow. CI stages the set: no npm token, only what GitHub gives a job
       // with id-token: write (here the registry's stand-in of it), which npm exchanges
       // inside `npm stage publish`; it compares with verify's record and runs no binary
-      await timed('stage all, as CI does (publish-all --via stage, trusted publishing)', () =>
-        stage(
-          'publish-all.ts',
-          ['--via', 'stage', '--registry', registry.url, '--targets', names, ...rehearsal, ...common],
-          {
-            ...rules.oidcEnv,
-          },
-        ),
+      await timed('stage all, as CI does (publish-all stage, trusted publishing)', () =>
+        stage('publish-all.ts', ['stage', '--registry', registry.url, '--targets', names, ...rehearsal, ...common], {
+          ...rules.oidcEnv,
+        }),
       );
       // a maintainer approves it: their own login and a one-time code from their authenticator
       // (re-checks every staged version, approves, reads back, runs the gate)
-      await timed('approve the staged set as a maintainer (publish-all --approve --otp)', () =>
+      await timed('approve the staged set as a maintainer (publish-all approve --otp)', () =>
         stage(
           'publish-all.ts',
-          ['--approve', '--otp', rules.otp(), '--registry', registry.url, '--targets', names, ...rehearsal, ...common],
+          ['approve', '--otp', rules.otp(), '--registry', registry.url, '--targets', names, ...rehearsal, ...common],
           { NPM_TOKEN: registry.token },
         ),
       );

@@ -21,8 +21,26 @@ export interface CommandSpec {
   summary: string;
   usage: string;
   options: OptionSpec[];
+  /**
+   * a script with subcommands (`publish-all.ts stage`): the first argument
+   * names one; parseFlags puts it in flags.command and its operand, if it
+   * takes one, in flags.operand. An option a subcommand does not list is a
+   * usage error.
+   */
+  commands?: SubcommandSpec[];
+  /** flags that are gone, each with what replaces it: a usage error that says so */
+  retired?: Record<string, string>;
   /** extra paragraphs for --help (environment variables, exit codes, examples) */
   details?: string;
+}
+
+export interface SubcommandSpec {
+  name: string;
+  summary: string;
+  /** the name of the one operand it takes (`reject <stage-id>`), if any */
+  operand?: string;
+  /** the names of the options it takes (--json and --help go everywhere) */
+  options: string[];
 }
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -122,11 +140,17 @@ export function helpText(spec: CommandSpec): string {
     const def = o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : '';
     return `  ${left.padEnd(30)} ${o.description}${def}`;
   });
+  const commands = (spec.commands ?? []).map((c) => {
+    const left = c.operand ? `${c.name} <${c.operand}>` : c.name;
+    const takes = c.options.length ? ` (${c.options.map((o) => `--${o}`).join(', ')})` : '';
+    return `  ${left.padEnd(30)} ${c.summary}${takes}`;
+  });
   return [
     `${spec.name}: ${spec.summary}`,
     '',
     `Usage: ${spec.usage}`,
     '',
+    ...(commands.length ? ['Commands:', ...commands, ''] : []),
     'Options:',
     ...lines,
     '',
@@ -146,12 +170,16 @@ export function parseFlags(spec: CommandSpec, argv: string[]): Flags {
     all.filter((o) => o.type === 'boolean' && o.name.startsWith('no-')).map((o) => [o.name.slice(3), true]),
   );
   const unknown: string[] = [];
+  const positional: string[] = [];
   const parsed = minimist(argv, {
     string: strings,
     boolean: booleans,
     default: negated,
     unknown: (arg) => {
-      unknown.push(arg);
+      const retired = spec.retired?.[arg.replace(/=.*$/, '')];
+      if (retired) throw new UsageError(`${arg.replace(/=.*$/, '')} is gone: ${retired}`);
+      if (spec.commands && !arg.startsWith('-')) positional.push(arg);
+      else unknown.push(arg);
       return false;
     },
   });
@@ -159,6 +187,7 @@ export function parseFlags(spec: CommandSpec, argv: string[]): Flags {
     throw new UsageError(`unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.join(' ')} (see --help)`);
   }
   const flags: Flags = {};
+  if (spec.commands && !parsed.help) Object.assign(flags, parseSubcommand(spec, spec.commands, positional, parsed));
   for (const o of all) {
     const v = parsed[o.name];
     if (o.type === 'string') {
@@ -173,6 +202,42 @@ export function parseFlags(spec: CommandSpec, argv: string[]): Flags {
     }
   }
   return flags;
+}
+
+/** The subcommand and its operand; an option it does not take is a usage error. */
+function parseSubcommand(
+  spec: CommandSpec,
+  commands: SubcommandSpec[],
+  positional: string[],
+  parsed: minimist.ParsedArgs,
+): Flags {
+  const names = commands.map((c) => (c.operand ? `${c.name} <${c.operand}>` : c.name)).join(', ');
+  const [name, ...rest] = positional;
+  const command = commands.find((c) => c.name === name);
+  if (!command)
+    throw new UsageError(
+      name === undefined ? `say what to do: ${spec.name} ${names}` : `unknown command "${name}": one of ${names}`,
+    );
+  const operands = command.operand ? 1 : 0;
+  if (rest.length !== operands) {
+    throw new UsageError(
+      command.operand && !rest.length
+        ? `${command.name} needs its <${command.operand}>`
+        : `unknown argument${rest.length - operands > 1 ? 's' : ''} ${rest.slice(operands).join(' ')} (see --help)`,
+    );
+  }
+  const common = new Set(COMMON_OPTIONS.map((o) => o.name));
+  for (const o of spec.options) {
+    const v = parsed[o.name.replace(/^no-/, '')];
+    const given = o.type === 'string' ? v !== undefined : o.name.startsWith('no-') ? v === false : v === true;
+    if (given && !common.has(o.name) && !command.options.includes(o.name)) {
+      const takers = commands.filter((c) => c.options.includes(o.name)).map((c) => c.name);
+      throw new UsageError(
+        `--${o.name} does not go with ${command.name}` + (takers.length ? ` (it goes with ${takers.join(', ')})` : ''),
+      );
+    }
+  }
+  return { command: command.name, ...(command.operand ? { operand: rest[0] } : {}) };
 }
 
 export function stringFlag(flags: Flags, name: string): string | undefined {

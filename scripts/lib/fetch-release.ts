@@ -1,7 +1,7 @@
 // The release set on the engineer's machine: find a release run's verified
 // dist/ artifact through the GitHub REST API, check the run as a publish-only
 // release does (check-release-tag.ts --build-run-id), download the artifact,
-// and unpack it with ci-artifact.ts's checks. Then publish-all.ts --dry-run
+// and unpack it with ci-artifact.ts's checks. Then publish-all.ts stage --dry-run
 // runs locally against the real four-target set (darwin is built only in CI).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -11,7 +11,7 @@
 //     xsnap-worker-manifest-X.Y.Z.json, xsnap-worker-binaries-X.Y.Z.tar.gz,
 //     agoric-xsnap-<target>-X.Y.Z.tgz (copies), SHA256SUMS, agoric-sdk-handoff.md
 //   dist/verified-X.Y.Z.json                        verify-artifacts.ts --record (what publish-all may publish)
-//   dist/release/staged-X.Y.Z.json                  publish-all.ts --via stage (for people; also a draft asset)
+//   dist/release/staged-X.Y.Z.json                  publish-all.ts stage (for people; also a draft asset)
 import { join } from 'node:path';
 import { PACKAGE_TEMPLATES } from './paths.ts';
 import { GOALS, TARGETS, type Goal, type Target, type TargetName } from './targets.ts';
@@ -31,13 +31,16 @@ export const fingerprintPath = (dist: string, target: TargetName) => join(target
 
 // ------------------------------------------------------------------ platform packages
 
-/** License texts shipped in every package (LGPL-3.0 is a set of additions to GPL-3.0, so both go). */
+/**
+ * License texts shipped in every package (LGPL-3.0 is a set of additions to GPL-3.0, so both go), kept once in
+ * packages/licenses/ (licensesDir) and copied into each package when stage-packages makes it.
+ */
 export const LICENSE_FILES = ['LICENSE', 'LICENSE.Apache-2.0', 'LICENSE.GPL-3.0', 'LICENSE.LGPL-3.0'] as const;
 export const NOTICE_FILE = 'THIRD_PARTY_NOTICES.md';
 /** The notice in a template folder, filled from build-info.json at staging. */
 export const NOTICE_TEMPLATE = 'THIRD_PARTY_NOTICES.md.template';
 /** What every template folder packages/xsnap-<target>/ must hold. */
-export const TEMPLATE_FILES = [...LICENSE_FILES, 'README.md', 'package.json', NOTICE_TEMPLATE] as const;
+export const TEMPLATE_FILES = ['README.md', 'package.json', NOTICE_TEMPLATE] as const;
 
 /** path of a binary inside a platform package (the contract agoric-sdk reads) */
 export const packageBinaryPath = (goal: Goal) => `bin/${goal}/${BINARY_NAME}`;
@@ -49,6 +52,8 @@ export function allowedPackageFiles(): string[] {
 
 /** packages/xsnap-<target>/: the committed template of a platform package */
 export const templateDir = (target: Target, root = PACKAGE_TEMPLATES) => join(root, `xsnap-${target.name}`);
+/** The one copy of the license texts, beside the template folders. */
+export const licensesDir = (root = PACKAGE_TEMPLATES) => join(root, 'licenses');
 /** dist/packages/: the staged platform packages */
 export const stagedPackagesDir = (dist: string) => join(dist, 'packages');
 export const stagedPackageDir = (dist: string, target: Target) => join(stagedPackagesDir(dist), target.name);

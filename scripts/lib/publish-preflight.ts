@@ -1,15 +1,15 @@
 // Everything publish-all checks before it writes anything: our artifacts
 // (verify-artifacts, and the tarballs against the manifest, keeping the bytes
-// that get published), who may write (the token, or trusted publishing), what
-// the registry holds at the version, and each write once with npm's --dry-run.
+// that get published), who may write (the token, or trusted publishing), and
+// each write once with npm's --dry-run.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { log } from './cli.ts';
 import { CheckFailed, formatFailure, UsageError, type Failure } from './errors.ts';
 import { matchesIntegrity, sriSha512 } from './hash.ts';
 import { lastLines, oidcEnv, type NpmClient, type TarballBytes } from './npm-client.ts';
-import type { PlanInput, RegistryKind } from './publish-plan.ts';
-import { checkPublishedPackage, readManifestSet, type ManifestEntry, type ManifestSet } from './published.ts';
+import type { RegistryKind } from './publish-rules.ts';
+import { readManifestSet, type ManifestEntry, type ManifestSet } from './published.ts';
 import { readTarballFiles } from './tarball.ts';
 import { TARGET_NAMES, TARGETS, type Target } from './targets.ts';
 import { heldCredentials } from './exec.ts';
@@ -96,8 +96,7 @@ export interface LocalPreflight {
   targets: Target[];
   /** no verify record: the bytes are checked against the manifest only (tests of what comes after) */
   skipVerify: boolean;
-  /** for the step line: how and where the run publishes */
-  via: 'stage' | 'direct';
+  /** for the step line: where the run stages */
   registry: string;
   /** the record must come from this commit (the release run's, --expect-commit) */
   expectCommit?: string;
@@ -135,7 +134,7 @@ export async function verifyFirstIfAllowed(dist: string, version: string, verify
  * CheckFailed: nothing was written.
  */
 export async function preflightLocal(o: LocalPreflight): Promise<{ set: ManifestSet; members: SetMember[] }> {
-  log.step(`preflight (--via ${o.via}): ${o.version} to ${o.registry} (${o.targets.map((t) => t.name).join(', ')})`);
+  log.step(`preflight: ${o.version} to ${o.registry} (${o.targets.map((t) => t.name).join(', ')})`);
   const failures: Failure[] = [];
   const recordFile = verifiedRecordPath(o.dist, o.version);
   let record: VerifiedRecord | null = null;
@@ -235,8 +234,7 @@ export function checkWholeSet(kind: RegistryKind, targets: Target[], targetsFlag
 export interface AuthInput {
   /** the token the script read (NPM_TOKEN, NODE_AUTH_TOKEN, or the local registry's maintainer's) */
   token: string | undefined;
-  via: 'stage' | 'direct';
-  mode: 'publish' | 'approve' | 'reject';
+  command: 'stage' | 'approve' | 'reject';
   dryRun: boolean;
   registry: { url: string; kind: RegistryKind; oidcEnv?: Record<string, string> };
 }
@@ -261,13 +259,13 @@ export interface PublishAuth {
 export function publishAuth(o: AuthInput, env = process.env): PublishAuth {
   const actions = env.GITHUB_ACTIONS === 'true';
   const requestsOidc = actions && Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL);
-  const staging = o.via === 'stage' && o.mode === 'publish' && !o.token;
+  const staging = o.command === 'stage' && !o.token;
   const oidc = staging ? (requestsOidc ? oidcEnv(env) : o.registry.oidcEnv) : undefined;
   if (!o.token && !o.dryRun && !oidc) {
-    const may = o.mode === 'publish' ? 'publish' : 'approve staged versions';
-    const trusted = o.via === 'stage' ? ' (in GitHub Actions, trusted publishing needs id-token: write)' : '';
+    const may = o.command === 'stage' ? 'publish' : 'approve staged versions';
+    const trusted = o.command === 'stage' ? ' (in GitHub Actions, trusted publishing needs id-token: write)' : '';
     const set =
-      o.mode === 'publish' ? 'set NPM_TOKEN (or NODE_AUTH_TOKEN)' : `npm login to ${o.registry.url}, or set NPM_TOKEN`;
+      o.command === 'stage' ? 'set NPM_TOKEN (or NODE_AUTH_TOKEN)' : `npm login to ${o.registry.url}, or set NPM_TOKEN`;
     throw new UsageError(`no token: ${set} to a token that may ${may} on ${o.registry.url}${trusted}`);
   }
   // provenance is signed with the job's OIDC identity: only where the job may request one (id-token: write)
@@ -284,37 +282,13 @@ export async function checkToken(client: NpmClient, token: string | undefined, o
   else log.warn('no NPM_TOKEN / NODE_AUTH_TOKEN: token check skipped (the real run needs one)');
 }
 
-// ---------------------------------------------------------------- what the registry holds
-
-/**
- * What the registry holds at `version` for each package of the set (--via
- * direct). A version already there is downloaded and checked now: "identical"
- * means its bytes, not just its metadata. Unreadable or corrupt: CheckFailed.
- */
-export async function readRemoteState(client: NpmClient, set: ManifestSet, version: string) {
-  const remote: PlanInput['remote'] = {};
-  const failures: Failure[] = [];
-  await Promise.all(
-    set.entries.map(async (e) => {
-      const c = await checkPublishedPackage(client, e, version);
-      if (c.status === 'error' || c.status === 'corrupt') failures.push(...c.failures);
-      else remote[e.package] = { status: c.status, integrity: c.integrity, distTags: c.distTags };
-    }),
-  );
-  if (failures.length) throw new CheckFailed(failures);
-  return remote;
-}
-
 // ---------------------------------------------------------------- each write, dry
 
-/**
- * Each write a real run would make, with npm's --dry-run (`npm publish`, or
- * `npm stage publish`), one package at a time; any failure: CheckFailed.
- */
+/** Each write a real run would make, with npm's --dry-run, one package at a time; any failure: CheckFailed. */
 export async function dryRunWrites(
   packages: Array<{ package: string; subject: string }>,
   members: SetMember[],
-  what: { command: 'npm publish' | 'npm stage publish'; check: string },
+  what: { command: 'npm stage publish'; check: string },
   write: (bytes: TarballBytes) => Promise<{ code: number; stderr: string }>,
 ): Promise<void> {
   const failures: Failure[] = [];

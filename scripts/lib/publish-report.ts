@@ -4,8 +4,6 @@
 // made in publish.ts and the modules it calls.
 import { log, type Result } from './cli.ts';
 import { formatFailure, scriptHint, type Failure } from './errors.ts';
-import type { ExecuteResult, PackageOutcome } from './publish-execute.ts';
-import { describePlan, type Plan } from './publish-plan.ts';
 import { describeStagePlan, type ApproveOutcome, type StagedLine, type StagePlan } from './staged-publish.ts';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -13,87 +11,9 @@ const stillRunning = (registry: string) => `local registry still running at ${re
 const fullyPublished = (version: string, registry: string) =>
   `nothing to do: ${version} is fully published on ${registry}`;
 
-// ---------------------------------------------------------------- --via direct
+// ---------------------------------------------------------------- stage
 
-/** Markdown table for $GITHUB_STEP_SUMMARY. */
-export function summaryTable(plan: Plan, outcomes: PackageOutcome[] | undefined): string {
-  const rows = plan.packages.map((p) => {
-    const o = outcomes?.find((x) => x.package === p.package);
-    const before = plan.dryRun ? 'dry run' : p.action === 'refuse' ? 'refused' : '-';
-    const result = o ? `${o.publish}${o.verified ? ', verified' : ''}, tag ${o.tag}` : before;
-    return `| \`${p.package}\` | ${p.remote} | ${p.action} | ${p.tag.current ?? 'unset'} | ${result} |`;
-  });
-  return [
-    `### publish-all ${plan.version} to ${plan.registry}${plan.dryRun ? ' (dry run)' : ''}`,
-    '',
-    `| package | at ${plan.version} before | action | "${plan.tag}" before | outcome |`,
-    '|---|---|---|---|---|',
-    ...rows,
-    '',
-    ...plan.notes.map((n) => `> ${n}`),
-  ].join('\n');
-}
-
-type Extra = Record<string, unknown>;
-
-function directResult(plan: Plan, extra: Extra, exitCode: number, text: string[], outcomes?: PackageOutcome[]): Result {
-  const json = { ok: exitCode === 0, plan, ...extra };
-  return { json, text: text.join('\n'), summary: summaryTable(plan, outcomes), exitCode };
-}
-
-/** What a --via direct run that planned, and maybe executed, comes to. */
-export type DirectOutcome =
-  | { kind: 'refused' }
-  | { kind: 'nothing-to-do' }
-  | { kind: 'dry-run'; token: boolean }
-  | { kind: 'executed'; result: ExecuteResult; keep: boolean };
-
-export function directReport(plan: Plan, o: DirectOutcome): Result {
-  const { version, registry, tag } = plan;
-  if (o.kind === 'refused') {
-    const refused = plan.packages.filter((p) => p.action === 'refuse');
-    const fs: Failure[] = refused.map((p) => ({
-      check: 'same-version-different-bytes',
-      subject: `${p.package}@${version} on ${registry}`,
-      expected: p.integrity,
-      actual: p.remoteIntegrity ?? 'no integrity',
-      hint: 'a published version can never change: nothing was written; release a new version',
-    }));
-    const names = refused.map((p) => p.package).join(', ');
-    log.error(`refused: ${names} already hold other bytes at ${version}; nothing was written`);
-    return directResult(plan, { failures: fs }, 1, [`refused: nothing was written`]);
-  }
-  if (o.kind === 'nothing-to-do') {
-    log.ok(`nothing to do: every package is at ${version} with our bytes and "${tag}" points at it`);
-    return directResult(plan, { nothingToDo: true }, 0, [fullyPublished(version, registry)]);
-  }
-  if (o.kind === 'dry-run') {
-    const mayStart = `dry run: the real run may start${o.token ? '' : ' (once NPM_TOKEN is set)'}`;
-    return directResult(plan, { dryRun: true }, 0, [...describePlan(plan), mayStart]);
-  }
-  const result = o.result;
-  if (result.failures.length) {
-    const names = [...new Set(result.outcomes.filter((x) => x.error).map((x) => x.package))];
-    const moved = result.outcomes.filter((x) => x.tag === 'moved').map((x) => x.package);
-    const next = result.resumable
-      ? 'Re-run publish-all to continue.'
-      : 'A re-run cannot finish it (see the failures above): nothing more will move; see RELEASING.md, "Incidents".';
-    const where = moved.length ? `moved only on ${moved.join(', ')}` : 'was not moved on any package';
-    const failed = names.length ? names.join(', ') : 'the set';
-    const msg = `release ${version} not finished: ${failed} failed; "${tag}" ${where}. ${next}`;
-    log.error(msg);
-    for (const f of result.failures) log.error(`[${f.check}] ${f.subject}: ${f.actual ?? ''}`);
-    return directResult(plan, { outcomes: result.outcomes, failures: result.failures }, 1, [msg], result.outcomes);
-  }
-  const lines = result.outcomes.map((x) => `${x.package}@${version}: ${x.publish}, verified, "${tag}" ${x.tag}`);
-  if (o.keep) lines.push(stillRunning(registry));
-  const extra = { outcomes: result.outcomes, warnings: result.warnings };
-  return directResult(plan, extra, 0, [...lines, `released ${version} on ${registry}`], result.outcomes);
-}
-
-// ---------------------------------------------------------------- --via stage
-
-/** What a --via stage run that planned, and maybe staged, comes to. */
+/** What a stage run that planned, and maybe staged, comes to. */
 export type StageOutcome =
   | { kind: 'refused' }
   | { kind: 'nothing-to-do' }
@@ -127,8 +47,8 @@ export function stageReport(plan: StagePlan, dryRun: boolean, o: StageOutcome): 
     const notOurs = (f: Failure) =>
       f.check === 'staged-other-bytes' || f.check === 'tarball-bytes' || f.check.startsWith('binary-');
     const next = failures.some(notOurs)
-      ? 'A re-run cannot fix this: reject the stage that is not ours (publish-all --reject <id>), then re-run.'
-      : 'Re-run publish-all --via stage to continue.';
+      ? 'A re-run cannot fix this: reject the stage that is not ours (publish-all reject <id>), then re-run.'
+      : 'Re-run publish-all stage to continue.';
     const problems = plural(failures.length, 'problem');
     const msg = `staging of ${version} not finished: ${problems}; nothing is approved or visible. ${next}`;
     log.error(msg);
@@ -177,7 +97,7 @@ export function stageReport(plan: StagePlan, dryRun: boolean, o: StageOutcome): 
   };
 }
 
-// ---------------------------------------------------------------- --approve, --reject
+// ---------------------------------------------------------------- approve, reject
 
 export interface ApproveReport {
   version: string;
@@ -193,7 +113,7 @@ export interface ApproveHints {
   registryArg: string;
 }
 
-/** What --approve comes to: no code given, approval failed (nothing, or halfway), the gate failed, or released. */
+/** What approve comes to: no code given, approval failed (nothing, or halfway), the gate failed, or released. */
 export type ApproveResult =
   | ({ kind: 'needs-code' } & ApproveHints)
   | ({ kind: 'approval-failed'; failures: Failure[]; approvedNothing: boolean; authUrl?: string } & ApproveHints)
@@ -214,7 +134,7 @@ function rejectLines(h: ApproveHints): string[] {
     `${plural(h.toReject.length, 'other stage')} of this version to reject (none can be approved once ours is):`,
     ...h.toReject.map(
       (r) =>
-        `  ${scriptHint('publish-all.ts', '--reject', r.stageId, '--registry', where, '--otp', '<code>')}` +
+        `  ${scriptHint('publish-all.ts', 'reject', r.stageId, '--registry', where, '--otp', '<code>')}` +
         `   # ${r.package}: ${r.why}`,
     ),
   ];
@@ -224,7 +144,7 @@ export function approveReport(a: ApproveReport, o: ApproveResult): Result {
   const { version, registry, outcomes, windowMs } = a;
   const summaryOf = (head: string, failures: Failure[], extra: string[] = []) =>
     [
-      `### publish-all --approve ${version} on ${registry}: ${head}`,
+      `### publish-all approve ${version} on ${registry}: ${head}`,
       '',
       '| package | stage id | result |',
       '|---|---|---|',
@@ -234,7 +154,7 @@ export function approveReport(a: ApproveReport, o: ApproveResult): Result {
     ].join('\n');
   if (o.kind === 'needs-code') {
     const ready = outcomes.filter((x) => x.result === 'not-attempted');
-    const again = scriptHint('publish-all.ts', '--approve', '--registry', o.registryArg, '--otp', '<code>');
+    const again = scriptHint('publish-all.ts', 'approve', '--registry', o.registryArg, '--otp', '<code>');
     const lines = [
       `checked: ${plural(ready.length, 'staged package')} of ${version} hold our bytes and are ready; ` +
         'approved nothing: approving needs a one-time code (2FA)',
@@ -257,7 +177,7 @@ export function approveReport(a: ApproveReport, o: ApproveResult): Result {
     const msg = o.approvedNothing
       ? `approved nothing: ${plural(o.failures.length, 'problem')} (above); nothing of ${version} became visible`
       : `approval of ${version} stopped halfway: ${failed.join(', ')} not approved. ` +
-        'Re-run publish-all --approve to approve the rest.';
+        'Re-run publish-all approve to approve the rest.';
     log.error(msg);
     const extra = o.authUrl
       ? [

@@ -1,23 +1,19 @@
-// Publishing the set of platform packages all-or-nothing: publish-all's modes,
-// once its flags are parsed. npm has no transactions, so --via direct builds
-// one out of dist-tags:
-//   preflight  nothing is written until every check passed, including what the
-//              registry already holds at X.Y.Z (publish-preflight.ts);
-//   plan       a plain object, printed, asserted on by tests (publish-plan.ts);
-//   publish    absent packages go up under a staging dist-tag, read back, and
-//              only then does the requested tag move, on all (publish-execute.ts).
-// --via stage uses npm's staged publishing instead (staged-publish.ts): nothing
-// is visible until a maintainer approves the whole set. A re-run recomputes the
-// plan from the registry, so it continues where an interrupted run stopped and
-// ends in the same state. What each mode says at the end: publish-report.ts.
+// Publishing the set of platform packages all-or-nothing: publish-all's
+// subcommands, once its flags are parsed. npm has no transactions; its staged
+// publishing gives one (staged-publish.ts): `stage` puts every package up
+// invisible, `approve` (a maintainer, 2FA) checks every staged version and
+// approves the whole set back to back, or nothing; `reject` drops a stage. Before
+// anything is written the preflight (publish-preflight.ts) checks our bytes
+// against verify's record. A re-run recomputes everything from the registry,
+// so it continues where an interrupted run stopped and ends in the same state.
+// What each subcommand says at the end: publish-report.ts.
 import { log, type Result } from './cli.ts';
 import { CheckFailed, OperationError, type Failure } from './errors.ts';
 import { isPublicRegistry, normaliseRegistry, PUBLIC_REGISTRY, type NpmClient } from './npm-client.ts';
 import { acquirePublishLock } from './publish-lock.ts';
-import { executePlan, readBack, type RetryPolicy } from './publish-execute.ts';
-import { describePlan, planRelease, type RegistryKind } from './publish-plan.ts';
-import { dryRunWrites, readRemoteState, type SetMember } from './publish-preflight.ts';
-import { approveReport, directReport, rejectReport, stageReport } from './publish-report.ts';
+import { readBack, type RegistryKind, type RetryPolicy } from './publish-rules.ts';
+import { dryRunWrites, type SetMember } from './publish-preflight.ts';
+import { approveReport, rejectReport, stageReport } from './publish-report.ts';
 import { verifyPublished, type ManifestSet } from './published.ts';
 import { LOCAL_REGISTRY_DIR, startLocalRegistry, stopLocalRegistry } from './local-registry.ts';
 import {
@@ -61,14 +57,14 @@ export async function openRegistry(flag: string | undefined, opts: { keep?: bool
     const dir = localRegistryDir();
     const reg = await startLocalRegistry({ dir, detached: opts.keep });
     log.info(`local registry ${reg.url} (${reg.started ? 'started' : 'already running'}, storage ${dir})`);
-    const rules = reg.rules ? { oidcEnv: reg.rules.oidcEnv, otp: reg.rules.otp } : {};
+    const rules = { oidcEnv: reg.rules.oidcEnv, otp: reg.rules.otp };
     return { url: reg.url, kind: 'local', dir, token: reg.token, ...rules, stop: () => reg.stop() };
   }
   const url = normaliseRegistry(flag ?? PUBLIC_REGISTRY);
   return { url, kind: isPublicRegistry(url) ? 'public' : 'custom', stop: async () => {} };
 }
 
-/** --stop-registry: stop a local registry that --keep-registry left running. */
+/** stop-registry: stop a local registry that --keep-registry left running. */
 export async function stopKeptRegistry(): Promise<Result> {
   const dir = localRegistryDir();
   const stopped = await stopLocalRegistry(dir);
@@ -91,9 +87,9 @@ export function lockPublish(registry: OpenRegistry, version: string): { release(
   return acquirePublishLock(registry.kind === 'local' ? `local:${registry.dir}` : registry.url, version);
 }
 
-// ---------------------------------------------------------------- publish (direct or staged)
+// ---------------------------------------------------------------- stage
 
-export interface PublishContext {
+export interface StageContext {
   client: NpmClient;
   set: ManifestSet;
   /** the set's tarballs, verified against the manifest by the preflight */
@@ -104,58 +100,20 @@ export interface PublishContext {
   provenance: boolean;
   /** trusted publishing: the OIDC variables `npm stage publish` (alone) gets */
   oidcEnv?: Record<string, string>;
-  policy: RetryPolicy;
   registry: OpenRegistry;
   /** how the user named the registry ("local" or its URL), for the approve command */
   registryArg: string;
   dist: string;
   /** the local registry stays running afterwards */
   keep: boolean;
-  token?: string;
-}
-
-/** --via direct: what the registry holds, the plan, then publish under the staging dist-tag, read back, move --tag. */
-export async function publishDirect(ctx: PublishContext): Promise<Result> {
-  const { client, members, version, dryRun, registry } = ctx;
-  const remote = await readRemoteState(client, ctx.set, version);
-  const plan = planRelease({
-    version,
-    registry: registry.url,
-    registryKind: registry.kind,
-    tag: ctx.tag,
-    provenance: ctx.provenance,
-    dryRun,
-    members: members.map((m) => ({
-      target: m.entry.target,
-      package: m.entry.package,
-      tarball: m.tarball,
-      integrity: m.entry.tarball.integrity,
-    })),
-    remote,
-  });
-  log.step(`plan${dryRun ? ' (dry run)' : ''}`);
-  for (const line of describePlan(plan)) log.info(line);
-  if (plan.refused) return directReport(plan, { kind: 'refused' });
-  if (plan.nothingToDo) return directReport(plan, { kind: 'nothing-to-do' });
-  if (dryRun) {
-    const toPublish = plan.packages
-      .filter((p) => p.action === 'publish')
-      .map((p) => ({ package: p.package, subject: `${p.package} (${p.tarball})` }));
-    await dryRunWrites(toPublish, members, { command: 'npm publish', check: 'npm-publish-dry-run' }, (bytes) =>
-      client.publish(bytes, { tag: plan.stagingTag, dryRun: true, provenance: false }),
-    );
-    return directReport(plan, { kind: 'dry-run', token: Boolean(ctx.token) });
-  }
-  const result = await executePlan(plan, members, client, ctx.policy);
-  return directReport(plan, { kind: 'executed', result, keep: ctx.keep });
 }
 
 /**
- * --via stage: what the public packuments say (read anonymously), then
+ * stage: what the public packuments say (read anonymously), then
  * `npm stage publish` of each package not yet published, and nothing else:
  * the CI identity (trusted publishing) may do no more. Records the stage ids.
  */
-export async function publishStaged(ctx: PublishContext): Promise<Result> {
+export async function publishStaged(ctx: StageContext): Promise<Result> {
   const { set, members, version, tag, dryRun, registry } = ctx;
   const reader = new RegistryReader({ registry: registry.url });
   const states = await Promise.all(set.entries.map((e) => readPublishedState(reader, e, version)));
@@ -207,7 +165,7 @@ export interface ApproveContext {
   registryArg: string;
 }
 
-/** --approve: all or nothing, then read back and the gate. */
+/** approve: all or nothing, then read back and the gate. */
 export async function approveStaged(ctx: ApproveContext): Promise<Result> {
   const { client, set, version, registry } = ctx;
   const r = await approveSet({ client, entries: set.entries, version, tag: ctx.tag, otp: ctx.otp, policy: ctx.policy });
@@ -247,7 +205,7 @@ export async function approveStaged(ctx: ApproveContext): Promise<Result> {
   return approveReport(report, { kind: 'released', tag: r.tag, keep: ctx.keep, ...hints });
 }
 
-/** --reject <id>: remove a staged version, and do nothing else. */
+/** reject <id>: remove a staged version, and do nothing else. */
 export async function rejectStaged(client: NpmClient, stageId: string, otp: string | undefined): Promise<Result> {
   await client.stageReject(stageId, otp);
   return rejectReport(stageId, client.registry);

@@ -1,7 +1,7 @@
 // The embedded registry's server process: `node registry-server.mjs --serve
-// <verdaccio module dir> <config file>`. Plain JavaScript, so that it runs both
-// on the project's Node (Verdaccio 6) and on the pinned Node 24 that Verdaccio 9
-// needs. Writes "listening <url>" to file descriptor 3 once it answers, on a free
+// <verdaccio module dir> <config file>`. Plain JavaScript, so that it runs on
+// the pinned Node 24 that Verdaccio 9 needs, apart from the project's Node.
+// Writes "listening <url>" to file descriptor 3 once it answers, on a free
 // loopback port; stdout and stderr (Verdaccio's own log) are left to the caller.
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ const pkg = JSON.parse(readFileSync(join(moduleDir, 'package.json'), 'utf8'));
 const entry = typeof pkg.exports?.['.']?.import === 'object' ? pkg.exports['.'].import.default : pkg.main;
 const { runServer } = await import(pathToFileURL(join(moduleDir, entry)).href);
 const server = await runServer(configFile);
-// the staging registry refuses what npm refuses (registry-rules.mjs)
+// the registry refuses what npm refuses (registry-rules.mjs)
 if (process.env.XSNAP_REGISTRY_RULES) installNpmRules(server, process.env.XSNAP_REGISTRY_RULES);
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();

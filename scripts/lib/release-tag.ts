@@ -337,10 +337,12 @@ export const RELEASE_WORKFLOW = '.github/workflows/release.yml';
  * have succeeded. test/unit/workflows.test.ts derives this name from the workflows.
  */
 export const VERIFIED_JOB = 'verify / verify the whole set';
-/** The tag check, every build leg, every native check leg and the whole-set verification. */
+/** The tag check, the matrix plans, every build leg, every native check leg and the whole-set verification. */
 export function requiredJobs(targets: readonly string[] = TARGETS.map((t) => t.name)): string[] {
   return [
     'check the release tag',
+    'build / plan',
+    'verify / plan',
     ...targets.map((t) => `build / build ${t}`),
     ...targets.map((t) => `verify / check ${t}`),
     VERIFIED_JOB,

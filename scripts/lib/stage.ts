@@ -21,6 +21,7 @@ import {
   tarballName,
   tarballPath,
   templateDir,
+  licensesDir,
   TEMPLATE_FILES,
 } from './layout.ts';
 import { fillNotice } from './package-text.ts';
@@ -156,7 +157,10 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
       const t = TARGETS.find((x) => x.name === pt.target)!;
       const dir = stagedPackageDir(tmp, t);
       await mkdir(dir, { recursive: true });
-      const missing = TEMPLATE_FILES.filter((n) => !existsSync(join(pt.template, n)));
+      const missing = [
+        ...TEMPLATE_FILES.filter((n) => !existsSync(join(pt.template, n))),
+        ...LICENSE_FILES.filter((n) => !existsSync(join(licensesDir(), n))).map((n) => `${licensesDir()}/${n}`),
+      ];
       if (missing.length)
         throw new OperationError(
           `package template ${pt.template} lacks ${missing.join(', ')} (run npx tsx ` +
@@ -165,7 +169,9 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
       const pkg = JSON.parse(await readFile(join(pt.template, 'package.json'), 'utf8')) as Record<string, unknown>;
       pkg.version = plan.version;
       await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
-      for (const name of ['README.md', ...LICENSE_FILES]) await copyFile(join(pt.template, name), join(dir, name));
+      await copyFile(join(pt.template, 'README.md'), join(dir, 'README.md'));
+      // the license texts, kept once in packages/licenses/, copied into each package
+      for (const name of LICENSE_FILES) await copyFile(join(licensesDir(), name), join(dir, name));
       await writeFile(
         join(dir, NOTICE_FILE),
         fillNotice(await readFile(join(pt.template, NOTICE_TEMPLATE), 'utf8'), plan.version, infos.get(t.name)!),

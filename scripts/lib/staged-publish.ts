@@ -12,7 +12,7 @@
 //            summary. A re-run cannot list what it staged before: it stages
 //            again, and where the registry answers "already staged" it says so;
 //            the approval finds every stage and picks ours.
-//   approve  (`--approve`, a maintainer's own credentials and a one-time code)
+//   approve  (`approve`, a maintainer's own credentials and a one-time code)
 //            lists the stages of every package, downloads and checks each one
 //            (the record written at stage time is never trusted), picks ours
 //            where several exist for the version and names the others to
@@ -20,7 +20,7 @@
 //            the set back to back, or nothing. Without a code it approves
 //            nothing and says how to pass one. A run stopped halfway (an
 //            expired code) is finished by a re-run.
-//   reject   (`--reject <id>`) removes a stage.
+//   reject   (`reject <id>`) removes a stage.
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { log } from './cli.ts';
@@ -28,8 +28,7 @@ import { sriSha512 } from './hash.ts';
 import { nextStep, scriptHint, UsageError, type Failure } from './errors.ts';
 import { lastLines, type NpmClient, type RegistryReader, type StagedVersion } from './npm-client.ts';
 import { checkPublishedPackage, checkTarballBytes, type ManifestEntry, type PublishedCheck } from './published.ts';
-import { backoff, isPublishConflict, type RetryPolicy } from './publish-execute.ts';
-import { latestMoveProblem, type RegistryKind } from './publish-plan.ts';
+import { backoff, isPublishConflict, latestMoveProblem, type RegistryKind, type RetryPolicy } from './publish-rules.ts';
 import { findMember, verifiedBytes, type SetMember } from './publish-preflight.ts';
 import type { TargetName } from './targets.ts';
 import { stagedRecordPath } from './layout.ts';
@@ -86,7 +85,7 @@ export function bootstrapText(pkgs: string[], version: string): string {
         `  npm publish <a placeholder ${p}@0.0.0-bootstrap.0 tarball> --tag bootstrap --access ` +
         `public   # then: npm trust github ${p} --file release.yml`,
     ),
-    `then re-run publish-all --via stage for ${version}.`,
+    `then re-run publish-all stage for ${version}.`,
   ].join('\n');
 }
 
@@ -186,7 +185,7 @@ export interface StagedLine {
 export function approveCommand(registry: string, registryFlag: string, version: string): string {
   const command = scriptHint(
     'publish-all.ts',
-    '--approve',
+    'approve',
     '--registry',
     registryFlag === 'local' ? 'local' : registry,
     '--otp <code>',
@@ -263,7 +262,7 @@ export async function executeStage(
 
 /**
  * dist/release/staged-X.Y.Z.json: what was staged and how to approve it, for
- * people (a release asset of the draft); --approve never reads it.
+ * people (a release asset of the draft); approve never reads it.
  */
 export function writeStagedRecord(dist: string, version: string, record: unknown): string {
   const file = stagedRecordPath(dist, version);
@@ -334,7 +333,7 @@ export async function readApprovalState(
         entry,
         version,
         `${entry.package}@${version} staged as ${stage.id}${stage.actor ? ` by ${stage.actor}` : ''}`,
-        `not our bytes: reject it with ${scriptHint('publish-all.ts', '--reject', stage.id, '--otp', '<code>')}`,
+        `not our bytes: reject it with ${scriptHint('publish-all.ts', 'reject', stage.id, '--otp', '<code>')}`,
       );
       staged.push({ stage, ours: failures.length === 0, integrity: sriSha512(data), failures });
     }
@@ -420,7 +419,7 @@ export async function approveSet(opts: {
         subject: `${s.package}@${version} on ${client.registry}`,
         expected: 'staged with our bytes',
         actual: 'neither published nor staged',
-        hint: `stage the set first: ${scriptHint('publish-all.ts', '--via', 'stage')}`,
+        hint: `stage the set first: ${scriptHint('publish-all.ts', 'stage')}`,
       });
     else
       failures.push({
@@ -462,7 +461,7 @@ export async function approveSet(opts: {
         expected: `at most ${version}`,
         actual: problem.message,
         hint:
-          `approving would move it backwards: reject the stages (publish-all --reject <id>) and ` +
+          `approving would move it backwards: reject the stages (publish-all reject <id>) and ` +
           `stage again with ${problem.hint.replace(/^publish .* under /, '')}`,
       });
   }
@@ -524,7 +523,7 @@ export async function approveSet(opts: {
       check: 'approve',
       subject: `${o.package}@${version} (${o.stageId})`,
       actual: o.error,
-      hint: 'fix the cause (a fresh one-time code, the network) and re-run publish-all --approve: it approves the rest',
+      hint: 'fix the cause (a fresh one-time code, the network) and re-run publish-all approve: it approves the rest',
     });
   }
   const approvedNothing = approved.every((x) => x.result === 'failed');

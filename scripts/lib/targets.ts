@@ -283,3 +283,8 @@ export function runnerFor(
   }
   return null;
 }
+
+/** A GitHub Actions matrix of every target: `build` legs on `ci.build`, `check` legs on `ci.check` (ci-matrix.ts). */
+export function ciMatrix(role: 'build' | 'check'): { include: Array<{ target: TargetName; runner: string }> } {
+  return { include: TARGETS.map((t) => ({ target: t.name, runner: t.ci[role] })) };
+}

@@ -152,7 +152,7 @@ t.test(
     t.equal(res.kind, 'tag');
     t.match(r.stderr, /run 202 passed over: build-run-event/);
     t.same(res.checkedTargets, ['linux-arm64', 'linux-x64']);
-    t.equal(res.next, `npx tsx scripts/publish-all.ts --dry-run --dist ${out}`);
+    t.equal(res.next, `npx tsx scripts/publish-all.ts stage --dry-run --dist ${out}`);
     t.ok(existsSync(join(out, 'release', `xsnap-worker-manifest-${VERSION}.json`)));
     t.ok(
       gh.seen.every((s) => s.endsWith(`Bearer ${TOKEN}`)),
@@ -165,6 +165,7 @@ t.test(
     const reg = await startTestRegistry();
     t.teardown(() => reg.stop());
     const dry = await runScript('publish-all.ts', [
+      'stage',
       '--dry-run',
       '--dist',
       out,

@@ -77,11 +77,11 @@ t.test('the four-target set: manifest, bundle, verify and a dry run over the rea
   t.ok(record.files[`agoric-xsnap-darwin-arm64-${VERSION}.tgz`], 'the record holds the darwin tarballs');
 
   // publish-all --dry-run over the four, as CI's stage step (no token) on a loopback registry
-  const reg = await startTestRegistry({ flavour: 'staging' });
+  const reg = await startTestRegistry();
   t.teardown(() => reg.stop());
   const env = ciStageEnv(reg, join(dist, 'tmp'));
   const dry = (extra: string[]) =>
-    runScript('publish-all.ts', ['--via', 'stage', '--registry', reg.url, '--dry-run', ...common, ...extra], { env });
+    runScript('publish-all.ts', ['stage', '--registry', reg.url, '--dry-run', ...common, ...extra], { env });
   const no = await dry([]);
   t.equal(no.code, 1, 'a dry run over an unmeasured manifest fails unless asked');
   t.match(no.stderr, /\[manifest-measured\]/);

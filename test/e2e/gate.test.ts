@@ -7,7 +7,7 @@ import { runScript } from '../helpers/run.ts';
 import { runRaw } from '../../scripts/lib/exec.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { LINUX } from '../helpers/staged.ts';
-import { VERSION, startTestRegistry, releaseDist, publishAll, publishEnv } from '../helpers/registry.ts';
+import { VERSION, startTestRegistry, releaseDist, releaseAll } from '../helpers/registry.ts';
 
 const MANIFEST = `xsnap-worker-manifest-${VERSION}.json`;
 const gate = (manifest: string, registry: string, extra: string[] = []) =>
@@ -33,8 +33,9 @@ t.test('the gate with only the manifest: refuses before the release, passes afte
     ['no-package', 'no-package'],
   );
 
-  const pub = await publishAll(reg, dist, publishEnv(reg, join(dir, 'tmp')));
-  t.equal(pub.code, 0, pub.stderr);
+  const { staged, approved } = await releaseAll(reg, dist, join(dir, 'tmp'));
+  t.equal(staged.code, 0, staged.stderr);
+  t.equal(approved.code, 0, approved.stderr);
 
   const after = await gate(manifest, reg.direct, ['--dist-tag', 'latest', '--tag', `v${VERSION}`]);
   t.equal(after.code, 0, after.stderr);
@@ -98,8 +99,8 @@ t.test('gate usage errors exit 2', async (t) => {
 });
 
 t.test(
-  'publish-all --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), ' +
-    '--approve releases, --stop-registry stops it',
+  'publish-all stage --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), ' +
+    'approve releases, stop-registry stops it',
   async (t) => {
     const dir = t.testdir();
     const env = { XSNAP_REGISTRY_DIR: join(dir, 'registry') };
@@ -107,11 +108,11 @@ t.test(
     cpSync(await releaseDist(), dist, { recursive: true });
     const kept = await runScript(
       'publish-all.ts',
-      ['--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist, '--skip-verify'],
+      ['stage', '--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist, '--skip-verify'],
       { env },
     );
     t.equal(kept.code, 0, kept.stderr);
-    t.match(kept.stderr, /preflight \(--via stage\)/, 'the local registry is staged to by default');
+    t.match(kept.stderr, /staging 2 packages under "latest" \(invisible\)/, 'staged on the local registry');
     const url = /local registry still running at (\S+)/.exec(kept.stdout)?.[1];
     t.ok(url, 'its URL is printed');
     t.equal((await fetch(`${url}-/ping`)).status, 200, 'still answering');
@@ -126,12 +127,12 @@ t.test(
     const code = otp.stdout.trim();
     const approved = await runScript(
       'publish-all.ts',
-      ['--approve', '--otp', code, '--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist],
+      ['approve', '--otp', code, '--registry', 'local', '--keep-registry', '--targets', LINUX, '--dist', dist],
       { env },
     );
     t.equal(approved.code, 0, approved.stderr);
     t.match(approved.stdout, /released .* \(visibility window \d+ ms\)/);
-    const stop = await runScript('publish-all.ts', ['--stop-registry'], { env });
+    const stop = await runScript('publish-all.ts', ['stop-registry'], { env });
     t.equal(stop.code, 0, stop.stderr);
     t.match(stop.stdout, /stopped the local registry/);
     await t.rejects(fetch(`${url}-/ping`), 'no longer answering');
@@ -139,7 +140,7 @@ t.test(
     // started again on the kept storage (its user exists already): its kept token works, and there is nothing to do
     const again = await runScript(
       'publish-all.ts',
-      ['--registry', 'local', '--targets', LINUX, '--dist', dist, '--skip-verify'],
+      ['stage', '--registry', 'local', '--targets', LINUX, '--dist', dist, '--skip-verify'],
       { env },
     );
     t.equal(again.code, 0, again.stderr);

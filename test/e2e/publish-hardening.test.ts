@@ -7,29 +7,24 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import semver from 'semver';
 import { canonicalJson, sha256Hex, sriSha512 } from '../../scripts/lib/hash.ts';
-import { verifyPublished } from '../../scripts/lib/published.ts';
 import { getTarget } from '../../scripts/lib/targets.ts';
 import { runScript, spawnScript } from '../../scripts/lib/run-script.ts';
-import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import { LINUX } from '../helpers/staged.ts';
 import {
   VERSION,
   PACKAGES,
   startTestRegistry,
   releaseDist,
-  seed,
-  publishAll,
+  stageAll,
+  approveAll,
   publishEnv,
   latestOf,
   packuments,
-  publishDirect,
   variantTarball,
   ciStageEnv,
 } from '../helpers/registry.ts';
 
-const targets = LINUX_TARGETS.map(getTarget);
 const X64 = getTarget('linux-x64').packageName;
 const ARM64 = getTarget('linux-arm64').packageName;
 const tgz = (target: string) => `agoric-xsnap-${target}-${VERSION}.tgz`;
@@ -100,7 +95,7 @@ const ANCESTORS_ENVIRON = (file: string) => `FILE *f = fopen(${JSON.stringify(fi
 t.test(
   'issue 17 item 4: no command holding a credential runs a binary; without credentials the check does',
   async (t) => {
-    const reg = await startTestRegistry({ flavour: 'staging' });
+    const reg = await startTestRegistry();
     t.teardown(() => reg.stop());
     const dir = t.testdir();
     const envFile = join(dir, 'recorded-env.txt');
@@ -114,7 +109,7 @@ t.test(
     const common = ['--registry', reg.url, '--targets', LINUX, '--dist', dist];
 
     // the control: a dry run started without any credential verifies first, and runs the stand-in
-    const control = await runScript('publish-all.ts', [...common, '--via', 'stage', '--dry-run'], {
+    const control = await runScript('publish-all.ts', ['stage', ...common, '--dry-run'], {
       env: { TMPDIR: tmp },
     });
     t.equal(control.code, 0, `the credential-free dry run verifies and passes\n${control.stderr}`);
@@ -126,19 +121,19 @@ t.test(
       [
         'a dry run holding a token (no record: refused, not verified here)',
         'publish-all.ts',
-        [...common, '--via', 'stage', '--dry-run'],
+        ['stage', ...common, '--dry-run'],
         { ...npmTokens, ...sentinels, TMPDIR: tmp },
       ],
       [
         'the stage step as CI runs it (trusted publishing)',
         'publish-all.ts',
-        [...common, '--via', 'stage'],
+        ['stage', ...common],
         { ...ciStageEnv(reg, tmp), ...sentinels },
       ],
       [
         'the approval (a maintainer token and a code)',
         'publish-all.ts',
-        [...common, '--approve'],
+        ['approve', ...common],
         { ...npmTokens, ...sentinels, TMPDIR: tmp },
       ],
       [
@@ -161,7 +156,7 @@ t.test(
     for (const [what, script, args, env] of credentialed) {
       const before = runs();
       // a one-time code, fresh, for each write that needs one
-      const code = args.includes('--approve') || script === 'yank.ts' ? ['--otp', reg.rules!.otp()] : [];
+      const code = args[0] === 'approve' ? ['--otp', reg.rules.otp()] : [];
       const r = await runScript(script, [...args, ...code], { env });
       if (what.startsWith('a dry run holding')) {
         t.equal(r.code, 1, `${what}: refused`);
@@ -178,7 +173,7 @@ t.test(
     const recorded = readFileSync(envFile, 'utf8');
     t.notMatch(recorded, SECRET_NAMES, 'no credential variable in any environment the stand-in could read');
     const secrets = [...Object.values(npmTokens), ...Object.values(sentinels)];
-    for (const v of [...secrets, reg.rules!.oidcEnv.ACTIONS_ID_TOKEN_REQUEST_TOKEN])
+    for (const v of [...secrets, reg.rules.oidcEnv.ACTIONS_ID_TOKEN_REQUEST_TOKEN])
       t.notOk(recorded.includes(v), 'no secret value either');
   },
 );
@@ -188,9 +183,13 @@ t.test('item 2: a registry URL with credentials is refused (exit 2) without echo
   const summary = join(dir, 'summary.md');
   const dist = await releaseDist();
   for (const url of ['http://someone:pa55w0rd-in-url@127.0.0.1:9/', 'https://:pa55w0rd-in-url@registry.example/']) {
-    const r = await runScript('publish-all.ts', ['--registry', url, '--targets', LINUX, '--dist', dist, '--json'], {
-      env: { GITHUB_STEP_SUMMARY: summary, NPM_TOKEN: 'x'.repeat(8) },
-    });
+    const r = await runScript(
+      'publish-all.ts',
+      ['stage', '--registry', url, '--targets', LINUX, '--dist', dist, '--json'],
+      {
+        env: { GITHUB_STEP_SUMMARY: summary, NPM_TOKEN: 'x'.repeat(8) },
+      },
+    );
     t.equal(r.code, 2, 'a usage error');
     t.match(r.stderr, /carries credentials/);
     t.notOk(
@@ -243,8 +242,10 @@ t.test('item 3: npm settings from the environment cannot redirect the publish or
     NPM_CONFIG_USERCONFIG: join(dir, 'npmrc'),
     NPM_CONFIG_GLOBALCONFIG: join(dir, 'npmrc'),
   };
-  const r = await publishAll(reg, dist, env);
-  t.equal(r.code, 0, `published to --registry with our token\n${r.stderr}`);
+  const r = await stageAll(reg, dist, env);
+  t.equal(r.code, 0, `staged on --registry with our token\n${r.stderr}`);
+  const a = await approveAll(reg, dist, env);
+  t.equal(a.code, 0, `approved on --registry with our token\n${a.stderr}`);
   t.same(elsewhere, [], 'the other registry got no request');
   t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, VERSION])));
 });
@@ -259,9 +260,12 @@ t.test('item 4: the bytes verified are the bytes published, even if the file is 
   const swapped = await variantTarball(dist, 'linux-x64', { extraFile: 'swapped in during whoami\n' });
   // the repro: the tarball in dist/ is replaced while publish-all runs npm whoami
   reg.proxy.onceOn('GET', /^\/-\/whoami$/, () => cpSync(swapped, join(dist, tgz('linux-x64'))));
-  const r = await publishAll(reg, dist, publishEnv(reg, join(dir, 'tmp')));
+  const env = publishEnv(reg, join(dir, 'tmp'));
+  const r = await stageAll(reg, dist, env);
   t.equal(r.code, 0, r.stderr);
   t.ok(readFileSync(join(dist, tgz('linux-x64'))).equals(readFileSync(swapped)), 'the file was swapped during the run');
+  // the approval checks the staged bytes against the manifest (never the file in dist/)
+  t.equal((await approveAll(reg, dist, env)).code, 0, 'the staged bytes are approved');
   const doc = (await packuments(reg))[X64]!;
   const served = await reg.reader.download(doc.versions[VERSION].dist.tarball);
   t.ok(served.equals(original), 'the registry holds the verified bytes, not the swapped file');
@@ -292,58 +296,33 @@ t.test('item 4: bytes changed after verify-artifacts read them are refused, not 
   writeFileSync(join(bad, 'manifest'), canonicalJson(m) + '\n');
   writeFileSync(marker, '');
 
-  const r = await publishAll(reg, dist, publishEnv(reg, join(dir, 'tmp')), [], { verify: true });
+  const r = await stageAll(reg, dist, publishEnv(reg, join(dir, 'tmp')), [], { verify: true });
   t.notOk(existsSync(marker), 'the swap happened during the run');
   t.equal(r.code, 1, 'refused');
   t.match(r.stderr, /preflight failed, nothing was written/);
   t.match(r.stderr, new RegExp(`\\[verified-bytes\\] .*${tgz('linux-x64').replace(/\./g, '\\.')}`));
   t.match(r.stderr, /\[verified-bytes\] .*xsnap-worker-manifest-/);
+  t.same(
+    reg.proxy.seen.filter((x) => /^(PUT|POST|DELETE)/.test(x)),
+    [],
+    'nothing staged',
+  );
   t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, null])), 'nothing published');
 });
 
-t.test('item 5: latest is re-read before it moves: a newer release finished meanwhile is not overtaken', async (t) => {
+t.test('item 6: one run per registry and version', async (t) => {
   const reg = await startTestRegistry();
   t.teardown(() => reg.stop());
   const dist = await releaseDist();
-  await seed(reg, dist);
-  const newer = semver.inc(VERSION, 'patch')!;
-  const newerTarballs = await Promise.all(
-    LINUX_TARGETS.map((target) => variantTarball(dist, target, { version: newer })),
-  );
-  // the repro: while this run reads its packages back, a newer version is fully released
-  reg.proxy.onceOn('GET', /\.tgz$/, async () => {
-    for (const tb of newerTarballs) await publishDirect(reg, tb);
-  });
-  const r = await publishAll(reg, dist, publishEnv(reg, join(t.testdirName, 'tmp')), ['--json']);
-  t.equal(r.code, 1, 'not exit 0');
-  t.match(r.stderr, new RegExp(`refusing to move "latest" backwards to ${VERSION.replace(/\./g, '\\.')}`));
-  t.notMatch(r.stderr, /Re-run publish-all to continue/, 'a re-run cannot fix this and is not suggested');
-  t.same(
-    await latestOf(reg),
-    Object.fromEntries(PACKAGES.map((p) => [p, newer])),
-    `latest stays on ${newer} everywhere`,
-  );
-  t.same(
-    reg.proxy.seen.filter((s) => /dist-tags\/latest$/.test(s) && s.startsWith('PUT')),
-    [],
-    'no latest move was even attempted',
-  );
-});
-
-t.test('item 6: one run per registry and version; "re-run" only when a re-run can finish', async (t) => {
-  const reg = await startTestRegistry();
-  t.teardown(() => reg.stop());
-  const dist = await releaseDist();
-  await seed(reg, dist);
   const dir = t.testdir();
   const env = { ...publishEnv(reg, join(dir, 'tmp')), XSNAP_LOCK_DIR: join(dir, 'locks') };
-  // run A holds its arm64 publish forever; run B starts meanwhile
+  // run A holds its arm64 stage publish forever; run B starts meanwhile
   reg.proxy.setRules([{ publishOf: ARM64, action: 'hold' }]);
-  const args = ['--registry', reg.url, '--targets', LINUX, '--dist', dist, '--skip-verify'];
+  const args = ['stage', '--registry', reg.url, '--targets', LINUX, '--dist', dist, '--skip-verify'];
   const a = spawnScript('publish-all.ts', args, { env: { NO_COLOR: '1', ...env }, stdio: 'ignore' });
   t.teardown(() => a.kill('SIGKILL'));
   await reg.proxy.held();
-  const b = await publishAll(reg, dist, env);
+  const b = await stageAll(reg, dist, env);
   t.equal(b.code, 1, 'the second run stops');
   t.match(
     b.stderr,
@@ -353,26 +332,18 @@ t.test('item 6: one run per registry and version; "re-run" only when a re-run ca
   t.match(b.stderr, /nothing was written/);
   a.kill('SIGKILL');
   await new Promise((r) => a.once('close', r));
-
-  // the holder was killed: its lock is taken over. Someone else's bytes land
-  // at arm64@VERSION while this run publishes: a re-run cannot finish that.
-  const other = await variantTarball(dist, 'linux-arm64', { extraFile: 'someone else\n' });
-  reg.proxy.setRules([{ publishOf: ARM64, action: '503' }]);
-  reg.proxy.onceOn('PUT', new RegExp(`^/${ARM64.replace('/', '\\/')}$`), () => publishDirect(reg, other, 'other'));
-  const c = await publishAll(reg, dist, env, ['--json']);
-  t.equal(c.code, 1);
-  t.match(c.stderr, /the registry now holds other bytes/);
-  t.match(c.stderr, /A re-run cannot finish it/);
-  t.notMatch(c.stderr, /Re-run publish-all to continue/);
-  t.same(await latestOf(reg), Object.fromEntries(PACKAGES.map((p) => [p, `${VERSION}-seed`])), 'latest moved nowhere');
+  // the holder was killed: its lock is taken over, and the run finishes
+  reg.proxy.setRules([]);
+  const c = await stageAll(reg, dist, env);
+  t.equal(c.code, 0, `the lock of a dead run is taken over\n${c.stderr}`);
 });
 
 t.test('item 9: empty values, http to the public registry, a trailing dot, a non-http registry', async (t) => {
   const dist = await releaseDist();
   const run = (args: string[]) =>
-    runScript('publish-all.ts', [...args, '--dist', dist, '--dry-run'], { env: { NPM_TOKEN: '' } });
+    runScript('publish-all.ts', ['stage', ...args, '--dist', dist, '--dry-run'], { env: { NPM_TOKEN: '' } });
   for (const flag of ['--registry=', '--tag=', '--dist=', '--targets=']) {
-    const r = await runScript('publish-all.ts', [flag, '--dry-run'], { env: { NPM_TOKEN: '' } });
+    const r = await runScript('publish-all.ts', ['stage', flag, '--dry-run'], { env: { NPM_TOKEN: '' } });
     t.equal(r.code, 2, `${flag} is a usage error`);
     t.match(r.stderr, /needs a value/);
   }
@@ -389,13 +360,13 @@ t.test('item 9: empty values, http to the public registry, a trailing dot, a non
   t.equal(gate.code, 2, 'the gate too');
 });
 
-t.test('item 10: --stop-registry signals only our own registry', async (t) => {
+t.test('item 10: stop-registry signals only our own registry', async (t) => {
   const dir = t.testdir();
   const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
   t.teardown(() => sleeper.kill('SIGKILL'));
   mkdirSync(join(dir, 'registry'), { recursive: true });
   writeFileSync(join(dir, 'registry', 'server.json'), JSON.stringify({ pid: sleeper.pid, url: 'http://127.0.0.1:9/' }));
-  const r = await runScript('publish-all.ts', ['--stop-registry'], {
+  const r = await runScript('publish-all.ts', ['stop-registry'], {
     env: { XSNAP_REGISTRY_DIR: join(dir, 'registry') },
   });
   t.equal(r.code, 1, 'refused');
@@ -407,74 +378,19 @@ t.test('item 10: --stop-registry signals only our own registry', async (t) => {
   t.ok(existsSync(join(dir, 'registry', 'server.json')), 'its record is left for a person to look at');
 });
 
-t.test(
-  'item 11: Latest, zero attempts, the missing-manifest hint, staging tags left by abandoned releases',
-  async (t) => {
-    const dist = await releaseDist();
-    const upper = await runScript('publish-all.ts', [
-      '--registry',
-      'http://127.0.0.1:9/',
-      '--targets',
-      LINUX,
-      '--dist',
-      dist,
-      '--tag',
-      'Latest',
-      '--dry-run',
-    ]);
-    t.equal(upper.code, 2, '--tag Latest is a usage error');
-    t.match(upper.stderr, /case-sensitive/);
-    const zero = await runScript(
-      'publish-all.ts',
-      ['--registry', 'http://127.0.0.1:9/', '--targets', LINUX, '--dist', dist],
-      { env: { NPM_TOKEN: 'x'.repeat(8), XSNAP_PUBLISH_ATTEMPTS: '0' } },
-    );
-    t.equal(zero.code, 2, 'XSNAP_PUBLISH_ATTEMPTS=0 is a usage error, not "failed after 0 attempts"');
-    t.match(zero.stderr, /XSNAP_PUBLISH_ATTEMPTS=0: must be a whole number >= 1/);
-    const missing = await runScript('publish-all.ts', [
-      '--registry',
-      'http://127.0.0.1:9/',
-      '--targets',
-      LINUX,
-      '--dist',
-      join(t.testdirName, 'none'),
-      '--dry-run',
-    ]);
-    t.equal(missing.code, 2);
-    t.match(missing.stderr, /generate-manifest/);
-    t.notMatch(missing.stderr, /--manifest/, 'names no option publish-all lacks');
-
-    const reg = await startTestRegistry();
-    t.teardown(() => reg.stop());
-    await seed(reg, dist);
-    const older = `${VERSION}-abandoned`;
-    const newer = semver.inc(VERSION, 'minor')!;
-    for (const target of LINUX_TARGETS) {
-      await publishDirect(reg, await variantTarball(dist, target, { version: older }), `staging-${older}`);
-      await publishDirect(
-        reg,
-        await variantTarball(dist, target, { version: `${newer}-rc.1` }),
-        `staging-${newer}-rc.1`,
-      );
-    }
-    const r = await publishAll(reg, dist, publishEnv(reg, join(t.testdirName, 'tmp')));
-    t.equal(r.code, 0, r.stderr);
-    const docs = await packuments(reg);
-    for (const p of PACKAGES) {
-      t.equal(
-        docs[p]!['dist-tags'][`staging-${older}`],
-        undefined,
-        `${p}: the abandoned older staging tag was removed`,
-      );
-      t.equal(docs[p]!['dist-tags'][`staging-${VERSION}`], undefined, `${p}: this release's staging tag was removed`);
-      t.equal(
-        docs[p]!['dist-tags'][`staging-${newer}-rc.1`],
-        `${newer}-rc.1`,
-        `${p}: a newer release's staging tag is left`,
-      );
-    }
-    t.match(r.stderr, new RegExp(`"staging-${newer.replace(/\./g, '\\.')}-rc\\.1" .* is left`), 'and that is said');
-    const gate = await verifyPublished({ dist, version: VERSION, targets, registry: reg.direct, tag: 'latest' });
-    t.same(gate.failures, []);
-  },
-);
+t.test('item 11: Latest, zero attempts, the missing-manifest hint', async (t) => {
+  const dist = await releaseDist();
+  const stage = ['stage', '--registry', 'http://127.0.0.1:9/', '--targets', LINUX];
+  const upper = await runScript('publish-all.ts', [...stage, '--dist', dist, '--tag', 'Latest', '--dry-run']);
+  t.equal(upper.code, 2, '--tag Latest is a usage error');
+  t.match(upper.stderr, /case-sensitive/);
+  const zero = await runScript('publish-all.ts', [...stage, '--dist', dist], {
+    env: { NPM_TOKEN: 'x'.repeat(8), XSNAP_READBACK_ATTEMPTS: '0' },
+  });
+  t.equal(zero.code, 2, 'XSNAP_READBACK_ATTEMPTS=0 is a usage error, not "failed after 0 attempts"');
+  t.match(zero.stderr, /XSNAP_READBACK_ATTEMPTS=0: must be a whole number >= 1/);
+  const missing = await runScript('publish-all.ts', [...stage, '--dist', join(t.testdirName, 'none'), '--dry-run']);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /generate-manifest/);
+  t.notMatch(missing.stderr, /--manifest/, 'names no option publish-all lacks');
+});

@@ -1,4 +1,4 @@
-// publish-all --via stage / --approve / --reject against a real Verdaccio 9
+// publish-all stage / approve / reject against a real Verdaccio 9
 // with npm's staged publishing (flags.stage) and npm's rules in front of it
 // (registry-rules.mjs), on the pinned Node 24, behind the fault proxy. The
 // stage step runs as CI does (trusted publishing: no token, only the OIDC
@@ -19,7 +19,8 @@ import {
   startTestRegistry,
   releaseDist,
   seed,
-  publishAll,
+  stageAll,
+  rejectStage,
   publishEnv,
   latestOf,
   packuments,
@@ -47,7 +48,7 @@ const stageIdOf = (dist: string, pkg: string): string =>
   ).stageId;
 
 async function staged(t: Test, opts: { seed?: boolean; securityKey?: boolean } = {}) {
-  const reg = await startTestRegistry({ flavour: 'staging', securityKey: opts.securityKey });
+  const reg = await startTestRegistry({ securityKey: opts.securityKey });
   t.teardown(() => reg.stop());
   const dir = t.testdir();
   const dist = join(dir, 'dist');
@@ -61,7 +62,7 @@ async function staged(t: Test, opts: { seed?: boolean; securityKey?: boolean } =
     dist,
     env,
     ci,
-    stage: (extra: string[] = [], e = ci) => publishAll(reg, dist, e, ['--via', 'stage', ...extra]),
+    stage: (extra: string[] = [], e = ci) => stageAll(reg, dist, e, extra),
   };
 }
 
@@ -79,12 +80,12 @@ t.test('stage as CI, approve as a maintainer with a one-time code, gate: nothing
   );
   for (const l of out.staged)
     t.match(l.stageId, /^[0-9a-f-]{36}$/, `${l.package}: its stage id, read from npm's output`);
-  t.match(out.approve, /publish-all\.ts --approve --registry .* --otp <code>/, 'the command that approves the set');
+  t.match(out.approve, /publish-all\.ts approve --registry .* --otp <code>/, 'the command that approves the set');
   const record = JSON.parse(readFileSync(join(dist, 'release', `staged-${VERSION}.json`), 'utf8'));
   t.same(record.packages, out.staged, `the same written to dist/release/staged-${VERSION}.json`);
   t.match(
     readFileSync(summaryFile, 'utf8'),
-    /waiting for approval[\s\S]*--approve/,
+    /waiting for approval[\s\S]*publish-all\.ts approve/,
     'the step summary says what to approve and how',
   );
   // what CI's identity sent: the OIDC exchange and one stage publish per package, nothing else
@@ -235,9 +236,9 @@ t.test('killed between approvals: a re-run approves the rest', async (t) => {
       '--import',
       'tsx',
       join(REPO_ROOT, 'scripts', 'publish-all.ts'),
-      '--approve',
+      'approve',
       '--otp',
-      reg.rules!.otp(),
+      reg.rules.otp(),
       '--registry',
       reg.url,
       '--targets',
@@ -257,7 +258,7 @@ t.test('killed between approvals: a re-run approves the rest', async (t) => {
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   let killing = false;
   const ended = closed.then(() => {
-    if (!killing) throw new Error(`publish-all --approve ended before it was killed:\n${stderr}`);
+    if (!killing) throw new Error(`publish-all approve ended before it was killed:\n${stderr}`);
   });
   await Promise.race([Promise.all([held, approved]), ended]);
   killing = true;
@@ -323,13 +324,13 @@ t.test('a version staged by someone else: the approval refuses it and says how t
   t.equal(a.code, 1, 'the approval refuses the set');
   t.match(a.stderr, /approved nothing/);
   t.match(a.stderr, new RegExp(`\\[tarball-bytes\\] ${ARM64.replace('/', '\\/')}@.* staged as ${theirs}`));
-  t.match(a.stderr, new RegExp(`--reject ${theirs}`), 'says how to reject it');
+  t.match(a.stderr, new RegExp(`publish-all\\.ts reject ${theirs}`), 'says how to reject it');
   t.same(await visible(reg), { [X64]: false, [ARM64]: false }, 'not even linux-x64 was approved');
 
-  const noCode = await publishAll(reg, dist, env, ['--reject', theirs]);
+  const noCode = await rejectStage(reg, theirs, env);
   t.equal(noCode.code, 1, 'rejecting is a write: without a one-time code it is refused');
   t.match(noCode.stderr, /one-time password/);
-  const rej = await publishAll(reg, dist, env, ['--reject', theirs, '--otp', reg.rules!.otp()]);
+  const rej = await rejectStage(reg, theirs, env, reg.rules.otp());
   t.equal(rej.code, 0, rej.stderr);
   t.equal((await stage()).code, 0, 'staged once the other stage is gone');
   t.equal((await approveAll(reg, dist, env)).code, 0);
@@ -380,7 +381,7 @@ t.test(
         const body = await before.text();
         const other = await fetch(new URL(`-/stage/${x64Id}/approve`, reg.direct), {
           method: 'POST',
-          headers: { authorization: `Bearer ${reg.token}`, 'npm-otp': reg.rules!.otp() },
+          headers: { authorization: `Bearer ${reg.token}`, 'npm-otp': reg.rules.otp() },
         });
         t.equal(other.status, 201, 'the other approval lands');
         return { status: before.status, body };
@@ -439,22 +440,24 @@ t.test(
 );
 
 t.test(
-  'a .registry kept from the Verdaccio 6 registry: the staging registry starts on it with a working publisher',
+  'a .registry whose user this registry will not log in (kept from the Verdaccio 6 of earlier releases): ' +
+    'it starts with a working publisher',
   async (t) => {
     const { startLocalRegistry } = await import('../../scripts/lib/local-registry.ts');
-    const dir = join(t.testdir(), 'registry');
-    const classic = await startLocalRegistry({ dir, flavour: 'classic' });
-    await classic.stop();
-    // as an earlier release:local left it: a user and its password, no kept token
     const { rmSync } = await import('node:fs');
+    const dir = join(t.testdir(), 'registry');
+    const first = await startLocalRegistry({ dir });
+    await first.stop();
+    // as an earlier release:local left it: a user whose stored password no longer logs it in, no kept token
+    writeFileSync(join(dir, 'password'), 'f'.repeat(48));
     rmSync(join(dir, 'token'), { force: true });
-    const stagingReg = await startLocalRegistry({ dir, flavour: 'staging' });
-    t.teardown(() => stagingReg.stop());
-    t.equal(stagingReg.flavour, 'staging');
-    const who = await fetch(new URL('-/whoami', stagingReg.url), {
-      headers: { authorization: `Bearer ${stagingReg.token}` },
+    const again = await startLocalRegistry({ dir });
+    t.teardown(() => again.stop());
+    t.not(again.user, first.user, 'a user of its own, under a new name');
+    const who = await fetch(new URL('-/whoami', again.url), {
+      headers: { authorization: `Bearer ${again.token}` },
     });
     t.equal(who.status, 200, 'its token works');
-    t.match(((await who.json()) as { username: string }).username, /^xsnap-publisher/);
+    t.match(((await who.json()) as { username: string }).username, /^xsnap-publisher-[0-9a-f]{8}$/);
   },
 );

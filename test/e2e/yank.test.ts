@@ -1,4 +1,5 @@
-// yank.ts against a real registry (Verdaccio) holding real packages: earlier
+// yank.ts against a real registry (Verdaccio 9 with npm's rules: every write a
+// maintainer makes takes a one-time code) holding real packages: earlier
 // releases, the release set of the shared build, and the gate run with only the
 // manifest. Also the hand-off (generate-manifest --handoff) checked by verify.
 import t from 'tap';
@@ -39,7 +40,7 @@ t.test('yank: deprecate, move latest back past a yanked release, gate refuses, r
 
   const env = { NPM_TOKEN: reg.token };
   const yank = (args: string[]) =>
-    runScript('yank.ts', ['--registry', reg.direct, '--targets', LINUX, ...args], { env });
+    runScript('yank.ts', ['--registry', reg.direct, '--targets', LINUX, '--otp', reg.rules.otp(), ...args], { env });
   const gate = (extra: string[] = []) =>
     runScript(
       'verify-artifacts.ts',
@@ -89,7 +90,13 @@ t.test('yank: deprecate, move latest back past a yanked release, gate refuses, r
   // interrupted yank: one package deprecated (with the record of the move), nothing else
   const client = new NpmClient({ registry: reg.direct, token: reg.token });
   const r = await client.npm(
-    ['deprecate', `${PACKAGES[0]}@${VERSION}`, yankMessage('wrong binaries', { from: VERSION, to: '0.14.0' })],
+    [
+      'deprecate',
+      `${PACKAGES[0]}@${VERSION}`,
+      yankMessage('wrong binaries', { from: VERSION, to: '0.14.0' }),
+      '--otp',
+      reg.rules.otp(),
+    ],
     'seed',
   );
   client.dispose();

@@ -1,6 +1,6 @@
 // A small loopback HTTP proxy in front of the test registry that injects the
-// faults publish-all must survive: a package's publish answered 503 (every time
-// or once), the connection dropped (before or after the registry got the
+// faults publish-all must survive: a package's publish or stage publish answered
+// 503 (every time or once), the connection dropped (before or after the registry got the
 // request), or the request held forever (to kill publish-all mid-release);
 // and read-after-write lag: after a hit, the package's next reads are answered
 // with its document as it was before the publish.
@@ -20,7 +20,7 @@ export type FaultAction =
   | 'hold';
 
 export interface FaultRule {
-  /** the package whose publish (PUT /<name>) is hit */
+  /** the package whose publish (PUT /<name>) or stage publish (POST /-/stage/package/<name>) is hit */
   publishOf: string;
   action: FaultAction;
   /** how many matching requests to hit (default: every one) */
@@ -156,7 +156,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     const i = rules.findIndex(
-      (r, idx) => req.method === 'PUT' && path === `/${r.publishOf}` && state.hits[idx] < (r.times ?? Infinity),
+      (r, idx) =>
+        ((req.method === 'PUT' && path === `/${r.publishOf}`) ||
+          (req.method === 'POST' && path === `/-/stage/package/${r.publishOf}`)) &&
+        state.hits[idx] < (r.times ?? Infinity),
     );
     if (i < 0) return forward(req, res);
     state.hits[i]++;

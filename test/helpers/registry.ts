@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { startLocalRegistry, type LocalRegistry, type RegistryFlavour } from '../../scripts/lib/local-registry.ts';
+import { startLocalRegistry, type LocalRegistry } from '../../scripts/lib/local-registry.ts';
 import { NpmClient, RegistryReader, type Packument } from '../../scripts/lib/npm-client.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { readPin } from '../../scripts/lib/pin.ts';
@@ -26,28 +26,19 @@ export interface TestRegistry {
   dir: string;
   /** the fault proxy in front of it: what publish-all is pointed at */
   url: string;
-  /** the maintainer's token (staging: every write but a stage publish also needs otp()) */
+  /** the maintainer's token (every write but a stage publish also needs otp()) */
   token: string;
   proxy: FaultProxy;
   reader: RegistryReader;
-  /** staging only: npm's rules (registry-rules.mjs): the CI identity's OIDC variables, the maintainer's code */
-  rules?: NonNullable<LocalRegistry['rules']>;
+  /** npm's rules (registry-rules.mjs): the CI identity's OIDC variables, the maintainer's code */
+  rules: LocalRegistry['rules'];
   stop(): Promise<void>;
 }
 
-/**
- * A fresh registry: Verdaccio 6 (classic, no staging: for --via direct) unless `flavour: 'staging'`
- * (Verdaccio 9 on Node 24).
- */
-export async function startTestRegistry(
-  opts: { flavour?: RegistryFlavour; securityKey?: boolean } = {},
-): Promise<TestRegistry> {
+/** A fresh registry: Verdaccio 9 on Node 24 with staged publishing and npm's rules. */
+export async function startTestRegistry(opts: { securityKey?: boolean } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'xsnap-test-registry-'));
-  const reg: LocalRegistry = await startLocalRegistry({
-    dir,
-    flavour: opts.flavour ?? 'classic',
-    securityKey: opts.securityKey,
-  });
+  const reg: LocalRegistry = await startLocalRegistry({ dir, securityKey: opts.securityKey });
   const proxy = await startFaultProxy(reg.url);
   return {
     direct: reg.url,
@@ -110,7 +101,7 @@ export async function variantTarball(
 export async function publishDirect(reg: TestRegistry, tarball: string, tag = 'latest'): Promise<void> {
   const client = new NpmClient({ registry: reg.direct, token: reg.token });
   try {
-    const otp = reg.rules?.otp();
+    const otp = reg.rules.otp();
     const r = await client.publish({ name: basename(tarball), data: readFileSync(tarball) }, { tag, otp });
     if (r.code !== 0) throw new Error(`seed publish of ${tarball} failed: ${r.stderr}`);
   } finally {
@@ -131,7 +122,7 @@ export async function stageDirect(reg: TestRegistry, tarball: string, tag = 'lat
 }
 
 /**
- * publish-all --approve against the test registry, as a maintainer: their token
+ * publish-all approve against the test registry, as a maintainer: their token
  * (`env`) and, unless `otp: false`, the current one-time code of the registry's authenticator.
  */
 export function approveAll(
@@ -141,11 +132,11 @@ export function approveAll(
   extra: string[] = [],
   opts: { targets?: string; otp?: false } = {},
 ): Promise<ScriptResult> {
-  const otp = opts.otp === false || !reg.rules ? [] : ['--otp', reg.rules.otp()];
+  const otp = opts.otp === false ? [] : ['--otp', reg.rules.otp()];
   return runScript(
     'publish-all.ts',
     [
-      '--approve',
+      'approve',
       ...otp,
       '--registry',
       reg.url,
@@ -181,7 +172,6 @@ export function publishEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
 
 /** The environment of the stage step in CI: no npm token, only GitHub's OIDC variables (the registry's stand-in). */
 export function ciStageEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
-  if (!reg.rules) throw new Error('the CI identity needs a staging registry (npm rules)');
   mkdirSync(tmp, { recursive: true });
   return { ...reg.rules.oidcEnv, TMPDIR: tmp, XSNAP_RETRY_BASE_MS: '200', XSNAP_READBACK_ATTEMPTS: '3' };
 }
@@ -190,12 +180,13 @@ export function ciStageEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
 const CREDENTIALS = /^(NPM_TOKEN|NODE_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN)$/;
 
 /**
- * Run publish-all against the test registry. With `verify`, as CI does:
- * verify-artifacts --record first (about 12 s), without credentials, then
- * publish-all, which compares with the record (the result's stderr holds
- * both); without it, publish-all --skip-verify (tests of what comes after).
+ * Run publish-all stage against the test registry (`extra` may add --dry-run,
+ * --tag...). With `verify`, as CI does: verify-artifacts --record first (about
+ * 12 s), without credentials, then publish-all, which compares with the record
+ * (the result's stderr holds both); without it, --skip-verify (tests of what
+ * comes after).
  */
-export async function publishAll(
+export async function stageAll(
   reg: TestRegistry,
   dist: string,
   env: NodeJS.ProcessEnv,
@@ -214,6 +205,7 @@ export async function publishAll(
   const r = await runScript(
     'publish-all.ts',
     [
+      'stage',
       '--registry',
       reg.url,
       '--targets',
@@ -228,15 +220,24 @@ export async function publishAll(
   return { ...r, stderr: verifyStderr + r.stderr };
 }
 
-/** Run publish-all and SIGKILL it as soon as its output matches `when`. */
-export function publishAllKilledWhen(
+/** Run publish-all stage and SIGKILL it as soon as its output matches `when`. */
+export function stageAllKilledWhen(
   reg: TestRegistry,
   dist: string,
   env: NodeJS.ProcessEnv,
   when: RegExp,
 ): Promise<ScriptResult & { killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const args = ['--registry', reg.url, '--targets', LINUX_TARGETS.join(','), '--dist', dist, '--skip-verify'];
+    const args = [
+      'stage',
+      '--registry',
+      reg.url,
+      '--targets',
+      LINUX_TARGETS.join(','),
+      '--dist',
+      dist,
+      '--skip-verify',
+    ];
     const child = spawnScript('publish-all.ts', args, { env: { NO_COLOR: '1', GITHUB_STEP_SUMMARY: '', ...env } });
     let stdout = '';
     let stderr = '';
@@ -252,4 +253,21 @@ export function publishAllKilledWhen(
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 137, stdout, stderr, killed }));
   });
+}
+
+/** publish-all reject <id> against the test registry, as the maintainer (`otp`: their code, if any). */
+export function rejectStage(reg: TestRegistry, id: string, env: NodeJS.ProcessEnv, otp?: string) {
+  return runScript('publish-all.ts', ['reject', id, '--registry', reg.url, ...(otp ? ['--otp', otp] : [])], { env });
+}
+
+/** A whole release as CI and a maintainer make it: stage (trusted publishing), then approve (token and code). */
+export async function releaseAll(
+  reg: TestRegistry,
+  dist: string,
+  tmp: string,
+  extra: string[] = [],
+): Promise<{ staged: ScriptResult; approved: ScriptResult }> {
+  const staged = await stageAll(reg, dist, ciStageEnv(reg, tmp), extra);
+  if (staged.code !== 0) return { staged, approved: staged };
+  return { staged, approved: await approveAll(reg, dist, publishEnv(reg, tmp)) };
 }

@@ -37,7 +37,7 @@ import {
   SKIPPED_BY_DESIGN,
   startedFromProblems,
 } from '../../scripts/lib/release-tag.ts';
-import { GOALS, TARGETS } from '../../scripts/lib/targets.ts';
+import { ciMatrix, GOALS, TARGETS } from '../../scripts/lib/targets.ts';
 
 export const WORKFLOWS_DIR = join(REPO_ROOT, '.github', 'workflows');
 export const ACTIONLINT_CONFIG = join(REPO_ROOT, '.github', 'actionlint.yaml');
@@ -323,7 +323,10 @@ export function simulateRun(parsed: Parsed, file: string, sc: Scenario): JobRun[
       const needs = Object.fromEntries(
         (job.needs ?? []).map((n) => [
           n.value,
-          { result: results.get(n.value), outputs: sc.outputs?.[pathPrefix + n.value] ?? {} },
+          {
+            result: results.get(n.value),
+            outputs: sc.outputs?.[pathPrefix + n.value] ?? planOutputs(jobs.find((j) => j.id.value === n.value)),
+          },
         ]),
       );
       const needResults = Object.values(needs).map((n) => n.result);
@@ -434,51 +437,76 @@ export function evaluateSteps(run: JobRun, parsed: Parsed): { env: Record<string
 
 // ---------------------------------------------------------------- structural rules
 
-/** The matrix of a job must list exactly the target table's targets, each on `TARGETS[].ci[role]`. */
-export function matrixProblems(wf: Workflow, jobId: string, role: 'build' | 'check'): string[] {
-  const include: Array<{ target?: string; runner?: string }> = wf.doc.jobs?.[jobId]?.strategy?.matrix?.include ?? [];
-  const problems: string[] = [];
-  const got = include.map((e) => e.target ?? '?');
-  const want = TARGETS.map((t) => t.name);
-  if ([...got].sort().join() !== [...want].sort().join() || got.length !== want.length) {
-    problems.push(`${wf.file} ${jobId}: matrix targets [${got.join(', ')}], target table has [${want.join(', ')}]`);
-  }
-  for (const e of include) {
-    const t = TARGETS.find((x) => x.name === e.target);
-    if (t && e.runner !== t.ci[role])
-      problems.push(`${wf.file} ${jobId}: ${t.name} runs on ${e.runner}, target table says ci.${role} = ${t.ci[role]}`);
-  }
-  if (wf.doc.jobs?.[jobId]?.['runs-on'] !== '${{ matrix.runner }}')
-    problems.push(`${wf.file} ${jobId}: runs-on must be \${{ matrix.runner }}`);
-  return problems;
+// ---------------------------------------------------------------- the matrices: a plan job per workflow
+
+/** The step of a plan job: the matrices of the target table, to $GITHUB_OUTPUT. */
+export const PLAN_COMMAND = 'npx tsx scripts/ci-matrix.ts --github-output';
+
+/**
+ * What a plan job's outputs are in a run: what its step writes (ci-matrix.ts
+ * calls ciMatrix), for a job that runs PLAN_COMMAND; {} for any other job.
+ */
+function planOutputs(job: WorkflowJob | undefined): Record<string, string> {
+  if (job?.type !== 'job') return {};
+  const runsPlan = job.steps.some((s) => {
+    const run = (s as RunStep).run;
+    return run !== undefined && isString(run) && run.value.trim() === PLAN_COMMAND;
+  });
+  return runsPlan ? { build: JSON.stringify(ciMatrix('build')), check: JSON.stringify(ciMatrix('check')) } : {};
 }
 
-/** The jobs whose matrix lists the targets, and which runner of the table (`ci.build` or `ci.check`) each leg uses. */
+/** The jobs whose matrix is the target table, and which matrix of the plan (`ci.build` or `ci.check`) each reads. */
 export const TARGET_MATRICES: ReadonlyArray<{ file: string; job: string; role: 'build' | 'check' }> = [
   { file: 'build.yml', job: 'build', role: 'build' },
   { file: 'verify.yml', job: 'check', role: 'check' },
   { file: 'delivery.yml', job: 'delivery', role: 'check' },
 ];
 
-/** Every matrix that names targets is in TARGET_MATRICES, and each of those is exactly the target table. */
-export function targetMatrixProblems(wfs: Record<string, Workflow>): string[] {
+/**
+ * No workflow lists the targets: every matrix is read from the plan job of its
+ * workflow (`fromJSON(needs.plan.outputs.<role>)`), whose step runs
+ * PLAN_COMMAND and whose outputs are that step's; each job of TARGET_MATRICES
+ * reads its role's matrix and runs on `matrix.runner`. What the plan prints is
+ * ciMatrix's, checked against the target table in test/unit/workflows.test.ts.
+ */
+export function planProblems(wfs: Record<string, Workflow>): string[] {
   const problems: string[] = [];
   for (const [file, wf] of Object.entries(wfs)) {
-    for (const [job, spec] of Object.entries<Doc>(wf.doc?.jobs ?? {})) {
+    const jobs: Record<string, Doc> = wf.doc?.jobs ?? {};
+    let readsPlan = false;
+    for (const [job, spec] of Object.entries(jobs)) {
       const matrix = spec?.strategy?.matrix;
-      const names = matrix?.target !== undefined || (matrix?.include ?? []).some((e: Doc) => e?.target !== undefined);
-      if (names && !TARGET_MATRICES.some((m) => m.file === file && m.job === job)) {
-        const fix = 'add it to TARGET_MATRICES';
-        problems.push(`${wf.file} ${job}: a matrix of targets that no test ties to the target table (${fix})`);
+      if (matrix === undefined) continue;
+      const m = /^\$\{\{ fromJSON\(needs\.plan\.outputs\.(build|check)\) \}\}$/.exec(String(matrix));
+      if (!m) {
+        problems.push(
+          `${wf.file} ${job}: a matrix written out by hand; read \${{ fromJSON(needs.plan.outputs.<role>) }}`,
+        );
+        continue;
       }
+      readsPlan = true;
+      const needs = [spec.needs ?? []].flat();
+      if (!needs.includes('plan')) problems.push(`${wf.file} ${job}: reads the plan's matrix without needs: plan`);
+      if (spec['runs-on'] !== '${{ matrix.runner }}')
+        problems.push(`${wf.file} ${job}: runs-on must be \${{ matrix.runner }}`);
+      const want = TARGET_MATRICES.find((x) => x.file === file && x.job === job);
+      if (!want) problems.push(`${wf.file} ${job}: a matrix of targets that no test ties to a role (TARGET_MATRICES)`);
+      else if (want.role !== m[1])
+        problems.push(`${wf.file} ${job}: reads the ${m[1]} matrix, its legs run on ci.${want.role}`);
     }
+    if (!readsPlan) continue;
+    const plan = jobs.plan;
+    const steps: Doc[] = plan?.steps ?? [];
+    const step = steps.find((x) => x?.id === 'plan');
+    if (!plan || String(step?.run ?? '').trim() !== PLAN_COMMAND)
+      problems.push(`${wf.file} plan: no step with id plan running ${PLAN_COMMAND}`);
+    for (const role of ['build', 'check'])
+      if (plan?.outputs?.[role] !== `\${{ steps.plan.outputs.${role} }}`)
+        problems.push(`${wf.file} plan: output ${role} is not \${{ steps.plan.outputs.${role} }}`);
   }
-  for (const m of TARGET_MATRICES) {
-    const wf = wfs[m.file];
-    const missing = `.github/workflows/${m.file}: no job ${m.job} (TARGET_MATRICES names it)`;
-    if (!wf?.doc?.jobs?.[m.job]) problems.push(missing);
-    else problems.push(...matrixProblems(wf, m.job, m.role));
-  }
+  for (const m of TARGET_MATRICES.filter((x) => x.file in wfs))
+    if (!wfs[m.file].doc?.jobs?.[m.job]?.strategy?.matrix)
+      problems.push(`.github/workflows/${m.file}: no job ${m.job} with a matrix (TARGET_MATRICES names it)`);
   return problems;
 }
 
@@ -777,8 +805,8 @@ export function rehearsalProblems(model: Model): string[] {
     // staged publishing with trusted publishing (issue 9): no npm token at all in a real release
     if (pub && pub.env.NPM_TOKEN)
       problems.push(`${sc[key].name}: publish-all gets an npm token (trusted publishing needs none)`);
-    if (pub && !/--via stage/.test(pub.command ?? ''))
-      problems.push(`${sc[key].name}: publish-all does not stage (--via stage)`);
+    if (pub && !/scripts\/publish-all\.ts stage /.test(pub.command ?? ''))
+      problems.push(`${sc[key].name}: publish-all does not stage (publish-all.ts stage)`);
     // the gate runs after the maintainer's approval, in publish-release.yml
     for (const needle of [/^npx tsx scripts\/draft-release\.ts /]) {
       if (!steps.some((s) => s.runs && s.command && needle.test(s.command)))
@@ -1560,7 +1588,7 @@ export const NON_EXECUTING_COMMANDS: ReadonlyArray<{ re: RegExp; why: string }> 
   { re: /^npm ci --no-audit --no-fund --ignore-scripts$/, why: 'no install script runs' },
   { re: /^npx tsx scripts\/check-release-tag\.ts /, why: 'the pin and the GitHub API' },
   { re: /^npx tsx scripts\/ci-artifact\.ts --unpack /, why: 'checks tar entries, hashes the binaries' },
-  { re: /^npx tsx scripts\/publish-all\.ts --via stage /, why: 'hashes dist/ against the verify record only' },
+  { re: /^npx tsx scripts\/publish-all\.ts stage /, why: 'hashes dist/ against the verify record only' },
   { re: /^npx tsx scripts\/generate-manifest\.ts --handoff /, why: "the notes, from the manifest's bytes" },
   { re: /^npx tsx scripts\/draft-release\.ts /, why: 'the GitHub API' },
   { re: /^gh release (download|edit) /, why: 'the GitHub API' },

@@ -14,6 +14,6 @@ t.test('nextStep and scriptHint', async (t) => {
   );
   t.equal(
     approveCommand('http://127.0.0.1:1/', 'local', '1.2.3'),
-    'npx tsx scripts/publish-all.ts --approve --registry local --otp <code>   # 1.2.3',
+    'npx tsx scripts/publish-all.ts approve --registry local --otp <code>   # 1.2.3',
   );
 });

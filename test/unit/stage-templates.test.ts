@@ -4,7 +4,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TARGETS } from '../../scripts/lib/targets.ts';
 import { templateDrift, fillNotice, renderTemplate, LICENSE_EXPRESSION } from '../../scripts/lib/package-text.ts';
-import { allowedPackageFiles, NOTICE_TEMPLATE, tarballName, templateDir } from '../../scripts/lib/layout.ts';
+import {
+  allowedPackageFiles,
+  licensesDir,
+  NOTICE_TEMPLATE,
+  tarballName,
+  templateDir,
+} from '../../scripts/lib/layout.ts';
 import type { BuildInfo } from '../../scripts/lib/build.ts';
 
 t.test('packages/xsnap-<target>/ agree with TARGETS', async (t) => {
@@ -24,11 +30,23 @@ t.test('packages/xsnap-<target>/ agree with TARGETS', async (t) => {
 t.test('a template that drifts is reported with the fix', async (t) => {
   const root = t.testdir();
   const { writeTemplates } = await import('../../scripts/lib/package-text.ts');
-  // start from the committed license texts, then break one file
-  const { cp } = await import('node:fs/promises');
-  await cp(templateDir(TARGETS[0]), join(root, `xsnap-${TARGETS[0].name}`), { recursive: true });
+  // start from the committed license texts (once, in packages/licenses/), then break one file
+  const { cp, rm, writeFile } = await import('node:fs/promises');
+  await cp(licensesDir(), licensesDir(root), { recursive: true });
   await writeTemplates(root);
   t.same(await templateDrift(root), []);
+  // a license text in a template folder (the four copies of before) is drift too
+  const copy = join(templateDir(TARGETS[1], root), 'LICENSE.GPL-3.0');
+  await cp(join(licensesDir(root), 'LICENSE.GPL-3.0'), copy);
+  t.match(await templateDrift(root), [{ check: 'package-template', subject: copy, expected: 'no such file' }]);
+  await rm(copy);
+  // and a missing one, in the one place it is kept
+  const gpl = join(licensesDir(root), 'LICENSE.GPL-3.0');
+  await rm(gpl);
+  await t.rejects(templateDrift(root), /license text LICENSE\.GPL-3\.0 is missing \(expected in .*licenses\)/);
+  await writeFile(gpl, 'not the GPL\n');
+  t.same(await templateDrift(root), [], 'the full texts are taken as they are (only LICENSE is generated)');
+  await cp(join(licensesDir(), 'LICENSE.GPL-3.0'), gpl);
   const file = join(root, 'xsnap-darwin-x64', 'package.json');
   await (await import('node:fs/promises')).writeFile(file, (await readFile(file, 'utf8')).replace('"x64"', '"arm64"'));
   const drift = await templateDrift(root);
@@ -42,11 +60,7 @@ t.test('names and notices', async (t) => {
     allowedPackageFiles().filter((f) => f.startsWith('bin/')),
     ['bin/debug/xsnap-worker', 'bin/release/xsnap-worker'],
   );
-  const files = renderTemplate(TARGETS[0], {
-    'LICENSE.Apache-2.0': 'a',
-    'LICENSE.GPL-3.0': 'g',
-    'LICENSE.LGPL-3.0': 'l',
-  });
+  const files = renderTemplate(TARGETS[0]);
   const info = {
     source: {
       kind: 'npm',

