@@ -1,6 +1,9 @@
 // A manifest whose targets are recorded as unmeasured (generate-manifest --allow-unmeasured: darwin made on Linux)
 // is a rehearsal's: publish-all takes it to a loopback registry or in a dry run when asked, and refuses it otherwise.
 import t from 'tap';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { CheckFailed } from '../../scripts/lib/errors.ts';
 import { checkMeasuredSet, isRehearsalRegistry } from '../../scripts/lib/publish-preflight.ts';
 import type { ManifestSet } from '../../scripts/lib/published.ts';
@@ -46,4 +49,19 @@ t.test('checkMeasuredSet: an unmeasured target is refused unless a rehearsal ask
   const real = refused(rehearsal, { allowUnmeasured: true, dryRun: false, registry: pub });
   t.match(real, { check: 'manifest-measured', hint: /macOS legs/ }, 'npm itself: never, even when asked');
   t.ok(refused(rehearsal, { allowUnmeasured: true, dryRun: false, registry: corporate }), 'nor another registry');
+});
+
+/** The lines of a workflow that would make CI rehearse (take an unmeasured manifest). */
+const rehearsing = (yaml: string) => yaml.split('\n').filter((l) => /--allow-unmeasured/.test(l) && !/^\s*#/.test(l));
+
+t.test('no workflow rehearses: CI never passes --allow-unmeasured', async (t) => {
+  const dir = join(REPO_ROOT, '.github', 'workflows');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yml'));
+  t.ok(files.includes('release.yml'));
+  for (const f of files) t.same(rehearsing(readFileSync(join(dir, f), 'utf8')), [], f);
+  const planted = readFileSync(join(dir, 'verify.yml'), 'utf8').replace(
+    'scripts/generate-manifest.ts',
+    'scripts/generate-manifest.ts --allow-unmeasured',
+  );
+  t.equal(rehearsing(planted).length, 1, 'a planted --allow-unmeasured is found');
 });
