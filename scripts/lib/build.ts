@@ -19,10 +19,10 @@ import { canonicalJson, idOf, sha256File } from './hash.ts';
 import { cacheDir } from './paths.ts';
 import { buildInfoPath, targetDir, BINARY_NAME } from './layout.ts';
 import { buildRootWorkDir, ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
-import { fetchSources, treeDigest, type SourceIdentity } from './sources.ts';
+import type { SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
 import { canBuildOn, glibcFloorOf, macosMinOf, TARGETS } from './targets.ts';
-import { ensureZig, type ZigIdentity } from './zig.ts';
+import type { ZigIdentity } from './zig.ts';
 import type { Goal, Target, ToolchainKind } from './targets.ts';
 import { MATH_PROFILES, type MathProfile, type Pin } from './pin.ts';
 import { mathInfo, prepareLibmBuild, type MathInfo } from './portable-libm.ts';
@@ -243,6 +243,7 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
  */
 async function zigToolchain(target: Target): Promise<Toolchain> {
   if (!target.zigTarget) throw new UsageError(`${target.name} has no zig target in scripts/lib/targets.ts`);
+  const { ensureZig } = await import('./zig.ts'); // loaded only for the targets that need it
   const zig = await ensureZig();
   const clang = await firstLine([zig.bin, 'cc', '--version']);
   return {
@@ -367,7 +368,7 @@ async function sourceKey(pin: Pin): Promise<unknown> {
   // registry and archive sources are content-addressed by their pinned integrity;
   // a local folder is addressed by its current content
   return pin.source.kind === 'dir'
-    ? { version: pin.version, tree: await treeDigest(pin.source.path) }
+    ? { version: pin.version, tree: await (await import('./sources.ts')).treeDigest(pin.source.path) }
     : { version: pin.version, source: pin.source };
 }
 
@@ -521,6 +522,7 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
       }
     } else {
       log.step(`${plan.target}: fetching sources (${pin.source.kind}, ${pin.version})`);
+      const { fetchSources } = await import('./sources.ts'); // only to compile
       const tree = await fetchSources(pin);
       source = tree.identity;
       log.step(
