@@ -17,7 +17,7 @@ await runCommand(
     name: 'generate-manifest.ts',
     summary: 'write the release manifest, the release bundle and SHA256SUMS into dist/release/',
     usage:
-      'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save] ' +
+      'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save | --allow-unmeasured] ' +
       '[--fingerprint-only] | --handoff [--dist-tag tag]',
     options: [
       {
@@ -48,6 +48,13 @@ await runCommand(
         description:
           'only measure the behaviour fingerprint of the targets runnable here into ' +
           'dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host',
+      },
+      {
+        name: 'allow-unmeasured',
+        type: 'boolean',
+        description:
+          'a rehearsal: record a target this host cannot run, with nothing measured elsewhere, as unmeasured ' +
+          'instead of refusing (never with --save; verify-artifacts --tag and publishing to npm refuse it)',
       },
       {
         name: 'fingerprints-from',
@@ -89,7 +96,10 @@ Needs dist/<target>/ (build-target.ts) and dist/agoric-xsnap-<target>-X.Y.Z.tgz
 The same inputs give the same bytes. A target this host cannot run (darwin on
 Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
 --fingerprint-only on a host that can run it, or from a manifest made there
-(--fingerprints-from <dir>, e.g. the CI check legs' one-target manifests).`,
+(--fingerprints-from <dir>, e.g. the CI check legs' one-target manifests).
+With neither, it refuses; --allow-unmeasured (a rehearsal of the four-target set
+on Linux) records the target as "unmeasured" instead, and says so: such a
+manifest is never a release (verify-artifacts --tag and publishing to npm refuse it).`,
   },
   async (flags) => {
     const pin = readPin(pinPath(flags));
@@ -98,9 +108,15 @@ Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
     if (stringFlag(flags, 'dist-tag') !== undefined && !flags.handoff)
       throw new UsageError('--dist-tag goes with --handoff');
     if (flags.handoff) {
-      if (flags['fingerprint-only'] || flags.save || stringFlag(flags, 'fingerprints-from'))
+      if (
+        flags['fingerprint-only'] ||
+        flags.save ||
+        stringFlag(flags, 'fingerprints-from') ||
+        flags['allow-unmeasured']
+      )
         throw new UsageError(
-          '--handoff writes the hand-off alone: no --fingerprint-only, --save or --fingerprints-from',
+          '--handoff writes the hand-off alone: ' +
+            'no --fingerprint-only, --save, --fingerprints-from or --allow-unmeasured',
         );
       const h = handoffFromDist(dist, pin.version, stringFlag(flags, 'dist-tag'));
       if (!flags['dry-run']) {
@@ -123,6 +139,8 @@ Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
         summary: `### fingerprints\n\n${written.map((w) => `- ${w.target}: \`${w.digest}\``).join('\n')}`,
       };
     }
+    if (flags.save && flags['allow-unmeasured'])
+      throw new UsageError('--save keeps a release manifest: every target measured, no --allow-unmeasured');
     const saveTo = flags.save ? resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR) : null;
     const fromFlag = stringFlag(flags, 'fingerprints-from');
     const plan = planManifest({
@@ -131,6 +149,7 @@ Linux) takes its fingerprint from dist/<target>/fingerprint.json, written by
       targets,
       saveTo,
       fingerprintsFrom: fromFlag ? resolve(fromFlag) : null,
+      allowUnmeasured: Boolean(flags['allow-unmeasured']),
     });
     if (flags['dry-run'])
       return { json: { plan }, text: `would write ${Object.values(plan.files).flat().join('\n  ')}` };

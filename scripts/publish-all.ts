@@ -30,6 +30,7 @@ import {
   checkToken,
   checkWholeSet,
   preflightLocal,
+  checkMeasuredSet,
   publishAuth,
   verifyFirstIfAllowed,
 } from './lib/publish-preflight.ts';
@@ -117,6 +118,13 @@ const spec = {
       type: 'string' as const,
       valueName: 'sha',
       description: "refuse a verify record made at another commit (the release run's, in CI)",
+    },
+    {
+      name: 'allow-unmeasured',
+      type: 'boolean' as const,
+      description:
+        'a rehearsal: accept a manifest whose targets are recorded as unmeasured (darwin, made on Linux); only ' +
+        'for --dry-run or a loopback registry (--registry local)',
     },
     {
       name: 'skip-verify',
@@ -217,6 +225,7 @@ await runCommand(spec, async (flags) => {
     throw new UsageError('--expect-commit needs the verify record: no --skip-verify');
 
   const skipVerify = Boolean(flags['skip-verify']);
+  const allowUnmeasured = Boolean(flags['allow-unmeasured']);
   const pinFlag = stringFlag(flags, 'pin');
   const verifyArgs = [
     '--dist',
@@ -224,6 +233,7 @@ await runCommand(spec, async (flags) => {
     '--targets',
     targets.map((t) => t.name).join(','),
     ...(pinFlag ? ['--pin', pinFlag] : []),
+    ...(allowUnmeasured ? ['--allow-unmeasured'] : []),
   ];
   // before any registry (and its credentials) is opened: a dry run may verify first, once
   // what is wrong with the command line (the registry URL, a missing manifest) has been said
@@ -259,6 +269,7 @@ await runCommand(spec, async (flags) => {
     if (rejectId) return await withNpmClient(npm, (client) => rejectStaged(client, rejectId, otp));
     if (approve) {
       const set = readManifestSet(dist, version, targets, undefined, { options: '--dist <dir>' });
+      checkMeasuredSet(set, { allowUnmeasured, dryRun, registry });
       const registryArg = registryFlag === 'local' ? 'local' : registry.url;
       const ctx = {
         set,
@@ -278,6 +289,7 @@ await runCommand(spec, async (flags) => {
     try {
       const preflight = { dist, version, targets, skipVerify, via, registry: registry.url, expectCommit, verifyArgs };
       const { set, members } = await preflightLocal(preflight);
+      checkMeasuredSet(set, { allowUnmeasured, dryRun, registry });
       return await withNpmClient(npm, async (client) => {
         await checkToken(client, token, Boolean(oidcEnv));
         const registryArg = registryFlag === 'local' ? 'local' : registry.url;

@@ -80,6 +80,13 @@ await runCommand(
           'compared across targets)',
       },
       {
+        name: 'allow-unmeasured',
+        type: 'boolean',
+        description:
+          'a rehearsal: accept manifest targets recorded as unmeasured (generate-manifest --allow-unmeasured), ' +
+          'noting them; never with --tag',
+      },
+      {
         name: 'manifests-dir',
         type: 'string',
         valueName: 'dir',
@@ -108,6 +115,8 @@ nothing local; the version comes from the manifest.`,
     if (flags.record && (flags.published || flags['skip-install'] || flags['skip-fingerprint']))
       throw new UsageError('--record is for a full verification of dist/: no --published or --skip-*');
     const tag = tagFromEnv(stringFlag(flags, 'tag'));
+    if (tag !== undefined && flags['allow-unmeasured'])
+      throw new UsageError(`--allow-unmeasured is for rehearsals: a release (${tag}) has every target measured`);
     // checked here, before anything prints it: credentials in it, http to the public registry, not http(s): exit 2
     const registryFlag = stringFlag(flags, 'registry') ?? process.env.npm_config_registry;
     const registry = registryFlag === undefined ? undefined : normaliseRegistry(registryFlag);
@@ -116,7 +125,15 @@ nothing local; the version comes from the manifest.`,
     let report: VerifyReport;
     if (manifestFile) {
       report = await timed(`checking the registry against ${manifestFile}`, () =>
-        verifyRegistryOnly({ manifestFile: resolve(manifestFile), targets, registry, distTag, tag, token }),
+        verifyRegistryOnly({
+          manifestFile: resolve(manifestFile),
+          targets,
+          registry,
+          distTag,
+          tag,
+          token,
+          allowUnmeasured: Boolean(flags['allow-unmeasured']),
+        }),
       );
     } else {
       const pin = readPin(pinPath(flags));
@@ -134,6 +151,7 @@ nothing local; the version comes from the manifest.`,
           distTag,
           skipInstall: Boolean(flags['skip-install']),
           skipFingerprint: Boolean(flags['skip-fingerprint']),
+          allowUnmeasured: Boolean(flags['allow-unmeasured']),
           manifestsDir: resolve(stringFlag(flags, 'manifests-dir') ?? MANIFESTS_DIR),
         }),
       );

@@ -38,11 +38,17 @@ export interface ManifestTarget {
   debug: ManifestBinary;
   tarball: { name: string; integrity: string; size: number };
   toolchain: Omit<ToolchainInfo, 'kind'> & { kind: string };
-  fingerprint: Fingerprint;
+  /** absent only with `unmeasured` */
+  fingerprint?: Fingerprint;
   /** the math profile the binaries were built with */
   math: MathInfo;
-  /** the determinism corpus's per-family digests (scripts/lib/determinism.ts) */
-  determinism: DeterminismRecord;
+  /** the determinism corpus's per-family digests (scripts/lib/determinism.ts); absent only with `unmeasured` */
+  determinism?: DeterminismRecord;
+  /**
+   * A rehearsal manifest only: why the behaviour corpora were not run (the binary cannot run where the
+   * manifest was made). Never in a release: see unmeasuredTargets.
+   */
+  unmeasured?: string;
 }
 
 export interface Manifest {
@@ -80,6 +86,20 @@ export function schemaFailures(value: unknown, file: string): Failure[] {
 
 /** The manifest's bytes: canonical JSON and a final newline. */
 export const renderManifest = (m: Manifest) => canonicalJson(m) + '\n';
+
+/** The targets of a manifest whose behaviour was not measured (a rehearsal manifest), by name. */
+export function unmeasuredTargets(m: UncheckedManifest): string[] {
+  return Object.entries(m.targets ?? {})
+    .filter(([, e]) => e?.unmeasured !== undefined)
+    .map(([name]) => name)
+    .sort();
+}
+
+/** Why a target's behaviour was not measured, as the manifest records it: a function of the target alone. */
+export function unmeasuredReason(t: Target): string {
+  const where = t.os === 'darwin' ? 'macOS' : 'Linux';
+  return `the behaviour corpora (fingerprint, determinism) were not run: ${t.name} binaries run only on ${where}`;
+}
 
 // ------------------------------------------------------------------ reading
 

@@ -14,7 +14,7 @@ import { hostRunner } from './binary-checks.ts';
 import { fingerprintBinary, type Fingerprint } from './fingerprint.ts';
 import { runDeterminism, totalResults, type DeterminismRecord } from './determinism.ts';
 import type { Target, TargetName } from './targets.ts';
-import { readManifest, type UncheckedManifest } from './manifest.ts';
+import { readManifest, unmeasuredReason, type UncheckedManifest } from './manifest.ts';
 
 /** dist/<target>/fingerprint.json */
 export interface FingerprintFile {
@@ -76,7 +76,8 @@ export async function fingerprintFor(
   t: Target,
   releaseSha256: string,
   fromDir?: string | null,
-): Promise<{ fingerprint?: Fingerprint; determinism?: DeterminismRecord; failures: Failure[] }> {
+  opts: { allowUnmeasured?: boolean } = {},
+): Promise<{ fingerprint?: Fingerprint; determinism?: DeterminismRecord; unmeasured?: string; failures: Failure[] }> {
   const subject = `${t.name} release binary (${binaryPath(dist, t.name, 'release')})`;
   const measureThere = `npx tsx scripts/generate-manifest.ts --fingerprint-only --targets ${t.name}`;
   const runner = await hostRunner(t);
@@ -129,6 +130,14 @@ export async function fingerprintFor(
         },
       ],
     };
+  }
+  if (opts.allowUnmeasured) {
+    log.warn(
+      `${t.name} cannot run on ${process.platform}-${process.arch}: its behaviour corpora (fingerprint, ` +
+        'determinism) were not run, and the manifest says so (unmeasured): a rehearsal manifest, which ' +
+        'verify-artifacts --tag and publishing to npm refuse',
+    );
+    return { unmeasured: unmeasuredReason(t), failures: [] };
   }
   return {
     failures: [

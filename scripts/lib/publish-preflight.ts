@@ -181,6 +181,45 @@ export async function preflightLocal(o: LocalPreflight): Promise<{ set: Manifest
   return { set, members: local.members };
 }
 
+/** A registry that only ever holds a rehearsal: the embedded one, or any on a loopback address. */
+export function isRehearsalRegistry(registry: { url: string; kind: RegistryKind }): boolean {
+  if (registry.kind === 'local') return true;
+  const host = new URL(registry.url).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * A manifest with targets recorded as unmeasured (generate-manifest --allow-unmeasured) is a rehearsal's: it
+ * goes to a rehearsal registry when asked (--allow-unmeasured), a dry run may go over it, and nothing else.
+ */
+export function checkMeasuredSet(
+  set: ManifestSet,
+  o: { allowUnmeasured: boolean; dryRun: boolean; registry: { url: string; kind: RegistryKind } },
+): void {
+  if (!set.unmeasured.length) return;
+  const names = set.unmeasured.join(', ');
+  const rehearsal = isRehearsalRegistry(o.registry);
+  if (o.allowUnmeasured && (rehearsal || o.dryRun)) {
+    log.warn(
+      `${names}: behaviour not measured (the manifest says unmeasured): a rehearsal` +
+        (rehearsal ? '' : `; the real publish to ${o.registry.url} refuses this manifest`),
+    );
+    return;
+  }
+  throw new CheckFailed([
+    {
+      check: 'manifest-measured',
+      subject: `${set.file}: ${names}`,
+      expected: 'every target with its behaviour measured where it runs (fingerprint, determinism)',
+      actual: 'unmeasured (made with generate-manifest --allow-unmeasured): a rehearsal manifest',
+      hint: rehearsal
+        ? 'pass --allow-unmeasured to rehearse with it'
+        : `a release to ${o.registry.url} needs the manifest made with the macOS legs' measurements ` +
+          '(verify.yml, generate-manifest --fingerprints-from)',
+    },
+  ]);
+}
+
 // ---------------------------------------------------------------- who may write
 
 /** The public registry gets the whole set, always: a subset is for other registries. */

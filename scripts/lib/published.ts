@@ -42,6 +42,8 @@ export interface ManifestSet {
   file: string;
   version: string;
   entries: ManifestEntry[];
+  /** the targets of the set recorded as unmeasured: a rehearsal's manifest (manifest.ts, unmeasuredTargets) */
+  unmeasured: TargetName[];
 }
 
 /**
@@ -111,7 +113,8 @@ export function readManifestSet(
     });
   }
   if (failures.length) throw new CheckFailed(failures);
-  return { file, version, entries };
+  const unmeasured = targets.filter((t) => raw.targets?.[t.name]?.unmeasured !== undefined).map((t) => t.name);
+  return { file, version, entries, unmeasured };
 }
 
 // ---------------------------------------------------------------- tarballs

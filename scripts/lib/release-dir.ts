@@ -53,6 +53,8 @@ export interface ManifestPlan {
   saveTo: string | null;
   /** manifests measured elsewhere, for the fingerprints of targets this host cannot run */
   fingerprintsFrom: string | null;
+  /** a rehearsal: a target that cannot run here and has nothing measured elsewhere is recorded as unmeasured */
+  allowUnmeasured: boolean;
 }
 
 export function planManifest(opts: {
@@ -61,6 +63,7 @@ export function planManifest(opts: {
   targets: Target[];
   saveTo?: string | null;
   fingerprintsFrom?: string | null;
+  allowUnmeasured?: boolean;
 }): ManifestPlan {
   const outDir = releaseDir(opts.dist);
   return {
@@ -76,6 +79,7 @@ export function planManifest(opts: {
     },
     saveTo: opts.saveTo ?? null,
     fingerprintsFrom: opts.fingerprintsFrom ?? null,
+    allowUnmeasured: opts.allowUnmeasured ?? false,
   };
 }
 
@@ -139,10 +143,11 @@ export async function buildManifest(
     }
     if (entry.release) {
       log.info(`${name}: behaviour fingerprint`);
-      const r = await fingerprintFor(plan.dist, t, entry.release.sha256, plan.fingerprintsFrom);
+      const r = await fingerprintFor(plan.dist, t, entry.release.sha256, plan.fingerprintsFrom, plan);
       failures.push(...r.failures);
       if (r.fingerprint) entry.fingerprint = r.fingerprint;
       if (r.determinism) entry.determinism = r.determinism;
+      if (r.unmeasured) entry.unmeasured = r.unmeasured;
     }
     return { info, entry: entry as ManifestTarget, failures, binaries };
   };
@@ -167,9 +172,7 @@ export async function buildManifest(
     });
   }
   const measured = Object.fromEntries(
-    Object.entries(targets)
-      .filter(([, v]) => v?.fingerprint)
-      .map(([k, v]) => [k, v!.fingerprint]),
+    Object.entries(targets).flatMap(([k, v]) => (v?.fingerprint ? [[k, v.fingerprint] as const] : [])),
   );
   failures.push(...compareFingerprints(measured));
   const determinism = compareTargetsDeterminism(targets as Record<string, ManifestTarget>);

@@ -8,8 +8,11 @@ import {
   readManifest,
   schemaFailures,
   renderManifest,
+  unmeasuredReason,
+  unmeasuredTargets,
   type Manifest,
 } from '../../scripts/lib/manifest.ts';
+import { getTarget } from '../../scripts/lib/targets.ts';
 import { parseSums, renderSums } from '../../scripts/lib/hash.ts';
 import { deterministicToolchain } from '../../scripts/lib/release-dir.ts';
 import type { ToolchainInfo } from '../../scripts/lib/build.ts';
@@ -156,3 +159,31 @@ t.test('readManifest: typed data when the schema holds, else what is wrong', asy
   t.match(readManifest(join(dir, 'missing.json')), { error: /ENOENT/, text: undefined, failures: [] });
   t.same(parseManifest(renderManifest(sample()), 'x').manifest, sample(), 'the same from text');
 });
+
+t.test(
+  'a rehearsal target is unmeasured: no fingerprint, no determinism, and the schema holds nothing in between',
+  async (t) => {
+    const m = sample();
+    const e = m.targets['linux-x64']!;
+    delete e.fingerprint;
+    delete e.determinism;
+    e.unmeasured = unmeasuredReason(getTarget('darwin-arm64'));
+    t.same(schemaFailures(m, 'm.json'), [], 'unmeasured, with neither record: valid');
+    t.same(unmeasuredTargets(m), ['linux-x64']);
+    t.match(e.unmeasured, /darwin-arm64 binaries run only on macOS/);
+
+    const both = sample();
+    both.targets['linux-x64']!.unmeasured = 'not run';
+    t.ok(schemaFailures(both, 'm.json').length, 'unmeasured beside measured records: refused');
+    t.same(unmeasuredTargets(both), ['linux-x64']);
+
+    const neither = sample();
+    delete neither.targets['linux-x64']!.determinism;
+    const failures = schemaFailures(neither, 'm.json');
+    t.ok(
+      failures.some((f) => /determinism/.test(String(f.actual))),
+      'a missing determinism record without "unmeasured": refused, naming it',
+    );
+    t.same(unmeasuredTargets(sample()), [], 'a measured manifest has none');
+  },
+);

@@ -31,6 +31,8 @@ export interface VerifyOptions {
    * targets
    */
   skipFingerprint?: boolean;
+  /** a rehearsal: accept manifest targets recorded as unmeasured (never with `tag`) */
+  allowUnmeasured?: boolean;
   /** where committed manifests live (a committed one for this version must equal dist's) */
   manifestsDir?: string;
 }

@@ -13,7 +13,7 @@ import { checkVersion } from '../pin.ts';
 import { readManifest } from '../manifest.ts';
 import { hostRunner } from '../binary-checks.ts';
 import { newRecord, type VerifyContext, type VerifyOptions, type VerifyReport, type VerifyRecord } from './context.ts';
-import { committedManifest, manifest, sums, versions } from './release-dir.ts';
+import { checkMeasured, committedManifest, manifest, sums, versions } from './release-dir.ts';
 import { targetBinaries } from './target-binary.ts';
 import { installability, tarballs } from './tarball.ts';
 import { bundle } from './bundle.ts';
@@ -141,6 +141,7 @@ export async function verifyRegistryOnly(opts: {
   distTag?: string;
   tag?: string;
   token?: string;
+  allowUnmeasured?: boolean;
 }): Promise<VerifyReport> {
   const record = newRecord();
   const read = readManifest(opts.manifestFile);
@@ -149,6 +150,10 @@ export async function verifyRegistryOnly(opts: {
   }
   const version = checkVersion(read.unchecked?.version, `manifest ${opts.manifestFile}`);
   manifest.view(record).add(read.failures, 'manifest-schema');
+  for (const t of opts.targets) {
+    const e = read.unchecked.targets?.[t.name];
+    if (e) checkMeasured(manifest.view(record), `${opts.manifestFile} targets.${t.name}`, e, opts);
+  }
   if (opts.tag !== undefined)
     versions
       .view(record)

@@ -22,7 +22,7 @@ import {
   tarballName,
 } from '../layout.ts';
 import { unsafePath } from '../tarball.ts';
-import { noteVerifiedBytes, rel, step } from './context.ts';
+import { noteVerifiedBytes, rel, step, type Checks } from './context.ts';
 
 export const versions = step({
   name: 'versions',
@@ -60,6 +60,7 @@ export const manifest = step({
     'manifest-package',
     'manifest-tarball-name',
     'manifest-path',
+    'manifest-measured',
   ],
   async run(x, c) {
     const { dist, version } = x;
@@ -122,9 +123,37 @@ export const manifest = step({
       );
       for (const g of GOALS)
         c.equal('manifest-path', `${where} targets.${t.name}.${g}.path`, packageBinaryPath(g), e[g]?.path);
+      checkMeasured(c, `${where} targets.${t.name}`, e, x.opts);
     }
   },
 });
+
+/**
+ * A target recorded as unmeasured (generate-manifest --allow-unmeasured) is a rehearsal's, never a release's:
+ * refused with a release tag, and unless the run rehearses too (--allow-unmeasured).
+ */
+export function checkMeasured(
+  c: Checks<'manifest-measured'>,
+  subject: string,
+  e: { unmeasured?: string },
+  opts: { allowUnmeasured?: boolean; tag?: string },
+): void {
+  const measured = 'its behaviour measured (fingerprint, determinism)';
+  if (e.unmeasured === undefined) c.equal('manifest-measured', subject, measured, measured);
+  else if (opts.allowUnmeasured && opts.tag === undefined)
+    c.note(`${subject}: ${e.unmeasured} (a rehearsal: --allow-unmeasured)`);
+  else
+    c.fail({
+      check: 'manifest-measured',
+      subject,
+      expected: measured,
+      actual: `unmeasured: ${e.unmeasured}`,
+      hint:
+        opts.tag !== undefined
+          ? 'a release manifest carries every target measured where it runs (the macOS legs of verify.yml)'
+          : 'pass --allow-unmeasured to rehearse with it; a release needs it measured where it runs',
+    });
+}
 
 export const sums = step({
   name: 'sums',
