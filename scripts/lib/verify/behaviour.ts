@@ -152,7 +152,9 @@ export const determinism = step({
             };
           if (!readElf(await readFile(bin)).interpreter)
             return {
-              note: `determinism at the glibc floor not checked: ${rel(dist, bin)} is statically linked (no glibc to vary)`,
+              note:
+                `determinism at the glibc floor not checked: ${rel(dist, bin)} is statically linked ` +
+                '(no glibc to vary)',
             };
           log.info(`${t.name}: running the determinism corpus at the glibc floor (the build root's glibc)`);
           return { low: runDeterminism(bin, floor, size) };
