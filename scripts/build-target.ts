@@ -43,6 +43,13 @@ await runCommand(
         default: 'number of cores',
       },
       { name: 'no-cache', type: 'boolean', description: 'compile even if an identical build is cached' },
+      {
+        name: 'check',
+        type: 'boolean',
+        description:
+          'check everything in full: every entry of the build root and the binaries, even if nothing changed ' +
+          'since the last full check',
+      },
       { name: 'dry-run', type: 'boolean', description: 'print the plan and stop' },
     ],
     details: `
@@ -59,7 +66,9 @@ downloaded from the npm registry by integrity and cached), beside the build root
 they cannot run here: their Mach-O is checked (CPU, macOS 11.0, libSystem only,
 the arm64 code signature's page hashes, no fused multiply-add with llvm-objdump),
 and macOS runners run them. A build whose inputs are unchanged is reused from the cache
-after its hashes are checked.
+after its hashes are checked. A build whose inputs are unchanged and whose dist/<target> is as
+its last full check left it (every file's size, times and inode the same: a record in the cache
+folder) does nothing; --check checks in full.
 
 Environment: XSNAP_CACHE_DIR, XSNAP_SOURCE_REGISTRY (npm source kind),
 XSNAP_ARCHIVE_BASE_URL (agoric-sdk source kind), XSNAP_DEBIAN_MIRROR (build root,
@@ -87,6 +96,7 @@ and the binary must import no libm math function. See docs/consensus.md.`,
       math: stringFlag(flags, 'math'),
       dist: distDir(flags),
       useCache: !flags['no-cache'],
+      fullCheck: Boolean(flags.check),
     });
     if (flags['dry-run']) {
       return {

@@ -7,7 +7,8 @@ import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
-import semver from 'semver';
+import coerce from 'semver/functions/coerce.js';
+import gt from 'semver/functions/gt.js';
 import { OperationError, type Failure } from './errors.ts';
 import { readElf, isElf, compareGlibc } from './elf.ts';
 import { readMachO, isMachO, PLATFORM_MACOS, type MachOInfo } from './macho.ts';
@@ -322,9 +323,9 @@ export async function checkBinary(
               'archive was not linked',
           );
       }
-      const min = semver.coerce(macho.minMacos ?? '');
+      const min = coerce(macho.minMacos ?? '');
       const floor = macosMinOf(target);
-      if (floor && (!min || semver.gt(min, semver.coerce(floor)!))) {
+      if (floor && (!min || gt(min, coerce(floor)!))) {
         const hint = `link with -mmacosx-version-min=${floor}`;
         fail('macos-min-version', `minimum macOS <= ${floor}`, String(macho.minMacos), hint);
       }

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, hostname, platform, arch, release, tmpdir } from 'node:os';
 import { basename, join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { log, color } from './cli.ts';
 import { CheckFailed, OperationError, UsageError, type Failure } from './errors.ts';
 import { run, firstLine } from './exec.ts';
@@ -18,13 +19,19 @@ import { canonicalJson, idOf, sha256File } from './hash.ts';
 import { cacheDir } from './paths.ts';
 import { buildInfoPath, targetDir, BINARY_NAME } from './layout.ts';
 import { buildRootWorkDir, ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
-import { fetchSources, treeDigest, type SourceIdentity } from './sources.ts';
+import type { SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
 import { canBuildOn, glibcFloorOf, macosMinOf, TARGETS } from './targets.ts';
-import { ensureZig, type ZigIdentity } from './zig.ts';
+import type { ZigIdentity } from './zig.ts';
 import type { Goal, Target, ToolchainKind } from './targets.ts';
 import { MATH_PROFILES, type MathProfile, type Pin } from './pin.ts';
 import { mathInfo, prepareLibmBuild, type MathInfo } from './portable-libm.ts';
+import { checkKey, isAsChecked, recordChecked, statKeys } from './checked-output.ts';
+
+/** The code whose checks a record of dist/<target> vouches for (checked-output.ts): a change to it re-checks. */
+const CHECKING_CODE = ['binary-checks.ts', 'elf.ts', 'macho.ts', 'build.ts'].map((f) =>
+  fileURLToPath(new URL(f, import.meta.url)),
+);
 
 /** Bump when the way we build changes, so cached builds are not reused. */
 export const BUILDER_REVISION = 3;
@@ -46,6 +53,11 @@ export interface BuildPlan {
   outDir: string;
   jobs: number;
   useCache: boolean;
+  /**
+   * check in full even if dist/<target> is as the last full check left it (checked-output.ts), and read the whole
+   * build root, not only the entries whose stat key changed
+   */
+  fullCheck: boolean;
   /** only a pinned (or macOS) build of both goals from a registry/agoric-sdk source may ship */
   releasable: boolean;
 }
@@ -103,6 +115,7 @@ export function planBuild(opts: {
   dist: string;
   jobs?: number;
   useCache?: boolean;
+  fullCheck?: boolean;
 }): BuildPlan {
   const { target, pin } = opts;
   const goals = SUPPORTED_GOALS[opts.goal ?? 'both'];
@@ -141,6 +154,7 @@ export function planBuild(opts: {
     outDir: targetDir(opts.dist, target.name),
     jobs: opts.jobs ?? Math.max(1, cpus().length),
     useCache: opts.useCache ?? true,
+    fullCheck: opts.fullCheck ?? false,
     releasable: toolchain !== 'host' && pin.source.kind !== 'dir' && goals.length === 2,
   };
 }
@@ -161,7 +175,7 @@ interface Toolchain {
 
 async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolchain> {
   if (plan.toolchain === 'pinned') {
-    const root = await ensureBuildRoot();
+    const root = await ensureBuildRoot({ full: plan.fullCheck });
     const compilerLine = await run(enterArgv(root.path, [target.compiler, '--version']), {
       what: 'compiler in the build root',
     });
@@ -229,6 +243,7 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
  */
 async function zigToolchain(target: Target): Promise<Toolchain> {
   if (!target.zigTarget) throw new UsageError(`${target.name} has no zig target in scripts/lib/targets.ts`);
+  const { ensureZig } = await import('./zig.ts'); // loaded only for the targets that need it
   const zig = await ensureZig();
   const clang = await firstLine([zig.bin, 'cc', '--version']);
   return {
@@ -353,7 +368,7 @@ async function sourceKey(pin: Pin): Promise<unknown> {
   // registry and archive sources are content-addressed by their pinned integrity;
   // a local folder is addressed by its current content
   return pin.source.kind === 'dir'
-    ? { version: pin.version, tree: await treeDigest(pin.source.path) }
+    ? { version: pin.version, tree: await (await import('./sources.ts')).treeDigest(pin.source.path) }
     : { version: pin.version, source: pin.source };
 }
 
@@ -473,6 +488,23 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
     math,
   });
 
+  // what the checks of the binaries depend on besides their bytes: the build, the options, the target's row, the
+  // checking code, and how this host runs the binaries
+  const runner = await hostRunner(target);
+  const checkOpts = {
+    version: plan.version,
+    runner,
+    glibcFloorIsWarning: plan.toolchain === 'host',
+    math: plan.math,
+  };
+  const checksKey = checkKey({ build: key, goals: plan.goals, target, checkOpts }, CHECKING_CODE);
+  if (plan.useCache && !plan.fullCheck && isAsChecked(plan.outDir, checksKey)) {
+    // the same inputs (key) and dist/<target> unchanged since a full check of it passed: nothing to do
+    const info = await readBuildInfo(plan.dist, plan.target);
+    log.ok(`${plan.target}: inputs unchanged (cache ${key}) and ${plan.outDir} as its last full check left it`);
+    return { ...info, cache: { key, hit: true }, durationSeconds: Math.round((performance.now() - t0) / 100) / 10 };
+  }
+
   await mkdir(plan.dist, { recursive: true });
   const staged = await mkdtemp(join(plan.dist, `.${plan.target}.partial-`));
   try {
@@ -490,6 +522,7 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
       }
     } else {
       log.step(`${plan.target}: fetching sources (${pin.source.kind}, ${pin.version})`);
+      const { fetchSources } = await import('./sources.ts'); // only to compile
       const tree = await fetchSources(pin);
       source = tree.identity;
       log.step(
@@ -500,19 +533,18 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
     }
 
     log.step(`${plan.target}: checking the binaries`);
-    const runner = await hostRunner(target);
     if (!runner)
       log.warn(`${plan.target} binaries cannot run on this host; their -v check happens where they can (CI)`);
     const failures: Failure[] = [];
     const binaries: BuildInfo['binaries'] = {};
+    // the stat keys of what the checks read, before they read it: the record of this check vouches for these only
+    const checkedKeys = statKeys(
+      staged,
+      plan.goals.map((g) => `${g}/${BINARY_NAME}`),
+    );
     for (const goal of plan.goals) {
       const file = join(staged, goal, BINARY_NAME);
-      const r = await checkBinary(file, target, `${plan.target} ${goal}`, {
-        version: plan.version,
-        runner,
-        glibcFloorIsWarning: plan.toolchain === 'host',
-        math: plan.math,
-      });
+      const r = await checkBinary(file, target, `${plan.target} ${goal}`, checkOpts);
       r.warnings.forEach((w) => log.warn(w));
       failures.push(
         ...r.failures.map((f) => ({ ...f, subject: f.subject.replace(staged, targetDir(plan.dist, plan.target)) })),
@@ -571,6 +603,7 @@ export async function executeBuild(plan: BuildPlan, pin: Pin): Promise<BuildInfo
     // replace dist/<target> in one step: never half old, half new
     await rm(plan.outDir, { recursive: true, force: true });
     await rename(staged, plan.outDir);
+    await recordChecked(plan.outDir, checksKey, checkedKeys);
     return info;
   } finally {
     await rm(staged, { recursive: true, force: true });

@@ -18,12 +18,16 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Parser, type ReadEntry } from 'tar';
+import type * as Tar from 'tar';
+import type { ReadEntry } from 'tar';
 import { log } from './cli.ts';
 import { nextStep, OperationError, type Failure } from './errors.ts';
 import { which } from './exec.ts';
 import { canonicalJson, sha256Hex } from './hash.ts';
 import { cacheDir } from './paths.ts';
+import { lazy } from './lazy.ts';
+
+const tar = lazy<typeof Tar>('tar');
 
 /** What a path holds: `d` a directory, `l:<target>` a symbolic link, `f:<sha256>` a regular file, `-` nothing. */
 export type Entry = string;
@@ -74,7 +78,7 @@ export async function debContents(deb: string): Promise<Record<string, Entry>> {
     child.on('error', reject);
     child.on('close', (code) => resolve(code ?? 1));
   });
-  const parser = new Parser({ strict: true });
+  const parser = new (tar().Parser)({ strict: true });
   const parsed = new Promise<void>((resolve, reject) => {
     parser.on('entry', (e: ReadEntry) => {
       const path = normal(e.path);

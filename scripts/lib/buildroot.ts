@@ -677,19 +677,25 @@ export function enterArgv(root: string, argv: string[]): string[] {
 
 const checked = new Map<string, Promise<Failure[]>>();
 
-/** The build root, checked (once per process), or made with debootstrap (about two minutes, 1.2 GB). */
-export async function ensureBuildRoot(): Promise<BuildRoot> {
+/**
+ * The build root, checked (once per process), or made with debootstrap (about two minutes, 1.2 GB). The check reads
+ * only the entries whose stat key changed since the last check that passed, or with `full` every entry.
+ */
+export async function ensureBuildRoot(opts: { full?: boolean } = {}): Promise<BuildRoot> {
   const lock = readLock();
   const dir = buildRootDir(lock);
+  const once = opts.full ? `${dir} (full)` : dir;
   if (existsSync(dir)) {
-    if (!checked.has(dir))
+    if (!checked.has(once))
       checked.set(
-        dir,
-        timed(`checking the build root ${dir}`, () => checkBuildRoot(dir, { lock, incremental: true })),
+        once,
+        timed(`checking the build root ${dir}${opts.full ? ' in full' : ''}`, () =>
+          checkBuildRoot(dir, { lock, incremental: !opts.full }),
+        ),
       );
-    const failures = await checked.get(dir)!;
+    const failures = await checked.get(once)!;
     if (!failures.length) return (await readStamp(dir))!;
-    checked.delete(dir);
+    checked.delete(once);
     log.warn(
       `the build root in ${dir} is not intact, so it is not used:\n  ${failures
         .slice(0, 5)

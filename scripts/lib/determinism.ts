@@ -16,6 +16,7 @@ import { nextStep, OperationError } from './errors.ts';
 import { sha256Hex } from './hash.ts';
 import { REPO_ROOT } from './paths.ts';
 import { XsnapWorker } from './worker-protocol.ts';
+import { inSlot } from './slots.ts';
 import type { MathProfile } from './pin.ts';
 import { getTarget, TARGETS, type Target, type TargetName } from './targets.ts';
 
@@ -164,8 +165,10 @@ export async function runDeterminism(binary: string, runner: string[], opts: Run
       };
       try {
         for (let job = queue.shift(); job && !broken; job = queue.shift()) {
-          const w = await workerFor(job.tz);
-          const r = await w.evaluate(`determinism.run(${JSON.stringify(job.family.name)}, ${seed}, ${perFamily})`);
+          const family = job.family.name;
+          const r = await inSlot(async () =>
+            (await workerFor(job.tz)).evaluate(`determinism.run(${JSON.stringify(family)}, ${seed}, ${perFamily})`),
+          );
           results.set(`${job.family.name}\0${job.tz}`, { bytes: Buffer.from(r.reply), compute: r.meter.compute ?? -1 });
         }
       } catch (e) {

@@ -24,6 +24,7 @@ import { CheckFailed, OperationError, formatFailure, type Failure } from './erro
 import { log } from './cli.ts';
 import { canonicalJson, sha256File, sha256Hex } from './hash.ts';
 import { REPO_ROOT } from './paths.ts';
+import { inSlot } from './slots.ts';
 import { encodeNetstring, XsnapWorker, type Meter, type WorkerReply } from './worker-protocol.ts';
 
 export interface WorkloadFingerprint {
@@ -115,7 +116,9 @@ export async function fingerprintBinary(
         for (let next = queue.shift(); next && !broken; next = queue.shift()) {
           const [name, source] = next;
           try {
-            const r = await runWorkload(binaryPath, runner, corpus.prelude, name, source, join(work, name), opts);
+            const r = await inSlot(() =>
+              runWorkload(binaryPath, runner, corpus.prelude, name, source, join(work, name), opts),
+            );
             results.push([name, r.fingerprint]);
             failures.push(...r.failures);
           } catch (e) {

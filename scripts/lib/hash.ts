@@ -1,7 +1,10 @@
 // Digests. Every check hashes bytes freshly read from disk or the network.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import ssri from 'ssri';
+import type Ssri from 'ssri';
+import { lazy } from './lazy.ts';
+
+const ssri = lazy<typeof Ssri>('ssri');
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -15,12 +18,14 @@ export function sha256Hex(data: Buffer | string): string {
 
 /** npm-style Subresource Integrity (sha512-<base64>) of some bytes. */
 export function sriSha512(data: Buffer): string {
-  return ssri.fromData(data, { algorithms: ['sha512'] }).toString();
+  return ssri()
+    .fromData(data, { algorithms: ['sha512'] })
+    .toString();
 }
 
 /** Does `data` match the SRI string `integrity` (any algorithm ssri knows)? */
 export function matchesIntegrity(data: Buffer, integrity: string): boolean {
-  return ssri.checkData(data, integrity) !== false;
+  return ssri().checkData(data, integrity) !== false;
 }
 
 /** JSON with object keys sorted at every level, so equal values give equal bytes. */

@@ -2,7 +2,7 @@
 // where its C sources come from, with integrity. See native/README.md.
 import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
-import semver from 'semver';
+import valid from 'semver/functions/valid.js';
 import { UsageError } from './errors.ts';
 import { DEFAULT_PIN } from './paths.ts';
 import type { Flags } from './cli.ts';
@@ -57,7 +57,7 @@ export interface Pin {
 
 /** X.Y.Z (optionally -prerelease), exactly as npm stores it: no "v", no build metadata. */
 export function checkVersion(version: unknown, where: string): string {
-  if (typeof version !== 'string' || semver.valid(version) !== version || version.includes('+')) {
+  if (typeof version !== 'string' || valid(version) !== version || version.includes('+')) {
     throw new UsageError(`${where}: version ${JSON.stringify(version)} is not an exact npm version like 1.2.3`);
   }
   return version;

@@ -7,13 +7,16 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
+import type * as Tar from 'tar';
 import { log } from './cli.ts';
 import { OperationError, CheckFailed } from './errors.ts';
 import { sha256Hex, matchesIntegrity, idOf, canonicalJson } from './hash.ts';
 import { cacheDir } from './paths.ts';
 import { tarEntryProblem } from './tarball.ts';
 import type { Pin, ArchivePin } from './pin.ts';
+import { lazy } from './lazy.ts';
+
+const tar = lazy<typeof Tar>('tar');
 
 export interface SourceIdentity {
   kind: 'npm' | 'agoric-sdk' | 'dir';
@@ -90,13 +93,13 @@ export async function extractSafely(
   await mkdir(dest, { recursive: true });
   await pipeline(
     Readable.from(data),
-    tar.x({
+    tar().x({
       cwd: dest,
       strip: opts.strip ?? 0,
       strict: true,
       preserveOwner: false,
       filter: (path, entry) => {
-        const type = (entry as tar.ReadEntry).type;
+        const type = (entry as Tar.ReadEntry).type;
         if (
           type === 'GlobalExtendedHeader' ||
           type === 'ExtendedHeader' ||

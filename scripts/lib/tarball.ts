@@ -2,7 +2,10 @@
 // absolute paths instead of having them sanitised away; and the one check of
 // what an entry may be before anything unpacks or trusts it: no absolute path,
 // no `..`, only the entry types the caller allows.
-import * as tar from 'tar';
+import type * as Tar from 'tar';
+import { lazy } from './lazy.ts';
+
+const tar = lazy<typeof Tar>('tar');
 
 export interface TarEntry {
   /** the path exactly as stored (pax/long names resolved, nothing stripped) */
@@ -22,7 +25,7 @@ export function readTarEntries(data: Buffer): Promise<TarEntry[]> {
   return new Promise((resolve, reject) => {
     const entries: TarEntry[] = [];
     const warnings: string[] = [];
-    const parser = new tar.Parser({
+    const parser = new (tar().Parser)({
       strict: true,
       onwarn: (_code: string, message: string | Error) =>
         warnings.push(String(message instanceof Error ? message.message : message)),

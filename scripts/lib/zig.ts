@@ -16,13 +16,16 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
+import type * as Tar from 'tar';
 import { log } from './cli.ts';
 import { CheckFailed, OperationError, UsageError } from './errors.ts';
 import { idOf, matchesIntegrity } from './hash.ts';
 import { cacheDir, REPO_ROOT } from './paths.ts';
 import { downloadNpmTarball, extractSafely, treeDigest } from './sources.ts';
 import { run } from './exec.ts';
+import { lazy } from './lazy.ts';
+
+const tar = lazy<typeof Tar>('tar');
 
 export const ZIG_PIN_FILE = join(REPO_ROOT, 'native', 'zig', 'pin.json');
 
@@ -75,7 +78,7 @@ export async function archiveTreeDigest(data: Buffer, strip = 1): Promise<string
   const files: Array<[string, string]> = [];
   await pipeline(
     Readable.from(data),
-    tar.t({
+    tar().t({
       onReadEntry: (entry) => {
         const path = entry.path.split('/').slice(strip).join('/');
         if (entry.type !== 'File' || !path) {

@@ -17,6 +17,7 @@ import {
   runDeterminism,
   totalResults,
   type DeterminismRecord,
+  type DeterminismRun,
   type Measured,
 } from '../determinism.ts';
 import { binaryPath } from '../layout.ts';
@@ -37,13 +38,21 @@ export const fingerprints = step({
     const out: NonNullable<VerifyReport['fingerprints']> = {};
     const all: Record<string, Fingerprint> = {};
     const runners = corpusRunners(x);
+    // every target's corpus at once (they share the processors: slots.ts), compared below in the targets' order
+    const started = new Map(
+      x.targets.map((t) => {
+        const runner = runners.get(t.name);
+        const bin = binaryPath(dist, t.name, 'release');
+        if (!runner || !existsSync(bin)) return [t.name, null] as const;
+        log.info(`${t.name}: running the fingerprint corpus${under(runner)}`);
+        return [t.name, measureFingerprint(bin, runner, `${t.name} release binary (${rel(dist, bin)})`)] as const;
+      }),
+    );
     for (const t of x.targets) {
       const recorded = x.manifest?.targets?.[t.name]?.fingerprint;
-      const runner = runners.get(t.name);
-      const bin = binaryPath(dist, t.name, 'release');
-      if (runner && existsSync(bin)) {
-        log.info(`${t.name}: running the fingerprint corpus${under(runner)}`);
-        const m = await measureFingerprint(bin, runner, `${t.name} release binary (${rel(dist, bin)})`);
+      const pending = started.get(t.name);
+      if (pending) {
+        const m = await pending;
         c.add(m.failures, 'fingerprint');
         if (!m.fingerprint) continue;
         all[t.name] = m.fingerprint;
@@ -123,6 +132,43 @@ export const determinism = step({
       report.reported.push(...r.reports);
     };
     const runners = corpusRunners(x);
+    // every run at once (each target here, and linux-x64 at the glibc floor too): they share the processors
+    // (slots.ts) instead of waiting for each other; compared below in the targets' order, as one after the other
+    const started = new Map(
+      x.targets.map((t) => {
+        const runner = runners.get(t.name);
+        const bin = binaryPath(dist, t.name, 'release');
+        if (!runner || !existsSync(bin)) return [t.name, null] as const;
+        const recorded: DeterminismRecord | undefined = x.manifest?.targets?.[t.name]?.determinism;
+        const size = recorded ? { seed: recorded.seed, perFamily: recorded.perFamily } : {};
+        log.info(`${t.name}: running the determinism corpus${under(runner)}`);
+        const here = runDeterminism(bin, runner, size);
+        const atFloor = (async (): Promise<{ note: string } | { low: Promise<DeterminismRun> } | null> => {
+          if (!(t.floor?.kind === 'glibc' && t.floor.determinismAtFloor && runner.length === 0)) return null;
+          const floor = await glibcFloorRunner();
+          if (!floor)
+            return {
+              note: 'determinism at the glibc floor not checked: no build root here (build-target.ts makes it)',
+            };
+          if (!readElf(await readFile(bin)).interpreter)
+            return {
+              note:
+                `determinism at the glibc floor not checked: ${rel(dist, bin)} is statically linked ` +
+                '(no glibc to vary)',
+            };
+          log.info(`${t.name}: running the determinism corpus at the glibc floor (the build root's glibc)`);
+          return { low: runDeterminism(bin, floor, size) };
+        })();
+        here.catch(() => {}); // awaited below, in order
+        atFloor.then(
+          (f) => {
+            if (f && 'low' in f) f.low.catch(() => {});
+          },
+          () => {},
+        );
+        return [t.name, { bin, here, atFloor }] as const;
+      }),
+    );
     for (const t of x.targets) {
       const recorded: DeterminismRecord | undefined = x.manifest?.targets?.[t.name]?.determinism;
       // a release (a tag) carries the full corpus; a smaller one (XSNAP_DETERMINISM_SIZE) is for tests and PRs
@@ -136,16 +182,11 @@ export const determinism = step({
             : `${totalResults(recorded)} results`,
           'a release manifest is made with the release size: generate-manifest.ts without XSNAP_DETERMINISM_SIZE',
         );
-      const runner = runners.get(t.name);
-      const bin = binaryPath(dist, t.name, 'release');
-      if (runner && existsSync(bin)) {
-        log.info(`${t.name}: running the determinism corpus${under(runner)}`);
+      const pending = started.get(t.name);
+      if (pending) {
+        const { bin } = pending;
         try {
-          const run = await runDeterminism(
-            bin,
-            runner,
-            recorded ? { seed: recorded.seed, perFamily: recorded.perFamily } : {},
-          );
+          const run = await pending.here;
           const here: Measured = { label: `${t.name} (here)`, target: t.name, record: run.record, raw: run.raw };
           measured.push({ ...here, label: t.name });
           report.targets[t.name] = {
@@ -162,28 +203,20 @@ export const determinism = step({
               'determinism',
             );
           else c.ran('determinism');
-          if (t.floor?.kind === 'glibc' && t.floor.determinismAtFloor && runner.length === 0) {
-            const floor = await glibcFloorRunner();
-            if (!floor)
-              c.note('determinism at the glibc floor not checked: no build root here (build-target.ts makes it)');
-            else if (!readElf(await readFile(bin)).interpreter)
-              c.note(
-                `determinism at the glibc floor not checked: ${rel(dist, bin)} is statically linked (no glibc to vary)`,
-              );
-            else {
-              log.info(`${t.name}: running the determinism corpus at the glibc floor (the build root's glibc)`);
-              const low = await runDeterminism(bin, floor, { seed: run.record.seed, perFamily: run.record.perFamily });
-              const diffs = diffDeterminism(
-                { label: `${t.name} (host glibc)`, target: t.name, record: run.record, raw: run.raw },
-                { label: `${t.name} (glibc floor)`, target: t.name, record: low.record, raw: low.raw },
-                profile,
-              );
-              record(diffs, `${t.name} (host glibc)`, `${t.name} (glibc floor)`, 'determinism-host-independence');
-              report.hostIndependence = {
-                results: totalResults(low.record),
-                differingFamilies: diffs.map((d) => d.family),
-              };
-            }
+          const floor = await pending.atFloor;
+          if (floor && 'note' in floor) c.note(floor.note);
+          else if (floor) {
+            const low = await floor.low;
+            const diffs = diffDeterminism(
+              { label: `${t.name} (host glibc)`, target: t.name, record: run.record, raw: run.raw },
+              { label: `${t.name} (glibc floor)`, target: t.name, record: low.record, raw: low.raw },
+              profile,
+            );
+            record(diffs, `${t.name} (host glibc)`, `${t.name} (glibc floor)`, 'determinism-host-independence');
+            report.hostIndependence = {
+              results: totalResults(low.record),
+              differingFamilies: diffs.map((d) => d.family),
+            };
           }
         } catch (e) {
           c.fail({
