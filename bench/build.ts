@@ -11,13 +11,13 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { readPin } from '../scripts/lib/pin.ts';
-import { DEFAULT_PIN } from '../scripts/lib/paths.ts';
-import { fetchSources } from '../scripts/lib/sources.ts';
-import { run } from '../scripts/lib/exec.ts';
-import { XsnapWorker } from '../scripts/lib/worker-protocol.ts';
-import { runScript } from '../scripts/lib/run-script.ts';
-import { canBuildOn, TARGETS } from '../scripts/lib/targets.ts';
+import { readPin } from '../scripts/lib/core/pin.ts';
+import { DEFAULT_PIN } from '../scripts/lib/core/paths.ts';
+import { fetchSources } from '../scripts/lib/build/sources.ts';
+import { run } from '../scripts/lib/core/exec.ts';
+import { XsnapWorker } from '../scripts/lib/behaviour/worker-protocol.ts';
+import { runScript } from '../scripts/lib/core/run-script.ts';
+import { canBuildOn, TARGETS } from '../scripts/lib/core/targets.ts';
 import { readFileSync } from 'node:fs';
 
 const args = minimist(process.argv.slice(2), {

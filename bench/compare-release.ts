@@ -6,14 +6,14 @@
 // mean of the median ratios) or any meter change fails unless --accept "<reason>".
 import { appendFileSync, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { runCommand, log, stringFlag, distOption } from '../scripts/lib/cli.ts';
-import { CheckFailed, UsageError } from '../scripts/lib/errors.ts';
-import { hostRunner } from '../scripts/lib/binary-checks.ts';
-import { sha256File } from '../scripts/lib/hash.ts';
-import { normaliseRegistry, PUBLIC_REGISTRY } from '../scripts/lib/npm-client.ts';
-import { distDir } from '../scripts/lib/paths.ts';
-import { binaryPath } from '../scripts/lib/layout.ts';
-import { checkVersion } from '../scripts/lib/pin.ts';
+import { runCommand, log, stringFlag, distOption } from '../scripts/lib/core/cli.ts';
+import { CheckFailed, UsageError } from '../scripts/lib/core/errors.ts';
+import { hostRunner } from '../scripts/lib/build/binary-checks.ts';
+import { sha256File } from '../scripts/lib/core/hash.ts';
+import { normaliseRegistry, PUBLIC_REGISTRY } from '../scripts/lib/core/npm-client.ts';
+import { distDir } from '../scripts/lib/core/paths.ts';
+import { binaryPath } from '../scripts/lib/core/layout.ts';
+import { checkVersion } from '../scripts/lib/core/pin.ts';
 import {
   baseFromBundle,
   baseFromRegistry,
@@ -25,18 +25,16 @@ import {
   tempWork,
   verdictOf,
   type Contender,
-} from '../scripts/lib/perf.ts';
-import { getTarget, hostTarget, TARGET_NAMES } from '../scripts/lib/targets.ts';
+} from '../scripts/lib/behaviour/perf.ts';
+import { getTarget, hostTarget, TARGET_NAMES } from '../scripts/lib/core/targets.ts';
 
 await runCommand(
   {
     name: 'compare-release.ts',
     summary:
-      'performance gate: the candidate against the previous release, same host, ' +
-      'interleaved runs: median JS time and compute meter per workload',
+      'performance gate: the candidate against the previous release, same host, interleaved runs: median JS time and compute meter per workload',
     usage:
-      'npx tsx bench/compare-release.ts --base X.Y.Z [--registry url | --base-bundle file] ' +
-      '[--candidate binary | --dist dir] [--runs 7] [--accept "<reason>"]',
+      'npx tsx bench/compare-release.ts --base X.Y.Z [--registry url | --base-bundle file] [--candidate binary | --dist dir] [--runs 7] [--accept "<reason>"]',
     options: [
       { name: 'base', type: 'string', valueName: 'X.Y.Z', description: 'the previous release to compare with' },
       {
@@ -64,9 +62,7 @@ await runCommand(
         name: 'target',
         type: 'string',
         valueName: 'target',
-        description:
-          `which target's binaries (${TARGET_NAMES.join(', ')}); ` +
-          `both run the same way on this host (linux-arm64 under qemu)`,
+        description: `which target's binaries (${TARGET_NAMES.join(', ')}); both run the same way on this host (linux-arm64 under qemu)`,
         default: "this host's",
       },
       {
@@ -74,8 +70,7 @@ await runCommand(
         type: 'string',
         valueName: 'n',
         description:
-          'measured rounds (after one warm-up round); ' +
-          'each round runs every workload once on each binary, alternating which goes first',
+          'measured rounds (after one warm-up round); each round runs every workload once on each binary, alternating which goes first',
         default: '7',
       },
       {
@@ -131,8 +126,7 @@ against its sha256.`,
     const candidateFile = stringFlag(flags, 'candidate') ?? binaryPath(distDir(flags), target.name, 'release');
     if (!existsSync(candidateFile))
       throw new UsageError(
-        `${candidateFile} does not exist: ` +
-          `build the candidate (npx tsx scripts/build-target.ts --target ${target.name}) or give --candidate`,
+        `${candidateFile} does not exist: build the candidate (npx tsx scripts/build-target.ts --target ${target.name}) or give --candidate`,
       );
     const workloads = await loadWorkloads(undefined, stringFlag(flags, 'workloads')?.split(','));
     const candidate: Contender = {
@@ -155,9 +149,7 @@ against its sha256.`,
           });
       const base = { ...base0, runner };
       log.step(
-        `${target.name}: candidate ${candidate.sha256.slice(0, 12)} against ${base.label} ` +
-          `${base.sha256.slice(0, 12)}: ` +
-          `${workloads.length} workloads, 1 warm-up + ${runs} interleaved rounds` +
+        `${target.name}: candidate ${candidate.sha256.slice(0, 12)} against ${base.label} ${base.sha256.slice(0, 12)}: ${workloads.length} workloads, 1 warm-up + ${runs} interleaved rounds` +
           `${runner.length ? ` (via ${runner[0]})` : ''}`,
       );
       const rows = await runComparison({
@@ -174,10 +166,8 @@ against its sha256.`,
         v.failures.length === 0
           ? `PASS: geometric mean ratio ${v.geomean.toFixed(3)} (limit ${(1 + threshold).toFixed(2)}), no meter change`
           : v.accepted
-            ? `ACCEPTED (${v.accepted}): ${v.failures.map((f) => f.check).join(', ')}; ` +
-              `geometric mean ratio ${v.geomean.toFixed(3)}`
-            : `FAIL: geometric mean ratio ${v.geomean.toFixed(3)}` +
-              `${v.meterChanges.length ? `; meter changed: ${v.meterChanges.join(', ')}` : ''}`;
+            ? `ACCEPTED (${v.accepted}): ${v.failures.map((f) => f.check).join(', ')}; geometric mean ratio ${v.geomean.toFixed(3)}`
+            : `FAIL: geometric mean ratio ${v.geomean.toFixed(3)}${v.meterChanges.length ? `; meter changed: ${v.meterChanges.join(', ')}` : ''}`;
       if (!v.ok || flags.json) process.stderr.write(table + '\n');
       if (!v.ok) {
         // the table belongs in the step summary of a failure too
@@ -210,9 +200,7 @@ against its sha256.`,
           },
         },
         text: `${table}\n${verdictLine}`,
-        summary:
-          `### performance: candidate against ${version} (${target.name}, ${runs} interleaved rounds)` +
-          `\n\n${table}\n\n**${verdictLine}**`,
+        summary: `### performance: candidate against ${version} (${target.name}, ${runs} interleaved rounds)\n\n${table}\n\n**${verdictLine}**`,
       };
     } finally {
       await rm(work, { recursive: true, force: true });

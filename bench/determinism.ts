@@ -8,13 +8,13 @@
 // Run: npx tsx bench/determinism.ts [--rounds 7]
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { buildTargets } from '../scripts/lib/run-script.ts';
-import { REPO_ROOT } from '../scripts/lib/paths.ts';
-import { binaryPath } from '../scripts/lib/layout.ts';
-import { hostRunner } from '../scripts/lib/binary-checks.ts';
-import { getTarget } from '../scripts/lib/targets.ts';
-import { runDeterminism, SIZES, totalResults } from '../scripts/lib/determinism.ts';
-import { XsnapWorker } from '../scripts/lib/worker-protocol.ts';
+import { buildTargets } from '../scripts/lib/core/run-script.ts';
+import { REPO_ROOT } from '../scripts/lib/core/paths.ts';
+import { binaryPath } from '../scripts/lib/core/layout.ts';
+import { hostRunner } from '../scripts/lib/build/binary-checks.ts';
+import { getTarget } from '../scripts/lib/core/targets.ts';
+import { runDeterminism, SIZES, totalResults } from '../scripts/lib/behaviour/determinism.ts';
+import { XsnapWorker } from '../scripts/lib/behaviour/worker-protocol.ts';
 
 const args = minimist(process.argv.slice(2), { string: ['rounds'], default: { rounds: '7' } });
 const rounds = Number(args.rounds);
@@ -44,8 +44,7 @@ for (const [math, dist] of Object.entries(dists)) {
     }
     const r = await runDeterminism(binaryPath(dist, target, 'release'), runner, { perFamily: SIZES.release });
     console.log(
-      `| ${target} ${math}${runner.length ? ' (qemu)' : ''} | ` +
-        `${totalResults(r.record)} | ${r.seconds.toFixed(1)} | ${goal} |`,
+      `| ${target} ${math}${runner.length ? ' (qemu)' : ''} | ${totalResults(r.record)} | ${r.seconds.toFixed(1)} | ${goal} |`,
     );
   }
 }

@@ -17,9 +17,9 @@ import minimist from 'minimist';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalRegistry } from '../scripts/lib/local-registry.ts';
-import { REPO_ROOT } from '../scripts/lib/paths.ts';
-import { buildTargets, runScript, stageReleaseSet } from '../scripts/lib/run-script.ts';
+import { startLocalRegistry } from '../scripts/lib/publish/local-registry.ts';
+import { REPO_ROOT } from '../scripts/lib/core/paths.ts';
+import { buildTargets, runScript, stageReleaseSet } from '../scripts/lib/core/run-script.ts';
 
 const args = minimist(process.argv.slice(2), { string: ['rounds'], default: { rounds: '3' } });
 const rounds = Number(args.rounds);
@@ -92,8 +92,7 @@ const results: string[] = [];
     set.push(r.s);
     windows.push(r.windowMs);
     console.error(
-      `staged round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, ` +
-        `set ${set[i].toFixed(2)} s, window ${r.windowMs} ms`,
+      `staged round ${i + 1}/${rounds}: one ${one[i].toFixed(2)} s, set ${set[i].toFixed(2)} s, window ${r.windowMs} ms`,
     );
   }
   const ratio = median(set) / median(one);
@@ -101,9 +100,7 @@ const results: string[] = [];
     `stage (CI) + approve (maintainer), one:   median ${median(one).toFixed(2)} s over ${rounds} runs`,
     `stage (CI) + approve (maintainer), set:   median ${median(set).toFixed(2)} s over ${rounds} runs`,
     `staged: set / one = ${ratio.toFixed(2)}x (goal <= 1.5x): ${ratio <= 1.5 ? 'met' : 'NOT met'}`,
-    `visibility window (first to last package installable): ` +
-      `median ${median(windows)} ms, max ${Math.max(...windows)} ms (goal < 1000 ms): ` +
-      `${Math.max(...windows) < 1000 ? 'met' : 'NOT met'}`,
+    `visibility window (first to last package installable): median ${median(windows)} ms, max ${Math.max(...windows)} ms (goal < 1000 ms): ${Math.max(...windows) < 1000 ? 'met' : 'NOT met'}`,
   );
 }
 for (const line of results) console.log(line);

@@ -1,5 +1,5 @@
 // How often the embedded Verdaccio 9 breaks under concurrent requests, as
-// shipped and with scripts/lib/verdaccio-workarounds.mjs (the default):
+// shipped and with scripts/lib/publish/verdaccio-workarounds.mjs (the default):
 //   package-list  N packages staged, all approved at once; then its package list
 //                 (.verdaccio-db.json) is read back and the registry restarted on
 //                 the same storage (as shipped, a torn list refuses the restart);
@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { startLocalRegistry, type LocalRegistry } from '../scripts/lib/local-registry.ts';
+import { startLocalRegistry, type LocalRegistry } from '../scripts/lib/publish/local-registry.ts';
 
 const args = minimist(process.argv.slice(2), {
   string: ['rounds', 'packages', 'downloads', 'only'],
@@ -125,8 +125,7 @@ async function downloadRound(clients: number): Promise<{ failed: number; died: b
     });
     if (!alive)
       console.log(
-        `the registry's log ends:\n` +
-          `${readFileSync(join(dir, 'verdaccio.log'), 'utf8').trimEnd().split('\n').slice(-15).join('\n')}`,
+        `the registry's log ends:\n${readFileSync(join(dir, 'verdaccio.log'), 'utf8').trimEnd().split('\n').slice(-15).join('\n')}`,
       );
     const reasons = [
       ...new Set(
@@ -154,13 +153,11 @@ if (args.only !== 'download') {
     short += Number(r.short);
     refused += Number(r.refused);
     console.log(
-      `package-list round ${round}: ${r.torn ? 'list torn' : r.short ? 'list short' : 'list whole'}` +
-        `${r.refused ? ', restart refused' : ''}`,
+      `package-list round ${round}: ${r.torn ? 'list torn' : r.short ? 'list short' : 'list whole'}${r.refused ? ', restart refused' : ''}`,
     );
   }
   console.log(
-    `package-list, ${flavour}: ${rounds} rounds of ${count} concurrent approvals: ` +
-      `${torn} torn lists, ${short} short lists, ${refused} refused restarts\n`,
+    `package-list, ${flavour}: ${rounds} rounds of ${count} concurrent approvals: ${torn} torn lists, ${short} short lists, ${refused} refused restarts\n`,
   );
 }
 if (args.only !== 'package-list') {
@@ -177,7 +174,6 @@ if (args.only !== 'package-list') {
     );
   }
   console.log(
-    `download, ${flavour}: ${rounds} rounds of ${clients} concurrent ` +
-      `staged-tarball downloads: registry died in ${died}, ${failed} downloads failed`,
+    `download, ${flavour}: ${rounds} rounds of ${clients} concurrent staged-tarball downloads: registry died in ${died}, ${failed} downloads failed`,
   );
 }

@@ -21,8 +21,8 @@ import { existsSync, openSync, closeSync, symlinkSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { run } from '../scripts/lib/exec.ts';
-import { REPO_ROOT } from '../scripts/lib/paths.ts';
+import { run } from '../scripts/lib/core/exec.ts';
+import { REPO_ROOT } from '../scripts/lib/core/paths.ts';
 
 const args = minimist(process.argv.slice(2), {
   string: ['base', 'runs', 'steps', 'targets'],

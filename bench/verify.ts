@@ -11,10 +11,10 @@ import { cp, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { run } from '../scripts/lib/exec.ts';
-import { sha256Hex } from '../scripts/lib/hash.ts';
-import { REPO_ROOT } from '../scripts/lib/paths.ts';
-import { buildTargets, runScriptOk } from '../scripts/lib/run-script.ts';
+import { run } from '../scripts/lib/core/exec.ts';
+import { sha256Hex } from '../scripts/lib/core/hash.ts';
+import { REPO_ROOT } from '../scripts/lib/core/paths.ts';
+import { buildTargets, runScriptOk } from '../scripts/lib/core/run-script.ts';
 
 /** the same folder bench/determinism.ts builds its "system" binaries into */
 const BENCH_DIST = join(REPO_ROOT, '.cache', 'bench-dist-system');
@@ -83,9 +83,7 @@ try {
   console.log(`  ratio: ${ratio.toFixed(2)}x (goal >= 0.8x) ${ratio >= 0.8 ? 'MET' : 'NOT MET'}`);
   console.log(`stage + manifest + verify, ${TARGETS.join(' + ')}: ${(stage + manifest + verify).toFixed(1)} s`);
   console.log(
-    `  stage-packages ${stage.toFixed(1)} s, generate-manifest ${manifest.toFixed(1)} s (fingerprints), ` +
-      `verify-artifacts ${verify.toFixed(1)} s (all checks: ` +
-      `install per platform, fingerprints, -v under qemu)`,
+    `  stage-packages ${stage.toFixed(1)} s, generate-manifest ${manifest.toFixed(1)} s (fingerprints), verify-artifacts ${verify.toFixed(1)} s (all checks: install per platform, fingerprints, -v under qemu)`,
   );
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -1,11 +1,11 @@
 #!/usr/bin/env -S npx tsx
 // Stage 1: build xsnap-worker for one target from the pinned sources.
-import { runCommand, log, stringFlag, PIN_OPTION, distOption } from './lib/cli.ts';
-import { UsageError } from './lib/errors.ts';
-import { planBuild, executeBuild } from './lib/build.ts';
-import { distDir } from './lib/paths.ts';
-import { readPin, pinPath } from './lib/pin.ts';
-import { getTarget, TARGET_NAMES } from './lib/targets.ts';
+import { runCommand, log, stringFlag, PIN_OPTION, distOption } from './lib/core/cli.ts';
+import { UsageError } from './lib/core/errors.ts';
+import { planBuild, executeBuild } from './lib/build/build.ts';
+import { distDir } from './lib/core/paths.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
+import { getTarget, TARGET_NAMES } from './lib/core/targets.ts';
 
 await runCommand(
   {
@@ -47,8 +47,7 @@ await runCommand(
         name: 'check',
         type: 'boolean',
         description:
-          'check everything in full: every entry of the build root and the binaries, even if nothing changed ' +
-          'since the last full check',
+          'check everything in full: every entry of the build root and the binaries, even if nothing changed since the last full check',
       },
       { name: 'dry-run', type: 'boolean', description: 'print the plan and stop' },
     ],
@@ -101,17 +100,13 @@ and the binary must import no libm math function. See docs/consensus.md.`,
     if (flags['dry-run']) {
       return {
         json: { plan },
-        text:
-          `would build ${plan.target} ${plan.goals.join('+')} of ${plan.version} (${plan.sourceKind} source, ` +
-          `${plan.toolchain} toolchain, math profile ${plan.math}) into ` +
-          `${plan.outDir}${plan.releasable ? '' : ' (not releasable)'}`,
+        text: `would build ${plan.target} ${plan.goals.join('+')} of ${plan.version} (${plan.sourceKind} source, ${plan.toolchain} toolchain, math profile ${plan.math}) into ${plan.outDir}${plan.releasable ? '' : ' (not releasable)'}`,
       };
     }
     const info = await executeBuild(plan, pin);
     if (!info.releasable)
       log.warn(
-        `${plan.target}: this build is not ` +
-          `releasable (${plan.toolchain} toolchain, ${plan.sourceKind} source, goals ${plan.goals.join('+')})`,
+        `${plan.target}: this build is not releasable (${plan.toolchain} toolchain, ${plan.sourceKind} source, goals ${plan.goals.join('+')})`,
       );
     const rows = Object.entries(info.binaries).map(
       ([goal, b]) => `| ${goal} | \`${b!.sha256}\` | ${b!.facts.reportedVersion ?? 'not run here'} |`,
@@ -126,8 +121,7 @@ and the binary must import no libm math function. See docs/consensus.md.`,
         ...Object.entries(info.binaries).map(([goal, b]) => `  ${plan.outDir}/${b!.path}  sha256 ${b!.sha256}`),
       ].join('\n'),
       summary:
-        `### build ${plan.target} ${plan.version}\n\n| goal | sha256 | -v ` +
-        `|\n|---|---|---|\n${rows.join('\n')}\n\nToolchain: ` +
+        `### build ${plan.target} ${plan.version}\n\n| goal | sha256 | -v |\n|---|---|---|\n${rows.join('\n')}\n\nToolchain: ` +
         `${info.toolchain.compiler}${
           info.toolchain.buildRootId ? ` (build root ${info.toolchain.buildRootId}` + `)` : ''
         }; math profile ${info.math.profile}; cache ${info.cache.hit ? 'hit' : 'miss'}; releasable: ${info.releasable}`,

@@ -1,9 +1,9 @@
 #!/usr/bin/env -S npx tsx
 // The pinned Debian build root: make or check it, or re-pin its package set.
 // build-target.ts makes and checks it on its own; this is for CI steps and
-// maintainers (see scripts/lib/buildroot.ts for what is pinned and checked).
-import { runCommand } from './lib/cli.ts';
-import { CheckFailed, UsageError } from './lib/errors.ts';
+// maintainers (see scripts/lib/build/buildroot.ts for what is pinned and checked).
+import { runCommand } from './lib/core/cli.ts';
+import { CheckFailed, UsageError } from './lib/core/errors.ts';
 import {
   BUILD_ROOT_SPEC,
   buildRootDir,
@@ -15,8 +15,8 @@ import {
   readLock,
   updateContents,
   updateLock,
-} from './lib/buildroot.ts';
-import { CONTENTS_FILE } from './lib/buildroot-contents.ts';
+} from './lib/build/buildroot.ts';
+import { CONTENTS_FILE } from './lib/build/buildroot-contents.ts';
 
 await runCommand(
   {
@@ -32,16 +32,12 @@ await runCommand(
       {
         name: 'update-lock',
         type: 'boolean',
-        description:
-          `resolve the package set anew (debootstrap --download-only, root) ` +
-          `and write ${LOCK_FILE.replace(/.*\/scripts\//, 'scripts/')}`,
+        description: `resolve the package set anew (debootstrap --download-only, root) and write ${LOCK_FILE.replace(/.*\/scripts\//, 'scripts/')}`,
       },
       {
         name: 'update-contents',
         type: 'boolean',
-        description:
-          `pin what the build root holds beyond its packages (and the digest of what they hold) in ` +
-          `${CONTENTS_FILE.replace(/.*\/scripts\//, 'scripts/')} (makes the root if missing, root); review the diff`,
+        description: `pin what the build root holds beyond its packages (and the digest of what they hold) in ${CONTENTS_FILE.replace(/.*\/scripts\//, 'scripts/')} (makes the root if missing, root); review the diff`,
       },
     ],
     details: `
@@ -60,9 +56,7 @@ ${debianMirrors().join(', ')} ($XSNAP_DEBIAN_MIRROR, $XSNAP_DEBIAN_ARCHIVE_MIRRO
       const { lock, mirror } = await updateLock();
       return {
         json: { lock: LOCK_FILE, packages: lock.packages.length, mirror },
-        text:
-          `${LOCK_FILE}: ${lock.packages.length} packages from ${mirror}; the build root ` +
-          `id is now ${buildRootId(readLock())}`,
+        text: `${LOCK_FILE}: ${lock.packages.length} packages from ${mirror}; the build root id is now ${buildRootId(readLock())}`,
       };
     }
     if (flags['update-contents']) {

@@ -9,17 +9,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runCommand, stringFlag } from './lib/cli.ts';
-import { CheckFailed, UsageError } from './lib/errors.ts';
-import { PACKAGE_MANAGERS, type PackageManager, type Platform } from './lib/delivery.ts';
-import { checkDelivery, deliveryTable, type DeliveryManifest } from './lib/delivery-check.ts';
-import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/npm-client.ts';
-import { readManifest } from './lib/manifest.ts';
-import { manifestName } from './lib/layout.ts';
-import { checkVersion } from './lib/pin.ts';
-import { TARGETS } from './lib/targets.ts';
-import { latestOfSet } from './lib/delivery.ts';
-import { MANIFESTS_DIR } from './lib/paths.ts';
+import { runCommand, stringFlag } from './lib/core/cli.ts';
+import { CheckFailed, UsageError } from './lib/core/errors.ts';
+import { PACKAGE_MANAGERS, type PackageManager, type Platform } from './lib/ci/delivery.ts';
+import { checkDelivery, deliveryTable, type DeliveryManifest } from './lib/ci/delivery-check.ts';
+import { normaliseRegistry, PUBLIC_REGISTRY } from './lib/core/npm-client.ts';
+import { readManifest } from './lib/core/manifest.ts';
+import { manifestName } from './lib/core/layout.ts';
+import { checkVersion } from './lib/core/pin.ts';
+import { TARGETS } from './lib/core/targets.ts';
+import { latestOfSet } from './lib/ci/delivery.ts';
+import { MANIFESTS_DIR } from './lib/core/paths.ts';
 
 function parsePlatform(s: string): Platform | 'host' {
   if (s === 'host') return 'host';
@@ -32,12 +32,9 @@ await runCommand(
   {
     name: 'check-delivery.ts',
     summary:
-      'install the published set with npm, Yarn and pnpm, check what each installs, run it, compare ' +
-      'the determinism digests with the manifest',
+      'install the published set with npm, Yarn and pnpm, check what each installs, run it, compare the determinism digests with the manifest',
     usage:
-      'npx tsx scripts/check-delivery.ts (--manifest xsnap-worker-manifest-X.Y.Z.json | --version ' +
-      'X.Y.Z|latest) [--registry url] [--pm npm,yarn,pnpm] [--platforms ' +
-      'host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
+      'npx tsx scripts/check-delivery.ts (--manifest xsnap-worker-manifest-X.Y.Z.json | --version X.Y.Z|latest) [--registry url] [--pm npm,yarn,pnpm] [--platforms host,linux-arm64,linux-x64-musl] [--npm-lockfile-from linux-x64] [--determinism] [--keep dir]',
     options: [
       {
         name: 'manifest',
@@ -50,10 +47,7 @@ await runCommand(
         name: 'version',
         type: 'string',
         valueName: 'X.Y.Z|latest',
-        description:
-          `instead of --manifest: the committed ` +
-          `manifests/xsnap-worker-manifest-X.Y.Z.json; latest: the version the registry's latest ` +
-          `dist-tag names on every package of the set`,
+        description: `instead of --manifest: the committed manifests/xsnap-worker-manifest-X.Y.Z.json; latest: the version the registry's latest dist-tag names on every package of the set`,
       },
       {
         name: 'manifests-dir',
@@ -81,8 +75,7 @@ await runCommand(
         type: 'string',
         valueName: 'list',
         description:
-          'platforms to install for: host (this machine, no override) or os-cpu[-libc] (npm ' +
-          '--os/--cpu/--libc; Yarn and pnpm supportedArchitectures)',
+          'platforms to install for: host (this machine, no override) or os-cpu[-libc] (npm --os/--cpu/--libc; Yarn and pnpm supportedArchitectures)',
         default: 'host',
       },
       {
@@ -90,15 +83,13 @@ await runCommand(
         type: 'string',
         valueName: 'os-cpu[-libc]',
         description:
-          'npm: make the lockfile for this platform first, then npm ci from it for each platform (a ' +
-          'lockfile made on linux-x64 installed on arm64)',
+          'npm: make the lockfile for this platform first, then npm ci from it for each platform (a lockfile made on linux-x64 installed on arm64)',
       },
       {
         name: 'yarn-default-age-gate',
         type: 'boolean',
         description:
-          'Yarn: keep its default npmMinimalAgeGate (1440 minutes): a set younger than a day is ' +
-          'then refused ("quarantined")',
+          'Yarn: keep its default npmMinimalAgeGate (1440 minutes): a set younger than a day is then refused ("quarantined")',
       },
       {
         name: 'pnpm-minimum-release-age',
@@ -223,8 +214,7 @@ the project's; Yarn 4 and pnpm 10 come from tools/pm/ (bash scripts/setup.sh).`,
         }\n${table}`,
         summary: `### delivery of ${version}\n\n${table}${
           determinism
-            ? `\n\ndeterminism ` +
-              `corpus on ${determinism.target}: ${determinism.results} results equal the manifest's digests`
+            ? `\n\ndeterminism corpus on ${determinism.target}: ${determinism.results} results equal the manifest's digests`
             : ''
         }`,
       };

@@ -5,10 +5,10 @@
 // verified dist is about to be downloaded is a verified release run of the
 // tag's commit (see checkBuildRun in lib/release-tag.ts).
 import { appendFileSync } from 'node:fs';
-import { log, registerSecret, runCommand, stringFlag, PIN_OPTION } from './lib/cli.ts';
-import { UsageError } from './lib/errors.ts';
-import { readPin, pinPath } from './lib/pin.ts';
-import { CheckFailed } from './lib/errors.ts';
+import { log, registerSecret, runCommand, stringFlag, PIN_OPTION } from './lib/core/cli.ts';
+import { UsageError } from './lib/core/errors.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
+import { CheckFailed } from './lib/core/errors.ts';
 import {
   checkBuildRun,
   checkRunId,
@@ -22,16 +22,15 @@ import {
   startedFromProblems,
   VERIFIED_JOB,
   type BuildRun,
-} from './lib/release-tag.ts';
-import { REPOSITORY } from './lib/project.ts';
+} from './lib/ci/release-tag.ts';
+import { REPOSITORY } from './lib/core/project.ts';
 
 await runCommand(
   {
     name: 'check-release-tag.ts',
     summary: 'check a release tag: vX.Y.Z, matches the source pin, not released yet',
     usage:
-      'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] ' +
-      '[--run-commit <sha>] [--started-from <ref> --rehearsal true|false] [--build-run-id <id>] [--github-output]',
+      'npx tsx scripts/check-release-tag.ts --tag vX.Y.Z [--repo owner/name] [--ref <git ref>] [--run-commit <sha>] [--started-from <ref> --rehearsal true|false] [--build-run-id <id>] [--github-output]',
     options: [
       {
         name: 'tag',
@@ -59,16 +58,13 @@ await runCommand(
         type: 'string',
         valueName: 'sha',
         description:
-          'the commit the workflow run was started at (github.sha): --ref must still point at it ' +
-          '(a tag or branch moved since is refused)',
+          'the commit the workflow run was started at (github.sha): --ref must still point at it (a tag or branch moved since is refused)',
       },
       {
         name: 'build-run-id',
         type: 'string',
         valueName: 'id',
-        description:
-          `also check that workflow run <id> is ` +
-          `a verified ${RELEASE_WORKFLOW} run of the tag's commit (publish-only releases)`,
+        description: `also check that workflow run <id> is a verified ${RELEASE_WORKFLOW} run of the tag's commit (publish-only releases)`,
       },
       {
         name: 'started-from',
@@ -81,9 +77,7 @@ await runCommand(
         name: 'rehearsal',
         type: 'string',
         valueName: 'true|false',
-        description:
-          `whether the run is a rehearsal; false: a real release, which must run from ` +
-          `the tag (--started-from) in ${REPOSITORY}`,
+        description: `whether the run is a rehearsal; false: a real release, which must run from the tag (--started-from) in ${REPOSITORY}`,
       },
       {
         name: 'github-output',
@@ -178,8 +172,7 @@ admits only v* tags) and --repo ${REPOSITORY} (npm provenance checks it).
         `### release tag ${r.tag}\n\nmatches the pin ${pin.version}; GitHub Release: ${r.newness}` +
         `; builds \`${ref}\`${commit.sha ? ` at \`${commit.sha}\`` : ''}${
           run
-            ? `\n\nbuild run [${run.id}](${run.url ?? ''}): ${run.event} at \`${run.headSha}` +
-              `\`, \`${VERIFIED_JOB}\` ${run.verifiedJob}`
+            ? `\n\nbuild run [${run.id}](${run.url ?? ''}): ${run.event} at \`${run.headSha}\`, \`${VERIFIED_JOB}\` ${run.verifiedJob}`
             : ''
         }`,
     };

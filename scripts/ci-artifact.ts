@@ -3,8 +3,8 @@
 // whole verified dist/) into a tar that keeps the execute bits, unpack it with
 // every entry and binary checked, and carry each check leg's natively measured
 // fingerprint to the job that compares all four targets.
-import { runCommand, stringFlag, PIN_OPTION, distOption, log } from './lib/cli.ts';
-import { CheckFailed, UsageError } from './lib/errors.ts';
+import { runCommand, stringFlag, PIN_OPTION, distOption, log } from './lib/core/cli.ts';
+import { CheckFailed, UsageError } from './lib/core/errors.ts';
 import {
   assertOneAction,
   compareChecks,
@@ -12,10 +12,10 @@ import {
   packArtifact,
   saveCheck,
   unpackArtifacts,
-} from './lib/ci-artifact.ts';
-import { distDir } from './lib/paths.ts';
-import { readPin, pinPath } from './lib/pin.ts';
-import { getTarget, parseTargetList, TARGET_NAMES } from './lib/targets.ts';
+} from './lib/ci/ci-artifact.ts';
+import { distDir } from './lib/core/paths.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
+import { getTarget, parseTargetList, TARGET_NAMES } from './lib/core/targets.ts';
 
 await runCommand(
   {
@@ -23,8 +23,7 @@ await runCommand(
     summary:
       "pack and unpack build output between CI jobs (keeping execute bits), and compare the check legs' fingerprints",
     usage:
-      'npx tsx scripts/ci-artifact.ts (--pack <target|dist> | --unpack <dir> | --save-check ' +
-      '<target> | --compare-checks <dir> | --compare-toolchain <target> --against <dist|record.json>) [options]',
+      'npx tsx scripts/ci-artifact.ts (--pack <target|dist> | --unpack <dir> | --save-check <target> | --compare-checks <dir> | --compare-toolchain <target> --against <dist|record.json>) [options]',
     options: [
       {
         name: 'pack',
@@ -38,8 +37,7 @@ await runCommand(
         type: 'string',
         valueName: 'dir',
         description:
-          'unpack every xsnap-*.tar in <dir> into dist/, after checking every entry and re-hashing ' +
-          'every binary against its build-info.json',
+          'unpack every xsnap-*.tar in <dir> into dist/, after checking every entry and re-hashing every binary against its build-info.json',
       },
       {
         name: 'save-check',
@@ -67,8 +65,7 @@ await runCommand(
         type: 'string',
         valueName: 'dist|file',
         description:
-          '--compare-toolchain: a dist holding the other build of <target>, or a JSON determinism record ' +
-          '(or manifest) already measured',
+          '--compare-toolchain: a dist holding the other build of <target>, or a JSON determinism record (or manifest) already measured',
       },
       {
         name: 'out',
@@ -124,9 +121,7 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
         });
         return {
           json: { action, ...r },
-          text:
-            `unpacked ${r.placed.join(', ')} into ${dist} (binaries ` +
-            `re-hashed: ${r.checkedTargets.join(', ') || 'none'})`,
+          text: `unpacked ${r.placed.join(', ')} into ${dist} (binaries re-hashed: ${r.checkedTargets.join(', ') || 'none'})`,
         };
       }
       case 'save-check': {
@@ -144,12 +139,9 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
         const rows = targets.map((t) => `| ${t.name} | \`${r.digests[t.name] ?? '?'}\` |`);
         return {
           json: { action, ok: true, digests: r.digests, reported: r.reported },
-          text:
-            `the same binaries, the same behaviour fingerprint and the same determinism digests ` +
-            `(gated families) on ${targets.map((t) => t.name).join(', ')}`,
+          text: `the same binaries, the same behaviour fingerprint and the same determinism digests (gated families) on ${targets.map((t) => t.name).join(', ')}`,
           summary:
-            `### behaviour fingerprints, measured on each target's own runner\n\n| target | ` +
-            `fingerprint digest ` +
+            `### behaviour fingerprints, measured on each target's own runner\n\n| target | fingerprint digest ` +
             `|\n|---|---|\n${rows.join('\n')}${
               r.reported.length ? `\n\nReported, ` + `not failed:\n${r.reported.map((l) => `- ${l}`).join('\n')}` : ''
             }`,
@@ -164,9 +156,7 @@ Used by .github/workflows/*.yml; see RELEASING.md. Targets: ${TARGET_NAMES.join(
         if (r.failures.length) throw new CheckFailed(r.failures);
         r.reported.forEach((line) => log.warn(line));
         const same = r.families - r.reported.length;
-        const text =
-          `${target.name}: ${same} of ${r.families} determinism families give the same digests and compute meters ` +
-          `from both builds, the rest reported, not gated (math profile ${r.profile})`;
+        const text = `${target.name}: ${same} of ${r.families} determinism families give the same digests and compute meters from both builds, the rest reported, not gated (math profile ${r.profile})`;
         return {
           json: { action, ok: true, target: target.name, ...r },
           text,

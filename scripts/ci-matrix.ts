@@ -1,12 +1,12 @@
 #!/usr/bin/env -S npx tsx
 // CI's plan step: the matrices of the workflows, from the target table
-// (scripts/lib/targets.ts). build.yml, verify.yml and delivery.yml run this in
+// (scripts/lib/core/targets.ts). build.yml, verify.yml and delivery.yml run this in
 // a `plan` job and read `fromJSON(needs.plan.outputs.build|check)`, so adding
 // a target touches the table (and its package template), no workflow.
 import { appendFileSync } from 'node:fs';
-import { runCommand } from './lib/cli.ts';
-import { UsageError } from './lib/errors.ts';
-import { ciMatrix } from './lib/targets.ts';
+import { runCommand } from './lib/core/cli.ts';
+import { UsageError } from './lib/core/errors.ts';
+import { ciMatrix } from './lib/core/targets.ts';
 
 await runCommand(
   {
@@ -22,7 +22,7 @@ await runCommand(
     ],
     details: `
 Each matrix is {"include": [{"target": "<name>", "runner": "<label>"}, ...]}
-with one leg per target of scripts/lib/targets.ts: build runs every target on
+with one leg per target of scripts/lib/core/targets.ts: build runs every target on
 its ci.build runner, check on its ci.check runner (where it runs natively).`,
   },
   async (flags) => {

@@ -2,12 +2,12 @@
 // The divergence table of docs/consensus.md: run the determinism corpus on the
 // linux release binaries of a dist (linux-x64 natively and at the glibc floor,
 // linux-arm64 under qemu or natively) and count, per family, the results that differ.
-import { runCommand, log, distOption } from './lib/cli.ts';
-import { UsageError } from './lib/errors.ts';
-import { distDir } from './lib/paths.ts';
-import { binaryPath } from './lib/layout.ts';
-import { readBuildInfo } from './lib/build.ts';
-import { glibcFloorRunner, hostRunner } from './lib/binary-checks.ts';
+import { runCommand, log, distOption } from './lib/core/cli.ts';
+import { UsageError } from './lib/core/errors.ts';
+import { distDir } from './lib/core/paths.ts';
+import { binaryPath } from './lib/core/layout.ts';
+import { readBuildInfo } from './lib/build/build.ts';
+import { glibcFloorRunner, hostRunner } from './lib/build/binary-checks.ts';
 import {
   DEFAULT_SEED,
   divergenceTable,
@@ -16,8 +16,8 @@ import {
   SIZES,
   totalResults,
   type Measured,
-} from './lib/determinism.ts';
-import { getTarget, glibcFloorOf, type TargetName } from './lib/targets.ts';
+} from './lib/behaviour/determinism.ts';
+import { getTarget, glibcFloorOf, type TargetName } from './lib/core/targets.ts';
 
 const x64 = getTarget('linux-x64');
 const arm64 = getTarget('linux-arm64');
@@ -28,8 +28,7 @@ await runCommand(
   {
     name: 'determinism-report.ts',
     summary:
-      'count, per numeric family, the results that differ between linux-x64 and linux-arm64, and ' +
-      'between glibc versions',
+      'count, per numeric family, the results that differ between linux-x64 and linux-arm64, and between glibc versions',
     usage: 'npx tsx scripts/determinism-report.ts [--dist <dir>]',
     options: [distOption('a dist with linux-x64 and linux-arm64 builds (build-target.ts)')],
     details: `

@@ -2,18 +2,17 @@
 // The GitHub Release of vX.Y.Z as a draft, made once: created, or (a re-run of
 // the publish job) the existing draft updated in place, never a second draft.
 // publish-release.yml publishes it after the maintainer's approval and the gate.
-import { log, registerSecret, runCommand, stringFlag } from './lib/cli.ts';
-import { UsageError } from './lib/errors.ts';
-import { executeDraft, planDraft } from './lib/draft-release.ts';
-import { tagVersion } from './lib/release-tag.ts';
+import { log, registerSecret, runCommand, stringFlag } from './lib/core/cli.ts';
+import { UsageError } from './lib/core/errors.ts';
+import { executeDraft, planDraft } from './lib/ci/draft-release.ts';
+import { tagVersion } from './lib/ci/release-tag.ts';
 
 await runCommand(
   {
     name: 'draft-release.ts',
     summary: 'create the draft GitHub Release of a tag, or update the one draft it has (never a second)',
     usage:
-      'npx tsx scripts/draft-release.ts --tag vX.Y.Z --expect-commit <sha> [--assets dist/release] ' +
-      '[--notes-file <file>] [--title <text>] [--repo owner/name] [--dry-run]',
+      'npx tsx scripts/draft-release.ts --tag vX.Y.Z --expect-commit <sha> [--assets dist/release] [--notes-file <file>] [--title <text>] [--repo owner/name] [--dry-run]',
     options: [
       { name: 'tag', type: 'string', valueName: 'vX.Y.Z', description: 'the release tag' },
       {
@@ -103,10 +102,7 @@ to a token with push access), GITHUB_API_URL (default https://api.github.com).`,
       text: `${plan.action === 'create' ? 'created' : 'updated'} the draft release ${tag} (id ${done.id}) with ${
         plan.assets.length
       } assets${done.url ? `: ${done.url}` : ''}`,
-      summary:
-        `### draft release ${tag}\n\n${plan.action === 'create' ? 'created' : 'updated'} ` +
-        `[the draft](${done.url ?? ''}) at \`${plan.commit}\`, published by publish-release.yml after the ` +
-        `approval and the gate:\n\n${list}`,
+      summary: `### draft release ${tag}\n\n${plan.action === 'create' ? 'created' : 'updated'} [the draft](${done.url ?? ''}) at \`${plan.commit}\`, published by publish-release.yml after the approval and the gate:\n\n${list}`,
     };
   },
 );

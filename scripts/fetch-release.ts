@@ -5,15 +5,15 @@
 // `publish-all.ts stage --dry-run --dist <dir>` rehearses the release locally.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand, log, registerSecret, stringFlag, PIN_OPTION } from './lib/cli.ts';
-import { CheckFailed, nextStep, scriptHint, UsageError } from './lib/errors.ts';
-import { fetchRelease, findReleaseRun } from './lib/fetch-release.ts';
-import { DIST_ARTIFACT_NAME, manifestPath } from './lib/layout.ts';
-import { readManifest } from './lib/manifest.ts';
-import { readPin, pinPath } from './lib/pin.ts';
-import { REPOSITORY } from './lib/project.ts';
-import { RELEASE_WORKFLOW, requiredJobs } from './lib/release-tag.ts';
-import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
+import { runCommand, log, registerSecret, stringFlag, PIN_OPTION } from './lib/core/cli.ts';
+import { CheckFailed, nextStep, scriptHint, UsageError } from './lib/core/errors.ts';
+import { fetchRelease, findReleaseRun } from './lib/ci/fetch-release.ts';
+import { DIST_ARTIFACT_NAME, manifestPath } from './lib/core/layout.ts';
+import { readManifest } from './lib/core/manifest.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
+import { REPOSITORY } from './lib/core/project.ts';
+import { RELEASE_WORKFLOW, requiredJobs } from './lib/ci/release-tag.ts';
+import { parseTargetList, TARGET_NAMES } from './lib/core/targets.ts';
 
 await runCommand(
   {
@@ -22,24 +22,20 @@ await runCommand(
       "download a release run's verified dist/ (all four targets) through the GitHub API, checked, " +
       'for a local publish-all.ts stage --dry-run',
     usage:
-      'npx tsx scripts/fetch-release.ts (--tag vX.Y.Z | --run-id <id> | --tag vX.Y.Z --run-id <id>) ' +
-      '[--dist dir] [--repo owner/name] [--dry-run]',
+      'npx tsx scripts/fetch-release.ts (--tag vX.Y.Z | --run-id <id> | --tag vX.Y.Z --run-id <id>) [--dist dir] [--repo owner/name] [--dry-run]',
     options: [
       {
         name: 'tag',
         type: 'string',
         valueName: 'vX.Y.Z',
-        description:
-          `the newest verified ${RELEASE_WORKFLOW} run of the tag's commit (checked as ` +
-          `check-release-tag.ts --build-run-id does)`,
+        description: `the newest verified ${RELEASE_WORKFLOW} run of the tag's commit (checked as check-release-tag.ts --build-run-id does)`,
       },
       {
         name: 'run-id',
         type: 'string',
         valueName: 'id',
         description:
-          'this run; without --tag, a rehearsal run ("release vX.Y.Z (rehearsal)": no tag yet, the ' +
-          'day before a release)',
+          'this run; without --tag, a rehearsal run ("release vX.Y.Z (rehearsal)": no tag yet, the day before a release)',
       },
       {
         name: 'repo',
@@ -108,8 +104,7 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
     const pinVersion = readPin(pinPath(flags)).version;
     if (pinVersion !== found.version)
       log.warn(
-        `this checkout's pin is ${pinVersion}, the run built ${found.version}: rehearse from a ` +
-          `checkout of that run's commit (${found.run.headSha})`,
+        `this checkout's pin is ${pinVersion}, the run built ${found.version}: rehearse from a checkout of that run's commit (${found.run.headSha})`,
       );
     if (flags['dry-run']) {
       return {
@@ -121,9 +116,7 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
           artifact: found.artifact,
           dist,
         },
-        text:
-          `would download artifact ${found.artifact.id} (${found.artifact.size} bytes) of run ${found.run.id}` +
-          ` into ${dist}`,
+        text: `would download artifact ${found.artifact.id} (${found.artifact.size} bytes) of run ${found.run.id} into ${dist}`,
       };
     }
     const r = await fetchRelease({ found, api, dist, targets, replace: Boolean(flags.replace) });
@@ -157,10 +150,7 @@ to the API, not to the storage the download is redirected to), GITHUB_API_URL.`,
         next,
       },
       text: `fetched the verified ${found.version} set of run ${found.run.id} into ${dist}${nextStep(next, '')}`,
-      summary:
-        `### fetch-release: ${found.version} from run ${found.run.id}` +
-        `\n\n${found.kind === 'tag' ? 'a verified release run of the tag' : 'a verified rehearsal run (no tag)'}` +
-        `; targets ${r.checkedTargets.join(', ')} into \`${join(dist)}\`\n\nnext: \`${next}\``,
+      summary: `### fetch-release: ${found.version} from run ${found.run.id}\n\n${found.kind === 'tag' ? 'a verified release run of the tag' : 'a verified rehearsal run (no tag)'}; targets ${r.checkedTargets.join(', ')} into \`${join(dist)}\`\n\nnext: \`${next}\``,
     };
   },
 );

@@ -1,14 +1,14 @@
 #!/usr/bin/env -S npx tsx
 // Stage 3: the release manifest, the release bundle and SHA256SUMS, in dist/release/.
-import { runCommand, timed, log, stringFlag, PIN_OPTION, distOption } from './lib/cli.ts';
-import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
-import { readPin, pinPath } from './lib/pin.ts';
-import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
-import { planManifest, executeManifest } from './lib/release-dir.ts';
-import { writeFingerprintFiles } from './lib/measure.ts';
-import { handoffFromDist } from './lib/handoff.ts';
-import { HANDOFF_NAME } from './lib/layout.ts';
-import { UsageError } from './lib/errors.ts';
+import { runCommand, timed, log, stringFlag, PIN_OPTION, distOption } from './lib/core/cli.ts';
+import { distDir, MANIFESTS_DIR } from './lib/core/paths.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
+import { parseTargetList, TARGET_NAMES } from './lib/core/targets.ts';
+import { planManifest, executeManifest } from './lib/release/release-dir.ts';
+import { writeFingerprintFiles } from './lib/behaviour/measure.ts';
+import { handoffFromDist } from './lib/release/handoff.ts';
+import { HANDOFF_NAME } from './lib/core/layout.ts';
+import { UsageError } from './lib/core/errors.ts';
 import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -17,8 +17,7 @@ await runCommand(
     name: 'generate-manifest.ts',
     summary: 'write the release manifest, the release bundle and SHA256SUMS into dist/release/',
     usage:
-      'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save | --allow-unmeasured] ' +
-      '[--fingerprint-only] | --handoff [--dist-tag tag]',
+      'npx tsx scripts/generate-manifest.ts [--targets a,b] [--dist dir] [--save | --allow-unmeasured] [--fingerprint-only] | --handoff [--dist-tag tag]',
     options: [
       {
         name: 'targets',
@@ -46,31 +45,25 @@ await runCommand(
         name: 'fingerprint-only',
         type: 'boolean',
         description:
-          'only measure the behaviour fingerprint of the targets runnable here into ' +
-          'dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host',
+          'only measure the behaviour fingerprint of the targets runnable here into dist/<target>/fingerprint.json (macOS CI runners), for a manifest made on another host',
       },
       {
         name: 'allow-unmeasured',
         type: 'boolean',
         description:
-          'a rehearsal: record a target this host cannot run, with nothing measured elsewhere, as unmeasured ' +
-          'instead of refusing (never with --save; verify-artifacts --tag and publishing to npm refuse it)',
+          'a rehearsal: record a target this host cannot run, with nothing measured elsewhere, as unmeasured instead of refusing (never with --save; verify-artifacts --tag and publishing to npm refuse it)',
       },
       {
         name: 'fingerprints-from',
         type: 'string',
         valueName: 'dir',
         description:
-          'a folder of manifests (or fingerprint.json files) measured on other hosts: fingerprints ' +
-          'for the targets this host cannot run',
+          'a folder of manifests (or fingerprint.json files) measured on other hosts: fingerprints for the targets this host cannot run',
       },
       {
         name: 'handoff',
         type: 'boolean',
-        description:
-          `only write dist/release/${HANDOFF_NAME} from the manifest already there: its ` +
-          `sha256 and the line agoric-sdk pins, the optionalDependencies block, the gate command ` +
-          `(also the GitHub Release notes)`,
+        description: `only write dist/release/${HANDOFF_NAME} from the manifest already there: its sha256 and the line agoric-sdk pins, the optionalDependencies block, the gate command (also the GitHub Release notes)`,
       },
       {
         name: 'dist-tag',
@@ -115,8 +108,7 @@ manifest is never a release (verify-artifacts --tag and publishing to npm refuse
         flags['allow-unmeasured']
       )
         throw new UsageError(
-          '--handoff writes the hand-off alone: ' +
-            'no --fingerprint-only, --save, --fingerprints-from or --allow-unmeasured',
+          '--handoff writes the hand-off alone: no --fingerprint-only, --save, --fingerprints-from or --allow-unmeasured',
         );
       const h = handoffFromDist(dist, pin.version, stringFlag(flags, 'dist-tag'));
       if (!flags['dry-run']) {

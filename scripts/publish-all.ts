@@ -1,9 +1,9 @@
 #!/usr/bin/env -S npx tsx
 // Stage 5: publish every platform package at X.Y.Z, all or nothing, with npm's
 // staged publishing: `stage` (CI), `approve` / `reject` (a maintainer),
-// `stop-registry`. Flags here; the subcommands in scripts/lib/publish.ts.
-import { runCommand, stringFlag, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
-import { UsageError } from './lib/errors.ts';
+// `stop-registry`. Flags here; the subcommands in scripts/lib/publish/publish.ts.
+import { runCommand, stringFlag, registerSecret, PIN_OPTION, distOption } from './lib/core/cli.ts';
+import { UsageError } from './lib/core/errors.ts';
 import {
   checkStageId,
   isPublicRegistry,
@@ -12,9 +12,9 @@ import {
   tokenFromEnv,
   tokenFromNpmLogin,
   withNpmClient,
-} from './lib/npm-client.ts';
-import { distDir } from './lib/paths.ts';
-import { readPin, pinPath } from './lib/pin.ts';
+} from './lib/core/npm-client.ts';
+import { distDir } from './lib/core/paths.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
 import {
   approveStaged,
   lockPublish,
@@ -22,8 +22,8 @@ import {
   publishStaged,
   rejectStaged,
   stopKeptRegistry,
-} from './lib/publish.ts';
-import { checkDistTag, retryPolicyFromEnv } from './lib/publish-rules.ts';
+} from './lib/publish/publish.ts';
+import { checkDistTag, retryPolicyFromEnv } from './lib/publish/publish-rules.ts';
 import {
   checkToken,
   checkWholeSet,
@@ -31,19 +31,16 @@ import {
   checkMeasuredSet,
   publishAuth,
   verifyFirstIfAllowed,
-} from './lib/publish-preflight.ts';
-import { readManifestSet } from './lib/published.ts';
-import { TARGET_NAMES, parseTargetList } from './lib/targets.ts';
+} from './lib/publish/publish-preflight.ts';
+import { readManifestSet } from './lib/verify/published.ts';
+import { TARGET_NAMES, parseTargetList } from './lib/core/targets.ts';
 
 const SET = ['registry', 'tag', 'targets', 'dist', 'pin', 'keep-registry'];
 const spec = {
   name: 'publish-all.ts',
   summary: 'publish every @agoric/xsnap-<target> package at the pinned version, all or nothing, resumable',
   usage:
-    'npx tsx scripts/publish-all.ts stage [--dry-run] [--registry <url>|local] [--tag <tag>] [--targets a,b] ' +
-    '[options]   (CI)\n       npx tsx scripts/publish-all.ts approve [--otp <code>] [--registry <url>|local]   ' +
-    '(a maintainer)\n       npx tsx scripts/publish-all.ts reject <stage-id> [--otp <code>] [--registry <url>|local]' +
-    '\n       npx tsx scripts/publish-all.ts stop-registry',
+    'npx tsx scripts/publish-all.ts stage [--dry-run] [--registry <url>|local] [--tag <tag>] [--targets a,b] [options]   (CI)\n       npx tsx scripts/publish-all.ts approve [--otp <code>] [--registry <url>|local]   (a maintainer)\n       npx tsx scripts/publish-all.ts reject <stage-id> [--otp <code>] [--registry <url>|local]\n       npx tsx scripts/publish-all.ts stop-registry',
   commands: [
     {
       name: 'stage',
@@ -53,8 +50,7 @@ const spec = {
     {
       name: 'approve',
       summary:
-        'approve the staged set: re-download and re-check every staged version, re-check latest, ' +
-        'approve all (or nothing), read back, run the gate',
+        'approve the staged set: re-download and re-check every staged version, re-check latest, approve all (or nothing), read back, run the gate',
       options: [...SET, 'otp', 'allow-unmeasured'],
     },
     {
@@ -88,8 +84,7 @@ const spec = {
       name: 'dry-run',
       type: 'boolean' as const,
       description:
-        'run every check that does not write (npm stage publish --dry-run, whoami when a token is given) ' +
-        'and print the plan',
+        'run every check that does not write (npm stage publish --dry-run, whoami when a token is given) and print the plan',
     },
     {
       name: 'registry',
@@ -129,8 +124,7 @@ const spec = {
       name: 'allow-unmeasured',
       type: 'boolean' as const,
       description:
-        'a rehearsal: accept a manifest whose targets are recorded as unmeasured (darwin, made on Linux); only ' +
-        'for stage --dry-run or a loopback registry (--registry local)',
+        'a rehearsal: accept a manifest whose targets are recorded as unmeasured (darwin, made on Linux); only for stage --dry-run or a loopback registry (--registry local)',
     },
     {
       name: 'skip-verify',

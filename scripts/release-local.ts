@@ -8,18 +8,18 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommand, log, stringFlag, timed, registerSecret, PIN_OPTION, distOption } from './lib/cli.ts';
-import { OperationError, UsageError } from './lib/errors.ts';
-import { run, runRaw } from './lib/exec.ts';
-import { distDir } from './lib/paths.ts';
-import { packageBinaryPath, releaseDir, stagedPackagesDir } from './lib/layout.ts';
-import { readPin, pinPath } from './lib/pin.ts';
-import { canBuildOn, hostTarget, parseTargetList, TARGETS } from './lib/targets.ts';
-import { startLocalRegistry } from './lib/local-registry.ts';
-import { XsnapWorker } from './lib/worker-protocol.ts';
-import { readBuildInfo } from './lib/build.ts';
-import { hostRunner } from './lib/binary-checks.ts';
-import { runScriptOk } from './lib/run-script.ts';
+import { runCommand, log, stringFlag, timed, registerSecret, PIN_OPTION, distOption } from './lib/core/cli.ts';
+import { OperationError, UsageError } from './lib/core/errors.ts';
+import { run, runRaw } from './lib/core/exec.ts';
+import { distDir } from './lib/core/paths.ts';
+import { packageBinaryPath, releaseDir, stagedPackagesDir } from './lib/core/layout.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
+import { canBuildOn, hostTarget, parseTargetList, TARGETS } from './lib/core/targets.ts';
+import { startLocalRegistry } from './lib/publish/local-registry.ts';
+import { XsnapWorker } from './lib/behaviour/worker-protocol.ts';
+import { readBuildInfo } from './lib/build/build.ts';
+import { hostRunner } from './lib/build/binary-checks.ts';
+import { runScriptOk } from './lib/core/run-script.ts';
 
 /** Run one stage script with its output shown as it goes. */
 const stage = (script: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -29,8 +29,7 @@ await runCommand(
   {
     name: 'release-local.ts',
     summary:
-      'the whole release chain for the targets this machine can build, published to an embedded ' +
-      'local npm registry, then installed back and run',
+      'the whole release chain for the targets this machine can build, published to an embedded local npm registry, then installed back and run',
     usage: 'npx tsx scripts/release-local.ts [--targets linux-x64,linux-arm64] [--dist dir]',
     options: [
       {
@@ -77,8 +76,7 @@ the manifest records them as unmeasured, and every stage is told it rehearses
     const rehearsal = unmeasured.length ? ['--allow-unmeasured'] : [];
     if (unmeasured.length)
       log.warn(
-        `${unmeasured.map((t) => t.name).join(', ')}: built, checked from their bytes (Mach-O) and released here, ` +
-          `but their behaviour corpora (fingerprint, determinism) cannot run on ${process.platform}-${process.arch}: ` +
+        `${unmeasured.map((t) => t.name).join(', ')}: built, checked from their bytes (Mach-O) and released here, but their behaviour corpora (fingerprint, determinism) cannot run on ${process.platform}-${process.arch}: ` +
           'the manifest records them as unmeasured, a rehearsal only (a release measures them on macOS: verify.yml)',
       );
     const names = targets.map((t) => t.name).join(',');
@@ -195,22 +193,18 @@ the manifest records them as unmeasured, and every stage is told it rehearses
         installed,
       },
       text: [
-        `release ${pin.version} of ${names}: built, staged, verified, published to the embedded ` +
-          `registry and installed back in ${seconds} s`,
+        `release ${pin.version} of ${names}: built, staged, verified, published to the embedded registry and installed back in ${seconds} s`,
         ...targets.map((t) => `  ${join(dist, t.name)}/{release,debug}/xsnap-worker`),
         `  ${mathLine}`,
         `  packages: ${stagedPackagesDir(dist)}, manifest and bundle: ${releaseDir(dist)}`,
         `  installed ${installed.package}: ${installed.reported}; ran "6 * 7" -> ${installed.evaluated}`,
         ...(unmeasured.length
           ? [
-              `  ${unmeasured.map((t) => t.name).join(', ')}: behaviour not measured here (cannot run on ` +
-                `${process.platform}-${process.arch}): a rehearsal manifest, never a release`,
+              `  ${unmeasured.map((t) => t.name).join(', ')}: behaviour not measured here (cannot run on ${process.platform}-${process.arch}): a rehearsal manifest, never a release`,
             ]
           : []),
       ].join('\n'),
-      summary:
-        `### local release ${pin.version}\n\nTargets: ${names}; ${mathLine}. Installed ` +
-        `back \`${installed.package}\`: ${installed.reported}.`,
+      summary: `### local release ${pin.version}\n\nTargets: ${names}; ${mathLine}. Installed back \`${installed.package}\`: ${installed.reported}.`,
     };
   },
 );

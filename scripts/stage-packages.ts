@@ -1,13 +1,13 @@
 #!/usr/bin/env -S npx tsx
 // Stage 2: turn built binaries into npm platform packages and pack them.
-import { runCommand, timed, log, PIN_OPTION, distOption } from './lib/cli.ts';
-import { distDir } from './lib/paths.ts';
-import { readPin, pinPath } from './lib/pin.ts';
-import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
-import { planStage, executeStage, checkBuildForStage } from './lib/stage.ts';
-import { writeTemplates, templateDrift } from './lib/package-text.ts';
-import { CheckFailed, type Failure } from './lib/errors.ts';
-import { stringFlag } from './lib/cli.ts';
+import { runCommand, timed, log, PIN_OPTION, distOption } from './lib/core/cli.ts';
+import { distDir } from './lib/core/paths.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
+import { parseTargetList, TARGET_NAMES } from './lib/core/targets.ts';
+import { planStage, executeStage, checkBuildForStage } from './lib/package/stage.ts';
+import { writeTemplates, templateDrift } from './lib/package/package-text.ts';
+import { CheckFailed, type Failure } from './lib/core/errors.ts';
+import { stringFlag } from './lib/core/cli.ts';
 
 await runCommand(
   {

@@ -1,26 +1,25 @@
 #!/usr/bin/env -S npx tsx
 // Stage 4: check everything that ships, re-derived from bytes. Exit 0 only when all holds.
-import { runCommand, timed, log, stringFlag, PIN_OPTION, distOption } from './lib/cli.ts';
-import { formatFailure } from './lib/errors.ts';
-import { distDir, MANIFESTS_DIR } from './lib/paths.ts';
-import { readPin, pinPath } from './lib/pin.ts';
-import { parseTargetList, TARGET_NAMES } from './lib/targets.ts';
+import { runCommand, timed, log, stringFlag, PIN_OPTION, distOption } from './lib/core/cli.ts';
+import { formatFailure } from './lib/core/errors.ts';
+import { distDir, MANIFESTS_DIR } from './lib/core/paths.ts';
+import { readPin, pinPath } from './lib/core/pin.ts';
+import { parseTargetList, TARGET_NAMES } from './lib/core/targets.ts';
 import { describePipeline, verifyArtifacts, verifyRegistryOnly, type VerifyReport } from './lib/verify/index.ts';
-import { tagFromEnv } from './lib/release-tag.ts';
-import { UsageError } from './lib/errors.ts';
-import { normaliseRegistry, tokenFromEnv } from './lib/npm-client.ts';
+import { tagFromEnv } from './lib/ci/release-tag.ts';
+import { UsageError } from './lib/core/errors.ts';
+import { normaliseRegistry, tokenFromEnv } from './lib/core/npm-client.ts';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { verifiedRecordPath } from './lib/layout.ts';
-import { repoCommit, writeVerifiedRecord } from './lib/verified-record.ts';
+import { verifiedRecordPath } from './lib/core/layout.ts';
+import { repoCommit, writeVerifiedRecord } from './lib/verify/verified-record.ts';
 
 await runCommand(
   {
     name: 'verify-artifacts.ts',
     summary: 'verify the binaries, npm tarballs, release bundle, manifest and SHA256SUMS from their bytes',
     usage:
-      'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published ' +
-      '[--registry url] [--manifest file] [--dist-tag tag]]',
+      'npx tsx scripts/verify-artifacts.ts [--targets a,b] [--dist dir] [--tag vX.Y.Z] [--published [--registry url] [--manifest file] [--dist-tag tag]]',
     options: [
       {
         name: 'targets',
@@ -55,8 +54,7 @@ await runCommand(
         type: 'string',
         valueName: 'file',
         description:
-          'with --published: check the registry against this manifest alone (e.g. the GitHub ' +
-          'Release asset), without any build output',
+          'with --published: check the registry against this manifest alone (e.g. the GitHub Release asset), without any build output',
       },
       {
         name: 'dist-tag',
@@ -68,23 +66,20 @@ await runCommand(
         name: 'record',
         type: 'boolean',
         description:
-          'when every check passes, write dist/verified-X.Y.Z.json (the digests of what was checked, and the ' +
-          'commit): what publish-all, which runs no binary, compares against',
+          'when every check passes, write dist/verified-X.Y.Z.json (the digests of what was checked, and the commit): what publish-all, which runs no binary, compares against',
       },
       { name: 'skip-install', type: 'boolean', description: 'skip the npm install check per platform' },
       {
         name: 'skip-fingerprint',
         type: 'boolean',
         description:
-          'do not run the fingerprint and determinism corpora here (the manifest values are still ' +
-          'compared across targets)',
+          'do not run the fingerprint and determinism corpora here (the manifest values are still compared across targets)',
       },
       {
         name: 'allow-unmeasured',
         type: 'boolean',
         description:
-          'a rehearsal: accept manifest targets recorded as unmeasured (generate-manifest --allow-unmeasured), ' +
-          'noting them; never with --tag',
+          'a rehearsal: accept manifest targets recorded as unmeasured (generate-manifest --allow-unmeasured), noting them; never with --tag',
       },
       {
         name: 'manifests-dir',

@@ -1,10 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // Yank a released version: deprecate it on every package of the set and move
 // `latest` back to the newest earlier release that is not yanked; read back;
-// resumable; --undo reverses it. See scripts/lib/yank.ts and RELEASING.md.
-import { runCommand, log, stringFlag, registerSecret } from './lib/cli.ts';
-import { CheckFailed, UsageError } from './lib/errors.ts';
-import { checkVersion } from './lib/pin.ts';
+// resumable; --undo reverses it. See scripts/lib/publish/yank.ts and RELEASING.md.
+import { runCommand, log, stringFlag, registerSecret } from './lib/core/cli.ts';
+import { CheckFailed, UsageError } from './lib/core/errors.ts';
+import { checkVersion } from './lib/core/pin.ts';
 import {
   isPublicRegistry,
   normaliseRegistry,
@@ -12,17 +12,16 @@ import {
   tokenFromEnv,
   tokenFromNpmLogin,
   withNpmClient,
-} from './lib/npm-client.ts';
-import { parseTargetList, TARGET_NAMES, TARGETS } from './lib/targets.ts';
-import { describeAction, executeYank, planYank, readBack, yankTable } from './lib/yank.ts';
+} from './lib/core/npm-client.ts';
+import { parseTargetList, TARGET_NAMES, TARGETS } from './lib/core/targets.ts';
+import { describeAction, executeYank, planYank, readBack, yankTable } from './lib/publish/yank.ts';
 
 await runCommand(
   {
     name: 'yank.ts',
     summary: 'yank a released version: deprecate it on every package, move latest back, read back (resumable, --undo)',
     usage:
-      'npx tsx scripts/yank.ts --version X.Y.Z --reason "<why>" [--registry url] [--otp code] ' +
-      '[--dry-run] | --version X.Y.Z --undo',
+      'npx tsx scripts/yank.ts --version X.Y.Z --reason "<why>" [--registry url] [--otp code] [--dry-run] | --version X.Y.Z --undo',
     options: [
       { name: 'version', type: 'string', valueName: 'X.Y.Z', description: 'the released version to yank' },
       {

@@ -1,5 +1,5 @@
 // A no-op build: unchanged inputs and an unchanged dist/<target> check nothing again
-// (the record of the last full check, scripts/lib/checked-output.ts), while any change
+// (the record of the last full check, scripts/lib/build/checked-output.ts), while any change
 // to the output (bytes planted with the same size and mtime, a file added), --check
 // and a copied folder are checked in full.
 import t from 'tap';
@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
-import { runRaw } from '../../scripts/lib/exec.ts';
+import { runRaw } from '../../scripts/lib/core/exec.ts';
 import { sharedDist } from '../helpers/shared-build.ts';
 
 const FULL = /checking the binaries/;

@@ -20,8 +20,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { run, runRaw } from '../../scripts/lib/exec.ts';
-import { buildRootWorkDir, checkBuildRoot, ensureBuildRoot, enterArgv } from '../../scripts/lib/buildroot.ts';
+import { run, runRaw } from '../../scripts/lib/core/exec.ts';
+import { buildRootWorkDir, checkBuildRoot, ensureBuildRoot, enterArgv } from '../../scripts/lib/build/buildroot.ts';
 
 if (process.getuid?.() !== 0) {
   t.plan(0, 'the build root needs root (.ci/run and CI run as root)');
@@ -147,8 +147,7 @@ t.test(
       enterArgv(restored, [
         'sh',
         '-c',
-        'gcc-10 --version && aarch64-linux-gnu-gcc-10 --version && ' +
-          'echo "int main(void){return 0;}" > /tmp/t.c && gcc -o /tmp/t /tmp/t.c && /tmp/t && echo built',
+        'gcc-10 --version && aarch64-linux-gnu-gcc-10 --version && echo "int main(void){return 0;}" > /tmp/t.c && gcc -o /tmp/t /tmp/t.c && /tmp/t && echo built',
       ]),
     );
     t.equal(cc.code, 0, cc.stderr);
@@ -179,8 +178,7 @@ t.test(
 );
 
 t.test(
-  'planted (issue 19): a root with gcc-10 replaced and its md5sums list deleted is refused; so is a changed file ' +
-    'no package owns; put back, it passes (a copy of the real root: the shared one is never changed)',
+  'planted (issue 19): a root with gcc-10 replaced and its md5sums list deleted is refused; so is a changed file no package owns; put back, it passes (a copy of the real root: the shared one is never changed)',
   async (t) => {
     const copy = mkdtempSync(join(tmpdir(), 'xsnap-poisoned-root-'));
     t.teardown(() => rmSync(copy, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import { sharedDist, LINUX_TARGETS } from '../helpers/shared-build.ts';
 import { runScript } from '../helpers/run.ts';
-import { sha256File } from '../../scripts/lib/hash.ts';
+import { sha256File } from '../../scripts/lib/core/hash.ts';
 
 const shared = sharedDist();
 

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
 import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import { VERSION, startTestRegistry, releaseDist, publishDirect } from '../helpers/registry.ts';
-import { DETERMINISM_CORPUS, loadCorpus, runDeterminism } from '../../scripts/lib/determinism.ts';
-import { releasedCorpusFile } from '../../scripts/lib/released-corpus.ts';
+import { DETERMINISM_CORPUS, loadCorpus, runDeterminism } from '../../scripts/lib/behaviour/determinism.ts';
+import { releasedCorpusFile } from '../../scripts/lib/behaviour/released-corpus.ts';
 
 const MANIFEST = `xsnap-worker-manifest-${VERSION}.json`;
 
@@ -90,9 +90,7 @@ t.test('delivery runs the corpus the release was made with, checked against its 
   t.match(
     todays.stderr,
     new RegExp(
-      `\\[delivery-determinism\\] ${DETERMINISM_CORPUS.replace(/[.]/g, '\\.')} \\(--corpus\\)\\n` +
-        `\\s+expected: corpusDigest ${old.digest} \\(the manifest's\\)\\n` +
-        `\\s+actual: +corpusDigest ${loadCorpus().digest}`,
+      `\\[delivery-determinism\\] ${DETERMINISM_CORPUS.replace(/[.]/g, '\\.')} \\(--corpus\\)\\n\\s+expected: corpusDigest ${old.digest} \\(the manifest's\\)\\n\\s+actual: +corpusDigest ${loadCorpus().digest}`,
     ),
   );
   // the release's corpus, given

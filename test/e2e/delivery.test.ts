@@ -141,7 +141,7 @@ t.test(
 );
 
 t.test('what an install must produce, each check shown failing on a planted outcome (real binaries)', async (t) => {
-  const { checkOutcome } = await import('../../scripts/lib/delivery.ts');
+  const { checkOutcome } = await import('../../scripts/lib/ci/delivery.ts');
   const { mkdirSync, chmodSync } = await import('node:fs');
   const dist = await releaseDist();
   const manifest = JSON.parse(readFileSync(join(dist, 'release', MANIFEST), 'utf8'));

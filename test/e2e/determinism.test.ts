@@ -14,21 +14,21 @@ import {
   loadCorpus,
   runDeterminism,
   type Measured,
-} from '../../scripts/lib/determinism.ts';
+} from '../../scripts/lib/behaviour/determinism.ts';
 import {
   checkBinary,
   fusedInstructions,
   glibcFloorRunner,
   hostRunner,
   libmImports,
-} from '../../scripts/lib/binary-checks.ts';
-import { readElf } from '../../scripts/lib/elf.ts';
-import { getTarget } from '../../scripts/lib/targets.ts';
-import { binaryPath } from '../../scripts/lib/layout.ts';
-import { readPin, pinPath } from '../../scripts/lib/pin.ts';
-import { canonicalJson } from '../../scripts/lib/hash.ts';
-import { XsnapWorker } from '../../scripts/lib/worker-protocol.ts';
-import type { Failure } from '../../scripts/lib/errors.ts';
+} from '../../scripts/lib/build/binary-checks.ts';
+import { readElf } from '../../scripts/lib/build/elf.ts';
+import { getTarget } from '../../scripts/lib/core/targets.ts';
+import { binaryPath } from '../../scripts/lib/core/layout.ts';
+import { readPin, pinPath } from '../../scripts/lib/core/pin.ts';
+import { canonicalJson } from '../../scripts/lib/core/hash.ts';
+import { XsnapWorker } from '../../scripts/lib/behaviour/worker-protocol.ts';
+import type { Failure } from '../../scripts/lib/core/errors.ts';
 
 const VERSION = readPin(pinPath()).version;
 const x64 = getTarget('linux-x64');
@@ -72,8 +72,7 @@ t.test('the worker generates the same inputs as Node, on x64 and on arm64', asyn
     try {
       await worker.evaluate(corpus.source);
       const r = await worker.evaluate(
-        'new TextEncoder().encode(JSON.stringify(' +
-          'determinism.families.map((f) => determinism.inputs(f.name, 5, 20)))).buffer',
+        'new TextEncoder().encode(JSON.stringify(determinism.families.map((f) => determinism.inputs(f.name, 5, 20)))).buffer',
       );
       // compared by their IEEE bits: XS prints some doubles with other digits than V8 (see docs/consensus.md)
       const bitsOnly = (v: string[][]) =>
@@ -124,8 +123,7 @@ t.test(
     t.match(
       reports.find((r) => r.includes('Math.cbrt')),
       new RegExp(
-        'host-dependent \\(system libm\\): Math\\.cbrt: linux-arm64 vs linux-x64: \\d+ of 300 results differ; ' +
-          'first at #\\d+: Math\\.cbrt\\(.+ \\/\\* 0x[0-9a-f]{16} \\*\\/\\) -> 0x[0-9a-f]{16} .* vs 0x[0-9a-f]{16}',
+        'host-dependent \\(system libm\\): Math\\.cbrt: linux-arm64 vs linux-x64: \\d+ of 300 results differ; first at #\\d+: Math\\.cbrt\\(.+ \\/\\* 0x[0-9a-f]{16} \\*\\/\\) -> 0x[0-9a-f]{16} .* vs 0x[0-9a-f]{16}',
       ),
     );
   },
@@ -188,19 +186,11 @@ t.test('no fused multiply-add in any arm64 binary; a planted one is found and fa
 });
 
 t.test(
-  'without a build root (CI verify runners), linux-arm64 binaries are still disassembled ' +
-    'for the fused multiply-add check (setup.sh --arm64-runtime installs the aarch64 objdump)',
+  'without a build root (CI verify runners), linux-arm64 binaries are still disassembled for the fused multiply-add check (setup.sh --arm64-runtime installs the aarch64 objdump)',
   async (t) => {
     const bin = binaryPath(sharedDist('system'), 'linux-arm64', 'release');
     const lib = (f: string) => JSON.stringify(new URL(`../../scripts/lib/${f}`, import.meta.url).pathname);
-    const code =
-      `const { disassemblerFor, fusedInstructions } = await import(${lib('binary-checks.ts')});\n` +
-      `const { getTarget } = await import(${lib('targets.ts')});\n` +
-      `const { readFileSync } = await import('node:fs');\n` +
-      `const arm64 = getTarget('linux-arm64');\n` +
-      `const tool = await disassemblerFor(arm64);\n` +
-      `const fused = await fusedInstructions(${JSON.stringify(bin)}, readFileSync(${JSON.stringify(bin)}), arm64);\n` +
-      `console.log(JSON.stringify({ tool, fused }));`;
+    const code = `const { disassemblerFor, fusedInstructions } = await import(${lib('build/binary-checks.ts')});\nconst { getTarget } = await import(${lib('core/targets.ts')});\nconst { readFileSync } = await import('node:fs');\nconst arm64 = getTarget('linux-arm64');\nconst tool = await disassemblerFor(arm64);\nconst fused = await fusedInstructions(${JSON.stringify(bin)}, readFileSync(${JSON.stringify(bin)}), arm64);\nconsole.log(JSON.stringify({ tool, fused }));`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       env: { ...process.env, XSNAP_CACHE_DIR: t.testdir() },
       encoding: 'utf8',
@@ -333,16 +323,15 @@ t.test('verify-artifacts on a system release: host-dependent libm families are r
 });
 
 t.test(
-  'without a build root (CI verify runners), the glibc floor comes from ' +
-    'the pinned libc6 package and gives the same results',
+  'without a build root (CI verify runners), the glibc floor comes from the pinned libc6 package and gives the same results',
   async (t) => {
     const bin = binaryPath(sharedDist('system'), 'linux-x64', 'release');
     const code =
       `
     const { glibcFloorRunner } = await import(` +
-      `${JSON.stringify(new URL('../../scripts/lib/binary-checks.ts', import.meta.url).pathname)});
+      `${JSON.stringify(new URL('../../scripts/lib/build/binary-checks.ts', import.meta.url).pathname)});
     const { runDeterminism } = await import(` +
-      `${JSON.stringify(new URL('../../scripts/lib/determinism.ts', import.meta.url).pathname)});
+      `${JSON.stringify(new URL('../../scripts/lib/behaviour/determinism.ts', import.meta.url).pathname)});
     const runner = await glibcFloorRunner();
     const r = await runDeterminism(${JSON.stringify(bin)}, runner, { perFamily: 50 });
     console.log(JSON.stringify({ runner, record: r.record }));`;

@@ -13,9 +13,9 @@ import { runScript } from '../helpers/run.ts';
 import { LINUX, stagedCopy } from '../helpers/staged.ts';
 import { startTestRegistry, VERSION } from '../helpers/registry.ts';
 import { loadModel, releaseRunJobs } from '../helpers/workflows.ts';
-import { packArtifact } from '../../scripts/lib/ci-artifact.ts';
-import { sha256Hex } from '../../scripts/lib/hash.ts';
-import { RELEASE_WORKFLOW, releaseRunTitle } from '../../scripts/lib/release-tag.ts';
+import { packArtifact } from '../../scripts/lib/ci/ci-artifact.ts';
+import { sha256Hex } from '../../scripts/lib/core/hash.ts';
+import { RELEASE_WORKFLOW, releaseRunTitle } from '../../scripts/lib/ci/release-tag.ts';
 
 const tag = `v${VERSION}`;
 const REPO = 'Agoric/x';
@@ -139,8 +139,7 @@ const fetchRelease = (apiUrl: string, args: string[]) =>
   });
 
 t.test(
-  '--tag: the verified push run is found (a newer rehearsal passed over), ' +
-    'downloaded without leaking the token, unpacked; publish-all --dry-run runs on it',
+  '--tag: the verified push run is found (a newer rehearsal passed over), downloaded without leaking the token, unpacked; publish-all --dry-run runs on it',
   async (t) => {
     const zip = await artifactZip(t);
     const gh = await github(t, zip, [push, rehearsal]);

@@ -4,9 +4,9 @@ import t from 'tap';
 import { copyFile, cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sharedDist } from '../helpers/shared-build.ts';
-import { binaryPath } from '../../scripts/lib/layout.ts';
-import { getTarget } from '../../scripts/lib/targets.ts';
-import { hostRunner } from '../../scripts/lib/binary-checks.ts';
+import { binaryPath } from '../../scripts/lib/core/layout.ts';
+import { getTarget } from '../../scripts/lib/core/targets.ts';
+import { hostRunner } from '../../scripts/lib/build/binary-checks.ts';
 import {
   CORPUS_DIR,
   compareFingerprints,
@@ -14,9 +14,9 @@ import {
   fingerprintDigest,
   readCorpus,
   type Fingerprint,
-} from '../../scripts/lib/fingerprint.ts';
-import type { Failure } from '../../scripts/lib/errors.ts';
-import { XsnapWorker } from '../../scripts/lib/worker-protocol.ts';
+} from '../../scripts/lib/behaviour/fingerprint.ts';
+import type { Failure } from '../../scripts/lib/core/errors.ts';
+import { XsnapWorker } from '../../scripts/lib/behaviour/worker-protocol.ts';
 
 const dist = sharedDist();
 const quiet = { onRestoreDivergence: (_f: Failure) => {} };
@@ -160,8 +160,7 @@ t.test('an exception in a workload is reported with its message', async (t) => {
   await writeFile(join(corpus, 'broken.js'), 'fp.define({ run() { return 1; } }); null.x;\n');
   await t.rejects(fingerprintBinary(binaryPath(dist, 'linux-x64', 'release'), [], { corpusDir: corpus }), {
     message: new RegExp(
-      'workload broken: step eval failed: .*uncaught exception in the worker: ' +
-        'TypeError: .*cannot coerce null to object',
+      'workload broken: step eval failed: .*uncaught exception in the worker: TypeError: .*cannot coerce null to object',
     ),
   });
 });
@@ -177,8 +176,7 @@ t.test('worker protocol: issueCommand round trip, -r restore, errors, clean quit
     handleCommand: (b) => Buffer.from(`host saw ${b.length} bytes`),
   });
   const r = await w.evaluate(
-    'globalThis.n = 41; const te = new TextEncoder(); ' +
-      'te.encode(new TextDecoder().decode(issueCommand(te.encode("abc").buffer))).buffer',
+    'globalThis.n = 41; const te = new TextEncoder(); te.encode(new TextDecoder().decode(issueCommand(te.encode("abc").buffer))).buffer',
   );
   t.equal(r.reply.toString(), 'host saw 3 bytes');
   t.ok(r.meter.compute > 0);

@@ -4,8 +4,8 @@ import t from 'tap';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
-import { runRaw } from '../../scripts/lib/exec.ts';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { runRaw } from '../../scripts/lib/core/exec.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
 import { LINUX } from '../helpers/staged.ts';
 import { VERSION, startTestRegistry, releaseDist, releaseAll } from '../helpers/registry.ts';
 
@@ -99,8 +99,7 @@ t.test('gate usage errors exit 2', async (t) => {
 });
 
 t.test(
-  'publish-all stage --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), ' +
-    'approve releases, stop-registry stops it',
+  'publish-all stage --registry local: stages on Verdaccio 9 (--keep-registry leaves it running), approve releases, stop-registry stops it',
   async (t) => {
     const dir = t.testdir();
     const env = { XSNAP_REGISTRY_DIR: join(dir, 'registry') };
@@ -119,7 +118,7 @@ t.test(
     // the maintainer's authenticator for the local registry: the code registry-rules.mjs --otp prints
     const otp = await runRaw([
       'node',
-      join(REPO_ROOT, 'scripts/lib/registry-rules.mjs'),
+      join(REPO_ROOT, 'scripts/lib/publish/registry-rules.mjs'),
       '--otp',
       env.XSNAP_REGISTRY_DIR,
     ]);

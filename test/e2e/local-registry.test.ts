@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalRegistry } from '../../scripts/lib/local-registry.ts';
+import { startLocalRegistry } from '../../scripts/lib/publish/local-registry.ts';
 
 t.test('a server.json naming a live process that is not our registry gets no credentials', async (t) => {
   const dir = t.testdir();

@@ -4,11 +4,11 @@
 import t, { type Test } from 'tap';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkBinary, type BinaryCheck } from '../../scripts/lib/binary-checks.ts';
-import { readMachO } from '../../scripts/lib/macho.ts';
-import { binaryPath } from '../../scripts/lib/layout.ts';
-import { getTarget, type Goal, type TargetName } from '../../scripts/lib/targets.ts';
-import type { MathProfile } from '../../scripts/lib/pin.ts';
+import { checkBinary, type BinaryCheck } from '../../scripts/lib/build/binary-checks.ts';
+import { readMachO } from '../../scripts/lib/build/macho.ts';
+import { binaryPath } from '../../scripts/lib/core/layout.ts';
+import { getTarget, type Goal, type TargetName } from '../../scripts/lib/core/targets.ts';
+import type { MathProfile } from '../../scripts/lib/core/pin.ts';
 import { sharedDist } from '../helpers/shared-build.ts';
 
 const VERSION = '0.15.0';

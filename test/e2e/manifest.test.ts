@@ -2,18 +2,18 @@
 // sha256sum -c, the same bytes when regenerated, a bundle real tar reads, and
 // the manifests/ copy that never silently changes.
 import t from 'tap';
-import { loadCorpus } from '../../scripts/lib/determinism.ts';
-import { releasedCorpusFile } from '../../scripts/lib/released-corpus.ts';
+import { loadCorpus } from '../../scripts/lib/behaviour/determinism.ts';
+import { releasedCorpusFile } from '../../scripts/lib/behaviour/released-corpus.ts';
 import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
 import { stagedDist, stagedCopy, LINUX } from '../helpers/staged.ts';
-import { runRaw } from '../../scripts/lib/exec.ts';
-import { sha256Hex } from '../../scripts/lib/hash.ts';
-import { readPin, pinPath } from '../../scripts/lib/pin.ts';
-import { schemaFailures } from '../../scripts/lib/manifest.ts';
+import { runRaw } from '../../scripts/lib/core/exec.ts';
+import { sha256Hex } from '../../scripts/lib/core/hash.ts';
+import { readPin, pinPath } from '../../scripts/lib/core/pin.ts';
+import { schemaFailures } from '../../scripts/lib/core/manifest.ts';
 import { hostname } from 'node:os';
 
 const VERSION = readPin(pinPath()).version;

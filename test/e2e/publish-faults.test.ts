@@ -9,8 +9,8 @@
 import t, { type Test } from 'tap';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { verifyPublished } from '../../scripts/lib/published.ts';
-import { getTarget } from '../../scripts/lib/targets.ts';
+import { verifyPublished } from '../../scripts/lib/verify/published.ts';
+import { getTarget } from '../../scripts/lib/core/targets.ts';
 import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import type { FaultRule } from '../helpers/fault-proxy.ts';
 import {

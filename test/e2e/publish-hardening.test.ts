@@ -7,9 +7,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson, sha256Hex, sriSha512 } from '../../scripts/lib/hash.ts';
-import { getTarget } from '../../scripts/lib/targets.ts';
-import { runScript, spawnScript } from '../../scripts/lib/run-script.ts';
+import { canonicalJson, sha256Hex, sriSha512 } from '../../scripts/lib/core/hash.ts';
+import { getTarget } from '../../scripts/lib/core/targets.ts';
+import { runScript, spawnScript } from '../../scripts/lib/core/run-script.ts';
 import { LINUX } from '../helpers/staged.ts';
 import {
   VERSION,

@@ -9,9 +9,9 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, linkSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
-import { verifyPublished } from '../../scripts/lib/published.ts';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
-import { getTarget } from '../../scripts/lib/targets.ts';
+import { verifyPublished } from '../../scripts/lib/verify/published.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
+import { getTarget } from '../../scripts/lib/core/targets.ts';
 import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import {
   VERSION,
@@ -161,7 +161,7 @@ t.test("npm's rules: the CI identity may only stage; without credentials no stag
   const { reg, dist, ci, stage } = await staged(t);
   t.equal((await stage()).code, 0);
   const id = stageIdOf(dist, X64);
-  const { NpmClient } = await import('../../scripts/lib/npm-client.ts');
+  const { NpmClient } = await import('../../scripts/lib/core/npm-client.ts');
   const client = new NpmClient({ registry: reg.url });
   t.teardown(() => client.dispose());
   // each command as the stage step would run it: no token, the OIDC variables in its environment
@@ -440,10 +440,9 @@ t.test(
 );
 
 t.test(
-  'a .registry whose user this registry will not log in (kept from the Verdaccio 6 of earlier releases): ' +
-    'it starts with a working publisher',
+  'a .registry whose user this registry will not log in (kept from the Verdaccio 6 of earlier releases): it starts with a working publisher',
   async (t) => {
-    const { startLocalRegistry } = await import('../../scripts/lib/local-registry.ts');
+    const { startLocalRegistry } = await import('../../scripts/lib/publish/local-registry.ts');
     const { rmSync } = await import('node:fs');
     const dir = join(t.testdir(), 'registry');
     const first = await startLocalRegistry({ dir });

@@ -7,8 +7,8 @@ import t from 'tap';
 import semver from 'semver';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { verifyPublished } from '../../scripts/lib/published.ts';
-import { getTarget } from '../../scripts/lib/targets.ts';
+import { verifyPublished } from '../../scripts/lib/verify/published.ts';
+import { getTarget } from '../../scripts/lib/core/targets.ts';
 import { LINUX_TARGETS } from '../helpers/shared-build.ts';
 import {
   VERSION,
@@ -109,8 +109,7 @@ t.test(
     t.match(
       r.stderr,
       new RegExp(
-        `refusing to move "latest" backwards to ` +
-          `${VERSION.replace(/\./g, '\\.')}: .*latest is ${newer.replace(/\./g, '\\.')}`,
+        `refusing to move "latest" backwards to ${VERSION.replace(/\./g, '\\.')}: .*latest is ${newer.replace(/\./g, '\\.')}`,
       ),
       'names where latest is',
     );

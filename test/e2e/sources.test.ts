@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchSources, sourceCacheDir, treeDigest } from '../../scripts/lib/sources.ts';
-import { parsePin, readPin, pinPath } from '../../scripts/lib/pin.ts';
-import { canonicalJson } from '../../scripts/lib/hash.ts';
+import { fetchSources, sourceCacheDir, treeDigest } from '../../scripts/lib/build/sources.ts';
+import { parsePin, readPin, pinPath } from '../../scripts/lib/core/pin.ts';
+import { canonicalJson } from '../../scripts/lib/core/hash.ts';
 import { realXsnapTarball, startFileServer, serveNpmPackage } from '../helpers/source-server.ts';
 
 const version = readPin(pinPath()).version;

@@ -8,10 +8,10 @@ import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { runScript } from '../helpers/run.ts';
 import { stagedCopy, LINUX } from '../helpers/staged.ts';
-import { readTarEntries, type TarEntry } from '../../scripts/lib/tarball.ts';
-import { canonicalJson } from '../../scripts/lib/hash.ts';
-import { readPin, pinPath } from '../../scripts/lib/pin.ts';
-import type { Failure } from '../../scripts/lib/errors.ts';
+import { readTarEntries, type TarEntry } from '../../scripts/lib/core/tarball.ts';
+import { canonicalJson } from '../../scripts/lib/core/hash.ts';
+import { readPin, pinPath } from '../../scripts/lib/core/pin.ts';
+import type { Failure } from '../../scripts/lib/core/errors.ts';
 import type { CheckName } from '../../scripts/lib/verify/index.ts';
 
 const VERSION = readPin(pinPath()).version;
@@ -386,7 +386,7 @@ t.test('a missing manifest is named with the command that makes it', async (t) =
   t.match(f?.hint, /generate-manifest\.ts/);
 });
 
-t.test('--published asks scripts/lib/published.ts and reports its failures', async (t) => {
+t.test('--published asks scripts/lib/verify/published.ts and reports its failures', async (t) => {
   const dist = await stagedCopy(t.testdir());
   // nothing listens on port 9: the registry is unreachable, so the published check must fail, not pass
   const { code, report } = await verify(dist, [

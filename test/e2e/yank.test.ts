@@ -19,8 +19,8 @@ import {
   packuments,
   latestOf,
 } from '../helpers/registry.ts';
-import { NpmClient } from '../../scripts/lib/npm-client.ts';
-import { yankMessage } from '../../scripts/lib/yank.ts';
+import { NpmClient } from '../../scripts/lib/core/npm-client.ts';
+import { yankMessage } from '../../scripts/lib/publish/yank.ts';
 
 const MANIFEST = `xsnap-worker-manifest-${VERSION}.json`;
 const TOKEN_MARK = (token: string) => (s: string) => !s.includes(token);
@@ -170,8 +170,7 @@ t.test('the hand-off: written from the manifest, checked by verify, a planted ch
   t.match(text, `"@agoric/xsnap-linux-arm64": "${VERSION}"`);
   t.match(
     text,
-    `npx tsx scripts/verify-artifacts.ts --published --manifest ${MANIFEST} --tag v${VERSION} ` +
-      `--dist-tag latest --targets linux-x64,linux-arm64`,
+    `npx tsx scripts/verify-artifacts.ts --published --manifest ${MANIFEST} --tag v${VERSION} --dist-tag latest --targets linux-x64,linux-arm64`,
   );
   t.equal(JSON.parse(r.stdout).handoff.manifestSha256, sha);
   const verify = (extra: string[] = []) =>

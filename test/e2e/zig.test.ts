@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheDir } from '../../scripts/lib/paths.ts';
-import { CheckFailed } from '../../scripts/lib/errors.ts';
-import { obtainZig, readZigPin, zigCacheDir } from '../../scripts/lib/zig.ts';
+import { cacheDir } from '../../scripts/lib/core/paths.ts';
+import { CheckFailed } from '../../scripts/lib/core/errors.ts';
+import { obtainZig, readZigPin, zigCacheDir } from '../../scripts/lib/build/zig.ts';
 import { startFileServer } from '../helpers/source-server.ts';
 
 const pin = readZigPin();

@@ -5,9 +5,9 @@ import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssri from 'ssri';
 import * as tar from 'tar';
-import { run } from '../../scripts/lib/exec.ts';
-import { cacheDir } from '../../scripts/lib/paths.ts';
-import { CI_NODE_PACKAGE } from '../../scripts/lib/project.ts';
+import { run } from '../../scripts/lib/core/exec.ts';
+import { cacheDir } from '../../scripts/lib/core/paths.ts';
+import { CI_NODE_PACKAGE } from '../../scripts/lib/core/project.ts';
 
 /** The folder holding `node` of CI_NODE_VERSION (linux-x64 only). */
 export async function ciNodeBinDir(): Promise<string> {

@@ -4,7 +4,7 @@
 import { mkdtemp, mkdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheDir } from '../../scripts/lib/paths.ts';
+import { cacheDir } from '../../scripts/lib/core/paths.ts';
 
 export async function isolatedCache(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'xsnap-cache-'));

@@ -5,9 +5,9 @@
 // second run costs well under a second per target.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
-import { buildTargets } from '../../scripts/lib/run-script.ts';
-import { canBuildOn, TARGETS, type TargetName } from '../../scripts/lib/targets.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
+import { buildTargets } from '../../scripts/lib/core/run-script.ts';
+import { canBuildOn, TARGETS, type TargetName } from '../../scripts/lib/core/targets.ts';
 
 /** dist folder holding the builds of native/pin.json */
 export const SHARED_DIST = process.env.XSNAP_TEST_DIST || join(REPO_ROOT, '.cache', 'test-dist');

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
 import * as tar from 'tar';
-import { run } from '../../scripts/lib/exec.ts';
-import { sriSha512, sha256Hex } from '../../scripts/lib/hash.ts';
-import { parseBuildEnv } from '../../scripts/lib/sources.ts';
+import { run } from '../../scripts/lib/core/exec.ts';
+import { sriSha512, sha256Hex } from '../../scripts/lib/core/hash.ts';
+import { parseBuildEnv } from '../../scripts/lib/build/sources.ts';
 
 export interface RealSources {
   version: string;

@@ -7,9 +7,9 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
 import { sharedDist, LINUX_TARGETS } from './shared-build.ts';
-import { stageReleaseSet } from '../../scripts/lib/run-script.ts';
+import { stageReleaseSet } from '../../scripts/lib/core/run-script.ts';
 
 export const STAGED_ROOT = join(REPO_ROOT, '.cache', 'test-staged');
 export const LINUX = LINUX_TARGETS.join(',');
@@ -22,9 +22,15 @@ const INPUTS = [
   'scripts/stage-packages.ts',
   'scripts/generate-manifest.ts',
   'packages',
-  ...['stage', 'manifest', 'bundle', 'hash', 'fingerprint', 'determinism', 'worker-protocol'].map(
-    (m) => `scripts/lib/${m}.ts`,
-  ),
+  ...[
+    'package/stage',
+    'core/manifest',
+    'package/bundle',
+    'core/hash',
+    'behaviour/fingerprint',
+    'behaviour/determinism',
+    'behaviour/worker-protocol',
+  ].map((m) => `scripts/lib/${m}.ts`),
   'native/pin.json',
   'native/fingerprint-corpus',
   'native/determinism-corpus',

@@ -28,16 +28,16 @@ import type { ActionStep, RunStep, WorkflowJob } from '@actions/workflow-parser/
 import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token';
 import type { StringToken } from '@actions/workflow-parser/templates/tokens/string-token';
 import type { FileReference } from '@actions/workflow-parser/workflows/file-reference';
-import { binaryPath, bundleName, manifestName, SUMS_NAME, tarballName } from '../../scripts/lib/layout.ts';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
-import { CI_NODE_VERSION, CI_NPM_VERSION, REPOSITORY, REPOSITORY_URL } from '../../scripts/lib/project.ts';
+import { binaryPath, bundleName, manifestName, SUMS_NAME, tarballName } from '../../scripts/lib/core/layout.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
+import { CI_NODE_VERSION, CI_NPM_VERSION, REPOSITORY, REPOSITORY_URL } from '../../scripts/lib/core/project.ts';
 import {
   repositoryProblems,
   requiredJobs,
   SKIPPED_BY_DESIGN,
   startedFromProblems,
-} from '../../scripts/lib/release-tag.ts';
-import { ciMatrix, GOALS, TARGETS } from '../../scripts/lib/targets.ts';
+} from '../../scripts/lib/ci/release-tag.ts';
+import { ciMatrix, GOALS, TARGETS } from '../../scripts/lib/core/targets.ts';
 
 export const WORKFLOWS_DIR = join(REPO_ROOT, '.github', 'workflows');
 export const ACTIONLINT_CONFIG = join(REPO_ROOT, '.github', 'actionlint.yaml');
@@ -528,8 +528,7 @@ export const SETUP_COMMANDS: RegExp[] = [
   /^gh release edit "\$RELEASE_TAG" --draft=false --latest="\$GH_LATEST"$/,
 ];
 const PROJECT_SCRIPT = new RegExp(
-  '^(?:sudo --preserve-env env "PATH=\\$PATH" )?npx tsx (scripts\\/[\\w-]+\\.ts)' +
-    '(?: (?:[\\w./=-]+|"[^"`;|&]*"|\\$\\{\\w+:\\+--[\\w-]+ "\\$\\w+"\\}))*$',
+  '^(?:sudo --preserve-env env "PATH=\\$PATH" )?npx tsx (scripts\\/[\\w-]+\\.ts)(?: (?:[\\w./=-]+|"[^"`;|&]*"|\\$\\{\\w+:\\+--[\\w-]+ "\\$\\w+"\\}))*$',
 );
 
 /** Every `run:` is one line calling a project script, or one allow-listed setup command. */
@@ -878,8 +877,7 @@ export function refProblems(model: Model): string[] {
       }).length > 0;
     if (!admitted && !refused)
       problems.push(
-        `${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, ` +
-          `and the tag job does not refuse it first (${step.command})`,
+        `${sc.name}: publish would run in ${env}, which refuses ${sc.github.ref}, and the tag job does not refuse it first (${step.command})`,
       );
     if (admitted && refused)
       problems.push(`${sc.name}: the tag job refuses a run that ${env} admits (${step.command})`);
@@ -971,13 +969,11 @@ export function jobListProblems(model: Model): string[] {
   const required = requiredJobs().sort();
   if (ran.join('\n') !== required.join('\n'))
     problems.push(
-      `jobs of a release run [${ran.join(', ')}] ` +
-        `differ from check-release-tag's required jobs [${required.join(', ')}]`,
+      `jobs of a release run [${ran.join(', ')}] differ from check-release-tag's required jobs [${required.join(', ')}]`,
     );
   if (skipped.join('\n') !== [...SKIPPED_BY_DESIGN].sort().join('\n'))
     problems.push(
-      `jobs skipped in a release run [${skipped.join(', ')}] ` +
-        `differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`,
+      `jobs skipped in a release run [${skipped.join(', ')}] differ from SKIPPED_BY_DESIGN [${SKIPPED_BY_DESIGN.join(', ')}]`,
     );
   return problems;
 }
@@ -995,7 +991,7 @@ export interface DistFile {
  * The files of a release dist/ after stage and generate-manifest, named by the
  * same functions those scripts use: dist/<target>/..., the tarballs in dist/,
  * and dist/release/ with COPIES of the tarballs next to the bundle, the
- * manifest and SHA256SUMS (scripts/lib/manifest.ts executeManifest).
+ * manifest and SHA256SUMS (scripts/lib/core/manifest.ts executeManifest).
  */
 export function releaseDistLayout(version: string): DistFile[] {
   const files: DistFile[] = [];
@@ -1311,8 +1307,7 @@ export function setupProblems(model: Model): string[] {
   const cmds = verify ? evaluateSteps(verify, model.parsed['release.yml']).steps.map((s) => s.command ?? '') : [];
   if (!cmds.some((c) => c === 'bash scripts/setup.sh --arm64-runtime'))
     problems.push(
-      `verify.yml verify: does not install the arm64 runtime ` +
-        `(bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`,
+      `verify.yml verify: does not install the arm64 runtime (bash scripts/setup.sh --arm64-runtime) its linux-arm64 checks need`,
     );
   if (cmds.some((c) => c === 'bash scripts/setup.sh'))
     problems.push('verify.yml verify: runs the whole set-up (debootstrap, gcc, ...), not what its checks need');
@@ -1402,8 +1397,7 @@ export function actionRuntimeProblems(wf: Workflow): string[] {
     const known = ACTION_TAGS[`${action}@${version}`];
     if (!known)
       problems.push(
-        `${wf.file}:${i + 1}: ${action}@${version}: ` +
-          `record the commit of that tag in ACTION_TAGS (from the action's repository)`,
+        `${wf.file}:${i + 1}: ${action}@${version}: record the commit of that tag in ACTION_TAGS (from the action's repository)`,
       );
     else if (known !== sha)
       problems.push(`${wf.file}:${i + 1}: ${action}@${sha} is not the commit of ${version} (${known})`);
@@ -1437,8 +1431,7 @@ export function toolchainProblems(wfs: Record<string, Workflow>): string[] {
         problems.push(`${wf.file} ${jobId}: node-version "${node}" is not one exact 24.x.y`);
       else if (node !== CI_NODE_VERSION)
         problems.push(
-          `${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} ` +
-            `(scripts/lib/project.ts, the Node the pack test compares)`,
+          `${wf.file} ${jobId}: node-version ${node} is not CI_NODE_VERSION ${CI_NODE_VERSION} (scripts/lib/core/project.ts, the Node the pack test compares)`,
         );
       const npmIndex = steps.findIndex((s) => /^npm install -g npm@/.test(String(s.run ?? '')));
       const ciIndex = steps.findIndex((s) => /^npm ci\b/.test(String(s.run ?? '')));
@@ -1503,8 +1496,7 @@ export function commitProblems(model: Model): string[] {
       for (const c of checkouts)
         if (c.with.ref !== RESOLVED_COMMIT)
           problems.push(
-            `${sc.name}: job "${job.name}" checks out "${c.with.ref}", ` +
-              `not the tag job's sha output (${RESOLVED_COMMIT})`,
+            `${sc.name}: job "${job.name}" checks out "${c.with.ref}", not the tag job's sha output (${RESOLVED_COMMIT})`,
           );
       for (const s of steps.filter((x) => x.runs && /scripts\/(publish-all|draft-release)\.ts/.test(x.command ?? ''))) {
         const expect = flagValue(argsOf(s.command!), '--expect-commit');
@@ -1560,8 +1552,7 @@ export function releaseConcurrencyProblems(model: Model): string[] {
       for (const k of REAL_KEYS)
         if (of(r)[level].group === of(k)[level].group)
           problems.push(
-            `${sc[r].name} and ${sc[k].name} share the ${level} concurrency group "${of(k)[level].group}": ` +
-              `a queued rehearsal cancels a pending real release`,
+            `${sc[r].name} and ${sc[k].name} share the ${level} concurrency group "${of(k)[level].group}": a queued rehearsal cancels a pending real release`,
           );
     for (const k of [...REHEARSAL_KEYS, ...REAL_KEYS])
       if (of(k)[level].cancel || !of(k)[level].group)
@@ -1619,8 +1610,7 @@ export function credentialProblems(wfs: Record<string, Workflow>): string[] {
         const run = String(step.run).trim();
         if (/verify-artifacts\.ts/.test(run) || !NON_EXECUTING_COMMANDS.some((c) => c.re.test(run)))
           problems.push(
-            `${wf.file} ${jobId} "${step.name ?? run}": runs "${run}" while holding ${why}; ` +
-              `only commands that execute no built binary may (NON_EXECUTING_COMMANDS)`,
+            `${wf.file} ${jobId} "${step.name ?? run}": runs "${run}" while holding ${why}; only commands that execute no built binary may (NON_EXECUTING_COMMANDS)`,
           );
       }
     }

@@ -1,9 +1,9 @@
 // The benchmarks stand on the library alone: no bench imports a test helper
-// (they build and stage what they need through scripts/lib/run-script.ts).
+// (they build and stage what they need through scripts/lib/core/run-script.ts).
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
 
 t.test('bench/*.ts import nothing from test/', async (t) => {
   const dir = join(REPO_ROOT, 'bench');

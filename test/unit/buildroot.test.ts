@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runRaw } from '../../scripts/lib/exec.ts';
+import { runRaw } from '../../scripts/lib/core/exec.ts';
 import {
   BUILD_ROOT_SPEC,
   buildRootId,
@@ -44,8 +44,8 @@ import {
   cachedDebPath,
   lockedDeb,
   writeContentsPin,
-} from '../../scripts/lib/buildroot.ts';
-import { readSnapshot, snapshotFile, walkRoot, type Snapshot } from '../../scripts/lib/buildroot-contents.ts';
+} from '../../scripts/lib/build/buildroot.ts';
+import { readSnapshot, snapshotFile, walkRoot, type Snapshot } from '../../scripts/lib/build/buildroot-contents.ts';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -80,9 +80,7 @@ async function makeKey(dir: string, name: string) {
   };
 }
 
-const RELEASE_TEXT =
-  `Origin: Debian\nLabel: Debian\nSuite: oldoldstable\nCodename: ${BUILD_ROOT_SPEC.suite}\n` +
-  `Date: Sat, 09 Aug 2025 09:16:30 UTC\n`;
+const RELEASE_TEXT = `Origin: Debian\nLabel: Debian\nSuite: oldoldstable\nCodename: ${BUILD_ROOT_SPEC.suite}\nDate: Sat, 09 Aug 2025 09:16:30 UTC\n`;
 
 t.test('the Release signature: good with the pinned keys; tampered, foreign or unsigned refused', async (t) => {
   const dir = t.testdir({});
@@ -261,8 +259,7 @@ t.test('the keyring is the pinned package or nothing', async (t) => {
   await t.rejects(
     pinnedKeyring([wrong.url]),
     new RegExp(
-      `deb-pinned[\\s\\S]*expected:\\s+sha256 ${KEYRING.sha256}` +
-        `[\\s\\S]*actual:\\s+sha256 ${sha256('not the keyring package')}`,
+      `deb-pinned[\\s\\S]*expected:\\s+sha256 ${KEYRING.sha256}[\\s\\S]*actual:\\s+sha256 ${sha256('not the keyring package')}`,
     ),
   );
   await t.rejects(pinnedKeyring([none.url]), /cannot fetch the pinned debian-archive-keyring 2025\.1:[\s\S]*HTTP 404/);
@@ -589,13 +586,7 @@ t.test('ensureBuildRoot never uses a root on its stamp alone: refused as non-roo
   const lib = (f: string) => JSON.stringify(new URL(`../../scripts/lib/${f}`, import.meta.url).pathname);
   const code =
     `process.getuid = () => 1001;\n` + // a runner user: no root to make the root anew
-    `const { buildRootDir, buildRootId, ensureBuildRoot } = await import(${lib('buildroot.ts')});\n` +
-    `const { mkdirSync, writeFileSync } = await import('node:fs');\n` +
-    `const dir = buildRootDir();\n` +
-    `mkdirSync(dir, { recursive: true });\n` +
-    `writeFileSync(dir + '/xsnap-buildroot.json', JSON.stringify({ id: buildRootId(), suite: 'bullseye' }));\n` +
-    `try { await ensureBuildRoot(); console.log('USED'); }\n` +
-    `catch (e) { console.log(JSON.stringify({ name: e.constructor.name, failures: e.failures })); }`;
+    `const { buildRootDir, buildRootId, ensureBuildRoot } = await import(${lib('build/buildroot.ts')});\nconst { mkdirSync, writeFileSync } = await import('node:fs');\nconst dir = buildRootDir();\nmkdirSync(dir, { recursive: true });\nwriteFileSync(dir + '/xsnap-buildroot.json', JSON.stringify({ id: buildRootId(), suite: 'bullseye' }));\ntry { await ensureBuildRoot(); console.log('USED'); }\ncatch (e) { console.log(JSON.stringify({ name: e.constructor.name, failures: e.failures })); }`;
   const r = await runRaw([process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], {
     env: { ...process.env, XSNAP_CACHE_DIR: cache },
   });

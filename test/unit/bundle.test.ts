@@ -1,8 +1,8 @@
 // The release bundle's bytes depend only on its files; the reader sees every entry raw.
 import t from 'tap';
-import { makeBundle, normalizeGzipHeader } from '../../scripts/lib/bundle.ts';
-import { readTarEntries, unsafePath } from '../../scripts/lib/tarball.ts';
-import { bundleLayout } from '../../scripts/lib/layout.ts';
+import { makeBundle, normalizeGzipHeader } from '../../scripts/lib/package/bundle.ts';
+import { readTarEntries, unsafePath } from '../../scripts/lib/core/tarball.ts';
+import { bundleLayout } from '../../scripts/lib/core/layout.ts';
 import { gzipSync } from 'node:zlib';
 
 const files = () =>

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { runScript } from '../helpers/run.ts';
-import { readPin, pinPath } from '../../scripts/lib/pin.ts';
-import { RELEASE_WORKFLOW, releaseRunTitle, tagVersion, VERIFIED_JOB } from '../../scripts/lib/release-tag.ts';
-import { REPOSITORY } from '../../scripts/lib/project.ts';
+import { readPin, pinPath } from '../../scripts/lib/core/pin.ts';
+import { RELEASE_WORKFLOW, releaseRunTitle, tagVersion, VERIFIED_JOB } from '../../scripts/lib/ci/release-tag.ts';
+import { REPOSITORY } from '../../scripts/lib/core/project.ts';
 import { loadModel, releaseRunJobs } from '../helpers/workflows.ts';
 import { fakeGitHub, type FakeGitHub } from '../helpers/github-api.ts';
 
@@ -86,8 +86,7 @@ t.test('the commit: a rehearsal branch resolves too; a moved ref, an unknown ref
   t.match(
     moved.stderr,
     new RegExp(
-      `ref-commit\\] refs/tags/${tag.replace(/\./g, '\\.')}[\\s\\S]*expected:\\s+e{40} \\(the commit this run was ` +
-        `started at, github\\.sha\\)[\\s\\S]*actual:\\s+c{40}: refs/tags/\\S+ moved since the run started`,
+      `ref-commit\\] refs/tags/${tag.replace(/\./g, '\\.')}[\\s\\S]*expected:\\s+e{40} \\(the commit this run was started at, github\\.sha\\)[\\s\\S]*actual:\\s+c{40}: refs/tags/\\S+ moved since the run started`,
     ),
   );
   // github.sha naming the annotated tag object of the same commit is the same commit (and another tag's is not)
@@ -275,8 +274,7 @@ t.test("build run: a run of another workflow (a pull request's build.yml) is ref
   t.match(
     r.stderr,
     new RegExp(
-      'build-run-workflow\\] run 4242 of Agoric\\/x[\\s\\S]*expected:\\s+\\.github\\/workflows\\/release\\.yml' +
-        '[\\s\\S]*actual:\\s+\\.github\\/workflows\\/build\\.yml',
+      'build-run-workflow\\] run 4242 of Agoric\\/x[\\s\\S]*expected:\\s+\\.github\\/workflows\\/release\\.yml[\\s\\S]*actual:\\s+\\.github\\/workflows\\/build\\.yml',
     ),
   );
   t.match(r.stderr, /build-run-event/);
@@ -294,8 +292,7 @@ t.test('build run: a run at another commit (a rehearsal from a branch) is refuse
   t.match(
     branch.stderr,
     new RegExp(
-      `build-run-commit\\][\\s\\S]*expected:\\s+the commit of ${tag.replace(/\./g, '\\.')} \\(${TAG_COMMIT}\\)` +
-        `[\\s\\S]*actual:\\s+${OTHER_COMMIT}`,
+      `build-run-commit\\][\\s\\S]*expected:\\s+the commit of ${tag.replace(/\./g, '\\.')} \\(${TAG_COMMIT}\\)[\\s\\S]*actual:\\s+${OTHER_COMMIT}`,
     ),
   );
   t.match(branch.stderr, /build-run-event\][\s\S]*titled "release v[\d.]+ \(rehearsal\)"/);
@@ -359,8 +356,7 @@ t.test('a real release must start from its tag, in the repository the packages n
   t.match(
     fromBranch.stderr,
     new RegExp(
-      'started-from-tag\\] release v[\\d.]+[\\s\\S]*expected:\\s+a run started from refs\\/tags\\/v[\\d.]+' +
-        '[\\s\\S]*actual:\\s+a run started from refs\\/heads\\/main[\\s\\S]*Use workflow from',
+      'started-from-tag\\] release v[\\d.]+[\\s\\S]*expected:\\s+a run started from refs\\/tags\\/v[\\d.]+[\\s\\S]*actual:\\s+a run started from refs\\/heads\\/main[\\s\\S]*Use workflow from',
     ),
   );
   t.same(seen, [], 'refused before asking GitHub');
@@ -394,8 +390,7 @@ t.test('build run: a run whose verification failed, or still running, is refused
   t.match(
     failed.stderr,
     new RegExp(
-      'build-run-verified\\][\\s\\S]*expected:\\s+job "verify \\/ verify the whole set" succeeded' +
-        '[\\s\\S]*actual:\\s+completed, failure',
+      'build-run-verified\\][\\s\\S]*expected:\\s+job "verify \\/ verify the whole set" succeeded[\\s\\S]*actual:\\s+completed, failure',
     ),
   );
   const buildFailed = await checkRun(
@@ -567,8 +562,7 @@ t.test('draft-release: an asset GitHub lost or holds with other bytes fails the 
   t.match(
     r.stderr,
     new RegExp(
-      'draft-readback\\][\\s\\S]*expected:\\s+one draft with SHA256SUMS, agoric-sdk-handoff\\.md, [\\s\\S]*' +
-        'actual:\\s+1 release\\(s\\), 1 draft\\(s\\); assets of \\d+: agoric-sdk-handoff\\.md, xsnap-worker-manifest',
+      'draft-readback\\][\\s\\S]*expected:\\s+one draft with SHA256SUMS, agoric-sdk-handoff\\.md, [\\s\\S]*actual:\\s+1 release\\(s\\), 1 draft\\(s\\); assets of \\d+: agoric-sdk-handoff\\.md, xsnap-worker-manifest',
     ),
   );
   const corrupt = await api(t);
@@ -578,8 +572,7 @@ t.test('draft-release: an asset GitHub lost or holds with other bytes fails the 
   t.match(
     c.stderr,
     new RegExp(
-      'draft-asset\\] v[\\d.]+: SHA256SUMS[\\s\\S]*expected:\\s+SHA256SUMS, 10 bytes, sha256:[0-9a-f]{64}' +
-        '[\\s\\S]*actual:\\s+SHA256SUMS, 10 bytes, sha256:[0-9a-f]{64}',
+      'draft-asset\\] v[\\d.]+: SHA256SUMS[\\s\\S]*expected:\\s+SHA256SUMS, 10 bytes, sha256:[0-9a-f]{64}[\\s\\S]*actual:\\s+SHA256SUMS, 10 bytes, sha256:[0-9a-f]{64}',
     ),
   );
   // a re-run after either puts the draft right, in place

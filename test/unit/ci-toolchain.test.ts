@@ -4,10 +4,10 @@
 import t from 'tap';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestedFamilies, loadCorpus, type DeterminismRecord } from '../../scripts/lib/determinism.ts';
-import { manifestPath } from '../../scripts/lib/layout.ts';
-import { readPin } from '../../scripts/lib/pin.ts';
-import { DEFAULT_PIN } from '../../scripts/lib/paths.ts';
+import { digestedFamilies, loadCorpus, type DeterminismRecord } from '../../scripts/lib/behaviour/determinism.ts';
+import { manifestPath } from '../../scripts/lib/core/layout.ts';
+import { readPin } from '../../scripts/lib/core/pin.ts';
+import { DEFAULT_PIN } from '../../scripts/lib/core/paths.ts';
 import { runScript } from '../helpers/run.ts';
 
 const version = readPin(DEFAULT_PIN).version;

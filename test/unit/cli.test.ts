@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseFlags, helpText, redact, registerSecret, type CommandSpec } from '../../scripts/lib/cli.ts';
+import { parseFlags, helpText, redact, registerSecret, type CommandSpec } from '../../scripts/lib/core/cli.ts';
 
 const spec: CommandSpec = {
   name: 'x.ts',

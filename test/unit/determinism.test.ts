@@ -16,10 +16,10 @@ import {
   readKnownDivergences,
   SIZES,
   type DeterminismRecord,
-} from '../../scripts/lib/determinism.ts';
-import { FUSED_MNEMONICS } from '../../scripts/lib/binary-checks.ts';
-import { parsePin } from '../../scripts/lib/pin.ts';
-import type { TargetName } from '../../scripts/lib/targets.ts';
+} from '../../scripts/lib/behaviour/determinism.ts';
+import { FUSED_MNEMONICS } from '../../scripts/lib/build/binary-checks.ts';
+import { parsePin } from '../../scripts/lib/core/pin.ts';
+import type { TargetName } from '../../scripts/lib/core/targets.ts';
 
 const corpus = loadCorpus();
 

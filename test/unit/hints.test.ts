@@ -1,8 +1,8 @@
 // "What to do next": one wording for the line that ends a message, and one
 // way to name a script a user runs.
 import t from 'tap';
-import { nextStep, scriptHint } from '../../scripts/lib/errors.ts';
-import { approveCommand } from '../../scripts/lib/staged-publish.ts';
+import { nextStep, scriptHint } from '../../scripts/lib/core/errors.ts';
+import { approveCommand } from '../../scripts/lib/publish/staged-publish.ts';
 
 t.test('nextStep and scriptHint', async (t) => {
   t.equal(nextStep('re-run'), '\n    next: re-run');

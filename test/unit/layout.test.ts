@@ -9,8 +9,8 @@ import {
   stagedPackageDir,
   tarballName,
   tarballPath,
-} from '../../scripts/lib/layout.ts';
-import { getTarget, TARGETS } from '../../scripts/lib/targets.ts';
+} from '../../scripts/lib/core/layout.ts';
+import { getTarget, TARGETS } from '../../scripts/lib/core/targets.ts';
 
 const VERSIONS = ['0.14.2', '1.2.3-rc.1', '10.0.0-dev-3.x'];
 // a three-part target name, as a musl build of linux-x64 would have; not (yet) in the table

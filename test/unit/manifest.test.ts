@@ -1,6 +1,6 @@
 // Manifest pieces that need no build: SHA256SUMS format, the schema, reading, toolchain filtering.
 import t from 'tap';
-import { readZigPin } from '../../scripts/lib/zig.ts';
+import { readZigPin } from '../../scripts/lib/build/zig.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -11,11 +11,11 @@ import {
   unmeasuredReason,
   unmeasuredTargets,
   type Manifest,
-} from '../../scripts/lib/manifest.ts';
-import { getTarget } from '../../scripts/lib/targets.ts';
-import { parseSums, renderSums } from '../../scripts/lib/hash.ts';
-import { deterministicToolchain } from '../../scripts/lib/release-dir.ts';
-import type { ToolchainInfo } from '../../scripts/lib/build.ts';
+} from '../../scripts/lib/core/manifest.ts';
+import { getTarget } from '../../scripts/lib/core/targets.ts';
+import { parseSums, renderSums } from '../../scripts/lib/core/hash.ts';
+import { deterministicToolchain } from '../../scripts/lib/release/release-dir.ts';
+import type { ToolchainInfo } from '../../scripts/lib/build/build.ts';
 
 const hex = (c: string) => c.repeat(64);
 

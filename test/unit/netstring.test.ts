@@ -1,5 +1,10 @@
 import t from 'tap';
-import { encodeNetstring, NetstringDecoder, NetstringError, parseOkay } from '../../scripts/lib/worker-protocol.ts';
+import {
+  encodeNetstring,
+  NetstringDecoder,
+  NetstringError,
+  parseOkay,
+} from '../../scripts/lib/behaviour/worker-protocol.ts';
 
 t.test('encode frames the concatenation of its parts', async (t) => {
   t.equal(encodeNetstring('e', '1+1').toString(), '4:e1+1,');

@@ -4,7 +4,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sweepStaleConfigs } from '../../scripts/lib/npm-client.ts';
+import { sweepStaleConfigs } from '../../scripts/lib/core/npm-client.ts';
 
 /** a pid whose process has exited */
 const deadPid = () => spawnSync('true').pid;
@@ -54,7 +54,7 @@ t.test('a missing temp folder is not an error', async (t) => {
 
 t.test('the registry token goes to the registry only, never to a tarball host elsewhere', async (t) => {
   const { createServer } = await import('node:http');
-  const { RegistryReader } = await import('../../scripts/lib/npm-client.ts');
+  const { RegistryReader } = await import('../../scripts/lib/core/npm-client.ts');
   const seen: Record<string, string | undefined> = {};
   const servers = await Promise.all(
     [0, 1].map(
@@ -105,7 +105,7 @@ t.test('a publish with provenance hands npm the OIDC request variables; nothing 
     GITHUB_TOKEN: 'sentinel-github-token',
     NPM_TOKEN: 'sentinel-npm-token',
   });
-  const { withNpmClient } = await import('../../scripts/lib/npm-client.ts');
+  const { withNpmClient } = await import('../../scripts/lib/core/npm-client.ts');
   const { readdirSync, readFileSync, rmSync } = await import('node:fs');
   const calls = () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.env'));
@@ -134,7 +134,7 @@ t.test('a publish with provenance hands npm the OIDC request variables; nothing 
 t.test(
   "--stop-registry reads a process's command line from /proc, or from ps where there is none (macOS)",
   async (t) => {
-    const { commandLine } = await import('../../scripts/lib/local-registry.ts');
+    const { commandLine } = await import('../../scripts/lib/publish/local-registry.ts');
     const { spawn } = await import('node:child_process');
     const sleeper = spawn('sleep', ['30', '0.5'], { stdio: 'ignore' });
     t.teardown(() => sleeper.kill('SIGKILL'));

@@ -2,7 +2,7 @@
 // on this machine): medians, the geometric mean of the ratios against the
 // threshold, meter changes, and --accept.
 import t from 'tap';
-import { median, verdictOf, renderTable, type WorkloadResult } from '../../scripts/lib/perf.ts';
+import { median, verdictOf, renderTable, type WorkloadResult } from '../../scripts/lib/behaviour/perf.ts';
 
 const row = (
   workload: string,

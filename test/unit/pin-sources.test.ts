@@ -6,11 +6,11 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
-import { parsePin, checkVersion } from '../../scripts/lib/pin.ts';
-import { extractSafely, parseBuildEnv, treeDigest } from '../../scripts/lib/sources.ts';
-import { readElf, compareGlibc } from '../../scripts/lib/elf.ts';
-import { readMachO } from '../../scripts/lib/macho.ts';
-import { canonicalJson } from '../../scripts/lib/hash.ts';
+import { parsePin, checkVersion } from '../../scripts/lib/core/pin.ts';
+import { extractSafely, parseBuildEnv, treeDigest } from '../../scripts/lib/build/sources.ts';
+import { readElf, compareGlibc } from '../../scripts/lib/build/elf.ts';
+import { readMachO } from '../../scripts/lib/build/macho.ts';
+import { canonicalJson } from '../../scripts/lib/core/hash.ts';
 
 const integrity = 'sha512-' + Buffer.alloc(64, 1).toString('base64');
 

@@ -6,10 +6,14 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { totp } from '../../scripts/lib/registry-rules.mjs';
-import { heldCredentials } from '../../scripts/lib/exec.ts';
-import { compareWithRecord, readVerifiedRecord, writeVerifiedRecord } from '../../scripts/lib/verified-record.ts';
-import { sha256Hex } from '../../scripts/lib/hash.ts';
+import { totp } from '../../scripts/lib/publish/registry-rules.mjs';
+import { heldCredentials } from '../../scripts/lib/core/exec.ts';
+import {
+  compareWithRecord,
+  readVerifiedRecord,
+  writeVerifiedRecord,
+} from '../../scripts/lib/verify/verified-record.ts';
+import { sha256Hex } from '../../scripts/lib/core/hash.ts';
 
 t.test('totp: RFC 6238 appendix B (SHA-1), as an authenticator app shows it', async (t) => {
   const secret = Buffer.from('12345678901234567890').toString('hex');

@@ -11,7 +11,7 @@ const deadPid = () => spawnSync('true').pid!;
 
 t.test('acquire, refuse while a live run holds it, take over a dead one, leave an unreadable one', async (t) => {
   process.env.XSNAP_LOCK_DIR = t.testdir();
-  const { acquirePublishLock, lockFile } = await import('../../scripts/lib/publish-lock.ts');
+  const { acquirePublishLock, lockFile } = await import('../../scripts/lib/publish/publish-lock.ts');
   const file = lockFile('http://r/', '1.2.3');
 
   const mine = acquirePublishLock('http://r/', '1.2.3');
@@ -39,7 +39,7 @@ t.test('acquire, refuse while a live run holds it, take over a dead one, leave a
 
 t.test('a lock replaced while a stale one is taken over is given back, not removed', async (t) => {
   process.env.XSNAP_LOCK_DIR = t.testdir();
-  const { lockFile, takeOverStale } = await import('../../scripts/lib/publish-lock.ts');
+  const { lockFile, takeOverStale } = await import('../../scripts/lib/publish/publish-lock.ts');
   const file = lockFile('http://r/', '1.2.3');
   const stale = JSON.stringify({ pid: deadPid(), registry: 'http://r/', version: '1.2.3', since: 'then' }) + '\n';
   const fresh = JSON.stringify({ pid: process.pid, registry: 'http://r/', version: '1.2.3', since: 'now' }) + '\n';
@@ -55,9 +55,9 @@ t.test('a lock replaced while a stale one is taken over is given back, not remov
 
 t.test('eight runs racing for the same dead lock: exactly one gets it', async (t) => {
   const dir = t.testdir();
-  const lib = JSON.stringify(new URL('../../scripts/lib/publish-lock.ts', import.meta.url).pathname);
+  const lib = JSON.stringify(new URL('../../scripts/lib/publish/publish-lock.ts', import.meta.url).pathname);
   process.env.XSNAP_LOCK_DIR = dir;
-  const { lockFile } = await import('../../scripts/lib/publish-lock.ts');
+  const { lockFile } = await import('../../scripts/lib/publish/publish-lock.ts');
   const file = lockFile('http://r/', '1.2.3');
   writeFileSync(file, JSON.stringify({ pid: deadPid(), registry: 'http://r/', version: '1.2.3', since: 'x' }) + '\n');
   // each says it is ready, then waits for a start file, so that they race as closely as processes can;
@@ -66,13 +66,8 @@ t.test('eight runs racing for the same dead lock: exactly one gets it', async (t
   const go = join(dir, 'go');
   const done = join(dir, 'done');
   const code = (i: number) =>
-    `const { existsSync, writeFileSync } = await import('node:fs');\n` +
-    `const { acquirePublishLock } = await import(${lib});\n` +
-    `writeFileSync(${JSON.stringify(join(dir, `ready-${i}`))}, '');\n` +
-    `while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));\n` +
-    `try { acquirePublishLock('http://r/', '1.2.3'); console.log('WON'); ` +
-    `while (!existsSync(${JSON.stringify(done)})) await new Promise((r) => setTimeout(r, 20)); }\n` +
-    `catch { console.log('LOST'); }`;
+    `const { existsSync, writeFileSync } = await import('node:fs');\nconst { acquirePublishLock } = await import(${lib});\n` +
+    `writeFileSync(${JSON.stringify(join(dir, `ready-${i}`))}, '');\nwhile (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));\ntry { acquirePublishLock('http://r/', '1.2.3'); console.log('WON'); while (!existsSync(${JSON.stringify(done)})) await new Promise((r) => setTimeout(r, 20)); }\ncatch { console.log('LOST'); }`;
   const answered: string[] = [];
   const runs = Array.from(
     { length: 8 },
@@ -101,7 +96,7 @@ t.test('eight runs racing for the same dead lock: exactly one gets it', async (t
 
 t.test('issue 19 item 3: a live lock written while a stale one is being taken over is never removed', async (t) => {
   process.env.XSNAP_LOCK_DIR = t.testdir();
-  const { lockFile, takeOverStale } = await import('../../scripts/lib/publish-lock.ts');
+  const { lockFile, takeOverStale } = await import('../../scripts/lib/publish/publish-lock.ts');
   const file = lockFile('http://r/', '1.2.3');
   const stale = JSON.stringify({ pid: deadPid(), registry: 'http://r/', version: '1.2.3', since: 'then' }) + '\n';
   const live = JSON.stringify({ pid: process.pid, registry: 'http://r/', version: '1.2.3', since: 'now' }) + '\n';
@@ -123,7 +118,7 @@ t.test('issue 19 item 3: a live lock written while a stale one is being taken ov
 
 t.test('issue 19 item 3: one lock per registry, whatever its spelling', async (t) => {
   process.env.XSNAP_LOCK_DIR = t.testdir();
-  const { acquirePublishLock, lockFile } = await import('../../scripts/lib/publish-lock.ts');
+  const { acquirePublishLock, lockFile } = await import('../../scripts/lib/publish/publish-lock.ts');
   const spellings = ['https://registry.npmjs.org/', 'https://registry.npmjs.org./', 'https://REGISTRY.npmjs.com/'];
   t.equal(new Set(spellings.map((u) => lockFile(u, '1.2.3'))).size, 1, 'the public registry: one lock file');
   t.equal(lockFile('http://Reg.Example./x/', '1.2.3'), lockFile('http://reg.example/x/', '1.2.3'), 'a host is a host');

@@ -1,11 +1,11 @@
 // Who may write, decided before anything starts (publishAuth, checkWholeSet),
 // and what publish-all stage says for a plan with nothing to do (publish-report.ts).
 import t from 'tap';
-import { UsageError } from '../../scripts/lib/errors.ts';
-import { checkWholeSet, publishAuth, type AuthInput } from '../../scripts/lib/publish-preflight.ts';
-import { stageReport } from '../../scripts/lib/publish-report.ts';
-import { planStage } from '../../scripts/lib/staged-publish.ts';
-import { TARGETS } from '../../scripts/lib/targets.ts';
+import { UsageError } from '../../scripts/lib/core/errors.ts';
+import { checkWholeSet, publishAuth, type AuthInput } from '../../scripts/lib/publish/publish-preflight.ts';
+import { stageReport } from '../../scripts/lib/publish/publish-report.ts';
+import { planStage } from '../../scripts/lib/publish/staged-publish.ts';
+import { TARGETS } from '../../scripts/lib/core/targets.ts';
 
 const pub = { url: 'https://registry.npmjs.org/', kind: 'public' as const };
 const local = { url: 'http://127.0.0.1:1/', kind: 'local' as const };
@@ -47,7 +47,7 @@ t.test('publishAuth: a token, trusted publishing for staging in Actions, or a us
 });
 
 t.test("tokenFromNpmLogin: the maintainer's npm login session, for that registry only", async (t) => {
-  const { tokenFromNpmLogin } = await import('../../scripts/lib/npm-client.ts');
+  const { tokenFromNpmLogin } = await import('../../scripts/lib/core/npm-client.ts');
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');

@@ -1,9 +1,9 @@
 // The rules publish-all keeps before it writes anything (publish-rules.ts), and
 // the stage plan and the approval's choice from plain objects (staged-publish.ts).
 import t from 'tap';
-import { UsageError } from '../../scripts/lib/errors.ts';
-import { checkDistTag, isPublishConflict, latestMoveProblem } from '../../scripts/lib/publish-rules.ts';
-import { isPublicRegistry, normaliseRegistry } from '../../scripts/lib/npm-client.ts';
+import { UsageError } from '../../scripts/lib/core/errors.ts';
+import { checkDistTag, isPublishConflict, latestMoveProblem } from '../../scripts/lib/publish/publish-rules.ts';
+import { isPublicRegistry, normaliseRegistry } from '../../scripts/lib/core/npm-client.ts';
 
 /** what a check throws: a UsageError (exit 2) or nothing */
 function refusal(fn: () => unknown): UsageError | undefined {
@@ -46,25 +46,19 @@ t.test('tags npm would refuse are refused before anything is written', async (t)
 t.test('the registry\'s "already published" answers are recognised, other errors are not', async (t) => {
   t.ok(
     isPublishConflict(
-      'npm error code E409\n' +
-        'npm error 409 Conflict - PUT http://127.0.0.1:4873/@agoric%2fxsnap-linux-x64 - ' +
-        'this package is already present',
+      'npm error code E409\nnpm error 409 Conflict - PUT http://127.0.0.1:4873/@agoric%2fxsnap-linux-x64 - this package is already present',
     ),
     'Verdaccio',
   );
   t.ok(
     isPublishConflict(
-      'npm error code E403\n' +
-        'npm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - ' +
-        'You cannot publish over the previously published versions: 0.15.0.',
+      'npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You cannot publish over the previously published versions: 0.15.0.',
     ),
     'registry.npmjs.org',
   );
   t.notOk(
     isPublishConflict(
-      'npm error code E403\n' +
-        'npm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - ' +
-        'You do not have permission to publish "@agoric/xsnap-linux-x64".',
+      'npm error code E403\nnpm error 403 403 Forbidden - PUT https://registry.npmjs.org/@agoric%2fxsnap-linux-x64 - You do not have permission to publish "@agoric/xsnap-linux-x64".',
     ),
     'a permission error is not a conflict',
   );
@@ -84,7 +78,7 @@ t.test('registry URLs', async (t) => {
 // ---------------------------------------------------------------- issue 10 / issue 9, without a registry
 
 t.test('registry URLs: credentials, http to the public registry, trailing dot, other schemes (exit 2)', async (t) => {
-  const { displayRegistry } = await import('../../scripts/lib/npm-client.ts');
+  const { displayRegistry } = await import('../../scripts/lib/core/npm-client.ts');
   for (const bad of [
     'http://u:secret-pw@127.0.0.1:1/',
     'https://:secret-pw@r.example/',
@@ -103,8 +97,8 @@ t.test('registry URLs: credentials, http to the public registry, trailing dot, o
 });
 
 t.test('child processes get a minimal environment: no tokens, no npm settings', async (t) => {
-  const { minimalEnv } = await import('../../scripts/lib/exec.ts');
-  const { oidcEnv } = await import('../../scripts/lib/npm-client.ts');
+  const { minimalEnv } = await import('../../scripts/lib/core/exec.ts');
+  const { oidcEnv } = await import('../../scripts/lib/core/npm-client.ts');
   const env = minimalEnv(
     { NO_COLOR: '1' },
     {
@@ -137,7 +131,7 @@ t.test('child processes get a minimal environment: no tokens, no npm settings', 
 });
 
 t.test('tags are lower case; retry settings must make sense', async (t) => {
-  const { retryPolicyFromEnv } = await import('../../scripts/lib/publish-rules.ts');
+  const { retryPolicyFromEnv } = await import('../../scripts/lib/publish/publish-rules.ts');
   for (const tag of ['Latest', 'LATEST', 'Next'])
     t.match(refusal(() => checkDistTag(tag))?.message, /case-sensitive/, `"${tag}" refused`);
   for (const [k, v] of [
@@ -154,7 +148,7 @@ t.test('tags are lower case; retry settings must make sense', async (t) => {
 t.test(
   'stage plan: from the public packuments alone: stage, refuse other published bytes, bootstrap, latest forward',
   async (t) => {
-    const { planStage } = await import('../../scripts/lib/staged-publish.ts');
+    const { planStage } = await import('../../scripts/lib/publish/staged-publish.ts');
     const entry = (pkg: string) => ({
       target: 'linux-x64' as const,
       package: pkg,
@@ -243,7 +237,7 @@ t.test(
 );
 
 t.test('approval: ours is chosen among several stages, the others are to be rejected', async (t) => {
-  const { chooseStage, eotpAuthUrl } = await import('../../scripts/lib/staged-publish.ts');
+  const { chooseStage, eotpAuthUrl } = await import('../../scripts/lib/publish/staged-publish.ts');
   const stage = (id: string, ours: boolean, createdAt?: string) => ({
     stage: { id, packageName: '@agoric/xsnap-linux-x64', version: '1.2.3', tag: 'latest', createdAt },
     ours,

@@ -3,10 +3,10 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
-import { CheckFailed } from '../../scripts/lib/errors.ts';
-import { checkMeasuredSet, isRehearsalRegistry } from '../../scripts/lib/publish-preflight.ts';
-import type { ManifestSet } from '../../scripts/lib/published.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
+import { CheckFailed } from '../../scripts/lib/core/errors.ts';
+import { checkMeasuredSet, isRehearsalRegistry } from '../../scripts/lib/publish/publish-preflight.ts';
+import type { ManifestSet } from '../../scripts/lib/verify/published.ts';
 
 const pub = { url: 'https://registry.npmjs.org/', kind: 'public' as const };
 const loopback = { url: 'http://127.0.0.1:4873/', kind: 'custom' as const };

@@ -1,7 +1,7 @@
 // The release-age windows the gate prints: when a fresh version leaves Yarn's
 // default quarantine and a day-long pnpm minimumReleaseAge.
 import t from 'tap';
-import { ageLine, ageWindows, YARN_MIN_AGE_MINUTES } from '../../scripts/lib/release-age.ts';
+import { ageLine, ageWindows, YARN_MIN_AGE_MINUTES } from '../../scripts/lib/release/release-age.ts';
 
 const published = '2026-11-20T12:00:00.000Z';
 

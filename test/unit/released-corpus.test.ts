@@ -5,10 +5,10 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DETERMINISM_CORPUS, loadCorpus } from '../../scripts/lib/determinism.ts';
-import { CheckFailed } from '../../scripts/lib/errors.ts';
-import { run } from '../../scripts/lib/exec.ts';
-import { releasedCorpus, releasedCorpusFile, saveReleasedCorpus } from '../../scripts/lib/released-corpus.ts';
+import { DETERMINISM_CORPUS, loadCorpus } from '../../scripts/lib/behaviour/determinism.ts';
+import { CheckFailed } from '../../scripts/lib/core/errors.ts';
+import { run } from '../../scripts/lib/core/exec.ts';
+import { releasedCorpus, releasedCorpusFile, saveReleasedCorpus } from '../../scripts/lib/behaviour/released-corpus.ts';
 
 const today = readFileSync(DETERMINISM_CORPUS, 'utf8');
 /** an earlier corpus: today's without the parseFloat family */

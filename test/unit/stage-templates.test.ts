@@ -2,16 +2,21 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TARGETS } from '../../scripts/lib/targets.ts';
-import { templateDrift, fillNotice, renderTemplate, LICENSE_EXPRESSION } from '../../scripts/lib/package-text.ts';
+import { TARGETS } from '../../scripts/lib/core/targets.ts';
+import {
+  templateDrift,
+  fillNotice,
+  renderTemplate,
+  LICENSE_EXPRESSION,
+} from '../../scripts/lib/package/package-text.ts';
 import {
   allowedPackageFiles,
   licensesDir,
   NOTICE_TEMPLATE,
   tarballName,
   templateDir,
-} from '../../scripts/lib/layout.ts';
-import type { BuildInfo } from '../../scripts/lib/build.ts';
+} from '../../scripts/lib/core/layout.ts';
+import type { BuildInfo } from '../../scripts/lib/build/build.ts';
 
 t.test('packages/xsnap-<target>/ agree with TARGETS', async (t) => {
   t.same(await templateDrift(), [], 'run stage-packages.ts --update-templates if this fails');
@@ -29,7 +34,7 @@ t.test('packages/xsnap-<target>/ agree with TARGETS', async (t) => {
 
 t.test('a template that drifts is reported with the fix', async (t) => {
   const root = t.testdir();
-  const { writeTemplates } = await import('../../scripts/lib/package-text.ts');
+  const { writeTemplates } = await import('../../scripts/lib/package/package-text.ts');
   // start from the committed license texts (once, in packages/licenses/), then break one file
   const { cp, rm, writeFile } = await import('node:fs/promises');
   await cp(licensesDir(), licensesDir(root), { recursive: true });

@@ -1,9 +1,9 @@
 // Reading tarballs (every entry, or the regular files by path), the one check
 // of what a tar entry may be, and the wordings its callers keep.
 import t from 'tap';
-import { makeBundle } from '../../scripts/lib/bundle.ts';
-import { readTarEntries, readTarballFiles, tarEntryProblem, unsafePath } from '../../scripts/lib/tarball.ts';
-import { entryProblem } from '../../scripts/lib/ci-artifact.ts';
+import { makeBundle } from '../../scripts/lib/package/bundle.ts';
+import { readTarEntries, readTarballFiles, tarEntryProblem, unsafePath } from '../../scripts/lib/core/tarball.ts';
+import { entryProblem } from '../../scripts/lib/ci/ci-artifact.ts';
 
 t.test('readTarEntries lists every entry; readTarballFiles keeps the regular files by path', async (t) => {
   const data = makeBundle(

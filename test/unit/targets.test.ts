@@ -16,16 +16,16 @@ import {
   type Libc,
   type Target,
   type TargetName,
-} from '../../scripts/lib/targets.ts';
-import { checkBinary } from '../../scripts/lib/binary-checks.ts';
-import { planBuild } from '../../scripts/lib/build.ts';
-import { platformsFor } from '../../scripts/lib/install-check.ts';
-import { targetFor } from '../../scripts/lib/delivery.ts';
-import { SCHEMA_FILE } from '../../scripts/lib/manifest.ts';
-import { DEFAULT_PIN } from '../../scripts/lib/paths.ts';
-import { MATH_PROFILES, readPin } from '../../scripts/lib/pin.ts';
-import { tarballName } from '../../scripts/lib/layout.ts';
-import { templatePackageJson, templateReadme } from '../../scripts/lib/package-text.ts';
+} from '../../scripts/lib/core/targets.ts';
+import { checkBinary } from '../../scripts/lib/build/binary-checks.ts';
+import { planBuild } from '../../scripts/lib/build/build.ts';
+import { platformsFor } from '../../scripts/lib/verify/install-check.ts';
+import { targetFor } from '../../scripts/lib/ci/delivery.ts';
+import { SCHEMA_FILE } from '../../scripts/lib/core/manifest.ts';
+import { DEFAULT_PIN } from '../../scripts/lib/core/paths.ts';
+import { MATH_PROFILES, readPin } from '../../scripts/lib/core/pin.ts';
+import { tarballName } from '../../scripts/lib/core/layout.ts';
+import { templatePackageJson, templateReadme } from '../../scripts/lib/package/package-text.ts';
 
 t.test('target table', async (t) => {
   t.same(

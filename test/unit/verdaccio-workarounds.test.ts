@@ -1,4 +1,4 @@
-// The embedded registry's workarounds for Verdaccio 9 bugs (scripts/lib/verdaccio-workarounds.mjs).
+// The embedded registry's workarounds for Verdaccio 9 bugs (scripts/lib/publish/verdaccio-workarounds.mjs).
 // Its racing package-list writes, on a stand-in fs whose writes take as long as
 // the test says: chosen files are written one at a time, in call order, whole
 // (temporary file then rename); other files go straight through.
@@ -9,7 +9,7 @@ import {
   ignoreLateContentLength,
   writeWholeOneAtATime,
   type WritableFs,
-} from '../../scripts/lib/verdaccio-workarounds.mjs';
+} from '../../scripts/lib/publish/verdaccio-workarounds.mjs';
 
 function standInFs() {
   const files = new Map<string, string>();

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { runScript } from '../helpers/run.ts';
 import { describePipeline, VERIFY_PIPELINE, type CheckName } from '../../scripts/lib/verify/index.ts';
 import { Checks, newRecord } from '../../scripts/lib/verify/context.ts';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
-import { runRaw } from '../../scripts/lib/exec.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
+import { runRaw } from '../../scripts/lib/core/exec.ts';
 
 t.test('verify-artifacts --help prints the pipeline, in order', async (t) => {
   const r = await runScript('verify-artifacts.ts', ['--help']);
@@ -51,9 +51,7 @@ t.test('the type checker refuses a check name no step declares', async (t) => {
   const dir = await mkdtemp(join(REPO_ROOT, 'test', 'unit', '.typecheck-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'planted.ts');
-  const good =
-    `import type { CheckName } from '../../../scripts/lib/verify/index.ts';\n` +
-    `export const a: CheckName = 'sums-digest';\n`;
+  const good = `import type { CheckName } from '../../../scripts/lib/verify/index.ts';\nexport const a: CheckName = 'sums-digest';\n`;
   await writeFile(file, good);
   const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
   const flags = [

@@ -3,10 +3,10 @@
 import t from 'tap';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkBinary } from '../../scripts/lib/binary-checks.ts';
-import { getTarget, parseTargetList } from '../../scripts/lib/targets.ts';
-import { tagFromEnv } from '../../scripts/lib/release-tag.ts';
-import { platformsFor } from '../../scripts/lib/install-check.ts';
+import { checkBinary } from '../../scripts/lib/build/binary-checks.ts';
+import { getTarget, parseTargetList } from '../../scripts/lib/core/targets.ts';
+import { tagFromEnv } from '../../scripts/lib/ci/release-tag.ts';
+import { platformsFor } from '../../scripts/lib/verify/install-check.ts';
 
 // The Mach-O checks run on the real darwin binaries (test/e2e/macho.test.ts); here only what needs no binary.
 t.test('a darwin target refuses an ELF file', async (t) => {

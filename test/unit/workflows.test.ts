@@ -5,17 +5,17 @@
 import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { TARGETS } from '../../scripts/lib/targets.ts';
-import { CI_NODE_VERSION, REPOSITORY } from '../../scripts/lib/project.ts';
-import { templatePackageJson } from '../../scripts/lib/package-text.ts';
-import { REPO_ROOT } from '../../scripts/lib/paths.ts';
+import { TARGETS } from '../../scripts/lib/core/targets.ts';
+import { CI_NODE_VERSION, REPOSITORY } from '../../scripts/lib/core/project.ts';
+import { templatePackageJson } from '../../scripts/lib/package/package-text.ts';
+import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
 import {
   releaseRunTitle,
   requiredJobs,
   SKIPPED_BY_DESIGN,
   startedFromProblems,
   VERIFIED_JOB,
-} from '../../scripts/lib/release-tag.ts';
+} from '../../scripts/lib/ci/release-tag.ts';
 import { runScript } from '../helpers/run.ts';
 import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token';
 import {
@@ -391,8 +391,7 @@ t.test('the GitHub Release gets each release file once (no 422 already_exists af
 });
 
 t.test(
-  'the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, ' +
-    'with its dist-tag (issue 13)',
+  'the GitHub Release notes are the agoric-sdk hand-off, written before the release is created, with its dist-tag (issue 13)',
   async (t) => {
     for (const [key, distTag] of [
       ['push', 'latest'],
@@ -529,8 +528,7 @@ t.test('a rehearsal runs in its own environment; a release without NPM_TOKEN get
 });
 
 t.test(
-  'a release started from a branch is refused by the tag job, before any build, ' +
-    'with "Use workflow from: the tag" (issue 11)',
+  'a release started from a branch is refused by the tag job, before any build, with "Use workflow from: the tag" (issue 11)',
   async (t) => {
     t.same(refProblems(model), []);
     // the npm-publish environment would refuse it at the publish job, after building
@@ -555,8 +553,7 @@ t.test(
     t.match(
       refProblems(await w(unguarded)).join('\n'),
       new RegExp(
-        'manual release from a branch: publish would run in npm-publish, which refuses refs\\/heads\\/main, ' +
-          'and the tag job does not refuse it first',
+        'manual release from a branch: publish would run in npm-publish, which refuses refs\\/heads\\/main, and the tag job does not refuse it first',
       ),
     );
     // a guard that refuses too much
@@ -570,8 +567,7 @@ t.test(
 );
 
 t.test(
-  'smaller items: PR concurrency, backports never "Latest", ' +
-    'no set-up in the publishing job, one repository name (issue 11)',
+  'smaller items: PR concurrency, backports never "Latest", no set-up in the publishing job, one repository name (issue 11)',
   async (t) => {
     t.same(concurrencyProblems(model), []);
     t.same(latestReleaseProblems(model), []);
@@ -779,8 +775,7 @@ t.test('no step that holds a write credential executes a binary (issue 17 item 4
   t.match(
     credentialProblems({ ...wfs, 'publish-release.yml': jobWide }).join('\n'),
     new RegExp(
-      'publish-release\\.yml release "agoric-sdk gate.*": runs .*verify-artifacts\\.ts .* ' +
-        'while holding a token in the job env',
+      'publish-release\\.yml release "agoric-sdk gate.*": runs .*verify-artifacts\\.ts .* while holding a token in the job env',
     ),
   );
   const gateWithToken = mutated(wfs['publish-release.yml'], (d) => {

@@ -3,11 +3,11 @@
 // with the manifest, across targets, and (linux-x64) at the glibc floor.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { log } from '../cli.ts';
-import { canonicalJson } from '../hash.ts';
-import { glibcFloorRunner } from '../binary-checks.ts';
-import { readElf } from '../elf.ts';
-import { compareFingerprints, FINGERPRINT_COMPARE_CHECKS } from '../fingerprint.ts';
+import { log } from '../core/cli.ts';
+import { canonicalJson } from '../core/hash.ts';
+import { glibcFloorRunner } from '../build/binary-checks.ts';
+import { readElf } from '../build/elf.ts';
+import { compareFingerprints, FINGERPRINT_COMPARE_CHECKS } from '../behaviour/fingerprint.ts';
 import {
   commonProfile,
   compareAcrossTargets,
@@ -19,10 +19,10 @@ import {
   type DeterminismRecord,
   type DeterminismRun,
   type Measured,
-} from '../determinism.ts';
-import { binaryPath } from '../layout.ts';
-import type { Fingerprint } from '../manifest.ts';
-import { measureFingerprint } from '../measure.ts';
+} from '../behaviour/determinism.ts';
+import { binaryPath } from '../core/layout.ts';
+import type { Fingerprint } from '../core/manifest.ts';
+import { measureFingerprint } from '../behaviour/measure.ts';
 import { rel, step, type DeterminismReport, type VerifyContext, type VerifyReport } from './context.ts';
 
 /** How to run each target's corpora here: none with --skip-fingerprint (the manifest's values are compared). */

@@ -3,11 +3,11 @@
 // made again now from dist/<target>.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { sha256Hex } from '../hash.ts';
-import { makeBundle, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from '../bundle.ts';
-import { readTarEntries, unsafePath, type TarEntry } from '../tarball.ts';
-import { binaryPath, bundleBinaryPath, bundleLayout, bundlePath } from '../layout.ts';
-import { GOALS } from '../targets.ts';
+import { sha256Hex } from '../core/hash.ts';
+import { makeBundle, BUNDLE_FILE_MODE, BUNDLE_DIR_MODE } from '../package/bundle.ts';
+import { readTarEntries, unsafePath, type TarEntry } from '../core/tarball.ts';
+import { binaryPath, bundleBinaryPath, bundleLayout, bundlePath } from '../core/layout.ts';
+import { GOALS } from '../core/targets.ts';
 import { rel, step } from './context.ts';
 
 export const bundle = step({

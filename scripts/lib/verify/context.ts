@@ -4,12 +4,12 @@
 // reports; it records through a view typed by those names, so an undeclared
 // name is a type error, and one carried by a helper module's failure is caught
 // at run time.
-import type { Failure } from '../errors.ts';
-import { sha256Hex } from '../hash.ts';
-import type { Manifest } from '../manifest.ts';
-import type { Goal, Target } from '../targets.ts';
-import type { InstallResult } from '../install-check.ts';
-import type { MathProfile } from '../determinism.ts';
+import type { Failure } from '../core/errors.ts';
+import { sha256Hex } from '../core/hash.ts';
+import type { Manifest } from '../core/manifest.ts';
+import type { Goal, Target } from '../core/targets.ts';
+import type { InstallResult } from './install-check.ts';
+import type { MathProfile } from '../behaviour/determinism.ts';
 
 export interface VerifyOptions {
   dist: string;
@@ -17,7 +17,7 @@ export interface VerifyOptions {
   targets: Target[];
   /** the release tag (vX.Y.Z) this runs for, if any */
   tag?: string;
-  /** also check the packages on the registry (scripts/lib/published.ts) */
+  /** also check the packages on the registry (scripts/lib/verify/published.ts) */
   published?: boolean;
   registry?: string;
   /** with `published`: the npm token the script read, for a registry that wants one for reads */

@@ -8,10 +8,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { UsageError } from '../errors.ts';
-import { checkVersion } from '../pin.ts';
-import { readManifest } from '../manifest.ts';
-import { hostRunner } from '../binary-checks.ts';
+import { UsageError } from '../core/errors.ts';
+import { checkVersion } from '../core/pin.ts';
+import { readManifest } from '../core/manifest.ts';
+import { hostRunner } from '../build/binary-checks.ts';
 import { newRecord, type VerifyContext, type VerifyOptions, type VerifyReport, type VerifyRecord } from './context.ts';
 import { checkMeasured, committedManifest, manifest, sums, versions } from './release-dir.ts';
 import { targetBinaries } from './target-binary.ts';

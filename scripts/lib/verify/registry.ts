@@ -1,11 +1,11 @@
 // The registry (--published): every package of the set is there at this
 // version with the manifest's tarball integrity and binaries, not yanked, and
-// under the dist-tag asked for (scripts/lib/published.ts does the reading).
-import { log } from '../cli.ts';
-import { UsageError, type Failure } from '../errors.ts';
-import { PUBLISHED_CHECKS, verifyPublished } from '../published.ts';
-import { ageLine } from '../release-age.ts';
-import type { Target } from '../targets.ts';
+// under the dist-tag asked for (scripts/lib/verify/published.ts does the reading).
+import { log } from '../core/cli.ts';
+import { UsageError, type Failure } from '../core/errors.ts';
+import { PUBLISHED_CHECKS, verifyPublished } from './published.ts';
+import { ageLine } from '../release/release-age.ts';
+import type { Target } from '../core/targets.ts';
 import { step, type Checks, type VerifyReport } from './context.ts';
 
 type RegistryCheck = (typeof PUBLISHED_CHECKS)[number];

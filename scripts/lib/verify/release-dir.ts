@@ -3,11 +3,11 @@
 import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseSums, sha256Hex } from '../hash.ts';
-import { MANIFESTS_DIR } from '../paths.ts';
-import { GOALS } from '../targets.ts';
-import { handoffProblems } from '../handoff.ts';
-import { readManifest, renderManifest, type Manifest } from '../manifest.ts';
+import { parseSums, sha256Hex } from '../core/hash.ts';
+import { MANIFESTS_DIR } from '../core/paths.ts';
+import { GOALS } from '../core/targets.ts';
+import { handoffProblems } from '../release/handoff.ts';
+import { readManifest, renderManifest, type Manifest } from '../core/manifest.ts';
 import {
   assetVersion,
   bundleName,
@@ -20,8 +20,8 @@ import {
   SUMS_NAME,
   sumsPath,
   tarballName,
-} from '../layout.ts';
-import { unsafePath } from '../tarball.ts';
+} from '../core/layout.ts';
+import { unsafePath } from '../core/tarball.ts';
 import { noteVerifiedBytes, rel, step, type Checks } from './context.ts';
 
 export const versions = step({

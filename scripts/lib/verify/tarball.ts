@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { log } from '../cli.ts';
-import { matchesIntegrity, sha256Hex, sriSha512 } from '../hash.ts';
-import { BINARY_CHECKS, checkBinary } from '../binary-checks.ts';
-import { readTarEntries, unsafePath, type TarEntry } from '../tarball.ts';
+import { log } from '../core/cli.ts';
+import { matchesIntegrity, sha256Hex, sriSha512 } from '../core/hash.ts';
+import { BINARY_CHECKS, checkBinary } from '../build/binary-checks.ts';
+import { readTarEntries, unsafePath, type TarEntry } from '../core/tarball.ts';
 import {
   allowedPackageFiles,
   binaryPath,
@@ -17,10 +17,10 @@ import {
   releaseDir,
   tarballName,
   tarballPath,
-} from '../layout.ts';
-import { LICENSE_EXPRESSION, templatePackageJson } from '../package-text.ts';
-import { checkInstallability, platformsFor } from '../install-check.ts';
-import { GOALS, type Target } from '../targets.ts';
+} from '../core/layout.ts';
+import { LICENSE_EXPRESSION, templatePackageJson } from '../package/package-text.ts';
+import { checkInstallability, platformsFor } from './install-check.ts';
+import { GOALS, type Target } from '../core/targets.ts';
 import { noteVerifiedBytes, rel, step, type Checks, type VerifyContext } from './context.ts';
 import { claimedProfile } from './target-binary.ts';
 
@@ -287,9 +287,7 @@ function checkPackageJson(
       c.fail({
         check: 'package-no-scripts',
         subject: s(field),
-        expected:
-          `only ${Object.keys(template).join(', ')}: a platform package runs nothing, ` +
-          `links nothing and pulls in nothing at install`,
+        expected: `only ${Object.keys(template).join(', ')}: a platform package runs nothing, links nothing and pulls in nothing at install`,
         actual: JSON.stringify(pkg[field]),
       });
   }

@@ -4,11 +4,11 @@
 // this host can run them, the version they report.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { canonicalJson, sha256Hex } from '../hash.ts';
-import { readBuildInfo } from '../build.ts';
-import { BINARY_CHECKS, checkBinary } from '../binary-checks.ts';
-import { binaryPath } from '../layout.ts';
-import { GOALS, type Goal, type Target } from '../targets.ts';
+import { canonicalJson, sha256Hex } from '../core/hash.ts';
+import { readBuildInfo } from '../build/build.ts';
+import { BINARY_CHECKS, checkBinary } from '../build/binary-checks.ts';
+import { binaryPath } from '../core/layout.ts';
+import { GOALS, type Goal, type Target } from '../core/targets.ts';
 import { rel, step, type Checks, type VerifyContext } from './context.ts';
 
 const CHECKS = [
