@@ -57,7 +57,7 @@ dist/<target>/build-info.json (source identity and integrity, toolchain, flags,
 build root, host, and the version each binary reports).
 
 Linux targets build inside a Debian 11 (bullseye) root made with debootstrap on
-first use (about a minute, needs root) and cached in $XSNAP_CACHE_DIR (default
+first use (about three minutes, needs root) and cached in $XSNAP_CACHE_DIR (default
 ~/.cache/xsnap-worker-binaries), so they need at most GLIBC ${'2.31'}. linux-arm64 is
 cross-compiled there and run under qemu-aarch64 for its checks. darwin-x64 and
 darwin-arm64 are cross-compiled on Linux x64 by the pinned zig (native/zig/pin.json,

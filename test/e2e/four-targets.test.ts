@@ -56,7 +56,7 @@ t.test('the four-target set: manifest, bundle, verify and a dry run over the rea
     t.ok(bundled.includes(`dist/${name}/release/xsnap-worker`), `the bundle holds ${name}'s release binary`);
 
   // verify: refused without --allow-unmeasured (naming the check), never for a release tag, passes when asked
-  const strict = await runScript('verify-artifacts.ts', [...common, '--skip-install', '--json']);
+  const strict = await runScript('verify-artifacts.ts', [...common, '--skip-install', '--skip-fingerprint', '--json']);
   t.equal(strict.code, 1);
   const failures = JSON.parse(strict.stdout).failures as Array<{ check: string; subject: string }>;
   t.same(

@@ -668,7 +668,7 @@ export function enterArgv(root: string, argv: string[]): string[] {
 const checked = new Map<string, Promise<Failure[]>>();
 
 /**
- * The build root, checked (once per process), or made with debootstrap (about two minutes, 1.2 GB). The check reads
+ * The build root, checked (once per process), or made with debootstrap (about three minutes, 1.2 GB). The check reads
  * only the entries whose stat key changed since the last check that passed, or with `full` every entry.
  */
 export async function ensureBuildRoot(opts: { full?: boolean } = {}): Promise<BuildRoot> {
