@@ -4,8 +4,8 @@ import { runCommand, timed, log, PIN_OPTION, distOption } from './lib/core/cli.t
 import { distDir } from './lib/core/paths.ts';
 import { readPin, pinPath } from './lib/core/pin.ts';
 import { parseTargetList, TARGET_NAMES } from './lib/core/targets.ts';
-import { planStage, executeStage, checkBuildForStage } from './lib/package/stage.ts';
-import { writeTemplates, templateDrift } from './lib/package/package-text.ts';
+import { planPackages, makePackages, checkBuildForPackaging } from './lib/package/packages.ts';
+import { writeTemplates } from './lib/package/package-text.ts';
 import { CheckFailed, type Failure } from './lib/core/errors.ts';
 import { stringFlag } from './lib/core/cli.ts';
 
@@ -30,11 +30,6 @@ await runCommand(
         type: 'boolean',
         description: 'regenerate packages/xsnap-<target>/ from the target table and stop',
       },
-      {
-        name: 'check-templates',
-        type: 'boolean',
-        description: 'fail if packages/xsnap-<target>/ differ from what the target table generates',
-      },
     ],
     details: `
 Reads dist/<target>/{release,debug}/xsnap-worker and dist/<target>/build-info.json
@@ -51,17 +46,12 @@ requested target packed.`,
       const files = await writeTemplates();
       return { json: { written: files }, text: `wrote ${files.length} template files under packages/` };
     }
-    if (flags['check-templates']) {
-      const drift = await templateDrift();
-      if (drift.length) throw new CheckFailed(drift);
-      return { json: { ok: true }, text: 'package templates agree with the target table' };
-    }
     const pin = readPin(pinPath(flags));
     const targets = parseTargetList(stringFlag(flags, 'targets'));
-    const plan = planStage({ dist: distDir(flags), version: pin.version, targets });
+    const plan = planPackages({ dist: distDir(flags), version: pin.version, targets });
     if (flags['dry-run']) {
       const failures: Failure[] = [];
-      for (const t of targets) failures.push(...(await checkBuildForStage(plan.dist, t, plan.version)).failures);
+      for (const t of targets) failures.push(...(await checkBuildForPackaging(plan.dist, t, plan.version)).failures);
       if (failures.length) throw new CheckFailed(failures);
       return {
         json: { plan },
@@ -69,8 +59,8 @@ requested target packed.`,
       };
     }
     const staged = await timed(
-      `staging ${targets.length} package${targets.length === 1 ? '' : 's'} of ${pin.version}`,
-      () => executeStage(plan),
+      `packing ${targets.length} package${targets.length === 1 ? '' : 's'} of ${pin.version}`,
+      () => makePackages(plan),
     );
     log.ok(`packed ${staged.length} package${staged.length === 1 ? '' : 's'}`);
     return {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runRaw } from '../../scripts/lib/core/exec.ts';
 import { CI_NODE_VERSION, CI_NPM_VERSION } from '../../scripts/lib/core/project.ts';
 import { normalizeGzipHeader } from '../../scripts/lib/package/bundle.ts';
-import { npmPack } from '../../scripts/lib/package/stage.ts';
+import { npmPack } from '../../scripts/lib/package/packages.ts';
 import { tarballName } from '../../scripts/lib/core/layout.ts';
 import { TARGETS } from '../../scripts/lib/core/targets.ts';
 import { readPin, pinPath } from '../../scripts/lib/core/pin.ts';

@@ -23,7 +23,7 @@ const INPUTS = [
   'scripts/generate-manifest.ts',
   'packages',
   ...[
-    'package/stage',
+    'package/packages',
     'core/manifest',
     'package/bundle',
     'core/hash',

@@ -22,7 +22,6 @@ import { buildRootWorkDir, ensureBuildRoot, enterArgv, type BuildRoot } from './
 import type { SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
 import { canBuildOn, glibcFloorOf, macosMinOf, TARGETS } from '../core/targets.ts';
-import type { ZigIdentity } from './zig.ts';
 import type { Goal, Target, ToolchainKind } from '../core/targets.ts';
 import { MATH_PROFILES, type MathProfile, type Pin } from '../core/pin.ts';
 import { mathInfo, prepareLibmBuild, type MathInfo } from './portable-libm.ts';

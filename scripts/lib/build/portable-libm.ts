@@ -16,7 +16,6 @@ import { cacheDir, REPO_ROOT } from '../core/paths.ts';
 import { download, extractSafely } from './sources.ts';
 import { debianMirror } from './buildroot.ts';
 import type { Target } from '../core/targets.ts';
-import type { MathProfile } from '../core/pin.ts';
 import type { MathInfo } from '../core/manifest.ts';
 export type { MathInfo };
 

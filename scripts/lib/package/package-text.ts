@@ -2,7 +2,7 @@
 // third-party notice of each template folder packages/xsnap-<target>/, all
 // generated from the target table so the templates cannot drift apart; the
 // check that the committed folders are exactly that text, and the notice's
-// placeholders filled from build-info at staging (stage.ts).
+// placeholders filled from build-info when packages are made (packages.ts).
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

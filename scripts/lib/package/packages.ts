@@ -31,7 +31,7 @@ import { GOALS, TARGETS, type Target } from '../core/targets.ts';
 
 // ------------------------------------------------------------------ staging
 
-export interface StagePlanTarget {
+export interface PackagePlanTarget {
   target: Target['name'];
   packageName: string;
   template: string;
@@ -40,13 +40,13 @@ export interface StagePlanTarget {
   binaries: Record<string, { from: string; to: string }>;
 }
 
-export interface StagePlan {
+export interface PackagePlan {
   version: string;
   dist: string;
-  targets: StagePlanTarget[];
+  targets: PackagePlanTarget[];
 }
 
-export function planStage(opts: { dist: string; version: string; targets: Target[] }): StagePlan {
+export function planPackages(opts: { dist: string; version: string; targets: Target[] }): PackagePlan {
   return {
     version: opts.version,
     dist: opts.dist,
@@ -64,7 +64,7 @@ export function planStage(opts: { dist: string; version: string; targets: Target
 }
 
 /** Problems with a target's build output that make it unfit to stage. */
-export async function checkBuildForStage(
+export async function checkBuildForPackaging(
   dist: string,
   t: Target,
   version: string,
@@ -125,7 +125,7 @@ export async function npmPack(stagedDir: string, destDir: string, expectedName: 
   return file;
 }
 
-export interface StagedPackage {
+export interface MadePackage {
   target: Target['name'];
   packageName: string;
   tarball: string;
@@ -137,12 +137,12 @@ export interface StagedPackage {
  * Stage and pack every target of the plan. Everything is made in a temporary
  * folder inside dist and moved into place only when all targets succeeded.
  */
-export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
+export async function makePackages(plan: PackagePlan): Promise<MadePackage[]> {
   const failures: Failure[] = [];
   const infos = new Map<string, BuildInfo>();
   for (const pt of plan.targets) {
     const t = TARGETS.find((x) => x.name === pt.target)!;
-    const r = await checkBuildForStage(plan.dist, t, plan.version);
+    const r = await checkBuildForPackaging(plan.dist, t, plan.version);
     failures.push(...r.failures);
     infos.set(pt.target, r.info);
     if (!r.info.releasable)
@@ -152,7 +152,7 @@ export async function executeStage(plan: StagePlan): Promise<StagedPackage[]> {
 
   const tmp = await mkdtemp(join(plan.dist, '.stage.partial-'));
   try {
-    const results: StagedPackage[] = [];
+    const results: MadePackage[] = [];
     for (const pt of plan.targets) {
       const t = TARGETS.find((x) => x.name === pt.target)!;
       const dir = stagedPackageDir(tmp, t);
