@@ -17,12 +17,13 @@
 //      --steps: noop-build, manifest, verify, publish-dry-run, release-local (default: all).
 //      --no-base: this checkout alone.
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync, symlinkSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import minimist from 'minimist';
 import { run } from '../scripts/lib/core/exec.ts';
-import { REPO_ROOT } from '../scripts/lib/core/paths.ts';
+import { DEFAULT_PIN, REPO_ROOT } from '../scripts/lib/core/paths.ts';
+import { readPin } from '../scripts/lib/core/pin.ts';
 
 const args = minimist(process.argv.slice(2), {
   string: ['base', 'runs', 'steps', 'targets'],
@@ -32,7 +33,7 @@ const args = minimist(process.argv.slice(2), {
 const runs = Number(args.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, not ${args.runs}`);
 const targets = String(args.targets);
-const version = '0.15.0';
+const version = readPin(DEFAULT_PIN).version;
 
 interface Checkout {
   label: string;
@@ -74,6 +75,21 @@ function timed(c: Checkout, argv: string[], log: string): Promise<number> {
 }
 
 const tsx = (c: Checkout) => join(c.dir, 'node_modules', '.bin', 'tsx');
+
+/**
+ * A checkout's dry-run command line: `stage --dry-run` since publishing became subcommands (`--dry-run` before),
+ * with `--allow-unmeasured` where the checkout has it (a four-target set made here rehearses: darwin cannot run).
+ */
+function rehearsing(c: Checkout): string[] {
+  const text = readFileSync(join(c.dir, 'scripts', 'generate-manifest.ts'), 'utf8');
+  return text.includes('allow-unmeasured') && /darwin/.test(targets) ? ['--allow-unmeasured'] : [];
+}
+
+function publishDryRun(c: Checkout): string[] {
+  const text = readFileSync(join(c.dir, 'scripts', 'publish-all.ts'), 'utf8');
+  const rehearse = text.includes('allow-unmeasured') && /darwin/.test(targets) ? ['--allow-unmeasured'] : [];
+  return text.includes("name: 'stage'") ? ['stage', '--dry-run', ...rehearse] : ['--dry-run'];
+}
 const dist = (c: Checkout) => join(c.work, 'dist');
 
 interface Step {
@@ -93,12 +109,21 @@ const STEPS: Record<string, Step> = {
   manifest: {
     name: 'generate-manifest.ts',
     warmup: 0,
-    argv: (c) => [tsx(c), 'scripts/generate-manifest.ts', '--targets', targets, '--dist', dist(c)],
+    argv: (c) => [tsx(c), 'scripts/generate-manifest.ts', '--targets', targets, ...rehearsing(c), '--dist', dist(c)],
   },
   verify: {
     name: 'verify-artifacts.ts --record',
     warmup: 0,
-    argv: (c) => [tsx(c), 'scripts/verify-artifacts.ts', '--record', '--targets', targets, '--dist', dist(c)],
+    argv: (c) => [
+      tsx(c),
+      'scripts/verify-artifacts.ts',
+      '--record',
+      '--targets',
+      targets,
+      ...rehearsing(c),
+      '--dist',
+      dist(c),
+    ],
   },
   'publish-dry-run': {
     name: 'publish-all.ts --dry-run (embedded registry)',
@@ -108,7 +133,7 @@ const STEPS: Record<string, Step> = {
     argv: (c) => [
       tsx(c),
       'scripts/publish-all.ts',
-      '--dry-run',
+      ...publishDryRun(c),
       '--registry',
       'local',
       '--targets',
