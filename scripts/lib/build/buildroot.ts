@@ -24,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -233,8 +234,7 @@ export async function pinnedDebFile(p: PinnedDeb, mirrors = debianMirrors()): Pr
     }
     deb = r.body!;
     await mkdir(dirname(cached), { recursive: true });
-    await writeFile(`${cached}.partial-${process.pid}`, deb);
-    await rename(`${cached}.partial-${process.pid}`, cached);
+    await writeFileAtomic(cached, deb);
     break;
   }
   if (!deb)
@@ -550,8 +550,7 @@ export async function writeContentsPin(dir: string, lock: BuildRootLock, file = 
     packaged: digest,
     unpackaged: unpackagedOf(index, walkRoot(dir).actual, diversions),
   };
-  await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(pin, null, 2) + '\n');
-  await rename(`${file}.partial-${process.pid}`, file);
+  await writeFileAtomic(file, JSON.stringify(pin, null, 2) + '\n');
   return pin;
 }
 
@@ -854,8 +853,7 @@ export async function updateLock(file = LOCK_FILE): Promise<{ lock: BuildRootLoc
         join(tmp, 'root/var/lib/apt/lists'),
       ),
     };
-    await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(lock, null, 2) + '\n');
-    await rename(`${file}.partial-${process.pid}`, file);
+    await writeFileAtomic(file, JSON.stringify(lock, null, 2) + '\n');
     return { lock, mirror };
   } finally {
     await rm(tmp, { recursive: true, force: true });

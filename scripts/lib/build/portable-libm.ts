@@ -7,7 +7,8 @@
 // pinned sha256 every time it is used (the cached copy too: the pin is the
 // reference, never a record written next to the cache).
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { join } from 'node:path';
 import { log } from '../core/cli.ts';
 import { CheckFailed, UsageError } from '../core/errors.ts';
@@ -95,8 +96,7 @@ export async function fetchLibmArchive(pin = readLibmPin()): Promise<Buffer> {
     ]);
   }
   await mkdir(join(cacheDir(), 'libm'), { recursive: true });
-  await writeFile(`${file}.partial-${process.pid}`, data);
-  await rename(`${file}.partial-${process.pid}`, file);
+  await writeFileAtomic(file, data);
   return data;
 }
 

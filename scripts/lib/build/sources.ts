@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -233,9 +234,7 @@ async function obtainArchives(pin: Pin, dir: string): Promise<Archives> {
         'nothing was unpacked',
       );
     await mkdir(dir, { recursive: true });
-    const tmp = `${kept}.partial-${process.pid}`;
-    await writeFile(tmp, data);
-    await rename(tmp, kept);
+    await writeFileAtomic(kept, data);
     out[spec.name] = data;
   }
   return out;

@@ -12,7 +12,8 @@
 // the archive's own entries. A mismatch unpacks it again.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -132,8 +133,7 @@ export async function obtainZig(pin: ZigPin = readZigPin()): Promise<Zig> {
       pinFile: ZIG_PIN_FILE,
     });
     await mkdir(root, { recursive: true });
-    await writeFile(`${archive}.partial-${process.pid}`, data);
-    await rename(`${archive}.partial-${process.pid}`, archive);
+    await writeFileAtomic(archive, data);
   }
   const expected = await archiveTreeDigest(data);
   const actual = existsSync(tree) ? await treeDigest(tree).catch(() => 'unreadable') : 'missing';

@@ -13,7 +13,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { writeFileAtomicSync } from '../core/fs.ts';
 import { join } from 'node:path';
 import { OperationError } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
@@ -225,8 +226,7 @@ async function applyRules(url: string, dir: string, securityKey: boolean): Promi
   };
   registerSecret(rules.oidcRequestToken);
   registerSecret(rules.totpSecret);
-  writeFileSync(file + '.tmp', JSON.stringify(rules, null, 2) + '\n', { mode: 0o600 });
-  renameSync(file + '.tmp', file);
+  writeFileAtomicSync(file, JSON.stringify(rules, null, 2) + '\n', { mode: 0o600 });
   return {
     file,
     oidcEnv: {

@@ -21,7 +21,8 @@
 //            nothing and says how to pass one. A run stopped halfway (an
 //            expired code) is finished by a re-run.
 //   reject   (`reject <id>`) removes a stage.
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomicSync } from '../core/fs.ts';
 import { dirname } from 'node:path';
 import { log } from '../core/cli.ts';
 import { sriSha512 } from '../core/hash.ts';
@@ -269,8 +270,7 @@ export async function executeStage(
 export function writeStagedRecord(dist: string, version: string, record: unknown): string {
   const file = stagedRecordPath(dist, version);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file + '.tmp', JSON.stringify(record, null, 2) + '\n');
-  renameSync(file + '.tmp', file);
+  writeFileAtomicSync(file, JSON.stringify(record, null, 2) + '\n');
   return file;
 }
 
