@@ -12,6 +12,7 @@ import { basename, join } from 'node:path';
 import { nextStep, OperationError, UsageError } from './errors.ts';
 import { log, registerSecret, redact } from './cli.ts';
 import { minimalEnv, runRaw, type RunResult } from './exec.ts';
+import { processAlive } from './process.ts';
 
 export const PUBLIC_REGISTRY = 'https://registry.npmjs.org/';
 
@@ -197,13 +198,7 @@ export function sweepStaleConfigs(dir = tmpdir()): void {
     try {
       const st = lstatSync(path);
       if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
-      let alive = true;
-      try {
-        process.kill(Number(m[1]), 0);
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-      if (!alive) rmSync(path, { recursive: true, force: true });
+      if (!processAlive(Number(m[1]))) rmSync(path, { recursive: true, force: true });
     } catch (e) {
       log.warn(`could not remove the stale npm config ${path}: ${(e as Error).message}`);
     }

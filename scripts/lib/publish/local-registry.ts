@@ -18,6 +18,10 @@ import { writeFileAtomicSync } from '../core/fs.ts';
 import { join } from 'node:path';
 import { OperationError } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
+import { commandLine, processState } from '../core/process.ts';
+
+/** A live process we may signal (another user's process with the same pid is not our registry). */
+const alive = (pid: number): boolean => processState(pid) === 'ours';
 import { registerSecret } from '../core/cli.ts';
 import { minimalEnv, runRaw } from '../core/exec.ts';
 import { totp } from './registry-rules.mjs';
@@ -106,15 +110,6 @@ async function ping(url: string): Promise<boolean> {
     const res = await fetch(new URL('-/ping', url), { signal: AbortSignal.timeout(2000) });
     await res.arrayBuffer();
     return res.ok;
-  } catch {
-    return false;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
@@ -326,19 +321,6 @@ export async function startLocalRegistry(
     await killAndWait(child);
     if (opts.detached) rmSync(stateFile, { force: true });
   });
-}
-
-/** The command line of a running process: Linux's /proc, else `ps` (macOS has no /proc); null if none. */
-export async function commandLine(pid: number, procfs = '/proc'): Promise<string | null> {
-  if (existsSync(procfs)) {
-    try {
-      return readFileSync(`${procfs}/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-    } catch {
-      return null;
-    }
-  }
-  const r = await runRaw(['ps', '-o', 'command=', '-p', String(pid)]);
-  return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
 }
 
 export type StopResult = 'stopped' | 'not-running' | 'not-ours';
