@@ -277,7 +277,7 @@ export function walkRoot(root: string, previous: Snapshot | null = null): Walked
       else {
         reread++;
         if (st.isSymbolicLink()) entry = `l:${readlinkSync(abs)}`;
-        else if (st.isFile()) entry = `f:${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
+        else if (st.isFile()) entry = `f:${sha256Hex(readFileSync(abs))}`;
         else entry = `?${st.mode.toString(8)}`;
       }
       actual.set(p, entry);

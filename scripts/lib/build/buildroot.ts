@@ -21,8 +21,7 @@
 //    only the entries whose stat key changed since the last check that passed
 //    (<root>.verified.json, as git's index); a root made anew or restored from a
 //    cache (another directory), another pin, and `buildroot.ts --check` read all.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/fs.ts';
 import { tmpdir } from 'node:os';
@@ -31,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { log, timed } from '../core/cli.ts';
 import { CheckFailed, nextStep, OperationError, UsageError, type Failure } from '../core/errors.ts';
 import { run, runRaw, which } from '../core/exec.ts';
-import { canonicalJson, idOf, sha256Hex } from '../core/hash.ts';
+import { canonicalJson, idOf, sha256File, sha256Hex } from '../core/hash.ts';
 import {
   compareTree,
   CONTENTS_FILE,
@@ -153,8 +152,6 @@ async function download(url: string): Promise<{ status: number; body?: Buffer; e
   }
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
 /**
  * The pinned keyring: debian-archive-keyring's .deb from the first mirror that
  * serves it with the pinned sha256, cached by that hash (and re-hashed at each
@@ -207,7 +204,7 @@ export const cachedDebPath = (p: Pick<PinnedDeb, 'package' | 'version' | 'sha256
 export async function pinnedDebFile(p: PinnedDeb, mirrors = debianMirrors()): Promise<string> {
   const cached = cachedDebPath(p);
   let deb: Buffer | null = existsSync(cached) ? await readFile(cached) : null;
-  if (deb && sha256(deb) !== p.sha256) {
+  if (deb && sha256Hex(deb) !== p.sha256) {
     log.warn(`cached ${cached} does not have the pinned sha256; fetching it again`);
     deb = null;
   }
@@ -219,7 +216,7 @@ export async function pinnedDebFile(p: PinnedDeb, mirrors = debianMirrors()): Pr
       tried.push(`${url}: ${r.error ?? `HTTP ${r.status}`}`);
       continue;
     }
-    const got = sha256(r.body!);
+    const got = sha256Hex(r.body!);
     if (got !== p.sha256) {
       // a mirror serving other bytes under the pinned name is an error, not a miss
       throw new CheckFailed([
@@ -346,12 +343,6 @@ export async function selectMirror(
 /** debootstrap's file name for a package: name_version_arch.deb, ':' written %3a. */
 export const debFileName = (p: Pick<LockedPackage, 'name' | 'version' | 'arch'>) =>
   `${p.name}_${p.version.replace(/:/g, '%3a')}_${p.arch}.deb`;
-
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 /** The .debs in `dir` (debootstrap's var/cache/apt/archives) as lock entries. */
 export async function debsIn(dir: string): Promise<Array<Omit<LockedPackage, 'path'>>> {

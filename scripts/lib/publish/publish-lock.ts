@@ -8,7 +8,8 @@
 // run's lock can never be taken away; one that cannot be read is left for a
 // person. The key is the registry's identity, not its spelling: the public
 // registry's aliases (registry.npmjs.org, .org., .com) share one lock.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../core/hash.ts';
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nextStep, OperationError } from '../core/errors.ts';
@@ -35,7 +36,7 @@ interface LockRecord {
 export function lockFile(registryKey: string, version: string): string {
   const dir = process.env.XSNAP_LOCK_DIR || join(cacheDir(), 'locks');
   const key = /^https?:/.test(registryKey) ? registryIdentity(registryKey) : registryKey;
-  const id = createHash('sha256').update(`${key}\n${version}`).digest('hex').slice(0, 24);
+  const id = sha256Hex(`${key}\n${version}`).slice(0, 24);
   return join(dir, `publish-${id}.lock`);
 }
 
