@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/fs.ts';
+import { retrying } from '../core/retry.ts';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -42,23 +43,25 @@ export const archiveUrl = (a: ArchivePin) => `${archiveBaseUrl()}/${a.repo}/arch
 // ------------------------------------------------------------------ network
 
 async function fetchWithRetry(url: string, what: string, tries = 3): Promise<Response> {
-  let lastError: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      const res = await fetch(url, { redirect: 'follow' });
-      if (res.ok) return res;
-      if (res.status < 500 && res.status !== 429) {
-        throw new OperationError(`${what}: GET ${url} answered HTTP ${res.status}`);
+  // a network error, a 5xx or a 429 is worth another try; any other answer is final
+  type Outcome = { res: Response } | { error: unknown; again: boolean };
+  const out = await retrying<Outcome>(
+    async () => {
+      try {
+        const res = await fetch(url, { redirect: 'follow' });
+        if (res.ok) return { res };
+        const error = new OperationError(`${what}: GET ${url} answered HTTP ${res.status}`);
+        return { error, again: res.status >= 500 || res.status === 429 };
+      } catch (e) {
+        return { error: e, again: true };
       }
-      lastError = new OperationError(`${what}: GET ${url} answered HTTP ${res.status}`);
-    } catch (e) {
-      if (e instanceof OperationError && !/HTTP 5|HTTP 429/.test(e.message)) throw e;
-      lastError = e;
-    }
-    await new Promise((r) => setTimeout(r, 500 * 2 ** i));
-  }
+    },
+    { attempts: tries, baseMs: 500, retryable: (o) => 'error' in o && o.again },
+  );
+  if ('res' in out) return out.res;
+  if (!out.again) throw out.error;
   throw new OperationError(
-    `${what}: could not download ${url} after ${tries} tries: ${(lastError as Error)?.message ?? lastError}`,
+    `${what}: could not download ${url} after ${tries} tries: ${(out.error as Error)?.message ?? out.error}`,
   );
 }
 

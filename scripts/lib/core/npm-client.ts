@@ -13,6 +13,7 @@ import { nextStep, OperationError, UsageError } from './errors.ts';
 import { log, registerSecret, redact } from './cli.ts';
 import { minimalEnv, runRaw, type RunResult } from './exec.ts';
 import { processAlive } from './process.ts';
+import { retrying } from './retry.ts';
 
 export const PUBLIC_REGISTRY = 'https://registry.npmjs.org/';
 
@@ -360,19 +361,13 @@ export class NpmClient extends RegistryReader {
    * landed), but a read can simply be asked again.
    */
   private async npmRead(args: string[], what: string, opts: { cwd?: string } = {}): Promise<RunResult> {
-    let r = await this.npm(args, what, opts);
-    for (
-      let attempt = 1;
-      attempt < 5 &&
-      r.code !== 0 &&
-      /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr);
-      attempt++
-    ) {
-      log.info(`${what}: ${lastLines(r.stderr, 1)}; asking again (${attempt + 1}/5)`);
-      await new Promise((res) => setTimeout(res, 250 * 2 ** attempt));
-      r = await this.npm(args, what, opts);
-    }
-    return r;
+    return retrying(() => this.npm(args, what, opts), {
+      attempts: 5,
+      baseMs: 500,
+      retryable: (r) =>
+        r.code !== 0 && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr),
+      onRetry: (r, _wait, next) => log.info(`${what}: ${lastLines(r.stderr, 1)}; asking again (${next}/5)`),
+    });
   }
 
   /** `npm stage list <pkg> --json`: what is staged for a package (any version). */

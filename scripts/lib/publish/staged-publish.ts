@@ -23,6 +23,7 @@
 //   reject   (`reject <id>`) removes a stage.
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomicSync } from '../core/fs.ts';
+import { retrying } from '../core/retry.ts';
 import { dirname } from 'node:path';
 import { log } from '../core/cli.ts';
 import { sriSha512 } from '../core/hash.ts';
@@ -34,7 +35,13 @@ import {
   type ManifestEntry,
   type PublishedCheck,
 } from '../verify/published.ts';
-import { backoff, isPublishConflict, latestMoveProblem, type RegistryKind, type RetryPolicy } from './publish-rules.ts';
+import {
+  backoffOf,
+  isPublishConflict,
+  latestMoveProblem,
+  type RegistryKind,
+  type RetryPolicy,
+} from './publish-rules.ts';
 import { findMember, verifiedBytes, type SetMember } from './publish-preflight.ts';
 import type { TargetName } from '../core/targets.ts';
 import { stagedRecordPath } from '../core/layout.ts';
@@ -293,16 +300,15 @@ async function readApproved(
   attempts: number,
   policy: RetryPolicy,
 ): Promise<PublishedCheck> {
-  let last = await checkPublishedPackage(client, entry, version, { download: false });
-  for (let attempt = 1; last.status !== 'ok' && last.status !== 'different' && attempt < attempts; attempt++) {
-    const wait = backoff(policy, attempt);
-    log.info(
-      `${entry.package}@${version}: approval refused as already present, not readable yet; reading again in ${(wait / 1000).toFixed(1)} s`,
-    );
-    await new Promise((r) => setTimeout(r, wait));
-    last = await checkPublishedPackage(client, entry, version, { download: false });
-  }
-  return last;
+  return retrying(() => checkPublishedPackage(client, entry, version, { download: false }), {
+    attempts,
+    ...backoffOf(policy),
+    retryable: (r) => r.status !== 'ok' && r.status !== 'different',
+    onRetry: (_r, wait) =>
+      log.info(
+        `${entry.package}@${version}: approval refused as already present, not readable yet; reading again in ${(wait / 1000).toFixed(1)} s`,
+      ),
+  });
 }
 
 /** One stage of a package at the version, downloaded and checked against the manifest now. */
