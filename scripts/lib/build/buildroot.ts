@@ -24,6 +24,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/fs.ts';
+import { pinnedDownload } from '../core/pinned-cache.ts';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -202,43 +203,37 @@ export const cachedDebPath = (p: Pick<PinnedDeb, 'package' | 'version' | 'sha256
  * the first mirror that serves it with the pinned sha256). Returns its path in the cache.
  */
 export async function pinnedDebFile(p: PinnedDeb, mirrors = debianMirrors()): Promise<string> {
-  const cached = cachedDebPath(p);
-  let deb: Buffer | null = existsSync(cached) ? await readFile(cached) : null;
-  if (deb && sha256Hex(deb) !== p.sha256) {
-    log.warn(`cached ${cached} does not have the pinned sha256; fetching it again`);
-    deb = null;
-  }
-  const tried: string[] = [];
-  for (const m of deb ? [] : mirrors) {
-    const url = `${m}/${p.path}`;
-    const r = await download(url);
-    if (r.status !== 200) {
-      tried.push(`${url}: ${r.error ?? `HTTP ${r.status}`}`);
-      continue;
-    }
-    const got = sha256Hex(r.body!);
-    if (got !== p.sha256) {
-      // a mirror serving other bytes under the pinned name is an error, not a miss
-      throw new CheckFailed([
+  const { file } = await pinnedDownload({
+    file: cachedDebPath(p),
+    matches: (d) => sha256Hex(d) === p.sha256,
+    expected: `sha256 ${p.sha256}`,
+    sources: mirrors.map((m) => {
+      const url = `${m}/${p.path}`;
+      return {
+        url,
+        get: async () => {
+          const r = await download(url);
+          return r.status === 200 ? r.body! : { miss: r.error ?? `HTTP ${r.status}` };
+        },
+      };
+    }),
+    // a mirror serving other bytes under the pinned name is an error, not a miss
+    refused: (s, d) =>
+      new CheckFailed([
         {
           check: 'deb-pinned',
-          subject: url,
+          subject: s.url,
           expected: `sha256 ${p.sha256}`,
-          actual: `sha256 ${got}`,
+          actual: `sha256 ${sha256Hex(d)}`,
           hint: `the mirror serves another ${p.package} under the pinned name; use another mirror (XSNAP_DEBIAN_MIRROR)`,
         },
-      ]);
-    }
-    deb = r.body!;
-    await mkdir(dirname(cached), { recursive: true });
-    await writeFileAtomic(cached, deb);
-    break;
-  }
-  if (!deb)
-    throw new OperationError(
-      `cannot fetch the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`,
-    );
-  return cached;
+      ]),
+    missed: (tried) =>
+      new OperationError(
+        `cannot fetch the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`,
+      ),
+  });
+  return file;
 }
 
 /** A locked package as a pinned .deb (the lock must say where it lies in the pool). */

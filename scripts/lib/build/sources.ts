@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../core/fs.ts';
+import { pinnedDownload } from '../core/pinned-cache.ts';
 import { retrying } from '../core/retry.ts';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -219,25 +219,20 @@ function archiveSpecs(
 async function obtainArchives(pin: Pin, dir: string): Promise<Archives> {
   const out: Archives = {};
   for (const spec of archiveSpecs(pin)) {
-    const kept = join(dir, spec.name);
-    if (existsSync(kept)) {
-      const data = await readFile(kept);
-      if (spec.matches(data)) {
-        out[spec.name] = data;
-        continue;
-      }
-      log.warn(`the cached archive ${kept} no longer matches the pin (${spec.expected}); downloading it again`);
-    }
-    const data = await spec.download();
-    if (!spec.matches(data))
-      throw mismatch(
-        `${spec.name} for ${pin.version}`,
-        spec.expected,
-        `bytes with sha256 ${sha256Hex(data)}`,
-        'nothing was unpacked',
-      );
-    await mkdir(dir, { recursive: true });
-    await writeFileAtomic(kept, data);
+    const { data } = await pinnedDownload({
+      file: join(dir, spec.name),
+      matches: spec.matches,
+      expected: spec.expected,
+      sources: [{ url: spec.name, get: spec.download }],
+      refused: (_s, d) =>
+        mismatch(
+          `${spec.name} for ${pin.version}`,
+          spec.expected,
+          `bytes with sha256 ${sha256Hex(d)}`,
+          'nothing was unpacked',
+        ),
+      missed: (tried) => new OperationError(`${spec.name} for ${pin.version}: ${tried.join('; ')}`),
+    });
     out[spec.name] = data;
   }
   return out;
