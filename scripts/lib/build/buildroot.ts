@@ -46,6 +46,7 @@ import {
   type ContentsPin,
 } from './buildroot-contents.ts';
 import { cacheDir } from '../core/paths.ts';
+import { httpRequest } from '../core/net.ts';
 
 /** The signing keys of Debian's archive, pinned by the sha256 of their package. */
 export const KEYRING = {
@@ -142,12 +143,8 @@ export function debianMirrors(): string[] {
 
 async function download(url: string): Promise<{ status: number; body?: Buffer; error?: string }> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(60_000), redirect: 'follow' });
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      return { status: res.status };
-    }
-    return { status: 200, body: Buffer.from(await res.arrayBuffer()) };
+    const res = await httpRequest(url, { timeoutMs: 60_000 });
+    return res.status === 200 ? { status: 200, body: res.body! } : { status: res.status };
   } catch (e) {
     return { status: 0, error: (e as Error).message };
   }

@@ -18,6 +18,7 @@ import { tarEntryProblem } from '../core/tarball.ts';
 import type { Pin, ArchivePin } from '../core/pin.ts';
 import { lazy } from '../core/lazy.ts';
 import type { SourceIdentity } from '../core/manifest.ts';
+import { httpRequest, jsonOf, type HttpAnswer } from '../core/net.ts';
 export type { SourceIdentity };
 
 const tar = lazy<typeof Tar>('tar');
@@ -42,13 +43,13 @@ export const archiveUrl = (a: ArchivePin) => `${archiveBaseUrl()}/${a.repo}/arch
 
 // ------------------------------------------------------------------ network
 
-async function fetchWithRetry(url: string, what: string, tries = 3): Promise<Response> {
+async function fetchWithRetry(url: string, what: string, tries = 3): Promise<HttpAnswer> {
   // a network error, a 5xx or a 429 is worth another try; any other answer is final
-  type Outcome = { res: Response } | { error: unknown; again: boolean };
+  type Outcome = { res: HttpAnswer } | { error: unknown; again: boolean };
   const out = await retrying<Outcome>(
     async () => {
       try {
-        const res = await fetch(url, { redirect: 'follow' });
+        const res = await httpRequest(url);
         if (res.ok) return { res };
         const error = new OperationError(`${what}: GET ${url} answered HTTP ${res.status}`);
         return { error, again: res.status >= 500 || res.status === 429 };
@@ -66,8 +67,7 @@ async function fetchWithRetry(url: string, what: string, tries = 3): Promise<Res
 }
 
 export async function download(url: string, what: string): Promise<Buffer> {
-  const res = await fetchWithRetry(url, what);
-  return Buffer.from(await res.arrayBuffer());
+  return (await fetchWithRetry(url, what)).body!;
 }
 
 // ------------------------------------------------------------------ unpacking
@@ -261,7 +261,7 @@ export async function downloadNpmTarball(p: {
   const registry = sourceRegistry();
   const metaUrl = `${registry}/${p.name.replace('/', '%2f')}/${p.version}`;
   log.info(`reading ${p.name}@${p.version} metadata from ${registry}`);
-  const meta = (await (await fetchWithRetry(metaUrl, `${p.name}@${p.version}`)).json()) as {
+  const meta = jsonOf(await fetchWithRetry(metaUrl, `${p.name}@${p.version}`)) as {
     dist?: { integrity?: string; tarball?: string };
   };
   const registryIntegrity = meta.dist?.integrity;

@@ -25,6 +25,7 @@ import {
 } from './release-tag.ts';
 import { apiBase, checkRepo, githubGet, type GitHubRepoApi } from './github.ts';
 import type { Target } from '../core/targets.ts';
+import { httpRequest, type HttpAnswer } from '../core/net.ts';
 
 /** The artifact verify.yml uploads in a release run (release or rehearsal): the packed verified dist/. */
 
@@ -201,21 +202,20 @@ export async function downloadArtifact(api: GitHubRepoApi, a: Artifact): Promise
   const auth: Record<string, string> = api.token ? { authorization: `Bearer ${api.token}` } : {};
   const apiOrigin = new URL(apiBase(api) + '/').origin;
   let url = a.url;
-  let res: Response | undefined;
+  let res: HttpAnswer | undefined;
   for (let hop = 0; hop < 5; hop++) {
     const sameOrigin = new URL(url).origin === apiOrigin;
     try {
-      res = await fetch(url, {
+      res = await httpRequest(url, {
         headers: { accept: 'application/vnd.github+json', ...(sameOrigin ? auth : {}) },
         redirect: 'manual',
-        signal: AbortSignal.timeout(300_000),
+        timeoutMs: 300_000,
       });
     } catch (e) {
       throw new OperationError(`cannot download artifact ${a.id} from ${new URL(url).origin}: ${(e as Error).message}`);
     }
     const loc = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && loc) {
-      await res.body?.cancel();
       url = new URL(loc, url).toString();
       continue;
     }
@@ -225,7 +225,7 @@ export async function downloadArtifact(api: GitHubRepoApi, a: Artifact): Promise
     throw new OperationError(
       `downloading artifact ${a.id} answered ${res?.status} ${res?.statusText} (${new URL(url).origin})`,
     );
-  const data = Buffer.from(await res.arrayBuffer());
+  const data = res.body!;
   if (a.digest) {
     const want = a.digest.replace(/^sha256:/, '');
     const got = sha256Hex(data);

@@ -1,6 +1,7 @@
 // The GitHub REST client: one request (JSON or bytes, the token in the authorization header, the Link header's next
 // page), the API's base URL, and the check of an owner/name. Every call of the API goes through it.
 import { OperationError, UsageError } from '../core/errors.ts';
+import { httpRequest, jsonOf, type HttpAnswer } from '../core/net.ts';
 
 /** Which repository on which GitHub API, and the token to read it with. */
 export type GitHubRepoApi = { repo: string; apiUrl?: string; token?: string };
@@ -32,9 +33,9 @@ export async function githubRequest(
 ): Promise<GitHubAnswer> {
   const url = req.url ?? `${apiBase(opts)}/repos/${opts.repo}${req.path ?? ''}`;
   const method = req.method ?? 'GET';
-  let res: Response;
+  let res: HttpAnswer;
   try {
-    res = await fetch(url, {
+    res = await httpRequest(url, {
       method,
       headers: {
         accept: 'application/vnd.github+json',
@@ -43,21 +44,21 @@ export async function githubRequest(
         ...(req.data !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
       },
       body: req.json !== undefined ? JSON.stringify(req.json) : req.data ? new Uint8Array(req.data) : undefined,
-      signal: AbortSignal.timeout(req.data ? 300_000 : 30_000),
+      timeoutMs: req.data ? 300_000 : 30_000,
     });
   } catch (e) {
     throw new OperationError(`cannot ask ${method} ${url} ${what}: ${(e as Error).message}`);
   }
   let body: unknown = null;
-  if (res.status >= 200 && res.status < 300 && res.status !== 204) {
+  if (res.ok && res.status !== 204) {
     try {
-      body = await res.json();
+      body = jsonOf(res);
     } catch (e) {
       throw new OperationError(
         `${method} ${url} answered ${res.status} with a body that is not JSON (${(e as Error).message}): cannot tell ${what}`,
       );
     }
-  } else await res.body?.cancel();
+  }
   const next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
   return { url, status: res.status, statusText: res.statusText, body, ...(next ? { next } : {}) };
 }

@@ -14,6 +14,7 @@ import { log, registerSecret, redact } from './cli.ts';
 import { minimalEnv, runRaw, type RunResult } from './exec.ts';
 import { processAlive } from './process.ts';
 import { retrying } from './retry.ts';
+import { httpRequest, jsonOf, type HttpAnswer } from './net.ts';
 
 export const PUBLIC_REGISTRY = 'https://registry.npmjs.org/';
 
@@ -144,18 +145,15 @@ export class RegistryReader {
   /** The registry's document for a package, or null if it has never been published. */
   async packument(pkg: string): Promise<Packument | null> {
     const url = new URL(pkg.replace('/', '%2f'), this.registry);
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, { headers: this.headers(), signal: AbortSignal.timeout(60_000) });
+      res = await httpRequest(url, { headers: this.headers(), timeoutMs: 60_000 });
     } catch (e) {
       throw new OperationError(`${pkg}: cannot read ${url} (${(e as Error).message})`);
     }
-    if (res.status === 404) {
-      await res.arrayBuffer();
-      return null;
-    }
+    if (res.status === 404) return null;
     if (!res.ok) throw new OperationError(`${pkg}: reading ${url} answered HTTP ${res.status} ${res.statusText}`);
-    const doc = (await res.json()) as Packument;
+    const doc = jsonOf(res) as Packument;
     doc['dist-tags'] ??= {};
     doc.versions ??= {};
     return doc;
@@ -167,14 +165,14 @@ export class RegistryReader {
     delete h.accept;
     // the token is for the registry: a tarball URL elsewhere (a CDN, a mirror) never gets it
     if (new URL(url).origin !== new URL(this.registry).origin) delete h.authorization;
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, { headers: h, signal: AbortSignal.timeout(120_000) });
+      res = await httpRequest(url, { headers: h, timeoutMs: 120_000 });
     } catch (e) {
       throw new OperationError(`cannot download ${url} (${(e as Error).message})`);
     }
     if (!res.ok) throw new OperationError(`downloading ${url} answered HTTP ${res.status} ${res.statusText}`);
-    return Buffer.from(await res.arrayBuffer());
+    return res.body!;
   }
 }
 

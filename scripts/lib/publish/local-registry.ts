@@ -25,6 +25,7 @@ const alive = (pid: number): boolean => processState(pid) === 'ours';
 import { registerSecret } from '../core/cli.ts';
 import { minimalEnv, runRaw } from '../core/exec.ts';
 import { totp } from './registry-rules.mjs';
+import { httpRequest, jsonOf } from '../core/net.ts';
 
 /** default home of the embedded registry: ignored by git */
 export const LOCAL_REGISTRY_DIR = join(REPO_ROOT, '.registry');
@@ -107,9 +108,7 @@ function configYaml(dir: string): string {
 
 async function ping(url: string): Promise<boolean> {
   try {
-    const res = await fetch(new URL('-/ping', url), { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.ok;
+    return (await httpRequest(new URL('-/ping', url), { timeoutMs: 2000 })).ok;
   } catch {
     return false;
   }
@@ -117,11 +116,10 @@ async function ping(url: string): Promise<boolean> {
 
 async function whoami(url: string, token: string): Promise<boolean> {
   try {
-    const res = await fetch(new URL('-/whoami', url), {
+    const res = await httpRequest(new URL('-/whoami', url), {
       headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(5000),
+      timeoutMs: 5000,
     });
-    await res.arrayBuffer();
     return res.ok;
   } catch {
     return false;
@@ -154,7 +152,8 @@ async function tokenFor(
     if (kept && (await whoami(url, kept))) return { token: kept, user };
   }
   const put = (name: string, headers: Record<string, string>) =>
-    fetch(new URL(`-/user/org.couchdb.user:${name}`, url), {
+    httpRequest(new URL(`-/user/org.couchdb.user:${name}`, url), {
+      readAnyBody: true,
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({
@@ -168,17 +167,20 @@ async function tokenFor(
     });
   let res = await put(user, {});
   if (res.status === 409) {
-    await res.arrayBuffer();
     res = await put(user, { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
   }
   if (res.status === 401 || res.status === 403 || res.status === 409) {
     // the user exists but this registry will not log it in (a storage kept from
     // an earlier registry, the Verdaccio 6 of earlier releases): a user of our own, under a new name
-    await res.arrayBuffer();
     user = `${who.name}-${randomBytes(4).toString('hex')}`;
     res = await put(user, {});
   }
-  const body = (await res.json().catch(() => ({}))) as { token?: string; error?: string };
+  let body: { token?: string; error?: string } = {};
+  try {
+    body = jsonOf(res) as typeof body;
+  } catch {
+    /* no JSON: the status says what went wrong */
+  }
   if (!res.ok || !body.token) {
     throw new OperationError(
       `local registry ${url}: could not create or log in user ${user} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`,
