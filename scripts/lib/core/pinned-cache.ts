@@ -29,7 +29,7 @@ export interface PinnedDownload {
   missed: (tried: string[]) => Error;
 }
 
-/** The pinned bytes and their cache file: from the cache when they still match the pin, else fetched, checked, cached. */
+/** The pinned bytes and their cache file: from the cache while they match the pin, else fetched, checked, cached. */
 export async function pinnedDownload(p: PinnedDownload): Promise<{ data: Buffer; file: string; cached: boolean }> {
   if (existsSync(p.file)) {
     const kept = await readFile(p.file);
