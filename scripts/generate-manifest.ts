@@ -9,7 +9,7 @@ import { writeFingerprintFiles } from './lib/behaviour/measure.ts';
 import { handoffFromDist } from './lib/release/handoff.ts';
 import { HANDOFF_NAME } from './lib/core/layout.ts';
 import { UsageError } from './lib/core/errors.ts';
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomicSync } from './lib/core/fs.ts';
 import { resolve } from 'node:path';
 
 await runCommand(
@@ -112,9 +112,7 @@ manifest is never a release (verify-artifacts --tag and publishing to npm refuse
         );
       const h = handoffFromDist(dist, pin.version, stringFlag(flags, 'dist-tag'));
       if (!flags['dry-run']) {
-        const partial = `${h.file}.partial-${process.pid}`;
-        writeFileSync(partial, h.text);
-        renameSync(partial, h.file);
+        writeFileAtomicSync(h.file, h.text);
         log.ok(`${h.file}: manifest sha256 ${h.handoff.manifestSha256}`);
       }
       return {

@@ -134,7 +134,7 @@ t.test('a publish with provenance hands npm the OIDC request variables; nothing 
 t.test(
   "--stop-registry reads a process's command line from /proc, or from ps where there is none (macOS)",
   async (t) => {
-    const { commandLine } = await import('../../scripts/lib/publish/local-registry.ts');
+    const { commandLine } = await import('../../scripts/lib/core/process.ts');
     const { spawn } = await import('node:child_process');
     const sleeper = spawn('sleep', ['30', '0.5'], { stdio: 'ignore' });
     t.teardown(() => sleeper.kill('SIGKILL'));

@@ -4,7 +4,8 @@
 // --fingerprint-only, or a CI check leg's one-target manifest), and checked to
 // be of the same binary.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { join } from 'node:path';
 import { log } from '../core/cli.ts';
 import { CheckFailed, UsageError, type Failure } from '../core/errors.ts';
@@ -226,8 +227,7 @@ export async function writeFingerprintFiles(dist: string, targets: Target[]): Pr
     const binarySha256 = await sha256File(bin);
     const record: FingerprintFile = { target: t.name, binarySha256, fingerprint, determinism: det.record };
     const file = fingerprintPath(dist, t.name);
-    await writeFile(`${file}.partial`, canonicalJson(record) + '\n');
-    await rename(`${file}.partial`, file);
+    await writeFileAtomic(file, canonicalJson(record) + '\n');
     out.push({ target: t.name, file, digest: fingerprint.digest });
   }
   if (failures.length) throw new CheckFailed(failures);

@@ -8,7 +8,8 @@
 // its digest is the one, or the repository's history of corpus.js; and never a
 // corpus whose digest is another.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { join, relative } from 'node:path';
 import { loadCorpus, DETERMINISM_CORPUS, type Corpus } from './determinism.ts';
 import { CheckFailed, nextStep, OperationError } from '../core/errors.ts';
@@ -41,8 +42,7 @@ export async function saveReleasedCorpus(manifestsDir: string, digest: string): 
   const file = releasedCorpusFile(manifestsDir, digest);
   if (existsSync(file) && (await readFile(file, 'utf8')) === corpus.source) return file;
   await mkdir(join(manifestsDir, 'determinism-corpus'), { recursive: true });
-  await writeFile(`${file}.partial-${process.pid}`, corpus.source);
-  await rename(`${file}.partial-${process.pid}`, file);
+  await writeFileAtomic(file, corpus.source);
   return file;
 }
 

@@ -15,7 +15,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as Tar from 'tar';
@@ -146,8 +147,7 @@ export async function packagedIndex(
   const digest = packagedDigest(sorted);
   const file = indexCacheFile(digest);
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(`${file}.partial-${process.pid}`, canonicalJson(sorted, 0));
-  await rename(`${file}.partial-${process.pid}`, file);
+  await writeFileAtomic(file, canonicalJson(sorted, 0));
   return { index: sorted, digest };
 }
 
@@ -277,7 +277,7 @@ export function walkRoot(root: string, previous: Snapshot | null = null): Walked
       else {
         reread++;
         if (st.isSymbolicLink()) entry = `l:${readlinkSync(abs)}`;
-        else if (st.isFile()) entry = `f:${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
+        else if (st.isFile()) entry = `f:${sha256Hex(readFileSync(abs))}`;
         else entry = `?${st.mode.toString(8)}`;
       }
       actual.set(p, entry);
@@ -295,8 +295,7 @@ export async function writeSnapshot(root: string, pin: string, walked: Walked, a
   for (const [p, e] of walked.actual) entries[p] = [walked.keys.get(p)!, e];
   const snap: Snapshot = { version: 2, pin, root: `${st.dev}:${st.ino}`, at: walked.startedAt, entries };
   const file = snapshotFile(as);
-  await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(snap));
-  await rename(`${file}.partial-${process.pid}`, file);
+  await writeFileAtomic(file, JSON.stringify(snap));
 }
 
 const show = (e: Entry | undefined) =>

@@ -21,16 +21,17 @@
 //    only the entries whose stat key changed since the last check that passed
 //    (<root>.verified.json, as git's index); a root made anew or restored from a
 //    cache (another directory), another pin, and `buildroot.ts --check` read all.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
+import { pinnedDownload } from '../core/pinned-cache.ts';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log, timed } from '../core/cli.ts';
 import { CheckFailed, nextStep, OperationError, UsageError, type Failure } from '../core/errors.ts';
 import { run, runRaw, which } from '../core/exec.ts';
-import { canonicalJson, idOf, sha256Hex } from '../core/hash.ts';
+import { canonicalJson, idOf, sha256File, sha256Hex } from '../core/hash.ts';
 import {
   compareTree,
   CONTENTS_FILE,
@@ -45,6 +46,7 @@ import {
   type ContentsPin,
 } from './buildroot-contents.ts';
 import { cacheDir } from '../core/paths.ts';
+import { httpRequest } from '../core/net.ts';
 
 /** The signing keys of Debian's archive, pinned by the sha256 of their package. */
 export const KEYRING = {
@@ -141,18 +143,12 @@ export function debianMirrors(): string[] {
 
 async function download(url: string): Promise<{ status: number; body?: Buffer; error?: string }> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(60_000), redirect: 'follow' });
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      return { status: res.status };
-    }
-    return { status: 200, body: Buffer.from(await res.arrayBuffer()) };
+    const res = await httpRequest(url, { timeoutMs: 60_000 });
+    return res.status === 200 ? { status: 200, body: res.body! } : { status: res.status };
   } catch (e) {
     return { status: 0, error: (e as Error).message };
   }
 }
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * The pinned keyring: debian-archive-keyring's .deb from the first mirror that
@@ -204,44 +200,37 @@ export const cachedDebPath = (p: Pick<PinnedDeb, 'package' | 'version' | 'sha256
  * the first mirror that serves it with the pinned sha256). Returns its path in the cache.
  */
 export async function pinnedDebFile(p: PinnedDeb, mirrors = debianMirrors()): Promise<string> {
-  const cached = cachedDebPath(p);
-  let deb: Buffer | null = existsSync(cached) ? await readFile(cached) : null;
-  if (deb && sha256(deb) !== p.sha256) {
-    log.warn(`cached ${cached} does not have the pinned sha256; fetching it again`);
-    deb = null;
-  }
-  const tried: string[] = [];
-  for (const m of deb ? [] : mirrors) {
-    const url = `${m}/${p.path}`;
-    const r = await download(url);
-    if (r.status !== 200) {
-      tried.push(`${url}: ${r.error ?? `HTTP ${r.status}`}`);
-      continue;
-    }
-    const got = sha256(r.body!);
-    if (got !== p.sha256) {
-      // a mirror serving other bytes under the pinned name is an error, not a miss
-      throw new CheckFailed([
+  const { file } = await pinnedDownload({
+    file: cachedDebPath(p),
+    matches: (d) => sha256Hex(d) === p.sha256,
+    expected: `sha256 ${p.sha256}`,
+    sources: mirrors.map((m) => {
+      const url = `${m}/${p.path}`;
+      return {
+        url,
+        get: async () => {
+          const r = await download(url);
+          return r.status === 200 ? r.body! : { miss: r.error ?? `HTTP ${r.status}` };
+        },
+      };
+    }),
+    // a mirror serving other bytes under the pinned name is an error, not a miss
+    refused: (s, d) =>
+      new CheckFailed([
         {
           check: 'deb-pinned',
-          subject: url,
+          subject: s.url,
           expected: `sha256 ${p.sha256}`,
-          actual: `sha256 ${got}`,
+          actual: `sha256 ${sha256Hex(d)}`,
           hint: `the mirror serves another ${p.package} under the pinned name; use another mirror (XSNAP_DEBIAN_MIRROR)`,
         },
-      ]);
-    }
-    deb = r.body!;
-    await mkdir(dirname(cached), { recursive: true });
-    await writeFile(`${cached}.partial-${process.pid}`, deb);
-    await rename(`${cached}.partial-${process.pid}`, cached);
-    break;
-  }
-  if (!deb)
-    throw new OperationError(
-      `cannot fetch the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`,
-    );
-  return cached;
+      ]),
+    missed: (tried) =>
+      new OperationError(
+        `cannot fetch the pinned ${p.package} ${p.version}:\n  ${tried.join('\n  ')}\nset XSNAP_DEBIAN_MIRROR to a Debian mirror that serves it`,
+      ),
+  });
+  return file;
 }
 
 /** A locked package as a pinned .deb (the lock must say where it lies in the pool). */
@@ -346,12 +335,6 @@ export async function selectMirror(
 /** debootstrap's file name for a package: name_version_arch.deb, ':' written %3a. */
 export const debFileName = (p: Pick<LockedPackage, 'name' | 'version' | 'arch'>) =>
   `${p.name}_${p.version.replace(/:/g, '%3a')}_${p.arch}.deb`;
-
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 /** The .debs in `dir` (debootstrap's var/cache/apt/archives) as lock entries. */
 export async function debsIn(dir: string): Promise<Array<Omit<LockedPackage, 'path'>>> {
@@ -550,8 +533,7 @@ export async function writeContentsPin(dir: string, lock: BuildRootLock, file = 
     packaged: digest,
     unpackaged: unpackagedOf(index, walkRoot(dir).actual, diversions),
   };
-  await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(pin, null, 2) + '\n');
-  await rename(`${file}.partial-${process.pid}`, file);
+  await writeFileAtomic(file, JSON.stringify(pin, null, 2) + '\n');
   return pin;
 }
 
@@ -854,8 +836,7 @@ export async function updateLock(file = LOCK_FILE): Promise<{ lock: BuildRootLoc
         join(tmp, 'root/var/lib/apt/lists'),
       ),
     };
-    await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(lock, null, 2) + '\n');
-    await rename(`${file}.partial-${process.pid}`, file);
+    await writeFileAtomic(file, JSON.stringify(lock, null, 2) + '\n');
     return { lock, mirror };
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -11,7 +11,8 @@
 // record by a margin (git's "racy" rule): a change in the same clock tick as the
 // record would not show in the times.
 import { existsSync, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { join, relative, resolve } from 'node:path';
 import { idOf, sha256Hex } from '../core/hash.ts';
 import { cacheDir } from '../core/paths.ts';
@@ -117,6 +118,5 @@ export async function recordChecked(dir: string, key: string, checked: Record<st
   };
   const file = recordFile(dir);
   await mkdir(join(cacheDir(), 'checked-outputs'), { recursive: true });
-  await writeFile(`${file}.partial-${process.pid}`, JSON.stringify(record) + '\n');
-  await rename(`${file}.partial-${process.pid}`, file);
+  await writeFileAtomic(file, JSON.stringify(record) + '\n');
 }

@@ -7,10 +7,11 @@
 // pinned sha256 every time it is used (the cached copy too: the pin is the
 // reference, never a record written next to the cache).
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { pinnedDownload } from '../core/pinned-cache.ts';
 import { join } from 'node:path';
 import { log } from '../core/cli.ts';
-import { CheckFailed, UsageError } from '../core/errors.ts';
+import { CheckFailed, OperationError, UsageError } from '../core/errors.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { cacheDir, REPO_ROOT } from '../core/paths.ts';
 import { download, extractSafely } from './sources.ts';
@@ -72,30 +73,32 @@ export const libmUrl = (pin: LibmPin) => `${debianMirror().replace(/\/+$/, '')}/
 
 /** The pinned source archive: from the cache if its bytes still match the pin, else downloaded and checked. */
 export async function fetchLibmArchive(pin = readLibmPin()): Promise<Buffer> {
-  const file = join(cacheDir(), 'libm', `${pin.library}-${pin.version}-${pin.sha256.slice(0, 16)}.tar.gz`);
-  if (existsSync(file)) {
-    const data = await readFile(file);
-    if (sha256Hex(data) === pin.sha256) return data;
-    log.warn(`cached ${file} does not match the pinned sha256; downloading it again`);
-  }
   const url = libmUrl(pin);
-  log.info(`downloading ${pin.library} ${pin.version} sources ${url}`);
-  const data = await download(url, `${pin.library} ${pin.version} sources`);
-  const actual = sha256Hex(data);
-  if (actual !== pin.sha256) {
-    throw new CheckFailed([
+  const { data } = await pinnedDownload({
+    file: join(cacheDir(), 'libm', `${pin.library}-${pin.version}-${pin.sha256.slice(0, 16)}.tar.gz`),
+    matches: (d) => sha256Hex(d) === pin.sha256,
+    expected: `sha256 ${pin.sha256}`,
+    sources: [
       {
-        check: 'source-integrity',
-        subject: `${pin.library} ${pin.version} archive ${url} (${LIBM_PIN_FILE})`,
-        expected: `sha256 ${pin.sha256}`,
-        actual: `sha256 ${actual}`,
-        hint: 'the archive does not match the pinned sha256; nothing was unpacked or cached',
+        url,
+        get: () => {
+          log.info(`downloading ${pin.library} ${pin.version} sources ${url}`);
+          return download(url, `${pin.library} ${pin.version} sources`);
+        },
       },
-    ]);
-  }
-  await mkdir(join(cacheDir(), 'libm'), { recursive: true });
-  await writeFile(`${file}.partial-${process.pid}`, data);
-  await rename(`${file}.partial-${process.pid}`, file);
+    ],
+    refused: (_s, d) =>
+      new CheckFailed([
+        {
+          check: 'source-integrity',
+          subject: `${pin.library} ${pin.version} archive ${url} (${LIBM_PIN_FILE})`,
+          expected: `sha256 ${pin.sha256}`,
+          actual: `sha256 ${sha256Hex(d)}`,
+          hint: 'the archive does not match the pinned sha256; nothing was unpacked or cached',
+        },
+      ]),
+    missed: (tried) => new OperationError(`cannot download ${pin.library} ${pin.version} sources: ${tried.join('; ')}`),
+  });
   return data;
 }
 

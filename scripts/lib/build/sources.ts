@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { pinnedDownload } from '../core/pinned-cache.ts';
+import { retrying } from '../core/retry.ts';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +18,7 @@ import { tarEntryProblem } from '../core/tarball.ts';
 import type { Pin, ArchivePin } from '../core/pin.ts';
 import { lazy } from '../core/lazy.ts';
 import type { SourceIdentity } from '../core/manifest.ts';
+import { httpRequest, jsonOf, type HttpAnswer } from '../core/net.ts';
 export type { SourceIdentity };
 
 const tar = lazy<typeof Tar>('tar');
@@ -40,30 +43,31 @@ export const archiveUrl = (a: ArchivePin) => `${archiveBaseUrl()}/${a.repo}/arch
 
 // ------------------------------------------------------------------ network
 
-async function fetchWithRetry(url: string, what: string, tries = 3): Promise<Response> {
-  let lastError: unknown;
-  for (let i = 0; i < tries; i++) {
-    try {
-      const res = await fetch(url, { redirect: 'follow' });
-      if (res.ok) return res;
-      if (res.status < 500 && res.status !== 429) {
-        throw new OperationError(`${what}: GET ${url} answered HTTP ${res.status}`);
+async function fetchWithRetry(url: string, what: string, tries = 3): Promise<HttpAnswer> {
+  // a network error, a 5xx or a 429 is worth another try; any other answer is final
+  type Outcome = { res: HttpAnswer } | { error: unknown; again: boolean };
+  const out = await retrying<Outcome>(
+    async () => {
+      try {
+        const res = await httpRequest(url);
+        if (res.ok) return { res };
+        const error = new OperationError(`${what}: GET ${url} answered HTTP ${res.status}`);
+        return { error, again: res.status >= 500 || res.status === 429 };
+      } catch (e) {
+        return { error: e, again: true };
       }
-      lastError = new OperationError(`${what}: GET ${url} answered HTTP ${res.status}`);
-    } catch (e) {
-      if (e instanceof OperationError && !/HTTP 5|HTTP 429/.test(e.message)) throw e;
-      lastError = e;
-    }
-    await new Promise((r) => setTimeout(r, 500 * 2 ** i));
-  }
+    },
+    { attempts: tries, baseMs: 500, retryable: (o) => 'error' in o && o.again },
+  );
+  if ('res' in out) return out.res;
+  if (!out.again) throw out.error;
   throw new OperationError(
-    `${what}: could not download ${url} after ${tries} tries: ${(lastError as Error)?.message ?? lastError}`,
+    `${what}: could not download ${url} after ${tries} tries: ${(out.error as Error)?.message ?? out.error}`,
   );
 }
 
 export async function download(url: string, what: string): Promise<Buffer> {
-  const res = await fetchWithRetry(url, what);
-  return Buffer.from(await res.arrayBuffer());
+  return (await fetchWithRetry(url, what)).body!;
 }
 
 // ------------------------------------------------------------------ unpacking
@@ -215,27 +219,20 @@ function archiveSpecs(
 async function obtainArchives(pin: Pin, dir: string): Promise<Archives> {
   const out: Archives = {};
   for (const spec of archiveSpecs(pin)) {
-    const kept = join(dir, spec.name);
-    if (existsSync(kept)) {
-      const data = await readFile(kept);
-      if (spec.matches(data)) {
-        out[spec.name] = data;
-        continue;
-      }
-      log.warn(`the cached archive ${kept} no longer matches the pin (${spec.expected}); downloading it again`);
-    }
-    const data = await spec.download();
-    if (!spec.matches(data))
-      throw mismatch(
-        `${spec.name} for ${pin.version}`,
-        spec.expected,
-        `bytes with sha256 ${sha256Hex(data)}`,
-        'nothing was unpacked',
-      );
-    await mkdir(dir, { recursive: true });
-    const tmp = `${kept}.partial-${process.pid}`;
-    await writeFile(tmp, data);
-    await rename(tmp, kept);
+    const { data } = await pinnedDownload({
+      file: join(dir, spec.name),
+      matches: spec.matches,
+      expected: spec.expected,
+      sources: [{ url: spec.name, get: spec.download }],
+      refused: (_s, d) =>
+        mismatch(
+          `${spec.name} for ${pin.version}`,
+          spec.expected,
+          `bytes with sha256 ${sha256Hex(d)}`,
+          'nothing was unpacked',
+        ),
+      missed: (tried) => new OperationError(`${spec.name} for ${pin.version}: ${tried.join('; ')}`),
+    });
     out[spec.name] = data;
   }
   return out;
@@ -264,7 +261,7 @@ export async function downloadNpmTarball(p: {
   const registry = sourceRegistry();
   const metaUrl = `${registry}/${p.name.replace('/', '%2f')}/${p.version}`;
   log.info(`reading ${p.name}@${p.version} metadata from ${registry}`);
-  const meta = (await (await fetchWithRetry(metaUrl, `${p.name}@${p.version}`)).json()) as {
+  const meta = jsonOf(await fetchWithRetry(metaUrl, `${p.name}@${p.version}`)) as {
     dist?: { integrity?: string; tarball?: string };
   };
   const registryIntegrity = meta.dist?.integrity;

@@ -12,14 +12,15 @@
 // the archive's own entries. A mismatch unpacks it again.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
+import { pinnedDownload } from '../core/pinned-cache.ts';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type * as Tar from 'tar';
 import { log } from '../core/cli.ts';
 import { CheckFailed, OperationError, UsageError } from '../core/errors.ts';
-import { idOf, matchesIntegrity } from '../core/hash.ts';
+import { idOf, matchesIntegrity, sha256Hex } from '../core/hash.ts';
 import { cacheDir, REPO_ROOT } from '../core/paths.ts';
 import { downloadNpmTarball, extractSafely, treeDigest } from './sources.ts';
 import { run } from '../core/exec.ts';
@@ -118,23 +119,36 @@ export async function obtainZig(pin: ZigPin = readZigPin()): Promise<Zig> {
   const root = zigCacheDir(pin);
   const archive = join(root, 'archive.tgz');
   const tree = join(root, 'tree');
-  let data: Buffer | undefined;
-  if (existsSync(archive)) {
-    const kept = await readFile(archive);
-    if (matchesIntegrity(kept, pin.integrity)) data = kept;
-    else log.warn(`the cached ${archive} no longer matches the pin (${pin.integrity}); downloading it again`);
-  }
-  if (!data) {
-    data = await downloadNpmTarball({
-      name: pin.package,
-      version: pin.version,
-      integrity: pin.integrity,
-      pinFile: ZIG_PIN_FILE,
-    });
-    await mkdir(root, { recursive: true });
-    await writeFile(`${archive}.partial-${process.pid}`, data);
-    await rename(`${archive}.partial-${process.pid}`, archive);
-  }
+  const what = `${pin.package}@${pin.version}`;
+  const { data } = await pinnedDownload({
+    file: archive,
+    matches: (d) => matchesIntegrity(d, pin.integrity),
+    expected: pin.integrity,
+    // downloadNpmTarball checks the registry's integrity and the bytes against the pin itself
+    sources: [
+      {
+        url: what,
+        get: () =>
+          downloadNpmTarball({
+            name: pin.package,
+            version: pin.version,
+            integrity: pin.integrity,
+            pinFile: ZIG_PIN_FILE,
+          }),
+      },
+    ],
+    refused: (_s, d) =>
+      new CheckFailed([
+        {
+          check: 'source-integrity',
+          subject: `${what} tarball (${ZIG_PIN_FILE})`,
+          expected: pin.integrity,
+          actual: `bytes with sha256 ${sha256Hex(d)}`,
+          hint: 'the download does not match the pinned integrity; nothing was unpacked',
+        },
+      ]),
+    missed: (tried) => new OperationError(`${what}: ${tried.join('; ')}`),
+  });
   const expected = await archiveTreeDigest(data);
   const actual = existsSync(tree) ? await treeDigest(tree).catch(() => 'unreadable') : 'missing';
   if (actual !== expected) {

@@ -16,6 +16,7 @@ import { hostRunner } from '../build/binary-checks.ts';
 import type { MathInfo } from '../build/portable-libm.ts';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { replaceFileAtomic } from '../core/fs.ts';
 import { basename, join } from 'node:path';
 import * as tar from 'tar';
 import { readBuildInfo } from '../build/build.ts';
@@ -62,14 +63,8 @@ export async function packArtifact(opts: {
   if (entries.length === 0) throw new UsageError(`${dist} is empty: nothing to pack`);
   await mkdir(out, { recursive: true });
   const file = join(out, name);
-  const partial = `${file}.partial-${process.pid}`;
-  try {
-    // portable: no uid/gid/user names from this machine; modes are kept
-    await tar.create({ file: partial, cwd: dist, portable: true }, entries);
-    await rename(partial, file);
-  } finally {
-    await rm(partial, { force: true });
-  }
+  // portable: no uid/gid/user names from this machine; modes are kept
+  await replaceFileAtomic(file, (partial) => tar.create({ file: partial, cwd: dist, portable: true }, entries));
   return { file, entries };
 }
 
@@ -262,8 +257,7 @@ export async function saveCheck(opts: {
   }
   await mkdir(opts.out, { recursive: true });
   const dest = join(opts.out, checkFile(opts.target));
-  await copyFile(src, `${dest}.partial`);
-  await rename(`${dest}.partial`, dest);
+  await replaceFileAtomic(dest, (partial) => copyFile(src, partial));
   return dest;
 }
 

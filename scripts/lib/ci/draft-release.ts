@@ -8,14 +8,8 @@ import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CheckFailed, OperationError, UsageError, type Failure } from '../core/errors.ts';
 import { sha256Hex } from '../core/hash.ts';
-import {
-  checkRepo,
-  githubRequest,
-  refCommit,
-  tagReleases,
-  type GitHubRepoApi,
-  type ReleaseJson,
-} from './release-tag.ts';
+import { refCommit, tagReleases, type ReleaseJson } from './release-tag.ts';
+import { checkRepo, githubRequest, type GitHubRepoApi } from './github.ts';
 
 export interface DraftAsset {
   name: string;

@@ -13,9 +13,7 @@ import { entryProblem, unpackArtifacts, type UnpackResult } from './ci-artifact.
 import { DIST_ARTIFACT_FILE, DIST_ARTIFACT_NAME } from '../core/layout.ts';
 import {
   checkBuildRun,
-  checkRepo,
   checkRunId,
-  githubGet,
   readReleaseRun,
   readRunJobs,
   releaseRunTitle,
@@ -25,15 +23,11 @@ import {
   tagVersion,
   type BuildRun,
 } from './release-tag.ts';
+import { apiBase, checkRepo, githubGet, type GitHubRepoApi } from './github.ts';
 import type { Target } from '../core/targets.ts';
+import { httpRequest, type HttpAnswer } from '../core/net.ts';
 
 /** The artifact verify.yml uploads in a release run (release or rehearsal): the packed verified dist/. */
-
-export interface GitHubApi {
-  repo: string;
-  apiUrl?: string;
-  token?: string;
-}
 
 export interface Artifact {
   id: number;
@@ -58,7 +52,7 @@ export interface FoundRun {
   passedOver: Array<{ id: string; why: string }>;
 }
 
-async function artifactOf(api: GitHubApi, runId: string): Promise<Artifact | { problem: string }> {
+async function artifactOf(api: GitHubRepoApi, runId: string): Promise<Artifact | { problem: string }> {
   const r = await githubGet(
     api,
     `/actions/runs/${runId}/artifacts?name=${DIST_ARTIFACT_NAME}&per_page=100`,
@@ -91,7 +85,7 @@ async function artifactOf(api: GitHubApi, runId: string): Promise<Artifact | { p
  * release.yml run titled "release vX.Y.Z (rehearsal)" or "release vX.Y.Z",
  * whose every build and check job succeeded. Its commit is not tied to a tag.
  */
-async function checkRehearsalRun(api: GitHubApi, runId: string): Promise<{ run: BuildRun; version?: string }> {
+async function checkRehearsalRun(api: GitHubRepoApi, runId: string): Promise<{ run: BuildRun; version?: string }> {
   const subject = `run ${runId} of ${api.repo}`;
   const failures: Failure[] = [];
   const run = await readReleaseRun(api, runId, subject, failures);
@@ -115,11 +109,11 @@ async function checkRehearsalRun(api: GitHubApi, runId: string): Promise<{ run: 
  * newest release.yml run of the tag's commit that passes checkBuildRun and
  * still has its artifact. `runId` alone: a rehearsal run (checkRehearsalRun).
  */
-export async function findReleaseRun(opts: { tag?: string; runId?: string } & GitHubApi): Promise<FoundRun> {
+export async function findReleaseRun(opts: { tag?: string; runId?: string } & GitHubRepoApi): Promise<FoundRun> {
   checkRepo(opts.repo);
   if (!opts.tag && !opts.runId) throw new UsageError('give --tag vX.Y.Z or --run-id <id>');
   if (opts.runId) checkRunId(opts.runId);
-  const api: GitHubApi = { repo: opts.repo, apiUrl: opts.apiUrl, token: opts.token };
+  const api: GitHubRepoApi = { repo: opts.repo, apiUrl: opts.apiUrl, token: opts.token };
   if (!opts.tag) {
     const { run, version } = await checkRehearsalRun(api, opts.runId!);
     if (run.failures.length) throw new CheckFailed(run.failures);
@@ -204,25 +198,24 @@ export async function findReleaseRun(opts: { tag?: string; runId?: string } & Gi
  * elsewhere, which never gets the token. Checked against the digest GitHub
  * recorded at upload, when it has one.
  */
-export async function downloadArtifact(api: GitHubApi, a: Artifact): Promise<Buffer> {
+export async function downloadArtifact(api: GitHubRepoApi, a: Artifact): Promise<Buffer> {
   const auth: Record<string, string> = api.token ? { authorization: `Bearer ${api.token}` } : {};
-  const apiOrigin = new URL((api.apiUrl || 'https://api.github.com').replace(/\/+$/, '') + '/').origin;
+  const apiOrigin = new URL(apiBase(api) + '/').origin;
   let url = a.url;
-  let res: Response | undefined;
+  let res: HttpAnswer | undefined;
   for (let hop = 0; hop < 5; hop++) {
     const sameOrigin = new URL(url).origin === apiOrigin;
     try {
-      res = await fetch(url, {
+      res = await httpRequest(url, {
         headers: { accept: 'application/vnd.github+json', ...(sameOrigin ? auth : {}) },
         redirect: 'manual',
-        signal: AbortSignal.timeout(300_000),
+        timeoutMs: 300_000,
       });
     } catch (e) {
       throw new OperationError(`cannot download artifact ${a.id} from ${new URL(url).origin}: ${(e as Error).message}`);
     }
     const loc = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && loc) {
-      await res.body?.cancel();
       url = new URL(loc, url).toString();
       continue;
     }
@@ -232,7 +225,7 @@ export async function downloadArtifact(api: GitHubApi, a: Artifact): Promise<Buf
     throw new OperationError(
       `downloading artifact ${a.id} answered ${res?.status} ${res?.statusText} (${new URL(url).origin})`,
     );
-  const data = Buffer.from(await res.arrayBuffer());
+  const data = res.body!;
   if (a.digest) {
     const want = a.digest.replace(/^sha256:/, '');
     const got = sha256Hex(data);
@@ -284,7 +277,7 @@ export function tarFromZip(zip: Buffer, subject: string): Buffer {
  */
 export async function fetchRelease(opts: {
   found: FoundRun;
-  api: GitHubApi;
+  api: GitHubRepoApi;
   dist: string;
   targets: Target[];
   replace?: boolean;

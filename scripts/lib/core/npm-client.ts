@@ -12,6 +12,9 @@ import { basename, join } from 'node:path';
 import { nextStep, OperationError, UsageError } from './errors.ts';
 import { log, registerSecret, redact } from './cli.ts';
 import { minimalEnv, runRaw, type RunResult } from './exec.ts';
+import { processAlive } from './process.ts';
+import { retrying } from './retry.ts';
+import { httpRequest, jsonOf, type HttpAnswer } from './net.ts';
 
 export const PUBLIC_REGISTRY = 'https://registry.npmjs.org/';
 
@@ -142,18 +145,15 @@ export class RegistryReader {
   /** The registry's document for a package, or null if it has never been published. */
   async packument(pkg: string): Promise<Packument | null> {
     const url = new URL(pkg.replace('/', '%2f'), this.registry);
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, { headers: this.headers(), signal: AbortSignal.timeout(60_000) });
+      res = await httpRequest(url, { headers: this.headers(), timeoutMs: 60_000 });
     } catch (e) {
       throw new OperationError(`${pkg}: cannot read ${url} (${(e as Error).message})`);
     }
-    if (res.status === 404) {
-      await res.arrayBuffer();
-      return null;
-    }
+    if (res.status === 404) return null;
     if (!res.ok) throw new OperationError(`${pkg}: reading ${url} answered HTTP ${res.status} ${res.statusText}`);
-    const doc = (await res.json()) as Packument;
+    const doc = jsonOf(res) as Packument;
     doc['dist-tags'] ??= {};
     doc.versions ??= {};
     return doc;
@@ -165,14 +165,14 @@ export class RegistryReader {
     delete h.accept;
     // the token is for the registry: a tarball URL elsewhere (a CDN, a mirror) never gets it
     if (new URL(url).origin !== new URL(this.registry).origin) delete h.authorization;
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, { headers: h, signal: AbortSignal.timeout(120_000) });
+      res = await httpRequest(url, { headers: h, timeoutMs: 120_000 });
     } catch (e) {
       throw new OperationError(`cannot download ${url} (${(e as Error).message})`);
     }
     if (!res.ok) throw new OperationError(`downloading ${url} answered HTTP ${res.status} ${res.statusText}`);
-    return Buffer.from(await res.arrayBuffer());
+    return res.body!;
   }
 }
 
@@ -197,13 +197,7 @@ export function sweepStaleConfigs(dir = tmpdir()): void {
     try {
       const st = lstatSync(path);
       if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
-      let alive = true;
-      try {
-        process.kill(Number(m[1]), 0);
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-      if (!alive) rmSync(path, { recursive: true, force: true });
+      if (!processAlive(Number(m[1]))) rmSync(path, { recursive: true, force: true });
     } catch (e) {
       log.warn(`could not remove the stale npm config ${path}: ${(e as Error).message}`);
     }
@@ -365,19 +359,13 @@ export class NpmClient extends RegistryReader {
    * landed), but a read can simply be asked again.
    */
   private async npmRead(args: string[], what: string, opts: { cwd?: string } = {}): Promise<RunResult> {
-    let r = await this.npm(args, what, opts);
-    for (
-      let attempt = 1;
-      attempt < 5 &&
-      r.code !== 0 &&
-      /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr);
-      attempt++
-    ) {
-      log.info(`${what}: ${lastLines(r.stderr, 1)}; asking again (${attempt + 1}/5)`);
-      await new Promise((res) => setTimeout(res, 250 * 2 ** attempt));
-      r = await this.npm(args, what, opts);
-    }
-    return r;
+    return retrying(() => this.npm(args, what, opts), {
+      attempts: 5,
+      baseMs: 500,
+      retryable: (r) =>
+        r.code !== 0 && /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|network/i.test(r.stderr),
+      onRetry: (r, _wait, next) => log.info(`${what}: ${lastLines(r.stderr, 1)}; asking again (${next}/5)`),
+    });
   }
 
   /** `npm stage list <pkg> --json`: what is staged for a package (any version). */

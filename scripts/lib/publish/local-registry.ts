@@ -13,13 +13,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { writeFileAtomicSync } from '../core/fs.ts';
 import { join } from 'node:path';
 import { OperationError } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
+import { commandLine, processState } from '../core/process.ts';
+
+/** A live process we may signal (another user's process with the same pid is not our registry). */
+const alive = (pid: number): boolean => processState(pid) === 'ours';
 import { registerSecret } from '../core/cli.ts';
 import { minimalEnv, runRaw } from '../core/exec.ts';
 import { totp } from './registry-rules.mjs';
+import { httpRequest, jsonOf } from '../core/net.ts';
 
 /** default home of the embedded registry: ignored by git */
 export const LOCAL_REGISTRY_DIR = join(REPO_ROOT, '.registry');
@@ -102,18 +108,7 @@ function configYaml(dir: string): string {
 
 async function ping(url: string): Promise<boolean> {
   try {
-    const res = await fetch(new URL('-/ping', url), { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
+    return (await httpRequest(new URL('-/ping', url), { timeoutMs: 2000 })).ok;
   } catch {
     return false;
   }
@@ -121,11 +116,10 @@ function alive(pid: number): boolean {
 
 async function whoami(url: string, token: string): Promise<boolean> {
   try {
-    const res = await fetch(new URL('-/whoami', url), {
+    const res = await httpRequest(new URL('-/whoami', url), {
       headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(5000),
+      timeoutMs: 5000,
     });
-    await res.arrayBuffer();
     return res.ok;
   } catch {
     return false;
@@ -158,7 +152,8 @@ async function tokenFor(
     if (kept && (await whoami(url, kept))) return { token: kept, user };
   }
   const put = (name: string, headers: Record<string, string>) =>
-    fetch(new URL(`-/user/org.couchdb.user:${name}`, url), {
+    httpRequest(new URL(`-/user/org.couchdb.user:${name}`, url), {
+      readAnyBody: true,
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({
@@ -172,17 +167,20 @@ async function tokenFor(
     });
   let res = await put(user, {});
   if (res.status === 409) {
-    await res.arrayBuffer();
     res = await put(user, { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
   }
   if (res.status === 401 || res.status === 403 || res.status === 409) {
     // the user exists but this registry will not log it in (a storage kept from
     // an earlier registry, the Verdaccio 6 of earlier releases): a user of our own, under a new name
-    await res.arrayBuffer();
     user = `${who.name}-${randomBytes(4).toString('hex')}`;
     res = await put(user, {});
   }
-  const body = (await res.json().catch(() => ({}))) as { token?: string; error?: string };
+  let body: { token?: string; error?: string } = {};
+  try {
+    body = jsonOf(res) as typeof body;
+  } catch {
+    /* no JSON: the status says what went wrong */
+  }
   if (!res.ok || !body.token) {
     throw new OperationError(
       `local registry ${url}: could not create or log in user ${user} (HTTP ${res.status}${body.error ? `: ${body.error}` : ''}); delete ${dir} to start afresh`,
@@ -225,8 +223,7 @@ async function applyRules(url: string, dir: string, securityKey: boolean): Promi
   };
   registerSecret(rules.oidcRequestToken);
   registerSecret(rules.totpSecret);
-  writeFileSync(file + '.tmp', JSON.stringify(rules, null, 2) + '\n', { mode: 0o600 });
-  renameSync(file + '.tmp', file);
+  writeFileAtomicSync(file, JSON.stringify(rules, null, 2) + '\n', { mode: 0o600 });
   return {
     file,
     oidcEnv: {
@@ -326,19 +323,6 @@ export async function startLocalRegistry(
     await killAndWait(child);
     if (opts.detached) rmSync(stateFile, { force: true });
   });
-}
-
-/** The command line of a running process: Linux's /proc, else `ps` (macOS has no /proc); null if none. */
-export async function commandLine(pid: number, procfs = '/proc'): Promise<string | null> {
-  if (existsSync(procfs)) {
-    try {
-      return readFileSync(`${procfs}/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-    } catch {
-      return null;
-    }
-  }
-  const r = await runRaw(['ps', '-o', 'command=', '-p', String(pid)]);
-  return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
 }
 
 export type StopResult = 'stopped' | 'not-running' | 'not-ours';

@@ -8,12 +8,14 @@
 // run's lock can never be taken away; one that cannot be read is left for a
 // person. The key is the registry's identity, not its spelling: the public
 // registry's aliases (registry.npmjs.org, .org., .com) share one lock.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../core/hash.ts';
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nextStep, OperationError } from '../core/errors.ts';
 import { cacheDir } from '../core/paths.ts';
 import { registryIdentity } from '../core/npm-client.ts';
+import { processAlive } from '../core/process.ts';
 
 export interface PublishLock {
   file: string;
@@ -34,17 +36,8 @@ interface LockRecord {
 export function lockFile(registryKey: string, version: string): string {
   const dir = process.env.XSNAP_LOCK_DIR || join(cacheDir(), 'locks');
   const key = /^https?:/.test(registryKey) ? registryIdentity(registryKey) : registryKey;
-  const id = createHash('sha256').update(`${key}\n${version}`).digest('hex').slice(0, 24);
+  const id = sha256Hex(`${key}\n${version}`).slice(0, 24);
   return join(dir, `publish-${id}.lock`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -75,7 +68,7 @@ export function acquirePublishLock(registryKey: string, version: string): Publis
         `the publish lock ${file} cannot be read (${JSON.stringify(text.slice(0, 60))}); nothing was written.` +
           nextStep('if no publish-all of this version is running, remove the file and re-run'),
       );
-    if (alive(holder.pid) && holder.pid !== process.pid) {
+    if (processAlive(holder.pid) && holder.pid !== process.pid) {
       throw new OperationError(
         `another publish-all of ${version} to ${registryKey} is running (pid ${holder.pid}, since ${holder.since}); nothing was written.` +
           nextStep(`wait for it to finish, then re-run (it has nothing to do if that run completed). Lock: ${file}`),
@@ -116,7 +109,7 @@ export function takeOverStale(file: string, staleText: string, between?: () => v
   const takeover = `${file}.takeover`;
   if (!createWhole(takeover, JSON.stringify({ pid: process.pid, since: new Date().toISOString() }) + '\n')) {
     const holder = parseRecord(readText(takeover) ?? '');
-    if (holder && !alive(holder.pid))
+    if (holder && !processAlive(holder.pid))
       throw new OperationError(
         `a run taking over the stale publish lock ${file} died doing it (pid ${holder.pid}); nothing was written.` +
           nextStep(`if no publish-all of this version is running, remove ${takeover} and re-run`),

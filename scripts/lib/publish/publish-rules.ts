@@ -6,6 +6,7 @@ import semver from 'semver';
 import { log } from '../core/cli.ts';
 import { UsageError, type Failure } from '../core/errors.ts';
 import type { RegistryReader } from '../core/npm-client.ts';
+import { retrying } from '../core/retry.ts';
 import { checkPublishedPackage, type ManifestEntry } from '../verify/published.ts';
 
 /** public: registry.npmjs.org; local: the embedded Verdaccio; custom: any other URL */
@@ -83,9 +84,8 @@ export function retryPolicyFromEnv(env = process.env): RetryPolicy {
   return { readAttempts: n('XSNAP_READBACK_ATTEMPTS', 8, 1), baseMs: n('XSNAP_RETRY_BASE_MS', 500, 0) };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** The wait before attempt `attempt + 1`: doubling from the policy's base, capped at 15 s. */
-export const backoff = (policy: RetryPolicy, attempt: number) => Math.min(policy.baseMs * 2 ** (attempt - 1), 15_000);
+/** The policy's waits (core/retry): doubling from its base, capped at 15 s. */
+export const backoffOf = (policy: RetryPolicy) => ({ baseMs: policy.baseMs, capMs: 15_000 });
 
 /**
  * npm's answer when the version already exists: the public registry's 403
@@ -117,14 +117,15 @@ export async function readBack(
   policy: RetryPolicy,
   opts: ReadBackOptions = {},
 ): Promise<{ failures: Failure[]; distTags: Record<string, string> }> {
-  let last = await checkPublishedPackage(reader, entry, version);
-  for (let attempt = 1; last.status !== 'ok' && attempt < policy.readAttempts; attempt++) {
-    if (last.status === 'different' || (last.status === 'corrupt' && !opts.retryCorrupt)) break;
-    const wait = backoff(policy, attempt);
-    if (!opts.quiet)
-      log.info(`${entry.package}: not readable yet (${last.status}); reading again in ${(wait / 1000).toFixed(1)} s`);
-    await sleep(wait);
-    last = await checkPublishedPackage(reader, entry, version);
-  }
+  const last = await retrying(() => checkPublishedPackage(reader, entry, version), {
+    attempts: policy.readAttempts,
+    ...backoffOf(policy),
+    // other bytes at the version (or, unless asked, corrupt ones) end it at once
+    retryable: (r) => r.status !== 'ok' && r.status !== 'different' && (r.status !== 'corrupt' || !!opts.retryCorrupt),
+    onRetry: opts.quiet
+      ? undefined
+      : (r, wait) =>
+          log.info(`${entry.package}: not readable yet (${r.status}); reading again in ${(wait / 1000).toFixed(1)} s`),
+  });
   return { failures: last.failures, distTags: last.distTags };
 }

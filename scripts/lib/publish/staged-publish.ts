@@ -21,7 +21,9 @@
 //            nothing and says how to pass one. A run stopped halfway (an
 //            expired code) is finished by a re-run.
 //   reject   (`reject <id>`) removes a stage.
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomicSync } from '../core/fs.ts';
+import { retrying } from '../core/retry.ts';
 import { dirname } from 'node:path';
 import { log } from '../core/cli.ts';
 import { sriSha512 } from '../core/hash.ts';
@@ -33,7 +35,13 @@ import {
   type ManifestEntry,
   type PublishedCheck,
 } from '../verify/published.ts';
-import { backoff, isPublishConflict, latestMoveProblem, type RegistryKind, type RetryPolicy } from './publish-rules.ts';
+import {
+  backoffOf,
+  isPublishConflict,
+  latestMoveProblem,
+  type RegistryKind,
+  type RetryPolicy,
+} from './publish-rules.ts';
 import { findMember, verifiedBytes, type SetMember } from './publish-preflight.ts';
 import type { TargetName } from '../core/targets.ts';
 import { stagedRecordPath } from '../core/layout.ts';
@@ -269,8 +277,7 @@ export async function executeStage(
 export function writeStagedRecord(dist: string, version: string, record: unknown): string {
   const file = stagedRecordPath(dist, version);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file + '.tmp', JSON.stringify(record, null, 2) + '\n');
-  renameSync(file + '.tmp', file);
+  writeFileAtomicSync(file, JSON.stringify(record, null, 2) + '\n');
   return file;
 }
 
@@ -293,16 +300,15 @@ async function readApproved(
   attempts: number,
   policy: RetryPolicy,
 ): Promise<PublishedCheck> {
-  let last = await checkPublishedPackage(client, entry, version, { download: false });
-  for (let attempt = 1; last.status !== 'ok' && last.status !== 'different' && attempt < attempts; attempt++) {
-    const wait = backoff(policy, attempt);
-    log.info(
-      `${entry.package}@${version}: approval refused as already present, not readable yet; reading again in ${(wait / 1000).toFixed(1)} s`,
-    );
-    await new Promise((r) => setTimeout(r, wait));
-    last = await checkPublishedPackage(client, entry, version, { download: false });
-  }
-  return last;
+  return retrying(() => checkPublishedPackage(client, entry, version, { download: false }), {
+    attempts,
+    ...backoffOf(policy),
+    retryable: (r) => r.status !== 'ok' && r.status !== 'different',
+    onRetry: (_r, wait) =>
+      log.info(
+        `${entry.package}@${version}: approval refused as already present, not readable yet; reading again in ${(wait / 1000).toFixed(1)} s`,
+      ),
+  });
 }
 
 /** One stage of a package at the version, downloaded and checked against the manifest now. */

@@ -5,6 +5,7 @@
 // released version's bytes never change.
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/fs.ts';
 import { join } from 'node:path';
 import { log } from '../core/cli.ts';
 import { CheckFailed, OperationError, type Failure } from '../core/errors.ts';
@@ -262,7 +263,6 @@ export async function saveManifest(dir: string, name: string, text: string): Pro
   await refuseChangedCommittedManifest(dir, name, text);
   if (existsSync(file)) return file;
   await mkdir(dir, { recursive: true });
-  await writeFile(`${file}.partial`, text);
-  await rename(`${file}.partial`, file);
+  await writeFileAtomic(file, text);
   return file;
 }

@@ -3,7 +3,8 @@
 // the commit of this repository it ran at. The publishing job holds the write
 // credentials, so it runs no binary: it hashes what it is about to publish and
 // compares with this record, and nothing else (RELEASING.md, "Who may write").
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../core/fs.ts';
 import { isAbsolute, relative } from 'node:path';
 import { CheckFailed, type Failure } from '../core/errors.ts';
 import { sha256Hex } from '../core/hash.ts';
@@ -39,8 +40,7 @@ export function writeVerifiedRecord(
   );
   const record: VerifiedRecord = { version, commit, files };
   const file = verifiedRecordPath(dist, version);
-  writeFileSync(file + '.tmp', JSON.stringify(record, null, 2) + '\n');
-  renameSync(file + '.tmp', file);
+  writeFileAtomicSync(file, JSON.stringify(record, null, 2) + '\n');
   return file;
 }
 
