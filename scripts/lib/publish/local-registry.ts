@@ -23,7 +23,7 @@ import { commandLine, processState } from '../core/process.ts';
 /** A live process we may signal (another user's process with the same pid is not our registry). */
 const alive = (pid: number): boolean => processState(pid) === 'ours';
 import { registerSecret } from '../core/cli.ts';
-import { minimalEnv, runRaw } from '../core/exec.ts';
+import { minimalEnv } from '../core/exec.ts';
 import { totp } from './registry-rules.mjs';
 import { httpRequest, jsonOf } from '../core/net.ts';
 
