@@ -14,7 +14,7 @@ import { getTarget } from '../../scripts/lib/core/targets.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 import { runScript, spawnScript, type ScriptResult } from '../../scripts/lib/core/run-script.ts';
 import { LINUX_TARGETS } from './shared-build.ts';
-import { stagedDist } from './staged.ts';
+import { stagedCopy } from './staged.ts';
 
 export const VERSION = readPin(join(REPO_ROOT, 'native', 'pin.json')).version;
 export const PACKAGES = LINUX_TARGETS.map((t) => getTarget(t).packageName);
@@ -64,8 +64,22 @@ export async function startTestRegistry(opts: { securityKey?: boolean } = {}): P
 
 // ---------------------------------------------------------------- the release set
 
-/** The linux release set at the pinned version (real binaries, staged and manifested once; read-only). */
-export const releaseDist = stagedDist;
+/**
+ * A private copy of the linux release set at the pinned version (real
+ * binaries, staged and manifested once per run). A copy, because publishing
+ * writes its record into the dist: two test files sharing one folder would
+ * see each other's records (a dry run would seem to have written one).
+ */
+const copies: string[] = [];
+export async function releaseDist(): Promise<string> {
+  if (copies.length === 0)
+    process.once('exit', () => {
+      for (const d of copies) rmSync(d, { recursive: true, force: true });
+    });
+  const dir = await stagedCopy();
+  copies.push(dir);
+  return dir;
+}
 
 /**
  * An npm tarball of `target`'s staged package with its package.json changed:
