@@ -1,4 +1,5 @@
-// The pinned zig (native/zig/pin.json) through the cache: a tampered unpacked
+// The pinned zig (native/zig/pin.json) through the cache: an unchanged cache is
+// trusted as the last full check found it, a tampered unpacked
 // tree is noticed and unpacked again from the kept archive, a kept archive that
 // no longer matches the pin is fetched again, and a registry serving other bytes
 // is refused before anything is unpacked. The real package, served from a
@@ -41,12 +42,26 @@ t.test('the cache is checked against the pin on every use', async (t) => {
   t.equal(first.version, pin.version, 'downloaded, unpacked, runs');
   t.equal(server.requests.filter((r) => r === tgz).length, 1);
   const treeDigest = first.identity.treeDigest;
+  t.equal(first.checked, 'full');
+
+  // unchanged since that full check: trusted as recorded (no re-hash), unless a full check is asked for
+  const again = await obtainZig(pin);
+  t.equal(again.checked, 'as-recorded', 'an unchanged cache is not re-hashed');
+  t.same(again.identity, first.identity);
+  t.equal((await obtainZig(pin, { full: true })).checked, 'full', '--check re-hashes it all');
+  // the kept identity edited: the record no longer vouches for it, a full check writes it again
+  const identityFile = join(zigCacheDir(pin), 'identity.json');
+  await appendFile(identityFile, ' ');
+  const edited = await obtainZig(pin);
+  t.equal(edited.checked, 'full', 'an edited identity means a full check');
+  t.same(edited.identity, first.identity);
 
   // a file of the unpacked zig changed: noticed, unpacked again from the kept archive (no download)
   const header = join(first.dir, 'lib', 'libc', 'include', 'any-macos-any', 'math.h');
   t.ok(existsSync(header), `${header} exists`);
   await appendFile(header, '\n#define sin planted\n');
   const second = await obtainZig(pin);
+  t.equal(second.checked, 'full', 'a changed file is not trusted from the record');
   t.equal(second.identity.treeDigest, treeDigest);
   t.notMatch(await readFile(header, 'utf8'), /planted/, 'the tampered header was replaced');
   t.equal(server.requests.filter((r) => r === tgz).length, 1, 'no second download');

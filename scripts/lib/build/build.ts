@@ -188,7 +188,7 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
       },
     };
   }
-  if (plan.toolchain === 'zig') return zigToolchain(target);
+  if (plan.toolchain === 'zig') return zigToolchain(target, plan.fullCheck);
   const compiler = compilerFor(plan, target).cc[0];
   const line = await firstLine([compiler, '--version']);
   if (!line) throw new OperationError(`compiler ${compiler} is not available on this host`);
@@ -225,10 +225,10 @@ async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolch
  * enter the bytes. zig's caches live in the work folder, so every build starts
  * cold and private, and nothing of this machine's cache state can enter it.
  */
-async function zigToolchain(target: Target): Promise<Toolchain> {
+async function zigToolchain(target: Target, fullCheck: boolean): Promise<Toolchain> {
   if (!target.zigTarget) throw new UsageError(`${target.name} has no zig target in scripts/lib/core/targets.ts`);
   const { ensureZig } = await import('./zig.ts'); // loaded only for the targets that need it
-  const zig = await ensureZig();
+  const zig = await ensureZig(undefined, { full: fullCheck });
   const clang = await firstLine([zig.bin, 'cc', '--version']);
   return {
     root: null,

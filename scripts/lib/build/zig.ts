@@ -7,12 +7,18 @@
 // toolchain is used (make and sh come from the host; they do not enter the bytes).
 //
 // The cache (<cache>/toolchains/zig-<id>/{archive.tgz,tree}) is never its own
-// witness: on every first use in a process the kept archive is re-hashed
-// against the pin, and the unpacked tree's digest compared with the digest of
-// the archive's own entries. A mismatch unpacks it again.
+// witness: a full check re-hashes the kept archive against the pin and compares
+// the unpacked tree's digest with the digest of the archive's own entries; a
+// mismatch unpacks it again. What a full check established is kept as the build's
+// output is (checked-output.ts: every file keyed by inode, size, times), so a
+// later run re-checks in full only a cache that changed, was restored or copied,
+// or when asked (--check): re-hashing 14,000 files cost 6-10 s on every build.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../core/fs.ts';
+import { checkKey, isAsChecked, recordChecked, statKeys } from './checked-output.ts';
 import { pinnedDownload } from '../core/pinned-cache.ts';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -48,6 +54,13 @@ export interface Zig {
   identity: ZigIdentity;
   /** `zig version` */
   version: string;
+  /** how the cache was checked this time: in full, or found as a full check left it */
+  checked: 'full' | 'as-recorded';
+}
+
+export interface ZigCheckOptions {
+  /** re-hash the archive and the tree even if unchanged since the last full check */
+  full?: boolean;
 }
 
 export function readZigPin(file = ZIG_PIN_FILE): ZigPin {
@@ -98,28 +111,58 @@ export const zigCacheDir = (pin: ZigPin) => join(cacheDir(), 'toolchains', `zig-
 const checked = new Map<string, Promise<Zig>>();
 
 /** zig as the pin names it: downloaded once, checked on every first use in a process. */
-export function ensureZig(pin = readZigPin()): Promise<Zig> {
-  const key = idOf(pin);
+export function ensureZig(pin = readZigPin(), opts: ZigCheckOptions = {}): Promise<Zig> {
+  const key = idOf({ pin, full: !!opts.full });
   let z = checked.get(key);
   if (!z) {
-    z = obtainZig(pin);
+    z = obtainZig(pin, opts);
     checked.set(key, z);
     z.catch(() => checked.delete(key));
   }
   return z;
 }
 
+/** The file a full check writes beside the archive and the tree: the identity it established. */
+const IDENTITY_FILE = 'identity.json';
+/** A record of a full check is trusted only under the same pin and the same checking code (this file's bytes). */
+const recordKey = (pin: ZigPin) => checkKey({ zig: pin }, [fileURLToPath(import.meta.url)]);
+
 /** zig as the pin names it, checked now (not memoized: ensureZig is what builds use). */
-export async function obtainZig(pin: ZigPin = readZigPin()): Promise<Zig> {
+export async function obtainZig(pin: ZigPin = readZigPin(), opts: ZigCheckOptions = {}): Promise<Zig> {
   const host = `${process.platform}-${process.arch}`;
   if (host !== pin.host)
     throw new UsageError(
       `the pinned zig (${pin.package}@${pin.version}, ${ZIG_PIN_FILE}) runs on ${pin.host}, not on ${host}: build the darwin targets on a ${pin.host} machine (CI: build.yml's Linux job)`,
     );
   const root = zigCacheDir(pin);
+  const tree = join(root, 'tree');
+  const key = recordKey(pin);
+  if (!opts.full && isAsChecked(root, key)) {
+    const identity = JSON.parse(readFileSync(join(root, IDENTITY_FILE), 'utf8')) as ZigIdentity;
+    return finish(pin, tree, identity, 'as-recorded');
+  }
+  const { identity, checkedKeys } = await checkInFull(pin, root);
+  await writeFileAtomic(join(root, IDENTITY_FILE), JSON.stringify(identity) + '\n');
+  const zig = await finish(pin, tree, identity, 'full');
+  await recordChecked(root, key, { ...checkedKeys, ...statKeys(root, [IDENTITY_FILE]) });
+  return zig;
+}
+
+/** Stat keys of every entry below `dir` (before reading them), named as below `as`. */
+const keysBelow = (dir: string, as: string) =>
+  Object.fromEntries(
+    Object.entries(statKeys(dir, readdirSync(dir, { recursive: true }) as string[])).map(([p, k]) => [join(as, p), k]),
+  );
+
+/** Re-hash the kept archive against the pin and the tree against the archive; fetch or unpack again what differs. */
+async function checkInFull(
+  pin: ZigPin,
+  root: string,
+): Promise<{ identity: ZigIdentity; checkedKeys: Record<string, string> }> {
   const archive = join(root, 'archive.tgz');
   const tree = join(root, 'tree');
   const what = `${pin.package}@${pin.version}`;
+  const archiveKeyBefore = existsSync(archive) ? statKeys(root, ['archive.tgz']) : null;
   const { data } = await pinnedDownload({
     file: archive,
     matches: (d) => matchesIntegrity(d, pin.integrity),
@@ -150,6 +193,9 @@ export async function obtainZig(pin: ZigPin = readZigPin()): Promise<Zig> {
     missed: (tried) => new OperationError(`${what}: ${tried.join('; ')}`),
   });
   const expected = await archiveTreeDigest(data);
+  // taken before the bytes are read: a file changed while they are, or since, keeps the check from being recorded
+  let checkedKeys = { ...(archiveKeyBefore ?? statKeys(root, ['archive.tgz'])) };
+  if (existsSync(tree)) checkedKeys = { ...checkedKeys, ...keysBelow(tree, 'tree') };
   const actual = existsSync(tree) ? await treeDigest(tree).catch(() => 'unreadable') : 'missing';
   if (actual !== expected) {
     if (actual !== 'missing')
@@ -160,6 +206,7 @@ export async function obtainZig(pin: ZigPin = readZigPin()): Promise<Zig> {
     const partial = `${tree}.partial-${process.pid}`;
     await rm(partial, { recursive: true, force: true });
     await extractSafely(data, partial, { strip: 1, what: `${pin.package}@${pin.version}` });
+    checkedKeys = { ...statKeys(root, ['archive.tgz']), ...keysBelow(partial, 'tree') };
     const got = await treeDigest(partial);
     if (got !== expected)
       throw new CheckFailed([
@@ -174,6 +221,14 @@ export async function obtainZig(pin: ZigPin = readZigPin()): Promise<Zig> {
     await rm(tree, { recursive: true, force: true });
     await rename(partial, tree);
   }
+  return {
+    identity: { package: pin.package, version: pin.version, integrity: pin.integrity, treeDigest: expected },
+    checkedKeys,
+  };
+}
+
+/** The zig binary of a checked tree, answering the pinned version. */
+async function finish(pin: ZigPin, tree: string, identity: ZigIdentity, checked: Zig['checked']): Promise<Zig> {
   const bin = join(tree, 'zig');
   if (!existsSync(bin)) throw new OperationError(`${pin.package}@${pin.version} has no zig binary (${bin})`);
   const version = (await run([bin, 'version'], { what: 'zig version' })).stdout.trim();
@@ -187,10 +242,5 @@ export async function obtainZig(pin: ZigPin = readZigPin()): Promise<Zig> {
         hint: `fix version in ${ZIG_PIN_FILE}`,
       },
     ]);
-  return {
-    dir: tree,
-    bin,
-    version,
-    identity: { package: pin.package, version: pin.version, integrity: pin.integrity, treeDigest: expected },
-  };
+  return { dir: tree, bin, version, identity, checked };
 }
