@@ -2,11 +2,13 @@
 // a vat can reach, run inside xsnap-worker, results written as raw bits.
 //
 // This one file runs in two engines: inside the worker (where results are
-// computed) and in Node (scripts/lib/determinism.ts), which only generates the
-// inputs again to name the first one that differs. So input generation uses
-// nothing that could round differently between engines or machines: a 32-bit
-// integer PRNG (Math.imul, >>>) and doubles assembled from raw bits through a
-// DataView. Results are computed only in the worker.
+// computed) and in Node (scripts/lib/behaviour/determinism.ts), which generates
+// the inputs (encodeInputs, sent to the worker's runInputs) and names the first
+// one that differs. So input generation uses nothing that could round
+// differently between engines or machines: a 32-bit integer PRNG (Math.imul,
+// >>>) and doubles assembled from raw bits through a DataView. Results are
+// computed only in the worker. run() generates in the worker too: the same
+// bytes, five times the work under qemu (the harness checks they agree).
 //
 // Output of run(name, seed, count), an ArrayBuffer:
 //   kind "number": count little-endian float64 values. Every NaN is written as
@@ -288,6 +290,28 @@ globalThis.determinism = (() => {
     return `${String(x)} /* ${hex} */`;
   }
 
+  /** count results of family f, each from the arguments next() gives */
+  function results(f, count, next) {
+    if (f.kind === 'string') {
+      const parts = [];
+      for (let i = 0; i < count; i++) parts.push(String(f.apply(next())));
+      const text = parts.join('\n') + '\n';
+      // TextEncoder is native and linear; indexing a long XS string (UTF-8 inside) is not
+      const bytes = new TextEncoder().encode(text);
+      return bytes.buffer;
+    }
+    const out = new DataView(new ArrayBuffer(count * 8));
+    for (let i = 0; i < count; i++) {
+      const v = f.apply(next());
+      if (v !== v && f.kind !== 'bits') {
+        out.setUint32(i * 8 + 4, 0x7ff80000, true);
+      } else {
+        out.setFloat64(i * 8, v, true);
+      }
+    }
+    return out.buffer;
+  }
+
   const byName = {};
   for (const f of families) byName[f.name] = f;
   const family = (name) => {
@@ -307,28 +331,75 @@ globalThis.determinism = (() => {
       for (let i = 0; i < count; i++) out.push(f.show(f.gen(r)));
       return out;
     },
-    /** the results of a family as bytes (see the top of this file) */
+    /** the results of a family as bytes (see the top of this file), inputs generated here */
     run(name, seed, count) {
       const f = family(name);
       const r = rng(seed, name);
-      if (f.kind === 'string') {
-        const parts = [];
-        for (let i = 0; i < count; i++) parts.push(String(f.apply(f.gen(r))));
-        const text = parts.join('\n') + '\n';
-        // TextEncoder is native and linear; indexing a long XS string (UTF-8 inside) is not
-        const bytes = new TextEncoder().encode(text);
-        return bytes.buffer;
-      }
-      const out = new DataView(new ArrayBuffer(count * 8));
+      return results(f, count, () => f.gen(r));
+    },
+    /**
+     * The inputs of a family as bytes, for runInputs: the harness generates them in Node with this same generator
+     * and sends them, so the worker computes only the results (generating them in XS cost ~90% of run(), 5x more
+     * under qemu). Every result is the same as run()'s. Layout (little-endian, as every target is):
+     *   u32 count, u32 numbers, u32 tags, u32 text bytes; then the numbers as float64; then per input its argument
+     *   count and a tag per argument (0 a number, 1 a string); then the strings, ASCII, each ended by a 0 byte.
+     */
+    encodeInputs(name, seed, count) {
+      const f = family(name);
+      const r = rng(seed, name);
+      const nums = [], tags = [], text = [];
       for (let i = 0; i < count; i++) {
-        const v = f.apply(f.gen(r));
-        if (v !== v && f.kind !== 'bits') {
-          out.setUint32(i * 8 + 4, 0x7ff80000, true);
-        } else {
-          out.setFloat64(i * 8, v, true);
+        const args = f.gen(r);
+        tags.push(args.length);
+        for (const a of args) {
+          if (typeof a === 'number') {
+            tags.push(0);
+            nums.push(a);
+            continue;
+          }
+          tags.push(1);
+          for (let k = 0; k < a.length; k++) {
+            const c = a.charCodeAt(k);
+            if (c === 0 || c > 127) throw Error(`${name}: input ${i} is not ASCII without NUL: ${JSON.stringify(a)}`);
+            text.push(c);
+          }
+          text.push(0);
         }
       }
-      return out.buffer;
+      const bytes = new ArrayBuffer(16 + nums.length * 8 + tags.length + text.length);
+      const head = new DataView(bytes, 0, 16);
+      [count, nums.length, tags.length, text.length].forEach((n, i) => head.setUint32(i * 4, n, true));
+      new Float64Array(bytes, 16, nums.length).set(nums);
+      new Uint8Array(bytes, 16 + nums.length * 8, tags.length).set(tags);
+      new Uint8Array(bytes, 16 + nums.length * 8 + tags.length, text.length).set(text);
+      return bytes;
+    },
+    /** the results of a family as bytes, as run() gives them, from encodeInputs' bytes */
+    runInputs(name, bytes) {
+      const f = family(name);
+      const head = new DataView(bytes, 0, 16);
+      const [count, numCount, tagCount, textCount] = [0, 1, 2, 3].map((i) => head.getUint32(i * 4, true));
+      const nums = new Float64Array(bytes, 16, numCount);
+      const tags = new Uint8Array(bytes, 16 + numCount * 8, tagCount);
+      const text = new Uint8Array(bytes, 16 + numCount * 8 + tagCount, textCount);
+      let n = 0, t = 0, s = 0;
+      const next = () => {
+        const args = [];
+        for (let k = tags[t++]; k > 0; k--) {
+          if (tags[t++] === 0) {
+            args.push(nums[n++]);
+            continue;
+          }
+          let end = s;
+          while (text[end] !== 0) end++;
+          args.push(String.fromCharCode.apply(null, text.subarray(s, end)));
+          s = end + 1;
+        }
+        return args;
+      };
+      const out = results(f, count, next);
+      if (n !== numCount || t !== tagCount || s !== textCount) throw Error(`${name}: the inputs do not match their header`);
+      return out;
     },
   };
 })();

@@ -89,6 +89,39 @@ t.test('the worker generates the same inputs as Node, on x64 and on arm64', asyn
 });
 
 t.test(
+  'inputs generated in Node give every family the results the worker gives from its own, on x64 and arm64; a planted decoding defect shows',
+  async (t) => {
+    const dist = sharedDist('system');
+    const sums = (r: { record: { families: Record<string, { sha256: string }> } }) =>
+      Object.fromEntries(Object.entries(r.record.families).map(([k, f]) => [k, f.sha256]));
+    for (const target of [x64, arm64]) {
+      const binary = binaryPath(dist, target.name, 'release');
+      const runner = (await hostRunner(target))!;
+      const inNode = await runDeterminism(binary, runner, { perFamily: PER_FAMILY });
+      const inWorker = await runDeterminism(binary, runner, { perFamily: PER_FAMILY, inputsInWorker: true });
+      t.equal(Object.keys(sums(inNode)).length, corpus.families.length - 1, `${target.name}: every digested family`);
+      t.same(sums(inNode), sums(inWorker), `${target.name}: the same digest for every family`);
+      t.same([...inNode.raw.keys()], [...inWorker.raw.keys()]);
+      for (const [k, bytes] of inNode.raw)
+        t.ok(bytes.equals(inWorker.raw.get(k)!), `${target.name}: ${k}: the same bytes`);
+    }
+    // planted: the worker decodes every number argument with its sign flipped
+    const planted = join(t.testdir(), 'corpus.js');
+    const source = corpus.source.replace('args.push(nums[n++])', 'args.push(-nums[n++])');
+    t.not(source, corpus.source, 'the defect is planted');
+    await writeFile(planted, source);
+    const binary = binaryPath(dist, 'linux-x64', 'release');
+    const runner = (await hostRunner(x64))!;
+    // (on families whose arguments stay valid when negated: a negative radix would throw)
+    const only = ['Math.sin', 'Math.pow', 'parseFloat', 'Date.parse'];
+    const bad = await runDeterminism(binary, runner, { perFamily: PER_FAMILY, corpusFile: planted, only });
+    const good = await runDeterminism(binary, runner, { perFamily: PER_FAMILY, only, inputsInWorker: true });
+    const differing = only.filter((k) => bad.record.families[k].sha256 !== good.record.families[k].sha256);
+    t.same(differing, ['Math.sin', 'Math.pow'], 'the number-input families differ, the string-input ones do not');
+  },
+);
+
+t.test(
   'system profile: the families XS computes itself agree on x64 and arm64; libm families are reported',
   async (t) => {
     const runs = await systemRuns;
