@@ -386,12 +386,14 @@ globalThis.determinism = (() => {
       const next = () => {
         const args = [];
         for (let k = tags[t++]; k > 0; k--) {
+          if (t >= tagCount) throw Error(`${name}: the inputs do not match their header`);
           if (tags[t++] === 0) {
             args.push(nums[n++]);
             continue;
           }
           let end = s;
-          while (text[end] !== 0) end++;
+          while (end < textCount && text[end] !== 0) end++;
+          if (end === textCount) throw Error(`${name}: the inputs do not match their header`);
           args.push(String.fromCharCode.apply(null, text.subarray(s, end)));
           s = end + 1;
         }

@@ -36,6 +36,31 @@ t.test('the same seed gives the same inputs, in a fresh engine context, every ti
   }
 });
 
+t.test(
+  'encoded inputs decode to the same results in this engine; bytes that do not match their header are refused',
+  async (t) => {
+    const box: {
+      TextEncoder: typeof TextEncoder;
+      determinism?: {
+        run(n: string, s: number, c: number): ArrayBuffer;
+        encodeInputs(n: string, s: number, c: number): ArrayBuffer;
+        runInputs(n: string, b: ArrayBuffer): ArrayBuffer;
+      };
+    } = { TextEncoder };
+    runInNewContext(readFileSync(DETERMINISM_CORPUS, 'utf8'), box);
+    const d = box.determinism!;
+    for (const name of ['Math.sin', 'Date setters', 'toFixed', 'parseInt']) {
+      const encoded = d.encodeInputs(name, 7, 200);
+      t.ok(Buffer.from(d.runInputs(name, encoded)).equals(Buffer.from(d.run(name, 7, 200))), `${name}: the same bytes`);
+      t.ok(corpus.encodeInputs!(name, 7, 200).equals(Buffer.from(encoded)), `${name}: loadCorpus encodes the same`);
+    }
+    // planted: the header claims one string byte fewer than the inputs use
+    const bad = d.encodeInputs('parseInt', 7, 20);
+    new DataView(bad).setUint32(12, new DataView(bad).getUint32(12, true) - 1, true);
+    t.throws(() => d.runInputs('parseInt', bad), /parseInt: the inputs do not match their header/);
+  },
+);
+
 t.test('inputs are made from bits, not from arithmetic: known values for seed 1', async (t) => {
   // These literals were produced by the generator; any change to the PRNG or to how a
   // family draws its inputs changes them (and must change the corpus digest, which it does).
