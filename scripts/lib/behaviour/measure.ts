@@ -97,7 +97,11 @@ export async function fingerprintFor(
     };
   }
   if (runner) {
-    const measured = await measureFingerprint(binaryPath(dist, t.name, 'release'), runner, subject);
+    // both corpora at once: they need nothing of each other and share the processors (slots.ts)
+    const [measured, det] = await Promise.all([
+      measureFingerprint(binaryPath(dist, t.name, 'release'), runner, subject),
+      measureDeterminism(binaryPath(dist, t.name, 'release'), runner, subject),
+    ]);
     if (!measured.fingerprint) return { failures: measured.failures };
     const fingerprint = measured.fingerprint;
     if (carried && carried.fingerprint.digest !== fingerprint.digest) {
@@ -112,7 +116,6 @@ export async function fingerprintFor(
         ],
       };
     }
-    const det = await measureDeterminism(binaryPath(dist, t.name, 'release'), runner, subject);
     return { fingerprint, determinism: det.record, failures: det.failures };
   }
   if (carried?.determinism) {
