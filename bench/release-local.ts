@@ -27,7 +27,6 @@ import { readPin } from '../scripts/lib/core/pin.ts';
 
 const args = minimist(process.argv.slice(2), {
   string: ['base', 'runs', 'steps', 'targets'],
-  boolean: ['no-base'],
   default: { base: 'HEAD~1', runs: '3', targets: 'linux-x64,linux-arm64' },
 });
 const runs = Number(args.runs);
@@ -157,7 +156,8 @@ const here: Checkout = {
   dir: REPO_ROOT,
   work: join(REPO_ROOT, '.cache', 'bench-release-local', 'this'),
 };
-const checkouts = args['no-base'] ? [here] : [await baseCheckout(String(args.base)), here];
+// minimist reads --no-base as base=false
+const checkouts = args.base === false ? [here] : [await baseCheckout(String(args.base)), here];
 
 // set up each checkout's dist with its own scripts: builds (from the build cache), packages, a manifest
 for (const c of checkouts) {
