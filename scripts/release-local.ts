@@ -48,7 +48,8 @@ verify-artifacts.ts --record, publish-all.ts stage --registry <embedded
 Verdaccio 9 with staged publishing and npm's rules> as CI runs it (trusted
 publishing, no token), publish-all.ts approve --otp as a maintainer runs it
 (re-check, approve, read back),
-verify-artifacts.ts --published (the agoric-sdk gate), then npm install of
+verify-artifacts.ts --published (the agoric-sdk gate; the corpora and the
+install check ran on these tarballs in verify-artifacts), then npm install of
 @agoric/xsnap-<this platform>@X.Y.Z from that registry and a run of its binary.
 The registry's storage stays in .registry/ (git-ignored), so a second run finds
 the set already published with identical bytes and has nothing to publish.
@@ -123,11 +124,14 @@ the manifest records them as unmeasured, and every stage is told it rehearses
           { NPM_TOKEN: registry.token },
         ),
       );
-      // the corpora ran in verify-artifacts a moment ago on these same bytes: the gate compares the manifest's values
+      // the corpora and the install check (every platform) ran in verify-artifacts a moment ago on these same
+      // tarballs, and the gate checks that the registry serves exactly them (integrity, binaries): it compares the
+      // manifest's values and reads the registry, and the install back below installs from it
       await timed('agoric-sdk gate', () =>
         stage('verify-artifacts.ts', [
           '--published',
           '--skip-fingerprint',
+          '--skip-install',
           '--registry',
           registry.url,
           '--targets',
