@@ -95,9 +95,10 @@ async function unpackFloorLibc6(): Promise<string[]> {
 /** A disassembler for `target`'s binaries on this host: argv before the file, or null. */
 export async function disassemblerFor(target: Target): Promise<string[] | null> {
   if (target.binary.format === 'macho') {
-    // Debian's llvm package (scripts/setup.sh) reads Mach-O anywhere; macOS has otool
+    // Debian's llvm package (scripts/setup.sh) reads Mach-O anywhere; macOS has otool. Without --macho (otool's
+    // format) it takes half the time and disassembles __stubs and __stub_helper besides __text
     const llvm = await which('llvm-objdump');
-    if (llvm) return [llvm, '--macho', '-d', '--no-show-raw-insn'];
+    if (llvm) return [llvm, '-d', '--no-show-raw-insn'];
     return process.platform === 'darwin' ? ['otool', '-tvV'] : null;
   }
   const native = target.cpu === process.arch && process.platform === 'linux' ? await which('objdump') : null;
