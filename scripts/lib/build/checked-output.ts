@@ -104,8 +104,13 @@ export async function recordChecked(dir: string, key: string, checked: Record<st
   if (!first) return;
   for (const [p, k] of Object.entries(checked)) if (first.get(p)?.key !== k) return;
   const newest = Math.max(0, ...[...first.values()].filter((e) => e.key).map((e) => e.ctimeMs));
-  const wait = newest + racyMargin(newest) + 1 - Date.now();
-  if (wait > 0 && wait <= FINE_MARGIN_MS + 1) await new Promise((r) => setTimeout(r, wait));
+  // waited by the wall clock, not by one timer: a timer can fire a millisecond or two early (libuv counts whole
+  // milliseconds), and Date.now() is truncated to the millisecond while ctimes are not, so a file written just now
+  // looks up to 1 ms newer than now (hence + 2). A record taken too early vouched for nothing: the next build
+  // checked everything again (test/unit/checked-output.test.ts)
+  const trustedFrom = newest + racyMargin(newest) + 1;
+  for (let wait = trustedFrom - Date.now(); wait > 0 && wait <= FINE_MARGIN_MS + 2; wait = trustedFrom - Date.now())
+    await new Promise((r) => setTimeout(r, Math.ceil(wait)));
   const at = Date.now();
   const now = walk(dir);
   if (!now || now.size !== first.size || [...now].some(([p, e]) => first.get(p)?.key !== e.key)) return;
