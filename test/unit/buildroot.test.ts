@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  chmodSync,
   copyFileSync,
   cpSync,
   existsSync,
@@ -44,8 +45,15 @@ import {
   cachedDebPath,
   lockedDeb,
   writeContentsPin,
+  compilerVersion,
 } from '../../scripts/lib/build/buildroot.ts';
-import { readSnapshot, snapshotFile, walkRoot, type Snapshot } from '../../scripts/lib/build/buildroot-contents.ts';
+import {
+  changedSince,
+  readSnapshot,
+  snapshotFile,
+  walkRoot,
+  type SnapshotHead,
+} from '../../scripts/lib/build/buildroot-contents.ts';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -393,6 +401,7 @@ async function fakeRoot(t: Test) {
   );
   writeFileSync(join(root, 'var/lib/dpkg/info/make.md5sums'), `${md5('make binary')}  usr/bin/make\n`);
   writeFileSync(join(root, 'xsnap-buildroot.json'), JSON.stringify({ id, suite: 'bullseye' }));
+  mkdirSync(join(root, 'tmp')); // a fresh mount point: its contents are never read
   const contents = await writeContentsPin(root, lock, join(work, 'buildroot-contents.json'));
   return { root, lock, id, contents, work, cache };
 }
@@ -407,6 +416,7 @@ t.test('a build root on disk is trusted only when every entry is what the reposi
       '/etc/alternatives/gmake',
       '/etc/passwd',
       '/lib',
+      '/tmp',
       '/var',
       '/var/lib',
       '/var/lib/dpkg',
@@ -501,7 +511,9 @@ t.test(
     await new Promise((r) => setTimeout(r, 1100));
     t.notOk(existsSync(snapshotFile(root)), 'no snapshot before a check passed');
     t.same(await check(true), [], 'no snapshot: a full check, which passes and keeps one');
-    const snapshot = JSON.parse(readFileSync(snapshotFile(root), 'utf8')) as Snapshot;
+    const [head] = readFileSync(snapshotFile(root), 'utf8').split('\n');
+    const snapshot = readSnapshot(root, (JSON.parse(head) as SnapshotHead).pin)!;
+    t.ok(snapshot, 'the snapshot is for this root and pin');
     const again = walkRoot(root, snapshot);
     t.match(again, { reread: 0, unchanged: true }, 'nothing read again');
     t.equal(walkRoot(root).reread, again.actual.size, 'without the snapshot, every entry is read');
@@ -554,6 +566,104 @@ t.test(
     copyFileSync(snapshotFile(root), snapshotFile(moved));
     const walked = walkRoot(moved, readSnapshot(moved, snapshot.pin));
     t.match(walked, { unchanged: false, reread: walked.actual.size }, 'a copy is read in full');
+  },
+);
+
+t.test(
+  'an unchanged root is vouched for by its snapshot head alone (no entry newer than it); every kind of change shows',
+  async (t) => {
+    const { root, lock, id, contents } = await fakeRoot(t);
+    const check = () => checkBuildRoot(root, { lock, id, contents, incremental: true });
+    await new Promise((r) => setTimeout(r, 1100)); // past the racy second
+    t.same(await check(), [], 'a full check, which keeps a snapshot');
+    const [headLine, entries] = readFileSync(snapshotFile(root), 'utf8').split('\n');
+    const head = JSON.parse(headLine) as SnapshotHead;
+    t.equal(await changedSince(root, head.at), false, 'nothing changed since');
+    // the entries made unreadable, the head kept: an unchanged root does not need them
+    writeFileSync(snapshotFile(root), `${headLine}\n{"truncated`);
+    t.same(await check(), [], 'vouched for by the head alone');
+    t.equal(readSnapshot(root, head.pin), null, 'while the entries could not have been read');
+    writeFileSync(snapshotFile(root), `${headLine}\n${entries}\n`);
+
+    // the contents of the fresh mounts are never used (a fresh tmpfs each time): left out, as the walk leaves them
+    writeFileSync(join(root, 'tmp/left-over'), 'x');
+    t.equal(await changedSince(root, head.at), false, 'a file in /tmp is not a change');
+    t.same(await check(), [], 'nor to the walk');
+
+    // each planted change shows, whatever its times say
+    const make = join(root, 'usr/bin/make');
+    const { atime, mtime } = lstatSync(make);
+    const aside = join(root, '..', 'made-before');
+    // [what, plant, put back, whether the walk refuses it]
+    const planted: Array<[string, () => void, () => void, boolean]> = [
+      [
+        'bytes rewritten, size and mtime kept',
+        () => (writeFileSync(make, 'make binarY'), utimesSync(make, atime, mtime)),
+        () => writeFileSync(make, 'make binary'),
+        true,
+      ],
+      // modes are not pinned (an Entry is a file's bytes): the walk runs, and passes
+      ['mode changed', () => chmodSync(make, 0o4755), () => chmodSync(make, 0o644), false],
+      [
+        'a file removed',
+        () => renameSync(join(root, 'usr/share/doc/make/copyright'), aside),
+        () => renameSync(aside, join(root, 'usr/share/doc/make/copyright')),
+        true,
+      ],
+      [
+        // made before the snapshot (its own times older), moved in after it
+        'a file made earlier renamed over another',
+        () => renameSync(aside, make),
+        () => writeFileSync(make, 'make binary'),
+        true,
+      ],
+      [
+        'a file added',
+        () => writeFileSync(join(root, 'etc/ld.so.preload'), 'x'),
+        () => rmSync(join(root, 'etc/ld.so.preload')),
+        true,
+      ],
+    ];
+    const tick = () => new Promise((r) => setTimeout(r, 30)); // file times come from a coarse clock: a few ms behind
+    for (const [what, plant, undo, refused] of planted) {
+      if (what.startsWith('a file made earlier')) writeFileSync(aside, 'make binarY');
+      await tick();
+      const at = Date.now();
+      t.equal(await changedSince(root, at), false, `before "${what}": nothing newer`);
+      await tick();
+      plant();
+      t.equal(await changedSince(root, at), true, `${what}: a change`);
+      // the kept snapshot is older than the change: the check walks the tree
+      const failures = await check();
+      if (refused) t.not(failures.length, 0, `${what}: the incremental check refuses it`);
+      else t.same(failures, [], `${what}: the incremental check walks the tree`);
+      undo();
+    }
+    t.equal(await changedSince(join(root, 'gone'), head.at), true, 'find failing (no such root) counts as a change');
+  },
+);
+
+t.test(
+  'the compiler line is kept per root id and directory: a note beside a restored root is not trusted',
+  async (t) => {
+    const { root, id } = await fakeRoot(t);
+    const st = lstatSync(root);
+    const here = { path: root, id, suite: 'bullseye', packages: {} };
+    const note = (dirId: string) =>
+      writeFileSync(`${root}.compilers.json`, JSON.stringify({ id, root: dirId, lines: { gcc: 'gcc (Test) 1.0' } }));
+    note(`${st.dev}:${st.ino}`);
+    t.equal(await compilerVersion(here, 'gcc'), 'gcc (Test) 1.0', 'kept for this root: the compiler is not run');
+    note(`${st.dev}:${st.ino + 1}`); // what a root restored from a cache finds beside it: another directory's note
+    await t.rejects(
+      compilerVersion(here, 'gcc'),
+      /compiler in the build root/,
+      "another directory's note is not used: the compiler is run (and fails here, as this root holds none)",
+    );
+    await t.rejects(
+      compilerVersion({ ...here, id: 'another-id' }, 'gcc'),
+      /compiler in the build root/,
+      "nor another id's",
+    );
   },
 );
 

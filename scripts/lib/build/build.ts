@@ -18,7 +18,7 @@ import { run, firstLine } from '../core/exec.ts';
 import { canonicalJson, idOf, sha256File } from '../core/hash.ts';
 import { cacheDir } from '../core/paths.ts';
 import { buildInfoPath, targetDir, BINARY_NAME } from '../core/layout.ts';
-import { buildRootWorkDir, ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
+import { buildRootWorkDir, compilerVersion, ensureBuildRoot, enterArgv, type BuildRoot } from './buildroot.ts';
 import type { SourceIdentity } from './sources.ts';
 import { checkBinary, hostRunner, type BinaryFacts } from './binary-checks.ts';
 import { canBuildOn, glibcFloorOf, macosMinOf, TARGETS } from '../core/targets.ts';
@@ -160,14 +160,11 @@ interface Toolchain {
 async function prepareToolchain(plan: BuildPlan, target: Target): Promise<Toolchain> {
   if (plan.toolchain === 'pinned') {
     const root = await ensureBuildRoot({ full: plan.fullCheck });
-    const compilerLine = await run(enterArgv(root.path, [target.compiler, '--version']), {
-      what: 'compiler in the build root',
-    });
     return {
       root,
       info: {
         kind: 'pinned',
-        compiler: compilerLine.stdout.split('\n')[0],
+        compiler: await compilerVersion(root, target.compiler),
         buildRootId: root.id,
         suite: root.suite,
         packages: root.packages,

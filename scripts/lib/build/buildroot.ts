@@ -19,9 +19,10 @@
 //    themselves, and buildroot-contents.json for the rest; nothing else. Neither
 //    a stamp nor the root's own dpkg records are ever trusted. A build re-reads
 //    only the entries whose stat key changed since the last check that passed
-//    (<root>.verified.json, as git's index); a root made anew or restored from a
-//    cache (another directory), another pin, and `buildroot.ts --check` read all.
-import { existsSync, readFileSync } from 'node:fs';
+//    (<root>.verified.json, as git's index), and reads none when no entry's
+//    ctime is newer than that check; a root made anew or restored from a cache
+//    (another directory), another pin, and `buildroot.ts --check` read all.
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/fs.ts';
 import { pinnedDownload } from '../core/pinned-cache.ts';
@@ -41,6 +42,8 @@ import {
   readContentsPin,
   unpackagedOf,
   readSnapshot,
+  readSnapshotHead,
+  changedSince,
   walkRoot,
   writeSnapshot,
   type ContentsPin,
@@ -419,6 +422,13 @@ export async function checkBuildRoot(
 ): Promise<Failure[]> {
   const lock = opts.lock ?? readLock();
   const id = opts.id ?? buildRootId(lock);
+  const pin = opts.contents === undefined ? readContentsPin() : opts.contents;
+  // what the expected tree depends on besides the tree itself (whose diversions file is one of its entries)
+  const pinKey = pin && sha256Hex(canonicalJson({ id, lock: lock.packages, pin }, 0));
+  // whether any entry changed since the last check that passed, for this same pin: a find, begun first as it runs
+  // beside the checks below
+  const head = opts.incremental && pinKey ? readSnapshotHead(opts.snapshotAs ?? dir, pinKey) : null;
+  const changed = head ? changedSince(dir, head.at) : Promise.resolve(true);
   const failures: Failure[] = [];
   const subject = dir;
   const stampFile = join(dir, STAMP);
@@ -459,8 +469,7 @@ export async function checkBuildRoot(
         actual: `${name} ${version} installed`,
       });
   if (failures.length) return failures;
-  const pin = opts.contents === undefined ? readContentsPin() : opts.contents;
-  if (!pin || pin.id !== id)
+  if (!pin || !pinKey || pin.id !== id)
     return [
       {
         check: 'buildroot-contents',
@@ -470,8 +479,7 @@ export async function checkBuildRoot(
         hint: 'npx tsx scripts/buildroot.ts --update-contents (as root), and review the diff',
       },
     ];
-  // what the expected tree depends on besides the tree itself (whose diversions file is one of its entries)
-  const pinKey = sha256Hex(canonicalJson({ id, lock: lock.packages, pin }, 0));
+  if (!(await changed)) return []; // nothing to read: every entry as that check found it
   const walked = walkRoot(dir, opts.incremental ? readSnapshot(opts.snapshotAs ?? dir, pinKey) : null);
   if (walked.unchanged) return []; // every entry as the last full comparison found it, for this same pin
   const tree = await expectedContents(
@@ -684,6 +692,30 @@ export async function ensureBuildRoot(opts: { full?: boolean } = {}): Promise<Bu
     log.warn('making it anew');
   }
   return createBuildRoot(dir, lock);
+}
+
+/**
+ * The first line of `compiler --version` run inside the root (it enters a build's key and its build-info). A root that
+ * passed its check holds exactly the pinned bytes, so the line is a function of its id and the compiler's name: kept
+ * beside the root for this very directory (device and inode, as its snapshot), so that a root restored from a cache,
+ * with whatever file came beside it, runs the compiler again.
+ */
+export async function compilerVersion(root: BuildRoot, compiler: string): Promise<string> {
+  const file = `${root.path}.compilers.json`;
+  const st = lstatSync(root.path);
+  const self = { id: root.id, root: `${st.dev}:${st.ino}` };
+  let lines: Record<string, string> = {};
+  try {
+    const known = JSON.parse(readFileSync(file, 'utf8')) as typeof self & { lines: Record<string, string> };
+    if (known.id === self.id && known.root === self.root) lines = known.lines;
+  } catch {
+    // none yet, or unreadable: run the compiler
+  }
+  if (typeof lines[compiler] === 'string') return lines[compiler];
+  const r = await run(enterArgv(root.path, [compiler, '--version']), { what: 'compiler in the build root' });
+  const line = r.stdout.split('\n')[0];
+  await writeFileAtomic(file, JSON.stringify({ ...self, lines: { ...lines, [compiler]: line } }) + '\n');
+  return line;
 }
 
 async function debootstrapPath(): Promise<string> {
