@@ -12,6 +12,9 @@ import { REPOSITORY } from '../../scripts/lib/core/project.ts';
 import { loadModel, releaseRunJobs } from '../helpers/workflows.ts';
 import { fakeGitHub, type FakeGitHub } from '../helpers/github-api.ts';
 
+// two subtests at a time: each runs its own loopback API and scripts, and shares nothing with the others
+t.jobs = 2;
+
 const version = readPin(pinPath()).version;
 const tag = `v${version}`;
 
