@@ -6,7 +6,8 @@
 // step (with min-max), base beside this. Figures, not a verdict: nothing here fails
 // on a time.
 //
-// Steps: the no-op build-target.ts (linux-x64, built already), generate-manifest.ts
+// Steps: tsx's own start (the floor under every step), the no-op build-target.ts (linux-x64,
+// built already; through the tsx CLI, and as node --import tsx), generate-manifest.ts
 // and verify-artifacts.ts --record (release size: 1,020,000 results per binary),
 // publish-all.ts --dry-run against the embedded registry (its verify record removed
 // first, so it verifies as a first dry run does), and npm run release:local's script.
@@ -14,7 +15,8 @@
 // Run: npx tsx bench/release-local.ts [--base <commit>] [--runs 3] [--steps a,b] [--targets a,b]
 //      --base defaults to HEAD~1; the base is checked out in a git worktree under
 //      .cache/bench-base-<commit> (made once, node_modules linked to this checkout's).
-//      --steps: noop-build, manifest, verify, publish-dry-run, release-local (default: all).
+//      --steps: tsx-start, noop-build, noop-build-node, manifest, verify, publish-dry-run, release-local
+//      (default: all).
 //      --no-base: this checkout alone.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, symlinkSync } from 'node:fs';
@@ -100,10 +102,31 @@ interface Step {
 }
 
 const STEPS: Record<string, Step> = {
+  // the floor under every step started through tsx: what a script that does nothing takes
+  'tsx-start': {
+    name: "tsx's own start (tsx -e '')",
+    warmup: 1,
+    argv: (c) => [tsx(c), '-e', ''],
+  },
   'noop-build': {
     name: 'no-op build-target.ts --target linux-x64',
     warmup: 1,
     argv: (c) => [tsx(c), 'scripts/build-target.ts', '--target', 'linux-x64', '--dist', dist(c)],
+  },
+  // as the release chain, the tests and the benchmarks start a script (scripts/lib/core/run-script.ts): no tsx CLI
+  'noop-build-node': {
+    name: 'the same, as node --import tsx',
+    warmup: 1,
+    argv: (c) => [
+      process.execPath,
+      '--import',
+      'tsx',
+      'scripts/build-target.ts',
+      '--target',
+      'linux-x64',
+      '--dist',
+      dist(c),
+    ],
   },
   manifest: {
     name: 'generate-manifest.ts',
