@@ -232,15 +232,14 @@ export const snapshotFile = (root: string) => `${root}.verified.json`;
 /** The head of root's snapshot if it is for this pin and this very directory, else null. */
 export function readSnapshotHead(root: string, pin: string): SnapshotHead | null {
   try {
-    const fd = openSync(snapshotFile(root), 'r');
     const buf = Buffer.alloc(4096); // the head is a few hundred bytes
-    const n = (() => {
-      try {
-        return readSync(fd, buf);
-      } finally {
-        closeSync(fd);
-      }
-    })();
+    const fd = openSync(snapshotFile(root), 'r');
+    let n: number;
+    try {
+      n = readSync(fd, buf);
+    } finally {
+      closeSync(fd);
+    }
     const text = buf.toString('utf8', 0, n);
     return headFor(root, pin, JSON.parse(text.slice(0, text.indexOf('\n'))) as SnapshotHead);
   } catch {
