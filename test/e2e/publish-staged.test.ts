@@ -52,7 +52,7 @@ async function staged(t: Test, opts: { seed?: boolean; securityKey?: boolean } =
   t.teardown(() => reg.stop());
   const dir = t.testdir();
   const dist = join(dir, 'dist');
-  cpSync(await releaseDist(), dist, { recursive: true });
+  await releaseDist(dist);
   if (opts.seed !== false) await seed(reg, dist);
   // the maintainer's environment (their token), and CI's (no token: trusted publishing)
   const env = publishEnv(reg, join(dir, 'tmp'));

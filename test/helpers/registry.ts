@@ -2,9 +2,22 @@
 // port with its storage in a temp folder, a fault proxy in front of it, and
 // the release set (real binaries from the shared build, staged with
 // stage-packages.ts) that publish-all pushes to it.
-import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { basename, join } from 'node:path';
 import { startLocalRegistry, type LocalRegistry } from '../../scripts/lib/publish/local-registry.ts';
 import { NpmClient, RegistryReader, type Packument } from '../../scripts/lib/core/npm-client.ts';
@@ -69,28 +82,67 @@ export async function startTestRegistry(opts: { securityKey?: boolean } = {}): P
  * binaries, staged and manifested once per run). A copy, because publishing
  * writes its record into the dist: two test files sharing one folder would
  * see each other's records (a dry run would seem to have written one).
+ * With `dir` (a test's own folder), the copy is made there, rather than in a
+ * temporary folder to be copied again.
  */
 const copies: string[] = [];
-export async function releaseDist(): Promise<string> {
+export async function releaseDist(dir?: string): Promise<string> {
+  if (dir) return stagedCopy(dir);
   if (copies.length === 0)
     process.once('exit', () => {
       for (const d of copies) rmSync(d, { recursive: true, force: true });
     });
-  const dir = await stagedCopy();
-  copies.push(dir);
-  return dir;
+  const copy = await stagedCopy();
+  copies.push(copy);
+  return copy;
+}
+
+/** Where packed variants are kept between runs, by what they were packed from (variantTarball). */
+const VARIANTS = join(REPO_ROOT, '.cache', 'test-variants');
+
+/** The version of the npm that packs: its output, so the cache key, depends on it. */
+let npmVersion: string | undefined;
+const npmVersionOf = () => (npmVersion ??= execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim());
+
+/** Every file of `dir` (path and bytes), in order. */
+function hashDir(h: ReturnType<typeof createHash>, dir: string, rel = ''): void {
+  for (const e of readdirSync(join(dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = join(rel, e.name);
+    if (e.isDirectory()) hashDir(h, dir, p);
+    else h.update(`${p} ${statSync(join(dir, p)).mode}\n`).update(readFileSync(join(dir, p)));
+  }
 }
 
 /**
  * An npm tarball of `target`'s staged package with its package.json changed:
  * a seed version (an earlier release of the package, real content) or the
- * same version with other bytes (`extraFile`).
+ * same version with other bytes (`extraFile`). `npm pack` is deterministic, and
+ * the tests ask for the same few variants dozens of times (about 0.8 s of CPU
+ * each): each is packed once, kept by what it is packed from, and handed out
+ * as a private copy.
  */
 export async function variantTarball(
   dist: string,
   target: string,
   change: { version?: string; extraFile?: string },
 ): Promise<string> {
+  const h = createHash('sha256').update(`npm ${npmVersionOf()}\n${JSON.stringify(change)}\n`);
+  hashDir(h, join(dist, 'packages', target));
+  const kept = join(VARIANTS, h.digest('hex').slice(0, 24));
+  if (!existsSync(kept)) await packVariant(dist, target, change, kept);
+  const [file] = readdirSync(kept);
+  const copy = join(mkdtempSync(join(tmpdir(), 'xsnap-variant-')), file);
+  cpSync(join(kept, file), copy);
+  return copy;
+}
+
+/** npm pack the variant into `dest` (a folder holding the tarball alone), atomically: test files run concurrently. */
+async function packVariant(
+  dist: string,
+  target: string,
+  change: { version?: string; extraFile?: string },
+  dest: string,
+): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'xsnap-variant-'));
   const dir = join(work, 'pkg');
   cpSync(join(dist, 'packages', target), dir, { recursive: true });
@@ -100,15 +152,20 @@ export async function variantTarball(
     writeFileSync(join(dir, 'bin', 'EXTRA'), change.extraFile);
   }
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pj, null, 2) + '\n');
-  const out = await new Promise<string>((resolve, reject) => {
-    const c = spawn('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: dir });
-    let s = '';
-    c.stdout.on('data', (d) => (s += d));
-    c.on('close', (code) =>
-      code === 0 ? resolve(JSON.parse(s)[0].filename) : reject(new Error(`npm pack failed in ${dir}`)),
-    );
+  const out = join(work, 'out');
+  mkdirSync(out);
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn('npm', ['pack', '--ignore-scripts', '--pack-destination', out], { cwd: dir, stdio: 'ignore' });
+    c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`npm pack failed in ${dir}`))));
   });
-  return join(work, out);
+  mkdirSync(VARIANTS, { recursive: true });
+  try {
+    renameSync(out, dest);
+  } catch (e) {
+    if (!existsSync(dest)) throw e; // another file packed it first: the same bytes
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /** Publish a tarball straight to the registry (test setup: seeds and conflicting versions), as the maintainer. */
@@ -166,7 +223,10 @@ export function approveAll(
 
 /** Seed every linux package with an earlier version, so `latest` exists before the release. */
 export async function seed(reg: TestRegistry, dist: string, seedVersion = `${VERSION}-seed`): Promise<void> {
-  for (const t of LINUX_TARGETS) await publishDirect(reg, await variantTarball(dist, t, { version: seedVersion }));
+  // the packages are independent: publish them side by side
+  await Promise.all(
+    LINUX_TARGETS.map(async (t) => publishDirect(reg, await variantTarball(dist, t, { version: seedVersion }))),
+  );
 }
 
 export async function packuments(reg: TestRegistry): Promise<Record<string, Packument | null>> {
@@ -178,15 +238,28 @@ export async function packuments(reg: TestRegistry): Promise<Record<string, Pack
 export const latestOf = async (reg: TestRegistry) =>
   Object.fromEntries(Object.entries(await packuments(reg)).map(([k, v]) => [k, v?.['dist-tags'].latest ?? null]));
 
+/**
+ * A private TMPDIR (where publish-all's npm configs are looked for) that shares
+ * tsx's cache of compiled modules ($TMPDIR/tsx-<uid>) with this process: else
+ * each test's first script compiles every module again (0.3 s of CPU).
+ */
+function privateTmp(tmp: string): void {
+  mkdirSync(tmp, { recursive: true });
+  const name = `tsx-${userInfo().uid}`;
+  const shared = join(tmpdir(), name);
+  mkdirSync(shared, { recursive: true });
+  if (!existsSync(join(tmp, name))) symlinkSync(shared, join(tmp, name));
+}
+
 /** The environment publish-all runs with: the registry's token, a private TMPDIR to watch for left-over npm configs. */
 export function publishEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
-  mkdirSync(tmp, { recursive: true });
+  privateTmp(tmp);
   return { NPM_TOKEN: reg.token, TMPDIR: tmp, XSNAP_RETRY_BASE_MS: '200', XSNAP_READBACK_ATTEMPTS: '3' };
 }
 
 /** The environment of the stage step in CI: no npm token, only GitHub's OIDC variables (the registry's stand-in). */
 export function ciStageEnv(reg: TestRegistry, tmp: string): NodeJS.ProcessEnv {
-  mkdirSync(tmp, { recursive: true });
+  privateTmp(tmp);
   return { ...reg.rules.oidcEnv, TMPDIR: tmp, XSNAP_RETRY_BASE_MS: '200', XSNAP_READBACK_ATTEMPTS: '3' };
 }
 

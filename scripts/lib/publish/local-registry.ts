@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, c
 import { writeFileAtomicSync } from '../core/fs.ts';
 import { join } from 'node:path';
 import { OperationError } from '../core/errors.ts';
-import { REPO_ROOT } from '../core/paths.ts';
+import { cacheDir, REPO_ROOT } from '../core/paths.ts';
 import { commandLine, processState } from '../core/process.ts';
 
 /** A live process we may signal (another user's process with the same pid is not our registry). */
@@ -281,6 +281,9 @@ export async function startLocalRegistry(
       NO_COLOR: '1',
       ...(opts.asShipped ? { XSNAP_REGISTRY_AS_SHIPPED: '1' } : {}),
       XSNAP_REGISTRY_RULES: join(dir, 'rules.json'),
+      // Node 24 keeps V8's compiled code of Verdaccio's modules here: each start
+      // then takes about 0.2 s less CPU (the tests start a few dozen registries)
+      NODE_COMPILE_CACHE: join(cacheDir(), 'node-compile-cache'),
     }),
   });
   closeSync(logFd);
