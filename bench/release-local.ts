@@ -99,6 +99,12 @@ interface Step {
   warmup: number;
   before?: (c: Checkout) => Promise<void>;
   argv: (c: Checkout) => string[];
+  /**
+   * All of one checkout's runs, then the other's (each after its warm-up), not alternating: for steps whose state
+   * outside the checkout (the build root's snapshot beside it) two checkouts may keep in different forms, where each
+   * run would undo the other's.
+   */
+  inBlocks?: boolean;
 }
 
 const STEPS: Record<string, Step> = {
@@ -111,12 +117,14 @@ const STEPS: Record<string, Step> = {
   'noop-build': {
     name: 'no-op build-target.ts --target linux-x64',
     warmup: 1,
+    inBlocks: true,
     argv: (c) => [tsx(c), 'scripts/build-target.ts', '--target', 'linux-x64', '--dist', dist(c)],
   },
   // as the release chain, the tests and the benchmarks start a script (scripts/lib/core/run-script.ts): no tsx CLI
   'noop-build-node': {
     name: 'the same, as node --import tsx',
     warmup: 1,
+    inBlocks: true,
     argv: (c) => [
       process.execPath,
       '--import',
@@ -202,13 +210,15 @@ const rows: Array<{ step: string; figures: number[][] }> = [];
 for (const key of chosen) {
   const step = STEPS[key];
   const figures = checkouts.map(() => [] as number[]);
-  for (let i = 0; i < step.warmup + runs; i++)
-    for (const [j, c] of checkouts.entries()) {
-      await step.before?.(c);
-      const s = await timed(c, step.argv(c), `${key}.log`);
-      console.error(`${c.label}: ${step.name}: ${s.toFixed(2)} s${i < step.warmup ? ' (warm-up)' : ''}`);
-      if (i >= step.warmup) figures[j].push(s);
-    }
+  const once = async (i: number, j: number) => {
+    const c = checkouts[j];
+    await step.before?.(c);
+    const s = await timed(c, step.argv(c), `${key}.log`);
+    console.error(`${c.label}: ${step.name}: ${s.toFixed(2)} s${i < step.warmup ? ' (warm-up)' : ''}`);
+    if (i >= step.warmup) figures[j].push(s);
+  };
+  if (step.inBlocks) for (const j of checkouts.keys()) for (let i = 0; i < step.warmup + runs; i++) await once(i, j);
+  else for (let i = 0; i < step.warmup + runs; i++) for (const j of checkouts.keys()) await once(i, j);
   rows.push({ step: step.name, figures });
 }
 
