@@ -175,6 +175,7 @@ const STEPS: Record<string, Step> = {
   'release-local': {
     name: 'release:local (the script, after setup.sh)',
     warmup: 0,
+    inBlocks: true, // it builds: the build root's snapshot
     argv: (c) => [tsx(c), 'scripts/release-local.ts', '--dist', join(c.work, 'dist-release-local')],
   },
 };
