@@ -14,14 +14,14 @@
 //
 // Run: npx tsx bench/release-local.ts [--base <commit>] [--runs 3] [--steps a,b] [--targets a,b]
 //      --base defaults to HEAD~1; the base is checked out in a git worktree under
-//      .cache/bench-base-<commit> (made once, node_modules linked to this checkout's).
+//      .cache/bench-base-<commit> (made once, its node_modules linked to this checkout's).
 //      --steps: tsx-start, noop-build, noop-build-node, manifest, verify, publish-dry-run, release-local
 //      (default: all).
 //      --no-base: this checkout alone.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import minimist from 'minimist';
 import { run } from '../scripts/lib/core/exec.ts';
 import { DEFAULT_PIN, REPO_ROOT } from '../scripts/lib/core/paths.ts';
@@ -51,7 +51,10 @@ async function baseCheckout(ref: string): Promise<Checkout> {
   const dir = join(REPO_ROOT, '.cache', `bench-base-${sha}`);
   if (!existsSync(join(dir, 'package.json')))
     await run(['git', '-C', REPO_ROOT, 'worktree', 'add', '--detach', dir, sha], { what: 'git worktree add' });
-  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  // this checkout's installs, linked: the project's, and the staging registry's (setup.sh installs it)
+  for (const modules of ['node_modules', 'tools/registry9/node_modules'])
+    if (!existsSync(join(dir, modules)) && existsSync(join(dir, dirname(modules))))
+      symlinkSync(join(REPO_ROOT, modules), join(dir, modules));
   return { label: `base ${sha}`, dir, work: join(REPO_ROOT, '.cache', 'bench-release-local', sha) };
 }
 
