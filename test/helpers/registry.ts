@@ -3,7 +3,6 @@
 // the release set (real binaries from the shared build, staged with
 // stage-packages.ts) that publish-all pushes to it.
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -13,7 +12,6 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -22,6 +20,8 @@ import { basename, join } from 'node:path';
 import { startLocalRegistry, type LocalRegistry } from '../../scripts/lib/publish/local-registry.ts';
 import { NpmClient, RegistryReader, type Packument } from '../../scripts/lib/core/npm-client.ts';
 import { REPO_ROOT } from '../../scripts/lib/core/paths.ts';
+import { idOf } from '../../scripts/lib/core/hash.ts';
+import { treeDigest } from '../../scripts/lib/build/sources.ts';
 import { readPin } from '../../scripts/lib/core/pin.ts';
 import { getTarget } from '../../scripts/lib/core/targets.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
@@ -104,15 +104,6 @@ const VARIANTS = join(REPO_ROOT, '.cache', 'test-variants');
 let npmVersion: string | undefined;
 const npmVersionOf = () => (npmVersion ??= execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim());
 
-/** Every file of `dir` (path and bytes), in order. */
-function hashDir(h: ReturnType<typeof createHash>, dir: string, rel = ''): void {
-  for (const e of readdirSync(join(dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const p = join(rel, e.name);
-    if (e.isDirectory()) hashDir(h, dir, p);
-    else h.update(`${p} ${statSync(join(dir, p)).mode}\n`).update(readFileSync(join(dir, p)));
-  }
-}
-
 /**
  * An npm tarball of `target`'s staged package with its package.json changed:
  * a seed version (an earlier release of the package, real content) or the
@@ -126,9 +117,8 @@ export async function variantTarball(
   target: string,
   change: { version?: string; extraFile?: string },
 ): Promise<string> {
-  const h = createHash('sha256').update(`npm ${npmVersionOf()}\n${JSON.stringify(change)}\n`);
-  hashDir(h, join(dist, 'packages', target));
-  const kept = join(VARIANTS, h.digest('hex').slice(0, 24));
+  const from = await treeDigest(join(dist, 'packages', target));
+  const kept = join(VARIANTS, idOf({ npm: npmVersionOf(), change, from }));
   if (!existsSync(kept)) await packVariant(dist, target, change, kept);
   const [file] = readdirSync(kept);
   const copy = join(mkdtempSync(join(tmpdir(), 'xsnap-variant-')), file);

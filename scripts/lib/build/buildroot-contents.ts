@@ -258,8 +258,13 @@ export function readSnapshot(root: string, pin: string): Snapshot | null {
 }
 
 function headFor(root: string, pin: string, h: SnapshotHead): SnapshotHead | null {
-  const st = lstatSync(root);
-  return h.version === 3 && h.pin === pin && h.root === `${st.dev}:${st.ino}` ? h : null;
+  return h.version === 3 && h.pin === pin && h.root === directoryIdentity(root) ? h : null;
+}
+
+/** Which directory this is (device and inode): a root restored from a cache or made anew is another one. */
+export function directoryIdentity(dir: string): string {
+  const st = lstatSync(dir);
+  return `${st.dev}:${st.ino}`;
 }
 
 /**
@@ -334,10 +339,9 @@ export function walkRoot(root: string, previous: Snapshot | null = null): Walked
 
 /** Keep what a check that passed established (the walk's keys and entries), for the next check of this root. */
 export async function writeSnapshot(root: string, pin: string, walked: Walked, as = root): Promise<void> {
-  const st = lstatSync(root);
   const entries: Snapshot['entries'] = {};
   for (const [p, e] of walked.actual) entries[p] = [walked.keys.get(p)!, e];
-  const head: SnapshotHead = { version: 3, pin, root: `${st.dev}:${st.ino}`, at: walked.startedAt };
+  const head: SnapshotHead = { version: 3, pin, root: directoryIdentity(root), at: walked.startedAt };
   await writeFileAtomic(snapshotFile(as), `${JSON.stringify(head)}\n${JSON.stringify(entries)}\n`);
 }
 

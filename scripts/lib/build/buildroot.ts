@@ -22,7 +22,7 @@
 //    (<root>.verified.json, as git's index), and reads none when no entry's
 //    ctime is newer than that check; a root made anew or restored from a cache
 //    (another directory), another pin, and `buildroot.ts --check` read all.
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/fs.ts';
 import { pinnedDownload } from '../core/pinned-cache.ts';
@@ -44,6 +44,7 @@ import {
   readSnapshot,
   readSnapshotHead,
   changedSince,
+  directoryIdentity,
   walkRoot,
   writeSnapshot,
   type ContentsPin,
@@ -702,8 +703,7 @@ export async function ensureBuildRoot(opts: { full?: boolean } = {}): Promise<Bu
  */
 export async function compilerVersion(root: BuildRoot, compiler: string): Promise<string> {
   const file = `${root.path}.compilers.json`;
-  const st = lstatSync(root.path);
-  const self = { id: root.id, root: `${st.dev}:${st.ino}` };
+  const self = { id: root.id, root: directoryIdentity(root.path) };
   let lines: Record<string, string> = {};
   try {
     const known = JSON.parse(readFileSync(file, 'utf8')) as typeof self & { lines: Record<string, string> };
